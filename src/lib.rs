@@ -1,1 +1,2 @@
 //! mcpsig
+pub mod sigstore;
