@@ -8,3 +8,4 @@ pub mod canonical;
 pub mod digest;
 pub mod json;
 pub mod relpath;
+pub mod sigstore;
