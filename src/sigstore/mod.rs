@@ -2,9 +2,11 @@
 //! certificates, SCTs, transparency log entries, inclusion proofs, checkpoints and timestamps.
 
 pub mod bundle;
+pub mod checkpoint;
 pub mod dsse;
 pub mod error;
 pub mod keys;
+pub mod merkle;
 mod serde_pb;
 pub mod trust;
 
