@@ -2,13 +2,17 @@
 //! certificates, SCTs, transparency log entries, inclusion proofs, checkpoints and timestamps.
 
 pub mod bundle;
+pub mod cert;
 pub mod checkpoint;
 pub mod dsse;
 pub mod error;
 pub mod keys;
 pub mod merkle;
+pub mod policy;
+pub mod rekor;
 mod serde_pb;
 pub mod trust;
+pub mod tsa;
 
 pub use bundle::Bundle;
 pub use error::SigstoreError;
