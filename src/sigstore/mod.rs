@@ -13,6 +13,11 @@ pub mod rekor;
 mod serde_pb;
 pub mod trust;
 pub mod tsa;
+pub mod verify;
 
 pub use bundle::Bundle;
 pub use error::SigstoreError;
+pub use verify::{
+    ArtifactRef, SignerInfo, SignerPolicy, TimeSource, VerifiedBundle, VerifiedTime, VerifyOptions,
+    verify_bundle,
+};
