@@ -6,6 +6,7 @@ pub mod dsse;
 pub mod error;
 pub mod keys;
 mod serde_pb;
+pub mod trust;
 
 pub use bundle::Bundle;
 pub use error::SigstoreError;
