@@ -8,4 +8,5 @@ pub mod canonical;
 pub mod digest;
 pub mod json;
 pub mod relpath;
+pub mod sign;
 pub mod sigstore;

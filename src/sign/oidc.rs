@@ -37,7 +37,9 @@ pub enum OidcError {
         source_name: &'static str,
         claim: &'static str,
     },
-    #[error("identity token from {source_name} is for audience {actual:?}, not `{SIGSTORE_AUDIENCE}`")]
+    #[error(
+        "identity token from {source_name} is for audience {actual:?}, not `{SIGSTORE_AUDIENCE}`"
+    )]
     Audience {
         source_name: &'static str,
         actual: Vec<String>,
@@ -270,8 +272,7 @@ pub fn obtain_token_with_env(
     ) {
         return github_actions_token(&url, &bearer, opts.timeout);
     }
-    if opts.allow_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
-    {
+    if opts.allow_interactive && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
         let issuer = opts
             .oidc_issuer
             .as_deref()
@@ -356,13 +357,15 @@ pub fn github_actions_token(
     let body = read_reply(&shown, reply)?;
     #[derive(Deserialize)]
     struct Answer {
-        value: Zeroizing<String>,
+        value: String,
     }
     let answer: Answer = serde_json::from_str(&body).map_err(|e| OidcError::Malformed {
         source_name: "github actions",
         reason: format!("answer is not {{\"value\": ...}}: {e}"),
     })?;
-    IdentityToken::parse(&answer.value, "github actions")
+    // Moving the String into Zeroizing keeps its one allocation, which is wiped on drop.
+    let value = Zeroizing::new(answer.value);
+    IdentityToken::parse(&value, "github actions")
 }
 
 /// PKCE (RFC 7636) S256 challenge for a verifier.
@@ -474,11 +477,12 @@ pub fn interactive_token(
     let body = read_reply(&discovery.token_endpoint, reply)?;
     #[derive(Deserialize)]
     struct TokenAnswer {
-        id_token: Zeroizing<String>,
+        id_token: String,
     }
     let answer: TokenAnswer = serde_json::from_str(&body)
         .map_err(|e| err(format!("token endpoint gave no id_token: {e}")))?;
-    IdentityToken::parse(&answer.id_token, "interactive login")
+    let id_token = Zeroizing::new(answer.id_token);
+    IdentityToken::parse(&id_token, "interactive login")
 }
 
 /// Accepts connections on the loopback listener until one carries the redirect with our `state`,
@@ -534,7 +538,8 @@ fn handle_redirect(
     let target = line.split_whitespace().nth(1).unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != "/auth/callback" {
-        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return Ok(None);
     }
     let mut code = None;

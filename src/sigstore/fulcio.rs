@@ -139,11 +139,12 @@ impl FulcioClient {
         proof_of_possession: &[u8],
     ) -> Result<IssuedCertificate, FulcioError> {
         let url = self.signing_cert_url();
-        let pem = der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, public_key_spki_der)
-            .map_err(|e| FulcioError::Answer {
-                url: url.clone(),
-                reason: format!("cannot encode our public key: {e}"),
-            })?;
+        let pem =
+            der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, public_key_spki_der)
+                .map_err(|e| FulcioError::Answer {
+                    url: url.clone(),
+                    reason: format!("cannot encode our public key: {e}"),
+                })?;
         let body = serde_json::json!({
             "publicKeyRequest": {
                 "publicKey": { "algorithm": "ECDSA", "content": pem },
@@ -207,12 +208,7 @@ fn parse_answer(url: &str, body: &str) -> Result<IssuedCertificate, FulcioError>
     };
     let mut ders = Vec::with_capacity(chain.len());
     for pem in &chain {
-        let (label, der) =
-            der::pem::decode_vec(pem.as_bytes()).map_err(|e| bad(format!("bad pem: {e}")))?;
-        if label != "CERTIFICATE" {
-            return Err(bad(format!("pem block `{label}` is not a certificate")));
-        }
-        ders.push(der);
+        ders.push(certificate_pem_to_der(pem).map_err(bad)?);
     }
     let mut it = ders.into_iter();
     let leaf_der = it
@@ -222,6 +218,22 @@ fn parse_answer(url: &str, body: &str) -> Result<IssuedCertificate, FulcioError>
         leaf_der,
         chain_der: it.collect(),
     })
+}
+
+/// Decodes one PEM certificate. Lenient about line length (some servers write the base64 on one
+/// line, which strict RFC 7468 parsing refuses), strict about the label and the base64 itself.
+fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let trimmed = pem.trim();
+    let inner = trimmed
+        .strip_prefix(BEGIN)
+        .and_then(|rest| rest.strip_suffix(END))
+        .ok_or_else(|| "chain entry is not one pem certificate".to_owned())?;
+    let b64: String = inner.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD
+        .decode(b64)
+        .map_err(|e| format!("certificate pem is not base64: {e}"))
 }
 
 #[cfg(test)]
@@ -235,11 +247,20 @@ mod tests {
             parse_answer("u", detached),
             Err(FulcioError::Answer { .. })
         ));
-        assert!(matches!(parse_answer("u", "{}"), Err(FulcioError::Answer { .. })));
+        assert!(matches!(
+            parse_answer("u", "{}"),
+            Err(FulcioError::Answer { .. })
+        ));
         let empty = r#"{"signedCertificateEmbeddedSct":{"chain":{"certificates":[]}}}"#;
-        assert!(matches!(parse_answer("u", empty), Err(FulcioError::Answer { .. })));
+        assert!(matches!(
+            parse_answer("u", empty),
+            Err(FulcioError::Answer { .. })
+        ));
         let key = r#"{"signedCertificateEmbeddedSct":{"chain":{"certificates":["-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"]}}}"#;
-        assert!(matches!(parse_answer("u", key), Err(FulcioError::Answer { .. })));
+        assert!(matches!(
+            parse_answer("u", key),
+            Err(FulcioError::Answer { .. })
+        ));
     }
 
     #[test]

@@ -4,8 +4,11 @@
 pub mod bundle;
 pub mod dsse;
 pub mod error;
+pub mod fulcio;
 pub mod keys;
+pub mod rekor_client;
 mod serde_pb;
+pub mod signing_config;
 pub mod trust;
 
 pub use bundle::Bundle;

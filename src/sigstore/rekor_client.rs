@@ -338,7 +338,10 @@ mod tests {
         assert_eq!(e.log_index, 7);
         assert_eq!(e.kind, "dsse");
         assert_eq!(e.api_version, "0.0.1");
-        let p = e.inclusion_proof.as_ref().map(|p| (p.log_index, p.hashes.len()));
+        let p = e
+            .inclusion_proof
+            .as_ref()
+            .map(|p| (p.log_index, p.hashes.len()));
         assert_eq!(p, Some((3, 2)));
         check_dsse_body("u", &e, "ab", &["c2ln"], "CERT")?;
         Ok(())
@@ -347,7 +350,11 @@ mod tests {
     #[test]
     fn refuses_a_logged_body_that_is_not_ours() -> Result<(), RekorError> {
         let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", "CERT")))?;
-        for (hash, sig, cert) in [("cd", "c2ln", "CERT"), ("ab", "b3RoZXI=", "CERT"), ("ab", "c2ln", "OTHER")] {
+        for (hash, sig, cert) in [
+            ("cd", "c2ln", "CERT"),
+            ("ab", "b3RoZXI=", "CERT"),
+            ("ab", "c2ln", "OTHER"),
+        ] {
             assert!(matches!(
                 check_dsse_body("u", &e, hash, &[sig], cert),
                 Err(RekorError::Mismatch { .. })
@@ -359,8 +366,14 @@ mod tests {
     #[test]
     fn refuses_answers_without_set_or_with_several_entries() {
         let no_set = r#"{"x":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":1}}"#;
-        assert!(matches!(parse_answer("u", no_set), Err(RekorError::Answer { .. })));
+        assert!(matches!(
+            parse_answer("u", no_set),
+            Err(RekorError::Answer { .. })
+        ));
         let two = r#"{"x":{},"y":{}}"#;
-        assert!(matches!(parse_answer("u", two), Err(RekorError::Answer { .. })));
+        assert!(matches!(
+            parse_answer("u", two),
+            Err(RekorError::Answer { .. })
+        ));
     }
 }

@@ -36,11 +36,17 @@ pub enum SigningConfigError {
     },
     #[error("invalid signing config json in `{origin}`: {reason}")]
     Json { origin: String, reason: String },
-    #[error("unsupported signing config media type `{actual}` in `{origin}`: expected `{MEDIA_TYPE_V0_2}`")]
+    #[error(
+        "unsupported signing config media type `{actual}` in `{origin}`: expected `{MEDIA_TYPE_V0_2}`"
+    )]
     MediaType { origin: String, actual: String },
-    #[error("invalid url `{url}` in signing config `{origin}`: only https (or http on 127.0.0.1/localhost) is allowed")]
+    #[error(
+        "invalid url `{url}` in signing config `{origin}`: only https (or http on 127.0.0.1/localhost) is allowed"
+    )]
     BadUrl { origin: String, url: String },
-    #[error("signing config `{origin}` has no {service} service valid at {at} with a supported api version ({supported:?})")]
+    #[error(
+        "signing config `{origin}` has no {service} service valid at {at} with a supported api version ({supported:?})"
+    )]
     NoService {
         origin: String,
         service: &'static str,
@@ -275,7 +281,7 @@ fn pick(list: &[Service], at: DateTime<Utc>, supported: &[u32]) -> Vec<Service> 
         .filter(|s| s.valid_at(at) && supported.contains(&s.major_api_version))
         .cloned()
         .collect();
-    valid.sort_by(|a, b| b.major_api_version.cmp(&a.major_api_version));
+    valid.sort_by_key(|s| std::cmp::Reverse(s.major_api_version));
     valid
 }
 
@@ -357,7 +363,10 @@ mod tests {
         assert_eq!(sel.ca.url, "https://fulcio.sigstore.dev");
         assert_eq!(sel.rekor.len(), 1);
         assert_eq!(sel.rekor[0].url, "https://rekor.sigstore.dev");
-        assert_eq!(sel.tsa[0].url, "https://timestamp.sigstore.dev/api/v1/timestamp");
+        assert_eq!(
+            sel.tsa[0].url,
+            "https://timestamp.sigstore.dev/api/v1/timestamp"
+        );
         assert_eq!(
             sel.oidc.map(|s| s.url).as_deref(),
             Some("https://oauth2.sigstore.dev/auth")
@@ -374,15 +383,17 @@ mod tests {
     }
 
     #[test]
-    fn services_outside_their_validity_window_are_not_selected() -> Result<(), SigningConfigError>
-    {
+    fn services_outside_their_validity_window_are_not_selected() -> Result<(), SigningConfigError> {
         // The production TSA starts in July 2025: before that, no TSA, and no CA before 2022.
         let cfg = SigningConfig::production()?;
         assert!(cfg.select(at("2025-01-01T00:00:00Z"))?.tsa.is_empty());
         let err = cfg.select(at("2020-01-01T00:00:00Z"));
         assert!(matches!(
             err,
-            Err(SigningConfigError::NoService { service: "ca (fulcio)", .. })
+            Err(SigningConfigError::NoService {
+                service: "ca (fulcio)",
+                ..
+            })
         ));
         Ok(())
     }
@@ -426,7 +437,10 @@ mod tests {
         let err = SigningConfig::from_json(cfg, "t")?.select(at("2026-01-01T00:00:00Z"));
         assert!(matches!(
             err,
-            Err(SigningConfigError::NoService { service: "rekor", .. })
+            Err(SigningConfigError::NoService {
+                service: "rekor",
+                ..
+            })
         ));
         Ok(())
     }

@@ -1,0 +1,296 @@
+//! Keyless signing through Sigstore: an ephemeral P-256 key, a Fulcio certificate binding it to
+//! the signer's OIDC identity, a Rekor v1 entry for the signature, all assembled into a bundle
+//! v0.3 (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
+//! Production (public-good) is the default; `--staging` or a signing-config file point the same
+//! code elsewhere, a loopback instance in tests.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ecdsa::signature::Signer as _;
+use ecdsa::signature::hazmat::PrehashSigner as _;
+use p256::ecdsa::{Signature, SigningKey};
+use sha2::{Digest as _, Sha256};
+use spki::EncodePublicKey as _;
+use zeroize::Zeroizing;
+
+use super::oidc::{IdentityToken, OidcError, TokenOptions, obtain_token};
+use crate::sigstore::bundle::{
+    Bundle, Checkpoint, Content, HashOutput, InclusionPromise, InclusionProof, KindVersion, LogId,
+    MEDIA_TYPE_V0_3_NEW, MessageSignature, SignerMaterial, TimestampVerificationData,
+    TransparencyLogEntry, VerificationMaterial,
+};
+use crate::sigstore::dsse::{self, Envelope};
+use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate};
+use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
+use crate::sigstore::signing_config::{SigningConfig, SigningConfigError};
+
+/// Why keyless signing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeylessError {
+    #[error("signing config")]
+    Config(#[from] SigningConfigError),
+    #[error("identity token")]
+    Token(#[from] OidcError),
+    #[error("certificate from fulcio")]
+    Fulcio(#[from] FulcioError),
+    #[error("transparency log entry from rekor")]
+    Rekor(#[from] RekorError),
+    #[error("ephemeral key: {reason}")]
+    Key { reason: String },
+}
+
+/// How to reach Sigstore and who signs.
+#[derive(Debug, Default)]
+pub struct KeylessOptions {
+    /// Use the staging instance instead of production.
+    pub staging: bool,
+    /// A signing config (or ClientTrustConfig) file; overrides `staging`.
+    pub signing_config: Option<PathBuf>,
+    /// `--identity-token`.
+    pub identity_token: Option<Zeroizing<String>>,
+    /// Allow the interactive browser login as a last resort.
+    pub allow_interactive: bool,
+    /// Bound on each network call; default 60 s.
+    pub timeout: Option<Duration>,
+}
+
+/// Time spent in each part of one signing operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignTimings {
+    pub keygen: Duration,
+    pub fulcio: Duration,
+    pub sign: Duration,
+    pub rekor: Duration,
+    pub total: Duration,
+}
+
+/// Signs with an identity token through one Fulcio and one Rekor.
+pub struct KeylessSigner {
+    token: IdentityToken,
+    fulcio: FulcioClient,
+    rekor: RekorClient,
+}
+
+impl std::fmt::Debug for KeylessSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessSigner")
+            .field("token", &self.token)
+            .field("fulcio", &self.fulcio.signing_cert_url())
+            .field("rekor", &self.rekor.entries_url())
+            .finish()
+    }
+}
+
+impl KeylessSigner {
+    /// Resolves the signing config (file, staging or production), picks services valid now and
+    /// obtains an identity token from the sources `opts` allows.
+    pub fn from_options(opts: &KeylessOptions) -> Result<Self, KeylessError> {
+        let config = match (&opts.signing_config, opts.staging) {
+            (Some(path), _) => SigningConfig::from_file(path)?,
+            (None, true) => SigningConfig::staging()?,
+            (None, false) => SigningConfig::production()?,
+        };
+        let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
+        let selected = config.select(Utc::now())?;
+        let mut token_opts = TokenOptions::new();
+        token_opts.explicit = opts.identity_token.clone();
+        token_opts.allow_interactive = opts.allow_interactive;
+        token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
+        token_opts.timeout = timeout;
+        let token = obtain_token(&token_opts)?;
+        Self::new(token, &config, timeout)
+    }
+
+    /// A signer for `token` against the services `config` selects now.
+    pub fn new(
+        token: IdentityToken,
+        config: &SigningConfig,
+        timeout: Duration,
+    ) -> Result<Self, KeylessError> {
+        let selected = config.select(Utc::now())?;
+        // Rekor's selector may ask for several logs; one entry is what bundles carry today.
+        let rekor_url = selected
+            .rekor
+            .first()
+            .map(|s| s.url.clone())
+            .unwrap_or_default();
+        Ok(Self {
+            token,
+            fulcio: FulcioClient::new(&selected.ca.url, timeout),
+            rekor: RekorClient::new(&rekor_url, timeout),
+        })
+    }
+
+    /// Who the certificate will most likely name (for telling the user).
+    pub fn expected_identity(&self) -> String {
+        self.token.expected_identity()
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.token.claims().issuer
+    }
+
+    /// Signs `payload` as a DSSE envelope and logs it (Rekor kind `dsse`).
+    pub fn sign_dsse_bundle(
+        &self,
+        payload_type: &str,
+        payload: &[u8],
+    ) -> Result<(Bundle, SignTimings), KeylessError> {
+        let start = Instant::now();
+        let (key, cert, mut t) = self.certify()?;
+        let t_sign = Instant::now();
+        let sig: Signature = key.sign(&dsse::pae(payload_type, payload));
+        let envelope = Envelope {
+            payload: payload.to_vec(),
+            payload_type: payload_type.to_owned(),
+            signatures: vec![dsse::Signature {
+                sig: sig.to_der().as_bytes().to_vec(),
+                keyid: String::new(),
+            }],
+        };
+        // Rekor hashes exactly the envelope string it is given; give it the bundle's own form.
+        let envelope_json = serde_json::to_string(&envelope).map_err(|e| KeylessError::Key {
+            reason: format!("cannot serialize envelope: {e}"),
+        })?;
+        t.sign = t_sign.elapsed();
+        let t_rekor = Instant::now();
+        let entry = self.rekor.log_dsse(&envelope_json, &cert.leaf_pem())?;
+        t.rekor = t_rekor.elapsed();
+        t.total = start.elapsed();
+        Ok((assemble(&cert, entry, Content::DsseEnvelope(envelope)), t))
+    }
+
+    /// Signs an artifact's bytes as a message signature (Rekor kind `hashedrekord`).
+    pub fn sign_artifact_bundle(
+        &self,
+        artifact: &[u8],
+    ) -> Result<(Bundle, SignTimings), KeylessError> {
+        let digest: [u8; 32] = Sha256::digest(artifact).into();
+        self.sign_digest_bundle(&digest)
+    }
+
+    /// Signs a precomputed SHA-256 digest as a message signature.
+    pub fn sign_digest_bundle(
+        &self,
+        sha256: &[u8; 32],
+    ) -> Result<(Bundle, SignTimings), KeylessError> {
+        let start = Instant::now();
+        let (key, cert, mut t) = self.certify()?;
+        let t_sign = Instant::now();
+        let sig: Signature = key.sign_prehash(sha256).map_err(|e| KeylessError::Key {
+            reason: format!("signing the digest: {e}"),
+        })?;
+        let sig = sig.to_der().as_bytes().to_vec();
+        t.sign = t_sign.elapsed();
+        let t_rekor = Instant::now();
+        let entry = self
+            .rekor
+            .log_hashedrekord(sha256, &sig, &cert.leaf_pem())?;
+        t.rekor = t_rekor.elapsed();
+        t.total = start.elapsed();
+        let content = Content::MessageSignature(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: "SHA2_256".to_owned(),
+                digest: sha256.to_vec(),
+            }),
+            signature: sig,
+        });
+        Ok((assemble(&cert, entry, content), t))
+    }
+
+    /// A fresh key and a certificate for it. The key lives only for this one signature.
+    fn certify(&self) -> Result<(SigningKey, IssuedCertificate, SignTimings), KeylessError> {
+        self.token.check_unexpired(Utc::now())?;
+        let mut t = SignTimings::default();
+        let t_key = Instant::now();
+        let key = ephemeral_key()?;
+        let spki = key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| KeylessError::Key {
+                reason: format!("encoding the public key: {e}"),
+            })?;
+        let proof: Signature = key.sign(self.token.challenge().as_bytes());
+        t.keygen = t_key.elapsed();
+        let t_fulcio = Instant::now();
+        let cert = self.fulcio.request_certificate(
+            self.token.secret(),
+            spki.as_bytes(),
+            proof.to_der().as_bytes(),
+        )?;
+        t.fulcio = t_fulcio.elapsed();
+        Ok((key, cert, t))
+    }
+}
+
+fn ephemeral_key() -> Result<SigningKey, KeylessError> {
+    // A uniformly random 32-byte string is a valid P-256 scalar except with negligible
+    // probability; retry a few times rather than loop without bound.
+    for _ in 0..8 {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut()).map_err(|e| KeylessError::Key {
+            reason: format!("no randomness: {e}"),
+        })?;
+        if let Ok(key) = SigningKey::from_slice(bytes.as_ref()) {
+            return Ok(key);
+        }
+    }
+    Err(KeylessError::Key {
+        reason: "could not draw a valid p-256 scalar".to_owned(),
+    })
+}
+
+/// The bundle v0.3 for a certificate, a log entry and the signed content.
+fn assemble(cert: &IssuedCertificate, entry: RekorEntry, content: Content) -> Bundle {
+    let inclusion_proof = entry.inclusion_proof.map(|p| InclusionProof {
+        log_index: p.log_index,
+        root_hash: p.root_hash,
+        tree_size: p.tree_size,
+        hashes: p.hashes,
+        checkpoint: Some(Checkpoint {
+            envelope: p.checkpoint,
+        }),
+    });
+    Bundle {
+        media_type: MEDIA_TYPE_V0_3_NEW.to_owned(),
+        verification_material: VerificationMaterial {
+            signer: SignerMaterial::Certificate(cert.leaf_der.clone()),
+            tlog_entries: vec![TransparencyLogEntry {
+                log_index: entry.log_index,
+                log_id: LogId {
+                    key_id: entry.log_id,
+                },
+                kind_version: KindVersion {
+                    kind: entry.kind,
+                    version: entry.api_version,
+                },
+                integrated_time: entry.integrated_time,
+                inclusion_promise: Some(InclusionPromise {
+                    signed_entry_timestamp: entry.signed_entry_timestamp,
+                }),
+                inclusion_proof,
+                canonicalized_body: entry.body,
+            }],
+            timestamp_verification_data: Some(TimestampVerificationData {
+                rfc3161_timestamps: Vec::new(),
+            }),
+        },
+        content,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ephemeral_keys_differ() -> Result<(), KeylessError> {
+        let a = ephemeral_key()?;
+        let b = ephemeral_key()?;
+        assert_ne!(a.verifying_key(), b.verifying_key());
+        Ok(())
+    }
+}
