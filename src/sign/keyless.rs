@@ -40,6 +40,69 @@ pub enum KeylessError {
     Rekor(#[from] RekorError),
     #[error("ephemeral key: {reason}")]
     Key { reason: String },
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not an in-toto statement: {reason}", path.display())]
+    NotAStatement { path: PathBuf, reason: String },
+}
+
+/// DSSE payload type of in-toto statements.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// The Sigstore conformance `sign-bundle` contract: signs `input` (a file as a message
+/// signature, or with `in_toto` an in-toto statement as a DSSE envelope) and writes the bundle
+/// to `bundle_out`.
+pub fn sign_bundle_file(
+    opts: &KeylessOptions,
+    in_toto: bool,
+    input: &std::path::Path,
+    bundle_out: &std::path::Path,
+) -> Result<SignTimings, KeylessError> {
+    let bytes = std::fs::read(input).map_err(|source| KeylessError::Read {
+        path: input.to_owned(),
+        source,
+    })?;
+    let signer = KeylessSigner::from_options(opts)?;
+    let (bundle, timings) = if in_toto {
+        check_statement(input, &bytes)?;
+        signer.sign_dsse_bundle(IN_TOTO_PAYLOAD_TYPE, &bytes)?
+    } else {
+        signer.sign_artifact_bundle(&bytes)?
+    };
+    std::fs::write(bundle_out, bundle.to_json_pretty()).map_err(|source| KeylessError::Write {
+        path: bundle_out.to_owned(),
+        source,
+    })?;
+    Ok(timings)
+}
+
+/// Refuses to sign something that is not an in-toto statement under the in-toto payload type:
+/// verifiers would read it as one.
+fn check_statement(path: &std::path::Path, bytes: &[u8]) -> Result<(), KeylessError> {
+    let bad = |reason: String| KeylessError::NotAStatement {
+        path: path.to_owned(),
+        reason,
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not json: {e}")))?;
+    let ty = v.get("_type").and_then(|t| t.as_str()).unwrap_or_default();
+    if !ty.starts_with("https://in-toto.io/Statement/") {
+        return Err(bad(format!("`_type` is `{ty}`")));
+    }
+    if !v.get("subject").is_some_and(|s| s.is_array()) {
+        return Err(bad("no `subject` list".to_owned()));
+    }
+    Ok(())
 }
 
 /// How to reach Sigstore and who signs.
