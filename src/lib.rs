@@ -5,8 +5,17 @@
 //! `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
 
 pub mod canonical;
+pub mod cli;
 pub mod digest;
+pub mod fsutil;
 pub mod json;
+pub mod keys;
+pub mod manifest;
 pub mod relpath;
 pub mod sign;
 pub mod sigstore;
+pub mod statement;
+pub mod verify;
+
+/// Re-exported so callers name the same time types the library uses.
+pub use chrono;

@@ -289,6 +289,26 @@ impl KeylessSigner {
     }
 }
 
+impl super::Signer for KeylessSigner {
+    fn sign_dsse(&self, payload_type: &str, payload: &[u8]) -> Result<Bundle, super::SignError> {
+        self.sign_dsse_bundle(payload_type, payload)
+            .map(|(bundle, _)| bundle)
+            .map_err(|e| super::SignError::Backend(error_chain(&e)))
+    }
+}
+
+/// An error and its causes on one line, for `SignError::Backend`'s string.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
 fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     // A uniformly random 32-byte string is a valid P-256 scalar except with negligible
     // probability; retry a few times rather than loop without bound.
