@@ -171,3 +171,22 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Result<(bool, String), Strin
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("write {}: {e}", path.display()))
 }
+
+/// The outcome a scenario directory expects: `accept`, or `reject <reason-code>`.
+pub fn expected(scenario: &str) -> Result<String, String> {
+    let path = root()
+        .join("testdata/scenarios")
+        .join(scenario)
+        .join("expected");
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| format!("read {}: {e}", path.display()))
+}
+
+/// Our verifier's outcome in the scenarios' vocabulary.
+pub fn outcome<T>(r: &Result<T, mcpsig::sigstore::SigstoreError>) -> String {
+    match r {
+        Ok(_) => "accept".to_owned(),
+        Err(e) => format!("reject {}", e.reason_code()),
+    }
+}
