@@ -8,7 +8,7 @@ mod keyless_common;
 use std::time::Duration;
 
 use keyless_common::{Instance, TestResult, expected, outcome, token};
-use mcpsig::sign::keyless::KeylessSigner;
+use mcpsig::sign::keyless::{KeylessError, KeylessSigner};
 use mcpsig::sign::oidc::IdentityToken;
 use mcpsig::sigstore::bundle::{Bundle, Content};
 use mcpsig::sigstore::policy::IdentityPolicy;
@@ -139,7 +139,42 @@ fn certificate_expired_at_log_time_is_rejected() -> TestResult {
     check(
         "keyless-cert-expired-at-log-time",
         outcome(&verify(&bundle, &root, SUBJECT, ISSUER)),
-    )
+    )?;
+    // With the trusted root at hand, the signer itself refuses to hand out such a bundle.
+    let got = signer(&instance)?
+        .with_trusted_root(root)
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement());
+    check("keyless-cert-expired-at-log-time", self_check_outcome(got))
+}
+
+fn signer(instance: &Instance) -> Result<KeylessSigner, Box<dyn std::error::Error>> {
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let config = SigningConfig::from_file(&instance.signing_config())?;
+    Ok(KeylessSigner::new(token, &config, Duration::from_secs(30))?)
+}
+
+/// A signing result in the scenarios' vocabulary: the self-check's verifier reason code.
+fn self_check_outcome<T>(r: Result<T, KeylessError>) -> String {
+    match r {
+        Ok(_) => "accept".to_owned(),
+        Err(KeylessError::SelfCheck(e)) => format!("reject {}", e.reason_code()),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+#[test]
+fn signer_refuses_bundles_its_trusted_root_does_not_vouch_for() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let ok = signer(&instance)?
+        .with_trusted_root(TrustedRoot::from_file(&instance.trusted_root())?)
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement());
+    check("keyless-roundtrip", self_check_outcome(ok))?;
+    let foreign = signer(&instance)?
+        .with_trusted_root(TrustedRoot::production()?)
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement());
+    check("keyless-foreign-trusted-root", self_check_outcome(foreign))
 }
 
 #[test]
@@ -184,6 +219,40 @@ fn unreachable_instance_error_names_the_url() -> TestResult {
     assert!(
         chain.contains(&format!("http://127.0.0.1:{port}/api/v2/signingCert")),
         "{chain}"
+    );
+    Ok(())
+}
+
+/// Measurement, not a test: `cargo test --release --test keyless_roundtrip -- --ignored
+/// --nocapture measure` prints how long one keyless signature takes against the loopback
+/// instance, part by part (median of 20).
+#[test]
+#[ignore = "measurement; run explicitly"]
+fn measure_keyless_sign() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let signer = signer(&instance)?.with_trusted_root(root);
+    let mut runs = Vec::new();
+    for _ in 0..20 {
+        let (_, t) = signer.sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+        runs.push(t);
+    }
+    let median = |f: &dyn Fn(&mcpsig::sign::keyless::SignTimings) -> Duration| {
+        let mut v: Vec<Duration> = runs.iter().map(f).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!(
+        "keyless sign (median of {}): total {:?} = keygen {:?} + fulcio {:?} + sign {:?} + rekor {:?} + self-check {:?}",
+        runs.len(),
+        median(&|t| t.total),
+        median(&|t| t.keygen),
+        median(&|t| t.fulcio),
+        median(&|t| t.sign),
+        median(&|t| t.rekor),
+        median(&|t| t.self_check),
     );
     Ok(())
 }

@@ -23,8 +23,13 @@ use crate::sigstore::bundle::{
 };
 use crate::sigstore::dsse::{self, Envelope};
 use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate};
+use crate::sigstore::policy::{IdentityPolicy, Matcher};
 use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
-use crate::sigstore::signing_config::{SigningConfig, SigningConfigError};
+use crate::sigstore::signing_config::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, SigningConfig, SigningConfigError,
+};
+use crate::sigstore::trust::TrustedRoot;
+use crate::sigstore::{SignerPolicy, SigstoreError, VerifyOptions, verify_bundle};
 
 /// Why keyless signing failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +45,10 @@ pub enum KeylessError {
     Rekor(#[from] RekorError),
     #[error("ephemeral key: {reason}")]
     Key { reason: String },
+    #[error("trusted root")]
+    TrustedRoot(#[source] SigstoreError),
+    #[error("the bundle just signed does not verify against the trusted root (not written)")]
+    SelfCheck(#[source] SigstoreError),
     #[error("cannot read `{}`", path.display())]
     Read {
         path: PathBuf,
@@ -112,6 +121,10 @@ pub struct KeylessOptions {
     pub staging: bool,
     /// A signing config (or ClientTrustConfig) file; overrides `staging`.
     pub signing_config: Option<PathBuf>,
+    /// The trusted root every new bundle is checked against before it is returned. Defaults:
+    /// the embedded production or staging root, or the one inside a ClientTrustConfig file; a
+    /// bare signing-config file without this gets no check.
+    pub trusted_root: Option<PathBuf>,
     /// `--identity-token`.
     pub identity_token: Option<Zeroizing<String>>,
     /// Allow the interactive browser login as a last resort.
@@ -127,6 +140,8 @@ pub struct SignTimings {
     pub fulcio: Duration,
     pub sign: Duration,
     pub rekor: Duration,
+    /// Verifying the new bundle against the trusted root (zero without one).
+    pub self_check: Duration,
     pub total: Duration,
 }
 
@@ -135,6 +150,7 @@ pub struct KeylessSigner {
     token: IdentityToken,
     fulcio: FulcioClient,
     rekor: RekorClient,
+    trusted_root: Option<TrustedRoot>,
 }
 
 impl std::fmt::Debug for KeylessSigner {
@@ -164,7 +180,46 @@ impl KeylessSigner {
         token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
         token_opts.timeout = timeout;
         let token = obtain_token(&token_opts)?;
-        Self::new(token, &config, timeout)
+        let root = match (&opts.trusted_root, &opts.signing_config, opts.staging) {
+            (Some(path), _, _) => Some(TrustedRoot::from_file(path)),
+            (None, Some(path), _) => client_trust_config_root(path),
+            (None, None, true) => Some(TrustedRoot::staging()),
+            (None, None, false) => Some(TrustedRoot::production()),
+        }
+        .transpose()
+        .map_err(KeylessError::TrustedRoot)?;
+        let signer = Self::new(token, &config, timeout)?;
+        Ok(match root {
+            Some(root) => signer.with_trusted_root(root),
+            None => signer,
+        })
+    }
+
+    /// Checks every bundle against `root` before returning it, so a bundle that verifiers would
+    /// refuse (untrusted CA, bad SCT, SET or inclusion proof) is never handed out.
+    pub fn with_trusted_root(mut self, root: TrustedRoot) -> Self {
+        self.trusted_root = Some(root);
+        self
+    }
+
+    fn self_check(&self, bundle: Bundle) -> Result<Bundle, KeylessError> {
+        let Some(root) = &self.trusted_root else {
+            return Ok(bundle);
+        };
+        // Any identity and issuer: Fulcio decides those (a federated issuer may differ from the
+        // token's `iss`); this check is about the cryptographic evidence.
+        let any = || Matcher::Regex(regex::Regex::new(".*").unwrap_or_else(|_| unreachable!()));
+        let opts = VerifyOptions {
+            trusted_root: Some(root),
+            signer: SignerPolicy::Identity(IdentityPolicy {
+                identity: any(),
+                issuer: any(),
+                extensions: Vec::new(),
+            }),
+            require_transparency: true,
+        };
+        verify_bundle(&bundle, None, &opts).map_err(KeylessError::SelfCheck)?;
+        Ok(bundle)
     }
 
     /// A signer for `token` against the services `config` selects now.
@@ -184,6 +239,7 @@ impl KeylessSigner {
             token,
             fulcio: FulcioClient::new(&selected.ca.url, timeout),
             rekor: RekorClient::new(&rekor_url, timeout),
+            trusted_root: None,
         })
     }
 
@@ -222,8 +278,11 @@ impl KeylessSigner {
         let t_rekor = Instant::now();
         let entry = self.rekor.log_dsse(&envelope_json, &cert.leaf_pem())?;
         t.rekor = t_rekor.elapsed();
+        let t_check = Instant::now();
+        let bundle = self.self_check(assemble(&cert, entry, Content::DsseEnvelope(envelope)))?;
+        t.self_check = t_check.elapsed();
         t.total = start.elapsed();
-        Ok((assemble(&cert, entry, Content::DsseEnvelope(envelope)), t))
+        Ok((bundle, t))
     }
 
     /// Signs an artifact's bytes as a message signature (Rekor kind `hashedrekord`).
@@ -253,7 +312,6 @@ impl KeylessSigner {
             .rekor
             .log_hashedrekord(sha256, &sig, &cert.leaf_pem())?;
         t.rekor = t_rekor.elapsed();
-        t.total = start.elapsed();
         let content = Content::MessageSignature(MessageSignature {
             message_digest: Some(HashOutput {
                 algorithm: "SHA2_256".to_owned(),
@@ -261,7 +319,11 @@ impl KeylessSigner {
             }),
             signature: sig,
         });
-        Ok((assemble(&cert, entry, content), t))
+        let t_check = Instant::now();
+        let bundle = self.self_check(assemble(&cert, entry, content))?;
+        t.self_check = t_check.elapsed();
+        t.total = start.elapsed();
+        Ok((bundle, t))
     }
 
     /// A fresh key and a certificate for it. The key lives only for this one signature.
@@ -307,6 +369,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     out
+}
+
+/// The trusted root inside a ClientTrustConfig file, if the file is one.
+fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot, SigstoreError>> {
+    let bytes = std::fs::read(path).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if v.get("mediaType")?.as_str()? != CLIENT_TRUST_CONFIG_MEDIA_TYPE {
+        return None;
+    }
+    let root = v.get("trustedRoot")?;
+    Some(TrustedRoot::from_json(root.to_string().as_bytes()))
 }
 
 fn ephemeral_key() -> Result<SigningKey, KeylessError> {
