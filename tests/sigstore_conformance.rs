@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use mcpsig::sigstore::keys::PublicKey;
 use mcpsig::sigstore::policy::IdentityPolicy;
 use mcpsig::sigstore::trust::TrustedRoot;
-use mcpsig::sigstore::{ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle};
+use mcpsig::sigstore::{
+    ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
+};
 use sha2::{Digest as _, Sha256};
 
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
@@ -24,9 +26,16 @@ fn read_trim(p: &Path) -> Option<String> {
 /// Runs one case in one mode; `Ok(())` means the bundle verified.
 fn run_case(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigstoreError + '_ {
-        move |source| SigstoreError::Io { path: path.to_path_buf(), source }
+        move |source| SigstoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
-    let art_path = if dir.join("artifact").exists() { dir.join("artifact") } else { root_dir().join("a.txt") };
+    let art_path = if dir.join("artifact").exists() {
+        dir.join("artifact")
+    } else {
+        root_dir().join("a.txt")
+    };
     let artifact = std::fs::read(&art_path).map_err(io(&art_path))?;
     let root = match dir.join("trusted_root.json") {
         p if p.exists() => TrustedRoot::from_file(&p)?,
@@ -42,9 +51,17 @@ fn run_case(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
         let iss = read_trim(&dir.join("issuer")).unwrap_or_else(|| GITHUB.to_owned());
         SignerPolicy::Identity(IdentityPolicy::exact(&id, &iss))
     };
-    let opts = VerifyOptions { trusted_root: Some(&root), signer, require_transparency: true };
+    let opts = VerifyOptions {
+        trusted_root: Some(&root),
+        signer,
+        require_transparency: true,
+    };
     let digest: [u8; 32] = Sha256::digest(&artifact).into();
-    let art = if by_digest { ArtifactRef::Sha256(digest) } else { ArtifactRef::Bytes(&artifact) };
+    let art = if by_digest {
+        ArtifactRef::Sha256(digest)
+    } else {
+        ArtifactRef::Bytes(&artifact)
+    };
     verify_bundle(&bundle, Some(art), &opts).map(|_| ())
 }
 
@@ -59,7 +76,10 @@ fn conformance_cases_all_answered_correctly() -> Result<(), std::io::Error> {
     assert_eq!(cases.len(), 47, "expected the 47 copied cases");
     let (mut ok, mut wrong) = (0, Vec::new());
     for dir in &cases {
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let want_pass = !name.ends_with("_fail");
         for by_digest in [false, true] {
             let mode = if by_digest { "DIGEST" } else { "PATH" };
@@ -73,7 +93,9 @@ fn conformance_cases_all_answered_correctly() -> Result<(), std::io::Error> {
                     ok += 1;
                     println!("ok    {name} [{mode}] rejected: {} ({e})", e.reason_code());
                 }
-                (Ok(()), false) => wrong.push(format!("{name} [{mode}]: accepted, must be rejected")),
+                (Ok(()), false) => {
+                    wrong.push(format!("{name} [{mode}]: accepted, must be rejected"))
+                }
                 (Err(e), true) => wrong.push(format!("{name} [{mode}]: rejected: {e}")),
             }
         }
@@ -81,6 +103,12 @@ fn conformance_cases_all_answered_correctly() -> Result<(), std::io::Error> {
     for w in &wrong {
         println!("WRONG {w}");
     }
-    assert!(wrong.is_empty(), "{} of {} runs wrong:\n{}", wrong.len(), ok + wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} runs wrong:\n{}",
+        wrong.len(),
+        ok + wrong.len(),
+        wrong.join("\n")
+    );
     Ok(())
 }

@@ -21,6 +21,9 @@ const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.100
 const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 /// Embedded SCT list (RFC 6962 section 3.3).
 const SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
@@ -198,13 +201,24 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
             issuer.cert.tbs_certificate().subject()
         )));
     }
-    let key = issuer.public_key()?;
     let sig = child
         .cert
         .signature()
         .as_bytes()
         .ok_or_else(|| chain_err("certificate signature has unused bits"))?;
-    let result = match signature_hash(&child.cert.signature_algorithm().oid)? {
+    let alg = child.cert.signature_algorithm().oid;
+    if matches!(alg, RSA_SHA256 | RSA_SHA384 | RSA_SHA512) {
+        // Some private Fulcio deployments run RSA CAs; RSA is accepted for CA signatures only.
+        return verify_rsa(&issuer.spki_der()?, alg, &child.tbs_der, sig).map_err(|_| {
+            chain_err(format!(
+                "RSA signature on certificate for `{}` does not verify with the key of `{}`",
+                child.cert.tbs_certificate().subject(),
+                issuer.cert.tbs_certificate().subject()
+            ))
+        });
+    }
+    let key = issuer.public_key()?;
+    let result = match signature_hash(&alg)? {
         Some(h) => key.verify_with_hash(&child.tbs_der, sig, h),
         None => key.verify(&child.tbs_der, sig),
     };
@@ -215,6 +229,26 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
             issuer.cert.tbs_certificate().subject()
         ))
     })
+}
+
+fn verify_rsa(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
+    use rsa::signature::Verifier as _;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki).map_err(|_| ())?;
+    let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| ())?;
+    match alg {
+        RSA_SHA256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::try_from(spki)
+            .map_err(|_| ())?
+            .verify(msg, &sig)
+            .map_err(|_| ()),
+        RSA_SHA384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::try_from(spki)
+            .map_err(|_| ())?
+            .verify(msg, &sig)
+            .map_err(|_| ()),
+        _ => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::try_from(spki)
+            .map_err(|_| ())?
+            .verify(msg, &sig)
+            .map_err(|_| ()),
+    }
 }
 
 /// A verified path from a leaf to a trusted certificate authority.

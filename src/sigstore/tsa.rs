@@ -111,14 +111,41 @@ fn parse_tst_info(der: &[u8]) -> Result<TstInfo, SigstoreError> {
 
 use der::Tagged as _;
 
+/// Bundles carry either a bare TimeStampToken (a ContentInfo) or a whole TimeStampResp
+/// (`SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo }`); accept both.
+fn content_info(der: &[u8]) -> Result<ContentInfo, SigstoreError> {
+    if let Ok(ci) = ContentInfo::from_der(der) {
+        return Ok(ci);
+    }
+    let resp = Vec::<Any>::from_der(der).map_err(|e| bad(format!("invalid TimeStampResp: {e}")))?;
+    let [status, token] = resp.as_slice() else {
+        return Err(bad("TimeStampResp without a TimeStampToken"));
+    };
+    let status = Vec::<Any>::from_der(&status.to_der().map_err(|e| bad(e.to_string()))?)
+        .map_err(|e| bad(format!("invalid PKIStatusInfo: {e}")))?;
+    let code: u8 = status
+        .first()
+        .ok_or_else(|| bad("empty PKIStatusInfo"))?
+        .decode_as()
+        .map_err(|e| bad(format!("invalid PKIStatus: {e}")))?;
+    // 0 = granted, 1 = grantedWithMods; anything else carries no valid token.
+    if code > 1 {
+        return Err(bad(format!(
+            "timestamp response status {code} is not granted"
+        )));
+    }
+    token
+        .decode_as()
+        .map_err(|e| bad(format!("invalid TimeStampToken: {e}")))
+}
+
 /// Verifies one DER TimeStampToken over `signature` (the bundle's signature bytes).
 pub fn verify_timestamp(
     token: &[u8],
     signature: &[u8],
     authorities: &[CertificateAuthority],
 ) -> Result<VerifiedTimestamp, SigstoreError> {
-    let ci =
-        ContentInfo::from_der(token).map_err(|e| bad(format!("invalid TimeStampToken: {e}")))?;
+    let ci = content_info(token)?;
     if ci.content_type != ID_SIGNED_DATA {
         return Err(bad(format!(
             "TimeStampToken content type {} is not signedData",

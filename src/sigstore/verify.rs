@@ -106,9 +106,10 @@ fn malformed(reason: impl Into<String>) -> SigstoreError {
 }
 
 fn need_root<'a>(opts: &VerifyOptions<'a>, why: &str) -> Result<&'a TrustedRoot, SigstoreError> {
-    opts.trusted_root.ok_or_else(|| SigstoreError::UntrustedSigner {
-        reason: format!("no trusted root given, but {why}"),
-    })
+    opts.trusted_root
+        .ok_or_else(|| SigstoreError::UntrustedSigner {
+            reason: format!("no trusted root given, but {why}"),
+        })
 }
 
 /// The verified facts about a certificate signer.
@@ -123,9 +124,11 @@ fn verify_certificate_signer(
     policy: &IdentityPolicy,
     root: &TrustedRoot,
 ) -> Result<CertSigner, SigstoreError> {
-    let leaf_der = material.leaf_certificate().ok_or_else(|| SigstoreError::UntrustedSigner {
-        reason: "bundle is signed with a key, but a certificate identity is required".into(),
-    })?;
+    let leaf_der = material
+        .leaf_certificate()
+        .ok_or_else(|| SigstoreError::UntrustedSigner {
+            reason: "bundle is signed with a key, but a certificate identity is required".into(),
+        })?;
     if let SignerMaterial::X509CertificateChain(chain) = material {
         // A bundle must never bring its own trust anchor: the root comes from the trusted root.
         for der in chain {
@@ -145,7 +148,11 @@ fn verify_certificate_signer(
     let extensions = leaf.fulcio_extensions()?;
     let issuer = extensions.get(&8).or_else(|| extensions.get(&1)).cloned();
     policy.check(&sans, issuer.as_deref(), &extensions)?;
-    let san = sans.iter().find(|s| policy.identity.matches(s)).cloned().unwrap_or_default();
+    let san = sans
+        .iter()
+        .find(|s| policy.identity.matches(s))
+        .cloned()
+        .unwrap_or_default();
     let key = leaf.public_key()?;
     let info = SignerInfo::Certificate {
         san,
@@ -224,13 +231,17 @@ pub fn verify_bundle(
                     env.signatures.len()
                 )));
             };
-            key.verify(&env.pae(), &sig.sig).map_err(|_| SigstoreError::BadSignature {
-                what: "DSSE envelope signature".into(),
-            })?;
+            key.verify(&env.pae(), &sig.sig)
+                .map_err(|_| SigstoreError::BadSignature {
+                    what: "DSSE envelope signature".into(),
+                })?;
             if let Some(d) = &artifact_digest {
                 if env.payload_type != "application/vnd.in-toto+json" {
                     return Err(SigstoreError::ArtifactMismatch {
-                        expected: format!("an in-toto statement, got payload type {}", env.payload_type),
+                        expected: format!(
+                            "an in-toto statement, got payload type {}",
+                            env.payload_type
+                        ),
                         actual: format!("sha256:{}", hex::encode(d)),
                     });
                 }
@@ -273,10 +284,14 @@ pub fn verify_bundle(
                 (Some(a), _) => a,
                 (None, Some(h)) => h,
                 (None, None) => {
-                    return Err(malformed("message signature bundle without artifact or digest"));
+                    return Err(malformed(
+                        "message signature bundle without artifact or digest",
+                    ));
                 }
             };
-            let bad = |_| SigstoreError::BadSignature { what: "message signature".into() };
+            let bad = |_| SigstoreError::BadSignature {
+                what: "message signature".into(),
+            };
             match artifact {
                 Some(ArtifactRef::Bytes(b)) => key.verify(b, &m.signature).map_err(bad)?,
                 _ => key.verify_prehash(&digest, &m.signature).map_err(bad)?,
@@ -285,7 +300,10 @@ pub fn verify_bundle(
             payload_type = None;
             payload = None;
             message_digest = digest;
-            content_ref = ContentRef::Message { digest: &message_digest, signature };
+            content_ref = ContentRef::Message {
+                digest: &message_digest,
+                signature,
+            };
         }
     }
 
@@ -295,9 +313,18 @@ pub fn verify_bundle(
     if let Some(tvd) = &vm.timestamp_verification_data {
         for ts in &tvd.rfc3161_timestamps {
             let root = need_root(opts, "the bundle carries timestamps")?;
-            let v = tsa::verify_timestamp(&ts.signed_timestamp, signature, &root.timestamp_authorities)?;
+            let v = tsa::verify_timestamp(
+                &ts.signed_timestamp,
+                signature,
+                &root.timestamp_authorities,
+            )?;
             tsa_times.push(v.time);
-            times.push(VerifiedTime { time: v.time, source: TimeSource::Timestamp { authority: v.authority } });
+            times.push(VerifiedTime {
+                time: v.time,
+                source: TimeSource::Timestamp {
+                    authority: v.authority,
+                },
+            });
         }
     }
 
@@ -305,16 +332,27 @@ pub fn verify_bundle(
     let mut entries = Vec::new();
     for entry in &vm.tlog_entries {
         let root = need_root(opts, "the bundle carries transparency log entries")?;
-        let v = rekor::verify_entry(entry, bundle.version(), root, signer_ref, content_ref, &tsa_times)?;
+        let v = rekor::verify_entry(
+            entry,
+            bundle.version(),
+            root,
+            signer_ref,
+            content_ref,
+            &tsa_times,
+        )?;
         if v.v2 && tsa_times.is_empty() {
             return Err(SigstoreError::MissingTransparency {
-                reason: "a Rekor v2 entry has no integrated time, and no timestamp was given".into(),
+                reason: "a Rekor v2 entry has no integrated time, and no timestamp was given"
+                    .into(),
             });
         }
         if let Some(t) = v.integrated_time {
             times.push(VerifiedTime {
                 time: t,
-                source: TimeSource::Tlog { log_url: v.log_url.clone(), log_index: v.log_index },
+                source: TimeSource::Tlog {
+                    log_url: v.log_url.clone(),
+                    log_index: v.log_index,
+                },
             });
         }
         entries.push(v);
@@ -345,7 +383,15 @@ pub fn verify_bundle(
 
     let signer = match cert_signer {
         Some(s) => s.info,
-        None => SignerInfo::Key { key_id: key.key_id() },
+        None => SignerInfo::Key {
+            key_id: key.key_id(),
+        },
     };
-    Ok(VerifiedBundle { payload_type, payload, signer, times, tlog_entries: entries })
+    Ok(VerifiedBundle {
+        payload_type,
+        payload,
+        signer,
+        times,
+        tlog_entries: entries,
+    })
 }
