@@ -1,6 +1,7 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod sigstore_cmd;
 mod trust_args;
 
 use anyhow::Context;
@@ -44,7 +45,20 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Cmd {}
+enum Cmd {
+    /// Verify any Sigstore bundle (the Sigstore conformance CLI contract).
+    #[command(subcommand)]
+    Sigstore(SigstoreCmd),
+}
+
+#[derive(Subcommand)]
+enum SigstoreCmd {
+    /// Verify a Sigstore bundle over a file or a `sha256:<hex>` digest.
+    #[command(
+        after_help = "Examples:\n  mcp-verify sigstore verify-bundle --bundle a.txt.sigstore.json \\\n      --certificate-identity me@example.com --certificate-oidc-issuer https://accounts.google.com a.txt\n  mcp-verify sigstore verify-bundle --bundle b.json --key key.pub sha256:<hex>"
+    )]
+    VerifyBundle(sigstore_cmd::VerifyBundleArgs),
+}
 
 #[derive(Args)]
 struct VerifyArgs {
@@ -66,7 +80,9 @@ fn main() -> ExitCode {
     let json = cli.verify.json;
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),
-        Some(cmd) => match cmd {},
+        Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
+            return sigstore_cmd::verify_bundle_cmd(&a);
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
