@@ -1,1 +1,4 @@
 //! mcpsig
+
+pub mod mcp;
+pub mod tools;

@@ -1,0 +1,1 @@
+//! Tool pins (placeholder).
