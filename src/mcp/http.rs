@@ -118,7 +118,7 @@ impl HttpTransport {
             excerpt: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
             stderr_tail: String::new(),
         };
-        match serde_json::from_slice::<Value>(bytes) {
+        match crate::json::parse_value(bytes) {
             Ok(Value::Array(batch)) => {
                 for m in batch {
                     if !m.is_object() {

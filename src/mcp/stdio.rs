@@ -222,7 +222,7 @@ fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>, limit: usize) {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                match serde_json::from_slice::<Value>(&line) {
+                match crate::json::parse_value(&line) {
                     Ok(v) if v.is_object() => Incoming::Message(v),
                     Ok(_) => Incoming::Garbage {
                         reason: "not a JSON object".into(),

@@ -1,0 +1,138 @@
+//! RFC 8785 JSON Canonicalization Scheme (JCS): the one byte form that mcpsig hashes and signs.
+//! Pure: no I/O. Numbers are IEEE 754 doubles printed as ECMAScript does; object members are
+//! sorted by their keys' UTF-16 code units; strings use the minimal JSON escaping.
+
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CanonError {
+    #[error("number {0} cannot be represented in canonical JSON")]
+    Number(String),
+}
+
+/// The canonical bytes of `value`.
+pub fn to_vec(value: &Value) -> Result<Vec<u8>, CanonError> {
+    let mut out = Vec::with_capacity(256);
+    write_value(value, &mut out)?;
+    Ok(out)
+}
+
+/// Canonicalizes a JSON document given as bytes, parsed strictly (duplicate keys rejected).
+pub fn canonicalize(bytes: &[u8]) -> Result<Vec<u8>, crate::json::JsonError> {
+    let value = crate::json::parse_value(bytes)?;
+    // Every Value parsed from text holds a finite number, so this cannot fail; still no panic.
+    to_vec(&value).map_err(|e| {
+        crate::json::JsonError::Shape(<serde_json::Error as serde::de::Error>::custom(e))
+    })
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>) -> Result<(), CanonError> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out)?,
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push(b'{');
+            for (i, (key, item)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_value(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), CanonError> {
+    // JCS treats every number as a double, integers included.
+    let f = n
+        .as_f64()
+        .ok_or_else(|| CanonError::Number(n.to_string()))?;
+    if !f.is_finite() {
+        return Err(CanonError::Number(n.to_string()));
+    }
+    if f == 0.0 {
+        // ECMAScript prints negative zero as "0".
+        out.push(b'0');
+        return Ok(());
+    }
+    let mut buf = ryu_js::Buffer::new();
+    out.extend_from_slice(buf.format_finite(f).as_bytes());
+    Ok(())
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\u{08}' => out.extend_from_slice(b"\\b"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\u{0c}' => out.extend_from_slice(b"\\f"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            c if (c as u32) < 0x20 => {
+                out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        String::from_utf8(canonicalize(s.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn numbers_print_as_ecmascript() {
+        assert_eq!(
+            canon("[1.0, -0, 1e21, 1e-7, 123456789012345678901, 0.1, 5e-324]"),
+            "[1,0,1e+21,1e-7,123456789012345680000,0.1,5e-324]"
+        );
+    }
+
+    #[test]
+    fn keys_sort_by_utf16_units() {
+        // U+1F600 is a surrogate pair (0xD83D...) and sorts before U+FB33 in UTF-16.
+        assert_eq!(
+            canon("{\"\u{fb33}\":1,\"\u{1f600}\":2,\"a\":3}"),
+            "{\"a\":3,\"\u{1f600}\":2,\"\u{fb33}\":1}"
+        );
+    }
+
+    #[test]
+    fn escapes_minimally() {
+        assert_eq!(
+            canon(r#""\u0001\u001f\/\u00e9\n""#),
+            "\"\\u0001\\u001f/\u{e9}\\n\""
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! Digests: the `Digest` newtype (`sha256:<hex>`, `sha512:<hex>`), streaming hashing of readers
+//! and files, and directory-tree digests (see [`tree`]).
+
+pub mod glob;
+pub mod tree;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::Digest as _;
+use std::fmt;
+use std::io::Read;
+use std::path::Path;
+use std::str::FromStr;
+
+/// Read buffer for streaming hashes: large enough to amortize syscalls, small enough for caches.
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+    fn len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 32,
+            Algorithm::Sha512 => 64,
+        }
+    }
+}
+
+/// A content digest. Built only by hashing or by parsing `ALG:<lowercase hex>`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest {
+    alg: Algorithm,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DigestParseError {
+    #[error("digest `{0}` has no `ALGORITHM:` prefix")]
+    NoAlgorithm(String),
+    #[error("digest algorithm `{0}` is not supported (use sha256 or sha512)")]
+    UnknownAlgorithm(String),
+    #[error("digest `{0}` is not {1} lowercase hex characters")]
+    BadHex(String, usize),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    #[error("cannot read `{path}`")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path}` is not a regular file")]
+    NotAFile { path: String },
+}
+
+impl Digest {
+    pub fn from_bytes(alg: Algorithm, bytes: &[u8]) -> Option<Digest> {
+        (bytes.len() == alg.len()).then(|| Digest {
+            alg,
+            bytes: bytes.to_vec(),
+        })
+    }
+    pub fn sha256_of(data: &[u8]) -> Digest {
+        Digest {
+            alg: Algorithm::Sha256,
+            bytes: sha2::Sha256::digest(data).to_vec(),
+        }
+    }
+    pub fn sha512_of(data: &[u8]) -> Digest {
+        Digest {
+            alg: Algorithm::Sha512,
+            bytes: sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    pub fn hex(&self) -> String {
+        hex::encode(&self.bytes)
+    }
+    /// Short form for human messages: `sha256:ab12cd34ef56...`.
+    pub fn short(&self) -> String {
+        let h = self.hex();
+        format!("{}:{}...", self.alg.name(), &h[..12.min(h.len())])
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.alg.name(), self.hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for Digest {
+    type Err = DigestParseError;
+    fn from_str(s: &str) -> Result<Digest, DigestParseError> {
+        let (alg, hex_part) = s
+            .split_once(':')
+            .ok_or_else(|| DigestParseError::NoAlgorithm(s.to_owned()))?;
+        let alg = match alg {
+            "sha256" => Algorithm::Sha256,
+            "sha512" => Algorithm::Sha512,
+            other => return Err(DigestParseError::UnknownAlgorithm(other.to_owned())),
+        };
+        let want = alg.len() * 2;
+        // Uppercase hex is refused so that one digest has exactly one spelling.
+        let valid = hex_part.len() == want
+            && hex_part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !valid {
+            return Err(DigestParseError::BadHex(s.to_owned(), want));
+        }
+        let bytes =
+            hex::decode(hex_part).map_err(|_| DigestParseError::BadHex(s.to_owned(), want))?;
+        Ok(Digest { alg, bytes })
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Incremental hasher for either algorithm.
+pub enum Hasher {
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    pub fn new(alg: Algorithm) -> Hasher {
+        match alg {
+            Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+    pub fn finish(self) -> Digest {
+        match self {
+            Hasher::Sha256(h) => Digest {
+                alg: Algorithm::Sha256,
+                bytes: h.finalize().to_vec(),
+            },
+            Hasher::Sha512(h) => Digest {
+                alg: Algorithm::Sha512,
+                bytes: h.finalize().to_vec(),
+            },
+        }
+    }
+}
+
+/// Hashes everything `reader` yields, in constant memory. Returns the digest and the byte count.
+pub fn hash_reader(alg: Algorithm, mut reader: impl Read) -> std::io::Result<(Digest, u64)> {
+    let mut hasher = Hasher::new(alg);
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hasher.finish(), total))
+}
+
+/// Hashes a regular file without following a final symlink and without blocking on a fifo.
+pub fn hash_file(alg: Algorithm, path: &Path) -> Result<(Digest, u64), HashError> {
+    let file = open_regular_nofollow(path)?;
+    hash_reader(alg, file).map_err(|source| HashError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Opens `path` for reading only if it is a regular file, refusing symlinks (O_NOFOLLOW) and
+/// never blocking on fifos (O_NONBLOCK), so a file swapped after a directory walk is caught.
+pub(crate) fn open_regular_nofollow(path: &Path) -> Result<std::fs::File, HashError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| HashError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                HashError::NotAFile {
+                    path: path.display().to_string(),
+                }
+            } else {
+                io(e)
+            }
+        })?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(HashError::NotAFile {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_round_trip() {
+        let d = Digest::sha256_of(b"abc");
+        assert_eq!(
+            d.to_string(),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
+    }
+
+    #[test]
+    fn rejects_bad_forms() {
+        for bad in [
+            "",
+            "sha256",
+            "md5:00",
+            "sha256:ABC",
+            "sha256:00",
+            "sha512:zz",
+        ] {
+            assert!(bad.parse::<Digest>().is_err(), "{bad}");
+        }
+        let upper = Digest::sha256_of(b"x")
+            .to_string()
+            .to_uppercase()
+            .replace("SHA256", "sha256");
+        assert!(upper.parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn streaming_matches_one_shot() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (d, n) = hash_reader(Algorithm::Sha512, &data[..]).unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert_eq!(d, Digest::sha512_of(&data));
+    }
+}

@@ -1,0 +1,142 @@
+//! Strict JSON reading for everything mcpsig trusts: duplicate object keys are rejected (parsers
+//! disagree on which one wins, so a signer and a verifier could see different documents), input
+//! size is bounded, and errors name the line and column.
+
+use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Largest JSON document mcpsig reads into memory (manifests, bundles, trusted roots).
+pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    #[error("document is {size} bytes, larger than the {limit}-byte limit")]
+    TooLarge { size: usize, limit: usize },
+    #[error("invalid JSON: {0}")]
+    Syntax(#[source] serde_json::Error),
+    #[error("{0}")]
+    Shape(#[source] serde_json::Error),
+}
+
+impl JsonError {
+    /// True when the bytes were not JSON at all (as opposed to JSON of the wrong shape).
+    pub fn is_syntax(&self) -> bool {
+        matches!(self, JsonError::Syntax(_) | JsonError::TooLarge { .. })
+    }
+}
+
+/// Parses `bytes` into a [`Value`], rejecting duplicate keys at any depth.
+pub fn parse_value(bytes: &[u8]) -> Result<Value, JsonError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(JsonError::TooLarge {
+            size: bytes.len(),
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let StrictValue(value) = serde::Deserialize::deserialize(&mut de).map_err(JsonError::Syntax)?;
+    de.end().map_err(JsonError::Syntax)?;
+    Ok(value)
+}
+
+/// Parses `bytes` strictly (see [`parse_value`]) and then into `T`.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+    let value = parse_value(bytes)?;
+    serde_json::from_value(value).map_err(JsonError::Shape)
+}
+
+/// A `Value` whose deserialization refuses duplicate object keys.
+struct StrictValue(Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = StrictValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::from(v)))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StrictValue, E> {
+        serde_json::Number::from_f64(v)
+            .map(|n| StrictValue(Value::Number(n)))
+            .ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<StrictValue, E> {
+        Ok(StrictValue(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(StrictValue(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate object key `{key}`"
+                )));
+            }
+            let StrictValue(v) = map.next_value()?;
+            out.insert(key, v);
+        }
+        Ok(StrictValue(Value::Object(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_duplicate_keys_at_any_depth() {
+        for doc in [r#"{"a":1,"a":2}"#, r#"{"x":[{"b":1,"c":2,"b":1}]}"#] {
+            let err = parse_value(doc.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains("duplicate object key"), "{err}");
+            assert!(err.is_syntax());
+        }
+    }
+
+    #[test]
+    fn rejects_trailing_garbage_and_truncation() {
+        assert!(parse_value(b"{\"a\":1} x").is_err());
+        assert!(parse_value(b"{\"a\":[1,2").is_err());
+        assert!(parse_value(b"").is_err());
+    }
+
+    #[test]
+    fn rejects_lone_surrogates() {
+        assert!(parse_value(br#"{"a":"\ud800"}"#).is_err());
+    }
+
+    #[test]
+    fn keeps_distinct_keys() {
+        let v = parse_value(br#"{"a":1,"b":{"a":2}}"#).unwrap();
+        assert_eq!(v["b"]["a"], 2);
+    }
+}
