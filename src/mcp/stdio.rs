@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn overlong_line_is_refused() {
-        let long = vec![b'a'; 100];
+        let long = [b'a'; 100];
         let mut r = BufReader::with_capacity(8, &long[..]);
         let mut buf = Vec::new();
         assert_eq!(
