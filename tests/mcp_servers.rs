@@ -1,6 +1,8 @@
 //! Capture from the real reference servers (installed by scripts/setup-mcp-servers.sh):
 //! the digests must equal those recorded by an independent capture, and be stable.
 
+#![allow(clippy::expect_used)] // test helpers outside #[test] functions
+
 mod mcp_support;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,6 @@
 //! Shared setup for the MCP integration tests: where the real servers are,
 //! and how to launch our rug-pull server.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
