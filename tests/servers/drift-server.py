@@ -135,7 +135,8 @@ SERVER_INFO = {"name": "drift-server", "version": "1.0.0"}
 
 def page(items, key, params):
     if MISBEHAVE == "loop-cursor":
-        return {key: items[:1], "nextCursor": "again"}
+        # The same cursor forever (with an empty page after the first).
+        return {key: [] if (params or {}).get("cursor") else items[:1], "nextCursor": "again"}
     if PAGE_SIZE <= 0:
         return {key: items}
     start = int((params or {}).get("cursor", "0") or "0")
