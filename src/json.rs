@@ -14,9 +14,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
 pub enum JsonError {
     #[error("document is {size} bytes, larger than the {limit}-byte limit")]
     TooLarge { size: usize, limit: usize },
-    #[error("invalid JSON: {0}")]
+    #[error("invalid JSON")]
     Syntax(#[source] serde_json::Error),
-    #[error("{0}")]
+    #[error("wrong JSON shape")]
     Shape(#[source] serde_json::Error),
 }
 

@@ -5,9 +5,19 @@
 //! `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
 
 pub mod canonical;
+pub mod cli;
 pub mod digest;
+pub mod fsutil;
 pub mod json;
+pub mod keys;
+pub mod manifest;
 pub mod mcp;
 pub mod relpath;
+pub mod sign;
 pub mod sigstore;
+pub mod statement;
 pub mod tools;
+pub mod verify;
+
+/// Re-exported so callers name the same time types the library uses.
+pub use chrono;

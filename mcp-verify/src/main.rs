@@ -1,1 +1,148 @@
-fn main() {}
+//! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
+//! only; every decision is made by `mcpsig::verify`.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
+use mcpsig::fsutil::read_limited;
+use mcpsig::verify::{DirCheck, Report, Request, SignerSummary, Trust};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+Examples:
+  mcp-verify mcp-manifest.sigstore.json --key release.key.pub
+  mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir ./server --json
+
+Exit codes: 0 verified, 1 rejected (the report names each reason), 2 could not decide
+(usage, unreadable files). See spec/cli.md for the reason codes and the --json shape.";
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-verify",
+    version,
+    about = "Verify a signed MCP server manifest before launch",
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    verify: VerifyArgs,
+}
+
+#[derive(Subcommand)]
+enum Cmd {}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The bundle to verify (`*.sigstore.json`).
+    #[arg(required = true)]
+    bundle: Option<PathBuf>,
+    /// Trusted public key (SPKI PEM: Ed25519, ECDSA P-256 or P-384).
+    #[arg(long, value_name = "PUB")]
+    key: Option<PathBuf>,
+    /// Re-hash this directory and compare it with the pinned tree; `NAME=DIR` picks an artifact.
+    #[arg(long, value_name = "[NAME=]DIR")]
+    dir: Vec<String>,
+    /// Print the report as JSON on stdout (errors too).
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.verify.json;
+    let result = match cli.cmd {
+        None => verify_cmd(cli.verify),
+        Some(cmd) => match cmd {},
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            print_error(e.as_ref(), "error", None, json);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
+    let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
+    let Some(key_path) = &args.key else {
+        anyhow::bail!("no trust given: pass --key PUB (the signer's public key)");
+    };
+    let pem = read_limited(key_path, 1 << 20)?;
+    let pem = String::from_utf8(pem)
+        .with_context(|| format!("key `{}` is not text", key_path.display()))?;
+    let key = mcpsig::keys::public_key_from_pem(&pem)
+        .with_context(|| format!("cannot load public key `{}`", key_path.display()))?;
+    let trust = Trust::Key(key);
+    let bundle = read_limited(&bundle_path, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
+    let dirs = args
+        .dir
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((name, path)) if !name.contains('/') => DirCheck {
+                artifact: Some(name.to_owned()),
+                path: PathBuf::from(path),
+            },
+            _ => DirCheck {
+                artifact: None,
+                path: PathBuf::from(d),
+            },
+        })
+        .collect();
+    let report = mcpsig::verify::verify(&Request {
+        bundle: &bundle,
+        trust: &trust,
+        now: mcpsig::chrono::Utc::now(),
+        dirs,
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(&report, &bundle_path);
+    }
+    Ok(if report.verified {
+        EXIT_OK
+    } else {
+        EXIT_REJECTED
+    })
+}
+
+fn print_human(r: &Report, bundle: &std::path::Path) {
+    let who = r
+        .server
+        .as_ref()
+        .map(|s| format!("{} {}", s.name, s.version))
+        .unwrap_or_else(|| bundle.display().to_string());
+    if r.verified {
+        println!("verified: {who}");
+    } else {
+        println!("REJECTED: {who}");
+    }
+    if let Some(SignerSummary::Key { key_id }) = &r.signer {
+        println!("  signer:   key {key_id}");
+    }
+    if let Some(t) = &r.issued_at {
+        let exp = r
+            .expires_at
+            .as_deref()
+            .map(|e| format!(", expires {e}"))
+            .unwrap_or_default();
+        println!("  issued:   {t}{exp}");
+    }
+    for a in &r.artifacts {
+        let checked = a
+            .checked
+            .as_deref()
+            .map(|p| format!(" (compared with {p})"))
+            .unwrap_or_default();
+        println!("  artifact: {} {}{checked}", a.name, a.digest);
+    }
+    for p in &r.problems {
+        println!("  [{}] {}", p.reason, p.message);
+    }
+}

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+cd "$1"
+rm lib/util.py

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+cd "$1"
+truncate -s 2G big.bin && printf x >> big.bin
