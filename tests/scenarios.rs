@@ -47,12 +47,20 @@ fn every_scenario_has_its_expected_outcome() {
             failures.push(format!("{name}: {e}"));
         }
     }
-    assert!(ran >= 20, "expected at least 20 verifier scenarios, ran {ran}");
-    assert!(failures.is_empty(), "scenarios failed:\n{}", failures.join("\n"));
+    assert!(
+        ran >= 20,
+        "expected at least 20 verifier scenarios, ran {ran}"
+    );
+    assert!(
+        failures.is_empty(),
+        "scenarios failed:\n{}",
+        failures.join("\n")
+    );
 }
 
 fn run_scenario(dir: &Path) -> Result<(), String> {
-    let expected = std::fs::read_to_string(dir.join("expected")).map_err(|e| format!("no expected file: {e}"))?;
+    let expected = std::fs::read_to_string(dir.join("expected"))
+        .map_err(|e| format!("no expected file: {e}"))?;
     let expected = expected.trim();
     let key = if dir.join("key.pub").exists() {
         dir.join("key.pub")
@@ -70,7 +78,11 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
         let copy = work.path().join("tree");
         copy_tree(&scenarios_dir().join("_base/tree"), &copy);
         if dir.join("setup.sh").exists() {
-            let st = Command::new("sh").arg(dir.join("setup.sh")).arg(&copy).status().unwrap();
+            let st = Command::new("sh")
+                .arg(dir.join("setup.sh"))
+                .arg(&copy)
+                .status()
+                .unwrap();
             if !st.success() {
                 return Err("setup.sh failed".into());
             }
@@ -78,11 +90,14 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
         args.push("--dir".into());
         args.push(copy.display().to_string());
     }
-    let out = Command::new(bin("mcp-verify")).args(&args).output().unwrap();
+    let out = Command::new(bin("mcp-verify"))
+        .args(&args)
+        .output()
+        .unwrap();
     let code = out.status.code().unwrap_or(-1);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: serde_json::Value =
-        serde_json::from_str(&stdout).map_err(|e| format!("--json output is not JSON ({e}): {stdout}"))?;
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .map_err(|e| format!("--json output is not JSON ({e}): {stdout}"))?;
     let reasons: Vec<&str> = report["problems"]
         .as_array()
         .map(|a| a.iter().filter_map(|p| p["reason"].as_str()).collect())
@@ -95,10 +110,14 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
         }
         ("reject", reason) => {
             if code != 1 || report["verified"] != false {
-                return Err(format!("expected reject {reason} (exit 1), got exit {code}: {stdout}"));
+                return Err(format!(
+                    "expected reject {reason} (exit 1), got exit {code}: {stdout}"
+                ));
             }
             if !reasons.contains(&reason) {
-                return Err(format!("expected reason {reason}, got {reasons:?}: {stdout}"));
+                return Err(format!(
+                    "expected reason {reason}, got {reasons:?}: {stdout}"
+                ));
             }
         }
         ("error", _) => {
@@ -132,11 +151,21 @@ fn base_manifest() -> Manifest {
         expires_at: None,
         previous: None,
         launch: Some(Launch::stdio_from_command_line("python3 server.py").unwrap()),
-        artifacts: vec![Artifact::directory("server".into(), vec![Pattern::parse(".git").unwrap()], entries)],
+        artifacts: vec![Artifact::directory(
+            "server".into(),
+            vec![Pattern::parse(".git").unwrap()],
+            entries,
+        )],
     }
 }
 
-fn write_scenario(name: &str, bundle: &[u8], expected: &str, tree_check: bool, setup: Option<&str>) {
+fn write_scenario(
+    name: &str,
+    bundle: &[u8],
+    expected: &str,
+    tree_check: bool,
+    setup: Option<&str>,
+) {
     let dir = scenarios_dir().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("bundle.sigstore.json"), bundle).unwrap();
@@ -145,13 +174,20 @@ fn write_scenario(name: &str, bundle: &[u8], expected: &str, tree_check: bool, s
         std::fs::write(dir.join("tree"), "compare with _base/tree\n").unwrap();
     }
     if let Some(s) = setup {
-        std::fs::write(dir.join("setup.sh"), format!("#!/bin/sh\nset -eu\ncd \"$1\"\n{s}\n")).unwrap();
+        std::fs::write(
+            dir.join("setup.sh"),
+            format!("#!/bin/sh\nset -eu\ncd \"$1\"\n{s}\n"),
+        )
+        .unwrap();
     }
 }
 
 fn sign_payload(payload: &[u8]) -> Vec<u8> {
     let key = scenario_key();
-    KeySigner::new(&key).sign_dsse(PAYLOAD_TYPE, payload).unwrap().to_json_pretty()
+    KeySigner::new(&key)
+        .sign_dsse(PAYLOAD_TYPE, payload)
+        .unwrap()
+        .to_json_pretty()
 }
 
 /// Signs a statement built from `manifest` after `edit` changed its JSON form.
@@ -171,20 +207,59 @@ fn regenerate_scenarios() {
 
     write_scenario("valid-bundle-accepted", &good, "accept", false, None);
     write_scenario("valid-tree-accepted", &good, "accept", true, None);
-    write_scenario("excluded-path-ignored", &good, "accept", true, Some("mkdir -p .git && echo x > .git/HEAD"));
-    write_scenario("malformed-json-bundle", b"{ this is not json", "reject malformed-bundle", false, None);
-    write_scenario("truncated-bundle", &good[..good.len() / 2], "reject malformed-bundle", false, None);
+    write_scenario(
+        "excluded-path-ignored",
+        &good,
+        "accept",
+        true,
+        Some("mkdir -p .git && echo x > .git/HEAD"),
+    );
+    write_scenario(
+        "malformed-json-bundle",
+        b"{ this is not json",
+        "reject malformed-bundle",
+        false,
+        None,
+    );
+    write_scenario(
+        "truncated-bundle",
+        &good[..good.len() / 2],
+        "reject malformed-bundle",
+        false,
+        None,
+    );
     write_scenario("empty-bundle", b"", "reject malformed-bundle", false, None);
     // A duplicate key in the bundle's own JSON, next to the real one.
-    let dup = String::from_utf8(good.clone())
-        .unwrap()
-        .replacen("\"mediaType\":", "\"mediaType\": \"x\",\n  \"mediaType\":", 1);
-    write_scenario("duplicate-keys-in-bundle", dup.as_bytes(), "reject malformed-bundle", false, None);
+    let dup = String::from_utf8(good.clone()).unwrap().replacen(
+        "\"mediaType\":",
+        "\"mediaType\": \"x\",\n  \"mediaType\":",
+        1,
+    );
+    write_scenario(
+        "duplicate-keys-in-bundle",
+        dup.as_bytes(),
+        "reject malformed-bundle",
+        false,
+        None,
+    );
     // A validly signed statement with a duplicate key inside the manifest.
-    let canon = String::from_utf8(mcpsig::canonical::to_vec(&serde_json::to_value(statement_for(&m)).unwrap()).unwrap()).unwrap();
-    let dup_payload = canon.replacen("\"version\":\"1.0.0\"", "\"version\":\"1.0.0\",\"version\":\"6.6.6\"", 1);
+    let canon = String::from_utf8(
+        mcpsig::canonical::to_vec(&serde_json::to_value(statement_for(&m)).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let dup_payload = canon.replacen(
+        "\"version\":\"1.0.0\"",
+        "\"version\":\"1.0.0\",\"version\":\"6.6.6\"",
+        1,
+    );
     assert_ne!(dup_payload, canon);
-    write_scenario("duplicate-keys-in-signed-manifest", &sign_payload(dup_payload.as_bytes()), "reject malformed-statement", false, None);
+    write_scenario(
+        "duplicate-keys-in-signed-manifest",
+        &sign_payload(dup_payload.as_bytes()),
+        "reject malformed-statement",
+        false,
+        None,
+    );
     write_scenario(
         "unknown-field-in-signed-manifest",
         &sign_edited(&m, |v| v["predicate"]["trustMe"] = serde_json::json!(true)),
@@ -194,19 +269,35 @@ fn regenerate_scenarios() {
     );
     write_scenario(
         "unknown-artifact-kind",
-        &sign_edited(&m, |v| v["predicate"]["artifacts"][0]["kind"] = serde_json::json!("magic")),
+        &sign_edited(&m, |v| {
+            v["predicate"]["artifacts"][0]["kind"] = serde_json::json!("magic")
+        }),
         "reject malformed-manifest",
         false,
         None,
     );
     // Signed by another key than the one trusted.
     let other = PrivateKey::generate().unwrap();
-    let foreign = sign_manifest(&m, &KeySigner::new(&other)).unwrap().to_json_pretty();
-    write_scenario("wrong-key", &foreign, "reject untrusted-signer", false, None);
+    let foreign = sign_manifest(&m, &KeySigner::new(&other))
+        .unwrap()
+        .to_json_pretty();
+    write_scenario(
+        "wrong-key",
+        &foreign,
+        "reject untrusted-signer",
+        false,
+        None,
+    );
     // Hint claims the trusted key but the signature is someone else's.
     let mut forged: serde_json::Value = serde_json::from_slice(&foreign).unwrap();
     forged["verificationMaterial"]["publicKey"]["hint"] = serde_json::json!(key.key_id().hex());
-    write_scenario("forged-key-hint", &serde_json::to_vec_pretty(&forged).unwrap(), "reject bad-signature", false, None);
+    write_scenario(
+        "forged-key-hint",
+        &serde_json::to_vec_pretty(&forged).unwrap(),
+        "reject bad-signature",
+        false,
+        None,
+    );
     // A valid signature over a different manifest, with this manifest's payload swapped in.
     let mut m2 = m.clone();
     m2.server.version = Version::parse("6.6.6").unwrap();
@@ -214,13 +305,27 @@ fn regenerate_scenarios() {
     let other_bundle: serde_json::Value =
         serde_json::from_slice(&sign_manifest(&m2, &signer).unwrap().to_json_pretty()).unwrap();
     swapped["dsseEnvelope"]["payload"] = other_bundle["dsseEnvelope"]["payload"].clone();
-    write_scenario("signature-over-different-manifest", &serde_json::to_vec_pretty(&swapped).unwrap(), "reject bad-signature", false, None);
+    write_scenario(
+        "signature-over-different-manifest",
+        &serde_json::to_vec_pretty(&swapped).unwrap(),
+        "reject bad-signature",
+        false,
+        None,
+    );
     let mut nosig: serde_json::Value = serde_json::from_slice(&good).unwrap();
     nosig["dsseEnvelope"]["signatures"] = serde_json::json!([]);
-    write_scenario("unsigned-envelope", &serde_json::to_vec_pretty(&nosig).unwrap(), "reject unsigned", false, None);
+    write_scenario(
+        "unsigned-envelope",
+        &serde_json::to_vec_pretty(&nosig).unwrap(),
+        "reject unsigned",
+        false,
+        None,
+    );
     write_scenario(
         "subjects-disagree-with-manifest",
-        &sign_edited(&m, |v| v["subject"][0]["digest"]["sha256"] = serde_json::json!("0".repeat(64))),
+        &sign_edited(&m, |v| {
+            v["subject"][0]["digest"]["sha256"] = serde_json::json!("0".repeat(64))
+        }),
         "reject subject-mismatch",
         false,
         None,
@@ -228,7 +333,10 @@ fn regenerate_scenarios() {
     write_scenario(
         "extra-subject",
         &sign_edited(&m, |v| {
-            v["subject"].as_array_mut().unwrap().push(serde_json::json!({"name":"evil","digest":{"sha256":"1".repeat(64)}}))
+            v["subject"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({"name":"evil","digest":{"sha256":"1".repeat(64)}}))
         }),
         "reject subject-mismatch",
         false,
@@ -236,16 +344,23 @@ fn regenerate_scenarios() {
     );
     write_scenario(
         "wrong-predicate-type",
-        &sign_edited(&m, |v| v["predicateType"] = serde_json::json!("https://slsa.dev/provenance/v1")),
+        &sign_edited(&m, |v| {
+            v["predicateType"] = serde_json::json!("https://slsa.dev/provenance/v1")
+        }),
         "reject wrong-predicate-type",
         false,
         None,
     );
     // Hostile paths inside a signed manifest (the tree digest is recomputed so only the path is wrong).
-    for (name, path) in [("path-traversal-in-manifest", "../../etc/passwd"), ("absolute-path-in-manifest", "/etc/passwd")] {
+    for (name, path) in [
+        ("path-traversal-in-manifest", "../../etc/passwd"),
+        ("absolute-path-in-manifest", "/etc/passwd"),
+    ] {
         write_scenario(
             name,
-            &sign_edited(&m, |v| v["predicate"]["artifacts"][0]["entries"][0]["path"] = serde_json::json!(path)),
+            &sign_edited(&m, |v| {
+                v["predicate"]["artifacts"][0]["entries"][0]["path"] = serde_json::json!(path)
+            }),
             "reject malformed-manifest",
             false,
             None,
@@ -253,16 +368,19 @@ fn regenerate_scenarios() {
     }
     write_scenario(
         "symlink-out-of-tree-in-manifest",
-        &sign_edited(&m, |v| {
-            v["predicate"]["artifacts"][0]["entries"][0] = serde_json::json!({"path":"a-link","type":"symlink","target":"../../../etc/passwd"})
-        }),
+        &sign_edited(
+            &m,
+            |v| v["predicate"]["artifacts"][0]["entries"][0] = serde_json::json!({"path":"a-link","type":"symlink","target":"../../../etc/passwd"}),
+        ),
         "reject malformed-manifest",
         false,
         None,
     );
     write_scenario(
         "tree-digest-disagrees-with-entries",
-        &sign_edited(&m, |v| v["predicate"]["artifacts"][0]["entries"][0]["size"] = serde_json::json!(1)),
+        &sign_edited(&m, |v| {
+            v["predicate"]["artifacts"][0]["entries"][0]["size"] = serde_json::json!(1)
+        }),
         "reject malformed-manifest",
         false,
         None,
@@ -270,19 +388,73 @@ fn regenerate_scenarios() {
     let mut expired = m.clone();
     expired.issued_at = Timestamp("2020-01-01T00:00:00Z".parse().unwrap());
     expired.expires_at = Some(Timestamp("2021-01-01T00:00:00Z".parse().unwrap()));
-    write_scenario("expired-manifest", &sign_manifest(&expired, &signer).unwrap().to_json_pretty(), "reject expired", false, None);
+    write_scenario(
+        "expired-manifest",
+        &sign_manifest(&expired, &signer).unwrap().to_json_pretty(),
+        "reject expired",
+        false,
+        None,
+    );
     let mut future = m.clone();
     future.issued_at = Timestamp("2099-01-01T00:00:00Z".parse().unwrap());
-    write_scenario("manifest-issued-in-future", &sign_manifest(&future, &signer).unwrap().to_json_pretty(), "reject not-yet-valid", false, None);
+    write_scenario(
+        "manifest-issued-in-future",
+        &sign_manifest(&future, &signer).unwrap().to_json_pretty(),
+        "reject not-yet-valid",
+        false,
+        None,
+    );
 
     // Trees on disk that differ from the pinned one.
-    write_scenario("tampered-file", &good, "reject artifact-mismatch", true, Some("echo 'evil()' >> server.py"));
-    write_scenario("added-file", &good, "reject artifact-mismatch", true, Some("echo x > extra.py"));
-    write_scenario("removed-file", &good, "reject artifact-mismatch", true, Some("rm lib/util.py"));
-    write_scenario("executable-bit-flipped", &good, "reject artifact-mismatch", true, Some("chmod +x lib/util.py"));
-    write_scenario("file-swapped-for-symlink", &good, "reject artifact-mismatch", true, Some("rm lib/util.py && ln -s ../server.py lib/util.py"));
-    write_scenario("symlink-out-of-tree-on-disk", &good, "reject unsafe-symlink", true, Some("ln -s /etc/passwd passwd"));
-    write_scenario("fifo-in-tree", &good, "reject special-file", true, Some("mkfifo pipe"));
+    write_scenario(
+        "tampered-file",
+        &good,
+        "reject artifact-mismatch",
+        true,
+        Some("echo 'evil()' >> server.py"),
+    );
+    write_scenario(
+        "added-file",
+        &good,
+        "reject artifact-mismatch",
+        true,
+        Some("echo x > extra.py"),
+    );
+    write_scenario(
+        "removed-file",
+        &good,
+        "reject artifact-mismatch",
+        true,
+        Some("rm lib/util.py"),
+    );
+    write_scenario(
+        "executable-bit-flipped",
+        &good,
+        "reject artifact-mismatch",
+        true,
+        Some("chmod +x lib/util.py"),
+    );
+    write_scenario(
+        "file-swapped-for-symlink",
+        &good,
+        "reject artifact-mismatch",
+        true,
+        Some("rm lib/util.py && ln -s ../server.py lib/util.py"),
+    );
+    write_scenario(
+        "symlink-out-of-tree-on-disk",
+        &good,
+        "reject unsafe-symlink",
+        true,
+        Some("ln -s /etc/passwd passwd"),
+    );
+    write_scenario(
+        "fifo-in-tree",
+        &good,
+        "reject special-file",
+        true,
+        Some("mkfifo pipe"),
+    );
 
     // A 2 GiB sparse file: pinned and verified without being loaded into memory.
     let sparse_dir = tempfile::tempdir().unwrap();
@@ -295,6 +467,18 @@ fn regenerate_scenarios() {
         vec![Pattern::parse(".git").unwrap()],
         tree::hash_tree(sparse_dir.path(), &[], Algorithm::Sha256).unwrap(),
     )];
-    write_scenario("sparse-2gib-file-accepted", &sign_manifest(&sm, &signer).unwrap().to_json_pretty(), "accept", true, Some("truncate -s 2G big.bin"));
-    write_scenario("sparse-2gib-file-grown", &sign_manifest(&sm, &signer).unwrap().to_json_pretty(), "reject artifact-mismatch", true, Some("truncate -s 2G big.bin && printf x >> big.bin"));
+    write_scenario(
+        "sparse-2gib-file-accepted",
+        &sign_manifest(&sm, &signer).unwrap().to_json_pretty(),
+        "accept",
+        true,
+        Some("truncate -s 2G big.bin"),
+    );
+    write_scenario(
+        "sparse-2gib-file-grown",
+        &sign_manifest(&sm, &signer).unwrap().to_json_pretty(),
+        "reject artifact-mismatch",
+        true,
+        Some("truncate -s 2G big.bin && printf x >> big.bin"),
+    );
 }

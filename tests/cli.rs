@@ -1,0 +1,415 @@
+//! The real binaries, end to end: key files and modes, refusals to overwrite, exit codes, JSON
+//! errors, openssl-made keys, encrypted keys, canonicalize.
+
+mod common;
+
+use common::{bin, root, run};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn demo_dir(at: &Path) {
+    std::fs::create_dir_all(at.join("dist")).unwrap();
+    std::fs::write(at.join("dist/index.js"), "console.log('hi')\n").unwrap();
+    std::fs::write(at.join("package.json"), "{\"name\":\"demo\"}\n").unwrap();
+}
+
+#[test]
+fn keygen_writes_0600_key_and_refuses_to_overwrite() {
+    let t = tempfile::tempdir().unwrap();
+    let key = t.path().join("k.key");
+    let out = run("mcp-sign", &["keygen", "--out", s(&key)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let key_id = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(key_id.trim().len(), 64);
+    let before = std::fs::read(&key).unwrap();
+    let again = run("mcp-sign", &["keygen", "--out", s(&key)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        before,
+        "existing key must be untouched"
+    );
+    assert!(
+        run("mcp-sign", &["keygen", "--out", s(&key), "--force"])
+            .status
+            .success()
+    );
+    assert_ne!(std::fs::read(&key).unwrap(), before);
+}
+
+#[test]
+fn sign_verify_tamper_round_trip_with_exit_codes() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let key = t.path().join("k.key");
+    let manifest = t.path().join("mcp-manifest.json");
+    assert!(
+        run("mcp-sign", &["keygen", "--out", s(&key)])
+            .status
+            .success()
+    );
+    let init = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/demo",
+            "--version",
+            "1.0.0",
+            "--dir",
+            s(&dir),
+            "--launch",
+            "node dist/index.js",
+            "-o",
+            s(&manifest),
+        ],
+    );
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let sign = run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)]);
+    assert!(
+        sign.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sign.stderr)
+    );
+    let bundle = t.path().join("mcp-manifest.sigstore.json");
+    assert!(
+        bundle.exists(),
+        "default bundle name is the manifest stem + .sigstore.json"
+    );
+    // Signing again refuses to overwrite the bundle.
+    assert_eq!(
+        run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)])
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let pubkey = format!("{}.pub", key.display());
+    let ok = run(
+        "mcp-verify",
+        &[s(&bundle), "--key", &pubkey, "--dir", s(&dir), "--json"],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(report["verified"], true);
+    assert_eq!(report["server"]["name"], "io.github.acme/demo");
+    assert_eq!(report["signer"]["keyId"].as_str().unwrap().len(), 64);
+
+    std::fs::write(dir.join("dist/index.js"), "steal()\n").unwrap();
+    let bad = run(
+        "mcp-verify",
+        &[s(&bundle), "--key", &pubkey, "--dir", s(&dir)],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        text.contains("REJECTED")
+            && text.contains("dist/index.js")
+            && text.contains("artifact-mismatch"),
+        "{text}"
+    );
+}
+
+#[test]
+fn manifest_inside_the_pinned_directory_does_not_pin_itself() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let key = t.path().join("k.key");
+    let manifest = dir.join("mcp-manifest.json");
+    assert!(
+        run("mcp-sign", &["keygen", "--out", s(&key)])
+            .status
+            .success()
+    );
+    assert!(
+        run(
+            "mcp-sign",
+            &[
+                "init",
+                "--name",
+                "io.github.acme/demo",
+                "--version",
+                "1",
+                "--dir",
+                s(&dir),
+                "-o",
+                s(&manifest)
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)])
+            .status
+            .success()
+    );
+    let v = run(
+        "mcp-verify",
+        &[
+            s(&dir.join("mcp-manifest.sigstore.json")),
+            "--key",
+            &format!("{}.pub", key.display()),
+            "--dir",
+            s(&dir),
+        ],
+    );
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+#[test]
+fn openssl_keys_work() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        panic!("openssl is required for this test (Debian package openssl)");
+    }
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let key = t.path().join("o.key");
+    let pubkey = t.path().join("o.pub");
+    assert!(
+        Command::new("openssl")
+            .args(["genpkey", "-algorithm", "ed25519", "-out", s(&key)])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        Command::new("openssl")
+            .args(["pkey", "-in", s(&key), "-pubout", "-out", s(&pubkey)])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let manifest = t.path().join("m.json");
+    assert!(
+        run(
+            "mcp-sign",
+            &[
+                "init",
+                "--name",
+                "io.github.acme/demo",
+                "--version",
+                "1",
+                "--dir",
+                s(&dir),
+                "-o",
+                s(&manifest)
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)])
+            .status
+            .success()
+    );
+    let v = run(
+        "mcp-verify",
+        &[s(&t.path().join("m.sigstore.json")), "--key", s(&pubkey)],
+    );
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}
+
+#[test]
+fn encrypted_keys_need_the_passphrase() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let key = t.path().join("e.key");
+    let keygen = Command::new(bin("mcp-sign"))
+        .args(["keygen", "--encrypt", "--out", s(&key)])
+        .env("MCPSIG_KEY_PASSPHRASE", "hunter2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .contains("ENCRYPTED PRIVATE KEY")
+    );
+    let manifest = t.path().join("m.json");
+    assert!(
+        run(
+            "mcp-sign",
+            &[
+                "init",
+                "--name",
+                "io.github.acme/demo",
+                "--version",
+                "1",
+                "--dir",
+                s(&dir),
+                "-o",
+                s(&manifest)
+            ]
+        )
+        .status
+        .success()
+    );
+    let no_pass = Command::new(bin("mcp-sign"))
+        .args(["sign", "--key", s(&key), s(&manifest)])
+        .env_remove("MCPSIG_KEY_PASSPHRASE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(no_pass.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_pass.stderr).contains("passphrase"));
+    let wrong = Command::new(bin("mcp-sign"))
+        .args(["sign", "--key", s(&key), s(&manifest)])
+        .env("MCPSIG_KEY_PASSPHRASE", "nope")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"));
+    let right = Command::new(bin("mcp-sign"))
+        .args(["sign", "--key", s(&key), s(&manifest)])
+        .env("MCPSIG_KEY_PASSPHRASE", "hunter2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    // The passphrase never appears in any output.
+    for o in [&no_pass, &wrong, &right] {
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("hunter2"));
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("hunter2"));
+    }
+}
+
+#[test]
+fn canonicalize_reads_files_and_stdin_and_refuses_bad_json() {
+    let input = root().join("testdata/jcs/input/values.json");
+    let want = std::fs::read(root().join("testdata/jcs/output/values.json")).unwrap();
+    let out = run("mcp-sign", &["canonicalize", s(&input)]);
+    assert!(out.status.success());
+    assert_eq!(out.stdout, want);
+    let mut child = Command::new(bin("mcp-sign"))
+        .arg("canonicalize")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"b\":1,\"a\":[1.0,2e0]}")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.stdout, b"{\"a\":[1,2],\"b\":1}");
+    let t = tempfile::tempdir().unwrap();
+    let dup = t.path().join("dup.json");
+    std::fs::write(&dup, "{\"a\":1,\"a\":2}").unwrap();
+    let out = run("mcp-sign", &["canonicalize", s(&dup)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate object key `a`"));
+    assert!(out.stdout.is_empty(), "no partial output on error");
+}
+
+#[test]
+fn usage_and_io_errors_exit_2_with_json_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let missing = t.path().join("nope.sigstore.json");
+    let key = root().join("testdata/scenarios/_keys/scenario.pub");
+    let out = run("mcp-verify", &[s(&missing), "--key", s(&key), "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["verified"], false);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope.sigstore.json")
+    );
+    assert_eq!(run("mcp-verify", &[]).status.code(), Some(2));
+    let bundle = root().join("testdata/scenarios/valid-bundle-accepted/bundle.sigstore.json");
+    assert_eq!(
+        run("mcp-verify", &[s(&bundle)]).status.code(),
+        Some(2),
+        "no trust given"
+    );
+    let bad = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "not-reverse-dns",
+            "--version",
+            "1",
+            "--dir",
+            ".",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid server name"));
+}
+
+#[test]
+fn init_refuses_trees_with_escaping_symlinks() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("passwd")).unwrap();
+    let out = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/demo",
+            "--version",
+            "1",
+            "--dir",
+            s(&dir),
+            "-o",
+            s(&t.path().join("m.json")),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("outside the tree"));
+    assert!(!t.path().join("m.json").exists(), "no partial manifest");
+}
