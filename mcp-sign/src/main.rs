@@ -15,6 +15,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod tools_cmd;
+
 const AFTER_HELP: &str = "\
 Examples:
   mcp-sign keygen --out release.key
@@ -106,6 +108,8 @@ enum Cmd {
     },
     /// Print the RFC 8785 canonical form of a JSON document (stdin when FILE is absent).
     Canonicalize { file: Option<PathBuf> },
+    /// Launch the server, capture its tools, prompts and resource templates, pin them into the manifest.
+    Tools(tools_cmd::ToolsArgs),
 }
 
 /// An error with the exit code and reason it maps to.
@@ -192,6 +196,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             manifest,
         } => sign(&key, output, force, &manifest),
         Cmd::Canonicalize { file } => canonicalize(file.as_deref()),
+        Cmd::Tools(args) => tools_cmd::run(args),
     }
 }
 

@@ -9,6 +9,8 @@ use mcpsig::verify::{DirCheck, Report, Request, SignerSummary, Trust};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod tools_cmd;
+
 const AFTER_HELP: &str = "\
 Examples:
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub
@@ -34,7 +36,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Cmd {}
+enum Cmd {
+    /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
+    Tools(tools_cmd::ToolsArgs),
+}
 
 #[derive(Args)]
 struct VerifyArgs {
@@ -54,10 +59,10 @@ struct VerifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json = cli.verify.json;
+    let json = cli.verify.json || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json);
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),
-        Some(cmd) => match cmd {},
+        Some(Cmd::Tools(args)) => tools_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

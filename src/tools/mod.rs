@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod lint;
+pub mod run;
 
 use std::collections::HashSet;
 
@@ -121,6 +122,19 @@ pub enum ToolsError {
     Duplicate { kind: ItemKind, name: String },
     #[error("capture profile: {reason}")]
     Profile { reason: String },
+    #[error(
+        "no server to launch: the manifest has no `launch` and no command was given after `--`"
+    )]
+    NoLaunch,
+    #[error("the manifest pins no tool definitions (run `mcp-sign tools` before signing)")]
+    NoPins,
+    #[error("environment variable `{name}` named by the manifest's `envNames` is not set")]
+    MissingEnv { name: String },
+    #[error("manifest `{}`: {reason}", path.display())]
+    Manifest {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 impl ToolPins {
