@@ -85,10 +85,21 @@ impl HttpTransport {
             let body = response
                 .into_body()
                 .into_with_config()
-                .limit(4096)
-                .read_to_string()
+                .limit(64 * 1024)
+                .read_to_vec()
                 .unwrap_or_default();
-            return Err(self.http_error(format!("status {status}: {}", body.trim())));
+            // A JSON-RPC error in an error status (e.g. 400 "Server not initialized"
+            // for `server/discover` on a handshake-era server) is still an answer.
+            if is_request
+                && let Ok(v) = crate::json::parse_value(&body)
+                && v.get("error").is_some_and(Value::is_object)
+                && v.get("jsonrpc").is_some()
+            {
+                self.queue.push_back(v);
+                return Ok(());
+            }
+            let text: String = String::from_utf8_lossy(&body).chars().take(500).collect();
+            return Err(self.http_error(format!("status {status}: {}", text.trim())));
         }
         if status == 202 || !is_request {
             return Ok(());

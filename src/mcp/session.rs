@@ -177,7 +177,9 @@ impl Session {
         loop {
             let incoming = self.transport.recv(deadline, method, timeout)?;
             let has_method = incoming.get("method").is_some();
-            match (incoming.get("id"), has_method) {
+            // `"id": null` is how a server answers a request it could not identify.
+            let id_of = incoming.get("id").filter(|v| !v.is_null());
+            match (id_of, has_method) {
                 // A request from the server: answer it and keep waiting.
                 (Some(req_id), true) => {
                     let answer = self.answer(req_id.clone(), &incoming);
@@ -192,7 +194,7 @@ impl Session {
                 (Some(_), false) => {}
                 (None, false) => {
                     if incoming.get("error").is_some() {
-                        // An error without id: the server could not parse our request.
+                        // An error without id: the server could not take our request.
                         return self.take_result(method, incoming);
                     }
                     return Err(McpError::Garbage {
