@@ -84,8 +84,25 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         ..ClientOptions::default()
     };
-    let check = check_manifest_tools(manifest, launch, &base, &options)
-        .context("cannot compare the pinned tools with the live server")?;
+    let check = match check_manifest_tools(manifest, launch, &base, &options) {
+        Ok(c) => c,
+        Err(e) => match e.reason() {
+            Some(reason) => {
+                if args.json {
+                    let doc = serde_json::json!({"verified": false, "server": report.server, "reason": reason, "message": e.to_string()});
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                } else {
+                    println!("REJECTED: {}", args.bundle.display());
+                    println!("  [{reason}] {e}");
+                }
+                return Ok(EXIT_REJECTED);
+            }
+            None => {
+                return Err(anyhow::Error::new(e)
+                    .context("cannot compare the pinned tools with the live server"));
+            }
+        },
+    };
     let reason = check.reason();
     if args.json {
         let doc = serde_json::json!({

@@ -22,6 +22,10 @@ pub use lint::{Lint, LintCode, lint};
 
 /// The reason code for any difference between pinned and live definitions.
 pub const REASON_TOOL_DRIFT: &str = "tool-drift";
+/// Pins that fail their own checks (a digest that does not recompute, ...).
+pub const REASON_INVALID_PINS: &str = "invalid-tool-pins";
+/// A verified manifest without pins, when tools were to be checked.
+pub const REASON_NO_PINS: &str = "no-tool-pins";
 
 /// Everything a server offers to a model, pinned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,6 +139,22 @@ pub enum ToolsError {
         path: std::path::PathBuf,
         reason: String,
     },
+}
+
+impl ToolsError {
+    /// The reason code when this error means "reject" rather than "could not decide".
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            ToolsError::DigestMismatch { .. }
+            | ToolsError::NameMismatch { .. }
+            | ToolsError::Duplicate { .. }
+            | ToolsError::Profile { .. }
+            | ToolsError::Canonical { .. }
+            | ToolsError::Unnamed => Some(REASON_INVALID_PINS),
+            ToolsError::NoPins => Some(REASON_NO_PINS),
+            _ => None,
+        }
+    }
 }
 
 impl ToolPins {
