@@ -5,13 +5,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 use mcpsig::cli::{EXIT_OK, EXIT_REJECTED};
 use mcpsig::fsutil::read_limited;
 use mcpsig::mcp::ClientOptions;
 use mcpsig::tools::run::{check_manifest_tools, launch_from_argv};
-use mcpsig::verify::{Request, Trust};
+use mcpsig::verify::Request;
+
+use super::trust_args::TrustArgs;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -24,9 +25,8 @@ the live definitions differ from the pinned ones), 2 could not decide.")]
 pub struct ToolsArgs {
     /// The bundle to verify (`*.sigstore.json`).
     bundle: PathBuf,
-    /// Trusted public key (SPKI PEM).
-    #[arg(long, value_name = "PUB")]
-    key: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Directory the server runs in (default: the bundle's directory).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -42,15 +42,11 @@ pub struct ToolsArgs {
 }
 
 pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
-    let pem = read_limited(&args.key, 1 << 20)?;
-    let pem = String::from_utf8(pem)
-        .with_context(|| format!("key `{}` is not text", args.key.display()))?;
-    let key = mcpsig::keys::public_key_from_pem(&pem)
-        .with_context(|| format!("cannot load public key `{}`", args.key.display()))?;
+    let trust = args.trust.to_trust()?;
     let bundle = read_limited(&args.bundle, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
     let report = mcpsig::verify::verify(&Request {
         bundle: &bundle,
-        trust: &Trust::Key(key),
+        trust: &trust,
         now: mcpsig::chrono::Utc::now(),
         dirs: Vec::new(),
     })?;

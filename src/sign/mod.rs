@@ -2,6 +2,9 @@
 //! key (here) and keyless Sigstore (`keyless`). `sign_manifest` wraps a manifest into an in-toto
 //! statement first, so every backend signs the same bytes.
 
+pub mod keyless;
+pub mod oidc;
+
 use crate::keys::PrivateKey;
 use crate::manifest::{Manifest, PREDICATE_TYPE};
 use crate::sigstore::bundle::{

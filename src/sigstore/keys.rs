@@ -198,6 +198,33 @@ impl PublicKey {
     }
 }
 
+/// Decodes one PEM block, tolerating any line length and surrounding whitespace (Rekor and
+/// other Sigstore tools write unwrapped base64). Returns the label and the DER bytes.
+pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), String> {
+    let text = std::str::from_utf8(text).map_err(|_| "PEM is not UTF-8".to_owned())?;
+    let start = text.find("-----BEGIN ").ok_or("no PEM BEGIN line")?;
+    let rest = &text[start + 11..];
+    let label_end = rest.find("-----").ok_or("unterminated PEM BEGIN line")?;
+    let label = &rest[..label_end];
+    let body = &rest[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let end = body
+        .find(&end_marker)
+        .ok_or_else(|| format!("no PEM END line for {label}"))?;
+    if !text[start + 11 + label_end + 5 + end + end_marker.len()..]
+        .trim()
+        .is_empty()
+    {
+        return Err("data after the PEM block".into());
+    }
+    let b64: String = body[..end]
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = super::serde_pb::decode_b64(&b64).map_err(|e| format!("invalid PEM base64: {e}"))?;
+    Ok((label.to_owned(), der))
+}
+
 /// Re-exported so callers can encode keys without naming `der`.
 pub fn spki_der_of_cert_key(
     spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
@@ -211,6 +238,18 @@ pub fn spki_der_of_cert_key(
 mod tests {
     use super::*;
     use ed25519_dalek::Signer as _;
+
+    #[test]
+    fn pem_decode_accepts_long_lines_and_rejects_junk() {
+        let ok = "-----BEGIN X-----\nAQID\nBA==\n-----END X-----\n";
+        assert_eq!(
+            pem_decode(ok.as_bytes()),
+            Ok(("X".into(), vec![1, 2, 3, 4]))
+        );
+        assert!(pem_decode(b"-----BEGIN X-----\nAQID\n-----END Y-----").is_err());
+        assert!(pem_decode(b"-----BEGIN X-----\nAQ!D\n-----END X-----").is_err());
+        assert!(pem_decode(b"-----BEGIN X-----\nAQID\n-----END X-----\ntrailing").is_err());
+    }
 
     #[test]
     fn ed25519_round_trip_and_key_id() -> Result<(), SigstoreError> {

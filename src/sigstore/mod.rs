@@ -2,10 +2,25 @@
 //! certificates, SCTs, transparency log entries, inclusion proofs, checkpoints and timestamps.
 
 pub mod bundle;
+pub mod cert;
+pub mod checkpoint;
 pub mod dsse;
 pub mod error;
+pub mod fulcio;
 pub mod keys;
+pub mod merkle;
+pub mod policy;
+pub mod rekor;
+pub mod rekor_client;
 mod serde_pb;
+pub mod signing_config;
+pub mod trust;
+pub mod tsa;
+pub mod verify;
 
 pub use bundle::Bundle;
 pub use error::SigstoreError;
+pub use verify::{
+    ArtifactRef, SignerInfo, SignerPolicy, TimeSource, VerifiedBundle, VerifiedTime, VerifyOptions,
+    verify_bundle,
+};

@@ -1,0 +1,452 @@
+//! Keyless signing through Sigstore: an ephemeral P-256 key, a Fulcio certificate binding it to
+//! the signer's OIDC identity, a Rekor v1 entry for the signature, all assembled into a bundle
+//! v0.3 (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
+//! Production (public-good) is the default; `--staging` or a signing-config file point the same
+//! code elsewhere, a loopback instance in tests.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use ecdsa::signature::Signer as _;
+use ecdsa::signature::hazmat::PrehashSigner as _;
+use p256::ecdsa::{Signature, SigningKey};
+use sha2::{Digest as _, Sha256};
+use spki::EncodePublicKey as _;
+use zeroize::Zeroizing;
+
+use super::oidc::{IdentityToken, OidcError, TokenOptions, obtain_token};
+use crate::sigstore::bundle::{
+    Bundle, Checkpoint, Content, HashOutput, InclusionPromise, InclusionProof, KindVersion, LogId,
+    MEDIA_TYPE_V0_3_NEW, MessageSignature, SignerMaterial, TimestampVerificationData,
+    TransparencyLogEntry, VerificationMaterial,
+};
+use crate::sigstore::dsse::{self, Envelope};
+use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate};
+use crate::sigstore::policy::{IdentityPolicy, Matcher};
+use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
+use crate::sigstore::signing_config::{
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE, SigningConfig, SigningConfigError,
+};
+use crate::sigstore::trust::TrustedRoot;
+use crate::sigstore::{SignerPolicy, SigstoreError, VerifyOptions, verify_bundle};
+
+/// Why keyless signing failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeylessError {
+    #[error("signing config")]
+    Config(#[from] SigningConfigError),
+    #[error("identity token")]
+    Token(#[from] OidcError),
+    #[error("certificate from fulcio")]
+    Fulcio(#[from] FulcioError),
+    #[error("transparency log entry from rekor")]
+    Rekor(#[from] RekorError),
+    #[error("ephemeral key: {reason}")]
+    Key { reason: String },
+    #[error("trusted root")]
+    TrustedRoot(#[source] SigstoreError),
+    #[error("the bundle just signed does not verify against the trusted root (not written)")]
+    SelfCheck(#[source] SigstoreError),
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write `{}`", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not an in-toto statement: {reason}", path.display())]
+    NotAStatement { path: PathBuf, reason: String },
+}
+
+/// DSSE payload type of in-toto statements.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// The Sigstore conformance `sign-bundle` contract: signs `input` (a file as a message
+/// signature, or with `in_toto` an in-toto statement as a DSSE envelope) and writes the bundle
+/// to `bundle_out`.
+pub fn sign_bundle_file(
+    opts: &KeylessOptions,
+    in_toto: bool,
+    input: &std::path::Path,
+    bundle_out: &std::path::Path,
+) -> Result<SignTimings, KeylessError> {
+    let bytes = std::fs::read(input).map_err(|source| KeylessError::Read {
+        path: input.to_owned(),
+        source,
+    })?;
+    let signer = KeylessSigner::from_options(opts)?;
+    let (bundle, timings) = if in_toto {
+        check_statement(input, &bytes)?;
+        signer.sign_dsse_bundle(IN_TOTO_PAYLOAD_TYPE, &bytes)?
+    } else {
+        signer.sign_artifact_bundle(&bytes)?
+    };
+    std::fs::write(bundle_out, bundle.to_json_pretty()).map_err(|source| KeylessError::Write {
+        path: bundle_out.to_owned(),
+        source,
+    })?;
+    Ok(timings)
+}
+
+/// Refuses to sign something that is not an in-toto statement under the in-toto payload type:
+/// verifiers would read it as one.
+fn check_statement(path: &std::path::Path, bytes: &[u8]) -> Result<(), KeylessError> {
+    let bad = |reason: String| KeylessError::NotAStatement {
+        path: path.to_owned(),
+        reason,
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("not json: {e}")))?;
+    let ty = v.get("_type").and_then(|t| t.as_str()).unwrap_or_default();
+    if !ty.starts_with("https://in-toto.io/Statement/") {
+        return Err(bad(format!("`_type` is `{ty}`")));
+    }
+    if !v.get("subject").is_some_and(|s| s.is_array()) {
+        return Err(bad("no `subject` list".to_owned()));
+    }
+    Ok(())
+}
+
+/// How to reach Sigstore and who signs.
+#[derive(Debug, Default)]
+pub struct KeylessOptions {
+    /// Use the staging instance instead of production.
+    pub staging: bool,
+    /// A signing config (or ClientTrustConfig) file; overrides `staging`.
+    pub signing_config: Option<PathBuf>,
+    /// The trusted root every new bundle is checked against before it is returned. Defaults:
+    /// the embedded production or staging root, or the one inside a ClientTrustConfig file; a
+    /// bare signing-config file without this gets no check.
+    pub trusted_root: Option<PathBuf>,
+    /// `--identity-token`.
+    pub identity_token: Option<Zeroizing<String>>,
+    /// Allow the interactive browser login as a last resort.
+    pub allow_interactive: bool,
+    /// Bound on each network call; default 60 s.
+    pub timeout: Option<Duration>,
+}
+
+/// Time spent in each part of one signing operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SignTimings {
+    pub keygen: Duration,
+    pub fulcio: Duration,
+    pub sign: Duration,
+    pub rekor: Duration,
+    /// Verifying the new bundle against the trusted root (zero without one).
+    pub self_check: Duration,
+    pub total: Duration,
+}
+
+/// Signs with an identity token through one Fulcio and one Rekor.
+pub struct KeylessSigner {
+    token: IdentityToken,
+    fulcio: FulcioClient,
+    rekor: RekorClient,
+    trusted_root: Option<TrustedRoot>,
+}
+
+impl std::fmt::Debug for KeylessSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessSigner")
+            .field("token", &self.token)
+            .field("fulcio", &self.fulcio.signing_cert_url())
+            .field("rekor", &self.rekor.entries_url())
+            .finish()
+    }
+}
+
+impl KeylessSigner {
+    /// Resolves the signing config (file, staging or production), picks services valid now and
+    /// obtains an identity token from the sources `opts` allows.
+    pub fn from_options(opts: &KeylessOptions) -> Result<Self, KeylessError> {
+        let config = match (&opts.signing_config, opts.staging) {
+            (Some(path), _) => SigningConfig::from_file(path)?,
+            (None, true) => SigningConfig::staging()?,
+            (None, false) => SigningConfig::production()?,
+        };
+        let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
+        let selected = config.select(Utc::now())?;
+        let mut token_opts = TokenOptions::new();
+        token_opts.explicit = opts.identity_token.clone();
+        token_opts.allow_interactive = opts.allow_interactive;
+        token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
+        token_opts.timeout = timeout;
+        let token = obtain_token(&token_opts)?;
+        let root = match (&opts.trusted_root, &opts.signing_config, opts.staging) {
+            (Some(path), _, _) => Some(TrustedRoot::from_file(path)),
+            (None, Some(path), _) => client_trust_config_root(path),
+            (None, None, true) => Some(TrustedRoot::staging()),
+            (None, None, false) => Some(TrustedRoot::production()),
+        }
+        .transpose()
+        .map_err(KeylessError::TrustedRoot)?;
+        let signer = Self::new(token, &config, timeout)?;
+        Ok(match root {
+            Some(root) => signer.with_trusted_root(root),
+            None => signer,
+        })
+    }
+
+    /// Checks every bundle against `root` before returning it, so a bundle that verifiers would
+    /// refuse (untrusted CA, bad SCT, SET or inclusion proof) is never handed out.
+    pub fn with_trusted_root(mut self, root: TrustedRoot) -> Self {
+        self.trusted_root = Some(root);
+        self
+    }
+
+    fn self_check(&self, bundle: Bundle) -> Result<Bundle, KeylessError> {
+        let Some(root) = &self.trusted_root else {
+            return Ok(bundle);
+        };
+        // Any identity and issuer: Fulcio decides those (a federated issuer may differ from the
+        // token's `iss`); this check is about the cryptographic evidence.
+        let any = || Matcher::Regex(regex::Regex::new(".*").unwrap_or_else(|_| unreachable!()));
+        let opts = VerifyOptions {
+            trusted_root: Some(root),
+            signer: SignerPolicy::Identity(IdentityPolicy {
+                identity: any(),
+                issuer: any(),
+                extensions: Vec::new(),
+            }),
+            require_transparency: true,
+        };
+        verify_bundle(&bundle, None, &opts).map_err(KeylessError::SelfCheck)?;
+        Ok(bundle)
+    }
+
+    /// A signer for `token` against the services `config` selects now.
+    pub fn new(
+        token: IdentityToken,
+        config: &SigningConfig,
+        timeout: Duration,
+    ) -> Result<Self, KeylessError> {
+        let selected = config.select(Utc::now())?;
+        // Rekor's selector may ask for several logs; one entry is what bundles carry today.
+        let rekor_url = selected
+            .rekor
+            .first()
+            .map(|s| s.url.clone())
+            .unwrap_or_default();
+        Ok(Self {
+            token,
+            fulcio: FulcioClient::new(&selected.ca.url, timeout),
+            rekor: RekorClient::new(&rekor_url, timeout),
+            trusted_root: None,
+        })
+    }
+
+    /// Who the certificate will most likely name (for telling the user).
+    pub fn expected_identity(&self) -> String {
+        self.token.expected_identity()
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.token.claims().issuer
+    }
+
+    /// Signs `payload` as a DSSE envelope and logs it (Rekor kind `dsse`).
+    pub fn sign_dsse_bundle(
+        &self,
+        payload_type: &str,
+        payload: &[u8],
+    ) -> Result<(Bundle, SignTimings), KeylessError> {
+        let start = Instant::now();
+        let (key, cert, mut t) = self.certify()?;
+        let t_sign = Instant::now();
+        let sig: Signature = key.sign(&dsse::pae(payload_type, payload));
+        let envelope = Envelope {
+            payload: payload.to_vec(),
+            payload_type: payload_type.to_owned(),
+            signatures: vec![dsse::Signature {
+                sig: sig.to_der().as_bytes().to_vec(),
+                keyid: String::new(),
+            }],
+        };
+        // Rekor hashes exactly the envelope string it is given; give it the bundle's own form.
+        let envelope_json = serde_json::to_string(&envelope).map_err(|e| KeylessError::Key {
+            reason: format!("cannot serialize envelope: {e}"),
+        })?;
+        t.sign = t_sign.elapsed();
+        let t_rekor = Instant::now();
+        let entry = self.rekor.log_dsse(&envelope_json, &cert.leaf_pem())?;
+        t.rekor = t_rekor.elapsed();
+        let t_check = Instant::now();
+        let bundle = self.self_check(assemble(&cert, entry, Content::DsseEnvelope(envelope)))?;
+        t.self_check = t_check.elapsed();
+        t.total = start.elapsed();
+        Ok((bundle, t))
+    }
+
+    /// Signs an artifact's bytes as a message signature (Rekor kind `hashedrekord`).
+    pub fn sign_artifact_bundle(
+        &self,
+        artifact: &[u8],
+    ) -> Result<(Bundle, SignTimings), KeylessError> {
+        let digest: [u8; 32] = Sha256::digest(artifact).into();
+        self.sign_digest_bundle(&digest)
+    }
+
+    /// Signs a precomputed SHA-256 digest as a message signature.
+    pub fn sign_digest_bundle(
+        &self,
+        sha256: &[u8; 32],
+    ) -> Result<(Bundle, SignTimings), KeylessError> {
+        let start = Instant::now();
+        let (key, cert, mut t) = self.certify()?;
+        let t_sign = Instant::now();
+        let sig: Signature = key.sign_prehash(sha256).map_err(|e| KeylessError::Key {
+            reason: format!("signing the digest: {e}"),
+        })?;
+        let sig = sig.to_der().as_bytes().to_vec();
+        t.sign = t_sign.elapsed();
+        let t_rekor = Instant::now();
+        let entry = self
+            .rekor
+            .log_hashedrekord(sha256, &sig, &cert.leaf_pem())?;
+        t.rekor = t_rekor.elapsed();
+        let content = Content::MessageSignature(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: "SHA2_256".to_owned(),
+                digest: sha256.to_vec(),
+            }),
+            signature: sig,
+        });
+        let t_check = Instant::now();
+        let bundle = self.self_check(assemble(&cert, entry, content))?;
+        t.self_check = t_check.elapsed();
+        t.total = start.elapsed();
+        Ok((bundle, t))
+    }
+
+    /// A fresh key and a certificate for it. The key lives only for this one signature.
+    fn certify(&self) -> Result<(SigningKey, IssuedCertificate, SignTimings), KeylessError> {
+        self.token.check_unexpired(Utc::now())?;
+        let mut t = SignTimings::default();
+        let t_key = Instant::now();
+        let key = ephemeral_key()?;
+        let spki = key
+            .verifying_key()
+            .to_public_key_der()
+            .map_err(|e| KeylessError::Key {
+                reason: format!("encoding the public key: {e}"),
+            })?;
+        let proof: Signature = key.sign(self.token.challenge().as_bytes());
+        t.keygen = t_key.elapsed();
+        let t_fulcio = Instant::now();
+        let cert = self.fulcio.request_certificate(
+            self.token.secret(),
+            spki.as_bytes(),
+            proof.to_der().as_bytes(),
+        )?;
+        t.fulcio = t_fulcio.elapsed();
+        Ok((key, cert, t))
+    }
+}
+
+impl super::Signer for KeylessSigner {
+    fn sign_dsse(&self, payload_type: &str, payload: &[u8]) -> Result<Bundle, super::SignError> {
+        self.sign_dsse_bundle(payload_type, payload)
+            .map(|(bundle, _)| bundle)
+            .map_err(|e| super::SignError::Backend(error_chain(&e)))
+    }
+}
+
+/// An error and its causes on one line, for `SignError::Backend`'s string.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
+}
+
+/// The trusted root inside a ClientTrustConfig file, if the file is one.
+fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot, SigstoreError>> {
+    let bytes = std::fs::read(path).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if v.get("mediaType")?.as_str()? != CLIENT_TRUST_CONFIG_MEDIA_TYPE {
+        return None;
+    }
+    let root = v.get("trustedRoot")?;
+    Some(TrustedRoot::from_json(root.to_string().as_bytes()))
+}
+
+fn ephemeral_key() -> Result<SigningKey, KeylessError> {
+    // A uniformly random 32-byte string is a valid P-256 scalar except with negligible
+    // probability; retry a few times rather than loop without bound.
+    for _ in 0..8 {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut()).map_err(|e| KeylessError::Key {
+            reason: format!("no randomness: {e}"),
+        })?;
+        if let Ok(key) = SigningKey::from_slice(bytes.as_ref()) {
+            return Ok(key);
+        }
+    }
+    Err(KeylessError::Key {
+        reason: "could not draw a valid p-256 scalar".to_owned(),
+    })
+}
+
+/// The bundle v0.3 for a certificate, a log entry and the signed content.
+fn assemble(cert: &IssuedCertificate, entry: RekorEntry, content: Content) -> Bundle {
+    let inclusion_proof = entry.inclusion_proof.map(|p| InclusionProof {
+        log_index: p.log_index,
+        root_hash: p.root_hash,
+        tree_size: p.tree_size,
+        hashes: p.hashes,
+        checkpoint: Some(Checkpoint {
+            envelope: p.checkpoint,
+        }),
+    });
+    Bundle {
+        media_type: MEDIA_TYPE_V0_3_NEW.to_owned(),
+        verification_material: VerificationMaterial {
+            signer: SignerMaterial::Certificate(cert.leaf_der.clone()),
+            tlog_entries: vec![TransparencyLogEntry {
+                log_index: entry.log_index,
+                log_id: LogId {
+                    key_id: entry.log_id,
+                },
+                kind_version: KindVersion {
+                    kind: entry.kind,
+                    version: entry.api_version,
+                },
+                integrated_time: entry.integrated_time,
+                inclusion_promise: Some(InclusionPromise {
+                    signed_entry_timestamp: entry.signed_entry_timestamp,
+                }),
+                inclusion_proof,
+                canonicalized_body: entry.body,
+            }],
+            timestamp_verification_data: Some(TimestampVerificationData {
+                rfc3161_timestamps: Vec::new(),
+            }),
+        },
+        content,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ephemeral_keys_differ() -> Result<(), KeylessError> {
+        let a = ephemeral_key()?;
+        let b = ephemeral_key()?;
+        assert_ne!(a.verifying_key(), b.verifying_key());
+        Ok(())
+    }
+}

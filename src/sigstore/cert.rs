@@ -1,0 +1,509 @@
+//! X.509 for Sigstore: parsing certificates, verifying a Fulcio leaf's chain to a trusted
+//! certificate authority, leaf usage checks, embedded SCTs (RFC 6962 precertificate form),
+//! subject alternative names and Fulcio's OIDC extensions (OIDs 1.3.6.1.4.1.57264.1.x).
+
+use std::collections::BTreeMap;
+
+use const_oid::ObjectIdentifier;
+use der::asn1::{OctetString, Utf8StringRef};
+use der::{Any, Decode as _, Encode as _, Tag, TagNumber, Tagged as _};
+use sha2::{Digest as _, Sha256};
+use x509_cert::Certificate;
+use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
+
+use super::error::SigstoreError;
+use super::keys::{HashAlg, PublicKey};
+use super::trust::{CertificateAuthority, LogInstance, TrustedRoot};
+
+const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+/// Embedded SCT list (RFC 6962 section 3.3).
+const SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+/// Arc of Fulcio's certificate extensions.
+const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
+
+/// A certificate together with the facts verification needs from it.
+#[derive(Debug, Clone)]
+pub struct ParsedCert {
+    pub der: Vec<u8>,
+    pub cert: Certificate,
+    /// The exact TBSCertificate bytes as received (what the issuer signed).
+    pub tbs_der: Vec<u8>,
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+fn chain_err(reason: impl Into<String>) -> SigstoreError {
+    SigstoreError::BadCertificateChain {
+        reason: reason.into(),
+    }
+}
+
+fn cert_err(reason: impl Into<String>) -> SigstoreError {
+    SigstoreError::BadCertificate {
+        reason: reason.into(),
+    }
+}
+
+impl ParsedCert {
+    /// Parses one DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, SigstoreError> {
+        let cert = Certificate::from_der(der)
+            .map_err(|e| cert_err(format!("invalid certificate DER: {e}")))?;
+        // Keep the signed bytes verbatim instead of trusting a re-encoding to reproduce them.
+        let outer = Vec::<Any>::from_der(der)
+            .map_err(|e| cert_err(format!("invalid certificate DER: {e}")))?;
+        let tbs_der = outer
+            .first()
+            .ok_or_else(|| cert_err("empty certificate"))?
+            .to_der()
+            .map_err(|e| cert_err(format!("cannot re-encode TBSCertificate: {e}")))?;
+        let v = cert.tbs_certificate().validity();
+        let not_before = secs(v.not_before.to_unix_duration().as_secs())?;
+        let not_after = secs(v.not_after.to_unix_duration().as_secs())?;
+        Ok(Self {
+            der: der.to_vec(),
+            cert,
+            tbs_der,
+            not_before,
+            not_after,
+        })
+    }
+
+    /// The subject public key.
+    pub fn public_key(&self) -> Result<PublicKey, SigstoreError> {
+        let spki = self.spki_der()?;
+        PublicKey::from_spki_der(&spki)
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> Result<Vec<u8>, SigstoreError> {
+        self.cert
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| cert_err(format!("cannot encode public key: {e}")))
+    }
+
+    /// True when `t` (Unix seconds) lies within notBefore..=notAfter.
+    pub fn valid_at(&self, t: i64) -> bool {
+        self.not_before <= t && t <= self.not_after
+    }
+
+    /// True for a self-issued certificate whose own key verifies its signature.
+    pub fn is_self_signed(&self) -> bool {
+        let tbs = self.cert.tbs_certificate();
+        tbs.issuer() == tbs.subject() && verify_signed_by(self, self).is_ok()
+    }
+
+    fn is_ca(&self) -> bool {
+        matches!(
+            self.cert
+                .tbs_certificate()
+                .get_extension::<BasicConstraints>(),
+            Ok(Some((_, BasicConstraints { ca: true, .. })))
+        )
+    }
+
+    /// Subject alternative names rendered as strings (URI, email, or UTF-8 otherName).
+    pub fn subject_alt_names(&self) -> Result<Vec<String>, SigstoreError> {
+        let Some((_, san)) = self
+            .cert
+            .tbs_certificate()
+            .get_extension::<SubjectAltName>()
+            .map_err(|e| cert_err(format!("invalid subjectAltName: {e}")))?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for name in san.0 {
+            match name {
+                GeneralName::UniformResourceIdentifier(s)
+                | GeneralName::Rfc822Name(s)
+                | GeneralName::DnsName(s) => out.push(s.as_str().to_owned()),
+                GeneralName::OtherName(o) => {
+                    if let Ok(s) = o.value.decode_as::<String>() {
+                        out.push(s);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fulcio extensions by their last OID arc (`1` = issuer v1, `8` = issuer v2, ...).
+    /// Arcs 1 to 6 hold raw strings, later ones DER UTF8String.
+    pub fn fulcio_extensions(&self) -> Result<BTreeMap<u32, String>, SigstoreError> {
+        let mut out = BTreeMap::new();
+        let Some(exts) = self.cert.tbs_certificate().extensions() else {
+            return Ok(out);
+        };
+        for ext in exts {
+            let oid = ext.extn_id.to_string();
+            let Some(arc) = oid
+                .strip_prefix(FULCIO_ARC)
+                .and_then(|a| a.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let raw = ext.extn_value.as_bytes();
+            let value = if arc <= 6 {
+                String::from_utf8(raw.to_vec())
+                    .map_err(|_| cert_err(format!("Fulcio extension {oid} is not UTF-8")))?
+            } else {
+                Utf8StringRef::from_der(raw)
+                    .map_err(|e| {
+                        cert_err(format!("Fulcio extension {oid} is not a UTF8String: {e}"))
+                    })?
+                    .as_str()
+                    .to_owned()
+            };
+            if out.insert(arc, value).is_some() {
+                return Err(cert_err(format!("Fulcio extension {oid} appears twice")));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn secs(s: u64) -> Result<i64, SigstoreError> {
+    i64::try_from(s).map_err(|_| cert_err("certificate time out of range"))
+}
+
+/// The hash a certificate signature algorithm names (`None` for Ed25519).
+fn signature_hash(alg: &ObjectIdentifier) -> Result<Option<HashAlg>, SigstoreError> {
+    match *alg {
+        ECDSA_SHA256 => Ok(Some(HashAlg::Sha256)),
+        ECDSA_SHA384 => Ok(Some(HashAlg::Sha384)),
+        ECDSA_SHA512 => Ok(Some(HashAlg::Sha512)),
+        ED25519 => Ok(None),
+        other => Err(chain_err(format!(
+            "unsupported certificate signature algorithm {other}"
+        ))),
+    }
+}
+
+/// Checks that `issuer` issued `child`: names chain and the issuer's key verifies the signature.
+pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), SigstoreError> {
+    if child.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
+        return Err(chain_err(format!(
+            "certificate issuer `{}` is not `{}`",
+            child.cert.tbs_certificate().issuer(),
+            issuer.cert.tbs_certificate().subject()
+        )));
+    }
+    let sig = child
+        .cert
+        .signature()
+        .as_bytes()
+        .ok_or_else(|| chain_err("certificate signature has unused bits"))?;
+    let alg = child.cert.signature_algorithm().oid;
+    if matches!(alg, RSA_SHA256 | RSA_SHA384 | RSA_SHA512) {
+        // Some private Fulcio deployments run RSA CAs; RSA is accepted for CA signatures only.
+        return verify_rsa(&issuer.spki_der()?, alg, &child.tbs_der, sig).map_err(|_| {
+            chain_err(format!(
+                "RSA signature on certificate for `{}` does not verify with the key of `{}`",
+                child.cert.tbs_certificate().subject(),
+                issuer.cert.tbs_certificate().subject()
+            ))
+        });
+    }
+    let key = issuer.public_key()?;
+    let result = match signature_hash(&alg)? {
+        Some(h) => key.verify_with_hash(&child.tbs_der, sig, h),
+        None => key.verify(&child.tbs_der, sig),
+    };
+    result.map_err(|_| {
+        chain_err(format!(
+            "signature on certificate for `{}` does not verify with the key of `{}`",
+            child.cert.tbs_certificate().subject(),
+            issuer.cert.tbs_certificate().subject()
+        ))
+    })
+}
+
+fn verify_rsa(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
+    use rsa::signature::Verifier as _;
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki).map_err(|_| ())?;
+    let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| ())?;
+    match alg {
+        RSA_SHA256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::try_from(spki)
+            .map_err(|_| ())?
+            .verify(msg, &sig)
+            .map_err(|_| ()),
+        RSA_SHA384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::try_from(spki)
+            .map_err(|_| ())?
+            .verify(msg, &sig)
+            .map_err(|_| ()),
+        _ => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::try_from(spki)
+            .map_err(|_| ())?
+            .verify(msg, &sig)
+            .map_err(|_| ()),
+    }
+}
+
+/// A verified path from a leaf to a trusted certificate authority.
+#[derive(Debug)]
+pub struct VerifiedChain<'r> {
+    pub authority: &'r CertificateAuthority,
+    /// The certificate that signed the leaf.
+    pub issuer: ParsedCert,
+}
+
+/// Finds a trusted certificate authority (valid when the leaf was issued) whose chain
+/// verifies the leaf, link by link up to the authority's root.
+pub fn verify_chain<'r>(
+    leaf: &ParsedCert,
+    authorities: &'r [CertificateAuthority],
+) -> Result<VerifiedChain<'r>, SigstoreError> {
+    let mut last = chain_err(format!(
+        "no trusted certificate authority issued the certificate (issuer `{}`)",
+        leaf.cert.tbs_certificate().issuer()
+    ));
+    for ca in authorities {
+        match verify_chain_to(leaf, ca) {
+            Ok(issuer) => {
+                return Ok(VerifiedChain {
+                    authority: ca,
+                    issuer,
+                });
+            }
+            Err(e @ SigstoreError::BadCertificateChain { .. }) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+fn verify_chain_to(
+    leaf: &ParsedCert,
+    ca: &CertificateAuthority,
+) -> Result<ParsedCert, SigstoreError> {
+    let chain = ca
+        .cert_chain
+        .iter()
+        .map(|d| ParsedCert::from_der(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            chain_err(format!(
+                "trusted root certificate of {} unreadable: {e}",
+                ca.uri
+            ))
+        })?;
+    let first = chain
+        .first()
+        .ok_or_else(|| chain_err("empty trusted chain"))?;
+    verify_signed_by(leaf, first)?;
+    if !ca.valid_for.contains(leaf.not_before) {
+        return Err(SigstoreError::BadCertificateChain {
+            reason: format!(
+                "certificate issued at {} outside the validity of authority {}",
+                leaf.not_before, ca.uri
+            ),
+        });
+    }
+    for pair in chain.windows(2) {
+        verify_signed_by(&pair[0], &pair[1])?;
+    }
+    for c in &chain {
+        if !c.is_ca() {
+            return Err(chain_err(format!(
+                "trusted chain certificate `{}` is not a CA",
+                c.cert.tbs_certificate().subject()
+            )));
+        }
+        if !c.valid_at(leaf.not_before) {
+            return Err(chain_err(format!(
+                "chain certificate `{}` was not valid when the leaf was issued",
+                c.cert.tbs_certificate().subject()
+            )));
+        }
+    }
+    Ok(first.clone())
+}
+
+/// Checks that a leaf may sign code: not a CA, digitalSignature usage, codeSigning EKU.
+pub fn check_leaf_usage(leaf: &ParsedCert) -> Result<(), SigstoreError> {
+    let tbs = leaf.cert.tbs_certificate();
+    if leaf.is_ca() {
+        return Err(cert_err("signing certificate is a CA certificate"));
+    }
+    let ku = tbs
+        .get_extension::<KeyUsage>()
+        .map_err(|e| cert_err(format!("invalid keyUsage: {e}")))?
+        .ok_or_else(|| cert_err("signing certificate has no keyUsage"))?;
+    if !ku.1.digital_signature() {
+        return Err(cert_err("keyUsage lacks digitalSignature"));
+    }
+    let eku = tbs
+        .get_extension::<ExtendedKeyUsage>()
+        .map_err(|e| cert_err(format!("invalid extendedKeyUsage: {e}")))?
+        .ok_or_else(|| cert_err("signing certificate has no extendedKeyUsage"))?;
+    if !eku.1.0.contains(&EKU_CODE_SIGNING) {
+        return Err(cert_err("extendedKeyUsage lacks codeSigning"));
+    }
+    Ok(())
+}
+
+fn sct_err(reason: impl Into<String>) -> SigstoreError {
+    SigstoreError::BadSct {
+        reason: reason.into(),
+    }
+}
+
+/// One embedded signed certificate timestamp.
+#[derive(Debug, Clone)]
+struct Sct<'a> {
+    log_id: &'a [u8],
+    timestamp_ms: u64,
+    extensions: &'a [u8],
+    hash_alg: u8,
+    signature: &'a [u8],
+}
+
+/// A tiny reader for the TLS presentation language.
+struct Tls<'a>(&'a [u8]);
+
+impl<'a> Tls<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SigstoreError> {
+        if self.0.len() < n {
+            return Err(sct_err("truncated SCT"));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn uint(&mut self, n: usize) -> Result<u64, SigstoreError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    }
+    fn vec16(&mut self) -> Result<&'a [u8], SigstoreError> {
+        let n = self.uint(2)? as usize;
+        self.take(n)
+    }
+}
+
+fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
+    let mut outer = Tls(list);
+    let mut items = Tls(outer.vec16()?);
+    if !outer.0.is_empty() {
+        return Err(sct_err("trailing bytes after SCT list"));
+    }
+    let mut out = Vec::new();
+    while !items.0.is_empty() {
+        let mut s = Tls(items.vec16()?);
+        if s.uint(1)? != 0 {
+            return Err(sct_err("unsupported SCT version"));
+        }
+        let log_id = s.take(32)?;
+        let timestamp_ms = s.uint(8)?;
+        let extensions = s.vec16()?;
+        let hash_alg = s.uint(1)? as u8;
+        let _sig_alg = s.uint(1)?;
+        let signature = s.vec16()?;
+        if !s.0.is_empty() {
+            return Err(sct_err("trailing bytes in SCT"));
+        }
+        out.push(Sct {
+            log_id,
+            timestamp_ms,
+            extensions,
+            hash_alg,
+            signature,
+        });
+    }
+    Ok(out)
+}
+
+/// The leaf's TBSCertificate with the SCT list extension removed: what the CT log signed.
+fn precert_tbs(leaf: &ParsedCert) -> Result<Vec<u8>, SigstoreError> {
+    let mut fields = Vec::<Any>::from_der(&leaf.tbs_der)
+        .map_err(|e| sct_err(format!("cannot parse TBSCertificate: {e}")))?;
+    let ext_tag = Tag::ContextSpecific {
+        constructed: true,
+        number: TagNumber(3),
+    };
+    let slot = fields
+        .iter_mut()
+        .find(|f| f.tag() == ext_tag)
+        .ok_or_else(|| sct_err("certificate has no extensions"))?;
+    let exts = Vec::<Extension>::from_der(slot.value())
+        .map_err(|e| sct_err(format!("cannot parse extensions: {e}")))?;
+    let kept: Vec<Extension> = exts.into_iter().filter(|e| e.extn_id != SCT_LIST).collect();
+    let enc = kept
+        .to_der()
+        .map_err(|e| sct_err(format!("cannot encode extensions: {e}")))?;
+    *slot = Any::new(ext_tag, enc).map_err(|e| sct_err(format!("{e}")))?;
+    fields
+        .to_der()
+        .map_err(|e| sct_err(format!("cannot encode TBSCertificate: {e}")))
+}
+
+/// Verifies that at least one embedded SCT is signed by a CT log of the trusted root that was
+/// valid at the SCT's time. Returns the verified SCT times (Unix seconds).
+pub fn verify_embedded_scts(
+    leaf: &ParsedCert,
+    issuer: &ParsedCert,
+    root: &TrustedRoot,
+) -> Result<Vec<i64>, SigstoreError> {
+    let ext = leaf
+        .cert
+        .tbs_certificate()
+        .extensions()
+        .and_then(|exts| exts.iter().find(|e| e.extn_id == SCT_LIST))
+        .ok_or_else(|| sct_err("certificate carries no embedded SCT"))?;
+    let list = OctetString::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| sct_err(format!("SCT extension is not an OCTET STRING: {e}")))?;
+    let scts = parse_scts(list.as_bytes())?;
+    let tbs = precert_tbs(leaf)?;
+    let tbs_len = u32::try_from(tbs.len()).ok().filter(|n| *n < (1 << 24));
+    let tbs_len = tbs_len.ok_or_else(|| sct_err("TBSCertificate too large"))?;
+    let issuer_key_hash: [u8; 32] = Sha256::digest(issuer.spki_der()?).into();
+    let mut verified = Vec::new();
+    for sct in &scts {
+        let mut signed = Vec::with_capacity(tbs.len() + 64);
+        signed.extend_from_slice(&[0, 0]); // v1, certificate_timestamp
+        signed.extend_from_slice(&sct.timestamp_ms.to_be_bytes());
+        signed.extend_from_slice(&[0, 1]); // precert_entry
+        signed.extend_from_slice(&issuer_key_hash);
+        signed.extend_from_slice(&tbs_len.to_be_bytes()[1..]);
+        signed.extend_from_slice(&tbs);
+        signed.extend_from_slice(&(sct.extensions.len() as u16).to_be_bytes());
+        signed.extend_from_slice(sct.extensions);
+        let hash = match sct.hash_alg {
+            4 => HashAlg::Sha256,
+            5 => HashAlg::Sha384,
+            6 => HashAlg::Sha512,
+            _ => continue,
+        };
+        let t = i64::try_from(sct.timestamp_ms / 1000).unwrap_or(i64::MAX);
+        let ok = root.ctlogs_by_id(sct.log_id).any(|log: &LogInstance| {
+            log.valid_for.contains(t)
+                && log
+                    .key
+                    .as_ref()
+                    .is_some_and(|k| k.verify_with_hash(&signed, sct.signature, hash).is_ok())
+        });
+        if ok {
+            verified.push(t);
+        }
+    }
+    if verified.is_empty() {
+        return Err(sct_err(format!(
+            "none of {} embedded SCTs verifies with a trusted CT log key",
+            scts.len()
+        )));
+    }
+    Ok(verified)
+}

@@ -1,0 +1,279 @@
+//! Fulcio client (`POST /api/v2/signingCert`): trades an OIDC identity token plus proof of
+//! possession of an ephemeral key for a short-lived code-signing certificate with an embedded SCT.
+//! Also the small blocking-HTTP helper the Sigstore service clients share (ureq, with timeouts,
+//! errors naming the URL, status and a body excerpt).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use der::{Decode as _, Encode as _};
+use serde::Deserialize;
+use x509_cert::Certificate;
+
+/// Bound on any answer we read from a Sigstore service.
+const MAX_RESPONSE: u64 = 8 * 1024 * 1024;
+
+/// Why a certificate could not be obtained.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FulcioError {
+    #[error("request to {url} failed: {reason}")]
+    Http { url: String, reason: String },
+    #[error("{url} answered http {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("unexpected answer from {url}: {reason}")]
+    Answer { url: String, reason: String },
+    #[error("certificate from {url} certifies a different public key than the one we sent")]
+    KeyMismatch { url: String },
+}
+
+/// A JSON POST with a bounded answer; non-2xx statuses are returned, not raised, so each client
+/// words its own error.
+pub(crate) struct HttpReply {
+    pub status: u16,
+    pub body: String,
+}
+
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("mcpsig/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+pub(crate) fn post_json(
+    agent: &ureq::Agent,
+    url: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<HttpReply, String> {
+    let mut req = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json");
+    if let Some(token) = bearer {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut resp = req.send_json(body).map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE)
+        .read_to_string()
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    Ok(HttpReply { status, body })
+}
+
+/// The start of a response body for an error message.
+pub(crate) fn excerpt(body: &str) -> String {
+    crate::sign::oidc::excerpt(body)
+}
+
+/// A certificate Fulcio issued: the leaf, then the rest of the chain it sent (intermediates and
+/// root), all DER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    pub leaf_der: Vec<u8>,
+    pub chain_der: Vec<Vec<u8>>,
+}
+
+impl IssuedCertificate {
+    /// The leaf in PEM, as Rekor wants it.
+    pub fn leaf_pem(&self) -> String {
+        der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &self.leaf_der)
+            .unwrap_or_default()
+    }
+}
+
+/// A Fulcio instance.
+pub struct FulcioClient {
+    base_url: String,
+    agent: ureq::Agent,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningCertAnswer {
+    signed_certificate_embedded_sct: Option<ChainHolder>,
+    signed_certificate_detached_sct: Option<ChainHolder>,
+}
+
+#[derive(Deserialize)]
+struct ChainHolder {
+    chain: Chain,
+}
+
+#[derive(Deserialize)]
+struct Chain {
+    certificates: Vec<String>,
+}
+
+impl FulcioClient {
+    pub fn new(base_url: &str, timeout: Duration) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            agent: agent(timeout),
+        }
+    }
+
+    pub fn signing_cert_url(&self) -> String {
+        format!("{}/api/v2/signingCert", self.base_url)
+    }
+
+    /// Requests a certificate for `public_key_spki_der`, proving possession with
+    /// `proof_of_possession` (the key's signature over the token's subject or email). The token
+    /// goes only in the Authorization header.
+    pub fn request_certificate(
+        &self,
+        token: &str,
+        public_key_spki_der: &[u8],
+        proof_of_possession: &[u8],
+    ) -> Result<IssuedCertificate, FulcioError> {
+        let url = self.signing_cert_url();
+        let pem =
+            der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, public_key_spki_der)
+                .map_err(|e| FulcioError::Answer {
+                    url: url.clone(),
+                    reason: format!("cannot encode our public key: {e}"),
+                })?;
+        let body = serde_json::json!({
+            "publicKeyRequest": {
+                "publicKey": { "algorithm": "ECDSA", "content": pem },
+                "proofOfPossession": STANDARD.encode(proof_of_possession),
+            }
+        });
+        let reply = post_json(&self.agent, &url, Some(token), &body).map_err(|reason| {
+            FulcioError::Http {
+                url: url.clone(),
+                reason,
+            }
+        })?;
+        if !(200..300).contains(&reply.status) {
+            return Err(FulcioError::Status {
+                url,
+                status: reply.status,
+                body: excerpt(&reply.body),
+            });
+        }
+        let issued = parse_answer(&url, &reply.body)?;
+        let leaf = Certificate::from_der(&issued.leaf_der).map_err(|e| FulcioError::Answer {
+            url: url.clone(),
+            reason: format!("leaf certificate is not valid der: {e}"),
+        })?;
+        let leaf_spki = leaf
+            .tbs_certificate()
+            .subject_public_key_info()
+            .to_der()
+            .map_err(|e| FulcioError::Answer {
+                url: url.clone(),
+                reason: format!("leaf public key: {e}"),
+            })?;
+        // Fail closed: a certificate for another key would make our signature unverifiable, or
+        // worse, bind our identity to someone else's key.
+        if leaf_spki != public_key_spki_der {
+            return Err(FulcioError::KeyMismatch { url });
+        }
+        Ok(issued)
+    }
+}
+
+fn parse_answer(url: &str, body: &str) -> Result<IssuedCertificate, FulcioError> {
+    let bad = |reason: String| FulcioError::Answer {
+        url: url.to_owned(),
+        reason,
+    };
+    let answer: SigningCertAnswer =
+        serde_json::from_str(body).map_err(|e| bad(format!("not a signingCert answer: {e}")))?;
+    let chain = match (
+        answer.signed_certificate_embedded_sct,
+        answer.signed_certificate_detached_sct,
+    ) {
+        (Some(c), _) => c.chain.certificates,
+        // Bundles have no place for a detached SCT, and verifiers require an embedded one.
+        (None, Some(_)) => {
+            return Err(bad(
+                "certificate has a detached sct; only embedded scts are supported".to_owned(),
+            ));
+        }
+        (None, None) => return Err(bad("answer holds no certificate".to_owned())),
+    };
+    let mut ders = Vec::with_capacity(chain.len());
+    for pem in &chain {
+        ders.push(certificate_pem_to_der(pem).map_err(bad)?);
+    }
+    let mut it = ders.into_iter();
+    let leaf_der = it
+        .next()
+        .ok_or_else(|| bad("certificate chain is empty".to_owned()))?;
+    Ok(IssuedCertificate {
+        leaf_der,
+        chain_der: it.collect(),
+    })
+}
+
+/// Decodes one PEM certificate. Lenient about line length (some servers write the base64 on one
+/// line, which strict RFC 7468 parsing refuses), strict about the label and the base64 itself.
+fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let trimmed = pem.trim();
+    let inner = trimmed
+        .strip_prefix(BEGIN)
+        .and_then(|rest| rest.strip_suffix(END))
+        .ok_or_else(|| "chain entry is not one pem certificate".to_owned())?;
+    let b64: String = inner.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    STANDARD
+        .decode(b64)
+        .map_err(|e| format!("certificate pem is not base64: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detached_sct_and_empty_answers_are_refused() {
+        let detached = r#"{"signedCertificateDetachedSct":{"chain":{"certificates":[]},"signedCertificateTimestamp":"AA=="}}"#;
+        assert!(matches!(
+            parse_answer("u", detached),
+            Err(FulcioError::Answer { .. })
+        ));
+        assert!(matches!(
+            parse_answer("u", "{}"),
+            Err(FulcioError::Answer { .. })
+        ));
+        let empty = r#"{"signedCertificateEmbeddedSct":{"chain":{"certificates":[]}}}"#;
+        assert!(matches!(
+            parse_answer("u", empty),
+            Err(FulcioError::Answer { .. })
+        ));
+        let key = r#"{"signedCertificateEmbeddedSct":{"chain":{"certificates":["-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"]}}}"#;
+        assert!(matches!(
+            parse_answer("u", key),
+            Err(FulcioError::Answer { .. })
+        ));
+    }
+
+    #[test]
+    fn unreachable_fulcio_names_the_url() {
+        // Port 9 on loopback (discard) is closed here; the error must say where we tried.
+        let c = FulcioClient::new("http://127.0.0.1:9", Duration::from_secs(5));
+        let err = c.request_certificate("t", b"k", b"p");
+        match err {
+            Err(FulcioError::Http { url, .. }) => {
+                assert_eq!(url, "http://127.0.0.1:9/api/v2/signingCert");
+            }
+            Err(FulcioError::Answer { .. }) => {}
+            other => panic!("unexpected: {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Identity policy for keyless bundles: which certificate identity (SAN), OIDC issuer and
+//! optional Fulcio extension values (repository, ref, workflow, runner, ...) are accepted.
+
+use std::collections::BTreeMap;
+
+use super::error::SigstoreError;
+
+/// An exact string, or a regular expression that must match the whole value.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Exact(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    /// A regular expression anchored at both ends, so `foo` never matches `xfoox`.
+    pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
+        regex::Regex::new(&format!("^(?:{pattern})$")).map(Self::Regex)
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(s) => s == value,
+            Self::Regex(r) => r.is_match(value),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Exact(s) => format!("`{s}`"),
+            Self::Regex(r) => format!("/{}/", r.as_str()),
+        }
+    }
+}
+
+/// Fulcio certificate extensions (OID 1.3.6.1.4.1.57264.1.N; the variant's arc is N).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FulcioExtension {
+    BuildSignerUri,
+    BuildSignerDigest,
+    RunnerEnvironment,
+    SourceRepositoryUri,
+    SourceRepositoryDigest,
+    SourceRepositoryRef,
+    SourceRepositoryIdentifier,
+    SourceRepositoryOwnerUri,
+    SourceRepositoryOwnerIdentifier,
+    BuildConfigUri,
+    BuildConfigDigest,
+    BuildTrigger,
+    RunInvocationUri,
+    SourceRepositoryVisibilityAtSigning,
+}
+
+impl FulcioExtension {
+    pub const ALL: [Self; 14] = [
+        Self::BuildSignerUri,
+        Self::BuildSignerDigest,
+        Self::RunnerEnvironment,
+        Self::SourceRepositoryUri,
+        Self::SourceRepositoryDigest,
+        Self::SourceRepositoryRef,
+        Self::SourceRepositoryIdentifier,
+        Self::SourceRepositoryOwnerUri,
+        Self::SourceRepositoryOwnerIdentifier,
+        Self::BuildConfigUri,
+        Self::BuildConfigDigest,
+        Self::BuildTrigger,
+        Self::RunInvocationUri,
+        Self::SourceRepositoryVisibilityAtSigning,
+    ];
+
+    /// The last arc of the extension's OID.
+    pub fn arc(self) -> u32 {
+        match self {
+            Self::BuildSignerUri => 9,
+            Self::BuildSignerDigest => 10,
+            Self::RunnerEnvironment => 11,
+            Self::SourceRepositoryUri => 12,
+            Self::SourceRepositoryDigest => 13,
+            Self::SourceRepositoryRef => 14,
+            Self::SourceRepositoryIdentifier => 15,
+            Self::SourceRepositoryOwnerUri => 16,
+            Self::SourceRepositoryOwnerIdentifier => 17,
+            Self::BuildConfigUri => 18,
+            Self::BuildConfigDigest => 19,
+            Self::BuildTrigger => 20,
+            Self::RunInvocationUri => 21,
+            Self::SourceRepositoryVisibilityAtSigning => 22,
+        }
+    }
+
+    /// A kebab-case name for reports and policy files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BuildSignerUri => "build-signer-uri",
+            Self::BuildSignerDigest => "build-signer-digest",
+            Self::RunnerEnvironment => "runner-environment",
+            Self::SourceRepositoryUri => "source-repository-uri",
+            Self::SourceRepositoryDigest => "source-repository-digest",
+            Self::SourceRepositoryRef => "source-repository-ref",
+            Self::SourceRepositoryIdentifier => "source-repository-identifier",
+            Self::SourceRepositoryOwnerUri => "source-repository-owner-uri",
+            Self::SourceRepositoryOwnerIdentifier => "source-repository-owner-identifier",
+            Self::BuildConfigUri => "build-config-uri",
+            Self::BuildConfigDigest => "build-config-digest",
+            Self::BuildTrigger => "build-trigger",
+            Self::RunInvocationUri => "run-invocation-uri",
+            Self::SourceRepositoryVisibilityAtSigning => "source-repository-visibility-at-signing",
+        }
+    }
+}
+
+/// Who may have signed a keyless bundle.
+#[derive(Debug, Clone)]
+pub struct IdentityPolicy {
+    /// Matched against each subject alternative name; one must match.
+    pub identity: Matcher,
+    /// Matched against the OIDC issuer extension (1.3.6.1.4.1.57264.1.8, else .1.1).
+    pub issuer: Matcher,
+    /// Further extensions that must be present and match.
+    pub extensions: Vec<(FulcioExtension, Matcher)>,
+}
+
+impl IdentityPolicy {
+    /// Exact identity and issuer, no extension constraints.
+    pub fn exact(identity: &str, issuer: &str) -> Self {
+        Self {
+            identity: Matcher::Exact(identity.to_owned()),
+            issuer: Matcher::Exact(issuer.to_owned()),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Checks a certificate's identity facts against the policy.
+    pub fn check(
+        &self,
+        sans: &[String],
+        issuer: Option<&str>,
+        extensions: &BTreeMap<u32, String>,
+    ) -> Result<(), SigstoreError> {
+        if !sans.iter().any(|s| self.identity.matches(s)) {
+            return Err(SigstoreError::IdentityMismatch {
+                field: "certificate identity".into(),
+                expected: self.identity.describe(),
+                actual: format!("{sans:?}"),
+            });
+        }
+        match issuer {
+            Some(i) if self.issuer.matches(i) => {}
+            other => {
+                return Err(SigstoreError::IdentityMismatch {
+                    field: "oidc issuer".into(),
+                    expected: self.issuer.describe(),
+                    actual: other.unwrap_or("(none)").to_owned(),
+                });
+            }
+        }
+        for (ext, m) in &self.extensions {
+            match extensions.get(&ext.arc()) {
+                Some(v) if m.matches(v) => {}
+                other => {
+                    return Err(SigstoreError::IdentityMismatch {
+                        field: ext.name().into(),
+                        expected: m.describe(),
+                        actual: other.map_or("(none)", String::as_str).to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_is_anchored() -> Result<(), regex::Error> {
+        let m = Matcher::regex("https://github.com/org/.*")?;
+        assert!(m.matches("https://github.com/org/repo"));
+        assert!(!m.matches("evil https://github.com/org/repo"));
+        let m = Matcher::regex("a|b")?;
+        assert!(!m.matches("ab"));
+        Ok(())
+    }
+
+    #[test]
+    fn identity_issuer_and_extension_checked() {
+        let mut p = IdentityPolicy::exact("id", "iss");
+        let mut ext = BTreeMap::new();
+        assert!(p.check(&["id".into()], Some("iss"), &ext).is_ok());
+        assert!(p.check(&["other".into()], Some("iss"), &ext).is_err());
+        assert!(p.check(&["id".into()], Some("other"), &ext).is_err());
+        assert!(p.check(&["id".into()], None, &ext).is_err());
+        p.extensions.push((
+            FulcioExtension::SourceRepositoryRef,
+            Matcher::Exact("refs/heads/main".into()),
+        ));
+        assert!(p.check(&["id".into()], Some("iss"), &ext).is_err());
+        ext.insert(14, "refs/heads/main".into());
+        assert!(p.check(&["id".into()], Some("iss"), &ext).is_ok());
+    }
+}

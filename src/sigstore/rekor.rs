@@ -1,0 +1,432 @@
+//! Rekor transparency log entries in a bundle: the signed entry timestamp (v1), the Merkle
+//! inclusion proof with its checkpoint (v1 and v2), and whether the logged body describes the
+//! bundle's own signature, signer and content.
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use super::bundle::{BundleVersion, TransparencyLogEntry};
+use super::checkpoint::Checkpoint;
+use super::error::SigstoreError;
+use super::keys::PublicKey;
+use super::merkle;
+use super::serde_pb::{decode_b64, encode_b64};
+use super::trust::{LogInstance, TrustedRoot};
+
+/// Who the bundle says signed: a certificate (DER) or a managed key.
+#[derive(Debug, Clone, Copy)]
+pub enum SignerRef<'a> {
+    Certificate(&'a [u8]),
+    Key(&'a PublicKey),
+}
+
+/// What the bundle signed, as far as a log body can confirm it.
+#[derive(Debug, Clone, Copy)]
+pub enum ContentRef<'a> {
+    /// A message signature over an artifact with this SHA-256 digest.
+    Message {
+        digest: &'a [u8; 32],
+        signature: &'a [u8],
+    },
+    /// A DSSE envelope with one signature.
+    Dsse {
+        payload_type: &'a str,
+        payload: &'a [u8],
+        signature: &'a [u8],
+    },
+}
+
+/// The outcome of verifying one entry.
+#[derive(Debug, Clone)]
+pub struct VerifiedEntry {
+    pub log_index: i64,
+    pub log_url: String,
+    /// The integrated time, present only when a signed entry timestamp vouched for it.
+    pub integrated_time: Option<i64>,
+    /// True for Rekor v2 entries (no integrated time; a TSA must supply the time).
+    pub v2: bool,
+}
+
+fn mismatch(reason: impl Into<String>) -> SigstoreError {
+    SigstoreError::LogEntryMismatch {
+        reason: reason.into(),
+    }
+}
+
+fn is_v2(entry: &TransparencyLogEntry) -> bool {
+    entry.kind_version.version == "0.0.2"
+        && matches!(entry.kind_version.kind.as_str(), "hashedrekord" | "dsse")
+}
+
+/// Verifies one log entry: trusted log, SET (v1), inclusion proof and checkpoint, body match.
+/// `tsa_times` are the verified timestamps used to check a v2 log's validity window.
+pub fn verify_entry(
+    entry: &TransparencyLogEntry,
+    version: BundleVersion,
+    root: &TrustedRoot,
+    signer: SignerRef<'_>,
+    content: ContentRef<'_>,
+    tsa_times: &[i64],
+) -> Result<VerifiedEntry, SigstoreError> {
+    let v2 = is_v2(entry);
+    let logs: Vec<&LogInstance> = root
+        .tlogs_by_id(&entry.log_id.key_id)
+        .filter(|l| l.key.is_some())
+        .collect();
+    if logs.is_empty() {
+        return Err(SigstoreError::UntrustedLog {
+            reason: format!(
+                "log id {} is not in the trusted root",
+                hex::encode(&entry.log_id.key_id)
+            ),
+        });
+    }
+    // The times at which the log's key must have been valid.
+    let times: Vec<i64> = if v2 {
+        tsa_times.to_vec()
+    } else {
+        vec![entry.integrated_time]
+    };
+    let log = logs
+        .iter()
+        .copied()
+        .find(|l| times.iter().all(|t| l.valid_for.contains(*t)))
+        .ok_or_else(|| SigstoreError::UntrustedLog {
+            reason: format!(
+                "log {} was not trusted at the entry's time",
+                hex::encode(&entry.log_id.key_id)
+            ),
+        })?;
+    let key = log
+        .key
+        .as_ref()
+        .ok_or_else(|| SigstoreError::UntrustedLog {
+            reason: "log key unsupported".into(),
+        })?;
+
+    let mut integrated_time = None;
+    if v2 {
+        if entry.inclusion_promise.is_some() {
+            return Err(SigstoreError::BadSet {
+                reason: "a Rekor v2 entry cannot carry a signed entry timestamp".into(),
+            });
+        }
+    } else if let Some(promise) = &entry.inclusion_promise {
+        verify_set(entry, key, &promise.signed_entry_timestamp)?;
+        integrated_time = Some(entry.integrated_time);
+    } else if version == BundleVersion::V0_1 {
+        return Err(SigstoreError::BadSet {
+            reason: "a v0.1 bundle's log entry needs a signed entry timestamp".into(),
+        });
+    }
+
+    match &entry.inclusion_proof {
+        Some(proof) => {
+            let leaf = merkle::leaf_hash(&entry.canonicalized_body);
+            let (Ok(index), Ok(size)) = (
+                u64::try_from(proof.log_index),
+                u64::try_from(proof.tree_size),
+            ) else {
+                return Err(SigstoreError::BadInclusionProof {
+                    reason: "negative index".into(),
+                });
+            };
+            merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &proof.root_hash)?;
+            match &proof.checkpoint {
+                Some(cp) => {
+                    let cp = Checkpoint::parse(&cp.envelope)?;
+                    let mut hint = [0u8; 4];
+                    hint.copy_from_slice(log.log_id.get(..4).unwrap_or(&[0; 4]));
+                    cp.verify(hint, key)?;
+                    if cp.size != size || cp.root_hash.as_slice() != proof.root_hash.as_slice() {
+                        return Err(SigstoreError::BadCheckpoint {
+                            reason: format!(
+                                "checkpoint (size {}, root {}) does not match the proof (size {}, root {})",
+                                cp.size,
+                                hex::encode(cp.root_hash),
+                                size,
+                                hex::encode(&proof.root_hash)
+                            ),
+                        });
+                    }
+                }
+                None if version == BundleVersion::V0_1 && !v2 => {}
+                None => {
+                    return Err(SigstoreError::BadCheckpoint {
+                        reason: "inclusion proof without a checkpoint".into(),
+                    });
+                }
+            }
+        }
+        None if version == BundleVersion::V0_1 && !v2 => {}
+        None => {
+            return Err(SigstoreError::BadInclusionProof {
+                reason: "log entry without an inclusion proof".into(),
+            });
+        }
+    }
+
+    check_body(entry, signer, content)?;
+    Ok(VerifiedEntry {
+        log_index: entry.log_index,
+        log_url: log.base_url.clone(),
+        integrated_time,
+        v2,
+    })
+}
+
+/// Rekor v1's signed entry timestamp: a signature over the canonical JSON of
+/// `{body, integratedTime, logID, logIndex}` (keys sorted, no spaces).
+fn verify_set(
+    entry: &TransparencyLogEntry,
+    key: &PublicKey,
+    set: &[u8],
+) -> Result<(), SigstoreError> {
+    let payload = format!(
+        r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
+        encode_b64(&entry.canonicalized_body),
+        entry.integrated_time,
+        hex::encode(&entry.log_id.key_id),
+        entry.log_index
+    );
+    key.verify(payload.as_bytes(), set)
+        .map_err(|_| SigstoreError::BadSet {
+            reason: format!(
+                "signed entry timestamp of log index {} does not verify",
+                entry.log_index
+            ),
+        })
+}
+
+fn get<'v>(v: &'v Value, path: &[&str]) -> Result<&'v Value, SigstoreError> {
+    let mut cur = v;
+    for p in path {
+        cur = cur
+            .get(p)
+            .ok_or_else(|| mismatch(format!("log entry body lacks `{}`", path.join("."))))?;
+    }
+    Ok(cur)
+}
+
+fn get_str<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, SigstoreError> {
+    get(v, path)?.as_str().ok_or_else(|| {
+        mismatch(format!(
+            "log entry body field `{}` is not a string",
+            path.join(".")
+        ))
+    })
+}
+
+fn get_b64(v: &Value, path: &[&str]) -> Result<Vec<u8>, SigstoreError> {
+    decode_b64(get_str(v, path)?).map_err(|_| {
+        mismatch(format!(
+            "log entry body field `{}` is not base64",
+            path.join(".")
+        ))
+    })
+}
+
+/// Compares a PEM (certificate or public key) from a v1 body with the bundle's signer.
+fn check_pem_signer(pem: &[u8], signer: SignerRef<'_>) -> Result<(), SigstoreError> {
+    let (label, der) = super::keys::pem_decode(pem)
+        .map_err(|e| mismatch(format!("log entry verifier is not PEM: {e}")))?;
+    match (label.as_str(), signer) {
+        ("CERTIFICATE", SignerRef::Certificate(c)) if der == c => Ok(()),
+        ("PUBLIC KEY", SignerRef::Key(k))
+            if PublicKey::from_spki_der(&der).ok().as_ref() == Some(k) =>
+        {
+            Ok(())
+        }
+        _ => Err(mismatch(
+            "log entry names a different signer than the bundle",
+        )),
+    }
+}
+
+/// Compares a v2 body's verifier (`x509Certificate` or `publicKey` raw bytes) with the signer.
+fn check_v2_verifier(verifier: &Value, signer: SignerRef<'_>) -> Result<(), SigstoreError> {
+    if let Some(c) = verifier.get("x509Certificate") {
+        let der = get_b64(c, &["rawBytes"])?;
+        if matches!(signer, SignerRef::Certificate(s) if s == der) {
+            return Ok(());
+        }
+    } else if let Some(k) = verifier.get("publicKey") {
+        let der = get_b64(k, &["rawBytes"])?;
+        if matches!(signer, SignerRef::Key(s) if PublicKey::from_spki_der(&der).ok().as_ref() == Some(s))
+        {
+            return Ok(());
+        }
+    }
+    Err(mismatch(
+        "log entry names a different signer than the bundle",
+    ))
+}
+
+fn check_sha256_hex(v: &Value, path: &[&str], want: &[u8]) -> Result<(), SigstoreError> {
+    let alg = get_str(v, &[path, &["algorithm"]].concat())?;
+    let value = get_str(v, &[path, &["value"]].concat())?;
+    if alg != "sha256" || !value.eq_ignore_ascii_case(&hex::encode(want)) {
+        return Err(mismatch(format!(
+            "log entry {} is {alg}:{value}, expected sha256:{}",
+            path.join("."),
+            hex::encode(want)
+        )));
+    }
+    Ok(())
+}
+
+fn check_v2_digest(v: &Value, want: &[u8]) -> Result<(), SigstoreError> {
+    let alg = get_str(v, &["algorithm"])?;
+    let digest = get_b64(v, &["digest"])?;
+    if alg != "SHA2_256" || digest != want {
+        return Err(mismatch(format!(
+            "log entry digest {alg}:{} does not match sha256:{}",
+            hex::encode(&digest),
+            hex::encode(want)
+        )));
+    }
+    Ok(())
+}
+
+fn check_sig(got: &[u8], want: &[u8]) -> Result<(), SigstoreError> {
+    if got != want {
+        return Err(mismatch(
+            "log entry signature differs from the bundle's signature",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the logged body is about this bundle: same kind/version as declared, same
+/// signature, same signer, same digest.
+fn check_body(
+    entry: &TransparencyLogEntry,
+    signer: SignerRef<'_>,
+    content: ContentRef<'_>,
+) -> Result<(), SigstoreError> {
+    let body: Value = serde_json::from_slice(&entry.canonicalized_body)
+        .map_err(|e| mismatch(format!("log entry body is not JSON: {e}")))?;
+    let kind = get_str(&body, &["kind"])?;
+    let api = get_str(&body, &["apiVersion"])?;
+    if kind != entry.kind_version.kind || api != entry.kind_version.version {
+        return Err(mismatch(format!(
+            "body is {kind} {api} but the entry says {} {}",
+            entry.kind_version.kind, entry.kind_version.version
+        )));
+    }
+    match (kind, api, content) {
+        ("hashedrekord", "0.0.1", ContentRef::Message { digest, signature }) => {
+            check_sha256_hex(&body, &["spec", "data", "hash"], digest)?;
+            check_sig(
+                &get_b64(&body, &["spec", "signature", "content"])?,
+                signature,
+            )?;
+            check_pem_signer(
+                &get_b64(&body, &["spec", "signature", "publicKey", "content"])?,
+                signer,
+            )
+        }
+        ("hashedrekord", "0.0.2", _) => {
+            let spec = get(&body, &["spec", "hashedRekordV002"])?;
+            let (digest, signature) = match content {
+                ContentRef::Message { digest, signature } => (digest.to_vec(), signature),
+                ContentRef::Dsse {
+                    payload_type,
+                    payload,
+                    signature,
+                } => (
+                    Sha256::digest(super::dsse::pae(payload_type, payload)).to_vec(),
+                    signature,
+                ),
+            };
+            check_v2_digest(get(spec, &["data"])?, &digest)?;
+            check_sig(&get_b64(spec, &["signature", "content"])?, signature)?;
+            check_v2_verifier(get(spec, &["signature", "verifier"])?, signer)
+        }
+        (
+            "dsse",
+            "0.0.1",
+            ContentRef::Dsse {
+                payload, signature, ..
+            },
+        ) => {
+            check_sha256_hex(&body, &["spec", "payloadHash"], &Sha256::digest(payload))?;
+            let sigs = get(&body, &["spec", "signatures"])?
+                .as_array()
+                .ok_or_else(|| mismatch("dsse signatures is not a list"))?;
+            let [only] = sigs.as_slice() else {
+                return Err(mismatch(format!(
+                    "dsse entry has {} signatures, expected 1",
+                    sigs.len()
+                )));
+            };
+            check_sig(&get_b64(only, &["signature"])?, signature)?;
+            check_pem_signer(&get_b64(only, &["verifier"])?, signer)
+        }
+        (
+            "dsse",
+            "0.0.2",
+            ContentRef::Dsse {
+                payload, signature, ..
+            },
+        ) => {
+            let spec = get(&body, &["spec", "dsseV002"])?;
+            check_v2_digest(get(spec, &["payloadHash"])?, &Sha256::digest(payload))?;
+            let sigs = get(spec, &["signatures"])?
+                .as_array()
+                .ok_or_else(|| mismatch("dsse signatures is not a list"))?;
+            let [only] = sigs.as_slice() else {
+                return Err(mismatch(format!(
+                    "dsse entry has {} signatures, expected 1",
+                    sigs.len()
+                )));
+            };
+            check_sig(&get_b64(only, &["content"])?, signature)?;
+            check_v2_verifier(get(only, &["verifier"])?, signer)
+        }
+        (
+            "intoto",
+            "0.0.2",
+            ContentRef::Dsse {
+                payload_type,
+                payload,
+                signature,
+            },
+        ) => {
+            let content = get(&body, &["spec", "content"])?;
+            check_sha256_hex(content, &["payloadHash"], &Sha256::digest(payload))?;
+            if get_str(content, &["envelope", "payloadType"])? != payload_type {
+                return Err(mismatch("intoto entry payload type differs"));
+            }
+            // Rekor stores the envelope's base64 fields base64-encoded once more.
+            if let Some(p) = content.get("envelope").and_then(|e| e.get("payload")) {
+                let inner = p
+                    .as_str()
+                    .and_then(|s| decode_b64(s).ok())
+                    .unwrap_or_default();
+                if inner != encode_b64(payload).as_bytes() {
+                    return Err(mismatch("intoto entry payload differs from the envelope's"));
+                }
+            }
+            let sigs = get(content, &["envelope", "signatures"])?
+                .as_array()
+                .ok_or_else(|| mismatch("intoto signatures is not a list"))?;
+            let [only] = sigs.as_slice() else {
+                return Err(mismatch(format!(
+                    "intoto entry has {} signatures, expected 1",
+                    sigs.len()
+                )));
+            };
+            // The signature is the envelope's base64 text, base64-encoded again by Rekor.
+            let sig_b64 = get_b64(only, &["sig"])?;
+            let sig = std::str::from_utf8(&sig_b64)
+                .ok()
+                .and_then(|s| decode_b64(s).ok());
+            check_sig(&sig.unwrap_or_default(), signature)?;
+            check_pem_signer(&get_b64(only, &["publicKey"])?, signer)
+        }
+        (kind, api, _) => Err(mismatch(format!(
+            "log entry kind {kind} {api} does not fit the bundle's content"
+        ))),
+    }
+}

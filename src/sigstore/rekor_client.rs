@@ -1,0 +1,379 @@
+//! Rekor v1 client (`POST /api/v1/log/entries`): logs a DSSE envelope (kind `dsse` 0.0.1) or a
+//! message signature (kind `hashedrekord` 0.0.1) and returns the entry with its signed entry
+//! timestamp and inclusion proof. Before returning, it checks that the body the log stored is the
+//! one we proposed (same hashes, signature and certificate), so a log answering for something
+//! else is refused here rather than later by a verifier.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::fulcio::{agent, excerpt, post_json};
+
+/// Why an entry could not be logged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RekorError {
+    #[error("request to {url} failed: {reason}")]
+    Http { url: String, reason: String },
+    #[error("{url} answered http {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("unexpected answer from {url}: {reason}")]
+    Answer { url: String, reason: String },
+    #[error("entry logged by {url} does not match what we proposed: {what}")]
+    Mismatch { url: String, what: String },
+}
+
+/// A logged entry, as Rekor v1 returns it (decoded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RekorEntry {
+    /// The 80-hex (or 64-hex) entry UUID.
+    pub uuid: String,
+    pub log_index: i64,
+    /// SHA-256 of the log's public key.
+    pub log_id: Vec<u8>,
+    pub kind: String,
+    pub api_version: String,
+    pub integrated_time: i64,
+    /// The canonicalized entry body the log committed to.
+    pub body: Vec<u8>,
+    pub signed_entry_timestamp: Vec<u8>,
+    pub inclusion_proof: Option<RekorInclusionProof>,
+}
+
+/// A Merkle inclusion proof and the checkpoint over its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RekorInclusionProof {
+    pub log_index: i64,
+    pub tree_size: i64,
+    pub root_hash: Vec<u8>,
+    pub hashes: Vec<Vec<u8>>,
+    pub checkpoint: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEntry {
+    body: String,
+    integrated_time: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+    log_index: i64,
+    verification: Option<RawVerification>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawVerification {
+    signed_entry_timestamp: Option<String>,
+    inclusion_proof: Option<RawProof>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProof {
+    log_index: i64,
+    tree_size: i64,
+    root_hash: String,
+    #[serde(default)]
+    hashes: Vec<String>,
+    #[serde(default)]
+    checkpoint: String,
+}
+
+/// A Rekor v1 instance.
+pub struct RekorClient {
+    base_url: String,
+    agent: ureq::Agent,
+}
+
+impl RekorClient {
+    pub fn new(base_url: &str, timeout: Duration) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            agent: agent(timeout),
+        }
+    }
+
+    pub fn entries_url(&self) -> String {
+        format!("{}/api/v1/log/entries", self.base_url)
+    }
+
+    /// Logs a signed DSSE envelope. `envelope_json` is the envelope exactly as the bundle will
+    /// carry it; `cert_pem` the signing certificate.
+    pub fn log_dsse(&self, envelope_json: &str, cert_pem: &str) -> Result<RekorEntry, RekorError> {
+        let proposed = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": { "proposedContent": {
+                "envelope": envelope_json,
+                "verifiers": [STANDARD.encode(cert_pem.as_bytes())],
+            }}
+        });
+        let entry = self.create(&proposed)?;
+        let url = self.entries_url();
+        let envelope: serde_json::Value =
+            serde_json::from_str(envelope_json).map_err(|e| RekorError::Mismatch {
+                url: url.clone(),
+                what: format!("our envelope is not json: {e}"),
+            })?;
+        let payload = envelope
+            .get("payload")
+            .and_then(|p| p.as_str())
+            .and_then(|p| STANDARD.decode(p).ok())
+            .unwrap_or_default();
+        let expect_payload_hash = hex::encode(Sha256::digest(&payload));
+        let sigs: Vec<&str> = envelope
+            .get("signatures")
+            .and_then(|s| s.as_array())
+            .map(|a| a.iter().filter_map(|s| s.get("sig")?.as_str()).collect())
+            .unwrap_or_default();
+        check_dsse_body(&url, &entry, &expect_payload_hash, &sigs, cert_pem)?;
+        Ok(entry)
+    }
+
+    /// Logs a signature over an artifact's SHA-256 digest (hashedrekord).
+    pub fn log_hashedrekord(
+        &self,
+        sha256_digest: &[u8],
+        signature: &[u8],
+        cert_pem: &str,
+    ) -> Result<RekorEntry, RekorError> {
+        let proposed = serde_json::json!({
+            "apiVersion": "0.0.1",
+            "kind": "hashedrekord",
+            "spec": {
+                "data": { "hash": { "algorithm": "sha256", "value": hex::encode(sha256_digest) } },
+                "signature": {
+                    "content": STANDARD.encode(signature),
+                    "publicKey": { "content": STANDARD.encode(cert_pem.as_bytes()) },
+                },
+            }
+        });
+        let entry = self.create(&proposed)?;
+        let url = self.entries_url();
+        let body: serde_json::Value = body_json(&url, &entry)?;
+        let spec = &body["spec"];
+        let same = spec["data"]["hash"]["value"].as_str() == Some(&hex::encode(sha256_digest))
+            && spec["signature"]["content"].as_str() == Some(&STANDARD.encode(signature))
+            && spec["signature"]["publicKey"]["content"]
+                .as_str()
+                .and_then(|c| STANDARD.decode(c).ok())
+                .is_some_and(|c| c == cert_pem.as_bytes());
+        if entry.kind != "hashedrekord" || !same {
+            return Err(RekorError::Mismatch {
+                url,
+                what: "hashedrekord digest, signature or certificate differ".to_owned(),
+            });
+        }
+        Ok(entry)
+    }
+
+    fn create(&self, proposed: &serde_json::Value) -> Result<RekorEntry, RekorError> {
+        let url = self.entries_url();
+        let reply =
+            post_json(&self.agent, &url, None, proposed).map_err(|reason| RekorError::Http {
+                url: url.clone(),
+                reason,
+            })?;
+        if !(200..300).contains(&reply.status) {
+            return Err(RekorError::Status {
+                url,
+                status: reply.status,
+                body: excerpt(&reply.body),
+            });
+        }
+        parse_answer(&url, &reply.body)
+    }
+}
+
+fn body_json(url: &str, entry: &RekorEntry) -> Result<serde_json::Value, RekorError> {
+    serde_json::from_slice(&entry.body).map_err(|e| RekorError::Answer {
+        url: url.to_owned(),
+        reason: format!("entry body is not json: {e}"),
+    })
+}
+
+fn check_dsse_body(
+    url: &str,
+    entry: &RekorEntry,
+    payload_hash_hex: &str,
+    sigs: &[&str],
+    cert_pem: &str,
+) -> Result<(), RekorError> {
+    let mismatch = |what: &str| RekorError::Mismatch {
+        url: url.to_owned(),
+        what: what.to_owned(),
+    };
+    if entry.kind != "dsse" {
+        return Err(mismatch(&format!("kind `{}`, expected `dsse`", entry.kind)));
+    }
+    let body = body_json(url, entry)?;
+    let spec = &body["spec"];
+    if spec["payloadHash"]["algorithm"].as_str() != Some("sha256")
+        || spec["payloadHash"]["value"].as_str() != Some(payload_hash_hex)
+    {
+        return Err(mismatch("payload hash differs"));
+    }
+    let logged = spec["signatures"].as_array().cloned().unwrap_or_default();
+    if logged.len() != sigs.len() {
+        return Err(mismatch("number of signatures differs"));
+    }
+    for item in &logged {
+        let sig_ok = item["signature"]
+            .as_str()
+            .is_some_and(|s| sigs.contains(&s));
+        let key_ok = item["verifier"]
+            .as_str()
+            .and_then(|v| STANDARD.decode(v).ok())
+            .is_some_and(|v| v == cert_pem.as_bytes());
+        if !sig_ok || !key_ok {
+            return Err(mismatch("signature or verifier differs"));
+        }
+    }
+    Ok(())
+}
+
+fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
+    let bad = |reason: String| RekorError::Answer {
+        url: url.to_owned(),
+        reason,
+    };
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(body).map_err(|e| bad(format!("not a log entry map: {e}")))?;
+    if map.len() != 1 {
+        return Err(bad(format!("expected one entry, got {}", map.len())));
+    }
+    let Some((uuid, value)) = map.into_iter().next() else {
+        return Err(bad("no entry".to_owned()));
+    };
+    let raw: RawEntry =
+        serde_json::from_value(value).map_err(|e| bad(format!("malformed entry: {e}")))?;
+    let body = STANDARD
+        .decode(&raw.body)
+        .map_err(|e| bad(format!("entry body is not base64: {e}")))?;
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct KindOnly {
+        kind: String,
+        api_version: String,
+    }
+    let kind: KindOnly = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("entry body has no kind/apiVersion: {e}")))?;
+    let log_id = hex::decode(&raw.log_id).map_err(|e| bad(format!("logID is not hex: {e}")))?;
+    let verification = raw
+        .verification
+        .ok_or_else(|| bad("entry has no verification (signed entry timestamp)".to_owned()))?;
+    let set = verification
+        .signed_entry_timestamp
+        .ok_or_else(|| bad("entry has no signed entry timestamp".to_owned()))?;
+    let signed_entry_timestamp = STANDARD
+        .decode(set)
+        .map_err(|e| bad(format!("signed entry timestamp is not base64: {e}")))?;
+    let inclusion_proof = verification
+        .inclusion_proof
+        .map(|p| -> Result<RekorInclusionProof, RekorError> {
+            Ok(RekorInclusionProof {
+                log_index: p.log_index,
+                tree_size: p.tree_size,
+                root_hash: hex::decode(&p.root_hash)
+                    .map_err(|e| bad(format!("rootHash is not hex: {e}")))?,
+                hashes: p
+                    .hashes
+                    .iter()
+                    .map(|h| hex::decode(h).map_err(|e| bad(format!("proof hash is not hex: {e}"))))
+                    .collect::<Result<_, _>>()?,
+                checkpoint: p.checkpoint,
+            })
+        })
+        .transpose()?;
+    Ok(RekorEntry {
+        uuid,
+        log_index: raw.log_index,
+        log_id,
+        kind: kind.kind,
+        api_version: kind.api_version,
+        integrated_time: raw.integrated_time,
+        body,
+        signed_entry_timestamp,
+        inclusion_proof,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(body: &serde_json::Value) -> String {
+        serde_json::json!({ "24296fb24b8ad77a": {
+            "body": STANDARD.encode(body.to_string()),
+            "integratedTime": 1_700_000_000,
+            "logID": "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d",
+            "logIndex": 7,
+            "verification": {
+                "signedEntryTimestamp": "MEUCIQ==",
+                "inclusionProof": {"logIndex": 3, "treeSize": 4, "rootHash": "00ff", "hashes": ["aa", "bb"], "checkpoint": "c\n"}
+            }
+        }})
+        .to_string()
+    }
+
+    fn dsse_body(payload_hash: &str, sig: &str, cert: &str) -> serde_json::Value {
+        serde_json::json!({"apiVersion":"0.0.1","kind":"dsse","spec":{
+            "envelopeHash":{"algorithm":"sha256","value":"00"},
+            "payloadHash":{"algorithm":"sha256","value":payload_hash},
+            "signatures":[{"signature":sig,"verifier":STANDARD.encode(cert)}]}})
+    }
+
+    #[test]
+    fn parses_a_rekor_v1_answer() -> Result<(), RekorError> {
+        let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", "CERT")))?;
+        assert_eq!(e.log_index, 7);
+        assert_eq!(e.kind, "dsse");
+        assert_eq!(e.api_version, "0.0.1");
+        let p = e
+            .inclusion_proof
+            .as_ref()
+            .map(|p| (p.log_index, p.hashes.len()));
+        assert_eq!(p, Some((3, 2)));
+        check_dsse_body("u", &e, "ab", &["c2ln"], "CERT")?;
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_logged_body_that_is_not_ours() -> Result<(), RekorError> {
+        let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", "CERT")))?;
+        for (hash, sig, cert) in [
+            ("cd", "c2ln", "CERT"),
+            ("ab", "b3RoZXI=", "CERT"),
+            ("ab", "c2ln", "OTHER"),
+        ] {
+            assert!(matches!(
+                check_dsse_body("u", &e, hash, &[sig], cert),
+                Err(RekorError::Mismatch { .. })
+            ));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_answers_without_set_or_with_several_entries() {
+        let no_set = r#"{"x":{"body":"e30=","integratedTime":1,"logID":"00","logIndex":1}}"#;
+        assert!(matches!(
+            parse_answer("u", no_set),
+            Err(RekorError::Answer { .. })
+        ));
+        let two = r#"{"x":{},"y":{}}"#;
+        assert!(matches!(
+            parse_answer("u", two),
+            Err(RekorError::Answer { .. })
+        ));
+    }
+}

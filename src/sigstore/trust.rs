@@ -1,0 +1,342 @@
+//! Trusted roots (protobuf-specs `dev.sigstore.trustroot.v1.TrustedRoot`): which Fulcio CAs,
+//! Rekor logs, CT logs and timestamp authorities are trusted, and when. The production and
+//! staging roots of the public Sigstore instances are embedded so verification works offline.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::error::SigstoreError;
+use super::keys::PublicKey;
+use super::serde_pb::b64;
+
+/// Media type of the trusted root format this module reads.
+pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+
+static PRODUCTION: &[u8] =
+    include_bytes!("../../testdata/sigstore-trust/production.trusted_root.json");
+static STAGING: &[u8] = include_bytes!("../../testdata/sigstore-trust/staging.trusted_root.json");
+
+/// A closed interval of Unix seconds; `start` is required, `end` is inclusive when present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    pub start: i64,
+    pub end: Option<i64>,
+}
+
+impl TimeRange {
+    pub fn contains(&self, t: i64) -> bool {
+        t >= self.start && self.end.is_none_or(|e| t <= e)
+    }
+}
+
+/// A transparency log (Rekor or CT) and its key.
+#[derive(Debug, Clone)]
+pub struct LogInstance {
+    pub base_url: String,
+    /// Log id as the trusted root states it (Rekor v1: SHA-256 of the key's SPKI DER).
+    pub log_id: Vec<u8>,
+    /// `None` when the key type is not one this verifier supports (e.g. RSA CT logs): such a
+    /// log can never verify anything, but it does not make the whole root unusable.
+    pub key: Option<PublicKey>,
+    pub key_details: String,
+    pub valid_for: TimeRange,
+}
+
+/// A certificate authority (Fulcio) or timestamp authority: a chain, leaf-most first.
+#[derive(Debug, Clone)]
+pub struct CertificateAuthority {
+    pub uri: String,
+    /// DER certificates, the issuing (intermediate) certificate first, the root last.
+    pub cert_chain: Vec<Vec<u8>>,
+    pub valid_for: TimeRange,
+}
+
+/// The trust anchors for verifying Sigstore bundles.
+#[derive(Debug, Clone)]
+pub struct TrustedRoot {
+    pub tlogs: Vec<LogInstance>,
+    pub ctlogs: Vec<LogInstance>,
+    pub certificate_authorities: Vec<CertificateAuthority>,
+    pub timestamp_authorities: Vec<CertificateAuthority>,
+}
+
+impl TrustedRoot {
+    /// The public-good (production) instance's root, as embedded at build time.
+    pub fn production() -> Result<Self, SigstoreError> {
+        Self::from_json(PRODUCTION)
+    }
+
+    /// The staging instance's root, as embedded at build time.
+    pub fn staging() -> Result<Self, SigstoreError> {
+        Self::from_json(STAGING)
+    }
+
+    /// Reads a trusted root JSON file.
+    pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
+        let bytes = std::fs::read(path).map_err(|source| SigstoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json(&bytes)
+    }
+
+    /// Parses a trusted root JSON document.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
+        let raw: RawTrustedRoot =
+            serde_json::from_slice(bytes).map_err(|e| SigstoreError::MalformedTrustedRoot {
+                reason: format!("invalid json: {e}"),
+            })?;
+        if raw.media_type != TRUSTED_ROOT_MEDIA_TYPE
+            && raw.media_type != "application/vnd.dev.sigstore.trustedroot.v0.1+json"
+        {
+            return Err(SigstoreError::MalformedTrustedRoot {
+                reason: format!("unsupported media type `{}`", raw.media_type),
+            });
+        }
+        Ok(Self {
+            tlogs: raw
+                .tlogs
+                .into_iter()
+                .map(LogInstance::try_from)
+                .collect::<Result<_, _>>()?,
+            ctlogs: raw
+                .ctlogs
+                .into_iter()
+                .map(LogInstance::try_from)
+                .collect::<Result<_, _>>()?,
+            certificate_authorities: raw
+                .certificate_authorities
+                .into_iter()
+                .map(CertificateAuthority::try_from)
+                .collect::<Result<_, _>>()?,
+            timestamp_authorities: raw
+                .timestamp_authorities
+                .into_iter()
+                .map(CertificateAuthority::try_from)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The Rekor logs whose id is `log_id`.
+    pub fn tlogs_by_id<'a>(&'a self, log_id: &'a [u8]) -> impl Iterator<Item = &'a LogInstance> {
+        self.tlogs.iter().filter(move |l| l.log_id == log_id)
+    }
+
+    /// The CT logs whose id is `log_id`.
+    pub fn ctlogs_by_id<'a>(&'a self, log_id: &'a [u8]) -> impl Iterator<Item = &'a LogInstance> {
+        self.ctlogs.iter().filter(move |l| l.log_id == log_id)
+    }
+}
+
+fn parse_time(s: &str, what: &str) -> Result<i64, SigstoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc).timestamp())
+        .map_err(|e| SigstoreError::MalformedTrustedRoot {
+            reason: format!("invalid {what} time `{s}`: {e}"),
+        })
+}
+
+fn time_range(raw: Option<RawTimeRange>, what: &str) -> Result<TimeRange, SigstoreError> {
+    let raw = raw.ok_or_else(|| SigstoreError::MalformedTrustedRoot {
+        reason: format!("{what} has no validFor"),
+    })?;
+    // A missing start must not be read as "valid since forever".
+    let start = raw
+        .start
+        .ok_or_else(|| SigstoreError::MalformedTrustedRoot {
+            reason: format!("{what} validFor has no start"),
+        })?;
+    let start = parse_time(&start, what)?;
+    let end = raw.end.map(|e| parse_time(&e, what)).transpose()?;
+    if let Some(e) = end
+        && e < start
+    {
+        return Err(SigstoreError::MalformedTrustedRoot {
+            reason: format!("{what} validFor ends before it starts"),
+        });
+    }
+    Ok(TimeRange { start, end })
+}
+
+impl TryFrom<RawTlog> for LogInstance {
+    type Error = SigstoreError;
+
+    fn try_from(raw: RawTlog) -> Result<Self, Self::Error> {
+        let what = format!("log {}", raw.base_url);
+        let valid_for = time_range(raw.public_key.valid_for, &what)?;
+        let key = match raw.public_key.key_details.as_str() {
+            "PKIX_ED25519" | "PKIX_ECDSA_P256_SHA_256" | "PKIX_ECDSA_P384_SHA_384" => {
+                let k = PublicKey::from_spki_der(&raw.public_key.raw_bytes)?;
+                let matches = matches!(
+                    (&k, raw.public_key.key_details.as_str()),
+                    (PublicKey::Ed25519(_), "PKIX_ED25519")
+                        | (PublicKey::P256(_), "PKIX_ECDSA_P256_SHA_256")
+                        | (PublicKey::P384(_), "PKIX_ECDSA_P384_SHA_384")
+                );
+                if !matches {
+                    return Err(SigstoreError::MalformedTrustedRoot {
+                        reason: format!(
+                            "{what} key does not match its keyDetails {}",
+                            raw.public_key.key_details
+                        ),
+                    });
+                }
+                Some(k)
+            }
+            _ => None,
+        };
+        let log_id = match raw.log_id {
+            Some(id) => id.key_id,
+            None => Sha256::digest(&raw.public_key.raw_bytes).to_vec(),
+        };
+        Ok(Self {
+            base_url: raw.base_url,
+            log_id,
+            key,
+            key_details: raw.public_key.key_details,
+            valid_for,
+        })
+    }
+}
+
+impl TryFrom<RawCa> for CertificateAuthority {
+    type Error = SigstoreError;
+
+    fn try_from(raw: RawCa) -> Result<Self, Self::Error> {
+        let what = format!("authority {}", raw.uri);
+        let valid_for = time_range(raw.valid_for, &what)?;
+        let cert_chain: Vec<Vec<u8>> = raw
+            .cert_chain
+            .certificates
+            .into_iter()
+            .map(|c| c.raw_bytes)
+            .collect();
+        if cert_chain.is_empty() {
+            return Err(SigstoreError::MalformedTrustedRoot {
+                reason: format!("{what} has an empty certificate chain"),
+            });
+        }
+        Ok(Self {
+            uri: raw.uri,
+            cert_chain,
+            valid_for,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTrustedRoot {
+    media_type: String,
+    #[serde(default)]
+    tlogs: Vec<RawTlog>,
+    #[serde(default)]
+    certificate_authorities: Vec<RawCa>,
+    #[serde(default)]
+    ctlogs: Vec<RawTlog>,
+    #[serde(default)]
+    timestamp_authorities: Vec<RawCa>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawTlog {
+    #[serde(default)]
+    base_url: String,
+    public_key: RawPublicKey,
+    #[serde(default)]
+    log_id: Option<RawLogId>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPublicKey {
+    #[serde(with = "b64", default)]
+    raw_bytes: Vec<u8>,
+    #[serde(default)]
+    key_details: String,
+    #[serde(default)]
+    valid_for: Option<RawTimeRange>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLogId {
+    #[serde(with = "b64")]
+    key_id: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct RawTimeRange {
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCa {
+    #[serde(default)]
+    uri: String,
+    cert_chain: RawCertChain,
+    #[serde(default)]
+    valid_for: Option<RawTimeRange>,
+}
+
+#[derive(Deserialize)]
+struct RawCertChain {
+    #[serde(default)]
+    certificates: Vec<RawCert>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawCert {
+    #[serde(with = "b64")]
+    raw_bytes: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_roots_parse() -> Result<(), SigstoreError> {
+        let p = TrustedRoot::production()?;
+        assert!(!p.tlogs.is_empty() && !p.certificate_authorities.is_empty());
+        // Rekor v1 log ids are the SHA-256 of the key's SPKI DER.
+        let v1 = p
+            .tlogs
+            .iter()
+            .find(|l| matches!(l.key, Some(PublicKey::P256(_))));
+        let v1 = v1.ok_or_else(|| SigstoreError::MalformedTrustedRoot {
+            reason: "no p256".into(),
+        })?;
+        assert_eq!(
+            v1.key.as_ref().map(|k| k.key_id().to_vec()),
+            Some(v1.log_id.clone())
+        );
+        TrustedRoot::staging()?;
+        Ok(())
+    }
+
+    #[test]
+    fn end_is_inclusive_and_start_required() {
+        let r = TimeRange {
+            start: 10,
+            end: Some(20),
+        };
+        assert!(r.contains(10) && r.contains(20) && !r.contains(21) && !r.contains(9));
+        let j = br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+          "tlogs":[{"baseUrl":"x","publicKey":{"rawBytes":"","keyDetails":"X","validFor":{}}}]}"#;
+        assert!(matches!(
+            TrustedRoot::from_json(j),
+            Err(SigstoreError::MalformedTrustedRoot { .. })
+        ));
+    }
+}

@@ -1,0 +1,314 @@
+//! RFC 3161 timestamps carried in a bundle: the TimeStampToken (CMS SignedData over a TSTInfo)
+//! is checked against the timestamp authorities of the trusted root (certificates embedded in
+//! the token are never trusted), and its message imprint must cover the bundle's signature.
+
+use cms::content_info::ContentInfo;
+use cms::signed_data::SignedData;
+use const_oid::ObjectIdentifier;
+use der::asn1::OctetString;
+use der::{Any, Decode as _, Encode as _};
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::ext::pkix::ExtendedKeyUsage;
+
+use super::cert::{ParsedCert, verify_signed_by};
+use super::error::SigstoreError;
+use super::keys::HashAlg;
+use super::trust::CertificateAuthority;
+
+const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
+const ID_CT_TSTINFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
+const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
+const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
+const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
+const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
+const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
+const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const EKU_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
+
+fn bad(reason: impl Into<String>) -> SigstoreError {
+    SigstoreError::BadTimestamp {
+        reason: reason.into(),
+    }
+}
+
+fn digest_alg(oid: &ObjectIdentifier) -> Result<HashAlg, SigstoreError> {
+    match *oid {
+        SHA256 => Ok(HashAlg::Sha256),
+        SHA384 => Ok(HashAlg::Sha384),
+        SHA512 => Ok(HashAlg::Sha512),
+        other => Err(bad(format!("unsupported digest algorithm {other}"))),
+    }
+}
+
+/// A verified timestamp.
+#[derive(Debug, Clone)]
+pub struct VerifiedTimestamp {
+    /// genTime, Unix seconds (fractions dropped).
+    pub time: i64,
+    /// URI of the timestamp authority that signed it.
+    pub authority: String,
+}
+
+/// Parses a DER GeneralizedTime value `YYYYMMDDHHMMSS[.fff]Z` into Unix seconds.
+fn parse_generalized_time(v: &[u8]) -> Result<i64, SigstoreError> {
+    let s = std::str::from_utf8(v).map_err(|_| bad("genTime is not ASCII"))?;
+    let s = s
+        .strip_suffix('Z')
+        .ok_or_else(|| bad(format!("genTime `{s}` is not UTC")))?;
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    if whole.len() != 14
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad(format!("malformed genTime `{s}`")));
+    }
+    let t = chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S")
+        .map_err(|e| bad(format!("invalid genTime `{s}`: {e}")))?;
+    Ok(t.and_utc().timestamp())
+}
+
+struct TstInfo {
+    imprint_alg: HashAlg,
+    imprint: Vec<u8>,
+    gen_time: i64,
+}
+
+fn parse_tst_info(der: &[u8]) -> Result<TstInfo, SigstoreError> {
+    let fields = Vec::<Any>::from_der(der).map_err(|e| bad(format!("invalid TSTInfo: {e}")))?;
+    if fields.len() < 5 {
+        return Err(bad("TSTInfo is missing fields"));
+    }
+    let version: u8 = fields[0]
+        .decode_as()
+        .map_err(|e| bad(format!("invalid TSTInfo version: {e}")))?;
+    if version != 1 {
+        return Err(bad(format!("TSTInfo version {version}, expected 1")));
+    }
+    let imprint = Vec::<Any>::from_der(&fields[2].to_der().map_err(|e| bad(e.to_string()))?)
+        .map_err(|e| bad(format!("invalid messageImprint: {e}")))?;
+    let [alg, hashed] = imprint.as_slice() else {
+        return Err(bad("messageImprint must have two fields"));
+    };
+    let alg: AlgorithmIdentifierOwned = alg
+        .decode_as()
+        .map_err(|e| bad(format!("invalid messageImprint algorithm: {e}")))?;
+    let hashed: OctetString = hashed
+        .decode_as()
+        .map_err(|e| bad(format!("invalid messageImprint hash: {e}")))?;
+    if fields[4].tag() != der::Tag::GeneralizedTime {
+        return Err(bad("genTime is not a GeneralizedTime"));
+    }
+    Ok(TstInfo {
+        imprint_alg: digest_alg(&alg.oid)?,
+        imprint: hashed.as_bytes().to_vec(),
+        gen_time: parse_generalized_time(fields[4].value())?,
+    })
+}
+
+use der::Tagged as _;
+
+/// Bundles carry either a bare TimeStampToken (a ContentInfo) or a whole TimeStampResp
+/// (`SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo }`); accept both.
+fn content_info(der: &[u8]) -> Result<ContentInfo, SigstoreError> {
+    if let Ok(ci) = ContentInfo::from_der(der) {
+        return Ok(ci);
+    }
+    let resp = Vec::<Any>::from_der(der).map_err(|e| bad(format!("invalid TimeStampResp: {e}")))?;
+    let [status, token] = resp.as_slice() else {
+        return Err(bad("TimeStampResp without a TimeStampToken"));
+    };
+    let status = Vec::<Any>::from_der(&status.to_der().map_err(|e| bad(e.to_string()))?)
+        .map_err(|e| bad(format!("invalid PKIStatusInfo: {e}")))?;
+    let code: u8 = status
+        .first()
+        .ok_or_else(|| bad("empty PKIStatusInfo"))?
+        .decode_as()
+        .map_err(|e| bad(format!("invalid PKIStatus: {e}")))?;
+    // 0 = granted, 1 = grantedWithMods; anything else carries no valid token.
+    if code > 1 {
+        return Err(bad(format!(
+            "timestamp response status {code} is not granted"
+        )));
+    }
+    token
+        .decode_as()
+        .map_err(|e| bad(format!("invalid TimeStampToken: {e}")))
+}
+
+/// Verifies one DER TimeStampToken over `signature` (the bundle's signature bytes).
+pub fn verify_timestamp(
+    token: &[u8],
+    signature: &[u8],
+    authorities: &[CertificateAuthority],
+) -> Result<VerifiedTimestamp, SigstoreError> {
+    let ci = content_info(token)?;
+    if ci.content_type != ID_SIGNED_DATA {
+        return Err(bad(format!(
+            "TimeStampToken content type {} is not signedData",
+            ci.content_type
+        )));
+    }
+    let sd: SignedData = ci
+        .content
+        .decode_as()
+        .map_err(|e| bad(format!("invalid SignedData: {e}")))?;
+    if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
+        return Err(bad("SignedData does not hold a TSTInfo"));
+    }
+    let econtent = sd
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or_else(|| bad("TSTInfo is absent"))?;
+    let tst_der: OctetString = econtent
+        .decode_as()
+        .map_err(|e| bad(format!("invalid eContent: {e}")))?;
+    let tst = parse_tst_info(tst_der.as_bytes())?;
+    if tst.imprint_alg.digest(signature) != tst.imprint {
+        return Err(bad(
+            "timestamp message imprint does not match the bundle's signature",
+        ));
+    }
+    let [si] = sd.signer_infos.0.as_slice() else {
+        return Err(bad(format!(
+            "TimeStampToken has {} signers, expected 1",
+            sd.signer_infos.0.len()
+        )));
+    };
+    let attrs = si
+        .signed_attrs
+        .as_ref()
+        .ok_or_else(|| bad("signer has no signed attributes"))?;
+    let attr = |oid: ObjectIdentifier| -> Result<&Any, SigstoreError> {
+        let mut it = attrs.iter().filter(|a| a.oid == oid);
+        let (Some(a), None) = (it.next(), it.next()) else {
+            return Err(bad(format!(
+                "signed attribute {oid} must appear exactly once"
+            )));
+        };
+        let mut vals = a.values.iter();
+        match (vals.next(), vals.next()) {
+            (Some(v), None) => Ok(v),
+            _ => Err(bad(format!("signed attribute {oid} must have one value"))),
+        }
+    };
+    let ct: ObjectIdentifier = attr(ID_CONTENT_TYPE)?
+        .decode_as()
+        .map_err(|e| bad(format!("invalid content-type: {e}")))?;
+    if ct != ID_CT_TSTINFO {
+        return Err(bad("signed content-type attribute is not TSTInfo"));
+    }
+    let md: OctetString = attr(ID_MESSAGE_DIGEST)?
+        .decode_as()
+        .map_err(|e| bad(format!("invalid message-digest: {e}")))?;
+    let dalg = digest_alg(&si.digest_alg.oid)?;
+    if dalg.digest(tst_der.as_bytes()) != md.as_bytes() {
+        return Err(bad("message-digest attribute does not match the TSTInfo"));
+    }
+    let signed = attrs
+        .to_der()
+        .map_err(|e| bad(format!("cannot encode signed attributes: {e}")))?;
+    let sig_hash = match si.signature_algorithm.oid {
+        ECDSA_SHA256 => Some(HashAlg::Sha256),
+        ECDSA_SHA384 => Some(HashAlg::Sha384),
+        ECDSA_SHA512 => Some(HashAlg::Sha512),
+        ID_EC_PUBLIC_KEY => Some(dalg),
+        ED25519 => None,
+        other => {
+            return Err(bad(format!(
+                "unsupported timestamp signature algorithm {other}"
+            )));
+        }
+    };
+    let sig = si.signature.as_bytes();
+
+    let mut last = bad("no trusted timestamp authority signed this timestamp");
+    for ca in authorities {
+        match check_authority(ca, &signed, sig, sig_hash, tst.gen_time) {
+            Ok(()) => {
+                return Ok(VerifiedTimestamp {
+                    time: tst.gen_time,
+                    authority: ca.uri.clone(),
+                });
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn check_authority(
+    ca: &CertificateAuthority,
+    signed: &[u8],
+    sig: &[u8],
+    sig_hash: Option<HashAlg>,
+    gen_time: i64,
+) -> Result<(), SigstoreError> {
+    let chain = ca
+        .cert_chain
+        .iter()
+        .map(|d| ParsedCert::from_der(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            bad(format!(
+                "timestamp authority {} certificate unreadable: {e}",
+                ca.uri
+            ))
+        })?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| bad("empty timestamp authority chain"))?;
+    let key = leaf.public_key()?;
+    let ok = match sig_hash {
+        Some(h) => key.verify_with_hash(signed, sig, h),
+        None => key.verify(signed, sig),
+    };
+    ok.map_err(|_| {
+        bad(format!(
+            "timestamp signature does not verify with authority {}",
+            ca.uri
+        ))
+    })?;
+    if !ca.valid_for.contains(gen_time) {
+        return Err(bad(format!(
+            "timestamp time {gen_time} outside the validity of authority {}",
+            ca.uri
+        )));
+    }
+    for pair in chain.windows(2) {
+        verify_signed_by(&pair[0], &pair[1]).map_err(|e| bad(format!("authority chain: {e}")))?;
+    }
+    if let Some(c) = chain.iter().find(|c| !c.valid_at(gen_time)) {
+        return Err(bad(format!(
+            "authority certificate `{}` was not valid at the timestamp time {gen_time}",
+            c.cert.tbs_certificate().subject()
+        )));
+    }
+    if let Ok(Some((_, eku))) = leaf
+        .cert
+        .tbs_certificate()
+        .get_extension::<ExtendedKeyUsage>()
+        && !eku.0.contains(&EKU_TIME_STAMPING)
+    {
+        return Err(bad("authority certificate lacks the timeStamping usage"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generalized_time_with_and_without_fraction() -> Result<(), SigstoreError> {
+        assert_eq!(parse_generalized_time(b"19700101000010Z")?, 10);
+        assert_eq!(parse_generalized_time(b"19700101000010.123Z")?, 10);
+        assert!(parse_generalized_time(b"19700101000010").is_err());
+        assert!(parse_generalized_time(b"1970010100001Z").is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,203 @@
+//! Interop with sigstore-python 4.5.1 against the loopback Sigstore instance: it verifies,
+//! offline, the bundles we sign keylessly (DSSE and message signatures), and refuses them for a
+//! wrong identity.
+
+mod keyless_common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use keyless_common::{Instance, TestResult, expected, outcome, run, sigstore_python, token, write};
+use mcpsig::sign::keyless::{KeylessOptions, KeylessSigner, sign_bundle_file};
+use mcpsig::sign::oidc::IdentityToken;
+use mcpsig::sigstore::bundle::Bundle;
+use mcpsig::sigstore::policy::IdentityPolicy;
+use mcpsig::sigstore::signing_config::SigningConfig;
+use mcpsig::sigstore::trust::TrustedRoot;
+use mcpsig::sigstore::{ArtifactRef, SignerPolicy, VerifyOptions, verify_bundle};
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+const ISSUER: &str = "https://issuer.example";
+const SUBJECT: &str = "https://example.com/publisher";
+
+fn statement_for(name: &str, bytes: &[u8]) -> Vec<u8> {
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": name, "digest": {"sha256": hex::encode(Sha256::digest(bytes))}}],
+        "predicateType": "https://mcpsig.dev/manifest/v1",
+        "predicate": {"server": "example"},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn signer(instance: &Instance) -> Result<KeylessSigner, Box<dyn std::error::Error>> {
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let config = SigningConfig::from_file(&instance.signing_config())?;
+    Ok(KeylessSigner::new(token, &config, Duration::from_secs(30))?)
+}
+
+fn python_verify(
+    py: &std::path::Path,
+    instance: &Instance,
+    bundle: &std::path::Path,
+    identity: &str,
+    artifact: &std::path::Path,
+) -> Result<(bool, String), String> {
+    run(
+        Command::new(py)
+            .arg("--trust-config")
+            .arg(instance.trust_config())
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(bundle)
+            .args(["--cert-identity", identity, "--cert-oidc-issuer", ISSUER])
+            .arg(artifact),
+        Duration::from_secs(120),
+    )
+}
+
+#[test]
+fn sigstore_python_verifies_our_dsse_bundle() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("server.tgz");
+    write(&artifact, b"the server's code")?;
+    let (bundle, _t) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        &statement_for("server.tgz", b"the server's code"),
+    )?;
+    let bundle_path = work.path().join("server.sigstore.json");
+    write(&bundle_path, &bundle.to_json_pretty())?;
+
+    let (ok, out) = python_verify(&py, &instance, &bundle_path, SUBJECT, &artifact)?;
+    assert!(ok, "sigstore-python refused our dsse bundle:\n{out}");
+
+    let (ok, out) = python_verify(
+        &py,
+        &instance,
+        &bundle_path,
+        "https://example.com/someone-else",
+        &artifact,
+    )?;
+    assert!(!ok, "sigstore-python accepted a wrong identity:\n{out}");
+    Ok(())
+}
+
+#[test]
+fn sigstore_python_verifies_our_message_signature_bundle() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("a.txt");
+    write(&artifact, b"hello sigstore\n")?;
+    let (bundle, _t) = signer(&instance)?.sign_artifact_bundle(b"hello sigstore\n")?;
+    let bundle_path = work.path().join("a.txt.sigstore.json");
+    write(&bundle_path, &bundle.to_json_pretty())?;
+    let (ok, out) = python_verify(&py, &instance, &bundle_path, SUBJECT, &artifact)?;
+    assert!(
+        ok,
+        "sigstore-python refused our message-signature bundle:\n{out}"
+    );
+    Ok(())
+}
+
+#[test]
+fn we_verify_a_bundle_sigstore_python_signed() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("a.txt");
+    write(&artifact, b"signed by sigstore-python\n")?;
+    let bundle_path = work.path().join("a.txt.sigstore.json");
+    let (ok, out) = run(
+        Command::new(&py)
+            .arg("--trust-config")
+            .arg(instance.trust_config())
+            .args([
+                "sign",
+                "--identity-token",
+                &token(ISSUER, SUBJECT, &[]),
+                "--bundle",
+            ])
+            .arg(&bundle_path)
+            .arg(&artifact),
+        Duration::from_secs(120),
+    )?;
+    assert!(
+        ok,
+        "sigstore-python could not sign against the loopback instance:\n{out}"
+    );
+
+    let bundle = Bundle::from_json(&std::fs::read(&bundle_path)?)?;
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let opts = VerifyOptions {
+        trusted_root: Some(&root),
+        signer: SignerPolicy::Identity(IdentityPolicy::exact(SUBJECT, ISSUER)),
+        require_transparency: true,
+    };
+    let got = verify_bundle(
+        &bundle,
+        Some(ArtifactRef::Bytes(b"signed by sigstore-python\n")),
+        &opts,
+    );
+    assert_eq!(outcome(&got), expected("keyless-python-signed")?);
+    let got = verify_bundle(&bundle, Some(ArtifactRef::Bytes(b"another file\n")), &opts);
+    assert_eq!(
+        outcome(&got),
+        expected("keyless-python-signed-wrong-artifact")?
+    );
+    Ok(())
+}
+
+#[test]
+fn sign_bundle_contract_output_verifies_in_sigstore_python() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("server.tgz");
+    write(&artifact, b"the server's code")?;
+    let statement = work.path().join("statement.json");
+    write(
+        &statement,
+        &statement_for("server.tgz", b"the server's code"),
+    )?;
+    let opts = KeylessOptions {
+        signing_config: Some(instance.trust_config()),
+        identity_token: Some(Zeroizing::new(token(ISSUER, SUBJECT, &[]))),
+        ..KeylessOptions::default()
+    };
+    // --in-toto: the statement as a DSSE envelope; the verifier is given the subject artifact.
+    let dsse_bundle = work.path().join("statement.sigstore.json");
+    sign_bundle_file(&opts, true, &statement, &dsse_bundle)?;
+    let (ok, out) = python_verify(&py, &instance, &dsse_bundle, SUBJECT, &artifact)?;
+    assert!(ok, "sigstore-python refused the --in-toto bundle:\n{out}");
+    // Plain: the file itself as a message signature.
+    let msg_bundle = work.path().join("server.tgz.sigstore.json");
+    sign_bundle_file(&opts, false, &artifact, &msg_bundle)?;
+    let (ok, out) = python_verify(&py, &instance, &msg_bundle, SUBJECT, &artifact)?;
+    assert!(
+        ok,
+        "sigstore-python refused the message-signature bundle:\n{out}"
+    );
+    // --in-toto on something that is not a statement is refused before anything is signed.
+    assert!(sign_bundle_file(&opts, true, &artifact, &work.path().join("x.json")).is_err());
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! Keyless sign -> bundle -> offline verify with our own verifier, against the loopback Sigstore
+//! instance, and the rejections that must follow each mutation. Each case's expected outcome is
+//! read from testdata/scenarios/keyless-<property>/expected; the bundles are regenerated here since
+//! they depend on the instance's fresh keys.
+
+mod keyless_common;
+
+use std::time::Duration;
+
+use keyless_common::{Instance, TestResult, expected, outcome, token};
+use mcpsig::sign::keyless::{KeylessError, KeylessSigner};
+use mcpsig::sign::oidc::IdentityToken;
+use mcpsig::sigstore::bundle::{Bundle, Content};
+use mcpsig::sigstore::policy::IdentityPolicy;
+use mcpsig::sigstore::signing_config::SigningConfig;
+use mcpsig::sigstore::trust::TrustedRoot;
+use mcpsig::sigstore::{ArtifactRef, SignerPolicy, VerifyOptions, verify_bundle};
+use sha2::{Digest as _, Sha256};
+
+const ISSUER: &str = "https://issuer.example";
+const SUBJECT: &str = "https://example.com/publisher";
+const ARTIFACT: &[u8] = b"the server's code";
+
+fn statement() -> Vec<u8> {
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "server.tgz", "digest": {"sha256": hex::encode(Sha256::digest(ARTIFACT))}}],
+        "predicateType": "https://mcpsig.dev/manifest/v1",
+        "predicate": {"server": "example"},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn sign(instance: &Instance) -> Result<Bundle, Box<dyn std::error::Error>> {
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let config = SigningConfig::from_file(&instance.signing_config())?;
+    let signer = KeylessSigner::new(token, &config, Duration::from_secs(30))?;
+    let (bundle, _) = signer.sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+    // What we wrote must read back identically (zero values included).
+    let reparsed = Bundle::from_json(&bundle.to_json_pretty())?;
+    assert_eq!(reparsed, bundle);
+    Ok(bundle)
+}
+
+fn verify(
+    bundle: &Bundle,
+    root: &TrustedRoot,
+    identity: &str,
+    issuer: &str,
+) -> Result<mcpsig::sigstore::VerifiedBundle, mcpsig::sigstore::SigstoreError> {
+    let opts = VerifyOptions {
+        trusted_root: Some(root),
+        signer: SignerPolicy::Identity(IdentityPolicy::exact(identity, issuer)),
+        require_transparency: true,
+    };
+    verify_bundle(bundle, Some(ArtifactRef::Bytes(ARTIFACT)), &opts)
+}
+
+fn check(scenario: &str, got: String) -> TestResult {
+    assert_eq!(got, expected(scenario)?, "scenario {scenario}");
+    Ok(())
+}
+
+#[test]
+fn keyless_round_trip_and_rejections() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let bundle = sign(&instance)?;
+
+    let json: serde_json::Value = serde_json::from_slice(&bundle.to_json_pretty())?;
+    let vm = &json["verificationMaterial"];
+    assert_eq!(
+        json["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert!(
+        vm["certificate"]["rawBytes"].is_string(),
+        "v0.3 uses `certificate`"
+    );
+    assert!(vm.get("x509CertificateChain").is_none());
+    let entry = &vm["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["kind"], "dsse");
+    assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
+    assert!(
+        entry["inclusionProof"]["hashes"].is_array(),
+        "zero values are written"
+    );
+    assert!(entry["inclusionProof"]["logIndex"].is_string());
+    assert!(entry["canonicalizedBody"].is_string());
+
+    let ok = verify(&bundle, &root, SUBJECT, ISSUER);
+    check("keyless-roundtrip", outcome(&ok))?;
+    if let Ok(v) = ok {
+        assert_eq!(v.payload.as_deref(), Some(statement().as_slice()));
+    }
+
+    check(
+        "keyless-wrong-identity",
+        outcome(&verify(
+            &bundle,
+            &root,
+            "https://example.com/someone-else",
+            ISSUER,
+        )),
+    )?;
+    check(
+        "keyless-wrong-issuer",
+        outcome(&verify(&bundle, &root, SUBJECT, "https://accounts.example")),
+    )?;
+
+    let mut tampered = bundle.clone();
+    if let Content::DsseEnvelope(env) = &mut tampered.content {
+        let last = env.payload.len() - 2;
+        env.payload[last] ^= 0x01;
+    }
+    check(
+        "keyless-tampered-payload",
+        outcome(&verify(&tampered, &root, SUBJECT, ISSUER)),
+    )?;
+
+    let production = TrustedRoot::production()?;
+    check(
+        "keyless-foreign-trusted-root",
+        outcome(&verify(&bundle, &production, SUBJECT, ISSUER)),
+    )?;
+    Ok(())
+}
+
+#[test]
+fn certificate_expired_at_log_time_is_rejected() -> TestResult {
+    let Some(instance) = Instance::start(&["--rekor-time-offset", "3600"])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let bundle = sign(&instance)?;
+    check(
+        "keyless-cert-expired-at-log-time",
+        outcome(&verify(&bundle, &root, SUBJECT, ISSUER)),
+    )?;
+    // With the trusted root at hand, the signer itself refuses to hand out such a bundle.
+    let got = signer(&instance)?
+        .with_trusted_root(root)
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement());
+    check("keyless-cert-expired-at-log-time", self_check_outcome(got))
+}
+
+fn signer(instance: &Instance) -> Result<KeylessSigner, Box<dyn std::error::Error>> {
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let config = SigningConfig::from_file(&instance.signing_config())?;
+    Ok(KeylessSigner::new(token, &config, Duration::from_secs(30))?)
+}
+
+/// A signing result in the scenarios' vocabulary: the self-check's verifier reason code.
+fn self_check_outcome<T>(r: Result<T, KeylessError>) -> String {
+    match r {
+        Ok(_) => "accept".to_owned(),
+        Err(KeylessError::SelfCheck(e)) => format!("reject {}", e.reason_code()),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+#[test]
+fn signer_refuses_bundles_its_trusted_root_does_not_vouch_for() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let ok = signer(&instance)?
+        .with_trusted_root(TrustedRoot::from_file(&instance.trusted_root())?)
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement());
+    check("keyless-roundtrip", self_check_outcome(ok))?;
+    let foreign = signer(&instance)?
+        .with_trusted_root(TrustedRoot::production()?)
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement());
+    check("keyless-foreign-trusted-root", self_check_outcome(foreign))
+}
+
+#[test]
+fn keyless_signer_through_the_signer_trait() -> TestResult {
+    use mcpsig::sign::Signer as _;
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let config = SigningConfig::from_file(&instance.signing_config())?;
+    let signer = KeylessSigner::new(token, &config, Duration::from_secs(30))?;
+    let bundle = signer.sign_dsse("application/vnd.in-toto+json", &statement())?;
+    assert!(verify(&bundle, &root, SUBJECT, ISSUER).is_ok());
+    Ok(())
+}
+
+#[test]
+fn unreachable_instance_error_names_the_url() -> TestResult {
+    // A config whose services listen nowhere: the error must name Fulcio's URL.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    let cfg = format!(
+        r#"{{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls":[{{"url":"http://127.0.0.1:{port}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogUrls":[{{"url":"http://127.0.0.1:{port}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}]}}"#
+    );
+    let config = SigningConfig::from_json(cfg.as_bytes(), "test")?;
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let signer = KeylessSigner::new(token, &config, Duration::from_secs(5))?;
+    let err = signer
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement())
+        .err()
+        .ok_or("signing against nothing succeeded")?;
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
+    assert!(
+        chain.contains(&format!("http://127.0.0.1:{port}/api/v2/signingCert")),
+        "{chain}"
+    );
+    Ok(())
+}
+
+/// Measurement, not a test: `cargo test --release --test keyless_roundtrip -- --ignored
+/// --nocapture measure` prints how long one keyless signature takes against the loopback
+/// instance, part by part (median of 20).
+#[test]
+#[ignore = "measurement; run explicitly"]
+fn measure_keyless_sign() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let signer = signer(&instance)?.with_trusted_root(root);
+    let mut runs = Vec::new();
+    for _ in 0..20 {
+        let (_, t) = signer.sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+        runs.push(t);
+    }
+    let median = |f: &dyn Fn(&mcpsig::sign::keyless::SignTimings) -> Duration| {
+        let mut v: Vec<Duration> = runs.iter().map(f).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!(
+        "keyless sign (median of {}): total {:?} = keygen {:?} + fulcio {:?} + sign {:?} + rekor {:?} + self-check {:?}",
+        runs.len(),
+        median(&|t| t.total),
+        median(&|t| t.keygen),
+        median(&|t| t.fulcio),
+        median(&|t| t.sign),
+        median(&|t| t.rekor),
+        median(&|t| t.self_check),
+    );
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Every directory testdata/scenarios/sigstore-<property>/ holds one bundle with the inputs to
+//! verify it and an `expected` file (`accept` or `reject <reason-code>`). Each is run with the
+//! artifact's bytes and with its digest; both must give the expected outcome and reason code.
+//! The directories are built by testdata/scenarios/sigstore-scenarios-gen/generate.py.
+
+use std::path::{Path, PathBuf};
+
+use mcpsig::sigstore::keys::PublicKey;
+use mcpsig::sigstore::policy::IdentityPolicy;
+use mcpsig::sigstore::trust::TrustedRoot;
+use mcpsig::sigstore::{
+    ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
+};
+use sha2::{Digest as _, Sha256};
+
+const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const GITHUB: &str = "https://token.actions.githubusercontent.com";
+
+fn read_trim(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned())
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigstoreError + '_ {
+    move |source| SigstoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn run(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
+    let art_path = dir.join("artifact");
+    let artifact = std::fs::read(&art_path).map_err(io(&art_path))?;
+    let root = match dir.join("trusted_root.json") {
+        p if p.exists() => TrustedRoot::from_file(&p)?,
+        _ => TrustedRoot::production()?,
+    };
+    let bundle_path = dir.join("bundle.sigstore.json");
+    let bundle = Bundle::from_json(&std::fs::read(&bundle_path).map_err(io(&bundle_path))?)?;
+    let signer = match read_trim(&dir.join("key.pub")) {
+        Some(pem) => SignerPolicy::Key(PublicKey::from_pem(&pem)?),
+        None => SignerPolicy::Identity(IdentityPolicy::exact(
+            &read_trim(&dir.join("identity")).unwrap_or_else(|| BEACON.to_owned()),
+            &read_trim(&dir.join("issuer")).unwrap_or_else(|| GITHUB.to_owned()),
+        )),
+    };
+    let opts = VerifyOptions {
+        trusted_root: Some(&root),
+        signer,
+        require_transparency: true,
+    };
+    let digest: [u8; 32] = Sha256::digest(&artifact).into();
+    let art = if by_digest {
+        ArtifactRef::Sha256(digest)
+    } else {
+        ArtifactRef::Bytes(&artifact)
+    };
+    verify_bundle(&bundle, Some(art), &opts).map(|_| ())
+}
+
+#[test]
+fn sigstore_scenarios_give_expected_outcome() -> Result<(), std::io::Error> {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/scenarios");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&base)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.join("expected").exists()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("sigstore-"))
+        })
+        .collect();
+    dirs.sort();
+    assert!(
+        dirs.len() >= 25,
+        "expected the sigstore scenarios, found {}",
+        dirs.len()
+    );
+    let mut wrong = Vec::new();
+    for dir in &dirs {
+        let expected = read_trim(&dir.join("expected")).unwrap_or_default();
+        for by_digest in [false, true] {
+            let got = match run(dir, by_digest) {
+                Ok(()) => "accept".to_owned(),
+                Err(e) => format!("reject {}", e.reason_code()),
+            };
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let detail = run(dir, by_digest)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            println!(
+                "{name} [{}]: {got} {detail}",
+                if by_digest { "DIGEST" } else { "PATH" }
+            );
+            if got != expected {
+                wrong.push(format!(
+                    "{name}: expected `{expected}`, got `{got}` ({detail})"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "wrong outcomes:\n{}", wrong.join("\n"));
+    Ok(())
+}

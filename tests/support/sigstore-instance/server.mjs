@@ -1,0 +1,283 @@
+// A Sigstore instance on loopback for mcpsig's signing tests.
+//
+// It serves @sigstore/mock's own Fulcio, Rekor v1 and TSA handlers (sigstore-js's server-side
+// implementation) over real HTTP on 127.0.0.1, so that real clients (ours, sigstore-python) talk
+// to it exactly as they talk to the public instance. It writes the matching trust material into
+// the directory given as first argument:
+//   trusted_root.json      the instance's CA, CT log, Rekor log and TSA keys
+//   signing_config.json    signing config v0.2 pointing at this instance
+//   trust_config.json      both, as a ClientTrustConfig (sigstore-python --trust-config)
+// and prints the base URL as the first stdout line once everything is ready.
+//
+// Usage: node server.mjs OUT_DIR [--port N] [--rekor-time-offset SECONDS]
+//   --rekor-time-offset shifts the log's clock (integrated time, SET, checkpoint) so a test can
+//   obtain an entry logged after the signing certificate expired.
+//
+// The process exits when its stdin closes or on SIGTERM/SIGINT, so a test that dies never
+// leaves it running.
+
+import { createRequire } from 'node:module';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const mock = require('@sigstore/mock');
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+function parseArgs(argv) {
+  const opts = { outDir: null, port: 0, rekorTimeOffset: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--port') {
+      opts.port = Number(argv[++i]);
+    } else if (a === '--rekor-time-offset') {
+      opts.rekorTimeOffset = Number(argv[++i]);
+    } else if (!opts.outDir) {
+      opts.outDir = a;
+    } else {
+      throw new Error(`unexpected argument: ${a}`);
+    }
+  }
+  if (!opts.outDir) {
+    throw new Error('usage: node server.mjs OUT_DIR [--port N] [--rekor-time-offset SECONDS]');
+  }
+  if (!Number.isInteger(opts.port) || !Number.isFinite(opts.rekorTimeOffset)) {
+    throw new Error('--port and --rekor-time-offset take numbers');
+  }
+  return opts;
+}
+
+const b64 = (buf) => Buffer.from(buf).toString('base64');
+const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest();
+const genKey = () => crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const spkiDer = (keyObject) => keyObject.export({ format: 'der', type: 'spki' });
+
+// Real Fulcio takes the OIDC token from the Authorization header and the CSR as base64 of its
+// PEM; the mock handler reads both from the JSON body in other shapes. Bring the request to the
+// mock's shape.
+function adaptFulcioRequest(headers, raw) {
+  const body = JSON.parse(raw);
+  const auth = headers['authorization'] || '';
+  const bearer = auth.match(/^Bearer\s+(.+)$/i);
+  body.credentials = body.credentials || {};
+  if (bearer && !body.credentials.oidcIdentityToken) {
+    body.credentials.oidcIdentityToken = bearer[1].trim();
+  }
+  if (typeof body.certificateSigningRequest === 'string' &&
+      !body.certificateSigningRequest.includes('-----BEGIN')) {
+    body.certificateSigningRequest = Buffer.from(body.certificateSigningRequest, 'base64').toString('utf8');
+  }
+  return JSON.stringify(body);
+}
+
+// DSSE pre-authentication encoding, to check envelopes the way real Rekor does.
+function pae(payloadType, payload) {
+  const t = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${t.length} `, 'utf8'), t,
+    Buffer.from(` ${payload.length} `, 'utf8'), payload,
+  ]);
+}
+
+function publicKeyFromPem(pem) {
+  if (pem.includes('BEGIN CERTIFICATE')) {
+    return new crypto.X509Certificate(pem).publicKey;
+  }
+  return crypto.createPublicKey(pem);
+}
+
+// Real Rekor does not store a proposed `dsse` entry as sent: it checks every signature against
+// the verifiers and stores hashes of the envelope and payload plus the signatures. The mock logs
+// the proposal verbatim, so do what Rekor does before handing it on. A hashedrekord entry is
+// stored as proposed by real Rekor too (the mock does not check its signature; verifiers do).
+function adaptRekorRequest(raw) {
+  const entry = JSON.parse(raw);
+  if (entry.kind === 'dsse' && entry.spec && entry.spec.proposedContent) {
+    const { envelope, verifiers } = entry.spec.proposedContent;
+    const env = JSON.parse(envelope);
+    const payload = Buffer.from(env.payload, 'base64');
+    const keys = (verifiers || []).map((v) => Buffer.from(v, 'base64').toString('utf8'));
+    const signatures = [];
+    for (const sig of env.signatures || []) {
+      const key = keys.find((pem) =>
+        crypto.verify('sha256', pae(env.payloadType, payload), publicKeyFromPem(pem), Buffer.from(sig.sig, 'base64')));
+      if (!key) {
+        throw new Error('all signatures must have a key that verifies it');
+      }
+      signatures.push({ signature: sig.sig, verifier: b64(key) });
+    }
+    if (signatures.length === 0) {
+      throw new Error('dsse envelope has no signatures');
+    }
+    signatures.sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
+    return JSON.stringify({
+      apiVersion: entry.apiVersion,
+      kind: 'dsse',
+      spec: {
+        envelopeHash: { algorithm: 'sha256', value: sha256(Buffer.from(envelope, 'utf8')).toString('hex') },
+        payloadHash: { algorithm: 'sha256', value: sha256(payload).toString('hex') },
+        signatures,
+      },
+    });
+  }
+  return raw;
+}
+
+// Real Rekor names an entry by an 80-hex UUID (tree id + leaf hash) and ends its JSON with a
+// newline; the mock uses 64 random hex digits.
+function adaptRekorResponse(response, treeIdHex) {
+  const parsed = JSON.parse(response);
+  const out = {};
+  for (const value of Object.values(parsed)) {
+    const leaf = sha256(Buffer.concat([Buffer.from([0]), Buffer.from(value.body, 'base64')]));
+    out[treeIdHex + leaf.toString('hex')] = value;
+  }
+  return JSON.stringify(out) + '\n';
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('request body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(opts.outDir, { recursive: true });
+
+  const server = http.createServer();
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  const baseUrl = `http://127.0.0.1:${port}`;
+
+  const caKey = genKey();
+  const ctKey = genKey();
+  const tlogKey = genKey();
+  const tsaKey = genKey();
+  const rekorClock = opts.rekorTimeOffset !== 0 ? new Date(Date.now() + opts.rekorTimeOffset * 1000) : undefined;
+
+  const ctlog = await mock.initializeCTLog(ctKey);
+  const ca = await mock.initializeCA(caKey, ctlog);
+  const tlog = await mock.initializeTLog(baseUrl, tlogKey, rekorClock);
+  const tsa = await mock.initializeTSA(tsaKey);
+  const fulcio = mock.fulcioHandler(ca);
+  const rekor = mock.rekorHandler(tlog);
+  const timestamp = mock.tsaHandler(tsa);
+  const treeIdHex = crypto.randomBytes(8).toString('hex');
+
+  // Trust material valid from a minute ago so that certificates issued right now fall inside.
+  const start = new Date(Date.now() - 60_000).toISOString();
+  const tlogSpki = spkiDer(tlogKey.publicKey);
+  const trustedRoot = {
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    tlogs: [{
+      baseUrl,
+      hashAlgorithm: 'SHA2_256',
+      publicKey: { rawBytes: b64(tlogSpki), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
+      logId: { keyId: b64(sha256(tlogSpki)) },
+    }],
+    certificateAuthorities: [{
+      subject: { organization: 'sigstore.mock', commonName: 'sigstore' },
+      uri: baseUrl,
+      certChain: { certificates: [{ rawBytes: b64(ca.rootCertificate) }] },
+      validFor: { start },
+    }],
+    ctlogs: [{
+      baseUrl,
+      hashAlgorithm: 'SHA2_256',
+      publicKey: { rawBytes: b64(ctlog.publicKey), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start } },
+      logId: { keyId: b64(ctlog.logID) },
+    }],
+    timestampAuthorities: [{
+      subject: { organization: 'sigstore.mock', commonName: 'tsa' },
+      uri: `${baseUrl}/api/v1/timestamp`,
+      certChain: { certificates: [{ rawBytes: b64(tsa.intCertificate) }, { rawBytes: b64(tsa.rootCertificate) }] },
+      validFor: { start },
+    }],
+  };
+  const signingConfig = {
+    mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+    caUrls: [{ url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }],
+    oidcUrls: [],
+    rekorTlogUrls: [{ url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }],
+    tsaUrls: [],
+    rekorTlogConfig: { selector: 'ANY' },
+    tsaConfig: { selector: 'ANY' },
+  };
+  const trustConfig = {
+    mediaType: 'application/vnd.dev.sigstore.clienttrustconfig.v0.1+json',
+    trustedRoot,
+    signingConfig,
+  };
+  const write = (name, value) =>
+    fs.writeFileSync(path.join(opts.outDir, name), JSON.stringify(value, null, 2) + '\n');
+  write('trusted_root.json', trustedRoot);
+  write('signing_config.json', signingConfig);
+  write('trust_config.json', trustConfig);
+
+  const routes = {
+    [fulcio.path]: async (req, raw) => fulcio.fn(adaptFulcioRequest(req.headers, raw)),
+    [rekor.path]: async (_req, raw) => {
+      const res = await rekor.fn(adaptRekorRequest(raw));
+      if (res.statusCode === 201) {
+        res.response = adaptRekorResponse(res.response, treeIdHex);
+      }
+      return res;
+    },
+    [timestamp.path]: async (_req, raw) => timestamp.fn(raw),
+  };
+
+  server.on('request', async (req, res) => {
+    const url = new URL(req.url, baseUrl);
+    const route = routes[url.pathname];
+    if (req.method !== 'POST' || !route) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end(`no route for ${req.method} ${url.pathname}\n`);
+      return;
+    }
+    try {
+      const raw = (await readBody(req)).toString('utf8');
+      const out = await route(req, raw);
+      res.writeHead(out.statusCode, { 'Content-Type': out.contentType || 'text/plain' });
+      res.end(typeof out.response === 'string' ? out.response : Buffer.from(out.response.buffer ?? out.response));
+    } catch (e) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end(`${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  });
+
+  const stop = () => {
+    server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.resume();
+
+  process.stdout.write(`${baseUrl}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`sigstore-instance: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
