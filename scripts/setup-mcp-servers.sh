@@ -12,9 +12,11 @@ sdk_version="2.3.0"
 echo "setup-mcp-servers: node servers in tests/servers/node" >&2
 cd "$root/tests/servers/node"
 if [ -f package-lock.json ]; then
+  # The stamp is the lockfile a completed `npm ci` installed; anything else reinstalls.
   if [ ! -x node_modules/.bin/mcp-server-everything ] || [ ! -x node_modules/.bin/mcp-server-memory ] \
-     || ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+     || ! cmp -s package-lock.json node_modules/.mcpsig-installed-lock 2>/dev/null; then
     npm ci --no-audit --no-fund --ignore-scripts
+    cp package-lock.json node_modules/.mcpsig-installed-lock
   fi
 else
   npm install --no-audit --no-fund --ignore-scripts --save-exact
