@@ -15,6 +15,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod tools_cmd;
+
 const AFTER_HELP: &str = "\
 Examples:
   mcp-sign keygen --out release.key
@@ -117,6 +119,8 @@ enum Cmd {
         #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha512"])]
         algorithm: String,
     },
+    /// Launch the server, capture its tools, prompts and resource templates, pin them into the manifest.
+    Tools(tools_cmd::ToolsArgs),
 }
 
 /// An error with the exit code and reason it maps to.
@@ -208,6 +212,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             exclude,
             algorithm,
         } => digest(&path, &exclude, &algorithm),
+        Cmd::Tools(args) => tools_cmd::run(args),
     }
 }
 
@@ -340,6 +345,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         previous,
         launch,
         artifacts: vec![Artifact::directory(artifact_name, patterns, entries)],
+        tools: None,
     };
     manifest.check().map_err(refused)?;
     write_atomic(&a.output, &manifest.to_json_pretty(), 0o644, a.force)?;
