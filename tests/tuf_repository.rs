@@ -294,3 +294,152 @@ fn unreachable_repository_names_url_and_role() {
         "{msg}"
     );
 }
+
+fn mcp_verify(cache: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(common::bin("mcp-verify"))
+        .args(args)
+        .env("MCPSIG_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run mcp-verify")
+}
+
+fn valid_bundle_args() -> Vec<String> {
+    let s = root().join("testdata/scenarios");
+    vec![
+        s.join("valid-bundle-accepted/bundle.sigstore.json")
+            .display()
+            .to_string(),
+        "--key".into(),
+        s.join("_keys/scenario.pub").display().to_string(),
+    ]
+}
+
+/// End to end through the binary: `trust refresh` from a loopback repository, then a
+/// verification that reads the cached root (and refuses it once it is tampered with).
+#[test]
+fn cli_refresh_then_verify_with_cached_root() {
+    let Some(py) = venv_python() else { return };
+    let gen_dir = generate(&py, "accept");
+    let server = Server::start(&py, gen_dir.path());
+    let url = server.url("repo");
+    let tuf_root = gen_dir.path().join("1.root.json");
+    let cache = tempfile::tempdir().unwrap();
+    let refresh_args = [
+        "trust",
+        "refresh",
+        "--tuf-url",
+        &url,
+        "--tuf-root",
+        tuf_root.to_str().unwrap(),
+    ];
+    let mut json_args = refresh_args.to_vec();
+    json_args.push("--json");
+    let out = mcp_verify(cache.path(), &json_args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["root_version_before"], 1);
+    assert_eq!(report["root_version"], 2);
+    assert_eq!(report["targets"][0]["name"], "trusted_root.json");
+    assert_eq!(report["targets"][0]["changed"], true);
+
+    // A second refresh changes nothing and says so.
+    let out = mcp_verify(cache.path(), &refresh_args);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("root:      v2 (unchanged)"), "{text}");
+    assert!(text.contains("trusted_root.json: unchanged"), "{text}");
+    drop(server);
+
+    // Verification with the cached root: the server is gone, so no network is involved.
+    let mut verify: Vec<String> = valid_bundle_args();
+    verify.extend(["--tuf-url".into(), url.clone()]);
+    let verify: Vec<&str> = verify.iter().map(String::as_str).collect();
+    let out = mcp_verify(cache.path(), &verify);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The cached trusted root edited on disk: refused, never used.
+    let cached = tuf::load_cached_target(
+        &tuf::repo_cache_dir(cache.path(), &url),
+        TRUSTED_ROOT_TARGET,
+        None,
+    )
+    .unwrap()
+    .unwrap();
+    let mut bytes = cached.bytes.clone();
+    bytes[20] ^= 1;
+    std::fs::write(&cached.path, &bytes).unwrap();
+    let out = mcp_verify(cache.path(), &verify);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not usable") && err.contains("sha"), "{err}");
+
+    // No cache at all for that repository: an error that says how to make one.
+    let empty = tempfile::tempdir().unwrap();
+    let out = mcp_verify(empty.path(), &verify);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mcp-verify trust refresh --tuf-url"), "{err}");
+}
+
+/// A repository that fails verification: exit 1 with the reason code in the JSON error.
+#[test]
+fn cli_refresh_rejection_exits_1() {
+    let Some(py) = venv_python() else { return };
+    let gen_dir = generate(&py, "bad-signature");
+    let server = Server::start(&py, gen_dir.path());
+    let url = server.url("repo");
+    let tuf_root = gen_dir.path().join("1.root.json");
+    let cache = tempfile::tempdir().unwrap();
+    let out = mcp_verify(
+        cache.path(),
+        &[
+            "trust",
+            "refresh",
+            "--tuf-url",
+            &url,
+            "--tuf-root",
+            tuf_root.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["reason"], "bad-signature");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timestamp")
+    );
+}
+
+/// A damaged cache for the default (production) repository never blocks verification: it is
+/// reported on stderr and the embedded root is used.
+#[test]
+fn damaged_default_cache_falls_back_to_embedded_root() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tuf::repo_cache_dir(cache.path(), tuf::PRODUCTION_URL);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("root.json"), b"{\"signed\": 1}").unwrap();
+    let args = valid_bundle_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mcp_verify(cache.path(), &args);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: ignoring the trusted root cached from"),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod sigstore_cmd;
 mod trust_args;
+mod trust_cmd;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -53,6 +54,9 @@ enum Cmd {
     Sigstore(SigstoreCmd),
     /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
     Tools(tools_cmd::ToolsArgs),
+    /// Trusted-root maintenance: `trust refresh` fetches the Sigstore trusted root over TUF.
+    #[command(subcommand)]
+    Trust(trust_cmd::TrustCmd),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
             return sigstore_cmd::verify_bundle_cmd(&a);
         }
         Some(Cmd::Tools(args)) => tools_cmd::run(args),
+        Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

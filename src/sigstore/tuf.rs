@@ -1145,6 +1145,19 @@ pub fn load_cached_target(
     }))
 }
 
+/// The trusted root cached for repository `url` under [`cache_root`], re-checked against the
+/// cached targets metadata (see [`load_cached_target`]). `Ok(None)` when nothing usable is
+/// cached or no cache folder can be named.
+pub fn cached_trusted_root(
+    url: &str,
+    anchor: Option<&[u8]>,
+) -> Result<Option<CachedTarget>, TufError> {
+    let Some(root) = cache_root() else {
+        return Ok(None);
+    };
+    load_cached_target(&repo_cache_dir(&root, url), TRUSTED_ROOT_TARGET, anchor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
