@@ -53,7 +53,7 @@ enum Cmd {
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
     /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
-    Tools(tools_cmd::ToolsArgs),
+    Tools(Box<tools_cmd::ToolsArgs>),
     /// Trusted-root maintenance: `trust refresh` fetches the Sigstore trusted root over TUF.
     #[command(subcommand)]
     Trust(trust_cmd::TrustCmd),
@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
             return sigstore_cmd::verify_bundle_cmd(&a);
         }
-        Some(Cmd::Tools(args)) => tools_cmd::run(args),
+        Some(Cmd::Tools(args)) => tools_cmd::run(*args),
         Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
     };
     match result {
