@@ -6,13 +6,21 @@ use mcpsig::sigstore::tuf::olpc;
 
 #[test]
 fn securesystemslib_vectors() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/tuf/olpc-vectors.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/tuf/olpc-vectors.json"
+    );
     let vectors: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     assert!(vectors.len() >= 10);
     for v in &vectors {
         let want = v["canonical"].as_str().unwrap();
         let got = olpc::encode(&v["input"]).unwrap();
-        assert_eq!(String::from_utf8(got).unwrap(), want, "input {}", v["input"]);
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            want,
+            "input {}",
+            v["input"]
+        );
     }
 }

@@ -124,17 +124,30 @@ impl Drop for Server {
     }
 }
 
-fn refresh(url: &str, anchor: &[u8], cache: &Path) -> Result<RefreshReport, TufError> {
+fn test_limits() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(20),
+        ..Limits::default()
+    }
+}
+
+fn refresh_with(
+    url: &str,
+    anchor: &[u8],
+    cache: &Path,
+    limits: Limits,
+) -> Result<RefreshReport, TufError> {
     tuf::refresh(&RefreshOptions {
         url,
         initial_root: anchor,
         cache_dir: cache,
         now: mcpsig::chrono::Utc::now(),
-        limits: Limits {
-            timeout: Duration::from_secs(20),
-            ..Limits::default()
-        },
+        limits,
     })
+}
+
+fn refresh(url: &str, anchor: &[u8], cache: &Path) -> Result<RefreshReport, TufError> {
+    refresh_with(url, anchor, cache, test_limits())
 }
 
 fn scenario_dirs() -> Vec<PathBuf> {
@@ -155,7 +168,7 @@ fn scenario_dirs() -> Vec<PathBuf> {
 fn tuf_scenarios() {
     let Some(py) = venv_python() else { return };
     let dirs = scenario_dirs();
-    assert!(dirs.len() >= 10, "tuf scenarios missing");
+    assert!(dirs.len() >= 15, "tuf scenarios missing");
     let target = std::fs::read(published_target()).unwrap();
     let mut failures = Vec::new();
     for dir in dirs {
@@ -168,7 +181,15 @@ fn tuf_scenarios() {
         let anchor = std::fs::read(gen_dir.path().join("1.root.json")).unwrap();
         let cache = tempfile::tempdir().unwrap();
 
-        let mut result = refresh(&server.url("repo"), &anchor, cache.path());
+        let limits = if case == "root-rotation-limit" {
+            Limits {
+                max_root_rotations: 1,
+                ..test_limits()
+            }
+        } else {
+            test_limits()
+        };
+        let mut result = refresh_with(&server.url("repo"), &anchor, cache.path(), limits);
         if case == "version-rollback" {
             // The first refresh is good and sets the floor the second must not go under.
             assert!(result.is_ok(), "{name}: first refresh failed: {result:?}");

@@ -104,6 +104,10 @@ class Repo:
         else:
             signers2 = self.root_v1_signers + self.root_v2_signers
         write(os.path.join(dest, "2.root.json"), signed_bytes(root2, signers2))
+        if case == "root-rotation-limit":
+            # A valid third root: the client is run with a limit of one rotation step.
+            root3 = self.root(3, self.root_v2_signers, 2)
+            write(os.path.join(dest, "3.root.json"), signed_bytes(root3, self.root_v2_signers))
 
         # Targets files.
         trusted_root = self.trusted_root
@@ -119,20 +123,30 @@ class Repo:
         write(os.path.join(dest, "targets", f"{sc.hashes['sha256']}.signing_config.v0.2.json"),
               self.signing_config)
 
-        targets = Targets(version=version, expires=expiry(90),
-                          targets={"trusted_root.json": tr, "signing_config.v0.2.json": sc})
+        listed = {"trusted_root.json": tr, "signing_config.v0.2.json": sc}
+        if case == "target-missing":
+            del listed["trusted_root.json"]
+        targets = Targets(version=version, expires=expiry(90), targets=listed)
         t_signers = self.targets_signers[:1] if case == "below-threshold" else self.targets_signers
         raw_targets = signed_bytes(targets, t_signers)
         write(os.path.join(dest, f"{version}.targets.json"), raw_targets)
 
-        snapshot = Snapshot(version=version, expires=expiry(30),
+        # Snapshot version as written inside the file; the timestamp names `version`.
+        inner = version + 1 if case == "snapshot-version-mismatch" else version
+        snapshot = Snapshot(version=inner, expires=expiry(30),
                             meta={"targets.json": MetaFile(version)})
         raw_snapshot = signed_bytes(snapshot, [self.snap_signer])
+        listed_snapshot = raw_snapshot
+        if case == "snapshot-hash-mismatch":
+            # Validly signed, but not the snapshot the timestamp lists (re-signed with another
+            # expiry after the timestamp took its hash).
+            snapshot.expires = expiry(29)
+            raw_snapshot = signed_bytes(snapshot, [self.snap_signer])
         write(os.path.join(dest, f"{version}.snapshot.json"), raw_snapshot)
 
         ts = Timestamp(version=version, expires=expiry(1),
-                       snapshot_meta=MetaFile.from_data(version, raw_snapshot, ["sha256"]))
-        ts.snapshot_meta.length = len(raw_snapshot)
+                       snapshot_meta=MetaFile.from_data(version, listed_snapshot, ["sha256"]))
+        ts.snapshot_meta.length = len(listed_snapshot)
         if case == "expired-timestamp":
             ts.expires = NOW - timedelta(hours=1)
         if case == "oversized-metadata":
@@ -141,6 +155,10 @@ class Repo:
         raw_ts = signed_bytes(ts, [self.ts_signer])
         if case == "bad-signature":
             raw_ts = flip_signature(raw_ts)
+        if case == "duplicate-json-key":
+            # Parsers disagree on which duplicate wins; the signature covers the last one here.
+            raw_ts = raw_ts.replace(b'"_type": "timestamp"', b'"_type": "root",\n  "_type": "timestamp"', 1)
+            assert b'"_type": "root"' in raw_ts
         write(os.path.join(dest, "timestamp.json"), raw_ts)
 
 
