@@ -294,6 +294,8 @@ def serve_http():
             accept = self.headers.get("accept", "")
             if "application/json" not in accept or "text/event-stream" not in accept:
                 return self.reply(406, {"error": "Accept must list application/json and text/event-stream"})
+            if "method" in msg and self.headers.get("mcp-method") != msg["method"]:
+                return self.reply(400, {"error": "Mcp-Method header missing or not the body's method"})
             if "id" not in msg or "method" not in msg:
                 self.send_response(202)
                 self.send_header("content-length", "0")
