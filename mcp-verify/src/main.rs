@@ -1,6 +1,7 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod sigstore_cmd;
 mod trust_args;
 
 use anyhow::Context;
@@ -47,8 +48,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Verify any Sigstore bundle (the Sigstore conformance CLI contract).
+    #[command(subcommand)]
+    Sigstore(SigstoreCmd),
     /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
     Tools(tools_cmd::ToolsArgs),
+}
+
+#[derive(Subcommand)]
+enum SigstoreCmd {
+    /// Verify a Sigstore bundle over a file or a `sha256:<hex>` digest.
+    #[command(
+        after_help = "Examples:\n  mcp-verify sigstore verify-bundle --bundle a.txt.sigstore.json \\\n      --certificate-identity me@example.com --certificate-oidc-issuer https://accounts.google.com a.txt\n  mcp-verify sigstore verify-bundle --bundle b.json --key key.pub sha256:<hex>"
+    )]
+    VerifyBundle(sigstore_cmd::VerifyBundleArgs),
 }
 
 #[derive(Args)]
@@ -71,6 +84,9 @@ fn main() -> ExitCode {
     let json = cli.verify.json || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json);
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),
+        Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
+            return sigstore_cmd::verify_bundle_cmd(&a);
+        }
         Some(Cmd::Tools(args)) => tools_cmd::run(args),
     };
     match result {

@@ -9,7 +9,6 @@
 //! production root is used (`--staging` picks the embedded staging root).
 //! Exit codes: 0 verified, 1 rejected (reason code on stderr), 2 usage or I/O error.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,73 +19,30 @@ use mcpsig::sigstore::{
     ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
 };
 
-struct Args {
+/// `verify-bundle` arguments, in the conformance contract's spelling.
+#[derive(clap::Args, Debug)]
+pub struct VerifyBundleArgs {
+    /// The Sigstore bundle to verify.
+    #[arg(long)]
     bundle: PathBuf,
-    identity: Option<String>,
-    issuer: Option<String>,
+    /// Exact certificate identity (SAN) that must have signed.
+    #[arg(long, requires = "issuer", conflicts_with = "key")]
+    certificate_identity: Option<String>,
+    /// Exact OIDC issuer of the certificate.
+    #[arg(long = "certificate-oidc-issuer", id = "issuer")]
+    certificate_oidc_issuer: Option<String>,
+    /// A managed public key (PEM) instead of a certificate identity.
+    #[arg(long)]
     key: Option<PathBuf>,
+    /// Trusted root (default: the embedded public-good root).
+    #[arg(long)]
     trusted_root: Option<PathBuf>,
+    /// Use the embedded staging root.
+    #[arg(long, conflicts_with = "trusted_root")]
     staging: bool,
+    /// The artifact: a path, or `sha256:<64 hex>`.
+    #[arg(value_name = "FILE_OR_DIGEST")]
     input: String,
-}
-
-fn usage(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}");
-    eprintln!(
-        "usage: verify-bundle --bundle FILE (--certificate-identity ID --certificate-oidc-issuer URL | --key PEM) [--trusted-root FILE | --staging] FILE_OR_DIGEST"
-    );
-    ExitCode::from(2)
-}
-
-fn parse(args: &[OsString]) -> Result<Args, String> {
-    let mut it = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .peekable();
-    if it.peek().map(String::as_str) == Some("verify-bundle") {
-        it.next();
-    }
-    let (mut bundle, mut identity, mut issuer, mut key, mut trusted_root) =
-        (None, None, None, None, None);
-    let mut staging = false;
-    let mut input = None;
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match a.as_str() {
-            "--bundle" => bundle = Some(PathBuf::from(value("--bundle")?)),
-            "--certificate-identity" => identity = Some(value("--certificate-identity")?),
-            "--certificate-oidc-issuer" => issuer = Some(value("--certificate-oidc-issuer")?),
-            "--key" => key = Some(PathBuf::from(value("--key")?)),
-            "--trusted-root" => trusted_root = Some(PathBuf::from(value("--trusted-root")?)),
-            "--staging" => staging = true,
-            s if s.starts_with("--") => return Err(format!("unknown option `{s}`")),
-            s => {
-                if input.replace(s.to_owned()).is_some() {
-                    return Err("more than one FILE_OR_DIGEST given".into());
-                }
-            }
-        }
-    }
-    let bundle = bundle.ok_or("--bundle is required")?;
-    let input = input.ok_or("FILE_OR_DIGEST is required")?;
-    match (&key, &identity, &issuer) {
-        (Some(_), None, None) | (None, Some(_), Some(_)) => {}
-        _ => {
-            return Err(
-                "give either --key, or both --certificate-identity and --certificate-oidc-issuer"
-                    .into(),
-            );
-        }
-    }
-    Ok(Args {
-        bundle,
-        identity,
-        issuer,
-        key,
-        trusted_root,
-        staging,
-        input,
-    })
 }
 
 fn parse_digest(s: &str) -> Option<[u8; 32]> {
@@ -107,7 +63,7 @@ enum Failure {
     Io(String),
 }
 
-fn run(a: &Args) -> Result<(), Failure> {
+fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
     let read = |p: &PathBuf| {
         std::fs::read(p).map_err(|e| Failure::Io(format!("cannot read `{}`: {e}", p.display())))
     };
@@ -118,13 +74,18 @@ fn run(a: &Args) -> Result<(), Failure> {
     }
     .map_err(Failure::Rejected)?;
     let bundle = Bundle::from_json(&read(&a.bundle)?).map_err(Failure::Rejected)?;
-    let signer = match (&a.key, &a.identity, &a.issuer) {
+    let signer = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
         (Some(k), _, _) => {
             let pem = String::from_utf8_lossy(&read(k)?).into_owned();
             SignerPolicy::Key(PublicKey::from_pem(&pem).map_err(Failure::Rejected)?)
         }
         (None, Some(id), Some(iss)) => SignerPolicy::Identity(IdentityPolicy::exact(id, iss)),
-        _ => return Err(Failure::Io("no signer policy".into())),
+        _ => {
+            return Err(Failure::Io(
+                "give either --key, or both --certificate-identity and --certificate-oidc-issuer"
+                    .into(),
+            ));
+        }
     };
     let bytes;
     let artifact = if a.input.starts_with("sha256:") {
@@ -146,14 +107,9 @@ fn run(a: &Args) -> Result<(), Failure> {
         .map_err(Failure::Rejected)
 }
 
-/// Runs `verify-bundle` with the arguments after the subcommand name (a leading
-/// `verify-bundle` is skipped if present).
-pub fn verify_bundle_cmd(args: &[OsString]) -> ExitCode {
-    let a = match parse(args) {
-        Ok(a) => a,
-        Err(msg) => return usage(&msg),
-    };
-    match run(&a) {
+/// Runs `verify-bundle`.
+pub fn verify_bundle_cmd(a: &VerifyBundleArgs) -> ExitCode {
+    match run(a) {
         Ok(()) => {
             println!("OK: {}", a.bundle.display());
             ExitCode::SUCCESS

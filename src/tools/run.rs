@@ -155,19 +155,8 @@ fn manifest_dir(path: &Path) -> PathBuf {
 
 /// The pins inside a manifest (its `tools` member), checked, if it has any.
 pub fn pins_of_manifest(manifest: &Manifest) -> Result<Option<ToolPins>, ToolsError> {
-    // Through the serialized form, so this keeps working whatever the
-    // manifest's Rust model looks like, and never sees unverified data.
-    let value = serde_json::to_value(manifest).map_err(|e| ToolsError::Profile {
-        reason: format!("manifest cannot be encoded: {e}"),
-    })?;
-    let Some(raw) = value.get("tools") else {
-        return Ok(None);
-    };
-    let pins: ToolPins = serde_json::from_value(raw.clone()).map_err(|e| ToolsError::Profile {
-        reason: format!("invalid `tools`: {e}"),
-    })?;
-    pins.validate()?;
-    Ok(Some(pins))
+    // `Manifest::check` already validated them when the manifest was read.
+    Ok(manifest.tools.clone())
 }
 
 /// The result of comparing a verified manifest's pins with the live server.
