@@ -135,6 +135,10 @@ fn duplicate_json_keys_are_refused() {
     let script = r#"read line; echo '{"jsonrpc":"2.0","id":1,"id":1,"result":{}}'; sleep 5"#;
     let err = mcp::list_server(&sh(script), &options()).expect_err("duplicate keys");
     assert!(matches!(err, McpError::Garbage { .. }), "{err}");
+    assert!(
+        err.to_string().contains("duplicate object key `id`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -274,7 +274,7 @@ fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
                         excerpt: excerpt(&line),
                     },
                     Err(e) => Incoming::Garbage {
-                        reason: format!("not JSON: {e}"),
+                        reason: super::json_reason(&e),
                         excerpt: excerpt(&line),
                     },
                 }
