@@ -226,8 +226,11 @@ fn server_requests_are_answered_during_the_session() {
 
 #[test]
 fn stateless_path_is_used_where_offered() {
-    let listing =
-        mcp::list_server(&drift(&[("DRIFT_STATELESS", "1")]), &options()).expect("stateless");
+    let listing = mcp::list_server(
+        &drift(&[("DRIFT_STATELESS", "1"), ("DRIFT_PAGE_SIZE", "1")]),
+        &options(),
+    )
+    .expect("stateless, paginated: every page request carries the `_meta` keys");
     assert!(listing.stateless);
     assert_eq!(listing.protocol_version, "2026-07-28");
     assert_eq!(listing.tools.len(), 3);
