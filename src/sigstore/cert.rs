@@ -288,17 +288,7 @@ fn verify_chain_to(
     leaf: &ParsedCert,
     ca: &CertificateAuthority,
 ) -> Result<ParsedCert, SigstoreError> {
-    let chain = ca
-        .cert_chain
-        .iter()
-        .map(|d| ParsedCert::from_der(d))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            chain_err(format!(
-                "trusted root certificate of {} unreadable: {e}",
-                ca.uri
-            ))
-        })?;
+    let chain = ca.checked_chain().map_err(chain_err)?;
     let first = chain
         .first()
         .ok_or_else(|| chain_err("empty trusted chain"))?;
@@ -311,10 +301,7 @@ fn verify_chain_to(
             ),
         });
     }
-    for pair in chain.windows(2) {
-        verify_signed_by(&pair[0], &pair[1])?;
-    }
-    for c in &chain {
+    for c in chain {
         if !c.is_ca() {
             return Err(chain_err(format!(
                 "trusted chain certificate `{}` is not a CA",
