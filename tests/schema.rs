@@ -54,10 +54,10 @@ fn schema_agrees_with_the_code() {
         if expected.trim() == "accept" || !expected.contains("malformed") {
             if let Ok(v) =
                 std::panic::catch_unwind(|| predicate_of(&dir.join("bundle.sigstore.json")))
+                && v.is_object()
+                && expected.trim() != "reject malformed-statement"
             {
-                if v.is_object() && expected.trim() != "reject malformed-statement" {
-                    accept.insert(name.clone(), v);
-                }
+                accept.insert(name.clone(), v);
             }
         } else if schema_expressible.contains(&name.as_str()) {
             reject.insert(
