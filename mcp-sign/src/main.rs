@@ -55,41 +55,7 @@ enum Cmd {
     #[command(
         after_help = "Example:\n  mcp-sign init --name io.github.acme/weather --version 1.2.0 --dir ./server \\\n      --launch 'node dist/index.js' --exclude 'node_modules/.cache' --expires-in-days 365"
     )]
-    Init {
-        /// Server name in reverse-DNS form, as the MCP registry uses (io.github.owner/name).
-        #[arg(long)]
-        name: String,
-        /// Release version.
-        #[arg(long)]
-        version: String,
-        /// The server's directory to pin.
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
-        /// Launch command, split like a shell would (quotes group words; nothing is expanded).
-        #[arg(long, value_name = "'CMD ARGS'")]
-        launch: Option<String>,
-        /// Environment variable NAMES the server needs at launch (values are never pinned).
-        #[arg(long = "env-name", value_name = "NAME")]
-        env_names: Vec<String>,
-        /// Exclude paths matching this glob (`*`, `?`, `**`); repeatable. `.git` is always excluded.
-        #[arg(long, value_name = "GLOB")]
-        exclude: Vec<String>,
-        /// Name of the directory artifact (default: the directory's name).
-        #[arg(long, value_name = "NAME")]
-        artifact_name: Option<String>,
-        /// Expire the manifest this many days after issue.
-        #[arg(long, value_name = "DAYS")]
-        expires_in_days: Option<u32>,
-        /// The previous release's manifest: its digest is pinned, chaining releases.
-        #[arg(long, value_name = "MANIFEST")]
-        previous: Option<PathBuf>,
-        /// Output file.
-        #[arg(long, short = 'o', default_value = mcpsig::manifest::DEFAULT_FILE_NAME)]
-        output: PathBuf,
-        /// Replace an existing output file.
-        #[arg(long)]
-        force: bool,
-    },
+    Init(InitArgs),
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
     #[command(
         after_help = "Example:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json"
@@ -175,31 +141,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             encrypt,
             force,
         } => keygen(&out, encrypt, force),
-        Cmd::Init {
-            name,
-            version,
-            dir,
-            launch,
-            env_names,
-            exclude,
-            artifact_name,
-            expires_in_days,
-            previous,
-            output,
-            force,
-        } => init(InitArgs {
-            name,
-            version,
-            dir,
-            launch,
-            env_names,
-            exclude,
-            artifact_name,
-            expires_in_days,
-            previous,
-            output,
-            force,
-        }),
+        Cmd::Init(args) => init(args),
         Cmd::Sign {
             key,
             output,
@@ -257,17 +199,40 @@ fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+#[derive(clap::Args)]
 struct InitArgs {
+    /// Server name in reverse-DNS form, as the MCP registry uses (io.github.owner/name).
+    #[arg(long)]
     name: String,
+    /// Release version.
+    #[arg(long)]
     version: String,
+    /// The server's directory to pin.
+    #[arg(long, value_name = "DIR")]
     dir: PathBuf,
+    /// Launch command, split like a shell would (quotes group words; nothing is expanded).
+    #[arg(long, value_name = "'CMD ARGS'")]
     launch: Option<String>,
+    /// Environment variable NAMES the server needs at launch (values are never pinned).
+    #[arg(long = "env-name", value_name = "NAME")]
     env_names: Vec<String>,
+    /// Exclude paths matching this glob (`*`, `?`, `**`); repeatable. `.git` is always excluded.
+    #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
+    /// Name of the directory artifact (default: the directory's name).
+    #[arg(long, value_name = "NAME")]
     artifact_name: Option<String>,
+    /// Expire the manifest this many days after issue.
+    #[arg(long, value_name = "DAYS")]
     expires_in_days: Option<u32>,
+    /// The previous release's manifest: its digest is pinned, chaining releases.
+    #[arg(long, value_name = "MANIFEST")]
     previous: Option<PathBuf>,
+    /// Output file.
+    #[arg(long, short = 'o', default_value = mcpsig::manifest::DEFAULT_FILE_NAME)]
     output: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
     force: bool,
 }
 
@@ -315,7 +280,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         None => None,
     };
     let started = std::time::Instant::now();
-    let entries = tree::hash_tree(&a.dir, &patterns, Algorithm::Sha256).map_err(|e| {
+    let entries = hash_tree_showing_progress(&a.dir, &patterns).map_err(|e| {
         anyhow::Error::new(e).context(format!("cannot pin directory `{}`", a.dir.display()))
     })?;
     let artifact_name = match a.artifact_name {
@@ -491,4 +456,47 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
     );
     println!("{digest}");
     Ok(())
+}
+
+/// Hashes a tree; on a terminal, shows a progress line on stderr while it runs.
+fn hash_tree_showing_progress(
+    dir: &Path,
+    patterns: &[Pattern],
+) -> Result<Vec<tree::Entry>, tree::TreeError> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::Ordering;
+    if !std::io::stderr().is_terminal() {
+        return tree::hash_tree(dir, patterns, Algorithm::Sha256);
+    }
+    let progress = tree::Progress::default();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut shown = false;
+            // Bounded: ends when hashing ends; checks twice a second.
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let total = progress.bytes_total.load(Ordering::Relaxed);
+                if total == 0 || done.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let bytes = progress.bytes_done.load(Ordering::Relaxed);
+                eprint!(
+                    "\rhashing: {}/{} files, {:.0}/{:.0} MB ",
+                    progress.files_done.load(Ordering::Relaxed),
+                    progress.files_total.load(Ordering::Relaxed),
+                    bytes as f64 / 1e6,
+                    total as f64 / 1e6
+                );
+                shown = true;
+            }
+            if shown {
+                eprint!("\r\x1b[K");
+            }
+        });
+        let result =
+            tree::hash_tree_with_progress(dir, patterns, Algorithm::Sha256, Some(&progress));
+        done.store(true, Ordering::Relaxed);
+        result
+    })
 }

@@ -8,7 +8,6 @@ mod trust_cmd;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
-use mcpsig::fsutil::read_limited;
 use mcpsig::verify::{DirCheck, Report, Request, SignerSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -106,7 +105,7 @@ fn main() -> ExitCode {
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
     let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
     let trust = args.trust.to_trust()?;
-    let bundle = read_limited(&bundle_path, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
+    let bundle = mcpsig::verify::read_bundle_file(&bundle_path)?;
     let dirs = args
         .dir
         .iter()
