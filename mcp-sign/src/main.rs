@@ -1,6 +1,7 @@
 //! `mcp-sign`: create, pin and sign MCP server manifests. Argument parsing and output only; every
 //! decision is made by the `mcpsig` library.
 
+mod keyless_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error, read_passphrase};

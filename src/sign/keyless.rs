@@ -13,7 +13,8 @@ use ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest as _, Sha256};
 use spki::EncodePublicKey as _;
-use zeroize::Zeroizing;
+/// Re-exported so callers can fill [`KeylessOptions::identity_token`] without a zeroize dependency.
+pub use zeroize::Zeroizing;
 
 use super::oidc::{IdentityToken, OidcError, TokenOptions, obtain_token};
 use crate::sigstore::bundle::{
