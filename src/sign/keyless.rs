@@ -66,6 +66,27 @@ pub enum KeylessError {
     NotAStatement { path: PathBuf, reason: String },
 }
 
+impl KeylessError {
+    /// A stable kebab-case code for reports and scenario files; a failed self-check reports the
+    /// verifier's code.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Config(e) => e.reason_code(),
+            Self::Token(e) => e.reason_code(),
+            Self::Fulcio(FulcioError::KeyMismatch { .. }) => "fulcio-key-mismatch",
+            Self::Fulcio(FulcioError::Answer { .. }) => "fulcio-bad-answer",
+            Self::Fulcio(_) => "fulcio-request-failed",
+            Self::Rekor(RekorError::Mismatch { .. }) => "rekor-entry-mismatch",
+            Self::Rekor(RekorError::Answer { .. }) => "rekor-bad-answer",
+            Self::Rekor(_) => "rekor-request-failed",
+            Self::Key { .. } => "key",
+            Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
+            Self::Read { .. } | Self::Write { .. } => "io",
+            Self::NotAStatement { .. } => "not-a-statement",
+        }
+    }
+}
+
 /// DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 

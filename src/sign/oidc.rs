@@ -66,6 +66,21 @@ pub enum OidcError {
     Interactive { reason: String },
 }
 
+impl OidcError {
+    /// A stable kebab-case code for reports and scenario files.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Malformed { .. } => "token-malformed",
+            Self::MissingClaim { .. } => "token-missing-claim",
+            Self::Audience { .. } => "token-audience",
+            Self::Expired { .. } => "token-expired",
+            Self::NoSource => "no-token",
+            Self::Http { .. } | Self::HttpStatus { .. } => "token-request-failed",
+            Self::Interactive { .. } => "interactive-login-failed",
+        }
+    }
+}
+
 /// The claims of an identity token that signing needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {

@@ -158,21 +158,13 @@ impl RekorClient {
             }
         });
         let entry = self.create(&proposed)?;
-        let url = self.entries_url();
-        let body: serde_json::Value = body_json(&url, &entry)?;
-        let spec = &body["spec"];
-        let same = spec["data"]["hash"]["value"].as_str() == Some(&hex::encode(sha256_digest))
-            && spec["signature"]["content"].as_str() == Some(&STANDARD.encode(signature))
-            && spec["signature"]["publicKey"]["content"]
-                .as_str()
-                .and_then(|c| STANDARD.decode(c).ok())
-                .is_some_and(|c| c == cert_pem.as_bytes());
-        if entry.kind != "hashedrekord" || !same {
-            return Err(RekorError::Mismatch {
-                url,
-                what: "hashedrekord digest, signature or certificate differ".to_owned(),
-            });
-        }
+        check_hashedrekord_body(
+            &self.entries_url(),
+            &entry,
+            sha256_digest,
+            signature,
+            cert_pem,
+        )?;
         Ok(entry)
     }
 
@@ -199,6 +191,31 @@ fn body_json(url: &str, entry: &RekorEntry) -> Result<serde_json::Value, RekorEr
         url: url.to_owned(),
         reason: format!("entry body is not json: {e}"),
     })
+}
+
+fn check_hashedrekord_body(
+    url: &str,
+    entry: &RekorEntry,
+    sha256_digest: &[u8],
+    signature: &[u8],
+    cert_pem: &str,
+) -> Result<(), RekorError> {
+    let body = body_json(url, entry)?;
+    let spec = &body["spec"];
+    let same = spec["data"]["hash"]["algorithm"].as_str() == Some("sha256")
+        && spec["data"]["hash"]["value"].as_str() == Some(&hex::encode(sha256_digest))
+        && spec["signature"]["content"].as_str() == Some(&STANDARD.encode(signature))
+        && spec["signature"]["publicKey"]["content"]
+            .as_str()
+            .and_then(|c| STANDARD.decode(c).ok())
+            .is_some_and(|c| c == cert_pem.as_bytes());
+    if entry.kind != "hashedrekord" || !same {
+        return Err(RekorError::Mismatch {
+            url: url.to_owned(),
+            what: "hashedrekord digest, signature or certificate differ".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn check_dsse_body(
@@ -357,6 +374,26 @@ mod tests {
         ] {
             assert!(matches!(
                 check_dsse_body("u", &e, hash, &[sig], cert),
+                Err(RekorError::Mismatch { .. })
+            ));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_hashedrekord_entry_that_is_not_ours() -> Result<(), RekorError> {
+        let body = serde_json::json!({"apiVersion":"0.0.1","kind":"hashedrekord","spec":{
+            "data":{"hash":{"algorithm":"sha256","value":"abcd"}},
+            "signature":{"content":"c2ln","publicKey":{"content":STANDARD.encode("CERT")}}}});
+        let e = parse_answer("u", &answer(&body))?;
+        check_hashedrekord_body("u", &e, &[0xab, 0xcd], b"sig", "CERT")?;
+        for (digest, sig, cert) in [
+            (&[0xab, 0xce][..], &b"sig"[..], "CERT"),
+            (&[0xab, 0xcd][..], &b"other"[..], "CERT"),
+            (&[0xab, 0xcd][..], &b"sig"[..], "OTHER"),
+        ] {
+            assert!(matches!(
+                check_hashedrekord_body("u", &e, digest, sig, cert),
                 Err(RekorError::Mismatch { .. })
             ));
         }
