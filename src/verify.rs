@@ -9,6 +9,9 @@ use crate::keys::KeyId;
 use crate::manifest::{Artifact, Manifest, PREDICATE_TYPE, ServerId};
 use crate::sigstore::bundle::{Bundle, Content, SignerMaterial};
 use crate::sigstore::keys::PublicKey;
+use crate::sigstore::policy::{FulcioExtension, IdentityPolicy};
+use crate::sigstore::trust::TrustedRoot;
+use crate::sigstore::{SignerInfo, SignerPolicy, VerifyOptions, verify_bundle};
 use crate::statement::{PAYLOAD_TYPE, STATEMENT_TYPE, Statement};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -38,8 +41,18 @@ impl<T> std::ops::Deref for Verified<T> {
 /// What the verifier trusts.
 #[derive(Debug, Clone)]
 pub enum Trust {
-    /// A public key (Ed25519, ECDSA P-256 or P-384).
-    Key(PublicKey),
+    /// A public key (Ed25519, ECDSA P-256 or P-384). Log entries a key bundle carries are
+    /// verified against `trusted_root`; none are required.
+    Key {
+        key: PublicKey,
+        trusted_root: TrustedRoot,
+    },
+    /// A keyless identity: a Fulcio certificate chaining to `trusted_root`, logged in its
+    /// transparency log, whose identity and issuer match `policy`.
+    Identity {
+        trusted_root: TrustedRoot,
+        policy: IdentityPolicy,
+    },
 }
 
 /// A directory on disk to compare with a pinned directory artifact.
@@ -64,6 +77,16 @@ pub struct Request<'a> {
 pub enum SignerSummary {
     #[serde(rename_all = "camelCase")]
     Key { key_id: String },
+    #[serde(rename_all = "camelCase")]
+    Certificate {
+        identity: String,
+        issuer: Option<String>,
+        /// Fulcio extensions present in the certificate, by kebab-case name.
+        extensions: std::collections::BTreeMap<String, String>,
+        /// The earliest verified time (transparency log or timestamp authority).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        log_time: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -201,7 +224,7 @@ fn check_signature(
         )
     })?;
     let bundle = Bundle::from_json(bundle_bytes)
-        .map_err(|e| Problem::new("malformed-bundle", e.to_string()))?;
+        .map_err(|e| Problem::new("malformed-bundle", error_chain(&e)))?;
     let Content::DsseEnvelope(env) = &bundle.content else {
         return Err(Problem::new(
             "malformed-bundle",
@@ -214,50 +237,87 @@ fn check_signature(
             "the DSSE envelope carries no signature",
         ));
     }
-    match trust {
-        Trust::Key(key) => {
+    let opts = match trust {
+        Trust::Key { key, trusted_root } => {
             let key_id = KeyId::of(key);
-            if let SignerMaterial::PublicKey { hint } = &bundle.verification_material.signer {
-                if !hint.is_empty() && hint != &key_id.hex() {
+            match &bundle.verification_material.signer {
+                SignerMaterial::PublicKey { hint } if !hint.is_empty() && hint != &key_id.hex() => {
                     return Err(Problem::new(
                         "untrusted-signer",
                         format!("bundle was signed by key {hint}, not by the trusted key {key_id}"),
                     ));
                 }
-            } else {
-                return Err(Problem::new(
-                    "untrusted-signer",
-                    "bundle was signed with a certificate (keyless); verify it with --certificate-identity and --certificate-oidc-issuer",
-                ));
+                SignerMaterial::PublicKey { .. } => {}
+                _ => {
+                    return Err(Problem::new(
+                        "untrusted-signer",
+                        "bundle was signed with a certificate (keyless); verify it with \
+                         --certificate-identity and --certificate-oidc-issuer",
+                    ));
+                }
             }
-            let pae = env.pae();
-            if !env
-                .signatures
-                .iter()
-                .any(|s| key.verify(&pae, &s.sig).is_ok())
-            {
-                return Err(Problem::new(
-                    "bad-signature",
-                    format!("no signature in the envelope verifies with key {key_id}"),
-                ));
+            VerifyOptions {
+                trusted_root: Some(trusted_root),
+                signer: SignerPolicy::Key(key.clone()),
+                require_transparency: false,
             }
-            if env.payload_type != PAYLOAD_TYPE {
-                return Err(Problem::new(
-                    "malformed-statement",
-                    format!(
-                        "payload type is `{}`, expected `{PAYLOAD_TYPE}`",
-                        env.payload_type
-                    ),
-                ));
-            }
-            Ok((
-                SignerSummary::Key {
-                    key_id: key_id.hex(),
-                },
-                env.payload.clone(),
-            ))
         }
+        Trust::Identity {
+            trusted_root,
+            policy,
+        } => VerifyOptions {
+            trusted_root: Some(trusted_root),
+            signer: SignerPolicy::Identity(policy.clone()),
+            require_transparency: true,
+        },
+    };
+    let verified = verify_bundle(&bundle, None, &opts)
+        .map_err(|e| Problem::new(e.reason_code(), error_chain(&e)))?;
+    if env.payload_type != PAYLOAD_TYPE {
+        return Err(Problem::new(
+            "malformed-statement",
+            format!(
+                "payload type is `{}`, expected `{PAYLOAD_TYPE}`",
+                env.payload_type
+            ),
+        ));
     }
+    let payload = verified.payload.ok_or_else(|| {
+        Problem::new(
+            "malformed-bundle",
+            "verified bundle carries no DSSE payload",
+        )
+    })?;
+    let signer = match verified.signer {
+        SignerInfo::Key { key_id } => SignerSummary::Key {
+            key_id: hex::encode(key_id),
+        },
+        SignerInfo::Certificate {
+            san,
+            issuer,
+            extensions,
+            ..
+        } => SignerSummary::Certificate {
+            identity: san,
+            issuer,
+            extensions: FulcioExtension::ALL
+                .iter()
+                .filter_map(|x| {
+                    extensions
+                        .get(&x.arc())
+                        .map(|v| (x.name().to_owned(), v.clone()))
+                })
+                .collect(),
+            log_time: verified
+                .times
+                .iter()
+                .map(|t| t.time)
+                .min()
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        },
+    };
+    Ok((signer, payload))
 }
 
 /// Reads the signed statement and its manifest, and checks that the subjects are exactly the

@@ -1,6 +1,8 @@
 //! RFC 8785 vectors (testdata/jcs, from the RFC author's reference repository): every input must
 //! canonicalize to its output byte for byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 #[test]

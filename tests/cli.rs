@@ -1,6 +1,8 @@
 //! The real binaries, end to end: key files and modes, refusals to overwrite, exit codes, JSON
 //! errors, openssl-made keys, encrypted keys, canonicalize.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{bin, root, run};

@@ -1,18 +1,29 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod sigstore_cmd;
+mod trust_args;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
 use mcpsig::fsutil::read_limited;
-use mcpsig::verify::{DirCheck, Report, Request, SignerSummary, Trust};
+use mcpsig::verify::{DirCheck, Report, Request, SignerSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use trust_args::TrustArgs;
 
 const AFTER_HELP: &str = "\
 Examples:
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir ./server --json
+  mcp-verify mcp-manifest.sigstore.json \
+      --certificate-identity https://github.com/acme/weather/.github/workflows/release.yml@refs/tags/v1.2.0 \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  mcp-verify mcp-manifest.sigstore.json \
+      --certificate-identity-regexp 'https://github.com/acme/weather/.+@refs/tags/v.+' \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+      --source-repository https://github.com/acme/weather --runner-environment github-hosted
 
 Exit codes: 0 verified, 1 rejected (the report names each reason), 2 could not decide
 (usage, unreadable files). See spec/cli.md for the reason codes and the --json shape.";
@@ -34,16 +45,28 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Cmd {}
+enum Cmd {
+    /// Verify any Sigstore bundle (the Sigstore conformance CLI contract).
+    #[command(subcommand)]
+    Sigstore(SigstoreCmd),
+}
+
+#[derive(Subcommand)]
+enum SigstoreCmd {
+    /// Verify a Sigstore bundle over a file or a `sha256:<hex>` digest.
+    #[command(
+        after_help = "Examples:\n  mcp-verify sigstore verify-bundle --bundle a.txt.sigstore.json \\\n      --certificate-identity me@example.com --certificate-oidc-issuer https://accounts.google.com a.txt\n  mcp-verify sigstore verify-bundle --bundle b.json --key key.pub sha256:<hex>"
+    )]
+    VerifyBundle(sigstore_cmd::VerifyBundleArgs),
+}
 
 #[derive(Args)]
 struct VerifyArgs {
     /// The bundle to verify (`*.sigstore.json`).
     #[arg(required = true)]
     bundle: Option<PathBuf>,
-    /// Trusted public key (SPKI PEM: Ed25519, ECDSA P-256 or P-384).
-    #[arg(long, value_name = "PUB")]
-    key: Option<PathBuf>,
+    #[command(flatten)]
+    trust: TrustArgs,
     /// Re-hash this directory and compare it with the pinned tree; `NAME=DIR` picks an artifact.
     #[arg(long, value_name = "[NAME=]DIR")]
     dir: Vec<String>,
@@ -57,7 +80,9 @@ fn main() -> ExitCode {
     let json = cli.verify.json;
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),
-        Some(cmd) => match cmd {},
+        Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
+            return sigstore_cmd::verify_bundle_cmd(&a);
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -70,15 +95,7 @@ fn main() -> ExitCode {
 
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
     let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
-    let Some(key_path) = &args.key else {
-        anyhow::bail!("no trust given: pass --key PUB (the signer's public key)");
-    };
-    let pem = read_limited(key_path, 1 << 20)?;
-    let pem = String::from_utf8(pem)
-        .with_context(|| format!("key `{}` is not text", key_path.display()))?;
-    let key = mcpsig::keys::public_key_from_pem(&pem)
-        .with_context(|| format!("cannot load public key `{}`", key_path.display()))?;
-    let trust = Trust::Key(key);
+    let trust = args.trust.to_trust()?;
     let bundle = read_limited(&bundle_path, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
     let dirs = args
         .dir
@@ -123,8 +140,33 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
     } else {
         println!("REJECTED: {who}");
     }
-    if let Some(SignerSummary::Key { key_id }) = &r.signer {
-        println!("  signer:   key {key_id}");
+    match &r.signer {
+        Some(SignerSummary::Key { key_id }) => println!("  signer:   key {key_id}"),
+        Some(SignerSummary::Certificate {
+            identity,
+            issuer,
+            extensions,
+            log_time,
+        }) => {
+            println!("  signer:   {identity}");
+            if let Some(i) = issuer {
+                println!("  issuer:   {i}");
+            }
+            for name in [
+                "source-repository-uri",
+                "source-repository-ref",
+                "build-signer-uri",
+                "runner-environment",
+            ] {
+                if let Some(v) = extensions.get(name) {
+                    println!("  {name}: {v}");
+                }
+            }
+            if let Some(t) = log_time {
+                println!("  logged:   {t}");
+            }
+        }
+        None => {}
     }
     if let Some(t) = &r.issued_at {
         let exp = r

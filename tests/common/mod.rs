@@ -1,5 +1,5 @@
 //! Helpers for tests that drive the real binaries.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

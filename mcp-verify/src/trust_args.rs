@@ -1,0 +1,167 @@
+//! The trust options every verifying command takes: a public key, or a keyless identity policy
+//! (certificate identity, OIDC issuer, CI extensions) with a trusted root.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use mcpsig::fsutil::read_limited;
+use mcpsig::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
+use mcpsig::sigstore::trust::TrustedRoot;
+use mcpsig::verify::Trust;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// Trusted public key (SPKI PEM: Ed25519, ECDSA P-256 or P-384).
+    #[arg(long, value_name = "PUB", help_heading = "Trust")]
+    pub key: Option<PathBuf>,
+    /// Keyless: the exact certificate identity (e-mail or URI SAN) that must have signed.
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Trust",
+        conflicts_with = "key"
+    )]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the whole certificate identity must match.
+    #[arg(long, value_name = "RE", help_heading = "Trust", conflicts_with_all = ["key", "certificate_identity"])]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the exact OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long, value_name = "URL", help_heading = "Trust")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the whole OIDC issuer must match.
+    #[arg(
+        long,
+        value_name = "RE",
+        help_heading = "Trust",
+        conflicts_with = "certificate_oidc_issuer"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless: required source repository URI (https://github.com/OWNER/REPO).
+    #[arg(long, value_name = "URI", help_heading = "CI identity")]
+    pub source_repository: Option<String>,
+    /// Keyless: required source ref (refs/tags/v1.2.0); a regular expression when it starts with `~`.
+    #[arg(long, value_name = "REF", help_heading = "CI identity")]
+    pub source_ref: Option<String>,
+    /// Keyless: required signing workflow (build signer URI); a regular expression when it starts with `~`.
+    #[arg(long, value_name = "URI", help_heading = "CI identity")]
+    pub workflow: Option<String>,
+    /// Keyless: required runner environment (github-hosted or self-hosted).
+    #[arg(long, value_name = "ENV", help_heading = "CI identity")]
+    pub runner_environment: Option<String>,
+    /// Keyless: any Fulcio extension by name, NAME=VALUE (NAME~=REGEX for a regular expression).
+    #[arg(
+        long = "certificate-extension",
+        value_name = "NAME=VALUE",
+        help_heading = "CI identity"
+    )]
+    pub extensions: Vec<String>,
+    /// Sigstore trusted root (trusted_root.json); default: the embedded public-good root.
+    #[arg(long, value_name = "FILE", help_heading = "Trust")]
+    pub trusted_root: Option<PathBuf>,
+    /// Use the embedded Sigstore staging root.
+    #[arg(long, help_heading = "Trust", conflicts_with = "trusted_root")]
+    pub staging: bool,
+}
+
+fn matcher(value: &str) -> anyhow::Result<Matcher> {
+    match value.strip_prefix('~') {
+        Some(re) => {
+            Matcher::regex(re).with_context(|| format!("invalid regular expression `{re}`"))
+        }
+        None => Ok(Matcher::Exact(value.to_owned())),
+    }
+}
+
+impl TrustArgs {
+    pub fn trusted_root(&self) -> anyhow::Result<TrustedRoot> {
+        Ok(match (&self.trusted_root, self.staging) {
+            (Some(path), _) => TrustedRoot::from_file(path)
+                .with_context(|| format!("cannot load trusted root `{}`", path.display()))?,
+            (None, true) => TrustedRoot::staging()?,
+            (None, false) => TrustedRoot::production()?,
+        })
+    }
+
+    /// Turns the options into what the verifier trusts, refusing incomplete policies.
+    pub fn to_trust(&self) -> anyhow::Result<Trust> {
+        let trusted_root = self.trusted_root()?;
+        if let Some(key_path) = &self.key {
+            let pem = read_limited(key_path, 1 << 20)?;
+            let pem = String::from_utf8(pem)
+                .with_context(|| format!("key `{}` is not text", key_path.display()))?;
+            let key = mcpsig::keys::public_key_from_pem(&pem)
+                .with_context(|| format!("cannot load public key `{}`", key_path.display()))?;
+            return Ok(Trust::Key { key, trusted_root });
+        }
+        let identity = match (
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+        ) {
+            (Some(id), None) => Matcher::Exact(id.clone()),
+            (None, Some(re)) => Matcher::regex(re)
+                .with_context(|| format!("invalid --certificate-identity-regexp `{re}`"))?,
+            _ => bail!(
+                "no trust given: pass --key PUB, or --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer"
+            ),
+        };
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(iss), None) => Matcher::Exact(iss.clone()),
+            (None, Some(re)) => Matcher::regex(re)
+                .with_context(|| format!("invalid --certificate-oidc-issuer-regexp `{re}`"))?,
+            _ => bail!(
+                "a keyless identity needs --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp)"
+            ),
+        };
+        let mut extensions = Vec::new();
+        let named = [
+            (
+                FulcioExtension::SourceRepositoryUri,
+                &self.source_repository,
+            ),
+            (FulcioExtension::SourceRepositoryRef, &self.source_ref),
+            (FulcioExtension::BuildSignerUri, &self.workflow),
+            (FulcioExtension::RunnerEnvironment, &self.runner_environment),
+        ];
+        for (ext, value) in named {
+            if let Some(v) = value {
+                extensions.push((ext, matcher(v)?));
+            }
+        }
+        for spec in &self.extensions {
+            let (name, m) = if let Some((n, re)) = spec.split_once("~=") {
+                (
+                    n,
+                    Matcher::regex(re)
+                        .with_context(|| format!("invalid regular expression in `{spec}`"))?,
+                )
+            } else if let Some((n, v)) = spec.split_once('=') {
+                (n, Matcher::Exact(v.to_owned()))
+            } else {
+                bail!("--certificate-extension takes NAME=VALUE or NAME~=REGEX, got `{spec}`");
+            };
+            let ext = FulcioExtension::ALL
+                .iter()
+                .copied()
+                .find(|x| x.name() == name)
+                .with_context(|| {
+                    let names: Vec<&str> = FulcioExtension::ALL.iter().map(|x| x.name()).collect();
+                    format!(
+                        "unknown certificate extension `{name}` (known: {})",
+                        names.join(", ")
+                    )
+                })?;
+            extensions.push((ext, m));
+        }
+        Ok(Trust::Identity {
+            trusted_root,
+            policy: IdentityPolicy {
+                identity,
+                issuer,
+                extensions,
+            },
+        })
+    }
+}
