@@ -1,11 +1,5 @@
 //! Keyless options for `mcp-sign sign --keyless`, and the Sigstore conformance `sign-bundle`
 //! contract. Parsing only: the signing itself is `mcpsig::sign::keyless`.
-//!
-//! Wiring (for main.rs): flatten [`KeylessArgs`] into `Sign` and, when `--keyless` is given, use
-//! `keyless_signer(&args)?` instead of the local `KeySigner`; add a `sign-bundle` subcommand taking
-//! [`SignBundleArgs`] and calling [`sign_bundle`].
-// Until main.rs wires these in, nothing calls them.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -95,8 +95,14 @@ enum Cmd {
     )]
     Sign {
         /// Private key (PKCS#8 PEM; encrypted keys read MCPSIG_KEY_PASSPHRASE or prompt).
-        #[arg(long, value_name = "KEY")]
-        key: PathBuf,
+        #[arg(long, value_name = "KEY", required_unless_present = "keyless")]
+        key: Option<PathBuf>,
+        /// Sign keylessly through Sigstore (Fulcio certificate for your OIDC identity, Rekor
+        /// log entry) instead of with a key.
+        #[arg(long, conflicts_with = "key")]
+        keyless: bool,
+        #[command(flatten, next_help_heading = "Keyless")]
+        keyless_args: keyless_cmd::KeylessArgs,
         /// Bundle path (default: the manifest's stem + `.sigstore.json`, beside it).
         #[arg(long, short = 'o', value_name = "BUNDLE")]
         output: Option<PathBuf>,
@@ -107,6 +113,19 @@ enum Cmd {
     },
     /// Print the RFC 8785 canonical form of a JSON document (stdin when FILE is absent).
     Canonicalize { file: Option<PathBuf> },
+    /// Sigstore client commands (the Sigstore conformance CLI contract).
+    #[command(subcommand)]
+    Sigstore(SigstoreCmd),
+}
+
+#[derive(Subcommand)]
+enum SigstoreCmd {
+    /// Sign FILE keylessly into a Sigstore bundle (`--in-toto`: FILE is an in-toto statement,
+    /// signed as a DSSE envelope).
+    #[command(
+        after_help = "Example:\n  mcp-sign sigstore sign-bundle --identity-token \"$TOKEN\" --bundle a.txt.sigstore.json a.txt"
+    )]
+    SignBundle(keyless_cmd::SignBundleArgs),
 }
 
 /// An error with the exit code and reason it maps to.
@@ -188,11 +207,14 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
         }),
         Cmd::Sign {
             key,
+            keyless: _,
+            keyless_args,
             output,
             force,
             manifest,
-        } => sign(&key, output, force, &manifest),
+        } => sign(key.as_deref(), &keyless_args, output, force, &manifest),
         Cmd::Canonicalize { file } => canonicalize(file.as_deref()),
+        Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
     }
 }
 
@@ -374,7 +396,8 @@ fn default_bundle_path(manifest: &Path) -> PathBuf {
 }
 
 fn sign(
-    key_path: &Path,
+    key_path: Option<&Path>,
+    keyless_args: &keyless_cmd::KeylessArgs,
     output: Option<PathBuf>,
     force: bool,
     manifest_path: &Path,
@@ -391,6 +414,20 @@ fn sign(
             hint: Some("use --force to replace the existing bundle"),
         });
     }
+    let Some(key_path) = key_path else {
+        // Keyless: clap guarantees --keyless when --key is absent.
+        let signer = keyless_cmd::keyless_signer(keyless_args)?;
+        let bundle = mcpsig::sign::sign_manifest(&manifest, &signer)?;
+        write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
+        eprintln!(
+            "signed {} {} keylessly as {}; wrote {}",
+            manifest.server.name,
+            manifest.server.version,
+            signer.expected_identity(),
+            out.display()
+        );
+        return Ok(());
+    };
     let pem = read_limited(key_path, 1 << 20)?;
     let pem = String::from_utf8(pem)
         .with_context(|| format!("key `{}` is not text", key_path.display()))?;

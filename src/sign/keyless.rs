@@ -36,9 +36,9 @@ use crate::sigstore::{SignerPolicy, SigstoreError, VerifyOptions, verify_bundle}
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeylessError {
-    #[error("signing config")]
+    #[error(transparent)]
     Config(#[from] SigningConfigError),
-    #[error("identity token")]
+    #[error(transparent)]
     Token(#[from] OidcError),
     #[error("certificate from fulcio")]
     Fulcio(#[from] FulcioError),
@@ -202,6 +202,8 @@ impl KeylessSigner {
         token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
         token_opts.timeout = timeout;
         let token = obtain_token(&token_opts)?;
+        // Fail before announcing who signs, not after the first network call.
+        token.check_unexpired(Utc::now())?;
         let root = match (&opts.trusted_root, &opts.signing_config, opts.staging) {
             (Some(path), _, _) => Some(TrustedRoot::from_file(path)),
             (None, Some(path), _) => client_trust_config_root(path),
