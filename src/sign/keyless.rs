@@ -23,7 +23,7 @@ use crate::sigstore::bundle::{
     TransparencyLogEntry, VerificationMaterial,
 };
 use crate::sigstore::dsse::{self, Envelope};
-use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate};
+use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate, certificate_request};
 use crate::sigstore::policy::{IdentityPolicy, Matcher};
 use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
 use crate::sigstore::signing_config::{
@@ -362,14 +362,14 @@ impl KeylessSigner {
             .map_err(|e| KeylessError::Key {
                 reason: format!("encoding the public key: {e}"),
             })?;
-        let proof: Signature = key.sign(self.token.challenge().as_bytes());
+        let csr = certificate_request(&key).map_err(|e| KeylessError::Key {
+            reason: format!("building the certificate request: {e}"),
+        })?;
         t.keygen = t_key.elapsed();
         let t_fulcio = Instant::now();
-        let cert = self.fulcio.request_certificate(
-            self.token.secret(),
-            spki.as_bytes(),
-            proof.to_der().as_bytes(),
-        )?;
+        let cert = self
+            .fulcio
+            .request_certificate(self.token.secret(), &csr, spki.as_bytes())?;
         t.fulcio = t_fulcio.elapsed();
         Ok((key, cert, t))
     }

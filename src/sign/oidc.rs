@@ -222,12 +222,6 @@ impl IdentityToken {
         self.claims.subject.clone()
     }
 
-    /// What Fulcio's proof of possession is computed over: the email claim when there is one,
-    /// otherwise the subject (the token's principal name).
-    pub fn challenge(&self) -> &str {
-        self.claims.email.as_deref().unwrap_or(&self.claims.subject)
-    }
-
     /// The raw bearer token, for the Fulcio request only.
     pub(crate) fn secret(&self) -> &str {
         &self.raw
@@ -622,7 +616,6 @@ mod tests {
         let t = IdentityToken::parse(&jwt(&good_claims()), "test")?;
         assert_eq!(t.claims().issuer, "https://issuer.example");
         assert_eq!(t.expected_identity(), "https://example.com/me");
-        assert_eq!(t.challenge(), "https://example.com/me");
         Ok(())
     }
 
@@ -633,7 +626,6 @@ mod tests {
         c["aud"] = serde_json::json!(["other", "sigstore"]);
         let t = IdentityToken::parse(&jwt(&c), "test")?;
         assert_eq!(t.expected_identity(), "me@example.com");
-        assert_eq!(t.challenge(), "me@example.com");
         Ok(())
     }
 
