@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use mcpsig::sign::keyless::{KeylessOptions, KeylessSigner, Zeroizing, sign_bundle_file};
 
-/// Where to sign keylessly and as whom.
-#[derive(Debug, Clone, clap::Args)]
+/// Where to sign keylessly and as whom. (No `Debug`: it holds the identity token.)
+#[derive(Clone, clap::Args)]
 pub struct KeylessArgs {
     /// Use Sigstore's staging instance instead of the public-good (production) instance.
     #[arg(long)]
@@ -59,7 +59,7 @@ pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
 /// The conformance contract:
 /// `sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE [--trusted-root F]
 /// [--signing-config F] FILE`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct SignBundleArgs {
     #[arg(long)]
     pub staging: bool,

@@ -136,8 +136,8 @@ fn check_statement(path: &std::path::Path, bytes: &[u8]) -> Result<(), KeylessEr
     Ok(())
 }
 
-/// How to reach Sigstore and who signs.
-#[derive(Debug, Default)]
+/// How to reach Sigstore and who signs. `Debug` redacts the token.
+#[derive(Default)]
 pub struct KeylessOptions {
     /// Use the staging instance instead of production.
     pub staging: bool,
@@ -153,6 +153,22 @@ pub struct KeylessOptions {
     pub allow_interactive: bool,
     /// Bound on each network call; default 60 s.
     pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for KeylessOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessOptions")
+            .field("staging", &self.staging)
+            .field("signing_config", &self.signing_config)
+            .field("trusted_root", &self.trusted_root)
+            .field(
+                "identity_token",
+                &self.identity_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_interactive", &self.allow_interactive)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Time spent in each part of one signing operation.
@@ -465,6 +481,17 @@ fn assemble(cert: &IssuedCertificate, entry: RekorEntry, content: Content) -> Bu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_debug_redacts_the_token() {
+        let opts = KeylessOptions {
+            identity_token: Some(Zeroizing::new("secret.token.value".to_owned())),
+            ..KeylessOptions::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("secret.token.value"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
 
     #[test]
     fn ephemeral_keys_differ() -> Result<(), KeylessError> {

@@ -228,8 +228,9 @@ impl IdentityToken {
     }
 }
 
-/// Where to look for a token, in order: the first that yields one wins.
-#[derive(Debug, Clone, Default)]
+/// Where to look for a token, in order: the first that yields one wins. `Debug` redacts the
+/// explicit token.
+#[derive(Clone, Default)]
 pub struct TokenOptions {
     /// `--identity-token`: used as is.
     pub explicit: Option<Zeroizing<String>>,
@@ -242,6 +243,18 @@ pub struct TokenOptions {
     pub client_id: String,
     /// Bound on every HTTP call and on waiting for the browser.
     pub timeout: Duration,
+}
+
+impl fmt::Debug for TokenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenOptions")
+            .field("explicit", &self.explicit.as_ref().map(|_| "<redacted>"))
+            .field("allow_interactive", &self.allow_interactive)
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("client_id", &self.client_id)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl TokenOptions {
@@ -678,6 +691,9 @@ mod tests {
     #[test]
     fn debug_and_errors_never_show_the_token() -> Result<(), OidcError> {
         let raw = jwt(&good_claims());
+        let mut opts = TokenOptions::new();
+        opts.explicit = Some(Zeroizing::new(raw.clone()));
+        assert!(!format!("{opts:?}").contains(&raw));
         let t = IdentityToken::parse(&raw, "test")?;
         let shown = format!("{t:?}");
         assert!(!shown.contains(&raw));
