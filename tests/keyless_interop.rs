@@ -90,6 +90,34 @@ fn sigstore_python_verifies_our_dsse_bundle() -> TestResult {
 }
 
 #[test]
+fn sigstore_python_verifies_our_bundle_with_an_rfc3161_timestamp() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&["--tsa"])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("server.tgz");
+    write(&artifact, b"the server's code")?;
+    let (bundle, _t) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        &statement_for("server.tgz", b"the server's code"),
+    )?;
+    let n = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .map_or(0, |t| t.rfc3161_timestamps.len());
+    assert_eq!(n, 1, "the signing config names a TSA");
+    let bundle_path = work.path().join("server.sigstore.json");
+    write(&bundle_path, &bundle.to_json_pretty())?;
+    let (ok, out) = python_verify(&py, &instance, &bundle_path, SUBJECT, &artifact)?;
+    assert!(ok, "sigstore-python refused our timestamped bundle:\n{out}");
+    Ok(())
+}
+
+#[test]
 fn sigstore_python_verifies_our_message_signature_bundle() -> TestResult {
     let Some(py) = sigstore_python()? else {
         return Ok(());

@@ -256,3 +256,31 @@ fn measure_keyless_sign() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn timestamp_authority_in_the_signing_config_adds_a_verified_timestamp() -> TestResult {
+    use mcpsig::sigstore::verify::TimeSource;
+    let Some(instance) = Instance::start(&["--tsa"])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let (bundle, t) = signer(&instance)?
+        .with_trusted_root(root.clone())
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+    let tvd = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .ok_or("no timestampVerificationData")?;
+    assert_eq!(tvd.rfc3161_timestamps.len(), 1);
+    assert!(t.tsa > Duration::ZERO);
+    let v = verify(&bundle, &root, SUBJECT, ISSUER)?;
+    assert!(
+        v.times
+            .iter()
+            .any(|t| matches!(t.source, TimeSource::Timestamp { .. })),
+        "{:?}",
+        v.times
+    );
+    Ok(())
+}

@@ -19,8 +19,8 @@ pub use zeroize::Zeroizing;
 use super::oidc::{IdentityToken, OidcError, TokenOptions, obtain_token};
 use crate::sigstore::bundle::{
     Bundle, Checkpoint, Content, HashOutput, InclusionPromise, InclusionProof, KindVersion, LogId,
-    MEDIA_TYPE_V0_3_NEW, MessageSignature, SignerMaterial, TimestampVerificationData,
-    TransparencyLogEntry, VerificationMaterial,
+    MEDIA_TYPE_V0_3_NEW, MessageSignature, Rfc3161Timestamp, SignerMaterial,
+    TimestampVerificationData, TransparencyLogEntry, VerificationMaterial,
 };
 use crate::sigstore::dsse::{self, Envelope};
 use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate, certificate_request};
@@ -44,6 +44,8 @@ pub enum KeylessError {
     Fulcio(#[from] FulcioError),
     #[error("transparency log entry from rekor")]
     Rekor(#[from] RekorError),
+    #[error("timestamp from {url}: {reason}")]
+    Timestamp { url: String, reason: String },
     #[error("ephemeral key: {reason}")]
     Key { reason: String },
     #[error("trusted root")]
@@ -80,6 +82,7 @@ impl KeylessError {
             Self::Rekor(RekorError::Answer { .. }) => "rekor-bad-answer",
             Self::Rekor(_) => "rekor-request-failed",
             Self::Key { .. } => "key",
+            Self::Timestamp { .. } => "tsa-request-failed",
             Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
             Self::Read { .. } | Self::Write { .. } => "io",
             Self::NotAStatement { .. } => "not-a-statement",
@@ -178,6 +181,8 @@ pub struct SignTimings {
     pub fulcio: Duration,
     pub sign: Duration,
     pub rekor: Duration,
+    /// Asking the timestamp authorities (zero when the config names none).
+    pub tsa: Duration,
     /// Verifying the new bundle against the trusted root (zero without one).
     pub self_check: Duration,
     pub total: Duration,
@@ -187,6 +192,8 @@ pub struct SignTimings {
 pub struct KeylessSigner {
     token: IdentityToken,
     fulcio: FulcioClient,
+    /// RFC 3161 timestamp authorities to ask, when the signing config names any.
+    tsa: Vec<TsaClient>,
     rekor: RekorClient,
     trusted_root: Option<TrustedRoot>,
 }
@@ -278,6 +285,11 @@ impl KeylessSigner {
         Ok(Self {
             token,
             fulcio: FulcioClient::new(&selected.ca.url, timeout),
+            tsa: selected
+                .tsa
+                .iter()
+                .map(|s| TsaClient::new(&s.url, timeout))
+                .collect(),
             rekor: RekorClient::new(&rekor_url, timeout),
             trusted_root: None,
         })
@@ -315,11 +327,19 @@ impl KeylessSigner {
             reason: format!("cannot serialize envelope: {e}"),
         })?;
         t.sign = t_sign.elapsed();
+        let t_tsa = Instant::now();
+        let timestamps = self.timestamps(sig.to_der().as_bytes())?;
+        t.tsa = t_tsa.elapsed();
         let t_rekor = Instant::now();
         let entry = self.rekor.log_dsse(&envelope_json, &cert.leaf_pem())?;
         t.rekor = t_rekor.elapsed();
         let t_check = Instant::now();
-        let bundle = self.self_check(assemble(&cert, entry, Content::DsseEnvelope(envelope)))?;
+        let bundle = self.self_check(assemble(
+            &cert,
+            entry,
+            timestamps,
+            Content::DsseEnvelope(envelope),
+        ))?;
         t.self_check = t_check.elapsed();
         t.total = start.elapsed();
         Ok((bundle, t))
@@ -347,6 +367,9 @@ impl KeylessSigner {
         })?;
         let sig = sig.to_der().as_bytes().to_vec();
         t.sign = t_sign.elapsed();
+        let t_tsa = Instant::now();
+        let timestamps = self.timestamps(&sig)?;
+        t.tsa = t_tsa.elapsed();
         let t_rekor = Instant::now();
         let entry = self
             .rekor
@@ -360,10 +383,19 @@ impl KeylessSigner {
             signature: sig,
         });
         let t_check = Instant::now();
-        let bundle = self.self_check(assemble(&cert, entry, content))?;
+        let bundle = self.self_check(assemble(&cert, entry, timestamps, content))?;
         t.self_check = t_check.elapsed();
         t.total = start.elapsed();
         Ok((bundle, t))
+    }
+
+    /// RFC 3161 timestamps over `signature` from every selected authority. A configured
+    /// authority that fails makes signing fail: the caller asked for its evidence.
+    fn timestamps(&self, signature: &[u8]) -> Result<Vec<Vec<u8>>, KeylessError> {
+        self.tsa
+            .iter()
+            .map(|c| c.timestamp(signature).map_err(KeylessError::from))
+            .collect()
     }
 
     /// A fresh key and a certificate for it. The key lives only for this one signature.
@@ -422,6 +454,106 @@ fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot
     Some(TrustedRoot::from_json(root.to_string().as_bytes()))
 }
 
+/// A timestamp authority speaking the Sigstore TSA's JSON request form
+/// (`POST <url>` with `{"artifactHash", "hashAlgorithm", "certificates", "nonce"}`), answered with a
+/// DER `TimeStampResp`.
+struct TsaClient {
+    url: String,
+    agent: ureq::Agent,
+}
+
+struct TsaFailure {
+    url: String,
+    reason: String,
+}
+
+impl From<TsaFailure> for KeylessError {
+    fn from(f: TsaFailure) -> Self {
+        KeylessError::Timestamp {
+            url: f.url,
+            reason: f.reason,
+        }
+    }
+}
+
+impl TsaClient {
+    fn new(url: &str, timeout: Duration) -> Self {
+        Self {
+            url: url.to_owned(),
+            agent: crate::sigstore::fulcio::agent(timeout),
+        }
+    }
+
+    /// A `TimeStampResp` (DER) over SHA-256 of `signature`, the form bundles carry.
+    fn timestamp(&self, signature: &[u8]) -> Result<Vec<u8>, TsaFailure> {
+        use base64::Engine as _;
+        let fail = |reason: String| TsaFailure {
+            url: self.url.clone(),
+            reason,
+        };
+        let mut nonce = [0u8; 4];
+        getrandom::fill(&mut nonce).map_err(|e| fail(format!("no randomness: {e}")))?;
+        // 31 bits keep the nonce a positive number for every JSON reader.
+        let nonce = u32::from_be_bytes(nonce) >> 1;
+        let body = serde_json::json!({
+            "artifactHash": base64::engine::general_purpose::STANDARD.encode(Sha256::digest(signature)),
+            "hashAlgorithm": "sha256",
+            "certificates": true,
+            "nonce": nonce,
+        });
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/timestamp-reply")
+            .send_json(&body)
+            .map_err(|e| fail(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .map_err(|e| fail(format!("reading the answer: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(fail(format!(
+                "http {status}: {}",
+                crate::sigstore::fulcio::excerpt(&String::from_utf8_lossy(&bytes))
+            )));
+        }
+        check_granted(&bytes).map_err(fail)?;
+        Ok(bytes)
+    }
+}
+
+/// Checks that an RFC 3161 `TimeStampResp`
+/// (`SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo OPTIONAL }`) grants a token.
+/// Whether the token covers our signature and chains to a trusted authority is the verifier's
+/// job (the self-check).
+fn check_granted(resp: &[u8]) -> Result<(), String> {
+    use der::Decode as _;
+    let parts: Vec<der::Any> =
+        Vec::from_der(resp).map_err(|e| format!("not a TimeStampResp: {e}"))?;
+    let status_info: Vec<der::Any> = parts
+        .first()
+        .ok_or("empty TimeStampResp")?
+        .decode_as()
+        .map_err(|e| format!("bad PKIStatusInfo: {e}"))?;
+    let status: u8 = status_info
+        .first()
+        .ok_or("empty PKIStatusInfo")?
+        .decode_as()
+        .map_err(|e| format!("bad PKIStatus: {e}"))?;
+    // 0 granted, 1 grantedWithMods; anything else carries no token.
+    if status > 1 {
+        return Err(format!("timestamp refused (PKIStatus {status})"));
+    }
+    if parts.get(1).is_none() {
+        return Err("granted TimeStampResp without a token".to_owned());
+    }
+    Ok(())
+}
+
 fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     // A uniformly random 32-byte string is a valid P-256 scalar except with negligible
     // probability; retry a few times rather than loop without bound.
@@ -439,8 +571,13 @@ fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     })
 }
 
-/// The bundle v0.3 for a certificate, a log entry and the signed content.
-fn assemble(cert: &IssuedCertificate, entry: RekorEntry, content: Content) -> Bundle {
+/// The bundle v0.3 for a certificate, a log entry, timestamps and the signed content.
+fn assemble(
+    cert: &IssuedCertificate,
+    entry: RekorEntry,
+    timestamps: Vec<Vec<u8>>,
+    content: Content,
+) -> Bundle {
     let inclusion_proof = entry.inclusion_proof.map(|p| InclusionProof {
         log_index: p.log_index,
         root_hash: p.root_hash,
@@ -471,7 +608,10 @@ fn assemble(cert: &IssuedCertificate, entry: RekorEntry, content: Content) -> Bu
                 canonicalized_body: entry.body,
             }],
             timestamp_verification_data: Some(TimestampVerificationData {
-                rfc3161_timestamps: Vec::new(),
+                rfc3161_timestamps: timestamps
+                    .into_iter()
+                    .map(|signed_timestamp| Rfc3161Timestamp { signed_timestamp })
+                    .collect(),
             }),
         },
         content,
@@ -491,6 +631,17 @@ mod tests {
         let shown = format!("{opts:?}");
         assert!(!shown.contains("secret.token.value"), "{shown}");
         assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn timestamp_responses_without_a_granted_token_are_refused() {
+        // SEQUENCE { SEQUENCE { INTEGER 2 (rejection) } }
+        assert!(check_granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]).is_err());
+        // SEQUENCE { SEQUENCE { INTEGER 0 (granted) } } but no token
+        assert!(check_granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]).is_err());
+        // granted, with a (dummy) token
+        assert!(check_granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_ok());
+        assert!(check_granted(b"not der").is_err());
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //   trust_config.json      both, as a ClientTrustConfig (sigstore-python --trust-config)
 // and prints the base URL as the first stdout line once everything is ready.
 //
-// Usage: node server.mjs OUT_DIR [--port N] [--rekor-time-offset SECONDS]
+// Usage: node server.mjs OUT_DIR [--port N] [--rekor-time-offset SECONDS] [--tsa]
 //   --rekor-time-offset shifts the log's clock (integrated time, SET, checkpoint) so a test can
 //   obtain an entry logged after the signing certificate expired.
+//   --tsa lists the timestamp authority in the signing config, so clients also ask it for an
+//   RFC 3161 timestamp (it is always served and always in the trusted root).
 //
 // The process exits when its stdin closes or on SIGTERM/SIGINT, so a test that dies never
 // leaves it running.
@@ -28,11 +30,13 @@ const mock = require('@sigstore/mock');
 const MAX_BODY = 4 * 1024 * 1024;
 
 function parseArgs(argv) {
-  const opts = { outDir: null, port: 0, rekorTimeOffset: 0 };
+  const opts = { outDir: null, port: 0, rekorTimeOffset: 0, tsa: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') {
       opts.port = Number(argv[++i]);
+    } else if (a === '--tsa') {
+      opts.tsa = true;
     } else if (a === '--rekor-time-offset') {
       opts.rekorTimeOffset = Number(argv[++i]);
     } else if (!opts.outDir) {
@@ -218,7 +222,9 @@ async function main() {
     caUrls: [{ url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }],
     oidcUrls: [],
     rekorTlogUrls: [{ url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }],
-    tsaUrls: [],
+    tsaUrls: opts.tsa
+      ? [{ url: `${baseUrl}/api/v1/timestamp`, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }]
+      : [],
     rekorTlogConfig: { selector: 'ANY' },
     tsaConfig: { selector: 'ANY' },
   };
