@@ -26,6 +26,12 @@ import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const mock = require('@sigstore/mock');
+// Both are dependencies of @sigstore/mock, used here to read DER timestamp requests.
+const pkijs = require('pkijs');
+const asn1js = require('asn1js');
+
+const OID_SHA256 = '2.16.840.1.101.3.4.2.1';
+const OID_TSA_POLICY = '1.3.6.1.4.1.57264.2';
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -142,6 +148,28 @@ function adaptRekorResponse(response, treeIdHex) {
   return JSON.stringify(out) + '\n';
 }
 
+// Real clients (sigstore-python) send an RFC 3161 TimeStampReq in DER; the mock handler only
+// reads Sigstore TSA's JSON form. Parse the DER request and call the mock's TSA directly, keeping
+// the request's full-size nonce (the mock would squeeze it into a JS number).
+async function derTimestamp(tsa, raw) {
+  const req = pkijs.TimeStampReq.fromBER(new Uint8Array(raw).buffer);
+  const nonce = req.nonce ? new asn1js.Integer({ valueHex: req.nonce.valueBlock.valueHexView }) : undefined;
+  const original = Object.getPrototypeOf(tsa).tstInfo.bind(tsa);
+  tsa.tstInfo = (r) => {
+    const info = original({ ...r, nonce: 1 });
+    info.nonce = r.nonceInteger;
+    return info;
+  };
+  const resp = await tsa.timestamp({
+    artifactHash: Buffer.from(req.messageImprint.hashedMessage.valueBlock.valueHexView),
+    hashAlgorithmOID: req.messageImprint.hashAlgorithm.algorithmId || OID_SHA256,
+    nonceInteger: nonce,
+    policyOID: req.reqPolicy || OID_TSA_POLICY,
+    certReq: req.certReq ?? false,
+  });
+  return { statusCode: 200, response: resp, contentType: 'application/timestamp-reply' };
+}
+
 function readBody(req) {
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -240,15 +268,18 @@ async function main() {
   write('trust_config.json', trustConfig);
 
   const routes = {
-    [fulcio.path]: async (req, raw) => fulcio.fn(adaptFulcioRequest(req.headers, raw)),
+    [fulcio.path]: async (req, raw) => fulcio.fn(adaptFulcioRequest(req.headers, raw.toString('utf8'))),
     [rekor.path]: async (_req, raw) => {
-      const res = await rekor.fn(adaptRekorRequest(raw));
+      const res = await rekor.fn(adaptRekorRequest(raw.toString('utf8')));
       if (res.statusCode === 201) {
         res.response = adaptRekorResponse(res.response, treeIdHex);
       }
       return res;
     },
-    [timestamp.path]: async (_req, raw) => timestamp.fn(raw),
+    [timestamp.path]: async (req, raw) =>
+      (req.headers['content-type'] || '').startsWith('application/timestamp-query')
+        ? derTimestamp(tsa, raw)
+        : timestamp.fn(raw.toString('utf8')),
   };
 
   server.on('request', async (req, res) => {
@@ -260,7 +291,7 @@ async function main() {
       return;
     }
     try {
-      const raw = (await readBody(req)).toString('utf8');
+      const raw = await readBody(req);
       const out = await route(req, raw);
       res.writeHead(out.statusCode, { 'Content-Type': out.contentType || 'text/plain' });
       res.end(typeof out.response === 'string' ? out.response : Buffer.from(out.response.buffer ?? out.response));
