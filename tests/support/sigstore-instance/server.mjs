@@ -154,12 +154,6 @@ function adaptRekorResponse(response, treeIdHex) {
 async function derTimestamp(tsa, raw) {
   const req = pkijs.TimeStampReq.fromBER(new Uint8Array(raw).buffer);
   const nonce = req.nonce ? new asn1js.Integer({ valueHex: req.nonce.valueBlock.valueHexView }) : undefined;
-  const original = Object.getPrototypeOf(tsa).tstInfo.bind(tsa);
-  tsa.tstInfo = (r) => {
-    const info = original({ ...r, nonce: 1 });
-    info.nonce = r.nonceInteger;
-    return info;
-  };
   const resp = await tsa.timestamp({
     artifactHash: Buffer.from(req.messageImprint.hashedMessage.valueBlock.valueHexView),
     hashAlgorithmOID: req.messageImprint.hashAlgorithm.algorithmId || OID_SHA256,
@@ -210,6 +204,16 @@ async function main() {
   const ca = await mock.initializeCA(caKey, ctlog);
   const tlog = await mock.initializeTLog(baseUrl, tlogKey, rekorClock);
   const tsa = await mock.initializeTSA(tsaKey);
+  // Let a request carry its nonce as an ASN.1 integer of any size (see derTimestamp).
+  const tstInfo = tsa.tstInfo.bind(tsa);
+  tsa.tstInfo = (r) => {
+    if (!r.nonceInteger) {
+      return tstInfo(r);
+    }
+    const info = tstInfo({ ...r, nonce: 1 });
+    info.nonce = r.nonceInteger;
+    return info;
+  };
   const fulcio = mock.fulcioHandler(ca);
   const rekor = mock.rekorHandler(tlog);
   const timestamp = mock.tsaHandler(tsa);
