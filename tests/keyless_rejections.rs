@@ -164,3 +164,45 @@ fn log_entry_for_another_envelope_is_refused() -> TestResult {
     assert_eq!(code(got), expected(name)?, "{name}");
     Ok(())
 }
+
+#[test]
+fn fulcio_refusal_names_url_and_status_but_never_the_token() -> TestResult {
+    let tok = token(ISSUER, SUBJECT, &[]);
+    let fulcio = Replay::start(
+        "401 Unauthorized",
+        format!("{{\"code\":16,\"message\":\"invalid token {tok}\"}}"),
+        2,
+    )?;
+    let cfg = SigningConfig::from_json(
+        signing_config_json(&fulcio.url, "http://127.0.0.1:9").as_bytes(),
+        "t",
+    )?;
+    let signer = KeylessSigner::new(
+        IdentityToken::parse(&tok, "test")?,
+        &cfg,
+        Duration::from_secs(10),
+    )?;
+    let err = signer
+        .sign_dsse_bundle("application/vnd.in-toto+json", STATEMENT)
+        .err()
+        .ok_or("signing succeeded against a refusing fulcio")?;
+    let mut msg = err.to_string();
+    let mut cur = std::error::Error::source(&err);
+    while let Some(c) = cur {
+        msg.push_str(": ");
+        msg.push_str(&c.to_string());
+        cur = c.source();
+    }
+    assert!(
+        msg.contains(&format!("{}/api/v2/signingCert", fulcio.url)),
+        "{msg}"
+    );
+    assert!(msg.contains("401"), "{msg}");
+    assert!(msg.contains("invalid token <redacted>"), "{msg}");
+    assert!(!msg.contains(&tok), "the token leaked into: {msg}");
+    assert!(
+        !format!("{err:?}").contains(&tok),
+        "the token leaked into Debug"
+    );
+    Ok(())
+}

@@ -154,10 +154,16 @@ impl FulcioClient {
             }
         })?;
         if !(200..300).contains(&reply.status) {
+            // An error page could quote the request; never let the token reach a message.
+            let body = if token.is_empty() {
+                excerpt(&reply.body)
+            } else {
+                excerpt(&reply.body.replace(token, "<redacted>"))
+            };
             return Err(FulcioError::Status {
                 url,
                 status: reply.status,
-                body: excerpt(&reply.body),
+                body,
             });
         }
         let issued = parse_answer(&url, &reply.body)?;
