@@ -11,10 +11,12 @@ pub mod fsutil;
 pub mod json;
 pub mod keys;
 pub mod manifest;
+pub mod mcp;
 pub mod relpath;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
+pub mod tools;
 pub mod verify;
 
 /// Re-exported so callers name the same time types the library uses.

@@ -48,6 +48,8 @@ pub enum ManifestError {
     ExpiryBeforeIssue { issued: String, expires: String },
     #[error("manifest pins no artifacts")]
     NoArtifacts,
+    #[error("tool pins are inconsistent")]
+    ToolPins(#[source] crate::tools::ToolsError),
 }
 
 /// A server name in the MCP registry's reverse-DNS form: `io.github.owner/server-name`.
@@ -323,6 +325,10 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch: Option<Launch>,
     pub artifacts: Vec<Artifact>,
+    /// Tool, prompt and resource-template definitions pinned from the live server, with the
+    /// profile they were captured under (spec/tools.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<crate::tools::ToolPins>,
 }
 
 impl Manifest {
@@ -382,6 +388,9 @@ impl Manifest {
                     });
                 }
             }
+        }
+        if let Some(pins) = &self.tools {
+            pins.validate().map_err(ManifestError::ToolPins)?;
         }
         if let Some(exp) = self.expires_at
             && exp <= self.issued_at

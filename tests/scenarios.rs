@@ -162,6 +162,7 @@ fn base_manifest() -> Manifest {
             vec![Pattern::parse(".git").unwrap()],
             entries,
         )],
+        tools: None,
     }
 }
 

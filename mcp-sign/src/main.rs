@@ -16,6 +16,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod tools_cmd;
+
 const AFTER_HELP: &str = "\
 Examples:
   mcp-sign keygen --out release.key
@@ -113,6 +115,19 @@ enum Cmd {
     },
     /// Print the RFC 8785 canonical form of a JSON document (stdin when FILE is absent).
     Canonicalize { file: Option<PathBuf> },
+    /// Print the digest of a file, or the tree digest of a directory (as `init` would pin it).
+    #[command(after_help = "Example:\n  mcp-sign digest ./server --exclude node_modules/.cache")]
+    Digest {
+        path: PathBuf,
+        /// Exclude paths matching this glob (directories only); repeatable.
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// sha256 (default) or sha512.
+        #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha512"])]
+        algorithm: String,
+    },
+    /// Launch the server, capture its tools, prompts and resource templates, pin them into the manifest.
+    Tools(tools_cmd::ToolsArgs),
     /// Sigstore client commands (the Sigstore conformance CLI contract).
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
@@ -214,6 +229,12 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             manifest,
         } => sign(key.as_deref(), &keyless_args, output, force, &manifest),
         Cmd::Canonicalize { file } => canonicalize(file.as_deref()),
+        Cmd::Digest {
+            path,
+            exclude,
+            algorithm,
+        } => digest(&path, &exclude, &algorithm),
+        Cmd::Tools(args) => tools_cmd::run(args),
         Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
     }
 }
@@ -347,6 +368,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         previous,
         launch,
         artifacts: vec![Artifact::directory(artifact_name, patterns, entries)],
+        tools: None,
     };
     manifest.check().map_err(refused)?;
     write_atomic(&a.output, &manifest.to_json_pretty(), 0o644, a.force)?;
@@ -468,5 +490,43 @@ fn canonicalize(file: Option<&Path>) -> Result<(), Failure> {
         .write_all(&out)
         .context("cannot write to standard output")?;
     stdout.flush().context("cannot write to standard output")?;
+    Ok(())
+}
+
+fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failure> {
+    let alg = if algorithm == "sha512" {
+        Algorithm::Sha512
+    } else {
+        Algorithm::Sha256
+    };
+    let meta = std::fs::symlink_metadata(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let started = std::time::Instant::now();
+    let (digest, bytes) = if meta.is_dir() {
+        let patterns = exclude
+            .iter()
+            .map(|e| Pattern::parse(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(refused)?;
+        let entries = tree::hash_tree(path, &patterns, alg).map_err(|e| {
+            anyhow::Error::new(e).context(format!("cannot digest directory `{}`", path.display()))
+        })?;
+        let bytes: u64 = entries
+            .iter()
+            .map(|e| match &e.kind {
+                tree::EntryKind::File { size, .. } => *size,
+                tree::EntryKind::Symlink { .. } => 0,
+            })
+            .sum();
+        (tree::tree_digest(&entries), bytes)
+    } else {
+        mcpsig::digest::hash_file(alg, path)?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{bytes} bytes in {secs:.3} s ({:.2} GB/s)",
+        bytes as f64 / secs.max(1e-9) / 1e9
+    );
+    println!("{digest}");
     Ok(())
 }

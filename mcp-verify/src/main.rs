@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use trust_args::TrustArgs;
 
+mod tools_cmd;
+
 const AFTER_HELP: &str = "\
 Examples:
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub
@@ -49,6 +51,8 @@ enum Cmd {
     /// Verify any Sigstore bundle (the Sigstore conformance CLI contract).
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
+    /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
+    Tools(tools_cmd::ToolsArgs),
 }
 
 #[derive(Subcommand)]
@@ -77,12 +81,13 @@ struct VerifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json = cli.verify.json;
+    let json = cli.verify.json || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json);
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),
         Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
             return sigstore_cmd::verify_bundle_cmd(&a);
         }
+        Some(Cmd::Tools(args)) => tools_cmd::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -185,13 +185,35 @@ impl Hasher {
     }
 }
 
+thread_local! {
+    // One read buffer per thread: allocating (and zeroing) a fresh one per file would cost more
+    // than hashing a small file.
+    static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Hashes everything `reader` yields, in constant memory. Returns the digest and the byte count.
-pub fn hash_reader(alg: Algorithm, mut reader: impl Read) -> std::io::Result<(Digest, u64)> {
+pub fn hash_reader(alg: Algorithm, reader: impl Read) -> std::io::Result<(Digest, u64)> {
+    BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < CHUNK {
+                buf.resize(CHUNK, 0);
+            }
+            hash_with_buffer(alg, reader, &mut buf)
+        }
+        // Re-entered on this thread (cannot happen today): fall back to a private buffer.
+        Err(_) => hash_with_buffer(alg, reader, &mut vec![0u8; CHUNK]),
+    })
+}
+
+fn hash_with_buffer(
+    alg: Algorithm,
+    mut reader: impl Read,
+    buf: &mut [u8],
+) -> std::io::Result<(Digest, u64)> {
     let mut hasher = Hasher::new(alg);
-    let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
-        let n = match reader.read(&mut buf) {
+        let n = match reader.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -1,0 +1,139 @@
+//! `mcp-verify tools`: verify the bundle, then launch the server under the
+//! pinned capture profile and compare its live definitions with the pins.
+//! Decisions live in `mcpsig::verify` and `mcpsig::tools`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use mcpsig::cli::{EXIT_OK, EXIT_REJECTED};
+use mcpsig::fsutil::read_limited;
+use mcpsig::mcp::ClientOptions;
+use mcpsig::tools::run::{check_manifest_tools, launch_from_argv};
+use mcpsig::verify::Request;
+
+use super::trust_args::TrustArgs;
+
+#[derive(Args)]
+#[command(after_help = "\
+Examples:
+  mcp-verify tools mcp-manifest.sigstore.json --key release.key.pub
+  mcp-verify tools mcp-manifest.sigstore.json --key release.key.pub --json -- node dist/index.js
+
+Exit codes: 0 verified and no drift, 1 rejected (signature problems, or `tool-drift` when
+the live definitions differ from the pinned ones), 2 could not decide.")]
+pub struct ToolsArgs {
+    /// The bundle to verify (`*.sigstore.json`).
+    bundle: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Directory the server runs in (default: the bundle's directory).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Seconds to wait for each answer from the server.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    timeout: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// The server command, instead of the manifest's `launch`.
+    #[arg(last = true, value_name = "CMD ARGS")]
+    command: Vec<String>,
+}
+
+pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
+    let trust = args.trust.to_trust()?;
+    let bundle = read_limited(&args.bundle, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
+    let report = mcpsig::verify::verify(&Request {
+        bundle: &bundle,
+        trust: &trust,
+        now: mcpsig::chrono::Utc::now(),
+        dirs: Vec::new(),
+    })?;
+    let manifest = match (&report.manifest, report.verified) {
+        (Some(m), true) => m,
+        _ => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("REJECTED: {}", args.bundle.display());
+                for p in &report.problems {
+                    println!("  [{}] {}", p.reason, p.message);
+                }
+            }
+            return Ok(EXIT_REJECTED);
+        }
+    };
+    let base = match &args.dir {
+        Some(d) => d.clone(),
+        None => match args.bundle.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    };
+    let launch = if args.command.is_empty() {
+        None
+    } else {
+        Some(launch_from_argv(&args.command, &base)?)
+    };
+    let options = ClientOptions {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        ..ClientOptions::default()
+    };
+    let check = match check_manifest_tools(manifest, launch, &base, &options) {
+        Ok(c) => c,
+        Err(e) => match e.reason() {
+            Some(reason) => {
+                if args.json {
+                    let doc = serde_json::json!({"verified": false, "server": report.server, "reason": reason, "message": e.to_string()});
+                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                } else {
+                    println!("REJECTED: {}", args.bundle.display());
+                    println!("  [{reason}] {e}");
+                }
+                return Ok(EXIT_REJECTED);
+            }
+            None => {
+                return Err(anyhow::Error::new(e)
+                    .context("cannot compare the pinned tools with the live server"));
+            }
+        },
+    };
+    let reason = check.reason();
+    if args.json {
+        let doc = serde_json::json!({
+            "verified": reason.is_none(),
+            "server": report.server,
+            "reason": reason,
+            "differences": check.drift,
+            "lints": check.lints,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        let who = report
+            .server
+            .as_ref()
+            .map(|s| format!("{} {}", s.name, s.version))
+            .unwrap_or_else(|| args.bundle.display().to_string());
+        match reason {
+            None => println!("verified: {who} (live tools match the pins)"),
+            Some(r) => {
+                println!("REJECTED: {who}");
+                println!("  [{r}] the live server's definitions differ from the signed pins:");
+                for d in &check.drift {
+                    for line in d.to_string().lines() {
+                        println!("    {line}");
+                    }
+                }
+            }
+        }
+        for l in &check.lints {
+            eprintln!("warning: {l}");
+        }
+    }
+    Ok(if reason.is_none() {
+        EXIT_OK
+    } else {
+        EXIT_REJECTED
+    })
+}

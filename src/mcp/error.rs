@@ -1,0 +1,118 @@
+//! The one error type of the MCP client boundary.
+
+use std::time::Duration;
+
+/// Everything that can go wrong while talking to an MCP server.
+///
+/// Messages name the server (its command line or URL) and, for a local process,
+/// end with the tail of what it wrote on stderr, so a failure can be diagnosed
+/// without rerunning it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpError {
+    #[error("invalid launch configuration: {reason}")]
+    InvalidLaunch { reason: String },
+
+    #[error("could not start MCP server `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("timed out after {}s waiting for the answer to `{method}` from {server}{}", timeout.as_secs_f64(), stderr_suffix(stderr_tail))]
+    Timeout {
+        server: String,
+        method: String,
+        timeout: Duration,
+        stderr_tail: String,
+    },
+
+    #[error(
+        "MCP server {server} closed its output while we waited for the answer to `{method}`{}{}",
+        exit_suffix(status),
+        stderr_suffix(stderr_tail)
+    )]
+    Closed {
+        server: String,
+        method: String,
+        status: Option<String>,
+        stderr_tail: String,
+    },
+
+    #[error(
+        "MCP server {server} wrote a message that is not valid JSON-RPC ({reason}): `{excerpt}`{}",
+        stderr_suffix(stderr_tail)
+    )]
+    Garbage {
+        server: String,
+        reason: String,
+        excerpt: String,
+        stderr_tail: String,
+    },
+
+    #[error("MCP server {server} wrote a message longer than the limit of {limit} bytes")]
+    MessageTooLarge { server: String, limit: usize },
+
+    #[error("could not write to MCP server {server}{}", stderr_suffix(stderr_tail))]
+    Write {
+        server: String,
+        stderr_tail: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("MCP server {server} answered `{method}` with error {code}: {message}")]
+    Rpc {
+        server: String,
+        method: String,
+        code: i64,
+        message: String,
+    },
+
+    #[error("MCP server {server} sent an invalid `{method}` result: {reason}")]
+    BadResult {
+        server: String,
+        method: String,
+        reason: String,
+    },
+
+    #[error(
+        "MCP server {server} chose protocol version `{version}`, which this client does not speak"
+    )]
+    UnsupportedProtocol { server: String, version: String },
+
+    #[error("MCP server {server} lists {kind} `{name}` twice")]
+    DuplicateName {
+        server: String,
+        kind: &'static str,
+        name: String,
+    },
+
+    #[error(
+        "MCP server {server} paginated `{method}` past the limit of {limit} pages or repeated a cursor"
+    )]
+    Pagination {
+        server: String,
+        method: String,
+        limit: usize,
+    },
+
+    #[error("HTTP request to {url} failed: {reason}")]
+    Http { url: String, reason: String },
+}
+
+fn stderr_suffix(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; server stderr (last lines):\n{}", tail.trim_end())
+    }
+}
+
+fn exit_suffix(status: &Option<String>) -> String {
+    match status {
+        Some(s) => format!(" ({s})"),
+        None => String::new(),
+    }
+}

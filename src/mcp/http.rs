@@ -1,0 +1,295 @@
+//! The Streamable HTTP transport: every client message is a POST; the answer
+//! is either one JSON body or a `text/event-stream` whose events carry the
+//! server's messages (its requests, notifications and finally the response).
+
+use std::collections::VecDeque;
+use std::io::{self, BufReader};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use ureq::Agent;
+use ureq::http::Response;
+
+use super::error::McpError;
+use super::stdio::{LineRead, read_line_bounded};
+use super::{ClientOptions, HttpLaunch, Transport};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+pub(crate) struct HttpTransport {
+    url: String,
+    server: String,
+    agent: Agent,
+    headers: Vec<(String, String)>,
+    session_id: Option<String>,
+    protocol_version: Option<String>,
+    queue: VecDeque<Value>,
+    stream: Option<BufReader<ureq::BodyReader<'static>>>,
+    max_message_bytes: usize,
+}
+
+impl HttpTransport {
+    pub(crate) fn new(launch: &HttpLaunch, options: &ClientOptions) -> Result<Self, McpError> {
+        if !(launch.url.starts_with("http://") || launch.url.starts_with("https://")) {
+            return Err(McpError::InvalidLaunch {
+                reason: format!("`{}` is not an http:// or https:// URL", launch.url),
+            });
+        }
+        let agent: Agent = Agent::config_builder()
+            // One bound for connecting, sending and reading the whole answer.
+            .timeout_global(Some(options.timeout))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Self {
+            url: launch.url.clone(),
+            server: format!("`{}`", launch.url),
+            agent,
+            headers: launch.headers.clone(),
+            session_id: None,
+            protocol_version: None,
+            queue: VecDeque::new(),
+            stream: None,
+            max_message_bytes: options.max_message_bytes,
+        })
+    }
+
+    fn http_error(&self, reason: impl Into<String>) -> McpError {
+        McpError::Http {
+            url: self.url.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn take_response(
+        &mut self,
+        response: Response<ureq::Body>,
+        is_request: bool,
+    ) -> Result<(), McpError> {
+        let status = response.status().as_u16();
+        if let Some(id) = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.session_id = Some(id.to_owned());
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let limit = self.max_message_bytes as u64;
+        if !(200..300).contains(&status) {
+            let body = response
+                .into_body()
+                .into_with_config()
+                .limit(64 * 1024)
+                .read_to_vec()
+                .unwrap_or_default();
+            // A JSON-RPC error in an error status (e.g. 400 "Server not initialized"
+            // for `server/discover` on a handshake-era server) is still an answer.
+            if is_request
+                && let Ok(v) = crate::json::parse_value(&body)
+                && v.get("error").is_some_and(Value::is_object)
+                && v.get("jsonrpc").is_some()
+            {
+                self.queue.push_back(v);
+                return Ok(());
+            }
+            let text: String = String::from_utf8_lossy(&body).chars().take(500).collect();
+            return Err(self.http_error(format!("status {status}: {}", text.trim())));
+        }
+        if status == 202 || !is_request {
+            return Ok(());
+        }
+        if content_type.starts_with("text/event-stream") {
+            let reader = response.into_body().into_with_config().reader();
+            self.stream = Some(BufReader::with_capacity(64 * 1024, reader));
+            Ok(())
+        } else if content_type.starts_with("application/json") {
+            let bytes = response
+                .into_body()
+                .into_with_config()
+                .limit(limit)
+                .read_to_vec()
+                .map_err(|e| self.http_error(format!("reading the response body: {e}")))?;
+            self.enqueue(&bytes)
+        } else {
+            Err(self.http_error(format!("unexpected content type `{content_type}`")))
+        }
+    }
+
+    /// Queues one JSON-RPC message, or each member of a batch.
+    fn enqueue(&mut self, bytes: &[u8]) -> Result<(), McpError> {
+        let garbage = |reason: String| McpError::Garbage {
+            server: self.server.clone(),
+            reason,
+            excerpt: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
+            stderr_tail: String::new(),
+        };
+        match crate::json::parse_value(bytes) {
+            Ok(Value::Array(batch)) => {
+                for m in batch {
+                    if !m.is_object() {
+                        return Err(garbage("a batch member is not a JSON object".into()));
+                    }
+                    self.queue.push_back(m);
+                }
+                Ok(())
+            }
+            Ok(m @ Value::Object(_)) => {
+                self.queue.push_back(m);
+                Ok(())
+            }
+            Ok(_) => Err(garbage("not a JSON object".into())),
+            Err(e) => Err(garbage(format!("not JSON: {e}"))),
+        }
+    }
+
+    /// Reads SSE events until one carries a message; false at the end of the stream.
+    fn read_event(&mut self) -> Result<bool, McpError> {
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(false);
+        };
+        let mut data: Vec<u8> = Vec::new();
+        let mut event_type = String::new();
+        let mut line = Vec::new();
+        let limit = self.max_message_bytes;
+        loop {
+            let read = read_line_bounded(stream, &mut line, limit);
+            match read {
+                Ok(LineRead::TooLarge) => {
+                    return Err(McpError::MessageTooLarge {
+                        server: self.server.clone(),
+                        limit,
+                    });
+                }
+                Err(e) => {
+                    self.stream = None;
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        return Err(self.http_error("timed out reading the event stream"));
+                    }
+                    return Err(self.http_error(format!("reading the event stream: {e}")));
+                }
+                Ok(LineRead::Eof) => {
+                    self.stream = None;
+                    if !data.is_empty() && (event_type.is_empty() || event_type == "message") {
+                        self.enqueue(&data)?;
+                        return Ok(true);
+                    }
+                    return Ok(false);
+                }
+                Ok(LineRead::Line) => {}
+            }
+            if line.is_empty() {
+                // Blank line: dispatch the event.
+                if !data.is_empty() && (event_type.is_empty() || event_type == "message") {
+                    self.enqueue(&data)?;
+                    return Ok(true);
+                }
+                data.clear();
+                event_type.clear();
+                continue;
+            }
+            if line.starts_with(b":") {
+                continue;
+            }
+            let (field, value) = match line.iter().position(|&b| b == b':') {
+                Some(i) => {
+                    let v = &line[i + 1..];
+                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (&line[..], &b""[..]),
+            };
+            match field {
+                b"data" => {
+                    if data.len() + value.len() + 1 > limit {
+                        return Err(McpError::MessageTooLarge {
+                            server: self.server.clone(),
+                            limit,
+                        });
+                    }
+                    if !data.is_empty() {
+                        data.push(b'\n');
+                    }
+                    data.extend_from_slice(value);
+                }
+                b"event" => event_type = String::from_utf8_lossy(value).into_owned(),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn set_protocol_version(&mut self, version: &str) {
+        self.protocol_version = Some(version.to_owned());
+    }
+
+    fn send(&mut self, message: &Value) -> Result<(), McpError> {
+        let is_request = message.get("method").is_some() && message.get("id").is_some();
+        if is_request {
+            // A new request: whatever the previous answer stream still holds is stale.
+            self.stream = None;
+            self.queue.clear();
+        }
+        let body = serde_json::to_vec(message)
+            .map_err(|e| self.http_error(format!("encoding a request: {e}")))?;
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json");
+        for (k, v) in &self.headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        if let Some(id) = &self.session_id {
+            request = request.header(SESSION_HEADER, id.as_str());
+        }
+        if let Some(v) = &self.protocol_version {
+            request = request.header("mcp-protocol-version", v.as_str());
+        }
+        let response = request.send(&body[..]).map_err(|e| match e {
+            ureq::Error::Timeout(_) => self.http_error("timed out"),
+            other => self.http_error(other.to_string()),
+        })?;
+        self.take_response(response, is_request)
+    }
+
+    fn recv(
+        &mut self,
+        deadline: Instant,
+        method: &str,
+        timeout: Duration,
+    ) -> Result<Value, McpError> {
+        // Each event read is bounded by the agent's global timeout; this loop
+        // only adds the client-wide deadline on top.
+        loop {
+            if let Some(m) = self.queue.pop_front() {
+                return Ok(m);
+            }
+            if Instant::now() >= deadline {
+                return Err(McpError::Timeout {
+                    server: self.server.clone(),
+                    method: method.to_owned(),
+                    timeout,
+                    stderr_tail: String::new(),
+                });
+            }
+            if !self.read_event()? {
+                return Err(McpError::Closed {
+                    server: self.server.clone(),
+                    method: method.to_owned(),
+                    status: Some("the HTTP response ended without an answer".into()),
+                    stderr_tail: String::new(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! A minimal MCP client: launches (stdio) or contacts (Streamable HTTP) a server,
+//! negotiates a protocol version and lists its tools, prompts and resource
+//! templates as the raw JSON objects the server sent.
+//!
+//! Definitions stay `serde_json::Value`: a typed model would silently drop the
+//! fields it does not know, and a server could hide a change in exactly those.
+
+mod error;
+mod http;
+mod session;
+mod stdio;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use error::McpError;
+pub use session::Session;
+
+/// The stateless protocol revision, discovered with `server/discover`.
+pub const STATELESS_PROTOCOL: &str = "2026-07-28";
+/// Versions of the `initialize` era this client speaks, newest first.
+pub const HANDSHAKE_PROTOCOLS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+
+/// The default wait for any single answer from a server.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default bound on one message (a stdio line or an HTTP body).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// The default bound on pages followed for one list method.
+pub const DEFAULT_MAX_PAGES: usize = 64;
+
+/// How to reach a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    Stdio(StdioLaunch),
+    Http(HttpLaunch),
+}
+
+impl Launch {
+    /// A human-readable name for messages: the command line or the URL.
+    pub fn display(&self) -> String {
+        match self {
+            Launch::Stdio(s) => s.display(),
+            Launch::Http(h) => h.url.clone(),
+        }
+    }
+}
+
+/// A local server started as a child process speaking JSON-RPC on stdio.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StdioLaunch {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Variables set for the server on top of the inherited environment.
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+}
+
+impl StdioLaunch {
+    pub fn new(
+        program: impl Into<String>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: None,
+        }
+    }
+
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A remote server reached through the Streamable HTTP transport.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpLaunch {
+    pub url: String,
+    /// Extra request headers (e.g. `Authorization`).
+    pub headers: Vec<(String, String)>,
+}
+
+/// A client capability a server may change its tool list for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    Elicitation,
+    Roots,
+    Sampling,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Elicitation => "elicitation",
+            Capability::Roots => "roots",
+            Capability::Sampling => "sampling",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "elicitation" => Some(Capability::Elicitation),
+            "roots" => Some(Capability::Roots),
+            "sampling" => Some(Capability::Sampling),
+            _ => None,
+        }
+    }
+}
+
+/// The `capabilities` object sent for a set of declared capabilities.
+pub fn capabilities_object(caps: &[Capability]) -> Value {
+    let mut map = Map::new();
+    for c in caps {
+        map.insert(c.as_str().to_owned(), Value::Object(Map::new()));
+    }
+    Value::Object(map)
+}
+
+/// A root announced to the server when it asks `roots/list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub uri: String,
+    pub name: Option<String>,
+}
+
+/// Which protocol version to ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProtocolChoice {
+    /// Try `server/discover` (stateless), then `initialize` with the newest version.
+    #[default]
+    Negotiate,
+    /// Ask for this version first (as pinned); the server may still answer with
+    /// another, which the caller sees in [`Listing::protocol_version`].
+    Prefer(String),
+}
+
+/// Client behaviour: timeouts, bounds and what the client declares.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub timeout: Duration,
+    pub capabilities: Vec<Capability>,
+    pub roots: Vec<Root>,
+    pub protocol: ProtocolChoice,
+    pub max_message_bytes: usize,
+    pub max_pages: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            capabilities: Vec::new(),
+            roots: Vec::new(),
+            protocol: ProtocolChoice::Negotiate,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
+        }
+    }
+}
+
+/// What a server lists, exactly as it sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing {
+    /// The protocol version in use (the negotiated one, or `2026-07-28`).
+    pub protocol_version: String,
+    /// True when the stateless `server/discover` path was used.
+    pub stateless: bool,
+    pub server_info: Option<Value>,
+    pub server_capabilities: Value,
+    pub instructions: Option<String>,
+    pub tools: Vec<Map<String, Value>>,
+    pub prompts: Vec<Map<String, Value>>,
+    pub resource_templates: Vec<Map<String, Value>>,
+}
+
+/// Connects to the server, lists everything it offers, and shuts it down.
+pub fn list_server(launch: &Launch, options: &ClientOptions) -> Result<Listing, McpError> {
+    let mut session = Session::connect(launch, options)?;
+    session.list_everything()
+}
+
+/// One way of moving JSON-RPC messages; the session logic is the same for all.
+pub(crate) trait Transport {
+    /// The server's name in error messages.
+    fn server(&self) -> &str;
+    fn send(&mut self, message: &Value) -> Result<(), McpError>;
+    /// The next message from the server, waiting at most until `deadline`.
+    fn recv(
+        &mut self,
+        deadline: Instant,
+        method: &str,
+        timeout: Duration,
+    ) -> Result<Value, McpError>;
+    fn stderr_tail(&self) -> String {
+        String::new()
+    }
+    /// Called once the version is known (HTTP sends it as a header).
+    fn set_protocol_version(&mut self, _version: &str) {}
+}

@@ -1,0 +1,358 @@
+//! The stdio transport: a child process in its own process group, one JSON-RPC
+//! message per line on stdin/stdout, stderr kept in a bounded ring buffer.
+
+use std::collections::VecDeque;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::error::McpError;
+use super::{StdioLaunch, Transport};
+
+/// How much of the server's stderr is kept (the newest bytes win).
+const STDERR_RING_BYTES: usize = 16 * 1024;
+/// How much of that ring goes into an error message.
+const STDERR_TAIL_BYTES: usize = 2 * 1024;
+/// How long to wait for a closing server's exit status and last stderr bytes.
+const EXIT_GRACE: Duration = Duration::from_millis(300);
+
+enum Incoming {
+    Message(Value),
+    Garbage { reason: String, excerpt: String },
+    TooLarge,
+    Eof,
+    ReadError(io::Error),
+}
+
+/// A running server process. Dropping it kills the whole process group and
+/// reaps the child, whatever state the server is in.
+pub(crate) struct StdioTransport {
+    server: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: Receiver<Incoming>,
+    stderr: Arc<Mutex<VecDeque<u8>>>,
+    stderr_done: Receiver<()>,
+    max_message_bytes: usize,
+}
+
+impl StdioTransport {
+    pub(crate) fn spawn(launch: &StdioLaunch, max_message_bytes: usize) -> Result<Self, McpError> {
+        if launch.program.is_empty() {
+            return Err(McpError::InvalidLaunch {
+                reason: "the server command is empty".into(),
+            });
+        }
+        let server = format!("`{}`", launch.display());
+        let mut cmd = Command::new(&launch.program);
+        cmd.args(&launch.args)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group, so that killing it also ends whatever the
+            // server started (npx -> node, a shell wrapper -> python, ...).
+            .process_group(0);
+        if let Some(cwd) = &launch.cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut child = cmd.spawn().map_err(|source| McpError::Spawn {
+            program: launch.program.clone(),
+            source,
+        })?;
+        let stdin = child.stdin.take();
+        let (stdout, child_stderr) = match (child.stdout.take(), child.stderr.take()) {
+            (Some(o), Some(e)) => (o, e),
+            _ => {
+                kill_and_reap(&mut child);
+                return Err(McpError::InvalidLaunch {
+                    reason: "the server's stdio pipes were not created".into(),
+                });
+            }
+        };
+
+        let (tx, incoming) = mpsc::channel();
+        thread::spawn(move || read_messages(stdout, tx, max_message_bytes));
+
+        let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(1024)));
+        let ring = Arc::clone(&stderr);
+        let (done_tx, stderr_done) = mpsc::channel::<()>();
+        thread::spawn(move || {
+            collect_stderr(child_stderr, &ring);
+            drop(done_tx);
+        });
+
+        Ok(Self {
+            server,
+            child,
+            stdin,
+            incoming,
+            stderr,
+            stderr_done,
+            max_message_bytes,
+        })
+    }
+
+    /// Waits a little for the process to exit and stderr to drain, for the error message.
+    fn exit_status(&mut self) -> Option<String> {
+        let _ = self.stderr_done.recv_timeout(EXIT_GRACE);
+        let until = Instant::now() + EXIT_GRACE;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status.to_string()),
+                Ok(None) if Instant::now() < until => thread::sleep(Duration::from_millis(10)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+impl Transport for StdioTransport {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn send(&mut self, message: &Value) -> Result<(), McpError> {
+        let mut line = serde_json::to_vec(message).map_err(|e| McpError::InvalidLaunch {
+            reason: format!("could not encode a request: {e}"),
+        })?;
+        line.push(b'\n');
+        let result = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
+            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
+        };
+        result.map_err(|source| {
+            let _ = self.exit_status();
+            McpError::Write {
+                server: self.server.clone(),
+                stderr_tail: self.stderr_tail(),
+                source,
+            }
+        })
+    }
+
+    fn recv(
+        &mut self,
+        deadline: Instant,
+        method: &str,
+        timeout: Duration,
+    ) -> Result<Value, McpError> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let event = match self.incoming.recv_timeout(wait) {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(McpError::Timeout {
+                    server: self.server.clone(),
+                    method: method.to_owned(),
+                    timeout,
+                    stderr_tail: self.stderr_tail(),
+                });
+            }
+            Err(RecvTimeoutError::Disconnected) => Incoming::Eof,
+        };
+        match event {
+            Incoming::Message(v) => Ok(v),
+            Incoming::Garbage { reason, excerpt } => Err(McpError::Garbage {
+                server: self.server.clone(),
+                reason,
+                excerpt,
+                stderr_tail: self.stderr_tail(),
+            }),
+            Incoming::TooLarge => Err(McpError::MessageTooLarge {
+                server: self.server.clone(),
+                limit: self.max_message_bytes,
+            }),
+            Incoming::Eof | Incoming::ReadError(_) => {
+                let status = match event {
+                    Incoming::ReadError(e) => Some(format!("reading its output failed: {e}")),
+                    _ => self.exit_status(),
+                };
+                Err(McpError::Closed {
+                    server: self.server.clone(),
+                    method: method.to_owned(),
+                    status,
+                    stderr_tail: self.stderr_tail(),
+                })
+            }
+        }
+    }
+
+    fn stderr_tail(&self) -> String {
+        let ring = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
+        let skip = ring.len().saturating_sub(STDERR_TAIL_BYTES);
+        let bytes: Vec<u8> = ring.iter().skip(skip).copied().collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl Drop for StdioTransport {
+    fn drop(&mut self) {
+        // Closing stdin first costs nothing and lets a well-behaved server see EOF.
+        self.stdin.take();
+        kill_and_reap(&mut self.child);
+    }
+}
+
+/// Kills the child's process group (then the child itself, in case the group is
+/// gone) and waits for it, so no zombie or orphaned server outlives the client.
+fn kill_and_reap(child: &mut Child) {
+    // The group id is the child's pid (process_group(0)); it stays reserved
+    // until the child is reaped below, so this cannot hit an unrelated group.
+    if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>, limit: usize) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut line = Vec::new();
+    loop {
+        let event = match read_line_bounded(&mut reader, &mut line, limit) {
+            Ok(LineRead::Eof) => Incoming::Eof,
+            Ok(LineRead::TooLarge) => Incoming::TooLarge,
+            Ok(LineRead::Line) => {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match crate::json::parse_value(&line) {
+                    Ok(v) if v.is_object() => Incoming::Message(v),
+                    Ok(_) => Incoming::Garbage {
+                        reason: "not a JSON object".into(),
+                        excerpt: excerpt(&line),
+                    },
+                    Err(e) => Incoming::Garbage {
+                        reason: format!("not JSON: {e}"),
+                        excerpt: excerpt(&line),
+                    },
+                }
+            }
+            Err(e) => Incoming::ReadError(e),
+        };
+        let last = !matches!(event, Incoming::Message(_));
+        // A send error means the client is gone; nothing is left to do.
+        if tx.send(event).is_err() || last {
+            return;
+        }
+    }
+}
+
+fn excerpt(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let mut out: String = text.chars().take(120).collect();
+    if text.chars().count() > 120 {
+        out.push_str("...");
+    }
+    out
+}
+
+#[derive(Debug, PartialEq)]
+pub(crate) enum LineRead {
+    Line,
+    Eof,
+    TooLarge,
+}
+
+/// Reads one `\n`-terminated line into `buf` without ever holding more than
+/// `limit` bytes, so a server that never writes a newline cannot exhaust memory.
+pub(crate) fn read_line_bounded(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<LineRead> {
+    buf.clear();
+    loop {
+        let available = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(if buf.is_empty() {
+                LineRead::Eof
+            } else {
+                LineRead::Line
+            });
+        }
+        let (take, found) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (available.len(), false),
+        };
+        if buf.len() + take > limit {
+            return Ok(LineRead::TooLarge);
+        }
+        buf.extend_from_slice(&available[..take]);
+        r.consume(if found { take + 1 } else { take });
+        if found {
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(LineRead::Line);
+        }
+    }
+}
+
+fn collect_stderr(mut stderr: impl Read, ring: &Mutex<VecDeque<u8>>) {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match stderr.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let mut ring = ring.lock().unwrap_or_else(|p| p.into_inner());
+        ring.extend(&chunk[..n]);
+        let excess = ring.len().saturating_sub(STDERR_RING_BYTES);
+        ring.drain(..excess);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines() {
+        let mut r = BufReader::with_capacity(4, &b"ab\r\ncdef\nxyz"[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 10).ok(),
+            Some(LineRead::Line)
+        );
+        assert_eq!(buf, b"ab");
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 10).ok(),
+            Some(LineRead::Line)
+        );
+        assert_eq!(buf, b"cdef");
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 10).ok(),
+            Some(LineRead::Line)
+        );
+        assert_eq!(buf, b"xyz");
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 10).ok(),
+            Some(LineRead::Eof)
+        );
+    }
+
+    #[test]
+    fn overlong_line_is_refused() {
+        let long = [b'a'; 100];
+        let mut r = BufReader::with_capacity(8, &long[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 50).ok(),
+            Some(LineRead::TooLarge)
+        );
+        assert!(buf.len() <= 50);
+    }
+}

@@ -1,0 +1,199 @@
+//! Orchestration the CLIs call: turn a manifest's launch configuration into a
+//! client launch, write pins into a manifest file, and check a verified
+//! manifest's pins against the live server.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{Lint, ToolDiff, ToolPins, ToolsError, capture, check_live, lint};
+use crate::manifest::{Launch as ManifestLaunch, Manifest};
+use crate::mcp::{ClientOptions, HttpLaunch, Launch, StdioLaunch};
+use crate::verify::Verified;
+
+/// The client launch for a manifest's launch configuration. `base_dir` is
+/// where the server's directory is (a `workdir` is relative to it). Variables
+/// named in `envNames` are taken from this process's environment: the manifest
+/// pins only their names.
+pub fn launch_from_manifest(
+    launch: &ManifestLaunch,
+    base_dir: &Path,
+) -> Result<Launch, ToolsError> {
+    match launch {
+        ManifestLaunch::Stdio {
+            command,
+            args,
+            env,
+            env_names,
+            workdir,
+        } => {
+            let mut vars: Vec<(String, String)> =
+                env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            for name in env_names {
+                let value = std::env::var(name)
+                    .map_err(|_| ToolsError::MissingEnv { name: name.clone() })?;
+                vars.push((name.clone(), value));
+            }
+            let cwd = match workdir {
+                Some(w) => base_dir.join(w.as_str()),
+                None => base_dir.to_path_buf(),
+            };
+            Ok(Launch::Stdio(StdioLaunch {
+                program: command.clone(),
+                args: args.clone(),
+                env: vars,
+                cwd: Some(cwd),
+            }))
+        }
+        ManifestLaunch::StreamableHttp { url } => Ok(Launch::Http(HttpLaunch {
+            url: url.clone(),
+            headers: Vec::new(),
+        })),
+    }
+}
+
+/// A launch from a command line given after `--`, run in `cwd`.
+pub fn launch_from_argv(argv: &[String], cwd: &Path) -> Result<Launch, ToolsError> {
+    let (program, args) = argv.split_first().ok_or(ToolsError::NoLaunch)?;
+    Ok(Launch::Stdio(StdioLaunch {
+        program: program.clone(),
+        args: args.to_vec(),
+        env: Vec::new(),
+        cwd: Some(cwd.to_path_buf()),
+    }))
+}
+
+/// What `pin_manifest_file` did.
+#[derive(Debug)]
+pub struct PinOutcome {
+    pub pins: ToolPins,
+    pub lints: Vec<Lint>,
+    /// False when `strict` refused to write because of lints.
+    pub written: bool,
+}
+
+/// Captures the server's definitions and writes them into the manifest at
+/// `path` (its `tools` member), atomically. The server is `launch` if given,
+/// else the manifest's own launch configuration relative to `base_dir`
+/// (default: the manifest's directory). With `strict`, any lint refuses the write.
+pub fn pin_manifest_file(
+    path: &Path,
+    launch: Option<Launch>,
+    base_dir: Option<&Path>,
+    options: &ClientOptions,
+    strict: bool,
+) -> Result<PinOutcome, ToolsError> {
+    let bytes =
+        crate::fsutil::read_limited(path, crate::json::MAX_DOCUMENT_BYTES as u64).map_err(|e| {
+            ToolsError::Manifest {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+    let mut doc = crate::json::parse_value(&bytes).map_err(|e| ToolsError::Manifest {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let base = match base_dir {
+        Some(b) => b.to_path_buf(),
+        None => manifest_dir(path),
+    };
+    let launch = match launch {
+        Some(l) => l,
+        None => {
+            let raw = doc.get("launch").cloned().ok_or(ToolsError::NoLaunch)?;
+            let parsed: ManifestLaunch =
+                serde_json::from_value(raw).map_err(|e| ToolsError::Manifest {
+                    path: path.to_path_buf(),
+                    reason: format!("invalid `launch`: {e}"),
+                })?;
+            launch_from_manifest(&parsed, &base)?
+        }
+    };
+    let pins = capture(&launch, options)?;
+    let lints = lint(&pins);
+    if strict && !lints.is_empty() {
+        return Ok(PinOutcome {
+            pins,
+            lints,
+            written: false,
+        });
+    }
+    let Value::Object(map) = &mut doc else {
+        return Err(ToolsError::Manifest {
+            path: path.to_path_buf(),
+            reason: "not a JSON object".into(),
+        });
+    };
+    let value = serde_json::to_value(&pins).map_err(|e| ToolsError::Manifest {
+        path: path.to_path_buf(),
+        reason: format!("encoding pins: {e}"),
+    })?;
+    map.insert("tools".into(), value);
+    let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| ToolsError::Manifest {
+        path: path.to_path_buf(),
+        reason: format!("encoding the manifest: {e}"),
+    })?;
+    out.push(b'\n');
+    crate::fsutil::write_atomic(path, &out, 0o644, true).map_err(|e| ToolsError::Manifest {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    Ok(PinOutcome {
+        pins,
+        lints,
+        written: true,
+    })
+}
+
+fn manifest_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// The pins inside a manifest (its `tools` member), checked, if it has any.
+pub fn pins_of_manifest(manifest: &Manifest) -> Result<Option<ToolPins>, ToolsError> {
+    // `Manifest::check` already validated them when the manifest was read.
+    Ok(manifest.tools.clone())
+}
+
+/// The result of comparing a verified manifest's pins with the live server.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolsCheck {
+    pub drift: Vec<ToolDiff>,
+    /// Lints over the pinned definitions (reported, not decisive).
+    pub lints: Vec<Lint>,
+}
+
+impl ToolsCheck {
+    /// `Some("tool-drift")` when anything differs.
+    pub fn reason(&self) -> Option<&'static str> {
+        (!self.drift.is_empty()).then_some(super::REASON_TOOL_DRIFT)
+    }
+}
+
+/// Launches the verified manifest's server (or `launch`, if given) under the
+/// pinned profile and compares what it lists with the pins.
+pub fn check_manifest_tools(
+    manifest: &Verified<Manifest>,
+    launch: Option<Launch>,
+    base_dir: &Path,
+    options: &ClientOptions,
+) -> Result<ToolsCheck, ToolsError> {
+    let pins = pins_of_manifest(manifest.get())?.ok_or(ToolsError::NoPins)?;
+    let launch = match launch {
+        Some(l) => l,
+        None => {
+            let l = manifest.get().launch.as_ref().ok_or(ToolsError::NoLaunch)?;
+            launch_from_manifest(l, base_dir)?
+        }
+    };
+    let drift = check_live(&pins, &launch, options)?;
+    Ok(ToolsCheck {
+        drift,
+        lints: lint(&pins),
+    })
+}

@@ -1,0 +1,238 @@
+//! `mcp-sign tools` and `mcp-verify tools` through the real binaries, against
+//! our drift server. The binaries must be built first (`cargo build --workspace`).
+
+#![allow(clippy::expect_used)] // test helpers outside #[test] functions
+
+mod mcp_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use mcp_support::*;
+use mcpsig::tools::ToolPins;
+
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        p.display()
+    );
+    p
+}
+
+fn run(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin(name));
+    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run binary")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A working directory holding the drift server and an init'ed manifest.
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = dir.path().join("srv");
+    std::fs::create_dir(&srv).expect("mkdir");
+    std::fs::copy(
+        repo().join("tests/servers/drift-server.py"),
+        srv.join("drift-server.py"),
+    )
+    .expect("copy");
+    let out = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/drift",
+            "--version",
+            "1.0.0",
+            "--dir",
+            "srv",
+            "--launch",
+            "python3 drift-server.py",
+            "-o",
+            "mcp-manifest.json",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert!(out.status.success(), "init failed: {}", text(&out.stderr));
+    dir
+}
+
+fn pins_in(path: &Path) -> ToolPins {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(path).expect("read manifest")).expect("json");
+    let pins: ToolPins = serde_json::from_value(v["tools"].clone()).expect("tools member");
+    pins.validate().expect("pins validate");
+    pins
+}
+
+#[test]
+fn sign_tools_pins_from_the_manifest_launch() {
+    let ws = workspace();
+    let out = run(
+        "mcp-sign",
+        &["tools", "mcp-manifest.json", "--dir", "srv"],
+        ws.path(),
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .starts_with("pinned 3 tools, 1 prompts, 1 resource templates (protocol 2025-11-25)")
+    );
+    let pins = pins_in(&ws.path().join("mcp-manifest.json"));
+    assert_eq!(pins.profile.argv, ["python3", "drift-server.py"]);
+}
+
+#[test]
+fn sign_tools_with_a_command_and_capabilities() {
+    let ws = workspace();
+    let args = [
+        "tools",
+        "mcp-manifest.json",
+        "--capability",
+        "sampling",
+        "--capability",
+        "roots",
+        "--",
+        "python3",
+        "srv/drift-server.py",
+    ];
+    let out = run("mcp-sign", &args, ws.path(), &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pins = pins_in(&ws.path().join("mcp-manifest.json"));
+    let caps: Vec<&str> = pins
+        .profile
+        .client_capabilities
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(caps, ["roots", "sampling"]);
+    assert_eq!(pins.profile.argv, ["python3", "srv/drift-server.py"]);
+}
+
+#[test]
+fn sign_tools_strict_refuses_poisoned_definitions() {
+    let ws = workspace();
+    let manifest = ws.path().join("mcp-manifest.json");
+    let before = std::fs::read(&manifest).expect("read");
+    let out = run(
+        "mcp-sign",
+        &["tools", "mcp-manifest.json", "--dir", "srv", "--strict"],
+        ws.path(),
+        &[("DRIFT", "description")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("error: tool `read_note` at `/description`"),
+        "{err}"
+    );
+    assert!(err.contains("[model-instruction]"), "{err}");
+    assert_eq!(
+        std::fs::read(&manifest).expect("read"),
+        before,
+        "strict mode changed the manifest"
+    );
+    // Without --strict the same lints are warnings and the pins are written.
+    let out = run(
+        "mcp-sign",
+        &["tools", "mcp-manifest.json", "--dir", "srv"],
+        ws.path(),
+        &[("DRIFT", "description")],
+    );
+    assert!(out.status.success());
+    assert!(text(&out.stderr).contains("warning: tool `read_note`"));
+}
+
+#[test]
+fn sign_tools_reports_a_broken_server() {
+    let ws = workspace();
+    let out = run(
+        "mcp-sign",
+        &[
+            "tools",
+            "mcp-manifest.json",
+            "--dir",
+            "srv",
+            "--timeout",
+            "5",
+        ],
+        ws.path(),
+        &[("DRIFT_MISBEHAVE", "crash")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("simulated crash"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Signs the pinned manifest, then verifies against the honest and a drifted
+/// server. Needs the manifest model to carry `tools` (see spec/tools.md).
+#[test]
+#[ignore = "needs `Manifest.tools: Option<ToolPins>` in src/manifest.rs (lead)"]
+fn verify_tools_detects_drift() {
+    let ws = workspace();
+    let dir = ws.path();
+    assert!(
+        run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[])
+            .status
+            .success()
+    );
+    assert!(
+        run(
+            "mcp-sign",
+            &["tools", "mcp-manifest.json", "--dir", "srv"],
+            dir,
+            &[]
+        )
+        .status
+        .success()
+    );
+    let out = run(
+        "mcp-sign",
+        &["sign", "--key", "k.key", "mcp-manifest.json"],
+        dir,
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let verify = [
+        "tools",
+        "mcp-manifest.sigstore.json",
+        "--key",
+        "k.key.pub",
+        "--dir",
+        "srv",
+    ];
+    let out = run("mcp-verify", &verify, dir, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let mut json_args = verify.to_vec();
+    json_args.push("--json");
+    let out = run("mcp-verify", &json_args, dir, &[("DRIFT", "annotation")]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(v["reason"], "tool-drift");
+    assert_eq!(v["differences"][0]["code"], "annotation-changed");
+    assert_eq!(
+        v["differences"][0]["changes"][0]["pointer"],
+        "/annotations/destructiveHint"
+    );
+}
