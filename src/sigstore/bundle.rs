@@ -172,8 +172,14 @@ pub struct Checkpoint {
 impl Bundle {
     /// Parses a bundle from its JSON form.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
-        serde_json::from_slice(bytes)
-            .map_err(|e| SigstoreError::malformed(format!("invalid bundle json: {e}")))
+        serde_json::from_slice(bytes).map_err(|e| {
+            // Structural errors from `TryFrom<RawBundle>` arrive already worded; keep them bare.
+            let msg = e.to_string();
+            match msg.strip_prefix("malformed bundle: ") {
+                Some(inner) => SigstoreError::malformed(inner),
+                None => SigstoreError::malformed(format!("invalid bundle json: {msg}")),
+            }
+        })
     }
 
     /// Writes the bundle as pretty JSON, zero values included.

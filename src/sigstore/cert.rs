@@ -209,7 +209,12 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
     let alg = child.cert.signature_algorithm().oid;
     if matches!(alg, RSA_SHA256 | RSA_SHA384 | RSA_SHA512) {
         // Some private Fulcio deployments run RSA CAs; RSA is accepted for CA signatures only.
-        return verify_rsa(&issuer.spki_der()?, alg, &child.tbs_der, sig).map_err(|_| {
+        let hash = match alg {
+            RSA_SHA256 => HashAlg::Sha256,
+            RSA_SHA384 => HashAlg::Sha384,
+            _ => HashAlg::Sha512,
+        };
+        return verify_rsa(&issuer.spki_der()?, hash, &child.tbs_der, sig).map_err(|_| {
             chain_err(format!(
                 "RSA signature on certificate for `{}` does not verify with the key of `{}`",
                 child.cert.tbs_certificate().subject(),
@@ -231,23 +236,26 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
     })
 }
 
-fn verify_rsa(spki: &[u8], alg: ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
+/// RSA PKCS#1 v1.5 verification, for CA and timestamp authority keys only.
+pub(crate) fn verify_rsa(spki: &[u8], hash: HashAlg, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier as _;
     let spki = spki::SubjectPublicKeyInfoRef::from_der(spki).map_err(|_| ())?;
-    let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| ())?;
-    match alg {
-        RSA_SHA256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::try_from(spki)
-            .map_err(|_| ())?
-            .verify(msg, &sig)
-            .map_err(|_| ()),
-        RSA_SHA384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::try_from(spki)
-            .map_err(|_| ())?
-            .verify(msg, &sig)
-            .map_err(|_| ()),
-        _ => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::try_from(spki)
-            .map_err(|_| ())?
-            .verify(msg, &sig)
-            .map_err(|_| ()),
+    let sig = Signature::try_from(sig).map_err(|_| ())?;
+    let ok = match hash {
+        HashAlg::Sha256 => {
+            VerifyingKey::<sha2::Sha256>::try_from(spki).map(|k| k.verify(msg, &sig))
+        }
+        HashAlg::Sha384 => {
+            VerifyingKey::<sha2::Sha384>::try_from(spki).map(|k| k.verify(msg, &sig))
+        }
+        HashAlg::Sha512 => {
+            VerifyingKey::<sha2::Sha512>::try_from(spki).map(|k| k.verify(msg, &sig))
+        }
+    };
+    match ok {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
     }
 }
 
@@ -288,17 +296,7 @@ fn verify_chain_to(
     leaf: &ParsedCert,
     ca: &CertificateAuthority,
 ) -> Result<ParsedCert, SigstoreError> {
-    let chain = ca
-        .cert_chain
-        .iter()
-        .map(|d| ParsedCert::from_der(d))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            chain_err(format!(
-                "trusted root certificate of {} unreadable: {e}",
-                ca.uri
-            ))
-        })?;
+    let chain = ca.checked_chain().map_err(chain_err)?;
     let first = chain
         .first()
         .ok_or_else(|| chain_err("empty trusted chain"))?;
@@ -311,10 +309,7 @@ fn verify_chain_to(
             ),
         });
     }
-    for pair in chain.windows(2) {
-        verify_signed_by(&pair[0], &pair[1])?;
-    }
-    for c in &chain {
+    for c in chain {
         if !c.is_ca() {
             return Err(chain_err(format!(
                 "trusted chain certificate `{}` is not a CA",

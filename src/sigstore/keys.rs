@@ -3,7 +3,7 @@
 //! (SHA-256 of the SPKI DER), and verification over messages or precomputed digests.
 
 use const_oid::ObjectIdentifier;
-use der::{Decode as _, Encode as _};
+use der::Decode as _;
 use ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
@@ -223,15 +223,6 @@ pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), String> {
         .collect();
     let der = super::serde_pb::decode_b64(&b64).map_err(|e| format!("invalid PEM base64: {e}"))?;
     Ok((label.to_owned(), der))
-}
-
-/// Re-exported so callers can encode keys without naming `der`.
-pub fn spki_der_of_cert_key(
-    spki: &x509_cert::spki::SubjectPublicKeyInfoOwned,
-) -> Result<Vec<u8>, SigstoreError> {
-    spki.to_der().map_err(|e| SigstoreError::MalformedKey {
-        reason: format!("{e}"),
-    })
 }
 
 #[cfg(test)]

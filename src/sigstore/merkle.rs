@@ -41,7 +41,8 @@ pub fn verify_inclusion(
     }
     // Path length below the split point where the leaf's path and the right border meet.
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` can reach 64 only for sizes above 2^63; checked_shr keeps that from panicking.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     if proof.len() != inner + border {
         return Err(bad(format!(
             "proof has {} hashes, a leaf at {index} in a tree of {size} needs {}",

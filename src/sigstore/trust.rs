@@ -3,11 +3,13 @@
 //! staging roots of the public Sigstore instances are embedded so verification works offline.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::cert::{ParsedCert, verify_signed_by};
 use super::error::SigstoreError;
 use super::keys::PublicKey;
 use super::serde_pb::b64;
@@ -53,6 +55,46 @@ pub struct CertificateAuthority {
     /// DER certificates, the issuing (intermediate) certificate first, the root last.
     pub cert_chain: Vec<Vec<u8>>,
     pub valid_for: TimeRange,
+    /// The parsed chain with its internal links verified, computed once: a trusted root's own
+    /// certificates do not change between verifications, so only the leaf is checked each time.
+    checked: OnceLock<Result<Vec<ParsedCert>, String>>,
+}
+
+impl CertificateAuthority {
+    pub fn new(uri: String, cert_chain: Vec<Vec<u8>>, valid_for: TimeRange) -> Self {
+        Self {
+            uri,
+            cert_chain,
+            valid_for,
+            checked: OnceLock::new(),
+        }
+    }
+
+    /// The chain parsed, first certificate first, each signed by the next.
+    pub(crate) fn checked_chain(&self) -> Result<&[ParsedCert], String> {
+        self.checked
+            .get_or_init(|| {
+                let chain = self
+                    .cert_chain
+                    .iter()
+                    .map(|d| ParsedCert::from_der(d))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        format!("certificate of authority {} unreadable: {e}", self.uri)
+                    })?;
+                if chain.is_empty() {
+                    return Err(format!("authority {} has an empty chain", self.uri));
+                }
+                for pair in chain.windows(2) {
+                    verify_signed_by(&pair[0], &pair[1])
+                        .map_err(|e| format!("chain of authority {}: {e}", self.uri))?;
+                }
+                Ok(chain)
+            })
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
+    }
 }
 
 /// The trust anchors for verifying Sigstore bundles.
@@ -220,11 +262,7 @@ impl TryFrom<RawCa> for CertificateAuthority {
                 reason: format!("{what} has an empty certificate chain"),
             });
         }
-        Ok(Self {
-            uri: raw.uri,
-            cert_chain,
-            valid_for,
-        })
+        Ok(Self::new(raw.uri, cert_chain, valid_for))
     }
 }
 
