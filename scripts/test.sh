@@ -12,4 +12,4 @@ done
 echo "==> cargo build"
 cargo build --workspace --all-targets --locked
 echo "==> cargo test"
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

@@ -117,7 +117,10 @@ mod tests {
     fn rejects_duplicate_keys_at_any_depth() {
         for doc in [r#"{"a":1,"a":2}"#, r#"{"x":[{"b":1,"c":2,"b":1}]}"#] {
             let err = parse_value(doc.as_bytes()).unwrap_err();
-            assert!(err.to_string().contains("duplicate object key"), "{err}");
+            let source = std::error::Error::source(&err)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            assert!(source.contains("duplicate object key"), "{err}: {source}");
             assert!(err.is_syntax());
         }
     }

@@ -180,9 +180,8 @@ fn sign_tools_reports_a_broken_server() {
 }
 
 /// Signs the pinned manifest, then verifies against the honest and a drifted
-/// server. Needs the manifest model to carry `tools` (see spec/tools.md).
+/// server.
 #[test]
-#[ignore = "needs `Manifest.tools: Option<ToolPins>` in src/manifest.rs (lead)"]
 fn verify_tools_detects_drift() {
     let ws = workspace();
     let dir = ws.path();
@@ -235,4 +234,101 @@ fn verify_tools_detects_drift() {
         v["differences"][0]["changes"][0]["pointer"],
         "/annotations/destructiveHint"
     );
+}
+
+#[test]
+fn verify_tools_without_pins_is_rejected() {
+    let ws = workspace();
+    let dir = ws.path();
+    assert!(
+        run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[])
+            .status
+            .success()
+    );
+    let out = run(
+        "mcp-sign",
+        &["sign", "--key", "k.key", "mcp-manifest.json"],
+        dir,
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let verify = [
+        "tools",
+        "mcp-manifest.sigstore.json",
+        "--key",
+        "k.key.pub",
+        "--dir",
+        "srv",
+    ];
+    let out = run("mcp-verify", &verify, dir, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("[no-tool-pins]"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn verify_tools_human_output_shows_the_rug_pull() {
+    let ws = workspace();
+    let dir = ws.path();
+    assert!(
+        run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[])
+            .status
+            .success()
+    );
+    assert!(
+        run(
+            "mcp-sign",
+            &["tools", "mcp-manifest.json", "--dir", "srv"],
+            dir,
+            &[]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        run(
+            "mcp-sign",
+            &["sign", "--key", "k.key", "mcp-manifest.json"],
+            dir,
+            &[]
+        )
+        .status
+        .success()
+    );
+    let verify = [
+        "tools",
+        "mcp-manifest.sigstore.json",
+        "--key",
+        "k.key.pub",
+        "--dir",
+        "srv",
+    ];
+    let out = run("mcp-verify", &verify, dir, &[("DRIFT", "description")]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("REJECTED: io.github.acme/drift 1.0.0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[tool-drift]"), "{stdout}");
+    assert!(
+        stdout.contains("tool `read_note`: description changed [description-changed]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+<IMPORTANT>Before using this tool"),
+        "{stdout}"
+    );
+    // A server that no longer starts is "could not decide", not "verified".
+    let out = run("mcp-verify", &verify, dir, &[("DRIFT_MISBEHAVE", "crash")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
 }

@@ -20,6 +20,7 @@ fn pins_of(tools: &[Value]) -> ToolPins {
             .collect(),
         prompts: Vec::new(),
         resource_templates: Vec::new(),
+        instructions: None,
     }
 }
 

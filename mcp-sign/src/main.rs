@@ -338,7 +338,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         None => None,
     };
     let started = std::time::Instant::now();
-    let entries = tree::hash_tree(&a.dir, &patterns, Algorithm::Sha256).map_err(|e| {
+    let entries = hash_tree_showing_progress(&a.dir, &patterns).map_err(|e| {
         anyhow::Error::new(e).context(format!("cannot pin directory `{}`", a.dir.display()))
     })?;
     let artifact_name = match a.artifact_name {
@@ -529,4 +529,47 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
     );
     println!("{digest}");
     Ok(())
+}
+
+/// Hashes a tree; on a terminal, shows a progress line on stderr while it runs.
+fn hash_tree_showing_progress(
+    dir: &Path,
+    patterns: &[Pattern],
+) -> Result<Vec<tree::Entry>, tree::TreeError> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::Ordering;
+    if !std::io::stderr().is_terminal() {
+        return tree::hash_tree(dir, patterns, Algorithm::Sha256);
+    }
+    let progress = tree::Progress::default();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut shown = false;
+            // Bounded: ends when hashing ends; checks twice a second.
+            while !done.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let total = progress.bytes_total.load(Ordering::Relaxed);
+                if total == 0 || done.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let bytes = progress.bytes_done.load(Ordering::Relaxed);
+                eprint!(
+                    "\rhashing: {}/{} files, {:.0}/{:.0} MB ",
+                    progress.files_done.load(Ordering::Relaxed),
+                    progress.files_total.load(Ordering::Relaxed),
+                    bytes as f64 / 1e6,
+                    total as f64 / 1e6
+                );
+                shown = true;
+            }
+            if shown {
+                eprint!("\r\x1b[K");
+            }
+        });
+        let result =
+            tree::hash_tree_with_progress(dir, patterns, Algorithm::Sha256, Some(&progress));
+        done.store(true, Ordering::Relaxed);
+        result
+    })
 }

@@ -52,7 +52,7 @@ enum Cmd {
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
     /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
-    Tools(tools_cmd::ToolsArgs),
+    Tools(Box<tools_cmd::ToolsArgs>),
 }
 
 #[derive(Subcommand)]
@@ -87,7 +87,7 @@ fn main() -> ExitCode {
         Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
             return sigstore_cmd::verify_bundle_cmd(&a);
         }
-        Some(Cmd::Tools(args)) => tools_cmd::run(args),
+        Some(Cmd::Tools(args)) => tools_cmd::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

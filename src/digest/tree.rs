@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Upper bound on entries in one tree, so a hostile directory cannot exhaust memory.
 pub const MAX_ENTRIES: usize = 1_000_000;
@@ -274,6 +275,25 @@ pub fn hash_tree(
     excludes: &[Pattern],
     alg: Algorithm,
 ) -> Result<Vec<Entry>, TreeError> {
+    hash_tree_with_progress(root, excludes, alg, None)
+}
+
+/// Counters a caller can watch while a tree is hashed (from another thread).
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub files_total: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+}
+
+/// [`hash_tree`], updating `progress` as files are hashed.
+pub fn hash_tree_with_progress(
+    root: &Path,
+    excludes: &[Pattern],
+    alg: Algorithm,
+    progress: Option<&Progress>,
+) -> Result<Vec<Entry>, TreeError> {
     let meta = std::fs::symlink_metadata(root).map_err(|source| TreeError::Io {
         path: root.display().to_string(),
         source,
@@ -370,6 +390,11 @@ pub fn hash_tree(
     }
     // Largest files first so one big file does not start last and leave a core idle.
     files.sort_by_key(|p| std::cmp::Reverse(p.size));
+    if let Some(pr) = progress {
+        pr.files_total.store(files.len() as u64, Ordering::Relaxed);
+        pr.bytes_total
+            .store(files.iter().map(|f| f.size).sum(), Ordering::Relaxed);
+    }
     let hashed: Vec<Entry> = files
         .into_par_iter()
         .map(|p| {
@@ -380,6 +405,10 @@ pub fn hash_tree(
                     why: "no longer a regular file".into(),
                 },
             })?;
+            if let Some(pr) = progress {
+                pr.files_done.fetch_add(1, Ordering::Relaxed);
+                pr.bytes_done.fetch_add(size, Ordering::Relaxed);
+            }
             Ok(Entry {
                 path: p.rel,
                 kind: EntryKind::File {

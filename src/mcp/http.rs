@@ -252,8 +252,24 @@ impl Transport for HttpTransport {
         if let Some(id) = &self.session_id {
             request = request.header(SESSION_HEADER, id.as_str());
         }
-        if let Some(v) = &self.protocol_version {
-            request = request.header("mcp-protocol-version", v.as_str());
+        // Stateless requests carry their version in `_meta`; mirror it (SEP-2243).
+        let meta_version = message
+            .pointer("/params/_meta/io.modelcontextprotocol~1protocolVersion")
+            .and_then(Value::as_str);
+        if let Some(v) = meta_version.or(self.protocol_version.as_deref()) {
+            request = request.header("mcp-protocol-version", v);
+        }
+        // Routing headers mirrored from the body, for intermediaries (SEP-2243).
+        if let Some(method) = message.get("method").and_then(Value::as_str) {
+            request = request.header("mcp-method", method);
+            let params = message.get("params");
+            let name = params
+                .and_then(|p| p.get("name"))
+                .or_else(|| params.and_then(|p| p.get("uri")))
+                .and_then(Value::as_str);
+            if let Some(name) = name.filter(|n| n.bytes().all(|b| (0x20..0x7f).contains(&b))) {
+                request = request.header("mcp-name", name);
+            }
         }
         let response = request.send(&body[..]).map_err(|e| match e {
             ureq::Error::Timeout(_) => self.http_error("timed out"),

@@ -24,6 +24,8 @@ pub enum ItemKind {
     Tool,
     Prompt,
     ResourceTemplate,
+    /// The server's `instructions` text.
+    Instructions,
     /// The capture profile itself (protocol version, argv, ...).
     Profile,
 }
@@ -34,6 +36,7 @@ impl fmt::Display for ItemKind {
             ItemKind::Tool => "tool",
             ItemKind::Prompt => "prompt",
             ItemKind::ResourceTemplate => "resource template",
+            ItemKind::Instructions => "server",
             ItemKind::Profile => "profile",
         })
     }
@@ -46,6 +49,7 @@ pub enum DiffCode {
     Added,
     Removed,
     DescriptionChanged,
+    InstructionsChanged,
     SchemaChanged,
     AnnotationChanged,
     FieldChanged,
@@ -58,6 +62,7 @@ impl DiffCode {
             DiffCode::Added => "added",
             DiffCode::Removed => "removed",
             DiffCode::DescriptionChanged => "description-changed",
+            DiffCode::InstructionsChanged => "instructions-changed",
             DiffCode::SchemaChanged => "schema-changed",
             DiffCode::AnnotationChanged => "annotation-changed",
             DiffCode::FieldChanged => "field-changed",
@@ -128,6 +133,25 @@ pub fn diff(pinned: &ToolPins, live: &ToolPins) -> Vec<ToolDiff> {
     let mut out = profile_diff(pinned, live);
     for ((kind, old), (_, new)) in pinned.sections().into_iter().zip(live.sections()) {
         diff_section(kind, old, new, &mut out);
+    }
+    let (a, b) = (&pinned.instructions, &live.instructions);
+    if a.as_ref().map(|i| &i.digest) != b.as_ref().map(|i| &i.digest) {
+        let mut d = ToolDiff::new(
+            ItemKind::Instructions,
+            "instructions",
+            DiffCode::InstructionsChanged,
+        );
+        d.pinned_digest = a.as_ref().map(|i| i.digest.clone());
+        d.live_digest = b.as_ref().map(|i| i.digest.clone());
+        match (a, b) {
+            (Some(x), Some(y)) => d.lines = line_diff(&x.text, &y.text),
+            _ => d.changes.push(ValueChange {
+                pointer: "/instructions".into(),
+                pinned: a.as_ref().map(|i| Value::String(i.text.clone())),
+                live: b.as_ref().map(|i| Value::String(i.text.clone())),
+            }),
+        }
+        out.push(d);
     }
     out
 }
@@ -336,6 +360,7 @@ impl fmt::Display for ToolDiff {
             DiffCode::Added => "added",
             DiffCode::Removed => "removed",
             DiffCode::DescriptionChanged => "description changed",
+            DiffCode::InstructionsChanged => "instructions changed",
             DiffCode::SchemaChanged => "schema changed",
             DiffCode::AnnotationChanged => "annotations changed",
             DiffCode::FieldChanged => "fields changed",

@@ -99,6 +99,16 @@ pub const INSTRUCTION_PHRASES: &[&str] = &[
 /// Runs every lint over every definition.
 pub fn lint(pins: &ToolPins) -> Vec<Lint> {
     let mut out = Vec::new();
+    if let Some(i) = &pins.instructions {
+        check_text(
+            ItemKind::Instructions,
+            "instructions",
+            &i.text,
+            "/instructions",
+            true,
+            &mut out,
+        );
+    }
     for (kind, items) in pins.sections() {
         for p in items {
             let value = Value::Object(p.definition.clone());

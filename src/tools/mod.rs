@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::digest::Digest;
 use crate::mcp::{self, Capability, ClientOptions, Launch, Listing, McpError, ProtocolChoice};
 
-pub use diff::{DiffCode, ItemKind, ToolDiff, ValueChange, diff};
+pub use diff::{DiffCode, ItemKind, ToolDiff, ValueChange, diff, line_diff};
 pub use lint::{Lint, LintCode, lint};
 
 /// The reason code for any difference between pinned and live definitions.
@@ -35,6 +35,35 @@ pub struct ToolPins {
     pub tools: Vec<Pinned>,
     pub prompts: Vec<Pinned>,
     pub resource_templates: Vec<Pinned>,
+    /// The server's `instructions` (from `initialize` or `server/discover`):
+    /// they reach the model's context like descriptions do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<PinnedText>,
+}
+
+/// A pinned text with the sha256 of its RFC 8785 form (the JSON string).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PinnedText {
+    pub digest: Digest,
+    pub text: String,
+}
+
+impl PinnedText {
+    pub fn new(text: String) -> Result<Self, ToolsError> {
+        let digest = text_digest(&text)?;
+        Ok(Self { digest, text })
+    }
+}
+
+fn text_digest(text: &str) -> Result<Digest, ToolsError> {
+    let bytes = crate::canonical::to_vec(&Value::String(text.to_owned())).map_err(|e| {
+        ToolsError::Canonical {
+            name: "instructions".into(),
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(Digest::sha256_of(&bytes))
 }
 
 /// How the definitions were obtained: a server may list different tools for
@@ -174,6 +203,7 @@ impl ToolPins {
             tools: pin_all(listing.tools)?,
             prompts: pin_all(listing.prompts)?,
             resource_templates: pin_all(listing.resource_templates)?,
+            instructions: listing.instructions.map(PinnedText::new).transpose()?,
         })
     }
 
@@ -215,6 +245,17 @@ impl ToolPins {
                         computed,
                     });
                 }
+            }
+        }
+        if let Some(i) = &self.instructions {
+            let computed = text_digest(&i.text)?;
+            if computed != i.digest {
+                return Err(ToolsError::DigestMismatch {
+                    kind: ItemKind::Instructions,
+                    name: "instructions".into(),
+                    pinned: i.digest.clone(),
+                    computed,
+                });
             }
         }
         self.profile.validate()
