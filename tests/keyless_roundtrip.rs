@@ -225,11 +225,11 @@ fn unreachable_instance_error_names_the_url() -> TestResult {
 
 /// Measurement, not a test: `cargo test --release --test keyless_roundtrip -- --ignored
 /// --nocapture measure` prints how long one keyless signature takes against the loopback
-/// instance, part by part (median of 20).
+/// instance (with its TSA), part by part (median of 20).
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn measure_keyless_sign() -> TestResult {
-    let Some(instance) = Instance::start(&[])? else {
+    let Some(instance) = Instance::start(&["--tsa"])? else {
         return Ok(());
     };
     let root = TrustedRoot::from_file(&instance.trusted_root())?;
@@ -245,12 +245,13 @@ fn measure_keyless_sign() -> TestResult {
         v[v.len() / 2]
     };
     println!(
-        "keyless sign (median of {}): total {:?} = keygen {:?} + fulcio {:?} + sign {:?} + rekor {:?} + self-check {:?}",
+        "keyless sign with TSA (median of {}): total {:?} = keygen {:?} + fulcio {:?} + sign {:?} + tsa {:?} + rekor {:?} + self-check {:?}",
         runs.len(),
         median(&|t| t.total),
         median(&|t| t.keygen),
         median(&|t| t.fulcio),
         median(&|t| t.sign),
+        median(&|t| t.tsa),
         median(&|t| t.rekor),
         median(&|t| t.self_check),
     );
