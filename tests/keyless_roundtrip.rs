@@ -285,3 +285,29 @@ fn timestamp_authority_in_the_signing_config_adds_a_verified_timestamp() -> Test
     );
     Ok(())
 }
+
+#[test]
+fn every_log_the_selector_asks_for_gets_an_entry() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    // Two log services (the same loopback log under two names) and selector ALL.
+    let url = &instance.url;
+    let cfg = format!(
+        r#"{{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls":[{{"url":"{url}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogUrls":[{{"url":"{url}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}},
+                         {{"url":"{url}/","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogConfig":{{"selector":"ALL"}}}}"#
+    );
+    let config = SigningConfig::from_json(cfg.as_bytes(), "test")?;
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let (bundle, _) = KeylessSigner::new(token, &config, Duration::from_secs(30))?
+        .with_trusted_root(root.clone())
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+    assert_eq!(bundle.verification_material.tlog_entries.len(), 2);
+    let v = verify(&bundle, &root, SUBJECT, ISSUER)?;
+    assert_eq!(v.tlog_entries.len(), 2);
+    Ok(())
+}

@@ -194,7 +194,7 @@ pub struct KeylessSigner {
     fulcio: FulcioClient,
     /// RFC 3161 timestamp authorities to ask, when the signing config names any.
     tsa: Vec<TsaClient>,
-    rekor: RekorClient,
+    rekor: Vec<RekorClient>,
     trusted_root: Option<TrustedRoot>,
 }
 
@@ -203,7 +203,14 @@ impl std::fmt::Debug for KeylessSigner {
         f.debug_struct("KeylessSigner")
             .field("token", &self.token)
             .field("fulcio", &self.fulcio.signing_cert_url())
-            .field("rekor", &self.rekor.entries_url())
+            .field(
+                "rekor",
+                &self
+                    .rekor
+                    .iter()
+                    .map(RekorClient::entries_url)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -276,12 +283,6 @@ impl KeylessSigner {
         timeout: Duration,
     ) -> Result<Self, KeylessError> {
         let selected = config.select(Utc::now())?;
-        // Rekor's selector may ask for several logs; one entry is what bundles carry today.
-        let rekor_url = selected
-            .rekor
-            .first()
-            .map(|s| s.url.clone())
-            .unwrap_or_default();
         Ok(Self {
             token,
             fulcio: FulcioClient::new(&selected.ca.url, timeout),
@@ -290,7 +291,12 @@ impl KeylessSigner {
                 .iter()
                 .map(|s| TsaClient::new(&s.url, timeout))
                 .collect(),
-            rekor: RekorClient::new(&rekor_url, timeout),
+            // Every log the selector asks for gets the entry (`select` never returns none).
+            rekor: selected
+                .rekor
+                .iter()
+                .map(|s| RekorClient::new(&s.url, timeout))
+                .collect(),
             trusted_root: None,
         })
     }
@@ -331,12 +337,16 @@ impl KeylessSigner {
         let timestamps = self.timestamps(sig.to_der().as_bytes())?;
         t.tsa = t_tsa.elapsed();
         let t_rekor = Instant::now();
-        let entry = self.rekor.log_dsse(&envelope_json, &cert.leaf_pem())?;
+        let entries = self
+            .rekor
+            .iter()
+            .map(|r| r.log_dsse(&envelope_json, &cert.leaf_pem()))
+            .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let t_check = Instant::now();
         let bundle = self.self_check(assemble(
             &cert,
-            entry,
+            entries,
             timestamps,
             Content::DsseEnvelope(envelope),
         ))?;
@@ -371,9 +381,11 @@ impl KeylessSigner {
         let timestamps = self.timestamps(&sig)?;
         t.tsa = t_tsa.elapsed();
         let t_rekor = Instant::now();
-        let entry = self
+        let entries = self
             .rekor
-            .log_hashedrekord(sha256, &sig, &cert.leaf_pem())?;
+            .iter()
+            .map(|r| r.log_hashedrekord(sha256, &sig, &cert.leaf_pem()))
+            .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let content = Content::MessageSignature(MessageSignature {
             message_digest: Some(HashOutput {
@@ -383,7 +395,7 @@ impl KeylessSigner {
             signature: sig,
         });
         let t_check = Instant::now();
-        let bundle = self.self_check(assemble(&cert, entry, timestamps, content))?;
+        let bundle = self.self_check(assemble(&cert, entries, timestamps, content))?;
         t.self_check = t_check.elapsed();
         t.total = start.elapsed();
         Ok((bundle, t))
@@ -571,42 +583,18 @@ fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     })
 }
 
-/// The bundle v0.3 for a certificate, a log entry, timestamps and the signed content.
+/// The bundle v0.3 for a certificate, log entries, timestamps and the signed content.
 fn assemble(
     cert: &IssuedCertificate,
-    entry: RekorEntry,
+    entries: Vec<RekorEntry>,
     timestamps: Vec<Vec<u8>>,
     content: Content,
 ) -> Bundle {
-    let inclusion_proof = entry.inclusion_proof.map(|p| InclusionProof {
-        log_index: p.log_index,
-        root_hash: p.root_hash,
-        tree_size: p.tree_size,
-        hashes: p.hashes,
-        checkpoint: Some(Checkpoint {
-            envelope: p.checkpoint,
-        }),
-    });
     Bundle {
         media_type: MEDIA_TYPE_V0_3_NEW.to_owned(),
         verification_material: VerificationMaterial {
             signer: SignerMaterial::Certificate(cert.leaf_der.clone()),
-            tlog_entries: vec![TransparencyLogEntry {
-                log_index: entry.log_index,
-                log_id: LogId {
-                    key_id: entry.log_id,
-                },
-                kind_version: KindVersion {
-                    kind: entry.kind,
-                    version: entry.api_version,
-                },
-                integrated_time: entry.integrated_time,
-                inclusion_promise: Some(InclusionPromise {
-                    signed_entry_timestamp: entry.signed_entry_timestamp,
-                }),
-                inclusion_proof,
-                canonicalized_body: entry.body,
-            }],
+            tlog_entries: entries.into_iter().map(tlog_entry).collect(),
             timestamp_verification_data: Some(TimestampVerificationData {
                 rfc3161_timestamps: timestamps
                     .into_iter()
@@ -615,6 +603,33 @@ fn assemble(
             }),
         },
         content,
+    }
+}
+
+fn tlog_entry(entry: RekorEntry) -> TransparencyLogEntry {
+    TransparencyLogEntry {
+        log_index: entry.log_index,
+        log_id: LogId {
+            key_id: entry.log_id,
+        },
+        kind_version: KindVersion {
+            kind: entry.kind,
+            version: entry.api_version,
+        },
+        integrated_time: entry.integrated_time,
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: entry.signed_entry_timestamp,
+        }),
+        inclusion_proof: entry.inclusion_proof.map(|p| InclusionProof {
+            log_index: p.log_index,
+            root_hash: p.root_hash,
+            tree_size: p.tree_size,
+            hashes: p.hashes,
+            checkpoint: Some(Checkpoint {
+                envelope: p.checkpoint,
+            }),
+        }),
+        canonicalized_body: entry.body,
     }
 }
 
