@@ -61,20 +61,25 @@ pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
 /// [--signing-config F] FILE`.
 #[derive(Clone, clap::Args)]
 pub struct SignBundleArgs {
+    /// Use Sigstore's staging instance instead of production.
     #[arg(long)]
     pub staging: bool,
     /// FILE is an in-toto statement, signed as a DSSE envelope (else FILE is signed as is).
     #[arg(long)]
     pub in_toto: bool,
+    /// OIDC identity token (audience `sigstore`).
     #[arg(long, value_name = "TOKEN")]
     pub identity_token: String,
     /// Where to write the bundle.
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
+    /// Trusted root the new bundle is checked against before it is written.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Signing config (v0.2) or ClientTrustConfig naming the services to use.
     #[arg(long, value_name = "FILE")]
     pub signing_config: Option<PathBuf>,
+    /// The file (or, with --in-toto, the statement) to sign.
     pub file: PathBuf,
 }
 

@@ -93,7 +93,7 @@ enum Cmd {
     },
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
     #[command(
-        after_help = "Example:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json"
+        after_help = "Examples:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json\n  mcp-sign sign --keyless mcp-manifest.json            # Sigstore public-good instance\n\nKeyless signing takes its identity token from --identity-token, SIGSTORE_ID_TOKEN, GitHub\nActions (permissions: id-token: write), or a browser login when run in a terminal."
     )]
     Sign {
         /// Private key (PKCS#8 PEM; encrypted keys read MCPSIG_KEY_PASSPHRASE or prompt).
@@ -103,8 +103,6 @@ enum Cmd {
         /// log entry) instead of with a key.
         #[arg(long, conflicts_with = "key")]
         keyless: bool,
-        #[command(flatten, next_help_heading = "Keyless")]
-        keyless_args: keyless_cmd::KeylessArgs,
         /// Bundle path (default: the manifest's stem + `.sigstore.json`, beside it).
         #[arg(long, short = 'o', value_name = "BUNDLE")]
         output: Option<PathBuf>,
@@ -112,6 +110,8 @@ enum Cmd {
         #[arg(long)]
         force: bool,
         manifest: PathBuf,
+        #[command(flatten, next_help_heading = "Keyless")]
+        keyless_args: keyless_cmd::KeylessArgs,
     },
     /// Print the RFC 8785 canonical form of a JSON document (stdin when FILE is absent).
     Canonicalize { file: Option<PathBuf> },
