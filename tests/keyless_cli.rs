@@ -164,3 +164,60 @@ fn sign_bundle_and_verify_bundle_contract() -> TestResult {
     assert!(ok, "verify-bundle refused our bundle:\n{out}");
     Ok(())
 }
+
+#[test]
+fn keyless_sign_reads_sigstore_id_token_and_refuses_without_any_token() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let server = work.path().join("server");
+    std::fs::create_dir_all(&server)?;
+    write(&server.join("index.js"), b"1\n")?;
+    let manifest = work.path().join("mcp-manifest.json");
+    let (ok, out) = cli(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/weather",
+            "--version",
+            "1.0.0",
+            "--dir",
+            s(&server),
+            "-o",
+            s(&manifest),
+        ],
+    )?;
+    assert!(ok, "init failed:\n{out}");
+    let sign = |env_token: Option<&str>| {
+        let mut cmd = Command::new(bin("mcp-sign")?);
+        cmd.args([
+            "sign",
+            "--keyless",
+            "--no-interactive",
+            "--force",
+            "--signing-config",
+        ])
+        .arg(instance.trust_config())
+        .arg(&manifest)
+        .env("NO_COLOR", "1")
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+        if let Some(t) = env_token {
+            cmd.env("SIGSTORE_ID_TOKEN", t);
+        }
+        run(&mut cmd, Duration::from_secs(120))
+    };
+    let tok = token(ISSUER, SUBJECT, &[]);
+    let (ok, out) = sign(Some(&tok))?;
+    assert!(ok, "keyless sign with SIGSTORE_ID_TOKEN failed:\n{out}");
+    assert!(!out.contains(&tok), "the token must never be printed");
+    let (ok, out) = sign(None)?;
+    assert!(!ok, "keyless sign without any token succeeded:\n{out}");
+    assert!(
+        out.contains("SIGSTORE_ID_TOKEN"),
+        "the error should name the token sources:\n{out}"
+    );
+    Ok(())
+}
