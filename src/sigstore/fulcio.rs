@@ -256,7 +256,7 @@ const ECDSA_WITH_SHA256: const_oid::ObjectIdentifier =
 
 /// Decodes one PEM certificate. Lenient about line length (some servers write the base64 on one
 /// line, which strict RFC 7468 parsing refuses), strict about the label and the base64 itself.
-fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
     let trimmed = pem.trim();
