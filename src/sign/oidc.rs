@@ -230,7 +230,7 @@ impl IdentityToken {
 
 /// Where to look for a token, in order: the first that yields one wins. `Debug` redacts the
 /// explicit token.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct TokenOptions {
     /// `--identity-token`: used as is.
     pub explicit: Option<Zeroizing<String>>,
@@ -254,6 +254,12 @@ impl fmt::Debug for TokenOptions {
             .field("client_id", &self.client_id)
             .field("timeout", &self.timeout)
             .finish()
+    }
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
