@@ -48,9 +48,9 @@ pub enum KeylessError {
     Timestamp { url: String, reason: String },
     #[error("ephemeral key: {reason}")]
     Key { reason: String },
-    #[error("trusted root")]
+    #[error("cannot load the trusted root")]
     TrustedRoot(#[source] SigstoreError),
-    #[error("the bundle just signed does not verify against the trusted root (not written)")]
+    #[error("the bundle just signed does not verify against the trusted root; refusing it")]
     SelfCheck(#[source] SigstoreError),
     #[error("cannot read `{}`", path.display())]
     Read {
@@ -102,16 +102,36 @@ pub fn sign_bundle_file(
     input: &std::path::Path,
     bundle_out: &std::path::Path,
 ) -> Result<SignTimings, KeylessError> {
-    let bytes = std::fs::read(input).map_err(|source| KeylessError::Read {
+    let read_err = |source| KeylessError::Read {
         path: input.to_owned(),
         source,
-    })?;
-    let signer = KeylessSigner::from_options(opts)?;
+    };
     let (bundle, timings) = if in_toto {
+        let bytes = crate::fsutil::read_limited(input, crate::json::MAX_DOCUMENT_BYTES as u64)
+            .map_err(|e| KeylessError::NotAStatement {
+                path: input.to_owned(),
+                reason: e.to_string(),
+            })?;
         check_statement(input, &bytes)?;
+        let signer = KeylessSigner::from_options(opts)?;
         signer.sign_dsse_bundle(IN_TOTO_PAYLOAD_TYPE, &bytes)?
     } else {
-        signer.sign_artifact_bundle(&bytes)?
+        // Artifacts can be large: hash as a stream, sign the digest.
+        let mut file = std::fs::File::open(input).map_err(read_err)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match std::io::Read::read(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            hasher.update(&buf[..n]);
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        let signer = KeylessSigner::from_options(opts)?;
+        signer.sign_digest_bundle(&digest)?
     };
     std::fs::write(bundle_out, bundle.to_json_pretty()).map_err(|source| KeylessError::Write {
         path: bundle_out.to_owned(),
