@@ -863,4 +863,146 @@ mod tests {
         server.join().map_err(|_| "server thread panicked")??;
         Ok(())
     }
+
+    /// A minimal OAuth provider on loopback for the interactive flow: discovery, an authorize
+    /// endpoint that redirects straight back (the user "signs in" at once), and a token endpoint
+    /// that checks the code, the redirect URI and the PKCE verifier against the S256 challenge.
+    fn oauth_provider(id_token: String) -> std::io::Result<(String, std::thread::JoinHandle<()>)> {
+        use std::io::Read as _;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let base2 = base.clone();
+        let handle = std::thread::spawn(move || {
+            let mut challenge = String::new();
+            let mut redirect = String::new();
+            for _ in 0..3 {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut buf = vec![0u8; 16384];
+                let mut req = Vec::new();
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if req.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_string();
+                let target = text
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let params = |q: &str| -> std::collections::HashMap<String, String> {
+                    q.split('&')
+                        .filter_map(|p| p.split_once('='))
+                        .map(|(k, v)| (k.to_owned(), form_decode(v)))
+                        .collect()
+                };
+                let reply = match path {
+                    "/.well-known/openid-configuration" => {
+                        let body = format!(
+                            r#"{{"authorization_endpoint":"{base2}/auth","token_endpoint":"{base2}/token"}}"#
+                        );
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                    "/auth" => {
+                        let p = params(query);
+                        challenge = p.get("code_challenge").cloned().unwrap_or_default();
+                        redirect = p.get("redirect_uri").cloned().unwrap_or_default();
+                        let state = p.get("state").cloned().unwrap_or_default();
+                        let ok = p.get("code_challenge_method").map(String::as_str) == Some("S256")
+                            && p.get("client_id").map(String::as_str) == Some("sigstore");
+                        let code = if ok { "the-code" } else { "refused" };
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {redirect}?code={code}&state={state}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                    }
+                    "/token" => {
+                        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                        let p = params(body);
+                        let verifier = p.get("code_verifier").cloned().unwrap_or_default();
+                        let good = p.get("code").map(String::as_str) == Some("the-code")
+                            && p.get("redirect_uri") == Some(&redirect)
+                            && p.get("grant_type").map(String::as_str)
+                                == Some("authorization_code")
+                            && pkce_challenge(&verifier) == challenge;
+                        if good {
+                            let body =
+                                format!(r#"{{"id_token":"{id_token}","token_type":"Bearer"}}"#);
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                        } else {
+                            let body = r#"{"error":"invalid_grant"}"#;
+                            format!(
+                                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                        }
+                    }
+                    _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned(),
+                };
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        Ok((base, handle))
+    }
+
+    #[test]
+    fn interactive_login_with_pkce_through_a_loopback_redirect()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (issuer, provider) = oauth_provider(jwt(&good_claims()))?;
+        let mut browser = None;
+        let token = interactive_token(&issuer, "sigstore", Duration::from_secs(10), &mut |url| {
+            // The "browser": follows the login URL, which redirects to our loopback callback.
+            let url = url.to_owned();
+            browser = Some(std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .max_redirects(0)
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let Ok(resp) = agent.get(&url).call() else {
+                    return;
+                };
+                let Some(loc) = resp.headers().get("location").and_then(|l| l.to_str().ok()) else {
+                    return;
+                };
+                // Browsers try localhost on every loopback address; this listener is IPv4.
+                let loc = loc.replace("//localhost:", "//127.0.0.1:");
+                let _ = agent.get(&loc).call();
+            }));
+        })?;
+        assert_eq!(token.claims().subject, "https://example.com/me");
+        assert_eq!(token.source_name(), "interactive login");
+        if let Some(b) = browser {
+            b.join().map_err(|_| "browser thread panicked")?;
+        }
+        provider.join().map_err(|_| "provider thread panicked")?;
+        Ok(())
+    }
 }
