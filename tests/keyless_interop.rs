@@ -90,6 +90,34 @@ fn sigstore_python_verifies_our_dsse_bundle() -> TestResult {
 }
 
 #[test]
+fn sigstore_python_verifies_our_bundle_with_an_rfc3161_timestamp() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&["--tsa"])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("server.tgz");
+    write(&artifact, b"the server's code")?;
+    let (bundle, _t) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        &statement_for("server.tgz", b"the server's code"),
+    )?;
+    let n = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .map_or(0, |t| t.rfc3161_timestamps.len());
+    assert_eq!(n, 1, "the signing config names a TSA");
+    let bundle_path = work.path().join("server.sigstore.json");
+    write(&bundle_path, &bundle.to_json_pretty())?;
+    let (ok, out) = python_verify(&py, &instance, &bundle_path, SUBJECT, &artifact)?;
+    assert!(ok, "sigstore-python refused our timestamped bundle:\n{out}");
+    Ok(())
+}
+
+#[test]
 fn sigstore_python_verifies_our_message_signature_bundle() -> TestResult {
     let Some(py) = sigstore_python()? else {
         return Ok(());
@@ -116,7 +144,8 @@ fn we_verify_a_bundle_sigstore_python_signed() -> TestResult {
     let Some(py) = sigstore_python()? else {
         return Ok(());
     };
-    let Some(instance) = Instance::start(&[])? else {
+    // With --tsa, sigstore-python also asks the instance's TSA for an RFC 3161 timestamp.
+    let Some(instance) = Instance::start(&["--tsa"])? else {
         return Ok(());
     };
     let work = tempfile::tempdir()?;
@@ -155,6 +184,25 @@ fn we_verify_a_bundle_sigstore_python_signed() -> TestResult {
         &opts,
     );
     assert_eq!(outcome(&got), expected("keyless-python-signed")?);
+    let n = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .map_or(0, |t| t.rfc3161_timestamps.len());
+    assert_eq!(
+        n, 1,
+        "sigstore-python's bundle should carry the TSA's timestamp"
+    );
+    if let Ok(v) = &got {
+        assert!(
+            v.times.iter().any(|t| matches!(
+                t.source,
+                mcpsig::sigstore::verify::TimeSource::Timestamp { .. }
+            )),
+            "{:?}",
+            v.times
+        );
+    }
     let got = verify_bundle(&bundle, Some(ArtifactRef::Bytes(b"another file\n")), &opts);
     assert_eq!(
         outcome(&got),

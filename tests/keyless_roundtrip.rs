@@ -225,11 +225,11 @@ fn unreachable_instance_error_names_the_url() -> TestResult {
 
 /// Measurement, not a test: `cargo test --release --test keyless_roundtrip -- --ignored
 /// --nocapture measure` prints how long one keyless signature takes against the loopback
-/// instance, part by part (median of 20).
+/// instance (with its TSA), part by part (median of 20).
 #[test]
 #[ignore = "measurement; run explicitly"]
 fn measure_keyless_sign() -> TestResult {
-    let Some(instance) = Instance::start(&[])? else {
+    let Some(instance) = Instance::start(&["--tsa"])? else {
         return Ok(());
     };
     let root = TrustedRoot::from_file(&instance.trusted_root())?;
@@ -245,14 +245,69 @@ fn measure_keyless_sign() -> TestResult {
         v[v.len() / 2]
     };
     println!(
-        "keyless sign (median of {}): total {:?} = keygen {:?} + fulcio {:?} + sign {:?} + rekor {:?} + self-check {:?}",
+        "keyless sign with TSA (median of {}): total {:?} = keygen {:?} + fulcio {:?} + sign {:?} + tsa {:?} + rekor {:?} + self-check {:?}",
         runs.len(),
         median(&|t| t.total),
         median(&|t| t.keygen),
         median(&|t| t.fulcio),
         median(&|t| t.sign),
+        median(&|t| t.tsa),
         median(&|t| t.rekor),
         median(&|t| t.self_check),
     );
+    Ok(())
+}
+
+#[test]
+fn timestamp_authority_in_the_signing_config_adds_a_verified_timestamp() -> TestResult {
+    use mcpsig::sigstore::verify::TimeSource;
+    let Some(instance) = Instance::start(&["--tsa"])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let (bundle, t) = signer(&instance)?
+        .with_trusted_root(root.clone())
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+    let tvd = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .ok_or("no timestampVerificationData")?;
+    assert_eq!(tvd.rfc3161_timestamps.len(), 1);
+    assert!(t.tsa > Duration::ZERO);
+    let v = verify(&bundle, &root, SUBJECT, ISSUER)?;
+    assert!(
+        v.times
+            .iter()
+            .any(|t| matches!(t.source, TimeSource::Timestamp { .. })),
+        "{:?}",
+        v.times
+    );
+    Ok(())
+}
+
+#[test]
+fn every_log_the_selector_asks_for_gets_an_entry() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    // Two log services (the same loopback log under two names) and selector ALL.
+    let url = &instance.url;
+    let cfg = format!(
+        r#"{{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls":[{{"url":"{url}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogUrls":[{{"url":"{url}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}},
+                         {{"url":"{url}/","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogConfig":{{"selector":"ALL"}}}}"#
+    );
+    let config = SigningConfig::from_json(cfg.as_bytes(), "test")?;
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let (bundle, _) = KeylessSigner::new(token, &config, Duration::from_secs(30))?
+        .with_trusted_root(root.clone())
+        .sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+    assert_eq!(bundle.verification_material.tlog_entries.len(), 2);
+    let v = verify(&bundle, &root, SUBJECT, ISSUER)?;
+    assert_eq!(v.tlog_entries.len(), 2);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `mcp-sign`: create, pin and sign MCP server manifests. Argument parsing and output only; every
 //! decision is made by the `mcpsig` library.
 
+mod keyless_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error, read_passphrase};
@@ -58,12 +59,16 @@ enum Cmd {
     Init(InitArgs),
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
     #[command(
-        after_help = "Example:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json"
+        after_help = "Examples:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json\n  mcp-sign sign --keyless mcp-manifest.json            # Sigstore public-good instance\n\nKeyless signing takes its identity token from --identity-token, SIGSTORE_ID_TOKEN, GitHub\nActions (permissions: id-token: write), or a browser login when run in a terminal."
     )]
     Sign {
         /// Private key (PKCS#8 PEM; encrypted keys read MCPSIG_KEY_PASSPHRASE or prompt).
-        #[arg(long, value_name = "KEY")]
-        key: PathBuf,
+        #[arg(long, value_name = "KEY", required_unless_present = "keyless")]
+        key: Option<PathBuf>,
+        /// Sign keylessly through Sigstore (Fulcio certificate for your OIDC identity, Rekor
+        /// log entry) instead of with a key.
+        #[arg(long, conflicts_with = "key")]
+        keyless: bool,
         /// Bundle path (default: the manifest's stem + `.sigstore.json`, beside it).
         #[arg(long, short = 'o', value_name = "BUNDLE")]
         output: Option<PathBuf>,
@@ -71,6 +76,8 @@ enum Cmd {
         #[arg(long)]
         force: bool,
         manifest: PathBuf,
+        #[command(flatten, next_help_heading = "Keyless")]
+        keyless_args: keyless_cmd::KeylessArgs,
     },
     /// Print the RFC 8785 canonical form of a JSON document (stdin when FILE is absent).
     Canonicalize { file: Option<PathBuf> },
@@ -87,6 +94,19 @@ enum Cmd {
     },
     /// Launch the server, capture its tools, prompts and resource templates, pin them into the manifest.
     Tools(tools_cmd::ToolsArgs),
+    /// Sigstore client commands (the Sigstore conformance CLI contract).
+    #[command(subcommand)]
+    Sigstore(SigstoreCmd),
+}
+
+#[derive(Subcommand)]
+enum SigstoreCmd {
+    /// Sign FILE keylessly into a Sigstore bundle (`--in-toto`: FILE is an in-toto statement,
+    /// signed as a DSSE envelope).
+    #[command(
+        after_help = "Example:\n  mcp-sign sigstore sign-bundle --identity-token \"$TOKEN\" --bundle a.txt.sigstore.json a.txt"
+    )]
+    SignBundle(keyless_cmd::SignBundleArgs),
 }
 
 /// An error with the exit code and reason it maps to.
@@ -144,10 +164,12 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
         Cmd::Init(args) => init(args),
         Cmd::Sign {
             key,
+            keyless: _,
+            keyless_args,
             output,
             force,
             manifest,
-        } => sign(&key, output, force, &manifest),
+        } => sign(key.as_deref(), &keyless_args, output, force, &manifest),
         Cmd::Canonicalize { file } => canonicalize(file.as_deref()),
         Cmd::Digest {
             path,
@@ -155,6 +177,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             algorithm,
         } => digest(&path, &exclude, &algorithm),
         Cmd::Tools(args) => tools_cmd::run(args),
+        Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
     }
 }
 
@@ -360,7 +383,8 @@ fn default_bundle_path(manifest: &Path) -> PathBuf {
 }
 
 fn sign(
-    key_path: &Path,
+    key_path: Option<&Path>,
+    keyless_args: &keyless_cmd::KeylessArgs,
     output: Option<PathBuf>,
     force: bool,
     manifest_path: &Path,
@@ -377,6 +401,20 @@ fn sign(
             hint: Some("use --force to replace the existing bundle"),
         });
     }
+    let Some(key_path) = key_path else {
+        // Keyless: clap guarantees --keyless when --key is absent.
+        let signer = keyless_cmd::keyless_signer(keyless_args)?;
+        let bundle = mcpsig::sign::sign_manifest(&manifest, &signer)?;
+        write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
+        eprintln!(
+            "signed {} {} keylessly as {}; wrote {}",
+            manifest.server.name,
+            manifest.server.version,
+            signer.expected_identity(),
+            out.display()
+        );
+        return Ok(());
+    };
     let pem = read_limited(key_path, 1 << 20)?;
     let pem = String::from_utf8(pem)
         .with_context(|| format!("key `{}` is not text", key_path.display()))?;

@@ -13,16 +13,17 @@ use ecdsa::signature::hazmat::PrehashSigner as _;
 use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest as _, Sha256};
 use spki::EncodePublicKey as _;
-use zeroize::Zeroizing;
+/// Re-exported so callers can fill [`KeylessOptions::identity_token`] without a zeroize dependency.
+pub use zeroize::Zeroizing;
 
 use super::oidc::{IdentityToken, OidcError, TokenOptions, obtain_token};
 use crate::sigstore::bundle::{
     Bundle, Checkpoint, Content, HashOutput, InclusionPromise, InclusionProof, KindVersion, LogId,
-    MEDIA_TYPE_V0_3_NEW, MessageSignature, SignerMaterial, TimestampVerificationData,
-    TransparencyLogEntry, VerificationMaterial,
+    MEDIA_TYPE_V0_3_NEW, MessageSignature, Rfc3161Timestamp, SignerMaterial,
+    TimestampVerificationData, TransparencyLogEntry, VerificationMaterial,
 };
 use crate::sigstore::dsse::{self, Envelope};
-use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate};
+use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate, certificate_request};
 use crate::sigstore::policy::{IdentityPolicy, Matcher};
 use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
 use crate::sigstore::signing_config::{
@@ -35,19 +36,21 @@ use crate::sigstore::{SignerPolicy, SigstoreError, VerifyOptions, verify_bundle}
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeylessError {
-    #[error("signing config")]
+    #[error(transparent)]
     Config(#[from] SigningConfigError),
-    #[error("identity token")]
+    #[error(transparent)]
     Token(#[from] OidcError),
     #[error("certificate from fulcio")]
     Fulcio(#[from] FulcioError),
     #[error("transparency log entry from rekor")]
     Rekor(#[from] RekorError),
+    #[error("timestamp from {url}: {reason}")]
+    Timestamp { url: String, reason: String },
     #[error("ephemeral key: {reason}")]
     Key { reason: String },
-    #[error("trusted root")]
+    #[error("cannot load the trusted root")]
     TrustedRoot(#[source] SigstoreError),
-    #[error("the bundle just signed does not verify against the trusted root (not written)")]
+    #[error("the bundle just signed does not verify against the trusted root; refusing it")]
     SelfCheck(#[source] SigstoreError),
     #[error("cannot read `{}`", path.display())]
     Read {
@@ -65,6 +68,28 @@ pub enum KeylessError {
     NotAStatement { path: PathBuf, reason: String },
 }
 
+impl KeylessError {
+    /// A stable kebab-case code for reports and scenario files; a failed self-check reports the
+    /// verifier's code.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Config(e) => e.reason_code(),
+            Self::Token(e) => e.reason_code(),
+            Self::Fulcio(FulcioError::KeyMismatch { .. }) => "fulcio-key-mismatch",
+            Self::Fulcio(FulcioError::Answer { .. }) => "fulcio-bad-answer",
+            Self::Fulcio(_) => "fulcio-request-failed",
+            Self::Rekor(RekorError::Mismatch { .. }) => "rekor-entry-mismatch",
+            Self::Rekor(RekorError::Answer { .. }) => "rekor-bad-answer",
+            Self::Rekor(_) => "rekor-request-failed",
+            Self::Key { .. } => "key",
+            Self::Timestamp { .. } => "tsa-request-failed",
+            Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
+            Self::Read { .. } | Self::Write { .. } => "io",
+            Self::NotAStatement { .. } => "not-a-statement",
+        }
+    }
+}
+
 /// DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
@@ -77,16 +102,36 @@ pub fn sign_bundle_file(
     input: &std::path::Path,
     bundle_out: &std::path::Path,
 ) -> Result<SignTimings, KeylessError> {
-    let bytes = std::fs::read(input).map_err(|source| KeylessError::Read {
+    let read_err = |source| KeylessError::Read {
         path: input.to_owned(),
         source,
-    })?;
-    let signer = KeylessSigner::from_options(opts)?;
+    };
     let (bundle, timings) = if in_toto {
+        let bytes = crate::fsutil::read_limited(input, crate::json::MAX_DOCUMENT_BYTES as u64)
+            .map_err(|e| KeylessError::NotAStatement {
+                path: input.to_owned(),
+                reason: e.to_string(),
+            })?;
         check_statement(input, &bytes)?;
+        let signer = KeylessSigner::from_options(opts)?;
         signer.sign_dsse_bundle(IN_TOTO_PAYLOAD_TYPE, &bytes)?
     } else {
-        signer.sign_artifact_bundle(&bytes)?
+        // Artifacts can be large: hash as a stream, sign the digest.
+        let mut file = std::fs::File::open(input).map_err(read_err)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match std::io::Read::read(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_err(e)),
+            };
+            hasher.update(&buf[..n]);
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        let signer = KeylessSigner::from_options(opts)?;
+        signer.sign_digest_bundle(&digest)?
     };
     std::fs::write(bundle_out, bundle.to_json_pretty()).map_err(|source| KeylessError::Write {
         path: bundle_out.to_owned(),
@@ -114,8 +159,8 @@ fn check_statement(path: &std::path::Path, bytes: &[u8]) -> Result<(), KeylessEr
     Ok(())
 }
 
-/// How to reach Sigstore and who signs.
-#[derive(Debug, Default)]
+/// How to reach Sigstore and who signs. `Debug` redacts the token.
+#[derive(Default)]
 pub struct KeylessOptions {
     /// Use the staging instance instead of production.
     pub staging: bool,
@@ -133,6 +178,22 @@ pub struct KeylessOptions {
     pub timeout: Option<Duration>,
 }
 
+impl std::fmt::Debug for KeylessOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeylessOptions")
+            .field("staging", &self.staging)
+            .field("signing_config", &self.signing_config)
+            .field("trusted_root", &self.trusted_root)
+            .field(
+                "identity_token",
+                &self.identity_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_interactive", &self.allow_interactive)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
 /// Time spent in each part of one signing operation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SignTimings {
@@ -140,6 +201,8 @@ pub struct SignTimings {
     pub fulcio: Duration,
     pub sign: Duration,
     pub rekor: Duration,
+    /// Asking the timestamp authorities (zero when the config names none).
+    pub tsa: Duration,
     /// Verifying the new bundle against the trusted root (zero without one).
     pub self_check: Duration,
     pub total: Duration,
@@ -149,7 +212,9 @@ pub struct SignTimings {
 pub struct KeylessSigner {
     token: IdentityToken,
     fulcio: FulcioClient,
-    rekor: RekorClient,
+    /// RFC 3161 timestamp authorities to ask, when the signing config names any.
+    tsa: Vec<TsaClient>,
+    rekor: Vec<RekorClient>,
     trusted_root: Option<TrustedRoot>,
 }
 
@@ -158,7 +223,14 @@ impl std::fmt::Debug for KeylessSigner {
         f.debug_struct("KeylessSigner")
             .field("token", &self.token)
             .field("fulcio", &self.fulcio.signing_cert_url())
-            .field("rekor", &self.rekor.entries_url())
+            .field(
+                "rekor",
+                &self
+                    .rekor
+                    .iter()
+                    .map(RekorClient::entries_url)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -180,6 +252,8 @@ impl KeylessSigner {
         token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
         token_opts.timeout = timeout;
         let token = obtain_token(&token_opts)?;
+        // Fail before announcing who signs, not after the first network call.
+        token.check_unexpired(Utc::now())?;
         let root = match (&opts.trusted_root, &opts.signing_config, opts.staging) {
             (Some(path), _, _) => Some(TrustedRoot::from_file(path)),
             (None, Some(path), _) => client_trust_config_root(path),
@@ -229,16 +303,20 @@ impl KeylessSigner {
         timeout: Duration,
     ) -> Result<Self, KeylessError> {
         let selected = config.select(Utc::now())?;
-        // Rekor's selector may ask for several logs; one entry is what bundles carry today.
-        let rekor_url = selected
-            .rekor
-            .first()
-            .map(|s| s.url.clone())
-            .unwrap_or_default();
         Ok(Self {
             token,
             fulcio: FulcioClient::new(&selected.ca.url, timeout),
-            rekor: RekorClient::new(&rekor_url, timeout),
+            tsa: selected
+                .tsa
+                .iter()
+                .map(|s| TsaClient::new(&s.url, timeout))
+                .collect(),
+            // Every log the selector asks for gets the entry (`select` never returns none).
+            rekor: selected
+                .rekor
+                .iter()
+                .map(|s| RekorClient::new(&s.url, timeout))
+                .collect(),
             trusted_root: None,
         })
     }
@@ -275,11 +353,23 @@ impl KeylessSigner {
             reason: format!("cannot serialize envelope: {e}"),
         })?;
         t.sign = t_sign.elapsed();
+        let t_tsa = Instant::now();
+        let timestamps = self.timestamps(sig.to_der().as_bytes())?;
+        t.tsa = t_tsa.elapsed();
         let t_rekor = Instant::now();
-        let entry = self.rekor.log_dsse(&envelope_json, &cert.leaf_pem())?;
+        let entries = self
+            .rekor
+            .iter()
+            .map(|r| r.log_dsse(&envelope_json, &cert.leaf_pem()))
+            .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let t_check = Instant::now();
-        let bundle = self.self_check(assemble(&cert, entry, Content::DsseEnvelope(envelope)))?;
+        let bundle = self.self_check(assemble(
+            &cert,
+            entries,
+            timestamps,
+            Content::DsseEnvelope(envelope),
+        ))?;
         t.self_check = t_check.elapsed();
         t.total = start.elapsed();
         Ok((bundle, t))
@@ -307,10 +397,15 @@ impl KeylessSigner {
         })?;
         let sig = sig.to_der().as_bytes().to_vec();
         t.sign = t_sign.elapsed();
+        let t_tsa = Instant::now();
+        let timestamps = self.timestamps(&sig)?;
+        t.tsa = t_tsa.elapsed();
         let t_rekor = Instant::now();
-        let entry = self
+        let entries = self
             .rekor
-            .log_hashedrekord(sha256, &sig, &cert.leaf_pem())?;
+            .iter()
+            .map(|r| r.log_hashedrekord(sha256, &sig, &cert.leaf_pem()))
+            .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let content = Content::MessageSignature(MessageSignature {
             message_digest: Some(HashOutput {
@@ -320,10 +415,19 @@ impl KeylessSigner {
             signature: sig,
         });
         let t_check = Instant::now();
-        let bundle = self.self_check(assemble(&cert, entry, content))?;
+        let bundle = self.self_check(assemble(&cert, entries, timestamps, content))?;
         t.self_check = t_check.elapsed();
         t.total = start.elapsed();
         Ok((bundle, t))
+    }
+
+    /// RFC 3161 timestamps over `signature` from every selected authority. A configured
+    /// authority that fails makes signing fail: the caller asked for its evidence.
+    fn timestamps(&self, signature: &[u8]) -> Result<Vec<Vec<u8>>, KeylessError> {
+        self.tsa
+            .iter()
+            .map(|c| c.timestamp(signature).map_err(KeylessError::from))
+            .collect()
     }
 
     /// A fresh key and a certificate for it. The key lives only for this one signature.
@@ -338,14 +442,14 @@ impl KeylessSigner {
             .map_err(|e| KeylessError::Key {
                 reason: format!("encoding the public key: {e}"),
             })?;
-        let proof: Signature = key.sign(self.token.challenge().as_bytes());
+        let csr = certificate_request(&key).map_err(|e| KeylessError::Key {
+            reason: format!("building the certificate request: {e}"),
+        })?;
         t.keygen = t_key.elapsed();
         let t_fulcio = Instant::now();
-        let cert = self.fulcio.request_certificate(
-            self.token.secret(),
-            spki.as_bytes(),
-            proof.to_der().as_bytes(),
-        )?;
+        let cert = self
+            .fulcio
+            .request_certificate(self.token.secret(), &csr, spki.as_bytes())?;
         t.fulcio = t_fulcio.elapsed();
         Ok((key, cert, t))
     }
@@ -382,6 +486,106 @@ fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot
     Some(TrustedRoot::from_json(root.to_string().as_bytes()))
 }
 
+/// A timestamp authority speaking the Sigstore TSA's JSON request form
+/// (`POST <url>` with `{"artifactHash", "hashAlgorithm", "certificates", "nonce"}`), answered with a
+/// DER `TimeStampResp`.
+struct TsaClient {
+    url: String,
+    agent: ureq::Agent,
+}
+
+struct TsaFailure {
+    url: String,
+    reason: String,
+}
+
+impl From<TsaFailure> for KeylessError {
+    fn from(f: TsaFailure) -> Self {
+        KeylessError::Timestamp {
+            url: f.url,
+            reason: f.reason,
+        }
+    }
+}
+
+impl TsaClient {
+    fn new(url: &str, timeout: Duration) -> Self {
+        Self {
+            url: url.to_owned(),
+            agent: crate::sigstore::fulcio::agent(timeout),
+        }
+    }
+
+    /// A `TimeStampResp` (DER) over SHA-256 of `signature`, the form bundles carry.
+    fn timestamp(&self, signature: &[u8]) -> Result<Vec<u8>, TsaFailure> {
+        use base64::Engine as _;
+        let fail = |reason: String| TsaFailure {
+            url: self.url.clone(),
+            reason,
+        };
+        let mut nonce = [0u8; 4];
+        getrandom::fill(&mut nonce).map_err(|e| fail(format!("no randomness: {e}")))?;
+        // 31 bits keep the nonce a positive number for every JSON reader.
+        let nonce = u32::from_be_bytes(nonce) >> 1;
+        let body = serde_json::json!({
+            "artifactHash": base64::engine::general_purpose::STANDARD.encode(Sha256::digest(signature)),
+            "hashAlgorithm": "sha256",
+            "certificates": true,
+            "nonce": nonce,
+        });
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/timestamp-reply")
+            .send_json(&body)
+            .map_err(|e| fail(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .map_err(|e| fail(format!("reading the answer: {e}")))?;
+        if !(200..300).contains(&status) {
+            return Err(fail(format!(
+                "http {status}: {}",
+                crate::sigstore::fulcio::excerpt(&String::from_utf8_lossy(&bytes))
+            )));
+        }
+        check_granted(&bytes).map_err(fail)?;
+        Ok(bytes)
+    }
+}
+
+/// Checks that an RFC 3161 `TimeStampResp`
+/// (`SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo OPTIONAL }`) grants a token.
+/// Whether the token covers our signature and chains to a trusted authority is the verifier's
+/// job (the self-check).
+fn check_granted(resp: &[u8]) -> Result<(), String> {
+    use der::Decode as _;
+    let parts: Vec<der::Any> =
+        Vec::from_der(resp).map_err(|e| format!("not a TimeStampResp: {e}"))?;
+    let status_info: Vec<der::Any> = parts
+        .first()
+        .ok_or("empty TimeStampResp")?
+        .decode_as()
+        .map_err(|e| format!("bad PKIStatusInfo: {e}"))?;
+    let status: u8 = status_info
+        .first()
+        .ok_or("empty PKIStatusInfo")?
+        .decode_as()
+        .map_err(|e| format!("bad PKIStatus: {e}"))?;
+    // 0 granted, 1 grantedWithMods; anything else carries no token.
+    if status > 1 {
+        return Err(format!("timestamp refused (PKIStatus {status})"));
+    }
+    if parts.get(1).is_none() {
+        return Err("granted TimeStampResp without a token".to_owned());
+    }
+    Ok(())
+}
+
 fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     // A uniformly random 32-byte string is a valid P-256 scalar except with negligible
     // probability; retry a few times rather than loop without bound.
@@ -399,48 +603,81 @@ fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     })
 }
 
-/// The bundle v0.3 for a certificate, a log entry and the signed content.
-fn assemble(cert: &IssuedCertificate, entry: RekorEntry, content: Content) -> Bundle {
-    let inclusion_proof = entry.inclusion_proof.map(|p| InclusionProof {
-        log_index: p.log_index,
-        root_hash: p.root_hash,
-        tree_size: p.tree_size,
-        hashes: p.hashes,
-        checkpoint: Some(Checkpoint {
-            envelope: p.checkpoint,
-        }),
-    });
+/// The bundle v0.3 for a certificate, log entries, timestamps and the signed content.
+fn assemble(
+    cert: &IssuedCertificate,
+    entries: Vec<RekorEntry>,
+    timestamps: Vec<Vec<u8>>,
+    content: Content,
+) -> Bundle {
     Bundle {
         media_type: MEDIA_TYPE_V0_3_NEW.to_owned(),
         verification_material: VerificationMaterial {
             signer: SignerMaterial::Certificate(cert.leaf_der.clone()),
-            tlog_entries: vec![TransparencyLogEntry {
-                log_index: entry.log_index,
-                log_id: LogId {
-                    key_id: entry.log_id,
-                },
-                kind_version: KindVersion {
-                    kind: entry.kind,
-                    version: entry.api_version,
-                },
-                integrated_time: entry.integrated_time,
-                inclusion_promise: Some(InclusionPromise {
-                    signed_entry_timestamp: entry.signed_entry_timestamp,
-                }),
-                inclusion_proof,
-                canonicalized_body: entry.body,
-            }],
+            tlog_entries: entries.into_iter().map(tlog_entry).collect(),
             timestamp_verification_data: Some(TimestampVerificationData {
-                rfc3161_timestamps: Vec::new(),
+                rfc3161_timestamps: timestamps
+                    .into_iter()
+                    .map(|signed_timestamp| Rfc3161Timestamp { signed_timestamp })
+                    .collect(),
             }),
         },
         content,
     }
 }
 
+fn tlog_entry(entry: RekorEntry) -> TransparencyLogEntry {
+    TransparencyLogEntry {
+        log_index: entry.log_index,
+        log_id: LogId {
+            key_id: entry.log_id,
+        },
+        kind_version: KindVersion {
+            kind: entry.kind,
+            version: entry.api_version,
+        },
+        integrated_time: entry.integrated_time,
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: entry.signed_entry_timestamp,
+        }),
+        inclusion_proof: entry.inclusion_proof.map(|p| InclusionProof {
+            log_index: p.log_index,
+            root_hash: p.root_hash,
+            tree_size: p.tree_size,
+            hashes: p.hashes,
+            checkpoint: Some(Checkpoint {
+                envelope: p.checkpoint,
+            }),
+        }),
+        canonicalized_body: entry.body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_debug_redacts_the_token() {
+        let opts = KeylessOptions {
+            identity_token: Some(Zeroizing::new("secret.token.value".to_owned())),
+            ..KeylessOptions::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("secret.token.value"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+
+    #[test]
+    fn timestamp_responses_without_a_granted_token_are_refused() {
+        // SEQUENCE { SEQUENCE { INTEGER 2 (rejection) } }
+        assert!(check_granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]).is_err());
+        // SEQUENCE { SEQUENCE { INTEGER 0 (granted) } } but no token
+        assert!(check_granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]).is_err());
+        // granted, with a (dummy) token
+        assert!(check_granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_ok());
+        assert!(check_granted(b"not der").is_err());
+    }
 
     #[test]
     fn ephemeral_keys_differ() -> Result<(), KeylessError> {

@@ -66,6 +66,21 @@ pub enum OidcError {
     Interactive { reason: String },
 }
 
+impl OidcError {
+    /// A stable kebab-case code for reports and scenario files.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Malformed { .. } => "token-malformed",
+            Self::MissingClaim { .. } => "token-missing-claim",
+            Self::Audience { .. } => "token-audience",
+            Self::Expired { .. } => "token-expired",
+            Self::NoSource => "no-token",
+            Self::Http { .. } | Self::HttpStatus { .. } => "token-request-failed",
+            Self::Interactive { .. } => "interactive-login-failed",
+        }
+    }
+}
+
 /// The claims of an identity token that signing needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
@@ -207,20 +222,15 @@ impl IdentityToken {
         self.claims.subject.clone()
     }
 
-    /// What Fulcio's proof of possession is computed over: the email claim when there is one,
-    /// otherwise the subject (the token's principal name).
-    pub fn challenge(&self) -> &str {
-        self.claims.email.as_deref().unwrap_or(&self.claims.subject)
-    }
-
     /// The raw bearer token, for the Fulcio request only.
     pub(crate) fn secret(&self) -> &str {
         &self.raw
     }
 }
 
-/// Where to look for a token, in order: the first that yields one wins.
-#[derive(Debug, Clone, Default)]
+/// Where to look for a token, in order: the first that yields one wins. `Debug` redacts the
+/// explicit token.
+#[derive(Clone)]
 pub struct TokenOptions {
     /// `--identity-token`: used as is.
     pub explicit: Option<Zeroizing<String>>,
@@ -233,6 +243,24 @@ pub struct TokenOptions {
     pub client_id: String,
     /// Bound on every HTTP call and on waiting for the browser.
     pub timeout: Duration,
+}
+
+impl fmt::Debug for TokenOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenOptions")
+            .field("explicit", &self.explicit.as_ref().map(|_| "<redacted>"))
+            .field("allow_interactive", &self.allow_interactive)
+            .field("oidc_issuer", &self.oidc_issuer)
+            .field("client_id", &self.client_id)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Default for TokenOptions {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl TokenOptions {
@@ -607,7 +635,6 @@ mod tests {
         let t = IdentityToken::parse(&jwt(&good_claims()), "test")?;
         assert_eq!(t.claims().issuer, "https://issuer.example");
         assert_eq!(t.expected_identity(), "https://example.com/me");
-        assert_eq!(t.challenge(), "https://example.com/me");
         Ok(())
     }
 
@@ -618,7 +645,6 @@ mod tests {
         c["aud"] = serde_json::json!(["other", "sigstore"]);
         let t = IdentityToken::parse(&jwt(&c), "test")?;
         assert_eq!(t.expected_identity(), "me@example.com");
-        assert_eq!(t.challenge(), "me@example.com");
         Ok(())
     }
 
@@ -671,6 +697,9 @@ mod tests {
     #[test]
     fn debug_and_errors_never_show_the_token() -> Result<(), OidcError> {
         let raw = jwt(&good_claims());
+        let mut opts = TokenOptions::new();
+        opts.explicit = Some(Zeroizing::new(raw.clone()));
+        assert!(!format!("{opts:?}").contains(&raw));
         let t = IdentityToken::parse(&raw, "test")?;
         let shown = format!("{t:?}");
         assert!(!shown.contains(&raw));
@@ -751,6 +780,229 @@ mod tests {
         let got = wait_for_redirect(&listener, "st", Duration::from_secs(10));
         assert!(matches!(got, Err(OidcError::Interactive { .. })));
         client.join().map_err(|_| "client thread panicked")??;
+        Ok(())
+    }
+
+    /// A one-shot HTTP answer on loopback, returning the request it saw.
+    fn serve_once(
+        status: &'static str,
+        body: String,
+    ) -> Result<(String, std::thread::JoinHandle<std::io::Result<String>>), std::io::Error> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!(
+            "http://127.0.0.1:{}/token?api-version=2.0",
+            listener.local_addr()?.port()
+        );
+        let handle = std::thread::spawn(move || -> std::io::Result<String> {
+            use std::io::Read as _;
+            let (mut s, _) = listener.accept()?;
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let mut buf = [0u8; 8192];
+            let n = s.read(&mut buf)?;
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )?;
+            Ok(req)
+        });
+        Ok((url, handle))
+    }
+
+    #[test]
+    fn github_actions_ambient_token_is_requested_for_sigstore()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let mut c = good_claims();
+        c["iss"] = GITHUB_ACTIONS_ISSUER.into();
+        let (url, server) =
+            serve_once("200 OK", serde_json::json!({"value": jwt(&c)}).to_string())?;
+        let env = |k: &str| match k {
+            "ACTIONS_ID_TOKEN_REQUEST_URL" => Some(url.clone()),
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => Some("request-token".to_owned()),
+            _ => None,
+        };
+        let mut opts = TokenOptions::new();
+        opts.allow_interactive = false;
+        let t = obtain_token_with_env(&opts, &env)?;
+        assert_eq!(t.claims().issuer, GITHUB_ACTIONS_ISSUER);
+        assert_eq!(t.source_name(), "github actions");
+        let req = server.join().map_err(|_| "server thread panicked")??;
+        let first = req.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("GET /token?api-version=2.0&audience=sigstore "),
+            "{first}"
+        );
+        assert!(
+            req.to_ascii_lowercase()
+                .contains("authorization: bearer request-token"),
+            "{req}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn github_actions_refusal_names_the_url_and_status() -> Result<(), Box<dyn std::error::Error>> {
+        let (url, server) = serve_once(
+            "403 Forbidden",
+            r#"{"message":"no id-token permission"}"#.to_owned(),
+        )?;
+        let got = github_actions_token(&url, "request-token", Duration::from_secs(10));
+        match got {
+            Err(OidcError::HttpStatus {
+                url: u,
+                status,
+                body,
+            }) => {
+                assert_eq!(status, 403);
+                assert!(url.starts_with(&u), "{u}");
+                assert!(body.contains("no id-token permission"));
+            }
+            other => return Err(format!("unexpected: {other:?}").into()),
+        }
+        server.join().map_err(|_| "server thread panicked")??;
+        Ok(())
+    }
+
+    /// A minimal OAuth provider on loopback for the interactive flow: discovery, an authorize
+    /// endpoint that redirects straight back (the user "signs in" at once), and a token endpoint
+    /// that checks the code, the redirect URI and the PKCE verifier against the S256 challenge.
+    fn oauth_provider(id_token: String) -> std::io::Result<(String, std::thread::JoinHandle<()>)> {
+        use std::io::Read as _;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let base = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+        let base2 = base.clone();
+        let handle = std::thread::spawn(move || {
+            let mut challenge = String::new();
+            let mut redirect = String::new();
+            for _ in 0..3 {
+                let Ok((mut s, _)) = listener.accept() else {
+                    return;
+                };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut buf = vec![0u8; 16384];
+                let mut req = Vec::new();
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if req.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let text = String::from_utf8_lossy(&req).to_string();
+                let target = text
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let params = |q: &str| -> std::collections::HashMap<String, String> {
+                    q.split('&')
+                        .filter_map(|p| p.split_once('='))
+                        .map(|(k, v)| (k.to_owned(), form_decode(v)))
+                        .collect()
+                };
+                let reply = match path {
+                    "/.well-known/openid-configuration" => {
+                        let body = format!(
+                            r#"{{"authorization_endpoint":"{base2}/auth","token_endpoint":"{base2}/token"}}"#
+                        );
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                    "/auth" => {
+                        let p = params(query);
+                        challenge = p.get("code_challenge").cloned().unwrap_or_default();
+                        redirect = p.get("redirect_uri").cloned().unwrap_or_default();
+                        let state = p.get("state").cloned().unwrap_or_default();
+                        let ok = p.get("code_challenge_method").map(String::as_str) == Some("S256")
+                            && p.get("client_id").map(String::as_str) == Some("sigstore");
+                        let code = if ok { "the-code" } else { "refused" };
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {redirect}?code={code}&state={state}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        )
+                    }
+                    "/token" => {
+                        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                        let p = params(body);
+                        let verifier = p.get("code_verifier").cloned().unwrap_or_default();
+                        let good = p.get("code").map(String::as_str) == Some("the-code")
+                            && p.get("redirect_uri") == Some(&redirect)
+                            && p.get("grant_type").map(String::as_str)
+                                == Some("authorization_code")
+                            && pkce_challenge(&verifier) == challenge;
+                        if good {
+                            let body =
+                                format!(r#"{{"id_token":"{id_token}","token_type":"Bearer"}}"#);
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                        } else {
+                            let body = r#"{"error":"invalid_grant"}"#;
+                            format!(
+                                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                        }
+                    }
+                    _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_owned(),
+                };
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        Ok((base, handle))
+    }
+
+    #[test]
+    fn interactive_login_with_pkce_through_a_loopback_redirect()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (issuer, provider) = oauth_provider(jwt(&good_claims()))?;
+        let mut browser = None;
+        let token = interactive_token(&issuer, "sigstore", Duration::from_secs(10), &mut |url| {
+            // The "browser": follows the login URL, which redirects to our loopback callback.
+            let url = url.to_owned();
+            browser = Some(std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs(10)))
+                    .max_redirects(0)
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let Ok(resp) = agent.get(&url).call() else {
+                    return;
+                };
+                let Some(loc) = resp.headers().get("location").and_then(|l| l.to_str().ok()) else {
+                    return;
+                };
+                // Browsers try localhost on every loopback address; this listener is IPv4.
+                let loc = loc.replace("//localhost:", "//127.0.0.1:");
+                let _ = agent.get(&loc).call();
+            }));
+        })?;
+        assert_eq!(token.claims().subject, "https://example.com/me");
+        assert_eq!(token.source_name(), "interactive login");
+        if let Some(b) = browser {
+            b.join().map_err(|_| "browser thread panicked")?;
+        }
+        provider.join().map_err(|_| "provider thread panicked")?;
         Ok(())
     }
 }

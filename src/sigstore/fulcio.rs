@@ -1,5 +1,6 @@
-//! Fulcio client (`POST /api/v2/signingCert`): trades an OIDC identity token plus proof of
-//! possession of an ephemeral key for a short-lived code-signing certificate with an embedded SCT.
+//! Fulcio client (`POST /api/v2/signingCert`): trades an OIDC identity token plus a certificate
+//! signing request (proof of possession of an ephemeral key) for a short-lived code-signing
+//! certificate with an embedded SCT. Also builds that PKCS#10 request for a P-256 key.
 //! Also the small blocking-HTTP helper the Sigstore service clients share (ureq, with timeouts,
 //! errors naming the URL, status and a body excerpt).
 
@@ -129,28 +130,23 @@ impl FulcioClient {
         format!("{}/api/v2/signingCert", self.base_url)
     }
 
-    /// Requests a certificate for `public_key_spki_der`, proving possession with
-    /// `proof_of_possession` (the key's signature over the token's subject or email). The token
-    /// goes only in the Authorization header.
+    /// Requests a certificate for the key in `csr_der` (a PKCS#10 request signed by that key,
+    /// which is the proof of possession). `public_key_spki_der` is that key, which the returned
+    /// certificate must certify. The token goes only in the Authorization header.
     pub fn request_certificate(
         &self,
         token: &str,
+        csr_der: &[u8],
         public_key_spki_der: &[u8],
-        proof_of_possession: &[u8],
     ) -> Result<IssuedCertificate, FulcioError> {
         let url = self.signing_cert_url();
-        let pem =
-            der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, public_key_spki_der)
-                .map_err(|e| FulcioError::Answer {
-                    url: url.clone(),
-                    reason: format!("cannot encode our public key: {e}"),
-                })?;
-        let body = serde_json::json!({
-            "publicKeyRequest": {
-                "publicKey": { "algorithm": "ECDSA", "content": pem },
-                "proofOfPossession": STANDARD.encode(proof_of_possession),
-            }
-        });
+        let pem = der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, csr_der)
+            .map_err(|e| FulcioError::Answer {
+                url: url.clone(),
+                reason: format!("cannot encode our certificate request: {e}"),
+            })?;
+        // protobuf `bytes` in JSON: base64 of the PEM text, as Fulcio's v2 API expects.
+        let body = serde_json::json!({ "certificateSigningRequest": STANDARD.encode(pem) });
         let reply = post_json(&self.agent, &url, Some(token), &body).map_err(|reason| {
             FulcioError::Http {
                 url: url.clone(),
@@ -158,10 +154,16 @@ impl FulcioClient {
             }
         })?;
         if !(200..300).contains(&reply.status) {
+            // An error page could quote the request; never let the token reach a message.
+            let body = if token.is_empty() {
+                excerpt(&reply.body)
+            } else {
+                excerpt(&reply.body.replace(token, "<redacted>"))
+            };
             return Err(FulcioError::Status {
                 url,
                 status: reply.status,
-                body: excerpt(&reply.body),
+                body,
             });
         }
         let issued = parse_answer(&url, &reply.body)?;
@@ -220,9 +222,41 @@ fn parse_answer(url: &str, body: &str) -> Result<IssuedCertificate, FulcioError>
     })
 }
 
+/// A PKCS#10 certificate request for `key`, signed with ECDSA P-256/SHA-256. Its subject is
+/// empty: Fulcio takes the identity from the token, and uses the request only as proof that the
+/// caller holds the key.
+pub fn certificate_request(key: &p256::ecdsa::SigningKey) -> Result<Vec<u8>, der::Error> {
+    use ecdsa::signature::Signer as _;
+    use spki::EncodePublicKey as _;
+    use x509_cert::request::{CertReq, CertReqInfo, Version};
+    let spki_der = key
+        .verifying_key()
+        .to_public_key_der()
+        .map_err(|_| der::Error::from(der::ErrorKind::Failed))?;
+    let info = CertReqInfo {
+        version: Version::V1,
+        subject: x509_cert::name::Name::default(),
+        public_key: spki::SubjectPublicKeyInfoOwned::from_der(spki_der.as_bytes())?,
+        attributes: Default::default(),
+    };
+    let sig: p256::ecdsa::Signature = key.sign(&info.to_der()?);
+    let req = CertReq {
+        info,
+        algorithm: spki::AlgorithmIdentifierOwned {
+            oid: ECDSA_WITH_SHA256,
+            parameters: None,
+        },
+        signature: der::asn1::BitString::from_bytes(sig.to_der().as_bytes())?,
+    };
+    req.to_der()
+}
+
+const ECDSA_WITH_SHA256: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+
 /// Decodes one PEM certificate. Lenient about line length (some servers write the base64 on one
 /// line, which strict RFC 7468 parsing refuses), strict about the label and the base64 itself.
-fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
     let trimmed = pem.trim();
@@ -239,6 +273,18 @@ fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_request_is_self_signed_by_the_key() -> Result<(), Box<dyn std::error::Error>> {
+        use ecdsa::signature::Verifier as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32])?;
+        let der = certificate_request(&key)?;
+        let req = x509_cert::request::CertReq::from_der(&der)?;
+        assert_eq!(req.algorithm.oid, ECDSA_WITH_SHA256);
+        let sig = p256::ecdsa::Signature::from_der(req.signature.raw_bytes())?;
+        key.verifying_key().verify(&req.info.to_der()?, &sig)?;
+        Ok(())
+    }
 
     #[test]
     fn detached_sct_and_empty_answers_are_refused() {
@@ -267,7 +313,7 @@ mod tests {
     fn unreachable_fulcio_names_the_url() {
         // Port 9 on loopback (discard) is closed here; the error must say where we tried.
         let c = FulcioClient::new("http://127.0.0.1:9", Duration::from_secs(5));
-        let err = c.request_certificate("t", b"k", b"p");
+        let err = c.request_certificate("t", b"csr", b"k");
         match err {
             Err(FulcioError::Http { url, .. }) => {
                 assert_eq!(url, "http://127.0.0.1:9/api/v2/signingCert");

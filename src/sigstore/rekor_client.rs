@@ -158,21 +158,13 @@ impl RekorClient {
             }
         });
         let entry = self.create(&proposed)?;
-        let url = self.entries_url();
-        let body: serde_json::Value = body_json(&url, &entry)?;
-        let spec = &body["spec"];
-        let same = spec["data"]["hash"]["value"].as_str() == Some(&hex::encode(sha256_digest))
-            && spec["signature"]["content"].as_str() == Some(&STANDARD.encode(signature))
-            && spec["signature"]["publicKey"]["content"]
-                .as_str()
-                .and_then(|c| STANDARD.decode(c).ok())
-                .is_some_and(|c| c == cert_pem.as_bytes());
-        if entry.kind != "hashedrekord" || !same {
-            return Err(RekorError::Mismatch {
-                url,
-                what: "hashedrekord digest, signature or certificate differ".to_owned(),
-            });
-        }
+        check_hashedrekord_body(
+            &self.entries_url(),
+            &entry,
+            sha256_digest,
+            signature,
+            cert_pem,
+        )?;
         Ok(entry)
     }
 
@@ -199,6 +191,45 @@ fn body_json(url: &str, entry: &RekorEntry) -> Result<serde_json::Value, RekorEr
         url: url.to_owned(),
         reason: format!("entry body is not json: {e}"),
     })
+}
+
+/// Whether a PEM certificate the log stored is ours. Compared as DER, since a log re-encodes the
+/// PEM it was given (line length, line endings).
+fn same_certificate(logged_pem: &[u8], ours_pem: &str) -> bool {
+    let decode = |pem: &[u8]| {
+        std::str::from_utf8(pem)
+            .ok()
+            .and_then(|p| super::fulcio::certificate_pem_to_der(p).ok())
+    };
+    match (decode(logged_pem), decode(ours_pem.as_bytes())) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn check_hashedrekord_body(
+    url: &str,
+    entry: &RekorEntry,
+    sha256_digest: &[u8],
+    signature: &[u8],
+    cert_pem: &str,
+) -> Result<(), RekorError> {
+    let body = body_json(url, entry)?;
+    let spec = &body["spec"];
+    let same = spec["data"]["hash"]["algorithm"].as_str() == Some("sha256")
+        && spec["data"]["hash"]["value"].as_str() == Some(&hex::encode(sha256_digest))
+        && spec["signature"]["content"].as_str() == Some(&STANDARD.encode(signature))
+        && spec["signature"]["publicKey"]["content"]
+            .as_str()
+            .and_then(|c| STANDARD.decode(c).ok())
+            .is_some_and(|c| same_certificate(&c, cert_pem));
+    if entry.kind != "hashedrekord" || !same {
+        return Err(RekorError::Mismatch {
+            url: url.to_owned(),
+            what: "hashedrekord digest, signature or certificate differ".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 fn check_dsse_body(
@@ -233,7 +264,7 @@ fn check_dsse_body(
         let key_ok = item["verifier"]
             .as_str()
             .and_then(|v| STANDARD.decode(v).ok())
-            .is_some_and(|v| v == cert_pem.as_bytes());
+            .is_some_and(|v| same_certificate(&v, cert_pem));
         if !sig_ok || !key_ok {
             return Err(mismatch("signature or verifier differs"));
         }
@@ -311,6 +342,12 @@ fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
 mod tests {
     use super::*;
 
+    const CERT: &str = "-----BEGIN CERTIFICATE-----\nAQIDBA==\n-----END CERTIFICATE-----\n";
+    /// The same DER in another PEM layout (CRLF, no final newline): still our certificate.
+    const CERT_CRLF: &str =
+        "-----BEGIN CERTIFICATE-----\r\nAQID\r\nBA==\r\n-----END CERTIFICATE-----";
+    const OTHER: &str = "-----BEGIN CERTIFICATE-----\nBQYHCA==\n-----END CERTIFICATE-----\n";
+
     fn answer(body: &serde_json::Value) -> String {
         serde_json::json!({ "24296fb24b8ad77a": {
             "body": STANDARD.encode(body.to_string()),
@@ -334,7 +371,7 @@ mod tests {
 
     #[test]
     fn parses_a_rekor_v1_answer() -> Result<(), RekorError> {
-        let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", "CERT")))?;
+        let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", CERT)))?;
         assert_eq!(e.log_index, 7);
         assert_eq!(e.kind, "dsse");
         assert_eq!(e.api_version, "0.0.1");
@@ -343,20 +380,40 @@ mod tests {
             .as_ref()
             .map(|p| (p.log_index, p.hashes.len()));
         assert_eq!(p, Some((3, 2)));
-        check_dsse_body("u", &e, "ab", &["c2ln"], "CERT")?;
+        check_dsse_body("u", &e, "ab", &["c2ln"], CERT_CRLF)?;
         Ok(())
     }
 
     #[test]
     fn refuses_a_logged_body_that_is_not_ours() -> Result<(), RekorError> {
-        let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", "CERT")))?;
+        let e = parse_answer("u", &answer(&dsse_body("ab", "c2ln", CERT)))?;
         for (hash, sig, cert) in [
-            ("cd", "c2ln", "CERT"),
-            ("ab", "b3RoZXI=", "CERT"),
-            ("ab", "c2ln", "OTHER"),
+            ("cd", "c2ln", CERT),
+            ("ab", "b3RoZXI=", CERT),
+            ("ab", "c2ln", OTHER),
         ] {
             assert!(matches!(
                 check_dsse_body("u", &e, hash, &[sig], cert),
+                Err(RekorError::Mismatch { .. })
+            ));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_hashedrekord_entry_that_is_not_ours() -> Result<(), RekorError> {
+        let body = serde_json::json!({"apiVersion":"0.0.1","kind":"hashedrekord","spec":{
+            "data":{"hash":{"algorithm":"sha256","value":"abcd"}},
+            "signature":{"content":"c2ln","publicKey":{"content":STANDARD.encode(CERT)}}}});
+        let e = parse_answer("u", &answer(&body))?;
+        check_hashedrekord_body("u", &e, &[0xab, 0xcd], b"sig", CERT_CRLF)?;
+        for (digest, sig, cert) in [
+            (&[0xab, 0xce][..], &b"sig"[..], CERT),
+            (&[0xab, 0xcd][..], &b"other"[..], CERT),
+            (&[0xab, 0xcd][..], &b"sig"[..], OTHER),
+        ] {
+            assert!(matches!(
+                check_hashedrekord_body("u", &e, digest, sig, cert),
                 Err(RekorError::Mismatch { .. })
             ));
         }

@@ -61,6 +61,20 @@ pub enum SigningConfigError {
     },
 }
 
+impl SigningConfigError {
+    /// A stable kebab-case code for reports and scenario files.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "io",
+            Self::Json { .. } => "signing-config-malformed",
+            Self::MediaType { .. } => "signing-config-media-type",
+            Self::BadUrl { .. } => "signing-config-insecure-url",
+            Self::NoService { .. } => "signing-config-no-service",
+            Self::Selector { .. } => "signing-config-selector",
+        }
+    }
+}
+
 /// Which services to use among the valid ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Selector {

@@ -190,3 +190,90 @@ pub fn outcome<T>(r: &Result<T, mcpsig::sigstore::SigstoreError>) -> String {
         Err(e) => format!("reject {}", e.reason_code()),
     }
 }
+
+/// A loopback HTTP server that answers every request (up to `max`) with `status` and `body`,
+/// whatever was asked: a misbehaving service for rejection tests. Stops when dropped.
+pub struct Replay {
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Replay {
+    pub fn start(status: &'static str, body: String, max: usize) -> Result<Self, String> {
+        use std::io::{Read as _, Write as _};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let url = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().map_err(|e| e.to_string())?.port()
+        );
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            let mut served = 0;
+            while served < max
+                && !stop2.load(Ordering::Relaxed)
+                && std::time::Instant::now() < deadline
+            {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                served += 1;
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                // Read the request head and its body (by Content-Length) before answering.
+                let mut req = Vec::new();
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_ascii_lowercase();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let len = text[..head_end]
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if req.len() >= head_end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Ok(Self {
+            url,
+            stop,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Replay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A signing config naming `ca` for Fulcio and `rekor` for Rekor v1.
+pub fn signing_config_json(ca: &str, rekor: &str) -> String {
+    format!(
+        r#"{{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls":[{{"url":"{ca}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogUrls":[{{"url":"{rekor}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}]}}"#
+    )
+}

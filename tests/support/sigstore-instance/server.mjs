@@ -9,9 +9,13 @@
 //   trust_config.json      both, as a ClientTrustConfig (sigstore-python --trust-config)
 // and prints the base URL as the first stdout line once everything is ready.
 //
-// Usage: node server.mjs OUT_DIR [--port N] [--rekor-time-offset SECONDS]
+// Usage: node server.mjs OUT_DIR [--port N] [--rekor-time-offset SECONDS] [--tsa] [--rekor-v2]
 //   --rekor-time-offset shifts the log's clock (integrated time, SET, checkpoint) so a test can
 //   obtain an entry logged after the signing certificate expired.
+//   --tsa lists the timestamp authority in the signing config, so clients also ask it for an
+//   RFC 3161 timestamp (it is always served and always in the trusted root).
+//   --rekor-v2 lists the log's Rekor v2 API (POST /api/v2/log/entries) in the signing config,
+//   ahead of v1; v2 entries carry no time of their own, so it implies --tsa.
 //
 // The process exits when its stdin closes or on SIGTERM/SIGINT, so a test that dies never
 // leaves it running.
@@ -24,15 +28,29 @@ import path from 'node:path';
 
 const require = createRequire(import.meta.url);
 const mock = require('@sigstore/mock');
+// Both are dependencies of @sigstore/mock, used here to read DER timestamp requests.
+const pkijs = require('pkijs');
+const asn1js = require('asn1js');
+const canonicalize = require('canonicalize');
+const rekorV2Types = require('@sigstore/protobuf-specs/rekor/v2');
+const { HashAlgorithm } = require('@sigstore/protobuf-specs');
+
+const OID_SHA256 = '2.16.840.1.101.3.4.2.1';
+const OID_TSA_POLICY = '1.3.6.1.4.1.57264.2';
 
 const MAX_BODY = 4 * 1024 * 1024;
 
 function parseArgs(argv) {
-  const opts = { outDir: null, port: 0, rekorTimeOffset: 0 };
+  const opts = { outDir: null, port: 0, rekorTimeOffset: 0, tsa: false, rekorV2: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') {
       opts.port = Number(argv[++i]);
+    } else if (a === '--tsa') {
+      opts.tsa = true;
+    } else if (a === '--rekor-v2') {
+      opts.rekorV2 = true;
+      opts.tsa = true;
     } else if (a === '--rekor-time-offset') {
       opts.rekorTimeOffset = Number(argv[++i]);
     } else if (!opts.outDir) {
@@ -126,6 +144,71 @@ function adaptRekorRequest(raw) {
   return raw;
 }
 
+// Rekor v2 (POST /api/v2/log/entries). The mock's v2 handler logs the request itself as the
+// entry body; real Rekor v2 logs a DSSELogEntryV002 / HashedRekordLogEntryV002 (payload hash or
+// digest, signature, verifier) and answers with a TransparencyLogEntry. Build that body, check
+// DSSE signatures the way Rekor does, and have the mock's log prove and checkpoint it.
+function rekorV2Entry(tlog, raw, clock) {
+  const req = rekorV2Types.CreateEntryRequest.fromJSON(JSON.parse(raw));
+  let kind;
+  let spec;
+  if (req.spec?.$case === 'dsseRequestV002') {
+    const { envelope, verifiers } = req.spec.dsseRequestV002;
+    if (!envelope || envelope.signatures.length === 0) {
+      throw new Error('dsse request without a signed envelope');
+    }
+    const message = pae(envelope.payloadType, Buffer.from(envelope.payload));
+    const signatures = envelope.signatures.map((sig) => {
+      const verifier = verifiers.find((v) => {
+        const key = v.verifier?.$case === 'x509Certificate'
+          ? new crypto.X509Certificate(Buffer.from(v.verifier.x509Certificate.rawBytes)).publicKey
+          : v.verifier?.$case === 'publicKey'
+            ? crypto.createPublicKey({ key: Buffer.from(v.verifier.publicKey.rawBytes), format: 'der', type: 'spki' })
+            : null;
+        return key && crypto.verify('sha256', message, key, Buffer.from(sig.sig));
+      });
+      if (!verifier) {
+        throw new Error('all signatures must have a key that verifies it');
+      }
+      return { content: Buffer.from(sig.sig), verifier };
+    });
+    kind = 'dsse';
+    spec = {
+      $case: 'dsseV002',
+      dsseV002: { payloadHash: { algorithm: HashAlgorithm.SHA2_256, digest: sha256(Buffer.from(envelope.payload)) }, signatures },
+    };
+  } else if (req.spec?.$case === 'hashedRekordRequestV002') {
+    const { digest, signature } = req.spec.hashedRekordRequestV002;
+    if (!signature || digest.length !== 32) {
+      throw new Error('hashedrekord request needs a sha256 digest and a signature');
+    }
+    kind = 'hashedrekord';
+    spec = { $case: 'hashedRekordV002', hashedRekordV002: { data: { algorithm: HashAlgorithm.SHA2_256, digest }, signature } };
+  } else {
+    throw new Error('unsupported entry type');
+  }
+  const entry = rekorV2Types.Entry.toJSON({ kind, apiVersion: '0.0.2', spec: { spec } });
+  const body = Buffer.from(canonicalize(entry));
+  const logID = sha256(tlog.publicKey);
+  const timestamp = Math.floor((clock ? clock.getTime() : Date.now()) / 1000);
+  const proof = tlog.calculateInclusionProof({ body, timestamp, logID });
+  const logIndex = crypto.randomInt(10_000_000);
+  return JSON.stringify({
+    logIndex: String(logIndex),
+    logId: { keyId: b64(logID) },
+    kindVersion: { kind, version: '0.0.2' },
+    integratedTime: '0',
+    inclusionProof: {
+      logIndex: String(proof.logIndex),
+      rootHash: b64(Buffer.from(proof.rootHash, 'hex')),
+      treeSize: String(proof.treeSize),
+      hashes: proof.hashes,
+      checkpoint: { envelope: proof.checkpoint },
+    },
+    canonicalizedBody: b64(body),
+  });
+}
+
 // Real Rekor names an entry by an 80-hex UUID (tree id + leaf hash) and ends its JSON with a
 // newline; the mock uses 64 random hex digits.
 function adaptRekorResponse(response, treeIdHex) {
@@ -136,6 +219,22 @@ function adaptRekorResponse(response, treeIdHex) {
     out[treeIdHex + leaf.toString('hex')] = value;
   }
   return JSON.stringify(out) + '\n';
+}
+
+// Real clients (sigstore-python) send an RFC 3161 TimeStampReq in DER; the mock handler only
+// reads Sigstore TSA's JSON form. Parse the DER request and call the mock's TSA directly, keeping
+// the request's full-size nonce (the mock would squeeze it into a JS number).
+async function derTimestamp(tsa, raw) {
+  const req = pkijs.TimeStampReq.fromBER(new Uint8Array(raw).buffer);
+  const nonce = req.nonce ? new asn1js.Integer({ valueHex: req.nonce.valueBlock.valueHexView }) : undefined;
+  const resp = await tsa.timestamp({
+    artifactHash: Buffer.from(req.messageImprint.hashedMessage.valueBlock.valueHexView),
+    hashAlgorithmOID: req.messageImprint.hashAlgorithm.algorithmId || OID_SHA256,
+    nonceInteger: nonce,
+    policyOID: req.reqPolicy || OID_TSA_POLICY,
+    certReq: req.certReq ?? false,
+  });
+  return { statusCode: 200, response: resp, contentType: 'application/timestamp-reply' };
 }
 
 function readBody(req) {
@@ -178,6 +277,16 @@ async function main() {
   const ca = await mock.initializeCA(caKey, ctlog);
   const tlog = await mock.initializeTLog(baseUrl, tlogKey, rekorClock);
   const tsa = await mock.initializeTSA(tsaKey);
+  // Let a request carry its nonce as an ASN.1 integer of any size (see derTimestamp).
+  const tstInfo = tsa.tstInfo.bind(tsa);
+  tsa.tstInfo = (r) => {
+    if (!r.nonceInteger) {
+      return tstInfo(r);
+    }
+    const info = tstInfo({ ...r, nonce: 1 });
+    info.nonce = r.nonceInteger;
+    return info;
+  };
   const fulcio = mock.fulcioHandler(ca);
   const rekor = mock.rekorHandler(tlog);
   const timestamp = mock.tsaHandler(tsa);
@@ -217,8 +326,13 @@ async function main() {
     mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
     caUrls: [{ url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }],
     oidcUrls: [],
-    rekorTlogUrls: [{ url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }],
-    tsaUrls: [],
+    rekorTlogUrls: [
+      ...(opts.rekorV2 ? [{ url: baseUrl, majorApiVersion: 2, validFor: { start }, operator: 'sigstore.mock' }] : []),
+      { url: baseUrl, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' },
+    ],
+    tsaUrls: opts.tsa
+      ? [{ url: `${baseUrl}/api/v1/timestamp`, majorApiVersion: 1, validFor: { start }, operator: 'sigstore.mock' }]
+      : [],
     rekorTlogConfig: { selector: 'ANY' },
     tsaConfig: { selector: 'ANY' },
   };
@@ -234,15 +348,23 @@ async function main() {
   write('trust_config.json', trustConfig);
 
   const routes = {
-    [fulcio.path]: async (req, raw) => fulcio.fn(adaptFulcioRequest(req.headers, raw)),
+    [fulcio.path]: async (req, raw) => fulcio.fn(adaptFulcioRequest(req.headers, raw.toString('utf8'))),
     [rekor.path]: async (_req, raw) => {
-      const res = await rekor.fn(adaptRekorRequest(raw));
+      const res = await rekor.fn(adaptRekorRequest(raw.toString('utf8')));
       if (res.statusCode === 201) {
         res.response = adaptRekorResponse(res.response, treeIdHex);
       }
       return res;
     },
-    [timestamp.path]: async (_req, raw) => timestamp.fn(raw),
+    '/api/v2/log/entries': async (_req, raw) => ({
+      statusCode: 201,
+      response: rekorV2Entry(tlog, raw.toString('utf8'), rekorClock),
+      contentType: 'application/json',
+    }),
+    [timestamp.path]: async (req, raw) =>
+      (req.headers['content-type'] || '').startsWith('application/timestamp-query')
+        ? derTimestamp(tsa, raw)
+        : timestamp.fn(raw.toString('utf8')),
   };
 
   server.on('request', async (req, res) => {
@@ -254,7 +376,7 @@ async function main() {
       return;
     }
     try {
-      const raw = (await readBody(req)).toString('utf8');
+      const raw = await readBody(req);
       const out = await route(req, raw);
       res.writeHead(out.statusCode, { 'Content-Type': out.contentType || 'text/plain' });
       res.end(typeof out.response === 'string' ? out.response : Buffer.from(out.response.buffer ?? out.response));

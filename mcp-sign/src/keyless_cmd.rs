@@ -1,0 +1,98 @@
+//! Keyless options for `mcp-sign sign --keyless`, and the Sigstore conformance `sign-bundle`
+//! contract. Parsing only: the signing itself is `mcpsig::sign::keyless`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use mcpsig::sign::keyless::{KeylessOptions, KeylessSigner, Zeroizing, sign_bundle_file};
+
+/// Where to sign keylessly and as whom. (No `Debug`: it holds the identity token.)
+#[derive(Clone, clap::Args)]
+pub struct KeylessArgs {
+    /// Use Sigstore's staging instance instead of the public-good (production) instance.
+    #[arg(long)]
+    pub staging: bool,
+    /// Signing config (v0.2) or ClientTrustConfig naming the Fulcio and Rekor to use.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// Trusted root each new bundle is checked against (default: the instance's embedded root).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// OIDC identity token (default: SIGSTORE_ID_TOKEN, GitHub Actions' ambient token, or an
+    /// interactive browser login).
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub identity_token: Option<String>,
+    /// Never open an interactive login.
+    #[arg(long)]
+    pub no_interactive: bool,
+    /// Seconds to wait for each Sigstore service.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+}
+
+impl KeylessArgs {
+    pub fn options(&self) -> KeylessOptions {
+        KeylessOptions {
+            staging: self.staging,
+            signing_config: self.signing_config.clone(),
+            trusted_root: self.trusted_root.clone(),
+            identity_token: self.identity_token.clone().map(Zeroizing::new),
+            allow_interactive: !self.no_interactive,
+            timeout: Some(Duration::from_secs(self.timeout)),
+        }
+    }
+}
+
+/// A signer for `mcp-sign sign --keyless`; says on stderr who is about to sign.
+pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
+    let signer =
+        KeylessSigner::from_options(&args.options()).context("cannot set up keyless signing")?;
+    eprintln!(
+        "signing keylessly as {} (issuer {})",
+        signer.expected_identity(),
+        signer.issuer()
+    );
+    Ok(signer)
+}
+
+/// The conformance contract:
+/// `sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE [--trusted-root F]
+/// [--signing-config F] FILE`.
+#[derive(Clone, clap::Args)]
+pub struct SignBundleArgs {
+    /// Use Sigstore's staging instance instead of production.
+    #[arg(long)]
+    pub staging: bool,
+    /// FILE is an in-toto statement, signed as a DSSE envelope (else FILE is signed as is).
+    #[arg(long)]
+    pub in_toto: bool,
+    /// OIDC identity token (audience `sigstore`).
+    #[arg(long, value_name = "TOKEN")]
+    pub identity_token: String,
+    /// Where to write the bundle.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Trusted root the new bundle is checked against before it is written.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Signing config (v0.2) or ClientTrustConfig naming the services to use.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// The file (or, with --in-toto, the statement) to sign.
+    pub file: PathBuf,
+}
+
+pub fn sign_bundle(args: &SignBundleArgs) -> anyhow::Result<()> {
+    let opts = KeylessOptions {
+        staging: args.staging,
+        signing_config: args.signing_config.clone(),
+        trusted_root: args.trusted_root.clone(),
+        identity_token: Some(Zeroizing::new(args.identity_token.clone())),
+        allow_interactive: false,
+        timeout: Some(Duration::from_secs(60)),
+    };
+    sign_bundle_file(&opts, args.in_toto, &args.file, &args.bundle)
+        .with_context(|| format!("cannot sign `{}`", args.file.display()))?;
+    Ok(())
+}
