@@ -12,12 +12,24 @@ pub const EXIT_ERROR: u8 = 2;
 /// Environment variable holding a key passphrase for non-interactive use.
 pub const PASSPHRASE_ENV: &str = "MCPSIG_KEY_PASSPHRASE";
 
-/// Prints an error chain to stderr, or as a JSON document on stdout when `json` is set.
+/// Prints an error chain to stderr, or as a JSON document on stdout when `json` is set; the
+/// document starts with `"verified": false`, as a verifier's reports do.
 pub fn print_error(
     err: &(dyn std::error::Error + 'static),
     reason: &str,
     hint: Option<&str>,
     json: bool,
+) {
+    print_error_as(err, reason, hint, json, true);
+}
+
+/// [`print_error`] for commands that verify nothing (no `verified` member in the JSON).
+pub fn print_error_as(
+    err: &(dyn std::error::Error + 'static),
+    reason: &str,
+    hint: Option<&str>,
+    json: bool,
+    verdict: bool,
 ) {
     let mut causes = Vec::new();
     let mut cur = err.source();
@@ -26,10 +38,12 @@ pub fn print_error(
         cur = c.source();
     }
     if json {
-        let doc = serde_json::json!({
-            "verified": false,
+        let mut doc = serde_json::json!({
             "error": { "reason": reason, "message": err.to_string(), "causes": causes, "hint": hint },
         });
+        if verdict {
+            doc["verified"] = serde_json::Value::Bool(false);
+        }
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return;
     }

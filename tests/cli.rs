@@ -415,3 +415,54 @@ fn init_refuses_trees_with_escaping_symlinks() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("outside the tree"));
     assert!(!t.path().join("m.json").exists(), "no partial manifest");
 }
+
+#[test]
+fn mcp_sign_json_output_and_json_errors() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let key = t.path().join("k.key");
+    let out = run("mcp-sign", &["keygen", "--out", s(&key), "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["keyId"].as_str().unwrap().len(), 64);
+    let manifest = t.path().join("m.json");
+    let out = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/demo",
+            "--version",
+            "1",
+            "--dir",
+            s(&dir),
+            "-o",
+            s(&manifest),
+            "--json",
+        ],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["server"]["name"], "io.github.acme/demo");
+    assert_eq!(doc["entries"], 2);
+    let out = run(
+        "mcp-sign",
+        &["sign", "--key", s(&key), s(&manifest), "--json"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["signer"]["keyId"].as_str().unwrap().len(), 64);
+    assert!(doc["bundle"].as_str().unwrap().ends_with("m.sigstore.json"));
+    // Errors are JSON too, with the exit code unchanged.
+    let out = run(
+        "mcp-sign",
+        &["sign", "--key", s(&key), s(&manifest), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refusing to overwrite")
+    );
+    assert!(doc.get("verified").is_none());
+}

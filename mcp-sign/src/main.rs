@@ -4,7 +4,7 @@
 mod keyless_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error, read_passphrase};
+use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error_as, read_passphrase};
 use mcpsig::digest::glob::Pattern;
 use mcpsig::digest::{Algorithm, tree};
 use mcpsig::fsutil::{read_limited, write_atomic};
@@ -33,6 +33,9 @@ Exit codes: 0 done, 1 input refused (invalid manifest or JSON), 2 could not run 
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Print the result as JSON on stdout (errors too); human messages still go to stderr.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -134,12 +137,28 @@ fn refused(err: impl Into<anyhow::Error>) -> Failure {
     }
 }
 
+/// Set once from `--json` before any command runs.
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints a command's result: `human` as a line on stdout, or `json` as a document with `--json`.
+pub(crate) fn emit(human: &str, json: serde_json::Value) {
+    if JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
+    } else if !human.is_empty() {
+        println!("{human}");
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    JSON.store(cli.json, std::sync::atomic::Ordering::Relaxed);
     match run(cli.cmd) {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(f) => {
-            print_error(
+            print_error_as(
                 f.err.as_ref(),
                 if f.code == EXIT_REJECTED {
                     "refused"
@@ -147,11 +166,16 @@ fn main() -> ExitCode {
                     "error"
                 },
                 f.hint,
+                cli_json(),
                 false,
             );
             ExitCode::from(f.code)
         }
     }
+}
+
+fn cli_json() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn run(cmd: Cmd) -> Result<(), Failure> {
@@ -218,7 +242,15 @@ fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
         out.display(),
         pub_path.display()
     );
-    println!("{}", key.key_id());
+    emit(
+        &key.key_id().to_string(),
+        serde_json::json!({
+            "keyId": key.key_id().hex(),
+            "privateKey": out.display().to_string(),
+            "publicKey": pub_path.display().to_string(),
+            "encrypted": pass.is_some(),
+        }),
+    );
     Ok(())
 }
 
@@ -344,7 +376,16 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         started.elapsed().as_secs_f64(),
         a.output.display()
     );
-    println!("{}", manifest.artifacts[0].digest());
+    emit(
+        &manifest.artifacts[0].digest().to_string(),
+        serde_json::json!({
+            "manifest": a.output.display().to_string(),
+            "server": manifest.server,
+            "artifacts": manifest.artifacts.iter().map(|x| serde_json::json!({"name": x.name(), "digest": x.digest()})).collect::<Vec<_>>(),
+            "entries": files,
+            "bytes": bytes,
+        }),
+    );
     Ok(())
 }
 
@@ -413,6 +454,14 @@ fn sign(
             signer.expected_identity(),
             out.display()
         );
+        emit(
+            "",
+            serde_json::json!({
+                "bundle": out.display().to_string(),
+                "server": manifest.server,
+                "signer": { "kind": "certificate", "identity": signer.expected_identity(), "issuer": signer.issuer() },
+            }),
+        );
         return Ok(());
     };
     let pem = read_limited(key_path, 1 << 20)?;
@@ -428,6 +477,14 @@ fn sign(
         manifest.server.version,
         key.key_id(),
         out.display()
+    );
+    emit(
+        "",
+        serde_json::json!({
+            "bundle": out.display().to_string(),
+            "server": manifest.server,
+            "signer": { "kind": "key", "keyId": key.key_id().hex() },
+        }),
     );
     Ok(())
 }
@@ -492,7 +549,10 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
         "{bytes} bytes in {secs:.3} s ({:.2} GB/s)",
         bytes as f64 / secs.max(1e-9) / 1e9
     );
-    println!("{digest}");
+    emit(
+        &digest.to_string(),
+        serde_json::json!({ "path": path.display().to_string(), "digest": digest, "bytes": bytes }),
+    );
     Ok(())
 }
 

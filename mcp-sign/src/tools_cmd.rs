@@ -83,13 +83,23 @@ pub fn run(args: ToolsArgs) -> Result<(), Failure> {
         )));
     }
     let p = &outcome.pins;
-    println!(
-        "pinned {} tools, {} prompts, {} resource templates (protocol {}) into {}",
-        p.tools.len(),
-        p.prompts.len(),
-        p.resource_templates.len(),
-        p.profile.protocol_version,
-        args.manifest.display()
+    crate::emit(
+        &format!(
+            "pinned {} tools, {} prompts, {} resource templates (protocol {}) into {}",
+            p.tools.len(),
+            p.prompts.len(),
+            p.resource_templates.len(),
+            p.profile.protocol_version,
+            args.manifest.display()
+        ),
+        serde_json::json!({
+            "manifest": args.manifest.display().to_string(),
+            "tools": p.tools.iter().map(|t| serde_json::json!({"name": t.name, "digest": t.digest})).collect::<Vec<_>>(),
+            "prompts": p.prompts.len(),
+            "resourceTemplates": p.resource_templates.len(),
+            "profile": p.profile,
+            "lints": outcome.lints.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+        }),
     );
     Ok(())
 }
