@@ -1,6 +1,7 @@
 //! Keyless signing through Sigstore: an ephemeral P-256 key, a Fulcio certificate binding it to
-//! the signer's OIDC identity, a Rekor v1 entry for the signature, all assembled into a bundle
-//! v0.3 (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
+//! the signer's OIDC identity, RFC 3161 timestamps when the signing config names a TSA, a Rekor
+//! (v1, or v2 with a TSA) entry for the signature, all assembled into a bundle v0.3
+//! (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
 //! Production (public-good) is the default; `--staging` or a signing-config file point the same
 //! code elsewhere, a loopback instance in tests.
 
@@ -25,7 +26,7 @@ use crate::sigstore::bundle::{
 use crate::sigstore::dsse::{self, Envelope};
 use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate, certificate_request};
 use crate::sigstore::policy::{IdentityPolicy, Matcher};
-use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
+use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError, RekorV2Client};
 use crate::sigstore::signing_config::{
     CLIENT_TRUST_CONFIG_MEDIA_TYPE, SigningConfig, SigningConfigError,
 };
@@ -44,6 +45,8 @@ pub enum KeylessError {
     Fulcio(#[from] FulcioError),
     #[error("transparency log entry from rekor")]
     Rekor(#[from] RekorError),
+    #[error("the signing config selects the rekor v2 log {log} but no timestamp authority")]
+    RekorV2WithoutTsa { log: String },
     #[error("timestamp from {url}: {reason}")]
     Timestamp { url: String, reason: String },
     #[error("ephemeral key: {reason}")]
@@ -83,6 +86,7 @@ impl KeylessError {
             Self::Rekor(_) => "rekor-request-failed",
             Self::Key { .. } => "key",
             Self::Timestamp { .. } => "tsa-request-failed",
+            Self::RekorV2WithoutTsa { .. } => "signing-config-no-service",
             Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
             Self::Read { .. } | Self::Write { .. } => "io",
             Self::NotAStatement { .. } => "not-a-statement",
@@ -214,7 +218,7 @@ pub struct KeylessSigner {
     fulcio: FulcioClient,
     /// RFC 3161 timestamp authorities to ask, when the signing config names any.
     tsa: Vec<TsaClient>,
-    rekor: Vec<RekorClient>,
+    rekor: Vec<Log>,
     trusted_root: Option<TrustedRoot>,
 }
 
@@ -225,11 +229,7 @@ impl std::fmt::Debug for KeylessSigner {
             .field("fulcio", &self.fulcio.signing_cert_url())
             .field(
                 "rekor",
-                &self
-                    .rekor
-                    .iter()
-                    .map(RekorClient::entries_url)
-                    .collect::<Vec<_>>(),
+                &self.rekor.iter().map(Log::entries_url).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -303,6 +303,14 @@ impl KeylessSigner {
         timeout: Duration,
     ) -> Result<Self, KeylessError> {
         let selected = config.select(Utc::now())?;
+        // A v2 entry carries no time; without a timestamp the certificate could not be checked.
+        if selected.tsa.is_empty()
+            && let Some(v2) = selected.rekor.iter().find(|s| s.major_api_version == 2)
+        {
+            return Err(KeylessError::RekorV2WithoutTsa {
+                log: v2.url.clone(),
+            });
+        }
         Ok(Self {
             token,
             fulcio: FulcioClient::new(&selected.ca.url, timeout),
@@ -315,7 +323,13 @@ impl KeylessSigner {
             rekor: selected
                 .rekor
                 .iter()
-                .map(|s| RekorClient::new(&s.url, timeout))
+                .map(|s| {
+                    if s.major_api_version == 2 {
+                        Log::V2(RekorV2Client::new(&s.url, timeout))
+                    } else {
+                        Log::V1(RekorClient::new(&s.url, timeout))
+                    }
+                })
                 .collect(),
             trusted_root: None,
         })
@@ -360,7 +374,10 @@ impl KeylessSigner {
         let entries = self
             .rekor
             .iter()
-            .map(|r| r.log_dsse(&envelope_json, &cert.leaf_pem()))
+            .map(|log| match log {
+                Log::V1(r) => r.log_dsse(&envelope_json, &cert.leaf_pem()).map(tlog_entry),
+                Log::V2(r) => r.log_dsse(&envelope, &cert.leaf_der),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let t_check = Instant::now();
@@ -404,7 +421,12 @@ impl KeylessSigner {
         let entries = self
             .rekor
             .iter()
-            .map(|r| r.log_hashedrekord(sha256, &sig, &cert.leaf_pem()))
+            .map(|log| match log {
+                Log::V1(r) => r
+                    .log_hashedrekord(sha256, &sig, &cert.leaf_pem())
+                    .map(tlog_entry),
+                Log::V2(r) => r.log_hashedrekord(sha256, &sig, &cert.leaf_der),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let content = Content::MessageSignature(MessageSignature {
@@ -484,6 +506,21 @@ fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot
     }
     let root = v.get("trustedRoot")?;
     Some(TrustedRoot::from_json(root.to_string().as_bytes()))
+}
+
+/// A transparency log, by API version.
+enum Log {
+    V1(RekorClient),
+    V2(RekorV2Client),
+}
+
+impl Log {
+    fn entries_url(&self) -> String {
+        match self {
+            Self::V1(r) => r.entries_url(),
+            Self::V2(r) => r.entries_url(),
+        }
+    }
 }
 
 /// A timestamp authority speaking the Sigstore TSA's JSON request form
@@ -606,7 +643,7 @@ fn ephemeral_key() -> Result<SigningKey, KeylessError> {
 /// The bundle v0.3 for a certificate, log entries, timestamps and the signed content.
 fn assemble(
     cert: &IssuedCertificate,
-    entries: Vec<RekorEntry>,
+    entries: Vec<TransparencyLogEntry>,
     timestamps: Vec<Vec<u8>>,
     content: Content,
 ) -> Bundle {
@@ -614,7 +651,7 @@ fn assemble(
         media_type: MEDIA_TYPE_V0_3_NEW.to_owned(),
         verification_material: VerificationMaterial {
             signer: SignerMaterial::Certificate(cert.leaf_der.clone()),
-            tlog_entries: entries.into_iter().map(tlog_entry).collect(),
+            tlog_entries: entries,
             timestamp_verification_data: Some(TimestampVerificationData {
                 rfc3161_timestamps: timestamps
                     .into_iter()
