@@ -14,8 +14,10 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step "$bin/mcp-sign" keygen --out "$work/release.key"
 step "$bin/mcp-sign" init --name io.github.mcpsig/weather-demo --version 1.0.0 \
   --dir "$work/server" --launch 'python3 server.py' --expires-in-days 365 -o "$work/mcp-manifest.json"
+step "$bin/mcp-sign" tools "$work/mcp-manifest.json" --dir "$work/server"
 step "$bin/mcp-sign" sign --key "$work/release.key" "$work/mcp-manifest.json"
 step "$bin/mcp-verify" "$work/mcp-manifest.sigstore.json" --key "$work/release.key.pub" --dir "$work/server"
+step "$bin/mcp-verify" tools "$work/mcp-manifest.sigstore.json" --key "$work/release.key.pub" --dir "$work/server"
 
 echo
 echo "--- tampering: a copy of the server with one line added to server.py ---"
@@ -29,5 +31,18 @@ if [ "$rc" -ne 1 ]; then
   echo "demo FAILED: the tampered copy was not rejected (exit $rc)" >&2
   exit 1
 fi
+
 echo
-echo "demo OK: the signed server verified (exit 0) and the tampered copy was rejected (exit 1)."
+echo "--- rug pull: the same signed code, but the server now poisons its tool description ---"
+set +e
+WEATHER_DEMO_RUGPULL=1 step "$bin/mcp-verify" tools "$work/mcp-manifest.sigstore.json" \
+  --key "$work/release.key.pub" --dir "$work/server"
+rc=$?
+set -e
+if [ "$rc" -ne 1 ]; then
+  echo "demo FAILED: the changed tool description was not caught (exit $rc)" >&2
+  exit 1
+fi
+echo
+echo "demo OK: the signed server and its tools verified (exit 0); the tampered copy and the"
+echo "poisoned tool description were rejected (exit 1)."

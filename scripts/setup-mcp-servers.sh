@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the real MCP servers the mcpsig tests talk to (idempotent; safe to re-run):
 #   tests/servers/node/node_modules  @modelcontextprotocol/server-everything, server-memory (npm ci, lockfile committed)
-#   .venv-mcp/                       mcp-server-fetch and the Python MCP SDK (pinned versions)
+#   .venv-mcp/                       mcp-server-fetch, mcp-server-time and the Python MCP SDK (pinned versions)
 # Needs: node + npm, python3 (>= 3.10) with venv. Network: the npm registry and PyPI only.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fetch_version="2026.10.24"
+time_version="2026.10.19"
 sdk_version="2.3.0"
 
 echo "setup-mcp-servers: node servers in tests/servers/node" >&2
@@ -25,18 +26,18 @@ fi
 echo "setup-mcp-servers: python servers in .venv-mcp" >&2
 cd "$root"
 venv="$root/.venv-mcp"
-want="mcp==$sdk_version mcp-server-fetch==$fetch_version"
+want="mcp==$sdk_version mcp-server-fetch==$fetch_version mcp-server-time==$time_version"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" - "$sdk_version" "$fetch_version" <<'PY' 2>/dev/null
+if ! "$venv/bin/python" - "$sdk_version" "$fetch_version" "$time_version" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
-sys.exit(0 if version("mcp") == sys.argv[1] and version("mcp-server-fetch") == sys.argv[2] else 1)
+sys.exit(0 if (version("mcp"), version("mcp-server-fetch"), version("mcp-server-time")) == tuple(sys.argv[1:4]) else 1)
 PY
 then
   # shellcheck disable=SC2086
   "$venv/bin/pip" install --quiet $want
 fi
-test -x "$venv/bin/mcp-server-fetch"
+test -x "$venv/bin/mcp-server-fetch" && test -x "$venv/bin/mcp-server-time"
 echo "setup-mcp-servers: done" >&2

@@ -491,6 +491,22 @@ fn check_dir(
     Ok(())
 }
 
+/// Reads a bundle file for [`verify`]: at most one byte more than the JSON size limit, so an
+/// oversized bundle is a rejection (`malformed-bundle`), not an I/O error or a memory blow-up.
+pub fn read_bundle_file(path: &Path) -> Result<Vec<u8>, crate::fsutil::ReadError> {
+    use std::io::Read;
+    let io = |source| crate::fsutil::ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut data = Vec::new();
+    file.take(crate::json::MAX_DOCUMENT_BYTES as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    Ok(data)
+}
+
 /// `error: caused by: ...` flattened into one line for reports.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -49,14 +49,9 @@ fn hung_server_times_out_and_its_process_group_is_killed() {
     let pids = dir.path().join("pids");
     // The shell starts a grandchild in the same group, records both pids and hangs.
     let script = format!("sleep 1000 & echo $$ $! > '{}'; wait", pids.display());
-    let started = Instant::now();
     let err = mcp::list_server(&sh(&script), &quick()).expect_err("a hung server must not succeed");
     assert!(matches!(err, McpError::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("timed out"), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "the timeout was not honoured"
-    );
     let pids = read_pids(&pids);
     assert_eq!(pids.len(), 2);
     for pid in pids {
@@ -140,6 +135,10 @@ fn duplicate_json_keys_are_refused() {
     let script = r#"read line; echo '{"jsonrpc":"2.0","id":1,"id":1,"result":{}}'; sleep 5"#;
     let err = mcp::list_server(&sh(script), &options()).expect_err("duplicate keys");
     assert!(matches!(err, McpError::Garbage { .. }), "{err}");
+    assert!(
+        err.to_string().contains("duplicate object key `id`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -168,6 +167,18 @@ fn endless_pagination_is_refused() {
     let err = mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "loop-cursor")]), &options())
         .expect_err("loop");
     assert!(matches!(err, McpError::Pagination { .. }), "{err}");
+}
+
+#[test]
+fn request_flood_from_a_server_that_never_reads_is_refused() {
+    // Neither the flood nor the unread answers may block the client or grow
+    // memory without bound; it ends with its own error, not the timeout.
+    let err = mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "ping-flood")]), &options())
+        .expect_err("flood");
+    assert!(
+        matches!(err, McpError::BadResult { .. } | McpError::Write { .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -215,8 +226,11 @@ fn server_requests_are_answered_during_the_session() {
 
 #[test]
 fn stateless_path_is_used_where_offered() {
-    let listing =
-        mcp::list_server(&drift(&[("DRIFT_STATELESS", "1")]), &options()).expect("stateless");
+    let listing = mcp::list_server(
+        &drift(&[("DRIFT_STATELESS", "1"), ("DRIFT_PAGE_SIZE", "1")]),
+        &options(),
+    )
+    .expect("stateless, paginated: every page request carries the `_meta` keys");
     assert!(listing.stateless);
     assert_eq!(listing.protocol_version, "2026-07-28");
     assert_eq!(listing.tools.len(), 3);

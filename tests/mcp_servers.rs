@@ -176,3 +176,48 @@ fn fetch_server_same_tools_through_the_handshake() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].name, "protocolVersion");
 }
+
+#[test]
+fn time_server_descriptions_depend_on_the_host_and_the_profile_says_why() {
+    let Some(utc) = time(&["--local-timezone", "UTC"], &[]) else {
+        return;
+    };
+    let Some(paris) = time(&["--local-timezone", "Europe/Paris"], &[]) else {
+        return;
+    };
+    let Some(tokyo) = time(&[], &[("TZ", "Asia/Tokyo")]) else {
+        return;
+    };
+    let a = tools::capture(&utc, &options()).expect("time, UTC");
+    let b = tools::capture(&paris, &options()).expect("time, Paris");
+    let c = tools::capture(&tokyo, &options()).expect("time, TZ=Asia/Tokyo");
+    assert_eq!(
+        digests(&a),
+        recorded("testdata/mcp-tools/mcp-server-time.meta.json")
+    );
+    assert_eq!(
+        digests(&b),
+        recorded("testdata/mcp-tools/variants/time-Europe_Paris.meta.json")
+    );
+    assert_eq!(
+        digests(&c),
+        recorded("testdata/mcp-tools/variants/time-TZenv-Tokyo.meta.json")
+    );
+    assert_eq!(c.profile.env_names, ["TZ"]);
+    // Pinned under UTC, checked under Paris: the argv and the descriptions differ.
+    let d = tools::diff(&a, &b);
+    assert!(
+        d.iter()
+            .any(|x| x.name == "argv" && x.code == tools::DiffCode::ProfileChanged),
+        "{d:?}"
+    );
+    let described: Vec<&str> = d
+        .iter()
+        .filter(|x| {
+            x.code == tools::DiffCode::SchemaChanged
+                || x.code == tools::DiffCode::DescriptionChanged
+        })
+        .map(|x| x.name.as_str())
+        .collect();
+    assert!(!described.is_empty(), "{d:?}");
+}

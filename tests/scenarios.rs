@@ -1,6 +1,7 @@
 //! Every directory under testdata/scenarios/ (except `_`-prefixed shared material) is one property
 //! the verifier must uphold, checked through the real `mcp-verify` binary. A scenario holds:
-//! - `bundle.sigstore.json`: the bundle to verify;
+//! - `bundle.sigstore.json`: the bundle to verify, or `make-bundle.sh` that writes it to `$1`
+//!   (for inputs too large to commit);
 //! - `key.pub` (optional): the trusted key; default `_keys/scenario.pub`;
 //! - `tree` (optional marker file): compare the shared `_base/tree` with `--dir`;
 //! - `setup.sh` (optional): run with the copied tree as `$1` before verifying (symlinks, fifos,
@@ -45,7 +46,9 @@ fn every_scenario_has_its_expected_outcome() {
         let foreign = ["sigstore-", "keyless-", "tool-"]
             .iter()
             .any(|p| name.starts_with(p));
-        if foreign || !dir.join("bundle.sigstore.json").exists() {
+        let has_bundle =
+            dir.join("bundle.sigstore.json").exists() || dir.join("make-bundle.sh").exists();
+        if foreign || !has_bundle {
             continue;
         }
         ran += 1;
@@ -74,8 +77,22 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
         scenarios_dir().join("_keys/scenario.pub")
     };
     let work = tempfile::tempdir().unwrap();
+    let bundle = if dir.join("make-bundle.sh").exists() {
+        let out = work.path().join("bundle.sigstore.json");
+        let st = Command::new("sh")
+            .arg(dir.join("make-bundle.sh"))
+            .arg(&out)
+            .status()
+            .unwrap();
+        if !st.success() {
+            return Err("make-bundle.sh failed".into());
+        }
+        out
+    } else {
+        dir.join("bundle.sigstore.json")
+    };
     let mut args: Vec<String> = vec![
-        dir.join("bundle.sigstore.json").display().to_string(),
+        bundle.display().to_string(),
         "--key".into(),
         key.display().to_string(),
         "--json".into(),

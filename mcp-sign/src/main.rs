@@ -56,41 +56,7 @@ enum Cmd {
     #[command(
         after_help = "Example:\n  mcp-sign init --name io.github.acme/weather --version 1.2.0 --dir ./server \\\n      --launch 'node dist/index.js' --exclude 'node_modules/.cache' --expires-in-days 365"
     )]
-    Init {
-        /// Server name in reverse-DNS form, as the MCP registry uses (io.github.owner/name).
-        #[arg(long)]
-        name: String,
-        /// Release version.
-        #[arg(long)]
-        version: String,
-        /// The server's directory to pin.
-        #[arg(long, value_name = "DIR")]
-        dir: PathBuf,
-        /// Launch command, split like a shell would (quotes group words; nothing is expanded).
-        #[arg(long, value_name = "'CMD ARGS'")]
-        launch: Option<String>,
-        /// Environment variable NAMES the server needs at launch (values are never pinned).
-        #[arg(long = "env-name", value_name = "NAME")]
-        env_names: Vec<String>,
-        /// Exclude paths matching this glob (`*`, `?`, `**`); repeatable. `.git` is always excluded.
-        #[arg(long, value_name = "GLOB")]
-        exclude: Vec<String>,
-        /// Name of the directory artifact (default: the directory's name).
-        #[arg(long, value_name = "NAME")]
-        artifact_name: Option<String>,
-        /// Expire the manifest this many days after issue.
-        #[arg(long, value_name = "DAYS")]
-        expires_in_days: Option<u32>,
-        /// The previous release's manifest: its digest is pinned, chaining releases.
-        #[arg(long, value_name = "MANIFEST")]
-        previous: Option<PathBuf>,
-        /// Output file.
-        #[arg(long, short = 'o', default_value = mcpsig::manifest::DEFAULT_FILE_NAME)]
-        output: PathBuf,
-        /// Replace an existing output file.
-        #[arg(long)]
-        force: bool,
-    },
+    Init(InitArgs),
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
     #[command(
         after_help = "Examples:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json\n  mcp-sign sign --keyless mcp-manifest.json            # Sigstore public-good instance\n\nKeyless signing takes its identity token from --identity-token, SIGSTORE_ID_TOKEN, GitHub\nActions (permissions: id-token: write), or a browser login when run in a terminal."
@@ -195,31 +161,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             encrypt,
             force,
         } => keygen(&out, encrypt, force),
-        Cmd::Init {
-            name,
-            version,
-            dir,
-            launch,
-            env_names,
-            exclude,
-            artifact_name,
-            expires_in_days,
-            previous,
-            output,
-            force,
-        } => init(InitArgs {
-            name,
-            version,
-            dir,
-            launch,
-            env_names,
-            exclude,
-            artifact_name,
-            expires_in_days,
-            previous,
-            output,
-            force,
-        }),
+        Cmd::Init(args) => init(args),
         Cmd::Sign {
             key,
             keyless: _,
@@ -280,17 +222,40 @@ fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+#[derive(clap::Args)]
 struct InitArgs {
+    /// Server name in reverse-DNS form, as the MCP registry uses (io.github.owner/name).
+    #[arg(long)]
     name: String,
+    /// Release version.
+    #[arg(long)]
     version: String,
+    /// The server's directory to pin.
+    #[arg(long, value_name = "DIR")]
     dir: PathBuf,
+    /// Launch command, split like a shell would (quotes group words; nothing is expanded).
+    #[arg(long, value_name = "'CMD ARGS'")]
     launch: Option<String>,
+    /// Environment variable NAMES the server needs at launch (values are never pinned).
+    #[arg(long = "env-name", value_name = "NAME")]
     env_names: Vec<String>,
+    /// Exclude paths matching this glob (`*`, `?`, `**`); repeatable. `.git` is always excluded.
+    #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
+    /// Name of the directory artifact (default: the directory's name).
+    #[arg(long, value_name = "NAME")]
     artifact_name: Option<String>,
+    /// Expire the manifest this many days after issue.
+    #[arg(long, value_name = "DAYS")]
     expires_in_days: Option<u32>,
+    /// The previous release's manifest: its digest is pinned, chaining releases.
+    #[arg(long, value_name = "MANIFEST")]
     previous: Option<PathBuf>,
+    /// Output file.
+    #[arg(long, short = 'o', default_value = mcpsig::manifest::DEFAULT_FILE_NAME)]
     output: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
     force: bool,
 }
 

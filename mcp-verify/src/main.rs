@@ -3,11 +3,11 @@
 
 mod sigstore_cmd;
 mod trust_args;
+mod trust_cmd;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
-use mcpsig::fsutil::read_limited;
 use mcpsig::verify::{DirCheck, Report, Request, SignerSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +53,9 @@ enum Cmd {
     Sigstore(SigstoreCmd),
     /// Verify the bundle, launch the server under the pinned profile, compare its live tools.
     Tools(Box<tools_cmd::ToolsArgs>),
+    /// Trusted-root maintenance: `trust refresh` fetches the Sigstore trusted root over TUF.
+    #[command(subcommand)]
+    Trust(trust_cmd::TrustCmd),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
             return sigstore_cmd::verify_bundle_cmd(&a);
         }
         Some(Cmd::Tools(args)) => tools_cmd::run(*args),
+        Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -101,7 +105,7 @@ fn main() -> ExitCode {
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
     let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
     let trust = args.trust.to_trust()?;
-    let bundle = read_limited(&bundle_path, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
+    let bundle = mcpsig::verify::read_bundle_file(&bundle_path)?;
     let dirs = args
         .dir
         .iter()

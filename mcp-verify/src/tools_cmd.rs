@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::Args;
 use mcpsig::cli::{EXIT_OK, EXIT_REJECTED};
-use mcpsig::fsutil::read_limited;
 use mcpsig::mcp::ClientOptions;
 use mcpsig::tools::run::{check_manifest_tools, launch_from_argv};
 use mcpsig::verify::Request;
@@ -43,7 +42,7 @@ pub struct ToolsArgs {
 
 pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
     let trust = args.trust.to_trust()?;
-    let bundle = read_limited(&args.bundle, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
+    let bundle = mcpsig::verify::read_bundle_file(&args.bundle)?;
     let report = mcpsig::verify::verify(&Request {
         bundle: &bundle,
         trust: &trust,

@@ -6,6 +6,7 @@ use clap::Args;
 use mcpsig::fsutil::read_limited;
 use mcpsig::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
 use mcpsig::sigstore::trust::TrustedRoot;
+use mcpsig::sigstore::tuf;
 use mcpsig::verify::Trust;
 use std::path::PathBuf;
 
@@ -58,9 +59,13 @@ pub struct TrustArgs {
     /// Sigstore trusted root (trusted_root.json); default: the embedded public-good root.
     #[arg(long, value_name = "FILE", help_heading = "Trust")]
     pub trusted_root: Option<PathBuf>,
-    /// Use the embedded Sigstore staging root.
+    /// Use the Sigstore staging root (as refreshed by `trust refresh --staging`, else embedded).
     #[arg(long, help_heading = "Trust", conflicts_with = "trusted_root")]
     pub staging: bool,
+    /// Use the trusted root cached from this TUF repository by `mcp-verify trust refresh
+    /// --tuf-url URL` (no network access here).
+    #[arg(long, value_name = "URL", help_heading = "Trust", conflicts_with_all = ["trusted_root", "staging"])]
+    pub tuf_url: Option<String>,
 }
 
 fn matcher(value: &str) -> anyhow::Result<Matcher> {
@@ -73,12 +78,51 @@ fn matcher(value: &str) -> anyhow::Result<Matcher> {
 }
 
 impl TrustArgs {
+    /// The trusted root: `--trusted-root FILE`; else the root cached by `trust refresh` for the
+    /// chosen TUF repository when present and still consistent with its signed targets metadata;
+    /// else the embedded one. A cache that fails its re-check is reported and not used.
     pub fn trusted_root(&self) -> anyhow::Result<TrustedRoot> {
-        Ok(match (&self.trusted_root, self.staging) {
-            (Some(path), _) => TrustedRoot::from_file(path)
-                .with_context(|| format!("cannot load trusted root `{}`", path.display()))?,
-            (None, true) => TrustedRoot::staging()?,
-            (None, false) => TrustedRoot::production()?,
+        if let Some(path) = &self.trusted_root {
+            return TrustedRoot::from_file(path)
+                .with_context(|| format!("cannot load trusted root `{}`", path.display()));
+        }
+        if let Some(url) = &self.tuf_url {
+            let cached = tuf::cached_trusted_root(url, None)
+                .with_context(|| format!("the cached trusted root for {url} is not usable"))?
+                .with_context(|| {
+                    format!(
+                        "no trusted root cached for {url}: run `mcp-verify trust refresh --tuf-url {url} --tuf-root ROOT.json` first"
+                    )
+                })?;
+            return TrustedRoot::from_json(&cached.bytes).with_context(|| {
+                format!(
+                    "cannot load cached trusted root `{}`",
+                    cached.path.display()
+                )
+            });
+        }
+        let (url, anchor) = if self.staging {
+            (tuf::STAGING_URL, tuf::staging_root())
+        } else {
+            (tuf::PRODUCTION_URL, tuf::production_root())
+        };
+        match tuf::cached_trusted_root(url, Some(anchor)) {
+            Ok(Some(cached)) => match TrustedRoot::from_json(&cached.bytes) {
+                Ok(root) => return Ok(root),
+                Err(e) => eprintln!(
+                    "warning: ignoring cached trusted root `{}`: {e}; using the embedded one",
+                    cached.path.display()
+                ),
+            },
+            Ok(None) => {}
+            Err(e) => eprintln!(
+                "warning: ignoring the trusted root cached from {url}: {e}; using the embedded one"
+            ),
+        }
+        Ok(if self.staging {
+            TrustedRoot::staging()?
+        } else {
+            TrustedRoot::production()?
         })
     }
 

@@ -144,7 +144,7 @@ impl HttpTransport {
                 Ok(())
             }
             Ok(_) => Err(garbage("not a JSON object".into())),
-            Err(e) => Err(garbage(format!("not JSON: {e}"))),
+            Err(e) => Err(garbage(super::json_reason(&e))),
         }
     }
 

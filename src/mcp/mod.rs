@@ -205,3 +205,12 @@ pub(crate) trait Transport {
     /// Called once the version is known (HTTP sends it as a header).
     fn set_protocol_version(&mut self, _version: &str) {}
 }
+
+/// Why a message is not acceptable JSON, with the parser's detail (line,
+/// column, duplicate key), which `JsonError`'s own message leaves to its source.
+pub(crate) fn json_reason(e: &crate::json::JsonError) -> String {
+    match std::error::Error::source(e) {
+        Some(detail) => format!("{e}: {detail}"),
+        None => e.to_string(),
+    }
+}

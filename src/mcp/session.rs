@@ -21,6 +21,9 @@ const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
 const METHOD_NOT_FOUND: i64 = -32601;
+/// Server requests answered while waiting for one answer; a server asking
+/// more is flooding, not negotiating.
+const MAX_SERVER_REQUESTS: usize = 1000;
 
 /// An open conversation with one server. Dropping it ends the server process
 /// (stdio) or simply forgets the session (HTTP).
@@ -173,6 +176,7 @@ impl Session {
 
         let timeout = self.options.timeout;
         let deadline = Instant::now() + timeout;
+        let mut served = 0usize;
         // Bounded by the deadline: every iteration waits at most until then.
         loop {
             let incoming = self.transport.recv(deadline, method, timeout)?;
@@ -182,6 +186,13 @@ impl Session {
             match (id_of, has_method) {
                 // A request from the server: answer it and keep waiting.
                 (Some(req_id), true) => {
+                    served += 1;
+                    if served > MAX_SERVER_REQUESTS {
+                        return Err(self.bad_result(
+                            method,
+                            &format!("the server sent more than {MAX_SERVER_REQUESTS} requests before answering"),
+                        ));
+                    }
                     let answer = self.answer(req_id.clone(), &incoming);
                     self.transport.send(&answer)?;
                 }

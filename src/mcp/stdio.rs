@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,6 +21,11 @@ const STDERR_RING_BYTES: usize = 16 * 1024;
 const STDERR_TAIL_BYTES: usize = 2 * 1024;
 /// How long to wait for a closing server's exit status and last stderr bytes.
 const EXIT_GRACE: Duration = Duration::from_millis(300);
+/// Parsed messages buffered ahead of the client: bounds memory when a server floods.
+const INCOMING_QUEUE: usize = 64;
+/// Lines queued for a server that is not reading its input; past this, it is an error
+/// rather than a write that blocks forever.
+const OUTGOING_QUEUE: usize = 256;
 
 enum Incoming {
     Message(Value),
@@ -35,7 +40,10 @@ enum Incoming {
 pub(crate) struct StdioTransport {
     server: String,
     child: Child,
-    stdin: Option<ChildStdin>,
+    /// Lines for the writer thread; `None` once closed.
+    outgoing: Option<SyncSender<Vec<u8>>>,
+    /// Why the writer thread stopped, if it did.
+    write_error: Arc<Mutex<Option<io::Error>>>,
     incoming: Receiver<Incoming>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
     stderr_done: Receiver<()>,
@@ -66,19 +74,26 @@ impl StdioTransport {
             program: launch.program.clone(),
             source,
         })?;
-        let stdin = child.stdin.take();
-        let (stdout, child_stderr) = match (child.stdout.take(), child.stderr.take()) {
-            (Some(o), Some(e)) => (o, e),
-            _ => {
-                kill_and_reap(&mut child);
-                return Err(McpError::InvalidLaunch {
-                    reason: "the server's stdio pipes were not created".into(),
-                });
-            }
-        };
+        let (stdin, stdout, child_stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(i), Some(o), Some(e)) => (i, o, e),
+                _ => {
+                    kill_and_reap(&mut child);
+                    return Err(McpError::InvalidLaunch {
+                        reason: "the server's stdio pipes were not created".into(),
+                    });
+                }
+            };
 
-        let (tx, incoming) = mpsc::channel();
+        let (tx, incoming) = mpsc::sync_channel(INCOMING_QUEUE);
         thread::spawn(move || read_messages(stdout, tx, max_message_bytes));
+
+        // Writes happen on their own thread so that a server that stops reading
+        // its input can never block the client past its timeouts.
+        let (out_tx, out_rx) = mpsc::sync_channel::<Vec<u8>>(OUTGOING_QUEUE);
+        let write_error = Arc::new(Mutex::new(None));
+        let write_error_slot = Arc::clone(&write_error);
+        thread::spawn(move || write_messages(stdin, out_rx, &write_error_slot));
 
         let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(1024)));
         let ring = Arc::clone(&stderr);
@@ -91,7 +106,8 @@ impl StdioTransport {
         Ok(Self {
             server,
             child,
-            stdin,
+            outgoing: Some(out_tx),
+            write_error,
             incoming,
             stderr,
             stderr_done,
@@ -123,18 +139,34 @@ impl Transport for StdioTransport {
             reason: format!("could not encode a request: {e}"),
         })?;
         line.push(b'\n');
-        let result = match self.stdin.as_mut() {
-            Some(stdin) => stdin.write_all(&line).and_then(|()| stdin.flush()),
-            None => Err(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
+        let failure = match self.outgoing.as_ref() {
+            None => Some(io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")),
+            Some(tx) => match tx.try_send(line) {
+                Ok(()) => None,
+                Err(TrySendError::Full(_)) => Some(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!("the server has not read its last {OUTGOING_QUEUE} messages"),
+                )),
+                Err(TrySendError::Disconnected(_)) => {
+                    let mut slot = self.write_error.lock().unwrap_or_else(|p| p.into_inner());
+                    Some(slot.take().unwrap_or_else(|| {
+                        io::Error::new(io::ErrorKind::BrokenPipe, "stdin closed")
+                    }))
+                }
+            },
         };
-        result.map_err(|source| {
-            let _ = self.exit_status();
-            McpError::Write {
-                server: self.server.clone(),
-                stderr_tail: self.stderr_tail(),
-                source,
+        match failure {
+            None => Ok(()),
+            Some(source) => {
+                self.outgoing = None;
+                let _ = self.exit_status();
+                Err(McpError::Write {
+                    server: self.server.clone(),
+                    stderr_tail: self.stderr_tail(),
+                    source,
+                })
             }
-        })
+        }
     }
 
     fn recv(
@@ -194,7 +226,7 @@ impl Transport for StdioTransport {
 impl Drop for StdioTransport {
     fn drop(&mut self) {
         // Closing stdin first costs nothing and lets a well-behaved server see EOF.
-        self.stdin.take();
+        self.outgoing.take();
         kill_and_reap(&mut self.child);
     }
 }
@@ -211,7 +243,20 @@ fn kill_and_reap(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>, limit: usize) {
+fn write_messages(
+    mut stdin: ChildStdin,
+    lines: Receiver<Vec<u8>>,
+    error: &Mutex<Option<io::Error>>,
+) {
+    for line in lines {
+        if let Err(e) = stdin.write_all(&line).and_then(|()| stdin.flush()) {
+            *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            return;
+        }
+    }
+}
+
+fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::new();
     loop {
@@ -229,7 +274,7 @@ fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>, limit: usize) {
                         excerpt: excerpt(&line),
                     },
                     Err(e) => Incoming::Garbage {
-                        reason: format!("not JSON: {e}"),
+                        reason: super::json_reason(&e),
                         excerpt: excerpt(&line),
                     },
                 }

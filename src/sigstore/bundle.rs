@@ -172,6 +172,13 @@ pub struct Checkpoint {
 impl Bundle {
     /// Parses a bundle from its JSON form.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
+        // Duplicate keys, trailing data and oversized input are refused before anything else.
+        crate::json::parse_value(bytes).map_err(|e| {
+            SigstoreError::malformed(format!(
+                "invalid bundle json: {}",
+                crate::verify::error_chain(&e)
+            ))
+        })?;
         serde_json::from_slice(bytes).map_err(|e| {
             // Structural errors from `TryFrom<RawBundle>` arrive already worded; keep them bare.
             let msg = e.to_string();

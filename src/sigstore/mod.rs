@@ -16,6 +16,7 @@ mod serde_pb;
 pub mod signing_config;
 pub mod trust;
 pub mod tsa;
+pub mod tuf;
 pub mod verify;
 
 pub use bundle::Bundle;

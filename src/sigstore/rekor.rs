@@ -304,8 +304,12 @@ fn check_body(
     signer: SignerRef<'_>,
     content: ContentRef<'_>,
 ) -> Result<(), SigstoreError> {
-    let body: Value = serde_json::from_slice(&entry.canonicalized_body)
-        .map_err(|e| mismatch(format!("log entry body is not JSON: {e}")))?;
+    let body: Value = crate::json::parse_value(&entry.canonicalized_body).map_err(|e| {
+        mismatch(format!(
+            "log entry body is not JSON: {}",
+            crate::verify::error_chain(&e)
+        ))
+    })?;
     let kind = get_str(&body, &["kind"])?;
     let api = get_str(&body, &["apiVersion"])?;
     if kind != entry.kind_version.kind || api != entry.kind_version.version {

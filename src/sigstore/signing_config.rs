@@ -200,7 +200,11 @@ impl SigningConfig {
             origin: origin.to_owned(),
             reason: e.to_string(),
         };
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json_err)?;
+        let value: serde_json::Value =
+            crate::json::parse_value(bytes).map_err(|e| SigningConfigError::Json {
+                origin: origin.to_owned(),
+                reason: crate::verify::error_chain(&e),
+            })?;
         let value = if value.get("mediaType").and_then(|m| m.as_str())
             == Some(CLIENT_TRUST_CONFIG_MEDIA_TYPE)
         {

@@ -129,8 +129,8 @@ impl TrustedRoot {
     /// Parses a trusted root JSON document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
         let raw: RawTrustedRoot =
-            serde_json::from_slice(bytes).map_err(|e| SigstoreError::MalformedTrustedRoot {
-                reason: format!("invalid json: {e}"),
+            crate::json::from_slice(bytes).map_err(|e| SigstoreError::MalformedTrustedRoot {
+                reason: format!("invalid json: {}", crate::verify::error_chain(&e)),
             })?;
         if raw.media_type != TRUSTED_ROOT_MEDIA_TYPE
             && raw.media_type != "application/vnd.dev.sigstore.trustedroot.v0.1+json"

@@ -167,8 +167,12 @@ fn verify_certificate_signer(
 
 /// Checks that an in-toto statement names the artifact's SHA-256 digest among its subjects.
 fn check_statement_subject(payload: &[u8], digest: &[u8; 32]) -> Result<(), SigstoreError> {
-    let statement: Value = serde_json::from_slice(payload)
-        .map_err(|e| malformed(format!("in-toto statement is not JSON: {e}")))?;
+    let statement: Value = crate::json::parse_value(payload).map_err(|e| {
+        malformed(format!(
+            "in-toto statement is not JSON: {}",
+            crate::verify::error_chain(&e)
+        ))
+    })?;
     let subjects = statement
         .get("subject")
         .and_then(Value::as_array)

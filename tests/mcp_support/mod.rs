@@ -59,6 +59,16 @@ pub fn fetch() -> Option<Launch> {
     )))
 }
 
+pub fn time(args: &[&str], env: &[(&str, &str)]) -> Option<Launch> {
+    let bin = external(".venv-mcp/bin/mcp-server-time")?;
+    let mut l = StdioLaunch::new(bin.to_string_lossy(), args.iter().copied());
+    l.env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Some(Launch::Stdio(l))
+}
+
 /// The environment names every drift-server launch sets, so that profiles agree.
 pub const DRIFT_VARS: [&str; 3] = ["DRIFT", "DRIFT_PAGE_SIZE", "DRIFT_STATELESS"];
 

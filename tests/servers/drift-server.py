@@ -10,7 +10,7 @@ Environment:
   DRIFT_PAGE_SIZE=N      paginate list results with nextCursor, N items per page
   DRIFT_ECHO_ROOTS=1     ask the client roots/list (plus a ping and a notification) before
                          answering tools/list, and list the roots in an extra tool
-  DRIFT_MISBEHAVE=MODE   garbage | hang | crash | huge | dup | loop-cursor | not-object
+  DRIFT_MISBEHAVE=MODE   garbage | hang | crash | huge | dup | loop-cursor | not-object | ping-flood
   DRIFT_HTTP=1           serve Streamable HTTP on 127.0.0.1 (random port, printed on stdout
                          as `listening http://127.0.0.1:PORT/mcp`) instead of stdio
   DRIFT_HTTP_SSE=1       answer HTTP requests with text/event-stream instead of JSON
@@ -275,6 +275,12 @@ def serve_stdio():
             out.write("[1, 2, 3]\n")
             out.flush()
             continue
+        if MISBEHAVE == "ping-flood" and msg.get("method") == "tools/list":
+            # Ask and ask, never reading the answers.
+            for i in range(100000):
+                out.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": "ping"}) + "\n")
+            out.flush()
+            time.sleep(1000)
         if MISBEHAVE == "huge" and msg.get("method") == "tools/list":
             out.write("x" * (3 * 1024 * 1024))
             out.flush()
