@@ -239,10 +239,17 @@ impl KeylessSigner {
     /// Resolves the signing config (file, staging or production), picks services valid now and
     /// obtains an identity token from the sources `opts` allows.
     pub fn from_options(opts: &KeylessOptions) -> Result<Self, KeylessError> {
-        let config = match (&opts.signing_config, opts.staging) {
+        let public = match &opts.signing_config {
+            Some(_) => None,
+            None => Some(public_instance(
+                opts.staging,
+                crate::sigstore::tuf::cache_root(),
+            )?),
+        };
+        let config = match (&opts.signing_config, &public) {
             (Some(path), _) => SigningConfig::from_file(path)?,
-            (None, true) => SigningConfig::staging()?,
-            (None, false) => SigningConfig::production()?,
+            (None, Some((config, _))) => config.clone(),
+            (None, None) => SigningConfig::production()?,
         };
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
         let selected = config.select(Utc::now())?;
@@ -254,11 +261,11 @@ impl KeylessSigner {
         let token = obtain_token(&token_opts)?;
         // Fail before announcing who signs, not after the first network call.
         token.check_unexpired(Utc::now())?;
-        let root = match (&opts.trusted_root, &opts.signing_config, opts.staging) {
+        let root = match (&opts.trusted_root, &opts.signing_config, public) {
             (Some(path), _, _) => Some(TrustedRoot::from_file(path)),
             (None, Some(path), _) => client_trust_config_root(path),
-            (None, None, true) => Some(TrustedRoot::staging()),
-            (None, None, false) => Some(TrustedRoot::production()),
+            (None, None, Some((_, root))) => Some(Ok(root)),
+            (None, None, None) => Some(TrustedRoot::production()),
         }
         .transpose()
         .map_err(KeylessError::TrustedRoot)?;
@@ -497,6 +504,50 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// The signing config and trusted root of the public-good (or staging) instance: the ones
+/// `mcp-verify trust refresh` cached under `cache` when they are there and still match their
+/// verified TUF metadata (so signing follows service rotations), else the embedded ones. The two
+/// come from the same place, never one cached and one embedded.
+fn public_instance(
+    staging: bool,
+    cache: Option<PathBuf>,
+) -> Result<(SigningConfig, TrustedRoot), KeylessError> {
+    use crate::sigstore::tuf;
+    let (url, anchor) = if staging {
+        (tuf::STAGING_URL, tuf::staging_root())
+    } else {
+        (tuf::PRODUCTION_URL, tuf::production_root())
+    };
+    let cached = cache.and_then(|root| {
+        let dir = tuf::repo_cache_dir(&root, url);
+        let get = |name| {
+            tuf::load_cached_target(&dir, name, Some(anchor))
+                .ok()
+                .flatten()
+        };
+        let config = get(tuf::SIGNING_CONFIG_TARGET)?;
+        let trusted = get(tuf::TRUSTED_ROOT_TARGET)?;
+        let config =
+            SigningConfig::from_json(&config.bytes, &config.path.display().to_string()).ok()?;
+        let trusted = TrustedRoot::from_json(&trusted.bytes).ok()?;
+        Some((config, trusted))
+    });
+    if let Some(found) = cached {
+        return Ok(found);
+    }
+    if staging {
+        Ok((
+            SigningConfig::staging()?,
+            TrustedRoot::staging().map_err(KeylessError::TrustedRoot)?,
+        ))
+    } else {
+        Ok((
+            SigningConfig::production()?,
+            TrustedRoot::production().map_err(KeylessError::TrustedRoot)?,
+        ))
+    }
+}
+
 /// The trusted root inside a ClientTrustConfig file, if the file is one.
 fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot, SigstoreError>> {
     let bytes = std::fs::read(path).ok()?;
@@ -714,6 +765,25 @@ mod tests {
         // granted, with a (dummy) token
         assert!(check_granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_ok());
         assert!(check_granted(b"not der").is_err());
+    }
+
+    #[test]
+    fn public_instance_without_a_cache_is_the_embedded_one() -> Result<(), KeylessError> {
+        let empty = tempfile::tempdir().map_err(|e| KeylessError::Key {
+            reason: e.to_string(),
+        })?;
+        for staging in [false, true] {
+            let (config, _root) = public_instance(staging, Some(empty.path().to_owned()))?;
+            let want = if staging {
+                "embedded:staging"
+            } else {
+                "embedded:production"
+            };
+            assert_eq!(config.origin, want);
+            let (config, _) = public_instance(staging, None)?;
+            assert_eq!(config.origin, want);
+        }
+        Ok(())
     }
 
     #[test]
