@@ -249,3 +249,71 @@ fn sign_bundle_contract_output_verifies_in_sigstore_python() -> TestResult {
     assert!(sign_bundle_file(&opts, true, &artifact, &work.path().join("x.json")).is_err());
     Ok(())
 }
+
+#[test]
+fn rekor_v2_bundles_interoperate_both_ways() -> TestResult {
+    let Some(py) = sigstore_python()? else {
+        return Ok(());
+    };
+    let Some(instance) = Instance::start(&["--rekor-v2"])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("server.tgz");
+    write(&artifact, b"the server's code")?;
+
+    // Ours, through Rekor v2 with a TSA timestamp, verified by sigstore-python. A message
+    // signature: sigstore-python 4.5.1 does not verify `dsse` 0.0.2 entries ("Unsupported DSSE
+    // log entry type"), only `hashedrekord` 0.0.2.
+    let (bundle, _t) = signer(&instance)?.sign_artifact_bundle(b"the server's code")?;
+    assert_eq!(
+        bundle.verification_material.tlog_entries[0]
+            .kind_version
+            .version,
+        "0.0.2"
+    );
+    let ours = work.path().join("ours.sigstore.json");
+    write(&ours, &bundle.to_json_pretty())?;
+    let (ok, out) = python_verify(&py, &instance, &ours, SUBJECT, &artifact)?;
+    assert!(ok, "sigstore-python refused our rekor v2 bundle:\n{out}");
+
+    // sigstore-python's, through the same v2 log, verified by us.
+    let theirs = work.path().join("theirs.sigstore.json");
+    let (ok, out) = run(
+        Command::new(&py)
+            .arg("--trust-config")
+            .arg(instance.trust_config())
+            .args([
+                "sign",
+                "--identity-token",
+                &token(ISSUER, SUBJECT, &[]),
+                "--bundle",
+            ])
+            .arg(&theirs)
+            .arg(&artifact),
+        Duration::from_secs(120),
+    )?;
+    assert!(
+        ok,
+        "sigstore-python could not sign through rekor v2:\n{out}"
+    );
+    let bundle = Bundle::from_json(&std::fs::read(&theirs)?)?;
+    assert_eq!(
+        bundle.verification_material.tlog_entries[0]
+            .kind_version
+            .version,
+        "0.0.2"
+    );
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let opts = VerifyOptions {
+        trusted_root: Some(&root),
+        signer: SignerPolicy::Identity(IdentityPolicy::exact(SUBJECT, ISSUER)),
+        require_transparency: true,
+    };
+    verify_bundle(
+        &bundle,
+        Some(ArtifactRef::Bytes(b"the server's code")),
+        &opts,
+    )?;
+    Ok(())
+}

@@ -206,3 +206,43 @@ fn fulcio_refusal_names_url_and_status_but_never_the_token() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn rekor_v2_entry_for_another_envelope_is_refused() -> TestResult {
+    let Some(instance) = Instance::start(&["--rekor-v2"])? else {
+        return Ok(());
+    };
+    // A genuine v2 entry for another envelope, from the instance's own v2 log.
+    let old = {
+        let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+        let cfg = SigningConfig::from_file(&instance.signing_config())?;
+        let (bundle, _) = KeylessSigner::new(token, &cfg, Duration::from_secs(30))?
+            .sign_dsse_bundle(
+                "application/vnd.in-toto+json",
+                b"{\"another\":\"envelope\"}",
+            )?;
+        bundle
+    };
+    let entry = old
+        .verification_material
+        .tlog_entries
+        .first()
+        .ok_or("no tlog entry")?;
+    assert_eq!(entry.kind_version.version, "0.0.2");
+    let rekor = Replay::start("201 Created", serde_json::to_string(entry)?, 4)?;
+    let url = &instance.url;
+    let cfg = format!(
+        r#"{{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
+        "caUrls":[{{"url":"{url}","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "rekorTlogUrls":[{{"url":"{}","majorApiVersion":2,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}],
+        "tsaUrls":[{{"url":"{url}/api/v1/timestamp","majorApiVersion":1,"validFor":{{"start":"2020-01-01T00:00:00Z"}}}}]}}"#,
+        rekor.url
+    );
+    let cfg = SigningConfig::from_json(cfg.as_bytes(), "t")?;
+    let token = IdentityToken::parse(&token(ISSUER, SUBJECT, &[]), "test")?;
+    let got = KeylessSigner::new(token, &cfg, Duration::from_secs(10))?
+        .sign_dsse_bundle("application/vnd.in-toto+json", STATEMENT);
+    let name = "keyless-rekor-entry-mismatch";
+    assert_eq!(code(got), expected(name)?, "{name} (rekor v2)");
+    Ok(())
+}

@@ -311,3 +311,58 @@ fn every_log_the_selector_asks_for_gets_an_entry() -> TestResult {
     assert_eq!(v.tlog_entries.len(), 2);
     Ok(())
 }
+
+#[test]
+fn rekor_v2_with_a_timestamp_authority_round_trip() -> TestResult {
+    use mcpsig::sigstore::verify::TimeSource;
+    let Some(instance) = Instance::start(&["--rekor-v2"])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let signer = signer(&instance)?.with_trusted_root(root.clone());
+    let (bundle, _) = signer.sign_dsse_bundle("application/vnd.in-toto+json", &statement())?;
+    let entry = bundle
+        .verification_material
+        .tlog_entries
+        .first()
+        .ok_or("no tlog entry")?;
+    assert_eq!(
+        (
+            entry.kind_version.kind.as_str(),
+            entry.kind_version.version.as_str()
+        ),
+        ("dsse", "0.0.2")
+    );
+    assert!(entry.inclusion_promise.is_none(), "v2 entries have no SET");
+    let v = verify(&bundle, &root, SUBJECT, ISSUER)?;
+    assert!(v.tlog_entries.iter().all(|e| e.v2));
+    assert!(
+        v.times
+            .iter()
+            .all(|t| matches!(t.source, TimeSource::Timestamp { .. }))
+    );
+    check(
+        "keyless-wrong-identity",
+        outcome(&verify(
+            &bundle,
+            &root,
+            "https://example.com/someone-else",
+            ISSUER,
+        )),
+    )?;
+    // Message signatures go through v2 too.
+    let (bundle, _) = signer.sign_artifact_bundle(ARTIFACT)?;
+    assert_eq!(
+        bundle.verification_material.tlog_entries[0]
+            .kind_version
+            .kind,
+        "hashedrekord"
+    );
+    let opts = VerifyOptions {
+        trusted_root: Some(&root),
+        signer: SignerPolicy::Identity(IdentityPolicy::exact(SUBJECT, ISSUER)),
+        require_transparency: true,
+    };
+    verify_bundle(&bundle, Some(ArtifactRef::Bytes(ARTIFACT)), &opts)?;
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! Keyless signing through Sigstore: an ephemeral P-256 key, a Fulcio certificate binding it to
-//! the signer's OIDC identity, a Rekor v1 entry for the signature, all assembled into a bundle
-//! v0.3 (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
+//! the signer's OIDC identity, RFC 3161 timestamps when the signing config names a TSA, a Rekor
+//! (v1, or v2 with a TSA) entry for the signature, all assembled into a bundle v0.3
+//! (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
 //! Production (public-good) is the default; `--staging` or a signing-config file point the same
 //! code elsewhere, a loopback instance in tests.
 
@@ -25,7 +26,7 @@ use crate::sigstore::bundle::{
 use crate::sigstore::dsse::{self, Envelope};
 use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate, certificate_request};
 use crate::sigstore::policy::{IdentityPolicy, Matcher};
-use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError};
+use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError, RekorV2Client};
 use crate::sigstore::signing_config::{
     CLIENT_TRUST_CONFIG_MEDIA_TYPE, SigningConfig, SigningConfigError,
 };
@@ -44,6 +45,8 @@ pub enum KeylessError {
     Fulcio(#[from] FulcioError),
     #[error("transparency log entry from rekor")]
     Rekor(#[from] RekorError),
+    #[error("the signing config selects the rekor v2 log {log} but no timestamp authority")]
+    RekorV2WithoutTsa { log: String },
     #[error("timestamp from {url}: {reason}")]
     Timestamp { url: String, reason: String },
     #[error("ephemeral key: {reason}")]
@@ -83,6 +86,7 @@ impl KeylessError {
             Self::Rekor(_) => "rekor-request-failed",
             Self::Key { .. } => "key",
             Self::Timestamp { .. } => "tsa-request-failed",
+            Self::RekorV2WithoutTsa { .. } => "signing-config-no-service",
             Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
             Self::Read { .. } | Self::Write { .. } => "io",
             Self::NotAStatement { .. } => "not-a-statement",
@@ -214,7 +218,7 @@ pub struct KeylessSigner {
     fulcio: FulcioClient,
     /// RFC 3161 timestamp authorities to ask, when the signing config names any.
     tsa: Vec<TsaClient>,
-    rekor: Vec<RekorClient>,
+    rekor: Vec<Log>,
     trusted_root: Option<TrustedRoot>,
 }
 
@@ -225,11 +229,7 @@ impl std::fmt::Debug for KeylessSigner {
             .field("fulcio", &self.fulcio.signing_cert_url())
             .field(
                 "rekor",
-                &self
-                    .rekor
-                    .iter()
-                    .map(RekorClient::entries_url)
-                    .collect::<Vec<_>>(),
+                &self.rekor.iter().map(Log::entries_url).collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -239,10 +239,17 @@ impl KeylessSigner {
     /// Resolves the signing config (file, staging or production), picks services valid now and
     /// obtains an identity token from the sources `opts` allows.
     pub fn from_options(opts: &KeylessOptions) -> Result<Self, KeylessError> {
-        let config = match (&opts.signing_config, opts.staging) {
+        let public = match &opts.signing_config {
+            Some(_) => None,
+            None => Some(public_instance(
+                opts.staging,
+                crate::sigstore::tuf::cache_root(),
+            )?),
+        };
+        let config = match (&opts.signing_config, &public) {
             (Some(path), _) => SigningConfig::from_file(path)?,
-            (None, true) => SigningConfig::staging()?,
-            (None, false) => SigningConfig::production()?,
+            (None, Some((config, _))) => config.clone(),
+            (None, None) => SigningConfig::production()?,
         };
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
         let selected = config.select(Utc::now())?;
@@ -254,11 +261,11 @@ impl KeylessSigner {
         let token = obtain_token(&token_opts)?;
         // Fail before announcing who signs, not after the first network call.
         token.check_unexpired(Utc::now())?;
-        let root = match (&opts.trusted_root, &opts.signing_config, opts.staging) {
+        let root = match (&opts.trusted_root, &opts.signing_config, public) {
             (Some(path), _, _) => Some(TrustedRoot::from_file(path)),
             (None, Some(path), _) => client_trust_config_root(path),
-            (None, None, true) => Some(TrustedRoot::staging()),
-            (None, None, false) => Some(TrustedRoot::production()),
+            (None, None, Some((_, root))) => Some(Ok(root)),
+            (None, None, None) => Some(TrustedRoot::production()),
         }
         .transpose()
         .map_err(KeylessError::TrustedRoot)?;
@@ -303,6 +310,14 @@ impl KeylessSigner {
         timeout: Duration,
     ) -> Result<Self, KeylessError> {
         let selected = config.select(Utc::now())?;
+        // A v2 entry carries no time; without a timestamp the certificate could not be checked.
+        if selected.tsa.is_empty()
+            && let Some(v2) = selected.rekor.iter().find(|s| s.major_api_version == 2)
+        {
+            return Err(KeylessError::RekorV2WithoutTsa {
+                log: v2.url.clone(),
+            });
+        }
         Ok(Self {
             token,
             fulcio: FulcioClient::new(&selected.ca.url, timeout),
@@ -315,7 +330,13 @@ impl KeylessSigner {
             rekor: selected
                 .rekor
                 .iter()
-                .map(|s| RekorClient::new(&s.url, timeout))
+                .map(|s| {
+                    if s.major_api_version == 2 {
+                        Log::V2(RekorV2Client::new(&s.url, timeout))
+                    } else {
+                        Log::V1(RekorClient::new(&s.url, timeout))
+                    }
+                })
                 .collect(),
             trusted_root: None,
         })
@@ -360,7 +381,10 @@ impl KeylessSigner {
         let entries = self
             .rekor
             .iter()
-            .map(|r| r.log_dsse(&envelope_json, &cert.leaf_pem()))
+            .map(|log| match log {
+                Log::V1(r) => r.log_dsse(&envelope_json, &cert.leaf_pem()).map(tlog_entry),
+                Log::V2(r) => r.log_dsse(&envelope, &cert.leaf_der),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let t_check = Instant::now();
@@ -404,7 +428,12 @@ impl KeylessSigner {
         let entries = self
             .rekor
             .iter()
-            .map(|r| r.log_hashedrekord(sha256, &sig, &cert.leaf_pem()))
+            .map(|log| match log {
+                Log::V1(r) => r
+                    .log_hashedrekord(sha256, &sig, &cert.leaf_pem())
+                    .map(tlog_entry),
+                Log::V2(r) => r.log_hashedrekord(sha256, &sig, &cert.leaf_der),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
         let content = Content::MessageSignature(MessageSignature {
@@ -475,6 +504,50 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// The signing config and trusted root of the public-good (or staging) instance: the ones
+/// `mcp-verify trust refresh` cached under `cache` when they are there and still match their
+/// verified TUF metadata (so signing follows service rotations), else the embedded ones. The two
+/// come from the same place, never one cached and one embedded.
+fn public_instance(
+    staging: bool,
+    cache: Option<PathBuf>,
+) -> Result<(SigningConfig, TrustedRoot), KeylessError> {
+    use crate::sigstore::tuf;
+    let (url, anchor) = if staging {
+        (tuf::STAGING_URL, tuf::staging_root())
+    } else {
+        (tuf::PRODUCTION_URL, tuf::production_root())
+    };
+    let cached = cache.and_then(|root| {
+        let dir = tuf::repo_cache_dir(&root, url);
+        let get = |name| {
+            tuf::load_cached_target(&dir, name, Some(anchor))
+                .ok()
+                .flatten()
+        };
+        let config = get(tuf::SIGNING_CONFIG_TARGET)?;
+        let trusted = get(tuf::TRUSTED_ROOT_TARGET)?;
+        let config =
+            SigningConfig::from_json(&config.bytes, &config.path.display().to_string()).ok()?;
+        let trusted = TrustedRoot::from_json(&trusted.bytes).ok()?;
+        Some((config, trusted))
+    });
+    if let Some(found) = cached {
+        return Ok(found);
+    }
+    if staging {
+        Ok((
+            SigningConfig::staging()?,
+            TrustedRoot::staging().map_err(KeylessError::TrustedRoot)?,
+        ))
+    } else {
+        Ok((
+            SigningConfig::production()?,
+            TrustedRoot::production().map_err(KeylessError::TrustedRoot)?,
+        ))
+    }
+}
+
 /// The trusted root inside a ClientTrustConfig file, if the file is one.
 fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot, SigstoreError>> {
     let bytes = std::fs::read(path).ok()?;
@@ -484,6 +557,21 @@ fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot
     }
     let root = v.get("trustedRoot")?;
     Some(TrustedRoot::from_json(root.to_string().as_bytes()))
+}
+
+/// A transparency log, by API version.
+enum Log {
+    V1(RekorClient),
+    V2(RekorV2Client),
+}
+
+impl Log {
+    fn entries_url(&self) -> String {
+        match self {
+            Self::V1(r) => r.entries_url(),
+            Self::V2(r) => r.entries_url(),
+        }
+    }
 }
 
 /// A timestamp authority speaking the Sigstore TSA's JSON request form
@@ -606,7 +694,7 @@ fn ephemeral_key() -> Result<SigningKey, KeylessError> {
 /// The bundle v0.3 for a certificate, log entries, timestamps and the signed content.
 fn assemble(
     cert: &IssuedCertificate,
-    entries: Vec<RekorEntry>,
+    entries: Vec<TransparencyLogEntry>,
     timestamps: Vec<Vec<u8>>,
     content: Content,
 ) -> Bundle {
@@ -614,7 +702,7 @@ fn assemble(
         media_type: MEDIA_TYPE_V0_3_NEW.to_owned(),
         verification_material: VerificationMaterial {
             signer: SignerMaterial::Certificate(cert.leaf_der.clone()),
-            tlog_entries: entries.into_iter().map(tlog_entry).collect(),
+            tlog_entries: entries,
             timestamp_verification_data: Some(TimestampVerificationData {
                 rfc3161_timestamps: timestamps
                     .into_iter()
@@ -677,6 +765,25 @@ mod tests {
         // granted, with a (dummy) token
         assert!(check_granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_ok());
         assert!(check_granted(b"not der").is_err());
+    }
+
+    #[test]
+    fn public_instance_without_a_cache_is_the_embedded_one() -> Result<(), KeylessError> {
+        let empty = tempfile::tempdir().map_err(|e| KeylessError::Key {
+            reason: e.to_string(),
+        })?;
+        for staging in [false, true] {
+            let (config, _root) = public_instance(staging, Some(empty.path().to_owned()))?;
+            let want = if staging {
+                "embedded:staging"
+            } else {
+                "embedded:production"
+            };
+            assert_eq!(config.origin, want);
+            let (config, _) = public_instance(staging, None)?;
+            assert_eq!(config.origin, want);
+        }
+        Ok(())
     }
 
     #[test]

@@ -19,8 +19,8 @@ const STAGING_JSON: &str = include_str!("signing_config/staging.json");
 
 /// Fulcio API major versions this client speaks (`/api/v2/signingCert` is Fulcio's "v1" service).
 pub const SUPPORTED_CA_VERSIONS: &[u32] = &[1];
-/// Rekor API major versions this client can write to.
-pub const SUPPORTED_REKOR_VERSIONS: &[u32] = &[1];
+/// Rekor API major versions this client can write to (v2 needs a TSA for the time).
+pub const SUPPORTED_REKOR_VERSIONS: &[u32] = &[1, 2];
 /// TSA API major versions this client can use.
 pub const SUPPORTED_TSA_VERSIONS: &[u32] = &[1];
 
@@ -393,10 +393,17 @@ mod tests {
     }
 
     #[test]
-    fn staging_skips_rekor_v2_logs_we_cannot_write() -> Result<(), SigningConfigError> {
+    fn staging_prefers_its_current_rekor_v2_log() -> Result<(), SigningConfigError> {
         let sel = SigningConfig::staging()?.select(at("2026-01-01T00:00:00Z"))?;
         assert_eq!(sel.ca.url, "https://fulcio.sigstage.dev");
-        assert_eq!(sel.rekor[0].url, "https://rekor.sigstage.dev");
+        assert_eq!(sel.rekor.len(), 1);
+        // Newest API first; the alpha1/alpha2 logs are no longer valid then.
+        assert_eq!(
+            sel.rekor[0].url,
+            "https://log2025-alpha3.rekor.sigstage.dev"
+        );
+        assert_eq!(sel.rekor[0].major_api_version, 2);
+        assert_eq!(sel.tsa.len(), 1);
         Ok(())
     }
 
