@@ -92,7 +92,15 @@ pub fn sign_bundle(args: &SignBundleArgs) -> anyhow::Result<()> {
         allow_interactive: false,
         timeout: Some(Duration::from_secs(60)),
     };
-    sign_bundle_file(&opts, args.in_toto, &args.file, &args.bundle)
+    let timings = sign_bundle_file(&opts, args.in_toto, &args.file, &args.bundle)
         .with_context(|| format!("cannot sign `{}`", args.file.display()))?;
+    crate::emit(
+        "",
+        serde_json::json!({
+            "bundle": args.bundle.display().to_string(),
+            "content": if args.in_toto { "dsseEnvelope" } else { "messageSignature" },
+            "milliseconds": timings.total.as_secs_f64() * 1000.0,
+        }),
+    );
     Ok(())
 }
