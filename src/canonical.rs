@@ -67,8 +67,13 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), CanonEr
     let f = n
         .as_f64()
         .ok_or_else(|| CanonError::Number(n.to_string()))?;
+    write_f64(f, out).map_err(|()| CanonError::Number(n.to_string()))
+}
+
+/// Writes a double as ECMAScript prints it; refuses NaN and infinities.
+pub(crate) fn write_f64(f: f64, out: &mut Vec<u8>) -> Result<(), ()> {
     if !f.is_finite() {
-        return Err(CanonError::Number(n.to_string()));
+        return Err(());
     }
     if f == 0.0 {
         // ECMAScript prints negative zero as "0".
@@ -80,7 +85,8 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), CanonEr
     Ok(())
 }
 
-fn write_string(s: &str, out: &mut Vec<u8>) {
+/// Writes a JSON string with the minimal escaping RFC 8785 requires.
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     for ch in s.chars() {
         match ch {

@@ -574,17 +574,16 @@ fn hash_tree_showing_progress(
             // Bounded: ends when hashing ends; checks twice a second.
             while !done.load(Ordering::Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(500));
-                let total = progress.bytes_total.load(Ordering::Relaxed);
-                if total == 0 || done.load(Ordering::Relaxed) {
+                let found = progress.files_total.load(Ordering::Relaxed);
+                if found == 0 || done.load(Ordering::Relaxed) {
                     continue;
                 }
                 let bytes = progress.bytes_done.load(Ordering::Relaxed);
                 eprint!(
-                    "\rhashing: {}/{} files, {:.0}/{:.0} MB ",
+                    "\rhashing: {}/{} files found so far, {:.0} MB ",
                     progress.files_done.load(Ordering::Relaxed),
-                    progress.files_total.load(Ordering::Relaxed),
+                    found,
                     bytes as f64 / 1e6,
-                    total as f64 / 1e6
                 );
                 shown = true;
             }

@@ -193,22 +193,34 @@ thread_local! {
 
 /// Hashes everything `reader` yields, in constant memory. Returns the digest and the byte count.
 pub fn hash_reader(alg: Algorithm, reader: impl Read) -> std::io::Result<(Digest, u64)> {
+    hash_pooled(alg, reader, None)
+}
+
+fn hash_pooled(
+    alg: Algorithm,
+    reader: impl Read,
+    regular_size: Option<u64>,
+) -> std::io::Result<(Digest, u64)> {
     BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < CHUNK {
                 buf.resize(CHUNK, 0);
             }
-            hash_with_buffer(alg, reader, &mut buf)
+            hash_with_buffer(alg, reader, &mut buf, regular_size)
         }
         // Re-entered on this thread (cannot happen today): fall back to a private buffer.
-        Err(_) => hash_with_buffer(alg, reader, &mut vec![0u8; CHUNK]),
+        Err(_) => hash_with_buffer(alg, reader, &mut vec![0u8; CHUNK], regular_size),
     })
 }
 
+/// `regular_size`: the size fstat reported for a regular file. A short read that brings the
+/// total to exactly that size is the end of the file, which saves one read call per small file.
+/// Anything else (a pipe, a file still growing) reads on until read returns 0.
 fn hash_with_buffer(
     alg: Algorithm,
     mut reader: impl Read,
     buf: &mut [u8],
+    regular_size: Option<u64>,
 ) -> std::io::Result<(Digest, u64)> {
     let mut hasher = Hasher::new(alg);
     let mut total = 0u64;
@@ -221,22 +233,38 @@ fn hash_with_buffer(
         };
         hasher.update(&buf[..n]);
         total += n as u64;
+        if n < buf.len() && regular_size == Some(total) {
+            break;
+        }
     }
     Ok((hasher.finish(), total))
 }
 
 /// Hashes a regular file without following a final symlink and without blocking on a fifo.
 pub fn hash_file(alg: Algorithm, path: &Path) -> Result<(Digest, u64), HashError> {
-    let file = open_regular_nofollow(path)?;
-    hash_reader(alg, file).map_err(|source| HashError::Io {
+    hash_file_meta(alg, path).map(|(d, n, _)| (d, n))
+}
+
+/// [`hash_file`], also returning the metadata of the file that was hashed (from the open
+/// descriptor, so it describes exactly those bytes' file).
+pub fn hash_file_meta(
+    alg: Algorithm,
+    path: &Path,
+) -> Result<(Digest, u64, std::fs::Metadata), HashError> {
+    let (file, meta) = open_regular_nofollow(path)?;
+    let (digest, n) = hash_pooled(alg, file, Some(meta.len())).map_err(|source| HashError::Io {
         path: path.display().to_string(),
         source,
-    })
+    })?;
+    Ok((digest, n, meta))
 }
 
 /// Opens `path` for reading only if it is a regular file, refusing symlinks (O_NOFOLLOW) and
 /// never blocking on fifos (O_NONBLOCK), so a file swapped after a directory walk is caught.
-pub(crate) fn open_regular_nofollow(path: &Path) -> Result<std::fs::File, HashError> {
+/// Returns the open file and what fstat reported for it.
+pub(crate) fn open_regular_nofollow(
+    path: &Path,
+) -> Result<(std::fs::File, std::fs::Metadata), HashError> {
     use std::os::unix::fs::OpenOptionsExt;
     let io = |source| HashError::Io {
         path: path.display().to_string(),
@@ -255,12 +283,13 @@ pub(crate) fn open_regular_nofollow(path: &Path) -> Result<std::fs::File, HashEr
                 io(e)
             }
         })?;
-    if !file.metadata().map_err(io)?.is_file() {
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
         return Err(HashError::NotAFile {
             path: path.display().to_string(),
         });
     }
-    Ok(file)
+    Ok((file, meta))
 }
 
 #[cfg(test)]
