@@ -700,6 +700,38 @@ fn check_target(name: &str, url: &str, file: &TargetFile, data: &[u8]) -> Result
     Ok(())
 }
 
+/// Fetches a role that another role's `meta` lists (snapshot from timestamp, targets from
+/// snapshot): by version under consistent snapshots, bytes checked against the listed length and
+/// hashes before parsing, signatures by the root's threshold, version equal to the listed one.
+fn fetch_listed_role<T: DeserializeOwned + Header>(
+    fetch: &Fetcher,
+    base: &str,
+    root: &Envelope<RootSigned>,
+    role: &str,
+    meta: &MetaFile,
+    max_bytes: u64,
+) -> Result<(Envelope<T>, String), TufError> {
+    let url = if root.signed.consistent_snapshot {
+        format!("{base}/{}.{role}.json", meta.version)
+    } else {
+        format!("{base}/{role}.json")
+    };
+    let limit = meta.length.map_or(max_bytes, |l| l.min(max_bytes));
+    let raw = fetch.get_required(&url, role, limit)?;
+    check_meta_file(role, &url, meta, &raw)?;
+    let env: Envelope<T> = parse_envelope(raw, role, &url)?;
+    verify_role(&env, root, role)?;
+    if env.version != meta.version {
+        return Err(TufError::VersionMismatch {
+            role: role.into(),
+            url,
+            expected: meta.version,
+            actual: env.version,
+        });
+    }
+    Ok((env, url))
+}
+
 fn check_meta_file(role: &str, url: &str, meta: &MetaFile, data: &[u8]) -> Result<(), TufError> {
     let mismatch = |what: String, expected: String, actual: String| TufError::MetaMismatch {
         role: role.to_owned(),
@@ -895,26 +927,14 @@ pub fn refresh(opts: &RefreshOptions<'_>) -> Result<RefreshReport, TufError> {
     // 4. Snapshot: the bytes must match what the timestamp says before they are even parsed.
     let old_snap: Option<Envelope<MetaSigned>> =
         load_cached_role(dir, "snapshot", &root, limits.snapshot_bytes)?;
-    let url = if root.signed.consistent_snapshot {
-        format!("{base}/{}.snapshot.json", snap_meta.version)
-    } else {
-        format!("{base}/snapshot.json")
-    };
-    let limit = snap_meta
-        .length
-        .map_or(limits.snapshot_bytes, |l| l.min(limits.snapshot_bytes));
-    let raw = fetch.get_required(&url, "snapshot", limit)?;
-    check_meta_file("snapshot", &url, &snap_meta, &raw)?;
-    let snap: Envelope<MetaSigned> = parse_envelope(raw, "snapshot", &url)?;
-    verify_role(&snap, &root, "snapshot")?;
-    if snap.version != snap_meta.version {
-        return Err(TufError::VersionMismatch {
-            role: "snapshot".into(),
-            url,
-            expected: snap_meta.version,
-            actual: snap.version,
-        });
-    }
+    let (snap, url): (Envelope<MetaSigned>, String) = fetch_listed_role(
+        &fetch,
+        base,
+        &root,
+        "snapshot",
+        &snap_meta,
+        limits.snapshot_bytes,
+    )?;
     if let Some(old) = &old_snap {
         for (name, old_meta) in &old.signed.meta {
             let offered = snap.signed.meta.get(name).map_or(0, |m| m.version);
@@ -943,26 +963,14 @@ pub fn refresh(opts: &RefreshOptions<'_>) -> Result<RefreshReport, TufError> {
         .clone();
     let old_targets: Option<Envelope<TargetsSigned>> =
         load_cached_role(dir, "targets", &root, limits.targets_bytes)?;
-    let url = if root.signed.consistent_snapshot {
-        format!("{base}/{}.targets.json", targets_meta.version)
-    } else {
-        format!("{base}/targets.json")
-    };
-    let limit = targets_meta
-        .length
-        .map_or(limits.targets_bytes, |l| l.min(limits.targets_bytes));
-    let raw = fetch.get_required(&url, "targets", limit)?;
-    check_meta_file("targets", &url, &targets_meta, &raw)?;
-    let targets: Envelope<TargetsSigned> = parse_envelope(raw, "targets", &url)?;
-    verify_role(&targets, &root, "targets")?;
-    if targets.version != targets_meta.version {
-        return Err(TufError::VersionMismatch {
-            role: "targets".into(),
-            url,
-            expected: targets_meta.version,
-            actual: targets.version,
-        });
-    }
+    let (targets, _): (Envelope<TargetsSigned>, String) = fetch_listed_role(
+        &fetch,
+        base,
+        &root,
+        "targets",
+        &targets_meta,
+        limits.targets_bytes,
+    )?;
     check_expiry(&targets, "targets", opts.now)?;
 
     // 6. Target files.
