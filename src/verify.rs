@@ -237,14 +237,16 @@ fn check_signature(
             "the DSSE envelope carries no signature",
         ));
     }
+    // A key hint naming another key only explains a failure: the signature decides (other
+    // Sigstore clients write hints in other forms).
+    let mut other_key_hint: Option<String> = None;
     let opts = match trust {
         Trust::Key { key, trusted_root } => {
             let key_id = KeyId::of(key);
             match &bundle.verification_material.signer {
                 SignerMaterial::PublicKey { hint } if !hint.is_empty() && hint != &key_id.hex() => {
-                    return Err(Problem::new(
-                        "untrusted-signer",
-                        format!("bundle was signed by key {hint}, not by the trusted key {key_id}"),
+                    other_key_hint = Some(format!(
+                        "bundle was signed by key {hint}, not by the trusted key {key_id}"
                     ));
                 }
                 SignerMaterial::PublicKey { .. } => {}
@@ -271,8 +273,13 @@ fn check_signature(
             require_transparency: true,
         },
     };
-    let verified = verify_bundle(&bundle, None, &opts)
-        .map_err(|e| Problem::new(e.reason_code(), error_chain(&e)))?;
+    let verified =
+        verify_bundle(&bundle, None, &opts).map_err(|e| match (&other_key_hint, &e) {
+            (Some(msg), crate::sigstore::SigstoreError::BadSignature { .. }) => {
+                Problem::new("untrusted-signer", msg.clone())
+            }
+            _ => Problem::new(e.reason_code(), error_chain(&e)),
+        })?;
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Problem::new(
             "malformed-statement",

@@ -322,6 +322,17 @@ fn regenerate_scenarios() {
         false,
         None,
     );
+    // The hint is not signed and other clients write other forms: the signature decides.
+    let mut foreign_hint: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    foreign_hint["verificationMaterial"]["publicKey"]["hint"] =
+        serde_json::json!("cosign-style-hint-not-a-key-id");
+    write_scenario(
+        "foreign-key-hint-accepted",
+        &serde_json::to_vec_pretty(&foreign_hint).unwrap(),
+        "accept",
+        false,
+        None,
+    );
     // A valid signature over a different manifest, with this manifest's payload swapped in.
     let mut m2 = m.clone();
     m2.server.version = Version::parse("6.6.6").unwrap();
