@@ -21,3 +21,16 @@ pub mod verify;
 
 /// Re-exported so callers name the same time types the library uses.
 pub use chrono;
+
+/// An error and its causes on one line (`outer: cause: root cause`), for reports and for errors
+/// that carry another error's text.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

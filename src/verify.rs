@@ -220,11 +220,11 @@ fn check_signature(
     crate::json::parse_value(bundle_bytes).map_err(|e| {
         Problem::new(
             "malformed-bundle",
-            format!("bundle is not valid JSON: {}", error_chain(&e)),
+            format!("bundle is not valid JSON: {}", crate::error_chain(&e)),
         )
     })?;
     let bundle = Bundle::from_json(bundle_bytes)
-        .map_err(|e| Problem::new("malformed-bundle", error_chain(&e)))?;
+        .map_err(|e| Problem::new("malformed-bundle", crate::error_chain(&e)))?;
     let Content::DsseEnvelope(env) = &bundle.content else {
         return Err(Problem::new(
             "malformed-bundle",
@@ -278,7 +278,7 @@ fn check_signature(
             (Some(msg), crate::sigstore::SigstoreError::BadSignature { .. }) => {
                 Problem::new("untrusted-signer", msg.clone())
             }
-            _ => Problem::new(e.reason_code(), error_chain(&e)),
+            _ => Problem::new(e.reason_code(), crate::error_chain(&e)),
         })?;
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Problem::new(
@@ -333,7 +333,7 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
     let statement: Statement = crate::json::from_slice(payload).map_err(|e| {
         Problem::new(
             "malformed-statement",
-            format!("signed statement is invalid: {}", error_chain(&e)),
+            format!("signed statement is invalid: {}", crate::error_chain(&e)),
         )
     })?;
     if statement.type_ != STATEMENT_TYPE {
@@ -355,7 +355,7 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
         ));
     }
     let manifest = Manifest::from_value(statement.predicate.clone())
-        .map_err(|e| Problem::new("malformed-manifest", error_chain(&e)))?;
+        .map_err(|e| Problem::new("malformed-manifest", crate::error_chain(&e)))?;
     let mut signed = BTreeSet::new();
     for s in &statement.subject {
         let digests = s.digests().map_err(|e| {
@@ -512,16 +512,4 @@ pub fn read_bundle_file(path: &Path) -> Result<Vec<u8>, crate::fsutil::ReadError
         .read_to_end(&mut data)
         .map_err(io)?;
     Ok(data)
-}
-
-/// `error: caused by: ...` flattened into one line for reports.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }

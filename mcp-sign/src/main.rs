@@ -346,13 +346,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
             .unwrap_or_else(|| "server".into()),
     };
     let files = entries.len();
-    let bytes: u64 = entries
-        .iter()
-        .map(|e| match &e.kind {
-            tree::EntryKind::File { size, .. } => *size,
-            tree::EntryKind::Symlink { .. } => 0,
-        })
-        .sum();
+    let bytes = tree::total_size(&entries);
     let issued_at = Timestamp::now();
     let expires_at = a
         .expires_in_days
@@ -533,13 +527,7 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
         let entries = tree::hash_tree(path, &patterns, alg).map_err(|e| {
             anyhow::Error::new(e).context(format!("cannot digest directory `{}`", path.display()))
         })?;
-        let bytes: u64 = entries
-            .iter()
-            .map(|e| match &e.kind {
-                tree::EntryKind::File { size, .. } => *size,
-                tree::EntryKind::Symlink { .. } => 0,
-            })
-            .sum();
+        let bytes = tree::total_size(&entries);
         (tree::tree_digest(&entries), bytes)
     } else {
         mcpsig::digest::hash_file(alg, path)?

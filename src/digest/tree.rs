@@ -473,6 +473,17 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// Bytes in the tree's files (symlinks count as 0).
+pub fn total_size(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .map(|e| match &e.kind {
+            EntryKind::File { size, .. } => *size,
+            EntryKind::Symlink { .. } => 0,
+        })
+        .sum()
+}
+
 /// The tree digest: sha256 of the RFC 8785 form of the sorted entry list. Written directly
 /// (members in canonical order) rather than through a JSON value: for large trees this is the
 /// difference between a few and a few dozen milliseconds. A test checks it against the generic

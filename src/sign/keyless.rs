@@ -488,20 +488,8 @@ impl super::Signer for KeylessSigner {
     fn sign_dsse(&self, payload_type: &str, payload: &[u8]) -> Result<Bundle, super::SignError> {
         self.sign_dsse_bundle(payload_type, payload)
             .map(|(bundle, _)| bundle)
-            .map_err(|e| super::SignError::Backend(error_chain(&e)))
+            .map_err(|e| super::SignError::Backend(crate::error_chain(&e)))
     }
-}
-
-/// An error and its causes on one line, for `SignError::Backend`'s string.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cur = c.source();
-    }
-    out
 }
 
 /// The signing config and trusted root of the public-good (or staging) instance: the ones

@@ -174,10 +174,7 @@ impl Bundle {
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
         // Duplicate keys, trailing data and oversized input are refused before anything else.
         crate::json::parse_value(bytes).map_err(|e| {
-            SigstoreError::malformed(format!(
-                "invalid bundle json: {}",
-                crate::verify::error_chain(&e)
-            ))
+            SigstoreError::malformed(format!("invalid bundle json: {}", crate::error_chain(&e)))
         })?;
         serde_json::from_slice(bytes).map_err(|e| {
             // Structural errors from `TryFrom<RawBundle>` arrive already worded; keep them bare.

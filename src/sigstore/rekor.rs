@@ -307,7 +307,7 @@ fn check_body(
     let body: Value = crate::json::parse_value(&entry.canonicalized_body).map_err(|e| {
         mismatch(format!(
             "log entry body is not JSON: {}",
-            crate::verify::error_chain(&e)
+            crate::error_chain(&e)
         ))
     })?;
     let kind = get_str(&body, &["kind"])?;

@@ -203,7 +203,7 @@ impl SigningConfig {
         let value: serde_json::Value =
             crate::json::parse_value(bytes).map_err(|e| SigningConfigError::Json {
                 origin: origin.to_owned(),
-                reason: crate::verify::error_chain(&e),
+                reason: crate::error_chain(&e),
             })?;
         let value = if value.get("mediaType").and_then(|m| m.as_str())
             == Some(CLIENT_TRUST_CONFIG_MEDIA_TYPE)

@@ -130,7 +130,7 @@ impl TrustedRoot {
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
         let raw: RawTrustedRoot =
             crate::json::from_slice(bytes).map_err(|e| SigstoreError::MalformedTrustedRoot {
-                reason: format!("invalid json: {}", crate::verify::error_chain(&e)),
+                reason: format!("invalid json: {}", crate::error_chain(&e)),
             })?;
         if raw.media_type != TRUSTED_ROOT_MEDIA_TYPE
             && raw.media_type != "application/vnd.dev.sigstore.trustedroot.v0.1+json"

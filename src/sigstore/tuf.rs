@@ -331,7 +331,7 @@ fn parse_envelope<T: DeserializeOwned + Header>(
         url: url.to_owned(),
         reason,
     };
-    let value = crate::json::parse_value(&raw).map_err(|e| bad(error_chain(&e)))?;
+    let value = crate::json::parse_value(&raw).map_err(|e| bad(crate::error_chain(&e)))?;
     let Value::Object(mut top) = value else {
         return Err(bad("not a JSON object".into()));
     };
@@ -389,17 +389,6 @@ fn parse_expires(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("invalid expires `{s}`: {e}"))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// A key in one of the forms Sigstore's repositories use; `None` for any other (such a key can

@@ -170,7 +170,7 @@ fn check_statement_subject(payload: &[u8], digest: &[u8; 32]) -> Result<(), Sigs
     let statement: Value = crate::json::parse_value(payload).map_err(|e| {
         malformed(format!(
             "in-toto statement is not JSON: {}",
-            crate::verify::error_chain(&e)
+            crate::error_chain(&e)
         ))
     })?;
     let subjects = statement
