@@ -174,19 +174,8 @@ impl RekorClient {
 
     fn create(&self, proposed: &serde_json::Value) -> Result<RekorEntry, RekorError> {
         let url = self.entries_url();
-        let reply =
-            post_json(&self.agent, &url, None, proposed).map_err(|reason| RekorError::Http {
-                url: url.clone(),
-                reason,
-            })?;
-        if !(200..300).contains(&reply.status) {
-            return Err(RekorError::Status {
-                url,
-                status: reply.status,
-                body: excerpt(&reply.body),
-            });
-        }
-        parse_answer(&url, &reply.body)
+        let body = post_entry(&self.agent, &url, proposed)?;
+        parse_answer(&url, &body)
     }
 }
 
@@ -342,6 +331,27 @@ fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
     })
 }
 
+/// Proposes an entry to a log (v1 or v2 API) and returns the answer's body; any status other
+/// than 2xx is an error quoting the body's start.
+fn post_entry(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<String, RekorError> {
+    let reply = post_json(agent, url, None, body).map_err(|reason| RekorError::Http {
+        url: url.to_owned(),
+        reason,
+    })?;
+    if !(200..300).contains(&reply.status) {
+        return Err(RekorError::Status {
+            url: url.to_owned(),
+            status: reply.status,
+            body: excerpt(&reply.body),
+        });
+    }
+    Ok(reply.body)
+}
+
 /// A Rekor v2 instance.
 pub struct RekorV2Client {
     base_url: String,
@@ -425,20 +435,9 @@ impl RekorV2Client {
 
     fn create(&self, request: &serde_json::Value) -> Result<TransparencyLogEntry, RekorError> {
         let url = self.entries_url();
-        let reply =
-            post_json(&self.agent, &url, None, request).map_err(|reason| RekorError::Http {
-                url: url.clone(),
-                reason,
-            })?;
-        if !(200..300).contains(&reply.status) {
-            return Err(RekorError::Status {
-                url,
-                status: reply.status,
-                body: excerpt(&reply.body),
-            });
-        }
+        let body = post_entry(&self.agent, &url, request)?;
         let entry: TransparencyLogEntry =
-            serde_json::from_str(&reply.body).map_err(|e| RekorError::Answer {
+            serde_json::from_str(&body).map_err(|e| RekorError::Answer {
                 url: url.clone(),
                 reason: format!("not a TransparencyLogEntry: {e}"),
             })?;
