@@ -19,12 +19,12 @@ const AFTER_HELP: &str = "\
 Examples:
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir ./server --json
-  mcp-verify mcp-manifest.sigstore.json \
-      --certificate-identity https://github.com/acme/weather/.github/workflows/release.yml@refs/tags/v1.2.0 \
+  mcp-verify mcp-manifest.sigstore.json \\
+      --certificate-identity https://github.com/acme/wx/.github/workflows/rel.yml@refs/tags/v1.2 \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
-  mcp-verify mcp-manifest.sigstore.json \
-      --certificate-identity-regexp 'https://github.com/acme/weather/.+@refs/tags/v.+' \
-      --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+  mcp-verify mcp-manifest.sigstore.json \\
+      --certificate-identity-regexp 'https://github.com/acme/weather/.+@refs/tags/v.+' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
       --source-repository https://github.com/acme/weather --runner-environment github-hosted
 
 Exit codes: 0 verified, 1 rejected (the report names each reason), 2 could not decide
