@@ -55,7 +55,7 @@ pub enum KeyError {
     Encode(String),
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),
-    #[error("invalid public key: {0}")]
+    #[error("invalid public key")]
     Public(#[source] crate::sigstore::SigstoreError),
 }
 

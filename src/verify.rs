@@ -278,6 +278,13 @@ fn check_signature(
             (Some(msg), crate::sigstore::SigstoreError::BadSignature { .. }) => {
                 Problem::new("untrusted-signer", msg.clone())
             }
+            (_, crate::sigstore::SigstoreError::BadCertificateChain { .. }) => Problem::new(
+                e.reason_code(),
+                format!(
+                    "{} (signed through another Sigstore instance? pass its --trusted-root, or --staging)",
+                    crate::error_chain(&e)
+                ),
+            ),
             _ => Problem::new(e.reason_code(), crate::error_chain(&e)),
         })?;
     if env.payload_type != PAYLOAD_TYPE {

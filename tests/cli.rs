@@ -466,3 +466,22 @@ fn mcp_sign_json_output_and_json_errors() {
     );
     assert!(doc.get("verified").is_none());
 }
+
+#[test]
+fn a_private_key_given_as_trust_is_refused_with_a_hint() {
+    let t = tempfile::tempdir().unwrap();
+    let key = t.path().join("k.key");
+    assert!(
+        run("mcp-sign", &["keygen", "--out", s(&key)])
+            .status
+            .success()
+    );
+    let bundle = root().join("testdata/scenarios/valid-bundle-accepted/bundle.sigstore.json");
+    let out = run("mcp-verify", &[s(&bundle), "--key", s(&key)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is a private key") && err.contains("k.key.pub"),
+        "{err}"
+    );
+}

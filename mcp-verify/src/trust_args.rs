@@ -133,6 +133,13 @@ impl TrustArgs {
             let pem = read_limited(key_path, 1 << 20)?;
             let pem = String::from_utf8(pem)
                 .with_context(|| format!("key `{}` is not text", key_path.display()))?;
+            if pem.contains("PRIVATE KEY-----") {
+                bail!(
+                    "`{}` is a private key: give --key the public key (`mcp-sign keygen` wrote it as `{}.pub`)",
+                    key_path.display(),
+                    key_path.display()
+                );
+            }
             let key = mcpsig::keys::public_key_from_pem(&pem)
                 .with_context(|| format!("cannot load public key `{}`", key_path.display()))?;
             return Ok(Trust::Key { key, trusted_root });
