@@ -20,6 +20,29 @@ fn demo_dir(at: &Path) {
     std::fs::write(at.join("package.json"), "{\"name\":\"demo\"}\n").unwrap();
 }
 
+/// `mcp-sign init` of a demo directory into `manifest`, which must succeed.
+fn init_demo(dir: &Path, manifest: &Path) {
+    let out = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/demo",
+            "--version",
+            "1",
+            "--dir",
+            s(dir),
+            "-o",
+            s(manifest),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn keygen_writes_0600_key_and_refuses_to_overwrite() {
     let t = tempfile::tempdir().unwrap();
@@ -146,24 +169,7 @@ fn manifest_inside_the_pinned_directory_does_not_pin_itself() {
             .status
             .success()
     );
-    assert!(
-        run(
-            "mcp-sign",
-            &[
-                "init",
-                "--name",
-                "io.github.acme/demo",
-                "--version",
-                "1",
-                "--dir",
-                s(&dir),
-                "-o",
-                s(&manifest)
-            ]
-        )
-        .status
-        .success()
-    );
+    init_demo(&dir, &manifest);
     assert!(
         run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)])
             .status
@@ -212,24 +218,7 @@ fn openssl_keys_work() {
             .success()
     );
     let manifest = t.path().join("m.json");
-    assert!(
-        run(
-            "mcp-sign",
-            &[
-                "init",
-                "--name",
-                "io.github.acme/demo",
-                "--version",
-                "1",
-                "--dir",
-                s(&dir),
-                "-o",
-                s(&manifest)
-            ]
-        )
-        .status
-        .success()
-    );
+    init_demo(&dir, &manifest);
     assert!(
         run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)])
             .status
@@ -270,24 +259,7 @@ fn encrypted_keys_need_the_passphrase() {
             .contains("ENCRYPTED PRIVATE KEY")
     );
     let manifest = t.path().join("m.json");
-    assert!(
-        run(
-            "mcp-sign",
-            &[
-                "init",
-                "--name",
-                "io.github.acme/demo",
-                "--version",
-                "1",
-                "--dir",
-                s(&dir),
-                "-o",
-                s(&manifest)
-            ]
-        )
-        .status
-        .success()
-    );
+    init_demo(&dir, &manifest);
     let no_pass = Command::new(bin("mcp-sign"))
         .args(["sign", "--key", s(&key), s(&manifest)])
         .env_remove("MCPSIG_KEY_PASSPHRASE")
