@@ -55,12 +55,59 @@ pub enum Trust {
     },
 }
 
-/// A directory on disk to compare with a pinned directory artifact.
-#[derive(Debug, Clone)]
-pub struct DirCheck {
-    /// The artifact's name; `None` means "the only directory artifact".
+/// A local copy of a pinned artifact to re-check: a directory tree (`--dir`) or a single file
+/// (`--file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalArtifact {
+    /// The artifact's name; `None` means "the only artifact of this kind".
     pub artifact: Option<String>,
     pub path: PathBuf,
+}
+
+impl LocalArtifact {
+    /// Reads a `--dir` argument: `NAME=DIR` names a directory artifact (a directory artifact's
+    /// name holds no `/`), anything else is a path for the manifest's only directory artifact.
+    pub fn parse_dir(arg: &str) -> LocalArtifact {
+        match arg.split_once('=') {
+            Some((name, path)) if !name.is_empty() && !name.contains('/') => LocalArtifact {
+                artifact: Some(name.to_owned()),
+                path: PathBuf::from(path),
+            },
+            _ => LocalArtifact {
+                artifact: None,
+                path: PathBuf::from(arg),
+            },
+        }
+    }
+
+    /// Reads a `--file` argument: `NAME=PATH` when the text before the first `=` is a safe
+    /// relative path (file artifacts are named by one), else a path for the only file artifact.
+    pub fn parse_file(arg: &str) -> LocalArtifact {
+        match arg.split_once('=') {
+            Some((name, path)) if crate::relpath::RelPath::parse(name).is_ok() => LocalArtifact {
+                artifact: Some(name.to_owned()),
+                path: PathBuf::from(path),
+            },
+            _ => LocalArtifact {
+                artifact: None,
+                path: PathBuf::from(arg),
+            },
+        }
+    }
+}
+
+/// The local artifacts to re-check, and whether the caller asked for the signature alone.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    pub dirs: Vec<LocalArtifact>,
+    pub files: Vec<LocalArtifact>,
+    /// Where artifacts that `dirs` and `files` do not name are looked for: the manifest's only
+    /// directory artifact is this directory itself, a file artifact is `base/NAME`. A launch
+    /// sets it to the directory it starts the server in, so that all it runs is checked.
+    pub base: Option<PathBuf>,
+    /// Check the signature, statement and validity window only: the report then says that no
+    /// artifact was checked, and carries no `Verified<Manifest>`.
+    pub signature_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +115,7 @@ pub struct Request<'a> {
     pub bundle: &'a [u8],
     pub trust: &'a Trust,
     pub now: DateTime<Utc>,
-    pub dirs: Vec<DirCheck>,
+    pub checks: Checks,
 }
 
 /// Who signed, as far as the verifier established it.
@@ -132,7 +179,12 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     pub artifacts: Vec<ArtifactReport>,
+    /// True when only the signature was asked for: no artifact was re-checked.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub signature_only: bool,
     pub problems: Vec<Problem>,
+    /// The verified manifest: present only when `verified` is true and every artifact was
+    /// re-checked (never with `signature_only`).
     #[serde(skip)]
     pub manifest: Option<Verified<Manifest>>,
 }
@@ -146,6 +198,7 @@ impl Report {
             issued_at: None,
             expires_at: None,
             artifacts: Vec::new(),
+            signature_only: false,
             problems: vec![problem],
             manifest: None,
         }
@@ -162,10 +215,22 @@ pub enum VerifyError {
         #[source]
         source: TreeError,
     },
-    #[error("`--dir {0}` names no directory artifact of this manifest (it pins: {1})")]
-    NoSuchArtifact(String, String),
-    #[error("the manifest pins {0} directory artifacts; name one with `--dir NAME=PATH`")]
-    AmbiguousDir(usize),
+    #[error("cannot read file `{}`", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: crate::digest::HashError,
+    },
+    #[error("`{name}` names no {kind} artifact of this manifest (it pins: {pinned})")]
+    NoSuchArtifact {
+        name: String,
+        kind: &'static str,
+        pinned: String,
+    },
+    #[error("the manifest pins {count} {kind} artifacts; name one with `--{kind} NAME=PATH`")]
+    AmbiguousArtifact { count: usize, kind: &'static str },
+    #[error("{kind} artifact `{name}` is given twice")]
+    CheckedTwice { name: String, kind: &'static str },
 }
 
 /// Verifies a bundle. `Err` means the answer could not be decided; a `Report` with
@@ -175,8 +240,9 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
         Ok(ok) => ok,
         Err(problem) => return Ok(Report::rejected(problem)),
     };
+    // Signed, but not yet verified: it becomes `Verified` only after the last check.
     let manifest = match read_statement(&payload) {
-        Ok(m) => Verified(m),
+        Ok(m) => m,
         Err(problem) => {
             let mut r = Report::rejected(problem);
             r.signer = Some(signer);
@@ -194,20 +260,77 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             checked: None,
         })
         .collect();
-    for dir in &req.dirs {
-        let (index, artifact) = find_dir_artifact(&manifest, dir.artifact.as_deref())?;
-        check_dir(artifact, &dir.path, &mut problems)?;
-        artifacts[index].checked = Some(dir.path.display().to_string());
+    for (kind, list) in [("dir", &req.checks.dirs), ("file", &req.checks.files)] {
+        for local in list {
+            let (index, artifact) = find_artifact(&manifest, kind, local.artifact.as_deref())?;
+            if artifacts[index].checked.is_some() {
+                return Err(VerifyError::CheckedTwice {
+                    name: artifact.name().to_owned(),
+                    kind,
+                });
+            }
+            match artifact {
+                Artifact::Directory { .. } => check_dir(artifact, &local.path, &mut problems)?,
+                Artifact::File { .. } => check_file(artifact, &local.path, &mut problems)?,
+            }
+            artifacts[index].checked = Some(local.path.display().to_string());
+        }
     }
+    if let Some(base) = &req.checks.base {
+        let dir_count = manifest
+            .artifacts
+            .iter()
+            .filter(|a| matches!(a, Artifact::Directory { .. }))
+            .count();
+        for (artifact, report) in manifest.artifacts.iter().zip(artifacts.iter_mut()) {
+            if report.checked.is_some() {
+                continue;
+            }
+            let path = match artifact {
+                Artifact::Directory { .. } if dir_count == 1 => {
+                    check_dir(artifact, base, &mut problems)?;
+                    base.clone()
+                }
+                // Several trees: each must be named; left unchecked (and so rejected) here.
+                Artifact::Directory { .. } => continue,
+                Artifact::File { name, .. } => {
+                    let path = base.join(name.as_str());
+                    check_file(artifact, &path, &mut problems)?;
+                    path
+                }
+            };
+            report.checked = Some(path.display().to_string());
+        }
+    }
+    if !req.checks.signature_only {
+        for a in artifacts.iter().filter(|a| a.checked.is_none()) {
+            let (kind, flag) = match manifest.artifacts.iter().find(|m| m.name() == a.name) {
+                Some(Artifact::File { .. }) => ("file", "--file"),
+                _ => ("directory", "--dir"),
+            };
+            problems.push(Problem {
+                reason: "artifact-unchecked",
+                message: format!(
+                    "{kind} artifact `{}` was not checked: pass `{flag} {}=PATH` to re-hash it, or \
+                     `--signature-only` to check the signature alone",
+                    a.name, a.name
+                ),
+                path: None,
+            });
+        }
+    }
+    let verified = problems.is_empty();
     Ok(Report {
-        verified: problems.is_empty(),
+        verified,
         server: Some(manifest.server.clone()),
         signer: Some(signer),
         issued_at: Some(manifest.issued_at.to_string()),
         expires_at: manifest.expires_at.map(|t| t.to_string()),
         artifacts,
+        signature_only: req.checks.signature_only,
         problems,
-        manifest: Some(manifest),
+        // Only a manifest whose every check held, artifacts included, is handed out as verified.
+        manifest: (verified && !req.checks.signature_only).then(|| Verified(manifest)),
     })
 }
 
@@ -420,35 +543,94 @@ fn check_validity(m: &Manifest, now: DateTime<Utc>, problems: &mut Vec<Problem>)
     }
 }
 
-fn find_dir_artifact<'m>(
+/// The artifact a `--dir` or `--file` argument names (`kind` is `dir` or `file`).
+fn find_artifact<'m>(
     m: &'m Manifest,
+    kind: &'static str,
     name: Option<&str>,
 ) -> Result<(usize, &'m Artifact), VerifyError> {
-    let dirs: Vec<(usize, &Artifact)> = m
+    let of_kind: Vec<(usize, &Artifact)> = m
         .artifacts
         .iter()
         .enumerate()
-        .filter(|(_, a)| matches!(a, Artifact::Directory { .. }))
+        .filter(|(_, a)| match a {
+            Artifact::Directory { .. } => kind == "dir",
+            Artifact::File { .. } => kind == "file",
+        })
         .collect();
+    let pinned = || {
+        m.artifacts
+            .iter()
+            .map(Artifact::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let noun = if kind == "dir" { "directory" } else { "file" };
     match name {
-        Some(n) => dirs
+        Some(n) => of_kind
             .into_iter()
             .find(|(_, a)| a.name() == n)
-            .ok_or_else(|| {
-                let names: Vec<&str> = m.artifacts.iter().map(Artifact::name).collect();
-                VerifyError::NoSuchArtifact(n.to_owned(), names.join(", "))
+            .ok_or_else(|| VerifyError::NoSuchArtifact {
+                name: n.to_owned(),
+                kind: noun,
+                pinned: pinned(),
             }),
-        None if dirs.len() == 1 => Ok(dirs[0]),
-        None if dirs.is_empty() => Err(VerifyError::NoSuchArtifact(
-            "(directory)".into(),
-            m.artifacts
-                .iter()
-                .map(Artifact::name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        )),
-        None => Err(VerifyError::AmbiguousDir(dirs.len())),
+        None if of_kind.len() == 1 => Ok(of_kind[0]),
+        None if of_kind.is_empty() => Err(VerifyError::NoSuchArtifact {
+            name: format!("--{kind}"),
+            kind: noun,
+            pinned: pinned(),
+        }),
+        None => Err(VerifyError::AmbiguousArtifact {
+            count: of_kind.len(),
+            kind,
+        }),
     }
+}
+
+/// Re-hashes a single file and compares its size and digest with the pin.
+fn check_file(
+    artifact: &Artifact,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Result<(), VerifyError> {
+    let Artifact::File {
+        name, digest, size, ..
+    } = artifact
+    else {
+        return Ok(());
+    };
+    let (actual, actual_size) = match crate::digest::hash_file(digest.algorithm(), path) {
+        Ok(x) => x,
+        // A symlink, fifo or device where a pinned file should be is a rejection, not an error.
+        Err(e @ crate::digest::HashError::NotAFile { .. }) => {
+            problems.push(Problem {
+                reason: "artifact-mismatch",
+                message: format!("file artifact `{name}`: {e}"),
+                path: Some(name.to_string()),
+            });
+            return Ok(());
+        }
+        Err(source) => {
+            return Err(VerifyError::File {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if &actual != digest || actual_size != *size {
+        problems.push(Problem {
+            reason: "artifact-mismatch",
+            message: format!(
+                "file artifact `{name}` ({}) differs: expected {} ({size} bytes), got {} ({actual_size} bytes)",
+                path.display(),
+                digest.short(),
+                actual.short()
+            ),
+            path: Some(name.to_string()),
+        });
+    }
+    Ok(())
 }
 
 /// Re-hashes a directory under the artifact's signed exclude rules and names every change.

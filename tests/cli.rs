@@ -226,7 +226,13 @@ fn openssl_keys_work() {
     );
     let v = run(
         "mcp-verify",
-        &[s(&t.path().join("m.sigstore.json")), "--key", s(&pubkey)],
+        &[
+            s(&t.path().join("m.sigstore.json")),
+            "--key",
+            s(&pubkey),
+            "--dir",
+            s(&dir),
+        ],
     );
     assert_eq!(
         v.status.code(),

@@ -128,7 +128,15 @@ fn sign_tools_strict_refuses_poisoned_definitions() {
     let before = std::fs::read(&manifest).expect("read");
     let out = run(
         "mcp-sign",
-        &["tools", "mcp-manifest.json", "--dir", "srv", "--strict"],
+        &[
+            "tools",
+            "mcp-manifest.json",
+            "--dir",
+            "srv",
+            "--strict",
+            "--env",
+            "DRIFT",
+        ],
         ws.path(),
         &[("DRIFT", "description")],
     );
@@ -147,7 +155,14 @@ fn sign_tools_strict_refuses_poisoned_definitions() {
     // Without --strict the same lints are warnings and the pins are written.
     let out = run(
         "mcp-sign",
-        &["tools", "mcp-manifest.json", "--dir", "srv"],
+        &[
+            "tools",
+            "mcp-manifest.json",
+            "--dir",
+            "srv",
+            "--env",
+            "DRIFT",
+        ],
         ws.path(),
         &[("DRIFT", "description")],
     );
@@ -167,6 +182,8 @@ fn sign_tools_reports_a_broken_server() {
             "srv",
             "--timeout",
             "5",
+            "--env",
+            "DRIFT_MISBEHAVE",
         ],
         ws.path(),
         &[("DRIFT_MISBEHAVE", "crash")],
@@ -193,7 +210,16 @@ fn verify_tools_detects_drift() {
     assert!(
         run(
             "mcp-sign",
-            &["tools", "mcp-manifest.json", "--dir", "srv"],
+            // The variable is pinned by name (its value is the verifier's), so that the
+            // drifted run below differs in definitions only.
+            &[
+                "tools",
+                "mcp-manifest.json",
+                "--dir",
+                "srv",
+                "--env",
+                "DRIFT="
+            ],
             dir,
             &[]
         )
@@ -214,8 +240,11 @@ fn verify_tools_detects_drift() {
         "k.key.pub",
         "--dir",
         "srv",
+        "--env",
     ];
-    let out = run("mcp-verify", &verify, dir, &[]);
+    let mut honest = verify.to_vec();
+    honest.push("DRIFT=");
+    let out = run("mcp-verify", &honest, dir, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -224,8 +253,8 @@ fn verify_tools_detects_drift() {
         text(&out.stderr)
     );
     let mut json_args = verify.to_vec();
-    json_args.push("--json");
-    let out = run("mcp-verify", &json_args, dir, &[("DRIFT", "annotation")]);
+    json_args.extend(["DRIFT=annotation", "--json"]);
+    let out = run("mcp-verify", &json_args, dir, &[]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
     assert_eq!(v["reason"], "tool-drift");
@@ -312,7 +341,9 @@ fn verify_tools_human_output_shows_the_rug_pull() {
         "--dir",
         "srv",
     ];
-    let out = run("mcp-verify", &verify, dir, &[("DRIFT", "description")]);
+    let mut drift_args = verify.to_vec();
+    drift_args.extend(["--env", "DRIFT"]);
+    let out = run("mcp-verify", &drift_args, dir, &[("DRIFT", "description")]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
     assert!(
@@ -329,6 +360,8 @@ fn verify_tools_human_output_shows_the_rug_pull() {
         "{stdout}"
     );
     // A server that no longer starts is "could not decide", not "verified".
-    let out = run("mcp-verify", &verify, dir, &[("DRIFT_MISBEHAVE", "crash")]);
+    let mut crash_args = verify.to_vec();
+    crash_args.extend(["--env", "DRIFT_MISBEHAVE=crash"]);
+    let out = run("mcp-verify", &crash_args, dir, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
 }

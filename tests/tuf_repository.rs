@@ -333,6 +333,7 @@ fn valid_bundle_args() -> Vec<String> {
             .to_string(),
         "--key".into(),
         s.join("_keys/scenario.pub").display().to_string(),
+        "--signature-only".into(),
     ]
 }
 

@@ -289,6 +289,9 @@ struct InitArgs {
     /// Replace an existing output file.
     #[arg(long)]
     force: bool,
+    /// Refuse (exit 1) when an exclude rule leaves out files a runtime loads as code.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn init(a: InitArgs) -> Result<(), Failure> {
@@ -302,11 +305,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
     };
     if let Some(Launch::Stdio { env_names, .. }) = &mut launch {
         for n in &a.env_names {
-            if n.is_empty() || n.contains('=') || n.contains('\0') {
-                return Err(refused(anyhow::anyhow!(
-                    "invalid environment variable name `{n}`"
-                )));
-            }
+            mcpsig::mcp::env::check_name(n).map_err(refused)?;
             env_names.push(n.clone());
         }
     } else if !a.env_names.is_empty() {
@@ -334,6 +333,28 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    // Excluded bytes are never verified: code among them could run unseen.
+    let hidden = mcpsig::digest::excluded::excluded_code(&a.dir, &patterns, tree::MAX_ENTRIES)
+        .with_context(|| format!("cannot read directory `{}`", a.dir.display()))?;
+    if hidden.count > 0 {
+        let label = if a.strict { "error" } else { "warning" };
+        mcpsig::errln!(
+            "{label}: exclude rules leave out {} file(s) that a runtime loads as code, which \
+             verification will never check: {}{}",
+            hidden.count,
+            hidden.examples.join(", "),
+            if hidden.count > hidden.examples.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        );
+        if a.strict {
+            return Err(refused(anyhow::anyhow!(
+                "refusing under --strict: narrow the --exclude rules so that no code is excluded"
+            )));
+        }
+    }
     let started = std::time::Instant::now();
     let entries = hash_tree_showing_progress(&a.dir, &patterns).map_err(|e| {
         anyhow::Error::new(e).context(format!("cannot pin directory `{}`", a.dir.display()))

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use mcpsig::mcp::env::EnvArg;
 use mcpsig::mcp::{Capability, ClientOptions};
 use mcpsig::tools::run::{launch_from_argv, pin_manifest_file};
 
@@ -35,9 +36,18 @@ pub struct ToolsArgs {
     /// Directory the server runs in (default: the manifest's directory).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Pass this variable to the server: `NAME` from this environment, or `NAME=VALUE`
+    /// (repeatable). The server gets no other variable but a small base (PATH, HOME, locale,
+    /// TMPDIR; spec/tools.md) and the manifest's launch configuration.
+    #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = parse_env)]
+    env: Vec<EnvArg>,
     /// The server command, instead of the manifest's `launch`.
     #[arg(last = true, value_name = "CMD ARGS")]
     command: Vec<String>,
+}
+
+fn parse_env(s: &str) -> Result<EnvArg, String> {
+    EnvArg::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_capability(s: &str) -> Result<Capability, String> {
@@ -61,12 +71,13 @@ pub fn run(args: ToolsArgs) -> Result<(), Failure> {
     let launch = if args.command.is_empty() {
         None
     } else {
-        Some(launch_from_argv(&args.command, &cwd)?)
+        Some(launch_from_argv(&args.command, &cwd, &args.env)?)
     };
     let outcome = pin_manifest_file(
         &args.manifest,
         launch,
         args.dir.as_deref(),
+        &args.env,
         &options,
         args.strict,
     )

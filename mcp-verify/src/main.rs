@@ -7,8 +7,10 @@ mod trust_cmd;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use mcpsig::cli::one_line;
 use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
-use mcpsig::verify::{DirCheck, Report, Request, SignerSummary};
+use mcpsig::outln;
+use mcpsig::verify::{Checks, LocalArtifact, Report, Request, SignerSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use trust_args::TrustArgs;
@@ -17,8 +19,10 @@ mod tools_cmd;
 
 const AFTER_HELP: &str = "\
 Examples:
-  mcp-verify mcp-manifest.sigstore.json --key release.key.pub
-  mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir ./server --json
+  mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir ./server
+  mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir server=./server \\
+      --file dist/server.tgz=./server.tgz --json
+  mcp-verify mcp-manifest.sigstore.json --key release.key.pub --signature-only
   mcp-verify mcp-manifest.sigstore.json \\
       --certificate-identity https://github.com/acme/wx/.github/workflows/rel.yml@refs/tags/v1.2 \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
@@ -75,8 +79,16 @@ struct VerifyArgs {
     #[command(flatten)]
     trust: TrustArgs,
     /// Re-hash this directory and compare it with the pinned tree; `NAME=DIR` picks an artifact.
+    /// Every pinned artifact must be checked, else the result is `artifact-unchecked`.
     #[arg(long, value_name = "[NAME=]DIR")]
     dir: Vec<String>,
+    /// Re-hash this file and compare it with a pinned file artifact; `NAME=PATH` picks one.
+    #[arg(long, value_name = "[NAME=]PATH")]
+    file: Vec<String>,
+    /// Check the signature, statement and validity window only, not the artifacts on disk
+    /// (the report says so).
+    #[arg(long, conflicts_with_all = ["dir", "file"])]
+    signature_only: bool,
     /// Print the report as JSON on stdout (errors too).
     #[arg(long)]
     json: bool,
@@ -106,25 +118,25 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
     let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
     let trust = args.trust.to_trust()?;
     let bundle = mcpsig::verify::read_bundle_file(&bundle_path)?;
-    let dirs = args
-        .dir
-        .iter()
-        .map(|d| match d.split_once('=') {
-            Some((name, path)) if !name.contains('/') => DirCheck {
-                artifact: Some(name.to_owned()),
-                path: PathBuf::from(path),
-            },
-            _ => DirCheck {
-                artifact: None,
-                path: PathBuf::from(d),
-            },
-        })
-        .collect();
+    let checks = Checks {
+        dirs: args
+            .dir
+            .iter()
+            .map(|d| LocalArtifact::parse_dir(d))
+            .collect(),
+        files: args
+            .file
+            .iter()
+            .map(|f| LocalArtifact::parse_file(f))
+            .collect(),
+        base: None,
+        signature_only: args.signature_only,
+    };
     let report = mcpsig::verify::verify(&Request {
         bundle: &bundle,
         trust: &trust,
         now: mcpsig::chrono::Utc::now(),
-        dirs,
+        checks,
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -144,22 +156,23 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
         .as_ref()
         .map(|s| format!("{} {}", s.name, s.version))
         .unwrap_or_else(|| bundle.display().to_string());
-    if r.verified {
-        println!("verified: {who}");
-    } else {
-        println!("REJECTED: {who}");
+    let who = one_line(&who);
+    match (r.verified, r.signature_only) {
+        (true, false) => outln!("verified: {who}"),
+        (true, true) => outln!("signature verified (artifacts NOT checked): {who}"),
+        (false, _) => outln!("REJECTED: {who}"),
     }
     match &r.signer {
-        Some(SignerSummary::Key { key_id }) => println!("  signer:   key {key_id}"),
+        Some(SignerSummary::Key { key_id }) => outln!("  signer:   key {key_id}"),
         Some(SignerSummary::Certificate {
             identity,
             issuer,
             extensions,
             log_time,
         }) => {
-            println!("  signer:   {identity}");
+            outln!("  signer:   {}", one_line(identity));
             if let Some(i) = issuer {
-                println!("  issuer:   {i}");
+                outln!("  issuer:   {}", one_line(i));
             }
             for name in [
                 "source-repository-uri",
@@ -168,11 +181,11 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
                 "runner-environment",
             ] {
                 if let Some(v) = extensions.get(name) {
-                    println!("  {name}: {v}");
+                    outln!("  {name}: {}", one_line(v));
                 }
             }
             if let Some(t) = log_time {
-                println!("  logged:   {t}");
+                outln!("  logged:   {t}");
             }
         }
         None => {}
@@ -183,17 +196,17 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
             .as_deref()
             .map(|e| format!(", expires {e}"))
             .unwrap_or_default();
-        println!("  issued:   {t}{exp}");
+        outln!("  issued:   {t}{exp}");
     }
     for a in &r.artifacts {
-        let checked = a
-            .checked
-            .as_deref()
-            .map(|p| format!(" (compared with {p})"))
-            .unwrap_or_default();
-        println!("  artifact: {} {}{checked}", a.name, a.digest);
+        let checked = match &a.checked {
+            Some(p) => format!(" (compared with {})", one_line(p)),
+            None if r.signature_only => " (not checked: --signature-only)".to_owned(),
+            None => " (not checked)".to_owned(),
+        };
+        outln!("  artifact: {} {}{checked}", one_line(&a.name), a.digest);
     }
     for p in &r.problems {
-        println!("  [{}] {}", p.reason, p.message);
+        outln!("  [{}] {}", p.reason, p.message);
     }
 }

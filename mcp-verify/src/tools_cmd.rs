@@ -8,8 +8,10 @@ use std::time::Duration;
 use clap::Args;
 use mcpsig::cli::{EXIT_OK, EXIT_REJECTED};
 use mcpsig::mcp::ClientOptions;
+use mcpsig::mcp::env::EnvArg;
+use mcpsig::outln;
 use mcpsig::tools::run::{check_manifest_tools, launch_from_argv};
-use mcpsig::verify::Request;
+use mcpsig::verify::{Checks, LocalArtifact, Request};
 
 use super::trust_args::TrustArgs;
 
@@ -26,9 +28,18 @@ pub struct ToolsArgs {
     bundle: PathBuf,
     #[command(flatten)]
     trust: TrustArgs,
-    /// Directory the server runs in (default: the bundle's directory).
+    /// Directory the server runs in (default: the bundle's directory). It is re-hashed and
+    /// must be the pinned tree before anything is launched from it.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+    /// Where a pinned file artifact is (default: DIR/NAME); `NAME=PATH` picks one.
+    #[arg(long, value_name = "[NAME=]PATH")]
+    file: Vec<String>,
+    /// Pass this variable to the server: `NAME` from this environment, or `NAME=VALUE`
+    /// (repeatable). The server gets no other variable but a small base (PATH, HOME, locale,
+    /// TMPDIR; spec/tools.md) and the manifest's launch configuration.
+    #[arg(long = "env", value_name = "NAME[=VALUE]", value_parser = parse_env)]
+    env: Vec<EnvArg>,
     /// Seconds to wait for each answer from the server.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
@@ -40,29 +51,13 @@ pub struct ToolsArgs {
     command: Vec<String>,
 }
 
+fn parse_env(s: &str) -> Result<EnvArg, String> {
+    EnvArg::parse(s).map_err(|e| e.to_string())
+}
+
 pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
     let trust = args.trust.to_trust()?;
     let bundle = mcpsig::verify::read_bundle_file(&args.bundle)?;
-    let report = mcpsig::verify::verify(&Request {
-        bundle: &bundle,
-        trust: &trust,
-        now: mcpsig::chrono::Utc::now(),
-        dirs: Vec::new(),
-    })?;
-    let manifest = match (&report.manifest, report.verified) {
-        (Some(m), true) => m,
-        _ => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("REJECTED: {}", args.bundle.display());
-                for p in &report.problems {
-                    println!("  [{}] {}", p.reason, p.message);
-                }
-            }
-            return Ok(EXIT_REJECTED);
-        }
-    };
     let base = match &args.dir {
         Some(d) => d.clone(),
         None => match args.bundle.parent() {
@@ -70,16 +65,49 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             _ => PathBuf::from("."),
         },
     };
+    // Everything the server is launched from is verified first: a tree that differs from the
+    // pins is never run.
+    let report = mcpsig::verify::verify(&Request {
+        bundle: &bundle,
+        trust: &trust,
+        now: mcpsig::chrono::Utc::now(),
+        checks: Checks {
+            base: Some(base.clone()),
+            files: args
+                .file
+                .iter()
+                .map(|f| LocalArtifact::parse_file(f))
+                .collect(),
+            ..Checks::default()
+        },
+    })?;
+    let manifest = match &report.manifest {
+        Some(m) => m,
+        None => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                outln!(
+                    "REJECTED: {} (the server was not started)",
+                    args.bundle.display()
+                );
+                for p in &report.problems {
+                    outln!("  [{}] {}", p.reason, p.message);
+                }
+            }
+            return Ok(EXIT_REJECTED);
+        }
+    };
     let launch = if args.command.is_empty() {
         None
     } else {
-        Some(launch_from_argv(&args.command, &base)?)
+        Some(launch_from_argv(&args.command, &base, &args.env)?)
     };
     let options = ClientOptions {
         timeout: Duration::from_secs(args.timeout.max(1)),
         ..ClientOptions::default()
     };
-    let check = match check_manifest_tools(manifest, launch, &base, &options) {
+    let check = match check_manifest_tools(manifest, launch, &base, &args.env, &options) {
         Ok(c) => c,
         Err(e) => match e.reason() {
             Some(reason) => {
@@ -87,8 +115,8 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
                     let doc = serde_json::json!({"verified": false, "server": report.server, "reason": reason, "message": e.to_string()});
                     println!("{}", serde_json::to_string_pretty(&doc)?);
                 } else {
-                    println!("REJECTED: {}", args.bundle.display());
-                    println!("  [{reason}] {e}");
+                    outln!("REJECTED: {}", args.bundle.display());
+                    outln!("  [{reason}] {e}");
                 }
                 return Ok(EXIT_REJECTED);
             }
@@ -115,19 +143,19 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             .map(|s| format!("{} {}", s.name, s.version))
             .unwrap_or_else(|| args.bundle.display().to_string());
         match reason {
-            None => println!("verified: {who} (live tools match the pins)"),
+            None => outln!("verified: {who} (live tools match the pins)"),
             Some(r) => {
-                println!("REJECTED: {who}");
-                println!("  [{r}] the live server's definitions differ from the signed pins:");
+                outln!("REJECTED: {who}");
+                outln!("  [{r}] the live server's definitions differ from the signed pins:");
                 for d in &check.drift {
                     for line in d.to_string().lines() {
-                        println!("    {line}");
+                        outln!("    {line}");
                     }
                 }
             }
         }
         for l in &check.lints {
-            eprintln!("warning: {l}");
+            mcpsig::errln!("warning: {l}");
         }
     }
     Ok(if reason.is_none() {

@@ -1,6 +1,7 @@
 //! Digests: the `Digest` newtype (`sha256:<hex>`, `sha512:<hex>`), streaming hashing of readers
 //! and files, and directory-tree digests (see [`tree`]).
 
+pub mod excluded;
 pub mod glob;
 pub mod tree;
 

@@ -5,6 +5,7 @@
 //! Definitions stay `serde_json::Value`: a typed model would silently drop the
 //! fields it does not know, and a server could hide a change in exactly those.
 
+pub mod env;
 mod error;
 mod http;
 mod session;
@@ -53,7 +54,8 @@ impl Launch {
 pub struct StdioLaunch {
     pub program: String,
     pub args: Vec<String>,
-    /// Variables set for the server on top of the inherited environment.
+    /// Variables set for the server on top of the base of [`env::BASE_VARS`] (the server never
+    /// inherits the caller's whole environment); their names are recorded in a capture profile.
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
 }

@@ -48,6 +48,9 @@ pub(crate) struct StdioTransport {
     stderr: Arc<Mutex<VecDeque<u8>>>,
     stderr_done: Receiver<()>,
     max_message_bytes: usize,
+    /// The launch's private interpreter-cache directory, removed when the transport is dropped
+    /// (after the server's process group is killed).
+    _cache_dir: tempfile::TempDir,
 }
 
 impl StdioTransport {
@@ -58,9 +61,28 @@ impl StdioTransport {
             });
         }
         let server = format!("`{}`", launch.display());
+        for (name, _) in &launch.env {
+            super::env::check_name(name).map_err(|e| McpError::InvalidLaunch {
+                reason: e.to_string(),
+            })?;
+        }
+        // Interpreter caches go to a private, empty directory of this launch: nothing
+        // compiled that sits in (or is planted in) the server's tree is ever loaded.
+        let cache_dir = tempfile::Builder::new()
+            .prefix("mcpsig-cache-")
+            .tempdir()
+            .map_err(|source| McpError::Spawn {
+                program: launch.program.clone(),
+                source,
+            })?;
         let mut cmd = Command::new(&launch.program);
         cmd.args(&launch.args)
+            .env_clear()
+            .envs(super::env::base_from_current())
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
+            .env("PYTHONPYCACHEPREFIX", cache_dir.path())
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("NODE_DISABLE_COMPILE_CACHE", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -112,6 +134,7 @@ impl StdioTransport {
             stderr,
             stderr_done,
             max_message_bytes,
+            _cache_dir: cache_dir,
         })
     }
 

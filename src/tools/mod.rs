@@ -163,6 +163,23 @@ pub enum ToolsError {
     NoPins,
     #[error("environment variable `{name}` named by the manifest's `envNames` is not set")]
     MissingEnv { name: String },
+    #[error("server environment")]
+    Env(#[source] crate::mcp::env::EnvError),
+    #[error(
+        "`{}` is not the tree the manifest pins ({count} difference(s), first: {first}); pass `--dir` the pinned directory, or run `mcp-sign init` again if the code changed, so that the pins describe the pinned code",
+        dir.display()
+    )]
+    TreeChanged {
+        dir: std::path::PathBuf,
+        count: usize,
+        first: String,
+    },
+    #[error("cannot hash `{}`", dir.display())]
+    Tree {
+        dir: std::path::PathBuf,
+        #[source]
+        source: crate::digest::tree::TreeError,
+    },
     #[error("manifest `{}`: {reason}", path.display())]
     Manifest {
         path: std::path::PathBuf,

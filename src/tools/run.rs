@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Lint, ToolDiff, ToolPins, ToolsError, capture, check_live, lint};
 use crate::manifest::{Launch as ManifestLaunch, Manifest};
+use crate::mcp::env::EnvArg;
 use crate::mcp::{ClientOptions, HttpLaunch, Launch, StdioLaunch};
 use crate::verify::Verified;
 
@@ -18,6 +19,7 @@ use crate::verify::Verified;
 pub fn launch_from_manifest(
     launch: &ManifestLaunch,
     base_dir: &Path,
+    user_env: &[EnvArg],
 ) -> Result<Launch, ToolsError> {
     match launch {
         ManifestLaunch::Stdio {
@@ -34,6 +36,7 @@ pub fn launch_from_manifest(
                     .map_err(|_| ToolsError::MissingEnv { name: name.clone() })?;
                 vars.push((name.clone(), value));
             }
+            add_user_env(&mut vars, user_env)?;
             let cwd = match workdir {
                 Some(w) => base_dir.join(w.as_str()),
                 None => base_dir.to_path_buf(),
@@ -53,14 +56,30 @@ pub fn launch_from_manifest(
 }
 
 /// A launch from a command line given after `--`, run in `cwd`.
-pub fn launch_from_argv(argv: &[String], cwd: &Path) -> Result<Launch, ToolsError> {
+pub fn launch_from_argv(
+    argv: &[String],
+    cwd: &Path,
+    user_env: &[EnvArg],
+) -> Result<Launch, ToolsError> {
     let (program, args) = argv.split_first().ok_or(ToolsError::NoLaunch)?;
+    let mut env = Vec::new();
+    add_user_env(&mut env, user_env)?;
     Ok(Launch::Stdio(StdioLaunch {
         program: program.clone(),
         args: args.to_vec(),
-        env: Vec::new(),
+        env,
         cwd: Some(cwd.to_path_buf()),
     }))
+}
+
+/// Adds the user's `--env` variables; a later value for the same name replaces an earlier one.
+fn add_user_env(vars: &mut Vec<(String, String)>, user_env: &[EnvArg]) -> Result<(), ToolsError> {
+    for arg in user_env {
+        let (name, value) = arg.resolve().map_err(ToolsError::Env)?;
+        vars.retain(|(k, _)| k != &name);
+        vars.push((name, value));
+    }
+    Ok(())
 }
 
 /// What `pin_manifest_file` did.
@@ -80,6 +99,7 @@ pub fn pin_manifest_file(
     path: &Path,
     launch: Option<Launch>,
     base_dir: Option<&Path>,
+    user_env: &[EnvArg],
     options: &ClientOptions,
     strict: bool,
 ) -> Result<PinOutcome, ToolsError> {
@@ -98,6 +118,12 @@ pub fn pin_manifest_file(
         Some(b) => b.to_path_buf(),
         None => manifest_dir(path),
     };
+    // The pins must describe the code the manifest pins: the tree the server runs from is
+    // re-hashed first, and a tree changed since `init` is refused. (An explicit command with
+    // no directory runs wherever the author says; it is not the pinned launch.)
+    if launch.is_none() || base_dir.is_some() {
+        check_pinned_tree(&doc, &base)?;
+    }
     let launch = match launch {
         Some(l) => l,
         None => {
@@ -107,7 +133,7 @@ pub fn pin_manifest_file(
                     path: path.to_path_buf(),
                     reason: format!("invalid `launch`: {e}"),
                 })?;
-            launch_from_manifest(&parsed, &base)?
+            launch_from_manifest(&parsed, &base, user_env)?
         }
     };
     let pins = capture(&launch, options)?;
@@ -146,6 +172,54 @@ pub fn pin_manifest_file(
     })
 }
 
+/// When the manifest pins exactly one directory, `base` must hold that tree as pinned.
+fn check_pinned_tree(doc: &Value, base: &Path) -> Result<(), ToolsError> {
+    let dirs: Vec<&Value> = doc
+        .get("artifacts")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|x| x.get("kind").and_then(Value::as_str) == Some("directory"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let [dir] = dirs.as_slice() else {
+        return Ok(());
+    };
+    let artifact: crate::manifest::Artifact =
+        serde_json::from_value((*dir).clone()).map_err(|e| ToolsError::Manifest {
+            path: base.to_path_buf(),
+            reason: format!("invalid directory artifact: {e}"),
+        })?;
+    let crate::manifest::Artifact::Directory {
+        exclude, entries, ..
+    } = &artifact
+    else {
+        return Ok(());
+    };
+    let alg = entries
+        .iter()
+        .find_map(|e| match &e.kind {
+            crate::digest::tree::EntryKind::File { digest, .. } => Some(digest.algorithm()),
+            crate::digest::tree::EntryKind::Symlink { .. } => None,
+        })
+        .unwrap_or(crate::digest::Algorithm::Sha256);
+    let actual =
+        crate::digest::tree::hash_tree(base, exclude, alg).map_err(|source| ToolsError::Tree {
+            dir: base.to_path_buf(),
+            source,
+        })?;
+    let changes = crate::digest::tree::compare(entries, &actual);
+    match changes.first() {
+        None => Ok(()),
+        Some(first) => Err(ToolsError::TreeChanged {
+            dir: base.to_path_buf(),
+            count: changes.len(),
+            first: first.to_string(),
+        }),
+    }
+}
+
 fn manifest_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -181,6 +255,7 @@ pub fn check_manifest_tools(
     manifest: &Verified<Manifest>,
     launch: Option<Launch>,
     base_dir: &Path,
+    user_env: &[EnvArg],
     options: &ClientOptions,
 ) -> Result<ToolsCheck, ToolsError> {
     let pins = pins_of_manifest(manifest.get())?.ok_or(ToolsError::NoPins)?;
@@ -188,7 +263,7 @@ pub fn check_manifest_tools(
         Some(l) => l,
         None => {
             let l = manifest.get().launch.as_ref().ok_or(ToolsError::NoLaunch)?;
-            launch_from_manifest(l, base_dir)?
+            launch_from_manifest(l, base_dir, user_env)?
         }
     };
     let drift = check_live(&pins, &launch, options)?;

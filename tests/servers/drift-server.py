@@ -14,6 +14,7 @@ Environment:
   DRIFT_HTTP=1           serve Streamable HTTP on 127.0.0.1 (random port, printed on stdout
                          as `listening http://127.0.0.1:PORT/mcp`) instead of stdio
   DRIFT_HTTP_SSE=1       answer HTTP requests with text/event-stream instead of JSON
+  DRIFT_ENV_DUMP=PATH    at start, write the whole environment as JSON to PATH (launch tests)
 """
 
 import json
@@ -359,6 +360,9 @@ def serve_http():
 
 
 if __name__ == "__main__":
+    if os.environ.get("DRIFT_ENV_DUMP"):
+        with open(os.environ["DRIFT_ENV_DUMP"], "w") as dump:
+            json.dump(dict(os.environ), dump)
     if os.environ.get("DRIFT_HTTP") == "1":
         serve_http()
     else:

@@ -1,0 +1,1 @@
+DESCRIPTION = "Greets the user politely."
