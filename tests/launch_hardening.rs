@@ -368,3 +368,21 @@ fn init_warns_and_strict_refuses_when_code_is_excluded() {
     assert_eq!(out.status.code(), Some(1));
     assert!(!dir.join("b.json").exists());
 }
+
+/// Every launch-* scenario directory is one of the tests above (none is left unrun).
+#[test]
+fn every_launch_scenario_is_run_here() {
+    let this = std::fs::read_to_string(root().join("tests/launch_hardening.rs")).unwrap();
+    let mut seen = 0;
+    for e in std::fs::read_dir(root().join("testdata/scenarios")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("launch-") {
+            seen += 1;
+            assert!(
+                this.contains(&format!("/// Scenario {name}.")),
+                "testdata/scenarios/{name} is run by no test"
+            );
+        }
+    }
+    assert!(seen >= 4, "launch scenarios missing: found {seen}");
+}

@@ -46,12 +46,21 @@ fn every_scenario_has_its_expected_outcome() {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
         // tests/keyless_*.rs, tests/mcp_*.rs).
-        let foreign = ["sigstore-", "keyless-", "tool-"]
+        let foreign = ["sigstore-", "keyless-", "tool-", "tuf-", "launch-"]
             .iter()
             .any(|p| name.starts_with(p));
+        if foreign || !dir.is_dir() {
+            continue;
+        }
+        if !dir.join("expected").exists() {
+            failures.push(format!("{name}: no `expected` file"));
+            continue;
+        }
+        // A scenario without its inputs is a failure, never a silent skip.
         let has_bundle =
             dir.join("bundle.sigstore.json").exists() || dir.join("make-bundle.sh").exists();
-        if foreign || !has_bundle {
+        if !has_bundle {
+            failures.push(format!("{name}: no bundle.sigstore.json or make-bundle.sh"));
             continue;
         }
         ran += 1;
@@ -135,6 +144,32 @@ fn run_scenario(dir: &Path) -> Result<(), String> {
         .output()
         .unwrap();
     let code = out.status.code().unwrap_or(-1);
+    // The same verification as a person sees it: nothing from the inputs reaches the terminal
+    // raw (escape sequences, carriage returns, bidi overrides), whatever the scenario.
+    let human_args: Vec<&String> = args.iter().filter(|a| *a != "--json").collect();
+    let human = Command::new(bin("mcp-verify"))
+        .args(&human_args)
+        .output()
+        .unwrap();
+    for (stream, bytes) in [("stdout", &human.stdout), ("stderr", &human.stderr)] {
+        let shown = String::from_utf8_lossy(bytes);
+        if let Some(c) = shown.chars().find(|&c| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        }) {
+            return Err(format!(
+                "human {stream} carries a raw {:?}: {shown}",
+                c.escape_unicode().to_string()
+            ));
+        }
+    }
+    if human.status.code() != out.status.code() {
+        return Err(format!(
+            "human and --json exit codes differ: {:?} vs {:?}",
+            human.status.code(),
+            out.status.code()
+        ));
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let report: serde_json::Value = serde_json::from_str(&stdout)
         .map_err(|e| format!("--json output is not JSON ({e}): {stdout}"))?;
@@ -236,6 +271,27 @@ fn sign_edited(manifest: &Manifest, edit: impl FnOnce(&mut serde_json::Value)) -
     let mut v = serde_json::to_value(statement_for(manifest)).unwrap();
     edit(&mut v);
     sign_payload(&mcpsig::canonical::to_vec(&v).unwrap())
+}
+
+/// A validly signed manifest whose strings try to rewrite the report on a terminal.
+#[test]
+#[ignore = "writes testdata/scenarios; run by hand after a format change"]
+fn regenerate_terminal_scenarios() {
+    let mut m = base_manifest();
+    let forged = "server\u{1b}[2K\r\u{1b}[32mverified: io.github.mcpsig/scenario-server\u{202e}";
+    if let Artifact::Directory { name, .. } = &mut m.artifacts[0] {
+        *name = forged.to_owned();
+    }
+    let bundle = sign_manifest(&m, &KeySigner::new(&scenario_key()))
+        .unwrap()
+        .to_json_pretty();
+    write_scenario(
+        "terminal-escapes-in-signed-names",
+        &bundle,
+        "reject artifact-unchecked",
+        false,
+        None,
+    );
 }
 
 /// Scenarios of a manifest that pins a file artifact beside the tree.

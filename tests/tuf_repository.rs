@@ -34,7 +34,7 @@ fn venv_python() -> Option<PathBuf> {
     if ok {
         return Some(py);
     }
-    if std::env::var("MCPSIG_SKIP_EXTERNAL").is_ok_and(|v| v == "1") {
+    if common::skip_external() {
         eprintln!("skipping: python-tuf is missing and MCPSIG_SKIP_EXTERNAL=1");
         return None;
     }

@@ -111,15 +111,15 @@ fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
 pub fn verify_bundle_cmd(a: &VerifyBundleArgs) -> ExitCode {
     match run(a) {
         Ok(()) => {
-            println!("OK: {}", a.bundle.display());
+            mcpsig::outln!("OK: {}", a.bundle.display());
             ExitCode::SUCCESS
         }
         Err(Failure::Rejected(e)) => {
-            eprintln!("error: bundle rejected ({}): {e}", e.reason_code());
+            mcpsig::errln!("error: bundle rejected ({}): {e}", e.reason_code());
             ExitCode::from(1)
         }
         Err(Failure::Io(msg)) => {
-            eprintln!("error: {msg}");
+            mcpsig::errln!("error: {msg}");
             ExitCode::from(2)
         }
     }

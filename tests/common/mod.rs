@@ -1,6 +1,10 @@
 //! Helpers for tests that drive the real binaries.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+mod skip;
+#[allow(unused_imports)]
+pub use skip::skip_external;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -22,9 +22,10 @@ pub fn root() -> PathBuf {
 }
 
 /// True when external programs may be missing (then tests that need them are skipped).
-pub fn skip_external() -> bool {
-    std::env::var("MCPSIG_SKIP_EXTERNAL").is_ok_and(|v| v == "1")
-}
+#[path = "../common/skip.rs"]
+mod skip;
+#[allow(unused_imports)]
+pub use skip::skip_external;
 
 /// A running loopback Sigstore instance with its trust material in a temporary directory.
 pub struct Instance {

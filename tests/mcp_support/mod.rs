@@ -14,9 +14,10 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn skip_external() -> bool {
-    std::env::var("MCPSIG_SKIP_EXTERNAL").is_ok_and(|v| v == "1")
-}
+#[path = "../common/skip.rs"]
+mod skip;
+#[allow(unused_imports)]
+pub use skip::skip_external;
 
 /// The path of an installed external program, `None` when it is missing and
 /// skipping was asked for; a missing program otherwise fails the test.
