@@ -1,6 +1,6 @@
 //! Interop with sigstore-python 4.5.1 against the loopback Sigstore instance: it verifies,
-//! offline, the bundles we sign keylessly (DSSE and message signatures), and refuses them for a
-//! wrong identity.
+//! offline, the bundles we sign keylessly (DSSE and message signatures, through Rekor v1 and
+//! Rekor v2), and refuses them for a wrong identity; we verify what it signs.
 
 mod keyless_common;
 
@@ -57,6 +57,8 @@ fn python_verify(
     )
 }
 
+/// Rekor v1: our DSSE bundle (a `dsse` 0.0.1 entry). Rekor v2 is in
+/// `rekor_v2_bundles_interoperate_both_ways`.
 #[test]
 fn sigstore_python_verifies_our_dsse_bundle() -> TestResult {
     let Some(py) = sigstore_python()? else {
@@ -262,20 +264,29 @@ fn rekor_v2_bundles_interoperate_both_ways() -> TestResult {
     let artifact = work.path().join("server.tgz");
     write(&artifact, b"the server's code")?;
 
-    // Ours, through Rekor v2 with a TSA timestamp, verified by sigstore-python. A message
-    // signature: sigstore-python 4.5.1 does not verify `dsse` 0.0.2 entries ("Unsupported DSSE
-    // log entry type"), only `hashedrekord` 0.0.2.
-    let (bundle, _t) = signer(&instance)?.sign_artifact_bundle(b"the server's code")?;
-    assert_eq!(
-        bundle.verification_material.tlog_entries[0]
-            .kind_version
-            .version,
-        "0.0.2"
-    );
-    let ours = work.path().join("ours.sigstore.json");
-    write(&ours, &bundle.to_json_pretty())?;
-    let (ok, out) = python_verify(&py, &instance, &ours, SUBJECT, &artifact)?;
-    assert!(ok, "sigstore-python refused our rekor v2 bundle:\n{out}");
+    // Ours, through Rekor v2 with a TSA timestamp, verified by sigstore-python: a DSSE bundle
+    // (logged as a hashedrekord 0.0.2 over the envelope's PAE) and a message signature.
+    let (dsse, _t) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        &statement_for("server.tgz", b"the server's code"),
+    )?;
+    let (message, _t) = signer(&instance)?.sign_artifact_bundle(b"the server's code")?;
+    for (what, bundle) in [("dsse", dsse), ("message-signature", message)] {
+        let kv = &bundle.verification_material.tlog_entries[0].kind_version;
+        assert_eq!((kv.kind.as_str(), kv.version.as_str()), ("hashedrekord", "0.0.2"));
+        let ours = work.path().join(format!("ours-{what}.sigstore.json"));
+        write(&ours, &bundle.to_json_pretty())?;
+        let (ok, out) = python_verify(&py, &instance, &ours, SUBJECT, &artifact)?;
+        assert!(ok, "sigstore-python refused our rekor v2 {what} bundle:\n{out}");
+        let (ok, out) = python_verify(
+            &py,
+            &instance,
+            &ours,
+            "https://example.com/someone-else",
+            &artifact,
+        )?;
+        assert!(!ok, "sigstore-python accepted a wrong identity:\n{out}");
+    }
 
     // sigstore-python's, through the same v2 log, verified by us.
     let theirs = work.path().join("theirs.sigstore.json");

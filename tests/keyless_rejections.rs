@@ -228,7 +228,13 @@ fn rekor_v2_entry_for_another_envelope_is_refused() -> TestResult {
         .tlog_entries
         .first()
         .ok_or("no tlog entry")?;
-    assert_eq!(entry.kind_version.version, "0.0.2");
+    assert_eq!(
+        (
+            entry.kind_version.kind.as_str(),
+            entry.kind_version.version.as_str()
+        ),
+        ("hashedrekord", "0.0.2")
+    );
     let rekor = Replay::start("201 Created", serde_json::to_string(entry)?, 4)?;
     let url = &instance.url;
     let cfg = format!(

@@ -1,6 +1,6 @@
 //! Keyless signing through Sigstore: an ephemeral P-256 key, a Fulcio certificate binding it to
 //! the signer's OIDC identity, RFC 3161 timestamps when the signing config names a TSA, a Rekor
-//! (v1, or v2 with a TSA) entry for the signature, all assembled into a bundle v0.3
+//! (v1, or v2 with a TSA; v2 logs every signature as a `hashedrekord`) entry for the signature, all assembled into a bundle v0.3
 //! (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
 //! Production (public-good) is the default; `--staging` or a signing-config file point the same
 //! code elsewhere, a loopback instance in tests.
@@ -351,7 +351,8 @@ impl KeylessSigner {
         &self.token.claims().issuer
     }
 
-    /// Signs `payload` as a DSSE envelope and logs it (Rekor kind `dsse`).
+    /// Signs `payload` as a DSSE envelope and logs it: Rekor v1 kind `dsse` 0.0.1; Rekor v2 kind
+    /// `hashedrekord` 0.0.2 over sha256 of the envelope's PAE, with the envelope's signature.
     pub fn sign_dsse_bundle(
         &self,
         payload_type: &str,
@@ -360,7 +361,11 @@ impl KeylessSigner {
         let start = Instant::now();
         let (key, cert, mut t) = self.certify()?;
         let t_sign = Instant::now();
-        let sig: Signature = key.sign(&dsse::pae(payload_type, payload));
+        let pae = dsse::pae(payload_type, payload);
+        let sig: Signature = key.sign(&pae);
+        // Rekor v2 logs a DSSE envelope as a hashedrekord over the PAE digest (rekor-v2 spec
+        // 6.1.4), as cosign, sigstore-go, sigstore-python and sigstore-js do.
+        let pae_digest: [u8; 32] = Sha256::digest(&pae).into();
         let envelope = Envelope {
             payload: payload.to_vec(),
             payload_type: payload_type.to_owned(),
@@ -383,7 +388,9 @@ impl KeylessSigner {
             .iter()
             .map(|log| match log {
                 Log::V1(r) => r.log_dsse(&envelope_json, &cert.leaf_pem()).map(tlog_entry),
-                Log::V2(r) => r.log_dsse(&envelope, &cert.leaf_der),
+                Log::V2(r) => {
+                    r.log_hashedrekord(&pae_digest, sig.to_der().as_bytes(), &cert.leaf_der)
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();
