@@ -236,19 +236,19 @@ fn sign_bundle_contract_output_verifies_in_sigstore_python() -> TestResult {
     };
     // --in-toto: the statement as a DSSE envelope; the verifier is given the subject artifact.
     let dsse_bundle = work.path().join("statement.sigstore.json");
-    sign_bundle_file(&opts, true, &statement, &dsse_bundle)?;
+    sign_bundle_file(&opts, true, &statement, &dsse_bundle, false)?;
     let (ok, out) = python_verify(&py, &instance, &dsse_bundle, SUBJECT, &artifact)?;
     assert!(ok, "sigstore-python refused the --in-toto bundle:\n{out}");
     // Plain: the file itself as a message signature.
     let msg_bundle = work.path().join("server.tgz.sigstore.json");
-    sign_bundle_file(&opts, false, &artifact, &msg_bundle)?;
+    sign_bundle_file(&opts, false, &artifact, &msg_bundle, false)?;
     let (ok, out) = python_verify(&py, &instance, &msg_bundle, SUBJECT, &artifact)?;
     assert!(
         ok,
         "sigstore-python refused the message-signature bundle:\n{out}"
     );
     // --in-toto on something that is not a statement is refused before anything is signed.
-    assert!(sign_bundle_file(&opts, true, &artifact, &work.path().join("x.json")).is_err());
+    assert!(sign_bundle_file(&opts, true, &artifact, &work.path().join("x.json"), false).is_err());
     Ok(())
 }
 

@@ -61,12 +61,8 @@ pub enum KeylessError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write `{}`", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::fsutil::WriteError),
     #[error("`{}` is not an in-toto statement: {reason}", path.display())]
     NotAStatement { path: PathBuf, reason: String },
 }
@@ -88,7 +84,8 @@ impl KeylessError {
             Self::Timestamp { .. } => "tsa-request-failed",
             Self::RekorV2WithoutTsa { .. } => "signing-config-no-service",
             Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
-            Self::Read { .. } | Self::Write { .. } => "io",
+            Self::Write(crate::fsutil::WriteError::Exists { .. }) => "output-exists",
+            Self::Read { .. } | Self::Write(_) => "io",
             Self::NotAStatement { .. } => "not-a-statement",
         }
     }
@@ -99,17 +96,25 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// The Sigstore conformance `sign-bundle` contract: signs `input` (a file as a message
 /// signature, or with `in_toto` an in-toto statement as a DSSE envelope) and writes the bundle
-/// to `bundle_out`.
+/// to `bundle_out` atomically; an existing file is replaced only with `overwrite`.
 pub fn sign_bundle_file(
     opts: &KeylessOptions,
     in_toto: bool,
     input: &std::path::Path,
     bundle_out: &std::path::Path,
+    overwrite: bool,
 ) -> Result<SignTimings, KeylessError> {
     let read_err = |source| KeylessError::Read {
         path: input.to_owned(),
         source,
     };
+    // Checked before signing too, so a refusal does not cost a log entry.
+    if !overwrite && std::fs::symlink_metadata(bundle_out).is_ok() {
+        return Err(crate::fsutil::WriteError::Exists {
+            path: bundle_out.to_owned(),
+        }
+        .into());
+    }
     let (bundle, timings) = if in_toto {
         let bytes = crate::fsutil::read_limited(input, crate::json::MAX_DOCUMENT_BYTES as u64)
             .map_err(|e| KeylessError::NotAStatement {
@@ -137,10 +142,7 @@ pub fn sign_bundle_file(
         let signer = KeylessSigner::from_options(opts)?;
         signer.sign_digest_bundle(&digest)?
     };
-    std::fs::write(bundle_out, bundle.to_json_pretty()).map_err(|source| KeylessError::Write {
-        path: bundle_out.to_owned(),
-        source,
-    })?;
+    crate::fsutil::write_atomic(bundle_out, &bundle.to_json_pretty(), 0o644, overwrite)?;
     Ok(timings)
 }
 
@@ -176,6 +178,8 @@ pub struct KeylessOptions {
     pub trusted_root: Option<PathBuf>,
     /// `--identity-token`.
     pub identity_token: Option<Zeroizing<String>>,
+    /// `--identity-token-file`: a file holding the token, or `-` for standard input.
+    pub identity_token_file: Option<PathBuf>,
     /// Allow the interactive browser login as a last resort.
     pub allow_interactive: bool,
     /// Bound on each network call; default 60 s.
@@ -192,6 +196,7 @@ impl std::fmt::Debug for KeylessOptions {
                 "identity_token",
                 &self.identity_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("identity_token_file", &self.identity_token_file)
             .field("allow_interactive", &self.allow_interactive)
             .field("timeout", &self.timeout)
             .finish()
@@ -254,7 +259,15 @@ impl KeylessSigner {
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
         let selected = config.select(Utc::now())?;
         let mut token_opts = TokenOptions::new();
-        token_opts.explicit = opts.identity_token.clone();
+        match (&opts.identity_token, &opts.identity_token_file) {
+            (Some(_), Some(_)) => return Err(OidcError::TwoTokens.into()),
+            (Some(t), None) => token_opts.explicit = Some(t.clone()),
+            (None, Some(path)) => {
+                token_opts.explicit = Some(super::oidc::read_token_file(path)?);
+                token_opts.explicit_source = "--identity-token-file";
+            }
+            (None, None) => {}
+        }
         token_opts.allow_interactive = opts.allow_interactive;
         token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
         token_opts.timeout = timeout;
