@@ -5,7 +5,7 @@
 
 use crate::sigstore::keys::PublicKey;
 use ed25519_dalek::Signer as _;
-use pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+use pkcs8::LineEnding;
 use sha2::Digest as _;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -115,27 +115,34 @@ impl PrivateKey {
         })
     }
 
-    /// Reads a PEM private key. `passphrase` is asked only if the key is encrypted.
+    /// Reads a PEM private key, PKCS#8 v1 or v2. `passphrase` is asked only if the key is
+    /// encrypted. Decoded key material lives only in buffers wiped on drop.
     pub fn from_pem(
         pem: &str,
         passphrase: impl FnOnce() -> Option<Zeroizing<String>>,
     ) -> Result<PrivateKey, KeyError> {
         let pem = pem.trim();
-        if pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-            let pass = passphrase().ok_or(KeyError::PassphraseRequired)?;
-            let inner = ed25519_dalek::SigningKey::from_pkcs8_encrypted_pem(pem, pass.as_bytes())
-                .map_err(|e| match e {
-                pkcs8::Error::EncryptedPrivateKey(_) => KeyError::BadPassphrase,
-                other => KeyError::Unsupported(other.to_string()),
-            })?;
-            return Ok(PrivateKey { inner });
-        }
-        if !pem.starts_with("-----BEGIN PRIVATE KEY-----") {
+        let encrypted = pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----");
+        if !encrypted && !pem.starts_with("-----BEGIN PRIVATE KEY-----") {
             return Err(KeyError::NotPem);
         }
-        let inner = ed25519_dalek::SigningKey::from_pkcs8_pem(pem)
-            .map_err(|e| KeyError::Unsupported(e.to_string()))?;
-        Ok(PrivateKey { inner })
+        let unsupported = |e: &dyn fmt::Display| KeyError::Unsupported(e.to_string());
+        let (_, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| unsupported(&e))?;
+        let der = if encrypted {
+            let pass = passphrase().ok_or(KeyError::PassphraseRequired)?;
+            pkcs8::EncryptedPrivateKeyInfoRef::try_from(doc.as_bytes())
+                .map_err(|e| unsupported(&e))?
+                .decrypt(pass.as_bytes())
+                .map_err(|e| match e {
+                    pkcs8::Error::EncryptedPrivateKey(_) => KeyError::BadPassphrase,
+                    other => unsupported(&other),
+                })?
+        } else {
+            doc
+        };
+        Ok(PrivateKey {
+            inner: signing_key_from_pkcs8(der.as_bytes())?,
+        })
     }
 
     /// Reads a private key file: refused when group or others have any access to it (as ssh
@@ -156,16 +163,32 @@ impl PrivateKey {
     /// ed25519` writes and what openssl, Python `cryptography` and Go read; encrypted (PBES2:
     /// scrypt with OpenSSL-compatible parameters + AES-256-CBC) when a passphrase is given.
     pub fn to_pem(&self, passphrase: Option<&str>) -> Result<Zeroizing<String>, KeyError> {
-        // v2 (RFC 5958) would add the public key, which those tools refuse.
-        let v1 = ed25519_dalek::pkcs8::KeypairBytes {
-            secret_key: self.inner.to_bytes(),
+        let encode = |e: &dyn fmt::Display| KeyError::Encode(e.to_string());
+        // CurvePrivateKey ::= OCTET STRING (the 32-byte seed), itself inside privateKey.
+        let mut inner = Zeroizing::new([0u8; 34]);
+        inner[0] = 0x04;
+        inner[1] = 0x20;
+        inner[2..].copy_from_slice(self.inner.as_bytes());
+        // v1: no public key; v2 (RFC 5958) would add it, which those tools refuse.
+        let info = pkcs8::PrivateKeyInfoRef {
+            algorithm: pkcs8::AlgorithmIdentifierRef {
+                oid: const_oid::db::rfc8410::ID_ED_25519,
+                parameters: None,
+            },
+            private_key: der::asn1::OctetStringRef::new(&inner[..]).map_err(|e| encode(&e))?,
             public_key: None,
         };
-        match passphrase {
-            None => v1.to_pkcs8_pem(LineEnding::LF),
-            Some(p) => v1.to_pkcs8_encrypted_pem(p.as_bytes(), LineEnding::LF),
-        }
-        .map_err(|e| KeyError::Encode(e.to_string()))
+        let (doc, label) = match passphrase {
+            None => (
+                pkcs8::SecretDocument::encode_msg(&info).map_err(|e| encode(&e))?,
+                "PRIVATE KEY",
+            ),
+            Some(p) => (
+                info.encrypt(p.as_bytes()).map_err(|e| encode(&e))?,
+                "ENCRYPTED PRIVATE KEY",
+            ),
+        };
+        doc.to_pem(label, LineEnding::LF).map_err(|e| encode(&e))
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -179,6 +202,39 @@ impl PrivateKey {
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         self.inner.sign(message).to_bytes().to_vec()
     }
+}
+
+/// An Ed25519 key from a PKCS#8 `PrivateKeyInfo` (v1) or `OneAsymmetricKey` (v2) DER; a v2 key's
+/// public key must be the one its seed derives.
+fn signing_key_from_pkcs8(der: &[u8]) -> Result<ed25519_dalek::SigningKey, KeyError> {
+    let info = pkcs8::PrivateKeyInfoRef::try_from(der)
+        .map_err(|e| KeyError::Unsupported(e.to_string()))?;
+    if info.algorithm.oid != const_oid::db::rfc8410::ID_ED_25519 || info.algorithm.parameters.is_some()
+    {
+        return Err(KeyError::Unsupported(format!(
+            "algorithm {} is not Ed25519",
+            info.algorithm.oid
+        )));
+    }
+    let seed: Zeroizing<[u8; 32]> = match info.private_key.as_bytes() {
+        [0x04, 0x20, seed @ ..] => Zeroizing::new(seed.try_into().map_err(|_| {
+            KeyError::Unsupported("the private key is not a 32-byte seed".to_owned())
+        })?),
+        _ => {
+            return Err(KeyError::Unsupported(
+                "the private key is not a 32-byte seed".to_owned(),
+            ));
+        }
+    };
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    if let Some(public) = &info.public_key
+        && public.as_bytes() != Some(key.verifying_key().as_bytes().as_slice())
+    {
+        return Err(KeyError::Unsupported(
+            "the public key in the file is not the private key's".to_owned(),
+        ));
+    }
+    Ok(key)
 }
 
 /// Reads a PEM public key (Ed25519, ECDSA P-256 or P-384 SPKI).
@@ -287,6 +343,29 @@ mod tests {
                 .unwrap();
         let k = PrivateKey::from_pem(&v2, || None).unwrap();
         assert_eq!(k.public_key(), public_key_from_pem(&public).unwrap());
+
+        // A v2 key whose public key is not its seed's is refused, as is a key of another type.
+        let engine = base64::engine::general_purpose::STANDARD;
+        let b64: String = v2.lines().filter(|l| !l.starts_with("-----")).collect();
+        let mut der = engine.decode(b64).unwrap();
+        *der.last_mut().unwrap() ^= 1;
+        let b64 = engine.encode(&der);
+        let (a, b) = b64.split_at(64);
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{a}\n{b}\n-----END PRIVATE KEY-----\n");
+        let got = PrivateKey::from_pem(&pem, || None);
+        assert!(
+            matches!(&got, Err(KeyError::Unsupported(m)) if m.contains("public key")),
+            "{got:?}"
+        );
+        let p256 = "-----BEGIN PRIVATE KEY-----\n\
+            MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXsT5UtSK7w2a/w08\n\
+            6Oz69C0j6wjaADHr33fJKfSGHuGhRANCAATGGZLweH+CD0+7vA4xRCbB8UQ1TQ9i\n\
+            BTchqT9U7eoNVq56rrciX4uLyOkBWGb1eq/kTtFjOoFKZeq6VUFZaXJx\n\
+            -----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            PrivateKey::from_pem(p256, || None),
+            Err(KeyError::Unsupported(m)) if m.contains("not Ed25519")
+        ));
     }
 
     #[test]
