@@ -209,7 +209,8 @@ impl PrivateKey {
 fn signing_key_from_pkcs8(der: &[u8]) -> Result<ed25519_dalek::SigningKey, KeyError> {
     let info = pkcs8::PrivateKeyInfoRef::try_from(der)
         .map_err(|e| KeyError::Unsupported(e.to_string()))?;
-    if info.algorithm.oid != const_oid::db::rfc8410::ID_ED_25519 || info.algorithm.parameters.is_some()
+    if info.algorithm.oid != const_oid::db::rfc8410::ID_ED_25519
+        || info.algorithm.parameters.is_some()
     {
         return Err(KeyError::Unsupported(format!(
             "algorithm {} is not Ed25519",
@@ -336,8 +337,8 @@ mod tests {
         assert_eq!(&der[..7], &[0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05]);
 
         let dir = env!("CARGO_MANIFEST_DIR");
-        let v2 = std::fs::read_to_string(format!("{dir}/testdata/keys/ed25519-pkcs8-v2.key"))
-            .unwrap();
+        let v2 =
+            std::fs::read_to_string(format!("{dir}/testdata/keys/ed25519-pkcs8-v2.key")).unwrap();
         let public =
             std::fs::read_to_string(format!("{dir}/testdata/keys/ed25519-pkcs8-v2.key.pub"))
                 .unwrap();

@@ -493,9 +493,11 @@ fn keygen_keys_are_read_by_openssl_and_python_cryptography() {
         python.display()
     );
     for passphrase in [None, Some("correct horse battery")] {
-        let key = t
-            .path()
-            .join(if passphrase.is_some() { "e.key" } else { "p.key" });
+        let key = t.path().join(if passphrase.is_some() {
+            "e.key"
+        } else {
+            "p.key"
+        });
         let mut cmd = Command::new(bin("mcp-sign"));
         cmd.args(["keygen", "--out", s(&key)]).stdin(Stdio::null());
         match passphrase {

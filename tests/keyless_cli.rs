@@ -335,12 +335,19 @@ fn identity_token_from_a_file_or_standard_input() -> TestResult {
     let (code, out) = sign("-", &["--force"], format!("{tok}\n").as_bytes())?;
     assert_eq!(code, Some(0), "--identity-token-file - failed:\n{out}");
     assert!(!out.contains(&tok), "the token must never be printed");
-    assert_ne!(std::fs::read(&bundle)?, before, "--force replaces the bundle");
+    assert_ne!(
+        std::fs::read(&bundle)?,
+        before,
+        "--force replaces the bundle"
+    );
 
     // Nothing on standard input: refused, naming where it looked.
     let (code, out) = sign("-", &["--force"], b"  \n")?;
     assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("standard input holds no identity token"), "{out}");
+    assert!(
+        out.contains("standard input holds no identity token"),
+        "{out}"
+    );
 
     // Two tokens: a usage error before anything runs.
     let (code, out) = sign(s(&token_file), &["--force", "--identity-token", &tok], b"")?;

@@ -273,11 +273,17 @@ fn rekor_v2_bundles_interoperate_both_ways() -> TestResult {
     let (message, _t) = signer(&instance)?.sign_artifact_bundle(b"the server's code")?;
     for (what, bundle) in [("dsse", dsse), ("message-signature", message)] {
         let kv = &bundle.verification_material.tlog_entries[0].kind_version;
-        assert_eq!((kv.kind.as_str(), kv.version.as_str()), ("hashedrekord", "0.0.2"));
+        assert_eq!(
+            (kv.kind.as_str(), kv.version.as_str()),
+            ("hashedrekord", "0.0.2")
+        );
         let ours = work.path().join(format!("ours-{what}.sigstore.json"));
         write(&ours, &bundle.to_json_pretty())?;
         let (ok, out) = python_verify(&py, &instance, &ours, SUBJECT, &artifact)?;
-        assert!(ok, "sigstore-python refused our rekor v2 {what} bundle:\n{out}");
+        assert!(
+            ok,
+            "sigstore-python refused our rekor v2 {what} bundle:\n{out}"
+        );
         let (ok, out) = python_verify(
             &py,
             &instance,

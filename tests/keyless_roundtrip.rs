@@ -11,8 +11,8 @@ use keyless_common::{Instance, TestResult, expected, outcome, token};
 use mcpsig::sign::keyless::{KeylessError, KeylessSigner};
 use mcpsig::sign::oidc::IdentityToken;
 use mcpsig::sigstore::bundle::{Bundle, Content, SignerMaterial, TransparencyLogEntry};
-use mcpsig::sigstore::rekor_client::RekorV2Client;
 use mcpsig::sigstore::policy::IdentityPolicy;
+use mcpsig::sigstore::rekor_client::RekorV2Client;
 use mcpsig::sigstore::signing_config::SigningConfig;
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::sigstore::{ArtifactRef, SignerPolicy, VerifyOptions, verify_bundle};
@@ -408,11 +408,16 @@ fn rekor_v2_entries_must_describe_the_envelope() -> TestResult {
     };
     let root = TrustedRoot::from_file(&instance.trusted_root())?;
     let ours = sign(&instance)?;
-    check("keyless-rekor2-roundtrip", outcome(&verify(&ours, &root, SUBJECT, ISSUER)))?;
+    check(
+        "keyless-rekor2-roundtrip",
+        outcome(&verify(&ours, &root, SUBJECT, ISSUER)),
+    )?;
 
     // A genuine hashedrekord 0.0.2 entry of the same log, over another envelope's PAE.
-    let (other, _) = signer(&instance)?
-        .sign_dsse_bundle("application/vnd.in-toto+json", b"{\"another\":\"envelope\"}")?;
+    let (other, _) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        b"{\"another\":\"envelope\"}",
+    )?;
     let swapped = with_entry(&ours, first_entry(&other)?);
     check(
         "keyless-rekor2-hashedrekord-other-envelope",
@@ -434,11 +439,17 @@ fn rekor_v2_entries_must_describe_the_envelope() -> TestResult {
     let Content::DsseEnvelope(env) = &ours.content else {
         return Err("not a dsse bundle".into());
     };
-    let dsse_entry = RekorV2Client::new(&instance.url, Duration::from_secs(30)).log_dsse(env, cert)?;
+    let dsse_entry =
+        RekorV2Client::new(&instance.url, Duration::from_secs(30)).log_dsse(env, cert)?;
     assert_eq!(dsse_entry.kind_version.kind, "dsse");
     check(
         "keyless-rekor2-dsse-entry-accepted",
-        outcome(&verify(&with_entry(&ours, dsse_entry), &root, SUBJECT, ISSUER)),
+        outcome(&verify(
+            &with_entry(&ours, dsse_entry),
+            &root,
+            SUBJECT,
+            ISSUER,
+        )),
     )?;
     Ok(())
 }

@@ -76,7 +76,11 @@ pub struct SignBundleArgs {
     pub in_toto: bool,
     /// OIDC identity token (audience `sigstore`). Visible to other users of the machine on a
     /// command line: prefer --identity-token-file.
-    #[arg(long, value_name = "TOKEN", required_unless_present = "identity_token_file")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "identity_token_file"
+    )]
     pub identity_token: Option<String>,
     /// Read the identity token from FILE, or from standard input with `-`.
     #[arg(long, value_name = "FILE|-", conflicts_with = "identity_token")]

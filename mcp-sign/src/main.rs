@@ -458,15 +458,13 @@ fn sign(
         );
         return Ok(());
     };
-    let key =
-        PrivateKey::from_file(key_path, || read_passphrase("Key passphrase: ", false)).map_err(
-            |e| Failure {
-                hint: e.hint(),
-                err: anyhow::Error::new(e)
-                    .context(format!("cannot load signing key `{}`", key_path.display())),
-                code: EXIT_ERROR,
-            },
-        )?;
+    let key = PrivateKey::from_file(key_path, || read_passphrase("Key passphrase: ", false))
+        .map_err(|e| Failure {
+            hint: e.hint(),
+            err: anyhow::Error::new(e)
+                .context(format!("cannot load signing key `{}`", key_path.display())),
+            code: EXIT_ERROR,
+        })?;
     let bundle = mcpsig::sign::sign_manifest(&manifest, &mcpsig::sign::KeySigner::new(&key))?;
     write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
     eprintln!(

@@ -132,9 +132,8 @@ impl TrustArgs {
             let key = match mcpsig::keys::public_key_from_file(key_path) {
                 // Says what is wrong in one line; no "cannot load" cause around it.
                 Err(e @ mcpsig::keys::KeyError::PrivateNotPublic { .. }) => bail!("--key: {e}"),
-                other => other.with_context(|| {
-                    format!("cannot load public key `{}`", key_path.display())
-                })?,
+                other => other
+                    .with_context(|| format!("cannot load public key `{}`", key_path.display()))?,
             };
             return Ok(Trust::Key { key, trusted_root });
         }

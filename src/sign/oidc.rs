@@ -806,8 +806,7 @@ mod tests {
     }
 
     #[test]
-    fn token_files_are_trimmed_bounded_and_never_empty() -> Result<(), Box<dyn std::error::Error>>
-    {
+    fn token_files_are_trimmed_bounded_and_never_empty() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let raw = jwt(&good_claims());
         let path = dir.path().join("token");
@@ -830,7 +829,9 @@ mod tests {
             Err(OidcError::Malformed { .. })
         ));
         let missing = dir.path().join("missing");
-        let err = read_token_file(&missing).err().ok_or("read a missing file")?;
+        let err = read_token_file(&missing)
+            .err()
+            .ok_or("read a missing file")?;
         assert_eq!(err.reason_code(), "token-file-unreadable");
         assert!(err.to_string().contains("missing"), "{err}");
         Ok(())
