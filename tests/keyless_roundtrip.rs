@@ -439,9 +439,20 @@ fn rekor_v2_entries_must_describe_the_envelope() -> TestResult {
     let Content::DsseEnvelope(env) = &ours.content else {
         return Err("not a dsse bundle".into());
     };
-    let dsse_entry =
-        RekorV2Client::new(&instance.url, Duration::from_secs(30)).log_dsse(env, cert)?;
+    let log = RekorV2Client::new(&instance.url, Duration::from_secs(30));
+    let dsse_entry = log.log_dsse(env, cert)?;
     assert_eq!(dsse_entry.kind_version.kind, "dsse");
+
+    // The instance's v2 log, like Rekor v2, checks a hashedrekord's signature against its digest:
+    // the envelope's signature over sha256 of the bare payload (not the PAE) is not logged.
+    let wrong = log.log_hashedrekord(&Sha256::digest(&env.payload), &env.signatures[0].sig, cert);
+    assert!(
+        matches!(
+            wrong,
+            Err(mcpsig::sigstore::rekor_client::RekorError::Status { status: 400, .. })
+        ),
+        "{wrong:?}"
+    );
     check(
         "keyless-rekor2-dsse-entry-accepted",
         outcome(&verify(
