@@ -463,3 +463,223 @@ fn a_private_key_given_as_trust_is_refused_with_a_hint() {
         "{err}"
     );
 }
+
+/// The exit code a key scenario's `expected` file asks for: accept 0, reject 1, error 2.
+fn expected_exit(scenario: &str) -> i32 {
+    let path = root()
+        .join("testdata/scenarios")
+        .join(scenario)
+        .join("expected");
+    let expected = std::fs::read_to_string(&path).unwrap();
+    match expected.split_whitespace().next() {
+        Some("accept") => 0,
+        Some("reject") => 1,
+        Some("error") => 2,
+        other => panic!("{}: unknown expectation {other:?}", path.display()),
+    }
+}
+
+fn openssl(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new("openssl");
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output()
+        .expect("openssl is required for this test (Debian package openssl)")
+}
+
+#[test]
+fn keygen_keys_are_read_by_openssl_and_python_cryptography() {
+    let t = tempfile::tempdir().unwrap();
+    let python = root().join(".venv-sigstore/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: run scripts/setup-sigstore.sh",
+        python.display()
+    );
+    for passphrase in [None, Some("correct horse battery")] {
+        let key = t.path().join(if passphrase.is_some() {
+            "e.key"
+        } else {
+            "p.key"
+        });
+        let mut cmd = Command::new(bin("mcp-sign"));
+        cmd.args(["keygen", "--out", s(&key)]).stdin(Stdio::null());
+        match passphrase {
+            Some(p) => cmd.arg("--encrypt").env("MCPSIG_KEY_PASSPHRASE", p),
+            None => cmd.env_remove("MCPSIG_KEY_PASSPHRASE"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+
+        // openssl reads the key (with the passphrase when encrypted) and derives our public key.
+        let pass_env = [("MCPSIG_TEST_PASS", passphrase.unwrap_or(""))];
+        let mut args = vec!["pkey", "-in", s(&key)];
+        if passphrase.is_some() {
+            args.extend(["-passin", "env:MCPSIG_TEST_PASS"]);
+        }
+        let read = openssl(&[&args[..], &["-noout"]].concat(), &pass_env);
+        assert!(
+            read.status.success(),
+            "openssl pkey refused our key: {}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+        let derived = openssl(&[&args[..], &["-pubout"]].concat(), &pass_env);
+        assert!(derived.status.success());
+        assert_eq!(String::from_utf8_lossy(&derived.stdout), public);
+        if passphrase.is_some() {
+            let wrong = openssl(
+                &["pkey", "-in", s(&key), "-passin", "pass:wrong", "-noout"],
+                &[],
+            );
+            assert!(!wrong.status.success(), "the key is really encrypted");
+        }
+
+        // So does Python `cryptography` (sigstore-python's crypto).
+        let script = "import sys, os\n\
+            from cryptography.hazmat.primitives import serialization as s\n\
+            p = os.environb.get(b'MCPSIG_TEST_PASS') or None\n\
+            k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), password=p)\n\
+            sys.stdout.write(k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo).decode())\n";
+        let py = Command::new(&python)
+            .args(["-c", script, s(&key)])
+            .env("MCPSIG_TEST_PASS", passphrase.unwrap_or(""))
+            .output()
+            .unwrap();
+        assert!(
+            py.status.success(),
+            "python cryptography refused our key: {}",
+            String::from_utf8_lossy(&py.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&py.stdout), public);
+    }
+}
+
+#[test]
+fn private_keys_others_can_read_are_refused_with_a_hint() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let manifest = t.path().join("m.json");
+    init_demo(&dir, &manifest);
+    let want = expected_exit("key-private-readable-by-others");
+    for encrypted in [false, true] {
+        let key = t.path().join(if encrypted { "e.key" } else { "p.key" });
+        let mut keygen = Command::new(bin("mcp-sign"));
+        keygen
+            .args(["keygen", "--out", s(&key)])
+            .env("MCPSIG_KEY_PASSPHRASE", "pw")
+            .stdin(Stdio::null());
+        if encrypted {
+            keygen.arg("--encrypt");
+        }
+        assert!(keygen.status().unwrap().success());
+        for mode in [0o644, 0o640] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            let out = Command::new(bin("mcp-sign"))
+                .args(["sign", "--key", s(&key), s(&manifest)])
+                .env("MCPSIG_KEY_PASSPHRASE", "pw")
+                .env("NO_COLOR", "1")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(want), "{err}");
+            assert!(err.contains("accessible by group or others"), "{err}");
+            assert!(
+                err.contains(&format!("hint: chmod 600 {}", key.display())),
+                "{err}"
+            );
+            assert!(!t.path().join("m.sigstore.json").exists());
+        }
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let out = Command::new(bin("mcp-sign"))
+            .args(["sign", "--key", s(&key), s(&manifest)])
+            .env("MCPSIG_KEY_PASSPHRASE", "pw")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(t.path().join("m.sigstore.json")).unwrap();
+    }
+}
+
+#[test]
+fn huge_key_files_are_refused_without_being_read() {
+    let t = tempfile::tempdir().unwrap();
+    let scenario = root().join("testdata/scenarios/key-file-sparse-3gib");
+    let huge = t.path().join("huge.key");
+    let made = Command::new("sh")
+        .arg(scenario.join("make-key.sh"))
+        .arg(&huge)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_eq!(std::fs::metadata(&huge).unwrap().len(), 3 << 30);
+    let want = expected_exit("key-file-sparse-3gib");
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let manifest = t.path().join("m.json");
+    init_demo(&dir, &manifest);
+    let bundle = root().join("testdata/scenarios/valid-bundle-accepted/bundle.sigstore.json");
+    let runs = [
+        run("mcp-sign", &["sign", "--key", s(&huge), s(&manifest)]),
+        run("mcp-verify", &[s(&bundle), "--key", s(&huge)]),
+        run(
+            "mcp-verify",
+            &[
+                "sigstore",
+                "verify-bundle",
+                "--bundle",
+                s(&bundle),
+                "--key",
+                s(&huge),
+                s(&manifest),
+            ],
+        ),
+    ];
+    for out in runs {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "{err}");
+        assert!(err.contains("larger than 65536 bytes"), "{err}");
+    }
+}
+
+#[test]
+fn pkcs8_v2_keys_from_earlier_versions_still_sign() {
+    let t = tempfile::tempdir().unwrap();
+    let key = t.path().join("v2.key");
+    std::fs::copy(root().join("testdata/keys/ed25519-pkcs8-v2.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let dir = t.path().join("server");
+    demo_dir(&dir);
+    let manifest = t.path().join("m.json");
+    init_demo(&dir, &manifest);
+    let out = run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = root().join("testdata/keys/ed25519-pkcs8-v2.key.pub");
+    let v = run(
+        "mcp-verify",
+        &[s(&t.path().join("m.sigstore.json")), "--key", s(&public)],
+    );
+    assert_eq!(
+        v.status.code(),
+        Some(expected_exit("key-pkcs8-v2-accepted")),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+}

@@ -221,3 +221,183 @@ fn keyless_sign_reads_sigstore_id_token_and_refuses_without_any_token() -> TestR
     );
     Ok(())
 }
+
+/// Runs `cmd` with `input` on its standard input; returns (exit code, stdout+stderr).
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<(Option<i32>, String), String> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    stdin.write_all(input).map_err(|e| e.to_string())?;
+    // Closing it is the end of the token.
+    drop(stdin);
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    Ok((
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ))
+}
+
+fn mcp_sign(args: &[&str]) -> Result<Command, String> {
+    let mut cmd = Command::new(bin("mcp-sign")?);
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+    Ok(cmd)
+}
+
+#[test]
+fn identity_token_from_a_file_or_standard_input() -> TestResult {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let server = work.path().join("server");
+    std::fs::create_dir_all(&server)?;
+    write(&server.join("index.js"), b"1\n")?;
+    let manifest = work.path().join("mcp-manifest.json");
+    let (ok, out) = cli(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/weather",
+            "--version",
+            "1.0.0",
+            "--dir",
+            s(&server),
+            "-o",
+            s(&manifest),
+        ],
+    )?;
+    assert!(ok, "init failed:\n{out}");
+    let bundle = work.path().join("mcp-manifest.sigstore.json");
+    let tok = token(ISSUER, SUBJECT, &[]);
+    let token_file = work.path().join("token.jwt");
+    write(&token_file, format!("{tok}\n").as_bytes())?;
+    std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600))?;
+    let config = instance.trust_config();
+    let sign = |from: &str, extra: &[&str], stdin: &[u8]| {
+        let mut args = vec![
+            "sign",
+            "--keyless",
+            "--no-interactive",
+            "--signing-config",
+            s(&config),
+            "--identity-token-file",
+            from,
+        ];
+        args.extend_from_slice(extra);
+        args.push(s(&manifest));
+        let mut cmd = mcp_sign(&args)?;
+        run_with_stdin(&mut cmd, stdin)
+    };
+
+    // From a file.
+    let (code, out) = sign(s(&token_file), &[], b"")?;
+    assert_eq!(code, Some(0), "--identity-token-file FILE failed:\n{out}");
+    assert!(!out.contains(&tok), "the token must never be printed");
+    let (ok, out) = cli(
+        "mcp-verify",
+        &[
+            s(&bundle),
+            "--certificate-identity",
+            SUBJECT,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            s(&instance.trusted_root()),
+            "--dir",
+            s(&server),
+        ],
+    )?;
+    assert!(ok, "mcp-verify refused the bundle:\n{out}");
+
+    // The bundle exists now: not replaced without --force, and nothing is signed.
+    let before = std::fs::read(&bundle)?;
+    let (code, out) = sign(s(&token_file), &[], b"")?;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("refusing to overwrite"), "{out}");
+    assert_eq!(std::fs::read(&bundle)?, before);
+
+    // From standard input, with the newline a shell `echo` adds.
+    let (code, out) = sign("-", &["--force"], format!("{tok}\n").as_bytes())?;
+    assert_eq!(code, Some(0), "--identity-token-file - failed:\n{out}");
+    assert!(!out.contains(&tok), "the token must never be printed");
+    assert_ne!(
+        std::fs::read(&bundle)?,
+        before,
+        "--force replaces the bundle"
+    );
+
+    // Nothing on standard input: refused, naming where it looked.
+    let (code, out) = sign("-", &["--force"], b"  \n")?;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("standard input holds no identity token"),
+        "{out}"
+    );
+
+    // Two tokens: a usage error before anything runs.
+    let (code, out) = sign(s(&token_file), &["--force", "--identity-token", &tok], b"")?;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("cannot be used with"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn sign_bundle_reads_the_token_from_stdin_and_never_overwrites_silently() -> TestResult {
+    let Some(instance) = Instance::start(&[])? else {
+        return Ok(());
+    };
+    let work = tempfile::tempdir()?;
+    let artifact = work.path().join("a.txt");
+    write(&artifact, b"hello\n")?;
+    let bundle = work.path().join("a.txt.sigstore.json");
+    let tok = token(ISSUER, SUBJECT, &[]);
+    let (config, root) = (instance.signing_config(), instance.trusted_root());
+    let sign_bundle = |extra: &[&str]| -> Result<(Option<i32>, String), String> {
+        let mut args = vec![
+            "sigstore",
+            "sign-bundle",
+            "--identity-token-file",
+            "-",
+            "--bundle",
+            s(&bundle),
+            "--signing-config",
+            s(&config),
+            "--trusted-root",
+            s(&root),
+        ];
+        args.extend_from_slice(extra);
+        args.push(s(&artifact));
+        let mut cmd = mcp_sign(&args)?;
+        run_with_stdin(&mut cmd, tok.as_bytes())
+    };
+    let (code, out) = sign_bundle(&[])?;
+    assert_eq!(code, Some(0), "sign-bundle failed:\n{out}");
+    let before = std::fs::read(&bundle)?;
+    let (code, out) = sign_bundle(&[])?;
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("refusing to overwrite"), "{out}");
+    assert_eq!(std::fs::read(&bundle)?, before);
+    let (code, out) = sign_bundle(&["--force"])?;
+    assert_eq!(code, Some(0), "sign-bundle --force failed:\n{out}");
+    // Only the bundle is left in the directory: no temporary file behind.
+    let names: Vec<_> = std::fs::read_dir(work.path())?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    Ok(())
+}

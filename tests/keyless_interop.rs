@@ -1,6 +1,6 @@
 //! Interop with sigstore-python 4.5.1 against the loopback Sigstore instance: it verifies,
-//! offline, the bundles we sign keylessly (DSSE and message signatures), and refuses them for a
-//! wrong identity.
+//! offline, the bundles we sign keylessly (DSSE and message signatures, through Rekor v1 and
+//! Rekor v2), and refuses them for a wrong identity; we verify what it signs.
 
 mod keyless_common;
 
@@ -57,6 +57,8 @@ fn python_verify(
     )
 }
 
+/// Rekor v1: our DSSE bundle (a `dsse` 0.0.1 entry). Rekor v2 is in
+/// `rekor_v2_bundles_interoperate_both_ways`.
 #[test]
 fn sigstore_python_verifies_our_dsse_bundle() -> TestResult {
     let Some(py) = sigstore_python()? else {
@@ -234,19 +236,19 @@ fn sign_bundle_contract_output_verifies_in_sigstore_python() -> TestResult {
     };
     // --in-toto: the statement as a DSSE envelope; the verifier is given the subject artifact.
     let dsse_bundle = work.path().join("statement.sigstore.json");
-    sign_bundle_file(&opts, true, &statement, &dsse_bundle)?;
+    sign_bundle_file(&opts, true, &statement, &dsse_bundle, false)?;
     let (ok, out) = python_verify(&py, &instance, &dsse_bundle, SUBJECT, &artifact)?;
     assert!(ok, "sigstore-python refused the --in-toto bundle:\n{out}");
     // Plain: the file itself as a message signature.
     let msg_bundle = work.path().join("server.tgz.sigstore.json");
-    sign_bundle_file(&opts, false, &artifact, &msg_bundle)?;
+    sign_bundle_file(&opts, false, &artifact, &msg_bundle, false)?;
     let (ok, out) = python_verify(&py, &instance, &msg_bundle, SUBJECT, &artifact)?;
     assert!(
         ok,
         "sigstore-python refused the message-signature bundle:\n{out}"
     );
     // --in-toto on something that is not a statement is refused before anything is signed.
-    assert!(sign_bundle_file(&opts, true, &artifact, &work.path().join("x.json")).is_err());
+    assert!(sign_bundle_file(&opts, true, &artifact, &work.path().join("x.json"), false).is_err());
     Ok(())
 }
 
@@ -262,20 +264,35 @@ fn rekor_v2_bundles_interoperate_both_ways() -> TestResult {
     let artifact = work.path().join("server.tgz");
     write(&artifact, b"the server's code")?;
 
-    // Ours, through Rekor v2 with a TSA timestamp, verified by sigstore-python. A message
-    // signature: sigstore-python 4.5.1 does not verify `dsse` 0.0.2 entries ("Unsupported DSSE
-    // log entry type"), only `hashedrekord` 0.0.2.
-    let (bundle, _t) = signer(&instance)?.sign_artifact_bundle(b"the server's code")?;
-    assert_eq!(
-        bundle.verification_material.tlog_entries[0]
-            .kind_version
-            .version,
-        "0.0.2"
-    );
-    let ours = work.path().join("ours.sigstore.json");
-    write(&ours, &bundle.to_json_pretty())?;
-    let (ok, out) = python_verify(&py, &instance, &ours, SUBJECT, &artifact)?;
-    assert!(ok, "sigstore-python refused our rekor v2 bundle:\n{out}");
+    // Ours, through Rekor v2 with a TSA timestamp, verified by sigstore-python: a DSSE bundle
+    // (logged as a hashedrekord 0.0.2 over the envelope's PAE) and a message signature.
+    let (dsse, _t) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        &statement_for("server.tgz", b"the server's code"),
+    )?;
+    let (message, _t) = signer(&instance)?.sign_artifact_bundle(b"the server's code")?;
+    for (what, bundle) in [("dsse", dsse), ("message-signature", message)] {
+        let kv = &bundle.verification_material.tlog_entries[0].kind_version;
+        assert_eq!(
+            (kv.kind.as_str(), kv.version.as_str()),
+            ("hashedrekord", "0.0.2")
+        );
+        let ours = work.path().join(format!("ours-{what}.sigstore.json"));
+        write(&ours, &bundle.to_json_pretty())?;
+        let (ok, out) = python_verify(&py, &instance, &ours, SUBJECT, &artifact)?;
+        assert!(
+            ok,
+            "sigstore-python refused our rekor v2 {what} bundle:\n{out}"
+        );
+        let (ok, out) = python_verify(
+            &py,
+            &instance,
+            &ours,
+            "https://example.com/someone-else",
+            &artifact,
+        )?;
+        assert!(!ok, "sigstore-python accepted a wrong identity:\n{out}");
+    }
 
     // sigstore-python's, through the same v2 log, verified by us.
     let theirs = work.path().join("theirs.sigstore.json");

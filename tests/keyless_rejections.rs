@@ -228,7 +228,13 @@ fn rekor_v2_entry_for_another_envelope_is_refused() -> TestResult {
         .tlog_entries
         .first()
         .ok_or("no tlog entry")?;
-    assert_eq!(entry.kind_version.version, "0.0.2");
+    assert_eq!(
+        (
+            entry.kind_version.kind.as_str(),
+            entry.kind_version.version.as_str()
+        ),
+        ("hashedrekord", "0.0.2")
+    );
     let rekor = Replay::start("201 Created", serde_json::to_string(entry)?, 4)?;
     let url = &instance.url;
     let cfg = format!(
@@ -244,5 +250,77 @@ fn rekor_v2_entry_for_another_envelope_is_refused() -> TestResult {
         .sign_dsse_bundle("application/vnd.in-toto+json", STATEMENT);
     let name = "keyless-rekor-entry-mismatch";
     assert_eq!(code(got), expected(name)?, "{name} (rekor v2)");
+    Ok(())
+}
+
+/// Options naming services that do not exist: every case here must be refused before any request.
+fn offline_options(
+    dir: &std::path::Path,
+) -> Result<mcpsig::sign::keyless::KeylessOptions, Box<dyn std::error::Error>> {
+    let config = dir.join("signing_config.json");
+    std::fs::write(
+        &config,
+        signing_config_json("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    )?;
+    Ok(mcpsig::sign::keyless::KeylessOptions {
+        signing_config: Some(config),
+        allow_interactive: false,
+        timeout: Some(Duration::from_secs(2)),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn identity_token_files_without_a_usable_token_are_refused() -> TestResult {
+    use mcpsig::sign::keyless::Zeroizing;
+    let work = tempfile::tempdir()?;
+    let too_large = work.path().join("too-large.jwt");
+    std::fs::write(
+        &too_large,
+        vec![b'a'; mcpsig::sign::oidc::MAX_TOKEN_FILE_BYTES as usize + 1],
+    )?;
+    let cases = [
+        (
+            "keyless-token-file-empty",
+            scenario("keyless-token-file-empty").join("token.jwt"),
+            None,
+        ),
+        ("keyless-token-file-too-large", too_large, None),
+        (
+            "keyless-token-file-missing",
+            scenario("keyless-token-file-missing").join("no-such-token.jwt"),
+            None,
+        ),
+        (
+            "keyless-token-two-sources",
+            scenario("keyless-token-file-empty").join("token.jwt"),
+            Some(token(ISSUER, SUBJECT, &[])),
+        ),
+    ];
+    for (name, file, also) in cases {
+        let mut opts = offline_options(work.path())?;
+        opts.identity_token_file = Some(file);
+        opts.identity_token = also.map(Zeroizing::new);
+        let got = KeylessSigner::from_options(&opts);
+        assert_eq!(code(got), expected(name)?, "{name}");
+    }
+    Ok(())
+}
+
+#[test]
+fn an_existing_bundle_is_not_replaced_without_overwrite() -> TestResult {
+    use mcpsig::sign::keyless::{Zeroizing, sign_bundle_file};
+    let work = tempfile::tempdir()?;
+    let mut opts = offline_options(work.path())?;
+    opts.identity_token = Some(Zeroizing::new(token(ISSUER, SUBJECT, &[])));
+    let input = work.path().join("a.txt");
+    std::fs::write(&input, b"hello\n")?;
+    let out = work.path().join("a.txt.sigstore.json");
+    std::fs::write(&out, b"an earlier bundle")?;
+    let name = "keyless-bundle-output-exists";
+    // Refused before any service is asked (those in `opts` do not exist).
+    let got = sign_bundle_file(&opts, false, &input, &out, false);
+    assert_eq!(code(got), expected(name)?, "{name}");
+    assert_eq!(std::fs::read(&out)?, b"an earlier bundle");
     Ok(())
 }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use keyless_common::{Instance, TestResult, expected, outcome, token};
 use mcpsig::sign::keyless::{KeylessError, KeylessSigner};
 use mcpsig::sign::oidc::IdentityToken;
-use mcpsig::sigstore::bundle::{Bundle, Content};
+use mcpsig::sigstore::bundle::{Bundle, Content, SignerMaterial, TransparencyLogEntry};
 use mcpsig::sigstore::policy::IdentityPolicy;
+use mcpsig::sigstore::rekor_client::RekorV2Client;
 use mcpsig::sigstore::signing_config::SigningConfig;
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::sigstore::{ArtifactRef, SignerPolicy, VerifyOptions, verify_bundle};
@@ -326,15 +327,32 @@ fn rekor_v2_with_a_timestamp_authority_round_trip() -> TestResult {
         .tlog_entries
         .first()
         .ok_or("no tlog entry")?;
+    // A DSSE envelope goes into Rekor v2 as a hashedrekord over its PAE, as other clients log it.
     assert_eq!(
         (
             entry.kind_version.kind.as_str(),
             entry.kind_version.version.as_str()
         ),
-        ("dsse", "0.0.2")
+        ("hashedrekord", "0.0.2")
+    );
+    let body: serde_json::Value = serde_json::from_slice(&entry.canonicalized_body)?;
+    let Content::DsseEnvelope(env) = &bundle.content else {
+        return Err("not a dsse bundle".into());
+    };
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(
+        body["spec"]["hashedRekordV002"]["data"]["digest"],
+        b64.encode(Sha256::digest(env.pae()))
+    );
+    assert_eq!(
+        body["spec"]["hashedRekordV002"]["signature"]["content"],
+        b64.encode(&env.signatures[0].sig)
     );
     assert!(entry.inclusion_promise.is_none(), "v2 entries have no SET");
-    let v = verify(&bundle, &root, SUBJECT, ISSUER)?;
+    let v = verify(&bundle, &root, SUBJECT, ISSUER);
+    check("keyless-rekor2-roundtrip", outcome(&v))?;
+    let v = v?;
     assert!(v.tlog_entries.iter().all(|e| e.v2));
     assert!(
         v.times
@@ -364,5 +382,85 @@ fn rekor_v2_with_a_timestamp_authority_round_trip() -> TestResult {
         require_transparency: true,
     };
     verify_bundle(&bundle, Some(ArtifactRef::Bytes(ARTIFACT)), &opts)?;
+    Ok(())
+}
+
+/// A DSSE bundle signed through Rekor v2 with its log entry replaced by `entry`.
+fn with_entry(bundle: &Bundle, entry: TransparencyLogEntry) -> Bundle {
+    let mut b = bundle.clone();
+    b.verification_material.tlog_entries = vec![entry];
+    b
+}
+
+fn first_entry(bundle: &Bundle) -> Result<TransparencyLogEntry, Box<dyn std::error::Error>> {
+    Ok(bundle
+        .verification_material
+        .tlog_entries
+        .first()
+        .ok_or("no tlog entry")?
+        .clone())
+}
+
+#[test]
+fn rekor_v2_entries_must_describe_the_envelope() -> TestResult {
+    let Some(instance) = Instance::start(&["--rekor-v2"])? else {
+        return Ok(());
+    };
+    let root = TrustedRoot::from_file(&instance.trusted_root())?;
+    let ours = sign(&instance)?;
+    check(
+        "keyless-rekor2-roundtrip",
+        outcome(&verify(&ours, &root, SUBJECT, ISSUER)),
+    )?;
+
+    // A genuine hashedrekord 0.0.2 entry of the same log, over another envelope's PAE.
+    let (other, _) = signer(&instance)?.sign_dsse_bundle(
+        "application/vnd.in-toto+json",
+        b"{\"another\":\"envelope\"}",
+    )?;
+    let swapped = with_entry(&ours, first_entry(&other)?);
+    check(
+        "keyless-rekor2-hashedrekord-other-envelope",
+        outcome(&verify(&swapped, &root, SUBJECT, ISSUER)),
+    )?;
+
+    // Over the very same PAE, but another signing of it (another key, another signature).
+    let again = sign(&instance)?;
+    let swapped = with_entry(&ours, first_entry(&again)?);
+    check(
+        "keyless-rekor2-hashedrekord-other-signature",
+        outcome(&verify(&swapped, &root, SUBJECT, ISSUER)),
+    )?;
+
+    // A `dsse` 0.0.2 entry (what earlier clients logged) of the same envelope is still accepted.
+    let SignerMaterial::Certificate(cert) = &ours.verification_material.signer else {
+        return Err("expected a certificate".into());
+    };
+    let Content::DsseEnvelope(env) = &ours.content else {
+        return Err("not a dsse bundle".into());
+    };
+    let log = RekorV2Client::new(&instance.url, Duration::from_secs(30));
+    let dsse_entry = log.log_dsse(env, cert)?;
+    assert_eq!(dsse_entry.kind_version.kind, "dsse");
+
+    // The instance's v2 log, like Rekor v2, checks a hashedrekord's signature against its digest:
+    // the envelope's signature over sha256 of the bare payload (not the PAE) is not logged.
+    let wrong = log.log_hashedrekord(&Sha256::digest(&env.payload), &env.signatures[0].sig, cert);
+    assert!(
+        matches!(
+            wrong,
+            Err(mcpsig::sigstore::rekor_client::RekorError::Status { status: 400, .. })
+        ),
+        "{wrong:?}"
+    );
+    check(
+        "keyless-rekor2-dsse-entry-accepted",
+        outcome(&verify(
+            &with_entry(&ours, dsse_entry),
+            &root,
+            SUBJECT,
+            ISSUER,
+        )),
+    )?;
     Ok(())
 }

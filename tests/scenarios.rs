@@ -46,7 +46,7 @@ fn every_scenario_has_its_expected_outcome() {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
         // tests/keyless_*.rs, tests/mcp_*.rs).
-        let foreign = ["sigstore-", "keyless-", "tool-", "tuf-", "launch-"]
+        let foreign = ["sigstore-", "keyless-", "tool-", "tuf-", "launch-", "key-"]
             .iter()
             .any(|p| name.starts_with(p));
         if foreign || !dir.is_dir() {

@@ -20,9 +20,14 @@ pub struct KeylessArgs {
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// OIDC identity token (default: SIGSTORE_ID_TOKEN, GitHub Actions' ambient token, or an
-    /// interactive browser login).
+    /// interactive browser login). A command line is visible to other users of the machine
+    /// (ps, /proc): prefer --identity-token-file or SIGSTORE_ID_TOKEN.
     #[arg(long, value_name = "TOKEN", hide_env_values = true)]
     pub identity_token: Option<String>,
+    /// Read the OIDC identity token from FILE, or from standard input with `-` (at most 64 KiB,
+    /// surrounding whitespace ignored): keeps the token off the command line.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "identity_token")]
+    pub identity_token_file: Option<PathBuf>,
     /// Never open an interactive login.
     #[arg(long)]
     pub no_interactive: bool,
@@ -38,6 +43,7 @@ impl KeylessArgs {
             signing_config: self.signing_config.clone(),
             trusted_root: self.trusted_root.clone(),
             identity_token: self.identity_token.clone().map(Zeroizing::new),
+            identity_token_file: self.identity_token_file.clone(),
             allow_interactive: !self.no_interactive,
             timeout: Some(Duration::from_secs(self.timeout)),
         }
@@ -58,7 +64,8 @@ pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
 
 /// The conformance contract:
 /// `sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE [--trusted-root F]
-/// [--signing-config F] FILE`.
+/// [--signing-config F] FILE`, plus `--identity-token-file` in place of `--identity-token` and
+/// `--force` to replace an existing bundle.
 #[derive(Clone, clap::Args)]
 pub struct SignBundleArgs {
     /// Use Sigstore's staging instance instead of production.
@@ -67,12 +74,23 @@ pub struct SignBundleArgs {
     /// FILE is an in-toto statement, signed as a DSSE envelope (else FILE is signed as is).
     #[arg(long)]
     pub in_toto: bool,
-    /// OIDC identity token (audience `sigstore`).
-    #[arg(long, value_name = "TOKEN")]
-    pub identity_token: String,
+    /// OIDC identity token (audience `sigstore`). Visible to other users of the machine on a
+    /// command line: prefer --identity-token-file.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        required_unless_present = "identity_token_file"
+    )]
+    pub identity_token: Option<String>,
+    /// Read the identity token from FILE, or from standard input with `-`.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "identity_token")]
+    pub identity_token_file: Option<PathBuf>,
     /// Where to write the bundle.
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
+    /// Replace an existing bundle.
+    #[arg(long)]
+    pub force: bool,
     /// Trusted root the new bundle is checked against before it is written.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
@@ -88,11 +106,12 @@ pub fn sign_bundle(args: &SignBundleArgs) -> anyhow::Result<()> {
         staging: args.staging,
         signing_config: args.signing_config.clone(),
         trusted_root: args.trusted_root.clone(),
-        identity_token: Some(Zeroizing::new(args.identity_token.clone())),
+        identity_token: args.identity_token.clone().map(Zeroizing::new),
+        identity_token_file: args.identity_token_file.clone(),
         allow_interactive: false,
         timeout: Some(Duration::from_secs(60)),
     };
-    let timings = sign_bundle_file(&opts, args.in_toto, &args.file, &args.bundle)
+    let timings = sign_bundle_file(&opts, args.in_toto, &args.file, &args.bundle, args.force)
         .with_context(|| format!("cannot sign `{}`", args.file.display()))?;
     crate::emit(
         "",

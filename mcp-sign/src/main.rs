@@ -62,7 +62,7 @@ enum Cmd {
     Init(InitArgs),
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
     #[command(
-        after_help = "Examples:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json\n  mcp-sign sign --keyless mcp-manifest.json            # Sigstore public-good instance\n\nKeyless signing takes its identity token from --identity-token, SIGSTORE_ID_TOKEN, GitHub\nActions (permissions: id-token: write), or a browser login when run in a terminal."
+        after_help = "Examples:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json\n  mcp-sign sign --keyless mcp-manifest.json            # Sigstore public-good instance\n\nKeyless signing takes its identity token from --identity-token-file (FILE, or - for stdin),\n--identity-token, SIGSTORE_ID_TOKEN, GitHub Actions (permissions: id-token: write), or a\nbrowser login when run in a terminal. A token on the command line is visible to other users\nof the machine; pass it in a file, on stdin or in SIGSTORE_ID_TOKEN instead."
     )]
     Sign {
         /// Private key (PKCS#8 PEM; encrypted keys read MCPSIG_KEY_PASSPHRASE or prompt).
@@ -107,7 +107,7 @@ enum SigstoreCmd {
     /// Sign FILE keylessly into a Sigstore bundle (`--in-toto`: FILE is an in-toto statement,
     /// signed as a DSSE envelope).
     #[command(
-        after_help = "Example:\n  mcp-sign sigstore sign-bundle --identity-token \"$TOKEN\" --bundle a.txt.sigstore.json a.txt"
+        after_help = "Example:\n  mcp-sign sigstore sign-bundle --identity-token-file token.jwt --bundle a.txt.sigstore.json a.txt"
     )]
     SignBundle(keyless_cmd::SignBundleArgs),
 }
@@ -116,7 +116,7 @@ enum SigstoreCmd {
 struct Failure {
     err: anyhow::Error,
     code: u8,
-    hint: Option<&'static str>,
+    hint: Option<String>,
 }
 
 impl<E: Into<anyhow::Error>> From<E> for Failure {
@@ -165,7 +165,7 @@ fn main() -> ExitCode {
                 } else {
                     "error"
                 },
-                f.hint,
+                f.hint.as_deref(),
                 cli_json(),
                 false,
             );
@@ -213,7 +213,7 @@ fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
                 return Err(Failure {
                     err: anyhow::anyhow!("refusing to overwrite `{}`", p.display()),
                     code: EXIT_ERROR,
-                    hint: Some("use --force to replace the existing key"),
+                    hint: Some("use --force to replace the existing key".to_owned()),
                 });
             }
         }
@@ -454,7 +454,7 @@ fn sign(
         return Err(Failure {
             err: anyhow::anyhow!("refusing to overwrite `{}`", out.display()),
             code: EXIT_ERROR,
-            hint: Some("use --force to replace the existing bundle"),
+            hint: Some("use --force to replace the existing bundle".to_owned()),
         });
     }
     let Some(key_path) = key_path else {
@@ -479,11 +479,13 @@ fn sign(
         );
         return Ok(());
     };
-    let pem = read_limited(key_path, 1 << 20)?;
-    let pem = String::from_utf8(pem)
-        .with_context(|| format!("key `{}` is not text", key_path.display()))?;
-    let key = PrivateKey::from_pem(&pem, || read_passphrase("Key passphrase: ", false))
-        .with_context(|| format!("cannot load signing key `{}`", key_path.display()))?;
+    let key = PrivateKey::from_file(key_path, || read_passphrase("Key passphrase: ", false))
+        .map_err(|e| Failure {
+            hint: e.hint(),
+            err: anyhow::Error::new(e)
+                .context(format!("cannot load signing key `{}`", key_path.display())),
+            code: EXIT_ERROR,
+        })?;
     let bundle = mcpsig::sign::sign_manifest(&manifest, &mcpsig::sign::KeySigner::new(&key))?;
     write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
     eprintln!(

@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mcpsig::sigstore::keys::PublicKey;
 use mcpsig::sigstore::policy::IdentityPolicy;
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::sigstore::{
@@ -75,10 +74,11 @@ fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
     .map_err(Failure::Rejected)?;
     let bundle = Bundle::from_json(&read(&a.bundle)?).map_err(Failure::Rejected)?;
     let signer = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
-        (Some(k), _, _) => {
-            let pem = String::from_utf8_lossy(&read(k)?).into_owned();
-            SignerPolicy::Key(PublicKey::from_pem(&pem).map_err(Failure::Rejected)?)
-        }
+        (Some(k), _, _) => SignerPolicy::Key(match mcpsig::keys::public_key_from_file(k) {
+            Ok(key) => key,
+            Err(mcpsig::keys::KeyError::Public(e)) => return Err(Failure::Rejected(e)),
+            Err(e) => return Err(Failure::Io(mcpsig::error_chain(&e))),
+        }),
         (None, Some(id), Some(iss)) => SignerPolicy::Identity(IdentityPolicy::exact(id, iss)),
         _ => {
             return Err(Failure::Io(

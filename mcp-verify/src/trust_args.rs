@@ -3,7 +3,6 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use mcpsig::fsutil::read_limited;
 use mcpsig::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::sigstore::tuf;
@@ -130,18 +129,12 @@ impl TrustArgs {
     pub fn to_trust(&self) -> anyhow::Result<Trust> {
         let trusted_root = self.trusted_root()?;
         if let Some(key_path) = &self.key {
-            let pem = read_limited(key_path, 1 << 20)?;
-            let pem = String::from_utf8(pem)
-                .with_context(|| format!("key `{}` is not text", key_path.display()))?;
-            if pem.contains("PRIVATE KEY-----") {
-                bail!(
-                    "`{}` is a private key: give --key the public key (`mcp-sign keygen` wrote it as `{}.pub`)",
-                    key_path.display(),
-                    key_path.display()
-                );
-            }
-            let key = mcpsig::keys::public_key_from_pem(&pem)
-                .with_context(|| format!("cannot load public key `{}`", key_path.display()))?;
+            let key = match mcpsig::keys::public_key_from_file(key_path) {
+                // Says what is wrong in one line; no "cannot load" cause around it.
+                Err(e @ mcpsig::keys::KeyError::PrivateNotPublic { .. }) => bail!("--key: {e}"),
+                other => other
+                    .with_context(|| format!("cannot load public key `{}`", key_path.display()))?,
+            };
             return Ok(Trust::Key { key, trusted_root });
         }
         let identity = match (

@@ -1,6 +1,6 @@
 //! Keyless signing through Sigstore: an ephemeral P-256 key, a Fulcio certificate binding it to
 //! the signer's OIDC identity, RFC 3161 timestamps when the signing config names a TSA, a Rekor
-//! (v1, or v2 with a TSA) entry for the signature, all assembled into a bundle v0.3
+//! (v1, or v2 with a TSA; v2 logs every signature as a `hashedrekord`) entry for the signature, all assembled into a bundle v0.3
 //! (`certificate`, `tlogEntries` with inclusion promise and proof, zero values written).
 //! Production (public-good) is the default; `--staging` or a signing-config file point the same
 //! code elsewhere, a loopback instance in tests.
@@ -61,12 +61,8 @@ pub enum KeylessError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot write `{}`", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::fsutil::WriteError),
     #[error("`{}` is not an in-toto statement: {reason}", path.display())]
     NotAStatement { path: PathBuf, reason: String },
 }
@@ -88,7 +84,8 @@ impl KeylessError {
             Self::Timestamp { .. } => "tsa-request-failed",
             Self::RekorV2WithoutTsa { .. } => "signing-config-no-service",
             Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
-            Self::Read { .. } | Self::Write { .. } => "io",
+            Self::Write(crate::fsutil::WriteError::Exists { .. }) => "output-exists",
+            Self::Read { .. } | Self::Write(_) => "io",
             Self::NotAStatement { .. } => "not-a-statement",
         }
     }
@@ -99,17 +96,25 @@ pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
 /// The Sigstore conformance `sign-bundle` contract: signs `input` (a file as a message
 /// signature, or with `in_toto` an in-toto statement as a DSSE envelope) and writes the bundle
-/// to `bundle_out`.
+/// to `bundle_out` atomically; an existing file is replaced only with `overwrite`.
 pub fn sign_bundle_file(
     opts: &KeylessOptions,
     in_toto: bool,
     input: &std::path::Path,
     bundle_out: &std::path::Path,
+    overwrite: bool,
 ) -> Result<SignTimings, KeylessError> {
     let read_err = |source| KeylessError::Read {
         path: input.to_owned(),
         source,
     };
+    // Checked before signing too, so a refusal does not cost a log entry.
+    if !overwrite && std::fs::symlink_metadata(bundle_out).is_ok() {
+        return Err(crate::fsutil::WriteError::Exists {
+            path: bundle_out.to_owned(),
+        }
+        .into());
+    }
     let (bundle, timings) = if in_toto {
         let bytes = crate::fsutil::read_limited(input, crate::json::MAX_DOCUMENT_BYTES as u64)
             .map_err(|e| KeylessError::NotAStatement {
@@ -137,10 +142,7 @@ pub fn sign_bundle_file(
         let signer = KeylessSigner::from_options(opts)?;
         signer.sign_digest_bundle(&digest)?
     };
-    std::fs::write(bundle_out, bundle.to_json_pretty()).map_err(|source| KeylessError::Write {
-        path: bundle_out.to_owned(),
-        source,
-    })?;
+    crate::fsutil::write_atomic(bundle_out, &bundle.to_json_pretty(), 0o644, overwrite)?;
     Ok(timings)
 }
 
@@ -176,6 +178,8 @@ pub struct KeylessOptions {
     pub trusted_root: Option<PathBuf>,
     /// `--identity-token`.
     pub identity_token: Option<Zeroizing<String>>,
+    /// `--identity-token-file`: a file holding the token, or `-` for standard input.
+    pub identity_token_file: Option<PathBuf>,
     /// Allow the interactive browser login as a last resort.
     pub allow_interactive: bool,
     /// Bound on each network call; default 60 s.
@@ -192,6 +196,7 @@ impl std::fmt::Debug for KeylessOptions {
                 "identity_token",
                 &self.identity_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("identity_token_file", &self.identity_token_file)
             .field("allow_interactive", &self.allow_interactive)
             .field("timeout", &self.timeout)
             .finish()
@@ -254,7 +259,15 @@ impl KeylessSigner {
         let timeout = opts.timeout.unwrap_or(Duration::from_secs(60));
         let selected = config.select(Utc::now())?;
         let mut token_opts = TokenOptions::new();
-        token_opts.explicit = opts.identity_token.clone();
+        match (&opts.identity_token, &opts.identity_token_file) {
+            (Some(_), Some(_)) => return Err(OidcError::TwoTokens.into()),
+            (Some(t), None) => token_opts.explicit = Some(t.clone()),
+            (None, Some(path)) => {
+                token_opts.explicit = Some(super::oidc::read_token_file(path)?);
+                token_opts.explicit_source = "--identity-token-file";
+            }
+            (None, None) => {}
+        }
         token_opts.allow_interactive = opts.allow_interactive;
         token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
         token_opts.timeout = timeout;
@@ -351,7 +364,8 @@ impl KeylessSigner {
         &self.token.claims().issuer
     }
 
-    /// Signs `payload` as a DSSE envelope and logs it (Rekor kind `dsse`).
+    /// Signs `payload` as a DSSE envelope and logs it: Rekor v1 kind `dsse` 0.0.1; Rekor v2 kind
+    /// `hashedrekord` 0.0.2 over sha256 of the envelope's PAE, with the envelope's signature.
     pub fn sign_dsse_bundle(
         &self,
         payload_type: &str,
@@ -360,7 +374,11 @@ impl KeylessSigner {
         let start = Instant::now();
         let (key, cert, mut t) = self.certify()?;
         let t_sign = Instant::now();
-        let sig: Signature = key.sign(&dsse::pae(payload_type, payload));
+        let pae = dsse::pae(payload_type, payload);
+        let sig: Signature = key.sign(&pae);
+        // Rekor v2 logs a DSSE envelope as a hashedrekord over the PAE digest (rekor-v2 spec
+        // 6.1.4), as cosign, sigstore-go, sigstore-python and sigstore-js do.
+        let pae_digest: [u8; 32] = Sha256::digest(&pae).into();
         let envelope = Envelope {
             payload: payload.to_vec(),
             payload_type: payload_type.to_owned(),
@@ -383,7 +401,9 @@ impl KeylessSigner {
             .iter()
             .map(|log| match log {
                 Log::V1(r) => r.log_dsse(&envelope_json, &cert.leaf_pem()).map(tlog_entry),
-                Log::V2(r) => r.log_dsse(&envelope, &cert.leaf_der),
+                Log::V2(r) => {
+                    r.log_hashedrekord(&pae_digest, sig.to_der().as_bytes(), &cert.leaf_der)
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         t.rekor = t_rekor.elapsed();

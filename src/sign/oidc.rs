@@ -22,6 +22,8 @@ pub const SIGSTORE_AUDIENCE: &str = "sigstore";
 pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
 /// Upper bound for reading a token or an OIDC provider's answer.
 const MAX_RESPONSE: u64 = 1024 * 1024;
+/// Upper bound for a token read from a file or standard input (real ones are a few KiB).
+pub const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// Why no usable identity token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +53,7 @@ pub enum OidcError {
         now: DateTime<Utc>,
     },
     #[error(
-        "no identity token: pass --identity-token, set SIGSTORE_ID_TOKEN, run in GitHub Actions with `id-token: write`, or run interactively"
+        "no identity token: pass --identity-token-file, set SIGSTORE_ID_TOKEN, run in GitHub Actions with `id-token: write`, or run interactively"
     )]
     NoSource,
     #[error("request to {url} failed: {reason}")]
@@ -64,6 +66,18 @@ pub enum OidcError {
     },
     #[error("interactive login failed: {reason}")]
     Interactive { reason: String },
+    #[error("cannot read the identity token from {from}")]
+    TokenFile {
+        from: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the identity token in {from} is larger than {limit} bytes")]
+    TokenFileTooLarge { from: String, limit: u64 },
+    #[error("{from} holds no identity token")]
+    TokenFileEmpty { from: String },
+    #[error("two identity tokens given (--identity-token and --identity-token-file); give one")]
+    TwoTokens,
 }
 
 impl OidcError {
@@ -77,6 +91,10 @@ impl OidcError {
             Self::NoSource => "no-token",
             Self::Http { .. } | Self::HttpStatus { .. } => "token-request-failed",
             Self::Interactive { .. } => "interactive-login-failed",
+            Self::TokenFile { .. } => "token-file-unreadable",
+            Self::TokenFileTooLarge { .. } => "token-file-too-large",
+            Self::TokenFileEmpty { .. } => "token-file-empty",
+            Self::TwoTokens => "token-conflict",
         }
     }
 }
@@ -232,8 +250,10 @@ impl IdentityToken {
 /// explicit token.
 #[derive(Clone)]
 pub struct TokenOptions {
-    /// `--identity-token`: used as is.
+    /// `--identity-token` or the content of `--identity-token-file`: used as is.
     pub explicit: Option<Zeroizing<String>>,
+    /// Where `explicit` came from, for messages.
+    pub explicit_source: &'static str,
     /// Allow the interactive browser flow when nothing else gives a token and a terminal is
     /// present. Needs `oidc_issuer`.
     pub allow_interactive: bool,
@@ -249,6 +269,7 @@ impl fmt::Debug for TokenOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenOptions")
             .field("explicit", &self.explicit.as_ref().map(|_| "<redacted>"))
+            .field("explicit_source", &self.explicit_source)
             .field("allow_interactive", &self.allow_interactive)
             .field("oidc_issuer", &self.oidc_issuer)
             .field("client_id", &self.client_id)
@@ -267,12 +288,63 @@ impl TokenOptions {
     pub fn new() -> Self {
         Self {
             explicit: None,
+            explicit_source: "--identity-token",
             allow_interactive: true,
             oidc_issuer: None,
             client_id: "sigstore".to_owned(),
             timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// Reads an identity token from a file, or from standard input when `path` is `-`: at most
+/// [`MAX_TOKEN_FILE_BYTES`], surrounding whitespace dropped. A file keeps the token off the
+/// command line, which other users of the machine can read. The bytes read are wiped after use.
+pub fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<String>, OidcError> {
+    use std::io::Read as _;
+    let from = if path.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        format!("`{}`", path.display())
+    };
+    let io = |source| OidcError::TokenFile {
+        from: from.clone(),
+        source,
+    };
+    let reader: Box<dyn std::io::Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if meta.is_file() && meta.len() > MAX_TOKEN_FILE_BYTES {
+            return Err(OidcError::TokenFileTooLarge {
+                from,
+                limit: MAX_TOKEN_FILE_BYTES,
+            });
+        }
+        Box::new(file)
+    };
+    // Sized once, so growing never leaves a copy of the token behind.
+    let mut buf = Zeroizing::new(Vec::with_capacity(MAX_TOKEN_FILE_BYTES as usize + 1));
+    reader
+        .take(MAX_TOKEN_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    if buf.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(OidcError::TokenFileTooLarge {
+            from,
+            limit: MAX_TOKEN_FILE_BYTES,
+        });
+    }
+    let text = std::str::from_utf8(&buf).map_err(|_| OidcError::Malformed {
+        source_name: "--identity-token-file",
+        reason: "not utf-8 text".to_owned(),
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(OidcError::TokenFileEmpty { from });
+    }
+    Ok(Zeroizing::new(token.to_owned()))
 }
 
 /// Finds an identity token: explicit, then `SIGSTORE_ID_TOKEN`, then GitHub Actions' ambient
@@ -287,7 +359,7 @@ pub fn obtain_token_with_env(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<IdentityToken, OidcError> {
     if let Some(t) = &opts.explicit {
-        return IdentityToken::parse(t, "--identity-token");
+        return IdentityToken::parse(t, opts.explicit_source);
     }
     if let Some(t) = env("SIGSTORE_ID_TOKEN").map(Zeroizing::new)
         && !t.trim().is_empty()
@@ -730,6 +802,38 @@ mod tests {
             obtain_token_with_env(&opts, &|_| None),
             Err(OidcError::NoSource)
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn token_files_are_trimmed_bounded_and_never_empty() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let raw = jwt(&good_claims());
+        let path = dir.path().join("token");
+        std::fs::write(&path, format!("  {raw}\n\n"))?;
+        assert_eq!(read_token_file(&path)?.as_str(), raw);
+
+        std::fs::write(&path, " \n")?;
+        assert!(matches!(
+            read_token_file(&path),
+            Err(OidcError::TokenFileEmpty { .. })
+        ));
+        std::fs::write(&path, vec![b'a'; MAX_TOKEN_FILE_BYTES as usize + 1])?;
+        assert!(matches!(
+            read_token_file(&path),
+            Err(OidcError::TokenFileTooLarge { .. })
+        ));
+        std::fs::write(&path, [0xff, 0xfe])?;
+        assert!(matches!(
+            read_token_file(&path),
+            Err(OidcError::Malformed { .. })
+        ));
+        let missing = dir.path().join("missing");
+        let err = read_token_file(&missing)
+            .err()
+            .ok_or("read a missing file")?;
+        assert_eq!(err.reason_code(), "token-file-unreadable");
+        assert!(err.to_string().contains("missing"), "{err}");
         Ok(())
     }
 

@@ -1,10 +1,11 @@
 //! Rekor clients. v1 (`POST /api/v1/log/entries`): logs a DSSE envelope (kind `dsse` 0.0.1) or
 //! a message signature (kind `hashedrekord` 0.0.1) and returns the entry with its signed entry
-//! timestamp and inclusion proof. v2 (`POST /api/v2/log/entries`): the same as kinds `dsse` and
-//! `hashedrekord` 0.0.2, answered with a bundle-ready `TransparencyLogEntry` (inclusion proof and
-//! checkpoint, no time of its own). Before returning, it checks that the body the log stored is the
-//! one we proposed (same hashes, signature and certificate), so a log answering for something
-//! else is refused here rather than later by a verifier.
+//! timestamp and inclusion proof. v2 (`POST /api/v2/log/entries`): kind `hashedrekord` 0.0.2 (for
+//! a DSSE envelope, over sha256 of its PAE) or `dsse` 0.0.2, answered with a bundle-ready
+//! `TransparencyLogEntry` (inclusion proof and checkpoint, no time of its own). Before returning,
+//! it checks that the body the log stored is the one we proposed (same hashes, signature and
+//! certificate), so a log answering for something else is refused here rather than later by a
+//! verifier.
 
 use std::time::Duration;
 
@@ -378,7 +379,9 @@ impl RekorV2Client {
         format!("{}/api/v2/log/entries", self.base_url)
     }
 
-    /// Logs a DSSE envelope signed by `cert_der`'s key (kind `dsse` 0.0.2).
+    /// Logs a DSSE envelope signed by `cert_der`'s key as kind `dsse` 0.0.2. Our signer no longer
+    /// writes these (it logs a `hashedrekord` over the PAE, as the other Sigstore clients do);
+    /// kept so tests can obtain genuine `dsse` 0.0.2 entries, which verifiers still accept.
     pub fn log_dsse(
         &self,
         envelope: &Envelope,

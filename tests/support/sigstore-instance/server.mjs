@@ -144,6 +144,80 @@ function adaptRekorRequest(raw) {
   return raw;
 }
 
+// ECDSA P-256 verification of a signature over a precomputed SHA-256 digest. Real Rekor v2
+// checks a hashedrekord's signature against its digest before logging it; node's crypto can
+// only verify over a message it hashes itself, so the curve arithmetic is done here (BigInt,
+// affine coordinates; slow but ample for a test instance).
+const P256 = {
+  p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+  n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+  a: 0xffffffff00000001000000000000000000000000fffffffffffffffffffffffcn,
+  g: [0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n,
+    0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n],
+};
+const mod = (x, m) => ((x % m) + m) % m;
+function inv(x, m) {
+  let [a, b, u, v] = [mod(x, m), m, 1n, 0n];
+  while (b !== 0n) {
+    const q = a / b;
+    [a, b, u, v] = [b, a - q * b, v, u - q * v];
+  }
+  return mod(u, m);
+}
+function pointAdd(P, Q) {
+  const { p, a } = P256;
+  if (P === null) return Q;
+  if (Q === null) return P;
+  if (P[0] === Q[0] && mod(P[1] + Q[1], p) === 0n) return null;
+  const l = P[0] === Q[0] && P[1] === Q[1]
+    ? mod((3n * P[0] * P[0] + a) * inv(2n * P[1], p), p)
+    : mod((Q[1] - P[1]) * inv(Q[0] - P[0], p), p);
+  const x = mod(l * l - P[0] - Q[0], p);
+  return [x, mod(l * (P[0] - x) - P[1], p)];
+}
+function pointMul(k, P) {
+  let R = null;
+  for (let bit = BigInt(k.toString(2).length) - 1n; bit >= 0n; bit--) {
+    R = pointAdd(R, R);
+    if ((k >> bit) & 1n) R = pointAdd(R, P);
+  }
+  return R;
+}
+const bigint = (buf) => BigInt(`0x${Buffer.from(buf).toString('hex') || '0'}`);
+// ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }, short-form lengths (P-256 fits).
+function derSignature(sig) {
+  const b = Buffer.from(sig);
+  if (b[0] !== 0x30 || b[1] !== b.length - 2 || b[2] !== 0x02) return null;
+  const rEnd = 4 + b[3];
+  if (b[rEnd] !== 0x02 || rEnd + 2 + b[rEnd + 1] !== b.length) return null;
+  return [bigint(b.subarray(4, rEnd)), bigint(b.subarray(rEnd + 2))];
+}
+function verifyP256Prehash(keyObject, digest, sig) {
+  const { n, g } = P256;
+  if (keyObject.asymmetricKeyType !== 'ec' || keyObject.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new Error('this instance checks hashedrekord signatures of ECDSA P-256 keys only');
+  }
+  const jwk = keyObject.export({ format: 'jwk' });
+  const Q = [bigint(Buffer.from(jwk.x, 'base64url')), bigint(Buffer.from(jwk.y, 'base64url'))];
+  const rs = derSignature(sig);
+  if (!rs) return false;
+  const [r, s] = rs;
+  if (r < 1n || r >= n || s < 1n || s >= n) return false;
+  const w = inv(s, n);
+  const X = pointAdd(pointMul(mod(bigint(digest) * w, n), g), pointMul(mod(r * w, n), Q));
+  return X !== null && mod(X[0], n) === r;
+}
+
+function verifierKey(v) {
+  if (v?.verifier?.$case === 'x509Certificate') {
+    return new crypto.X509Certificate(Buffer.from(v.verifier.x509Certificate.rawBytes)).publicKey;
+  }
+  if (v?.verifier?.$case === 'publicKey') {
+    return crypto.createPublicKey({ key: Buffer.from(v.verifier.publicKey.rawBytes), format: 'der', type: 'spki' });
+  }
+  return null;
+}
+
 // Rekor v2 (POST /api/v2/log/entries). The mock's v2 handler logs the request itself as the
 // entry body; real Rekor v2 logs a DSSELogEntryV002 / HashedRekordLogEntryV002 (payload hash or
 // digest, signature, verifier) and answers with a TransparencyLogEntry. Build that body, check
@@ -160,11 +234,7 @@ function rekorV2Entry(tlog, raw, clock) {
     const message = pae(envelope.payloadType, Buffer.from(envelope.payload));
     const signatures = envelope.signatures.map((sig) => {
       const verifier = verifiers.find((v) => {
-        const key = v.verifier?.$case === 'x509Certificate'
-          ? new crypto.X509Certificate(Buffer.from(v.verifier.x509Certificate.rawBytes)).publicKey
-          : v.verifier?.$case === 'publicKey'
-            ? crypto.createPublicKey({ key: Buffer.from(v.verifier.publicKey.rawBytes), format: 'der', type: 'spki' })
-            : null;
+        const key = verifierKey(v);
         return key && crypto.verify('sha256', message, key, Buffer.from(sig.sig));
       });
       if (!verifier) {
@@ -181,6 +251,10 @@ function rekorV2Entry(tlog, raw, clock) {
     const { digest, signature } = req.spec.hashedRekordRequestV002;
     if (!signature || digest.length !== 32) {
       throw new Error('hashedrekord request needs a sha256 digest and a signature');
+    }
+    const key = verifierKey(signature.verifier);
+    if (!key || !verifyP256Prehash(key, digest, signature.content)) {
+      throw new Error('signature does not verify against the digest');
     }
     kind = 'hashedrekord';
     spec = { $case: 'hashedRekordV002', hashedRekordV002: { data: { algorithm: HashAlgorithm.SHA2_256, digest }, signature } };
