@@ -674,7 +674,13 @@ fn pkcs8_v2_keys_from_earlier_versions_still_sign() {
     let public = root().join("testdata/keys/ed25519-pkcs8-v2.key.pub");
     let v = run(
         "mcp-verify",
-        &[s(&t.path().join("m.sigstore.json")), "--key", s(&public)],
+        &[
+            s(&t.path().join("m.sigstore.json")),
+            "--key",
+            s(&public),
+            "--dir",
+            s(&dir),
+        ],
     );
     assert_eq!(
         v.status.code(),
