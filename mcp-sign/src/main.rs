@@ -148,7 +148,7 @@ pub(crate) fn emit(human: &str, json: serde_json::Value) {
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else if !human.is_empty() {
-        println!("{human}");
+        mcpsig::outln!("{human}");
     }
 }
 
@@ -237,7 +237,7 @@ fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
         0o644,
         force,
     )?;
-    eprintln!(
+    mcpsig::errln!(
         "wrote private key {} (mode 0600) and public key {}",
         out.display(),
         pub_path.display()
@@ -384,7 +384,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
     };
     manifest.check().map_err(refused)?;
     write_atomic(&a.output, &manifest.to_json_pretty(), 0o644, a.force)?;
-    eprintln!(
+    mcpsig::errln!(
         "pinned {files} entries ({:.1} MB) of `{}` in {:.2} s; wrote {}",
         bytes as f64 / 1e6,
         a.dir.display(),
@@ -462,7 +462,7 @@ fn sign(
         let signer = keyless_cmd::keyless_signer(keyless_args)?;
         let bundle = mcpsig::sign::sign_manifest(&manifest, &signer)?;
         write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
-        eprintln!(
+        mcpsig::errln!(
             "signed {} {} keylessly as {}; wrote {}",
             manifest.server.name,
             manifest.server.version,
@@ -488,7 +488,7 @@ fn sign(
         })?;
     let bundle = mcpsig::sign::sign_manifest(&manifest, &mcpsig::sign::KeySigner::new(&key))?;
     write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
-    eprintln!(
+    mcpsig::errln!(
         "signed {} {} with key {}; wrote {}",
         manifest.server.name,
         manifest.server.version,
@@ -556,7 +556,7 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
         mcpsig::digest::hash_file(alg, path)?
     };
     let secs = started.elapsed().as_secs_f64();
-    eprintln!(
+    mcpsig::errln!(
         "{bytes} bytes in {secs:.3} s ({:.2} GB/s)",
         bytes as f64 / secs.max(1e-9) / 1e9
     );

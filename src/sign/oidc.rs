@@ -380,7 +380,10 @@ pub fn obtain_token_with_env(
                 reason: "the signing config names no oidc provider".to_owned(),
             })?;
         return interactive_token(issuer, &opts.client_id, opts.timeout, &mut |url| {
-            eprintln!("Open this URL in a browser to sign in:\n\n  {url}\n");
+            eprintln!(
+                "Open this URL in a browser to sign in:\n\n  {}\n",
+                crate::cli::one_line(&url)
+            );
         });
     }
     Err(OidcError::NoSource)
