@@ -309,6 +309,12 @@ def main():
     b["verificationMaterial"].pop("timestampVerificationData")
     write("rekor2-without-timestamp", b, "reject no-signed-time", root=r2root)
 
+    # A 3 GiB trusted root (made sparse by the test): refused from its size, never loaded.
+    write("trusted-root-oversized", v3, "reject malformed-trusted-root")
+    with open(os.path.join(SCEN, "sigstore-trusted-root-oversized", "trusted_root.sparse-bytes"),
+              "w") as f:
+        f.write(str(3 << 30) + "\n")
+
 
 if __name__ == "__main__":
     main()
