@@ -1386,8 +1386,11 @@ pub fn load_cached_target(
 pub enum CacheWarning {
     /// The cache did not verify and was not used.
     Ignored { dir: PathBuf, error: TufError },
-    /// The cache was used, but this role had expired: the last refresh is getting old.
-    Expired { dir: PathBuf, role: ExpiredRole },
+    /// The cache was used, but these roles had expired: the last refresh is getting old.
+    Expired {
+        dir: PathBuf,
+        roles: Vec<ExpiredRole>,
+    },
 }
 
 impl std::fmt::Display for CacheWarning {
@@ -1400,14 +1403,18 @@ impl std::fmt::Display for CacheWarning {
                 error.reason_code(),
                 crate::error_chain(error)
             ),
-            Self::Expired { dir, role } => write!(
-                f,
-                "the cached {} v{} in `{}` expired at {}; it is still used, but refresh it",
-                role.role,
-                role.version,
-                dir.display(),
-                role.expires.to_rfc3339()
-            ),
+            Self::Expired { dir, roles } => {
+                let list: Vec<String> = roles
+                    .iter()
+                    .map(|r| format!("{} v{} at {}", r.role, r.version, r.expires.to_rfc3339()))
+                    .collect();
+                write!(
+                    f,
+                    "the TUF cache `{}` is still used, but some of it has expired ({}): refresh it",
+                    dir.display(),
+                    list.join(", ")
+                )
+            }
         }
     }
 }
@@ -1430,14 +1437,14 @@ pub fn cached_trusted_root(url: &str, anchor: &[u8], now: DateTime<Utc>) -> Cach
     let dir = repo_cache_dir(&root, url);
     match load_cached_target(&dir, TRUSTED_ROOT_TARGET, anchor, now) {
         Ok(Some(target)) => CacheLookup {
-            warnings: target
-                .expired
-                .iter()
-                .map(|role| CacheWarning::Expired {
-                    dir: dir.clone(),
-                    role: role.clone(),
-                })
-                .collect(),
+            warnings: if target.expired.is_empty() {
+                Vec::new()
+            } else {
+                vec![CacheWarning::Expired {
+                    dir,
+                    roles: target.expired.clone(),
+                }]
+            },
             target: Some(target),
         },
         Ok(None) => CacheLookup::default(),
