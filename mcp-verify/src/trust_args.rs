@@ -96,6 +96,9 @@ impl TrustArgs {
             return TrustedRoot::from_file(path)
                 .with_context(|| format!("cannot load trusted root `{}`", path.display()));
         }
+        if let (Some(_), None) | (None, Some(_)) = (&self.tuf_url, &self.tuf_root) {
+            bail!("--tuf-url and --tuf-root go together: the cache is checked from that root");
+        }
         if let (Some(url), Some(tuf_root)) = (&self.tuf_url, &self.tuf_root) {
             let anchor = read_limited(tuf_root, tuf::Limits::default().root_bytes)?;
             let lookup = tuf::cached_trusted_root(url, &anchor, now);

@@ -3,12 +3,15 @@
 //! targets are not followed because `trusted_root.json` and `signing_config.v0.2.json` are
 //! top-level targets), and the on-disk cache verification reads from without any network.
 //!
-//! Workflow ([`refresh`]): start from a trusted root (the embedded one, or the newer cached
-//! one); walk `N+1.root.json` until the repository has no next version, each step signed by a
-//! threshold of the old root's root keys and of its own; refuse an expired final root; then
-//! timestamp, snapshot and targets, each checked for signatures, version, expiry and rollback;
-//! then the wanted target files, checked for length and every listed hash. Only verified bytes
-//! are written to the cache, atomically.
+//! Workflow ([`refresh`]): start from the trust anchor (embedded, or given) and the cached root
+//! versions that chain from it; walk `N+1.root.json` until the repository has no next version,
+//! each step signed by a threshold of the old root's root keys and of its own; refuse an
+//! expired final root; then timestamp, snapshot and targets, each checked for signatures,
+//! version, expiry and rollback; then the wanted target files, checked for length and every
+//! listed hash. Only verified bytes are written to the cache, atomically.
+//!
+//! Reading the cache ([`VerifiedCache::open`]) repeats those checks offline from the anchor, in
+//! a folder only we (or root) can write; a cache that fails is never used.
 
 pub mod olpc;
 mod private_dir;
