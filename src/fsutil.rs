@@ -76,6 +76,13 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
+    // A file that says it is too large (a sparse file of gigabytes) is refused unread.
+    if file.metadata().map_err(io)?.len() > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
     let mut data = Vec::new();
     file.take(limit + 1).read_to_end(&mut data).map_err(io)?;
     if data.len() as u64 > limit {

@@ -1,7 +1,9 @@
 //! Every directory testdata/scenarios/sigstore-<property>/ holds one bundle with the inputs to
 //! verify it and an `expected` file (`accept` or `reject <reason-code>`). Each is run with the
 //! artifact's bytes and with its digest; both must give the expected outcome and reason code.
-//! The directories are built by testdata/scenarios/sigstore-scenarios-gen/generate.py.
+//! The directories are built by testdata/scenarios/sigstore-scenarios-gen/generate.py. A
+//! `trusted_root.sparse-bytes` file stands for a trusted root of that many bytes (a sparse file
+//! made at test time, too large to check in).
 
 use std::path::{Path, PathBuf};
 
@@ -30,8 +32,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigstoreError + '_ {
 fn run(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
     let art_path = dir.join("artifact");
     let artifact = std::fs::read(&art_path).map_err(io(&art_path))?;
-    let root = match dir.join("trusted_root.json") {
-        p if p.exists() => TrustedRoot::from_file(&p)?,
+    let sparse = read_trim(&dir.join("trusted_root.sparse-bytes"));
+    let work = tempfile::tempdir().map_err(io(dir))?;
+    let root = match (dir.join("trusted_root.json"), sparse) {
+        (p, _) if p.exists() => TrustedRoot::from_file(&p)?,
+        (_, Some(size)) => {
+            let p = work.path().join("trusted_root.json");
+            let f = std::fs::File::create(&p).map_err(io(&p))?;
+            let size = size.parse().map_err(|_| {
+                io(dir)(std::io::Error::other(
+                    "trusted_root.sparse-bytes is not a number",
+                ))
+            })?;
+            f.set_len(size).map_err(io(&p))?;
+            TrustedRoot::from_file(&p)?
+        }
         _ => TrustedRoot::production()?,
     };
     let bundle_path = dir.join("bundle.sigstore.json");

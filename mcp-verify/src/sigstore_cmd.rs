@@ -12,8 +12,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use mcpsig::error_chain;
+use mcpsig::fsutil::read_limited;
 use mcpsig::sigstore::policy::IdentityPolicy;
-use mcpsig::sigstore::trust::TrustedRoot;
+use mcpsig::sigstore::trust::{MAX_TRUST_FILE_BYTES, TrustedRoot};
 use mcpsig::sigstore::{
     ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
 };
@@ -67,7 +69,9 @@ fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
         std::fs::read(p).map_err(|e| Failure::Io(format!("cannot read `{}`: {e}", p.display())))
     };
     let root = match &a.trusted_root {
-        Some(p) => TrustedRoot::from_json(&read(p)?),
+        Some(p) => TrustedRoot::from_json(
+            &read_limited(p, MAX_TRUST_FILE_BYTES).map_err(|e| Failure::Io(error_chain(&e)))?,
+        ),
         None if a.staging => TrustedRoot::staging(),
         None => TrustedRoot::production(),
     }

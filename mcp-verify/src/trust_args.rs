@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
+use mcpsig::fsutil::read_limited;
 use mcpsig::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::sigstore::tuf;
@@ -62,9 +63,18 @@ pub struct TrustArgs {
     #[arg(long, help_heading = "Trust", conflicts_with = "trusted_root")]
     pub staging: bool,
     /// Use the trusted root cached from this TUF repository by `mcp-verify trust refresh
-    /// --tuf-url URL` (no network access here).
-    #[arg(long, value_name = "URL", help_heading = "Trust", conflicts_with_all = ["trusted_root", "staging"])]
+    /// --tuf-url URL` (no network access here; needs --tuf-root).
+    #[arg(long, value_name = "URL", help_heading = "Trust", conflicts_with_all = ["trusted_root", "staging"], requires = "tuf_root")]
     pub tuf_url: Option<String>,
+    /// The trusted TUF root (root.json) of --tuf-url, obtained out of band: the cached trusted
+    /// root is used only when the cached roots chain from it.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Trust",
+        requires = "tuf_url"
+    )]
+    pub tuf_root: Option<PathBuf>,
 }
 
 fn matcher(value: &str) -> anyhow::Result<Matcher> {
@@ -78,21 +88,37 @@ fn matcher(value: &str) -> anyhow::Result<Matcher> {
 
 impl TrustArgs {
     /// The trusted root: `--trusted-root FILE`; else the root cached by `trust refresh` for the
-    /// chosen TUF repository when present and still consistent with its signed targets metadata;
-    /// else the embedded one. A cache that fails its re-check is reported and not used.
+    /// chosen TUF repository when its metadata verifies from the trust anchor (spec/trust.md);
+    /// else the embedded one. A cache that fails is reported on stderr and not used.
     pub fn trusted_root(&self) -> anyhow::Result<TrustedRoot> {
+        let now = mcpsig::chrono::Utc::now();
         if let Some(path) = &self.trusted_root {
             return TrustedRoot::from_file(path)
                 .with_context(|| format!("cannot load trusted root `{}`", path.display()));
         }
-        if let Some(url) = &self.tuf_url {
-            let cached = tuf::cached_trusted_root(url, None)
-                .with_context(|| format!("the cached trusted root for {url} is not usable"))?
-                .with_context(|| {
-                    format!(
-                        "no trusted root cached for {url}: run `mcp-verify trust refresh --tuf-url {url} --tuf-root ROOT.json` first"
-                    )
-                })?;
+        if let (Some(_), None) | (None, Some(_)) = (&self.tuf_url, &self.tuf_root) {
+            bail!("--tuf-url and --tuf-root go together: the cache is checked from that root");
+        }
+        if let (Some(url), Some(tuf_root)) = (&self.tuf_url, &self.tuf_root) {
+            let anchor = read_limited(tuf_root, tuf::Limits::default().root_bytes)?;
+            let lookup = tuf::cached_trusted_root(url, &anchor, now);
+            for w in &lookup.warnings {
+                if let tuf::CacheWarning::Ignored { error, .. } = w {
+                    // A repository the user named has no embedded fallback.
+                    return Err(anyhow::anyhow!("{w}")).with_context(|| {
+                        format!(
+                            "the cached trusted root for {url} is not usable ({})",
+                            error.reason_code()
+                        )
+                    });
+                }
+                eprintln!("warning: {w}");
+            }
+            let cached = lookup.target.with_context(|| {
+                format!(
+                    "no trusted root cached for {url}: run `mcp-verify trust refresh --tuf-url {url} --tuf-root ROOT.json` first"
+                )
+            })?;
             return TrustedRoot::from_json(&cached.bytes).with_context(|| {
                 format!(
                     "cannot load cached trusted root `{}`",
@@ -105,18 +131,23 @@ impl TrustArgs {
         } else {
             (tuf::PRODUCTION_URL, tuf::production_root())
         };
-        match tuf::cached_trusted_root(url, Some(anchor)) {
-            Ok(Some(cached)) => match TrustedRoot::from_json(&cached.bytes) {
+        let lookup = tuf::cached_trusted_root(url, anchor, now);
+        for w in &lookup.warnings {
+            match w {
+                tuf::CacheWarning::Ignored { .. } => eprintln!(
+                    "warning: ignoring the trusted root cached from {url}: {w}; using the embedded one"
+                ),
+                _ => eprintln!("warning: {w}"),
+            }
+        }
+        if let Some(cached) = lookup.target {
+            match TrustedRoot::from_json(&cached.bytes) {
                 Ok(root) => return Ok(root),
                 Err(e) => eprintln!(
                     "warning: ignoring cached trusted root `{}`: {e}; using the embedded one",
                     cached.path.display()
                 ),
-            },
-            Ok(None) => {}
-            Err(e) => eprintln!(
-                "warning: ignoring the trusted root cached from {url}: {e}; using the embedded one"
-            ),
+            }
         }
         Ok(if self.staging {
             TrustedRoot::staging()?

@@ -529,7 +529,7 @@ fn public_instance(
     let cached = cache.and_then(|root| {
         let dir = tuf::repo_cache_dir(&root, url);
         let get = |name| {
-            tuf::load_cached_target(&dir, name, Some(anchor))
+            tuf::load_cached_target(&dir, name, anchor, Utc::now())
                 .ok()
                 .flatten()
         };
@@ -558,7 +558,8 @@ fn public_instance(
 
 /// The trusted root inside a ClientTrustConfig file, if the file is one.
 fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot, SigstoreError>> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes =
+        crate::fsutil::read_limited(path, crate::sigstore::trust::MAX_TRUST_FILE_BYTES).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     if v.get("mediaType")?.as_str()? != CLIENT_TRUST_CONFIG_MEDIA_TYPE {
         return None;

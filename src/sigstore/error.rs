@@ -65,6 +65,11 @@ pub enum SigstoreError {
     /// A log entry names a log the trusted root does not hold (or not at that time).
     #[error("untrusted transparency log: {reason}")]
     UntrustedLog { reason: String },
+    /// No signed evidence gives a time at which a key's validity can be judged: a Rekor v1
+    /// entry's integratedTime counts only under its signed entry timestamp, a checkpoint signs
+    /// no time, so without either an RFC 3161 timestamp is needed.
+    #[error("no signed time for {what}: {reason}")]
+    NoSignedTime { what: String, reason: String },
     /// Transparency was required but no verified time source or log entry was present.
     #[error("missing transparency evidence: {reason}")]
     MissingTransparency { reason: String },
@@ -101,6 +106,7 @@ impl SigstoreError {
             Self::LogEntryMismatch { .. } => "log-entry-mismatch",
             Self::UntrustedLog { .. } => "untrusted-log",
             Self::MissingTransparency { .. } => "missing-transparency",
+            Self::NoSignedTime { .. } => "no-signed-time",
             Self::MalformedTrustedRoot { .. } => "malformed-trusted-root",
             Self::Io { .. } => "io",
         }

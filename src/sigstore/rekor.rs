@@ -59,7 +59,9 @@ fn is_v2(entry: &TransparencyLogEntry) -> bool {
 }
 
 /// Verifies one log entry: trusted log, SET (v1), inclusion proof and checkpoint, body match.
-/// `tsa_times` are the verified timestamps used to check a v2 log's validity window.
+/// `tsa_times` are the verified RFC 3161 times; the log key's validity window is judged at them
+/// unless a signed entry timestamp vouches for the entry's integratedTime (spec:
+/// sigstore-verification.md, "Times").
 pub fn verify_entry(
     entry: &TransparencyLogEntry,
     version: BundleVersion,
@@ -81,19 +83,49 @@ pub fn verify_entry(
             ),
         });
     }
-    // The times at which the log's key must have been valid.
-    let times: Vec<i64> = if v2 {
-        tsa_times.to_vec()
-    } else {
-        vec![entry.integrated_time]
+    match (v2, &entry.inclusion_promise) {
+        (true, Some(_)) => {
+            return Err(SigstoreError::BadSet {
+                reason: "a Rekor v2 entry cannot carry a signed entry timestamp".into(),
+            });
+        }
+        (false, None) if version == BundleVersion::V0_1 => {
+            return Err(SigstoreError::BadSet {
+                reason: "a v0.1 bundle's log entry needs a signed entry timestamp".into(),
+            });
+        }
+        _ => {}
+    }
+    // The times at which the log's key must have been valid, each vouched for by a signature:
+    // a v1 integratedTime by the SET (verified below with the key chosen here, so a time that
+    // was edited fails there), otherwise the RFC 3161 timestamps. integratedTime without a SET
+    // is an unsigned number anyone can change, and a checkpoint signs no time at all.
+    let (times, source): (Vec<i64>, &str) = match (v2, &entry.inclusion_promise) {
+        (false, Some(_)) => (vec![entry.integrated_time], "signed entry timestamp"),
+        _ => (tsa_times.to_vec(), "RFC 3161 timestamps"),
     };
+    if times.is_empty() {
+        return Err(SigstoreError::NoSignedTime {
+            what: format!(
+                "the key of log {} (entry {})",
+                hex::encode(&entry.log_id.key_id),
+                entry.log_index
+            ),
+            reason: if v2 {
+                "a Rekor v2 entry has no integrated time, and the bundle has no RFC 3161 timestamp"
+                    .into()
+            } else {
+                "the entry has no signed entry timestamp (its integratedTime is unsigned), and the bundle has no RFC 3161 timestamp".into()
+            },
+        });
+    }
     let log = logs
         .iter()
         .copied()
         .find(|l| times.iter().all(|t| l.valid_for.contains(*t)))
         .ok_or_else(|| SigstoreError::UntrustedLog {
             reason: format!(
-                "log {} was not trusted at the entry's time",
+                "log {} was not trusted at {times:?} (from the {source})",
                 hex::encode(&entry.log_id.key_id)
             ),
         })?;
@@ -104,20 +136,11 @@ pub fn verify_entry(
             reason: "log key unsupported".into(),
         })?;
 
+    // The SET: v1 only (refused on v2 above); without one, integratedTime stays unverified.
     let mut integrated_time = None;
-    if v2 {
-        if entry.inclusion_promise.is_some() {
-            return Err(SigstoreError::BadSet {
-                reason: "a Rekor v2 entry cannot carry a signed entry timestamp".into(),
-            });
-        }
-    } else if let Some(promise) = &entry.inclusion_promise {
+    if let (false, Some(promise)) = (v2, &entry.inclusion_promise) {
         verify_set(entry, key, &promise.signed_entry_timestamp)?;
         integrated_time = Some(entry.integrated_time);
-    } else if version == BundleVersion::V0_1 {
-        return Err(SigstoreError::BadSet {
-            reason: "a v0.1 bundle's log entry needs a signed entry timestamp".into(),
-        });
     }
 
     match &entry.inclusion_proof {

@@ -8,6 +8,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use super::trust::MAX_TRUST_FILE_BYTES;
+use crate::fsutil::{ReadError, read_limited};
+
 /// The only signing-config media type we read.
 pub const MEDIA_TYPE_V0_2: &str = "application/vnd.dev.sigstore.signingconfig.v0.2+json";
 /// Media type of a ClientTrustConfig (trusted root + signing config in one file).
@@ -34,6 +37,8 @@ pub enum SigningConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("signing config `{path}` is larger than {limit} bytes")]
+    TooLarge { path: String, limit: u64 },
     #[error("invalid signing config json in `{origin}`: {reason}")]
     Json { origin: String, reason: String },
     #[error(
@@ -66,7 +71,7 @@ impl SigningConfigError {
     pub fn reason_code(&self) -> &'static str {
         match self {
             Self::Read { .. } => "io",
-            Self::Json { .. } => "signing-config-malformed",
+            Self::Json { .. } | Self::TooLarge { .. } => "signing-config-malformed",
             Self::MediaType { .. } => "signing-config-media-type",
             Self::BadUrl { .. } => "signing-config-insecure-url",
             Self::NoService { .. } => "signing-config-no-service",
@@ -183,12 +188,18 @@ impl SigningConfig {
         Self::from_json(STAGING_JSON.as_bytes(), "embedded:staging")
     }
 
-    /// Reads a signing config file; a ClientTrustConfig file is accepted too (its signingConfig
-    /// is used).
+    /// Reads a signing config file of at most [`MAX_TRUST_FILE_BYTES`]; a ClientTrustConfig file
+    /// is accepted too (its signingConfig is used).
     pub fn from_file(path: &Path) -> Result<Self, SigningConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| SigningConfigError::Read {
-            path: path.display().to_string(),
-            source,
+        let bytes = read_limited(path, MAX_TRUST_FILE_BYTES).map_err(|e| match e {
+            ReadError::Io { path, source } => SigningConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            },
+            ReadError::TooLarge { path, limit } => SigningConfigError::TooLarge {
+                path: path.display().to_string(),
+                limit,
+            },
         })?;
         Self::from_json(&bytes, &path.display().to_string())
     }

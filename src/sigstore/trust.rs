@@ -13,6 +13,11 @@ use super::cert::{ParsedCert, verify_signed_by};
 use super::error::SigstoreError;
 use super::keys::PublicKey;
 use super::serde_pb::b64;
+use crate::fsutil::{ReadError, read_limited};
+
+/// The largest trusted root, signing config or ClientTrustConfig file read from disk (the real
+/// ones are tens of kilobytes); a larger file is refused before it is loaded.
+pub const MAX_TRUST_FILE_BYTES: u64 = 16 << 20;
 
 /// Media type of the trusted root format this module reads.
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
@@ -117,11 +122,13 @@ impl TrustedRoot {
         Self::from_json(STAGING)
     }
 
-    /// Reads a trusted root JSON file.
+    /// Reads a trusted root JSON file of at most [`MAX_TRUST_FILE_BYTES`].
     pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
-        let bytes = std::fs::read(path).map_err(|source| SigstoreError::Io {
-            path: path.to_path_buf(),
-            source,
+        let bytes = read_limited(path, MAX_TRUST_FILE_BYTES).map_err(|e| match e {
+            ReadError::Io { path, source } => SigstoreError::Io { path, source },
+            ReadError::TooLarge { path, limit } => SigstoreError::MalformedTrustedRoot {
+                reason: format!("`{}` is larger than {limit} bytes", path.display()),
+            },
         })?;
         Self::from_json(&bytes)
     }

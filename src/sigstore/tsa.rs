@@ -4,13 +4,13 @@
 
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
-use const_oid::ObjectIdentifier;
+use const_oid::{AssociatedOid as _, ObjectIdentifier};
 use der::asn1::OctetString;
 use der::{Any, Decode as _, Encode as _};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
-use super::cert::verify_rsa;
+use super::cert::{ParsedCert, verify_rsa};
 use super::error::SigstoreError;
 use super::keys::HashAlg;
 use super::trust::CertificateAuthority;
@@ -293,15 +293,45 @@ fn check_authority(
             c.cert.tbs_certificate().subject()
         )));
     }
-    if let Ok(Some((_, eku))) = leaf
+    check_timestamping_eku(leaf, &ca.uri)
+}
+
+/// RFC 3161 section 2.3: the TSA's certificate has exactly one extendedKeyUsage extension, it is
+/// critical, and timeStamping is its only purpose. Missing, repeated, undecodable, non-critical
+/// or broader is refused: a certificate issued for something else must not make timestamps.
+fn check_timestamping_eku(leaf: &ParsedCert, authority: &str) -> Result<(), SigstoreError> {
+    let refuse = |what: &str| {
+        bad(format!(
+            "certificate of timestamp authority {authority} {what} (RFC 3161 requires one critical extendedKeyUsage of only timeStamping)"
+        ))
+    };
+    let mut ekus = leaf
         .cert
         .tbs_certificate()
-        .get_extension::<ExtendedKeyUsage>()
-        && !eku.0.contains(&EKU_TIME_STAMPING)
-    {
-        return Err(bad("authority certificate lacks the timeStamping usage"));
+        .extensions()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.extn_id == ExtendedKeyUsage::OID);
+    let ext = match (ekus.next(), ekus.next()) {
+        (Some(ext), None) => ext,
+        (None, _) => return Err(refuse("has no extendedKeyUsage")),
+        (Some(_), Some(_)) => return Err(refuse("has more than one extendedKeyUsage")),
+    };
+    let eku = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| refuse(&format!("has an undecodable extendedKeyUsage ({e})")))?;
+    if !ext.critical {
+        return Err(refuse("has a non-critical extendedKeyUsage"));
     }
-    Ok(())
+    match eku.0.as_slice() {
+        [only] if *only == EKU_TIME_STAMPING => Ok(()),
+        purposes => {
+            let names: Vec<String> = purposes.iter().map(ToString::to_string).collect();
+            Err(refuse(&format!(
+                "has extendedKeyUsage [{}], not only timeStamping",
+                names.join(", ")
+            )))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,16 +3,23 @@
 //! targets are not followed because `trusted_root.json` and `signing_config.v0.2.json` are
 //! top-level targets), and the on-disk cache verification reads from without any network.
 //!
-//! Workflow ([`refresh`]): start from a trusted root (the embedded one, or the newer cached
-//! one); walk `N+1.root.json` until the repository has no next version, each step signed by a
-//! threshold of the old root's root keys and of its own; refuse an expired final root; then
-//! timestamp, snapshot and targets, each checked for signatures, version, expiry and rollback;
-//! then the wanted target files, checked for length and every listed hash. Only verified bytes
-//! are written to the cache, atomically.
+//! Workflow ([`refresh`]): start from the trust anchor (embedded, or given) and the cached root
+//! versions that chain from it; walk `N+1.root.json` until the repository has no next version,
+//! each step signed by a threshold of the old root's root keys and of its own; refuse an
+//! expired final root; then timestamp, snapshot and targets, each checked for signatures,
+//! version, expiry and rollback; then the wanted target files, checked for length and every
+//! listed hash. Only verified bytes are written to the cache, atomically.
+//!
+//! Reading the cache ([`VerifiedCache::open`]) repeats those checks offline from the anchor, in
+//! a folder only we (or root) can write; a cache that fails is never used.
 
 pub mod olpc;
+mod private_dir;
+
+pub use private_dir::PathProblem;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,7 +76,7 @@ impl Default for Limits {
             timestamp_bytes: 16_384,
             snapshot_bytes: 2_000_000,
             targets_bytes: 5_000_000,
-            target_file_bytes: 16 << 20,
+            target_file_bytes: super::trust::MAX_TRUST_FILE_BYTES,
             max_root_rotations: 1024,
             timeout: Duration::from_secs(30),
         }
@@ -183,6 +190,17 @@ pub enum TufError {
     },
     #[error("cannot write the TUF cache")]
     Write(#[from] WriteError),
+    #[error("unsafe TUF cache: `{}` {problem}", path.display())]
+    UnsafeCache { path: PathBuf, problem: PathProblem },
+    #[error(
+        "cached `{}` (root v{claimed}) is not the end of the root chain verified from the trust anchor (v{verified})",
+        path.display()
+    )]
+    RootChainBroken {
+        path: PathBuf,
+        claimed: u64,
+        verified: u64,
+    },
 }
 
 impl TufError {
@@ -203,6 +221,8 @@ impl TufError {
             Self::TargetMissing { .. } => "target-missing",
             Self::TooManyRootRotations { .. } => "root-rotation-limit",
             Self::Io { .. } | Self::Write(_) => "io",
+            Self::UnsafeCache { .. } => "unsafe-cache",
+            Self::RootChainBroken { .. } => "root-chain-broken",
         }
     }
 
@@ -211,7 +231,11 @@ impl TufError {
     pub fn is_rejection(&self) -> bool {
         !matches!(
             self,
-            Self::Fetch { .. } | Self::Status { .. } | Self::Io { .. } | Self::Write(_)
+            Self::Fetch { .. }
+                | Self::Status { .. }
+                | Self::Io { .. }
+                | Self::Write(_)
+                | Self::UnsafeCache { .. }
         )
     }
 }
@@ -518,6 +542,26 @@ pub fn verify_root_self_signed(raw: &[u8], name: &str) -> Result<u64, TufError> 
     Ok(parse_self_signed_root(raw.to_vec(), name)?.version)
 }
 
+/// One root rotation step: `new` must be signed by a threshold of `trusted`'s root keys and of
+/// its own, and be exactly the next version.
+fn rotate(
+    trusted: &Envelope<RootSigned>,
+    new: Envelope<RootSigned>,
+) -> Result<Envelope<RootSigned>, TufError> {
+    verify_role(&new, trusted, "root")?;
+    verify_role(&new, &new, "root")?;
+    let next = trusted.version.saturating_add(1);
+    if new.version != next {
+        return Err(TufError::VersionMismatch {
+            role: "root".into(),
+            url: new.url.clone(),
+            expected: next,
+            actual: new.version,
+        });
+    }
+    Ok(new)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fetching
 
@@ -760,7 +804,7 @@ fn load_cached_role<T: DeserializeOwned + Header>(
     limit: u64,
 ) -> Result<Option<Envelope<T>>, TufError> {
     let path = dir.join(format!("{role}.json"));
-    let Some(raw) = read_optional(&path, limit)? else {
+    let Some(raw) = read_cache_file(&path, limit)? else {
         return Ok(None);
     };
     // A cached file the current root no longer vouches for (keys rotated, file damaged) is
@@ -821,43 +865,39 @@ pub fn refresh(opts: &RefreshOptions<'_>) -> Result<RefreshReport, TufError> {
         write_atomic(&dir.join(name), data, 0o644, true)?;
         Ok(())
     };
-    std::fs::create_dir_all(dir.join("targets")).map_err(|source| TufError::Io {
-        path: dir.join("targets"),
-        source,
-    })?;
+    // Private from the start (umask only removes bits): verification refuses a cache folder
+    // others can write, so one must never be made here.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir.join("targets"))
+        .map_err(|source| TufError::Io {
+            path: dir.join("targets"),
+            source,
+        })?;
+    private_dir::check_dir(dir)?;
+    private_dir::check_path(&dir.join("targets"), private_dir::Place::Inside)?;
 
-    // 1. The trusted root: the anchor, or the cached root when it is newer and still valid.
-    let mut root = parse_self_signed_root(opts.initial_root.to_vec(), "the initial trusted root")?;
-    let cache_root_path = dir.join("root.json");
-    if let Some(raw) = read_optional(&cache_root_path, limits.root_bytes)?
-        && let Ok(cached) = parse_self_signed_root(raw, &cache_root_path.display().to_string())
-        && cached.version > root.version
-    {
-        root = cached;
-    }
+    // 1. The trusted root: the anchor, then every cached root version that verifies from it
+    //    (a refresh never trusts a cached root on its own signatures). Where the cached chain
+    //    stops, for whatever reason, the repository is asked for the next version.
+    let anchor = parse_self_signed_root(opts.initial_root.to_vec(), "the initial trusted root")?;
+    let (mut root, _) = walk_cached_roots(dir, anchor, limits);
     let root_version_before = root.version;
 
     // 2. Root rotation: each N+1 is signed by a threshold of the old root and of itself.
     let mut reached_end = false;
     for _ in 0..limits.max_root_rotations {
-        let next = root.version + 1;
+        let next = root.version.saturating_add(1);
         let url = format!("{base}/{next}.root.json");
         let Some(raw) = fetch.get(&url, "root", limits.root_bytes)? else {
             reached_end = true;
             break;
         };
-        let new: Envelope<RootSigned> = parse_envelope(raw, "root", &url)?;
-        verify_role(&new, &root, "root")?;
-        verify_role(&new, &new, "root")?;
-        if new.version != next {
-            return Err(TufError::VersionMismatch {
-                role: "root".into(),
-                url,
-                expected: next,
-                actual: new.version,
-            });
-        }
-        // Persist each step: a later failure must not undo a verified rotation.
+        let new = rotate(&root, parse_envelope(raw, "root", &url)?)?;
+        // Persist each step, the chain link before the head: a later failure must not undo a
+        // verified rotation, and `root.json` never names a version the chain cannot reach.
+        write(&format!("{next}.root.json"), &new.raw)?;
         write("root.json", &new.raw)?;
         root = new;
     }
@@ -868,9 +908,12 @@ pub fn refresh(opts: &RefreshOptions<'_>) -> Result<RefreshReport, TufError> {
         });
     }
     check_expiry(&root, "root", opts.now)?;
-    if root.version == root_version_before
-        && read_optional(&cache_root_path, limits.root_bytes)?.is_none()
-    {
+    let cache_root_path = dir.join("root.json");
+    // A damaged or oversized `root.json` is simply replaced.
+    let head = read_optional(&cache_root_path, limits.root_bytes)
+        .ok()
+        .flatten();
+    if head.as_deref() != Some(&root.raw[..]) {
         write("root.json", &root.raw)?;
     }
 
@@ -1074,86 +1117,345 @@ fn remove_unreferenced_targets(dir: &Path, keep: &BTreeSet<PathBuf>) {
 // ---------------------------------------------------------------------------------------------
 // Reading the cache during verification (no network)
 
-/// A target read back from the cache, re-checked against the cached, signature-verified
-/// targets metadata.
+/// Reads a file from the cache after checking that nobody but us (or root) can have written
+/// it; `Ok(None)` when it does not exist.
+fn read_cache_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, TufError> {
+    match private_dir::check_path(path, private_dir::Place::Inside) {
+        Err(TufError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None);
+        }
+        other => other?,
+    }
+    read_optional(path, limit)
+}
+
+/// Follows the cached `N.root.json` files from `start`, each a verified rotation step. Returns
+/// the last root reached and, when the walk stopped at a file that is present but failed
+/// (unreadable, malformed, badly signed, wrong version) or at the step limit, why.
+fn walk_cached_roots(
+    dir: &Path,
+    start: Envelope<RootSigned>,
+    limits: &Limits,
+) -> (Envelope<RootSigned>, Option<TufError>) {
+    let mut root = start;
+    for _ in 0..limits.max_root_rotations {
+        let path = dir.join(format!("{}.root.json", root.version.saturating_add(1)));
+        let raw = match read_cache_file(&path, limits.root_bytes) {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return (root, None),
+            Err(e) => return (root, Some(e)),
+        };
+        let step = parse_envelope(raw, "root", &path.display().to_string())
+            .and_then(|new| rotate(&root, new));
+        match step {
+            Ok(new) => root = new,
+            Err(e) => return (root, Some(e)),
+        }
+    }
+    let limit = limits.max_root_rotations;
+    let url = dir.display().to_string();
+    (root, Some(TufError::TooManyRootRotations { url, limit }))
+}
+
+/// Cached metadata whose expiry has passed. It is still used (see [`VerifiedCache::open`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredRole {
+    pub role: String,
+    pub version: u64,
+    pub expires: DateTime<Utc>,
+}
+
+/// A repository cache whose metadata verified offline, exactly as a refresh checks it: the root
+/// chain from the trust anchor through every cached `N.root.json`, then timestamp, snapshot and
+/// targets. Only [`VerifiedCache::open`] builds one, so a target can only be read through
+/// metadata that passed every check.
+#[derive(Debug)]
+pub struct VerifiedCache {
+    dir: PathBuf,
+    root_version: u64,
+    targets: Envelope<TargetsSigned>,
+    expired: Vec<ExpiredRole>,
+}
+
+impl VerifiedCache {
+    /// Opens the cache folder of one repository. `anchor` is the TUF root trusted as shipped
+    /// (embedded) or as given by the user; the cache is used only when its roots chain from it.
+    ///
+    /// `Ok(None)` when there is no usable cache and nothing is wrong: no folder, no refresh
+    /// completed yet (no `root.json` or no `timestamp.json`), or a cache that predates the
+    /// anchor. Anything else that does not verify is
+    /// an error, and the caller must not use the cache:
+    /// - the folder, an ancestor or a file is writable by others or owned by another user
+    ///   (`unsafe-cache`);
+    /// - a cached root fails its rotation step (`below-threshold`, `bad-signature`, ...), or
+    ///   `root.json` names a version the verified chain does not reach (`root-chain-broken`);
+    /// - timestamp, snapshot or targets are not signed by the verified root, or do not match
+    ///   the version, length and hashes that the role above them lists.
+    ///
+    /// Expiry is not a reason to refuse: verification works offline, and an expired but
+    /// verified cache is still newer than the embedded root it replaces. Each expired role is
+    /// reported in [`VerifiedCache::expired`]; refresh refuses expired metadata.
+    pub fn open(dir: &Path, anchor: &[u8], now: DateTime<Utc>) -> Result<Option<Self>, TufError> {
+        let limits = Limits::default();
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(TufError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+            Ok(_) => {}
+        }
+        // Permissions first: nothing is read from a folder someone else could have written.
+        private_dir::check_dir(dir)?;
+        let anchor = parse_self_signed_root(anchor.to_vec(), "the trust anchor")?;
+        let head_path = dir.join("root.json");
+        let Some(raw) = read_cache_file(&head_path, limits.root_bytes)? else {
+            return Ok(None);
+        };
+        // Not trusted: only says where the refresh that wrote it ended.
+        let head: Envelope<RootSigned> =
+            parse_envelope(raw, "root", &head_path.display().to_string())?;
+        if head.version < anchor.version {
+            return Ok(None);
+        }
+        let (root, stopped) = walk_cached_roots(dir, anchor, &limits);
+        if let Some(e) = stopped {
+            return Err(e);
+        }
+        if head.version != root.version || head.canonical != root.canonical {
+            return Err(TufError::RootChainBroken {
+                path: head_path,
+                claimed: head.version,
+                verified: root.version,
+            });
+        }
+
+        let mut expired = Vec::new();
+        let mut note = |role: &str, version: u64, expires: DateTime<Utc>| {
+            if expires <= now {
+                expired.push(ExpiredRole {
+                    role: role.to_owned(),
+                    version,
+                    expires,
+                });
+            }
+        };
+        note("root", root.version, root.expires);
+
+        // Written last by a refresh: without it, no refresh has completed.
+        if !dir.join("timestamp.json").exists() {
+            return Ok(None);
+        }
+        let ts: Envelope<MetaSigned> =
+            read_cached_role(dir, "timestamp", None, limits.timestamp_bytes)?;
+        verify_role(&ts, &root, "timestamp")?;
+        note("timestamp", ts.version, ts.expires);
+        let snap_meta = listed_meta(&ts, "snapshot.json")?;
+        let snap: Envelope<MetaSigned> =
+            read_cached_role(dir, "snapshot", Some(snap_meta), limits.snapshot_bytes)?;
+        verify_role(&snap, &root, "snapshot")?;
+        note("snapshot", snap.version, snap.expires);
+        let targets_meta = listed_meta(&snap, "targets.json")?;
+        let targets: Envelope<TargetsSigned> =
+            read_cached_role(dir, "targets", Some(targets_meta), limits.targets_bytes)?;
+        verify_role(&targets, &root, "targets")?;
+        note("targets", targets.version, targets.expires);
+
+        Ok(Some(Self {
+            dir: dir.to_path_buf(),
+            root_version: root.version,
+            targets,
+            expired,
+        }))
+    }
+
+    /// The cached roles whose expiry had passed at the `now` given to [`VerifiedCache::open`].
+    pub fn expired(&self) -> &[ExpiredRole] {
+        &self.expired
+    }
+
+    /// Reads target `name`, checked for the length and every hash the verified targets
+    /// metadata lists.
+    pub fn target(&self, name: &str) -> Result<CachedTarget, TufError> {
+        let limits = Limits::default();
+        let targets = &self.targets;
+        let file = targets
+            .signed
+            .targets
+            .get(name)
+            .ok_or_else(|| TufError::TargetMissing {
+                name: name.to_owned(),
+                targets_version: targets.version,
+            })?;
+        let path =
+            cached_target_path(&self.dir, name, file).ok_or_else(|| TufError::Malformed {
+                role: "targets".into(),
+                url: targets.url.clone(),
+                reason: format!("target `{name}` lists neither a sha256 nor a sha512 hash"),
+            })?;
+        private_dir::check_path(&self.dir.join("targets"), private_dir::Place::Inside)?;
+        let bytes =
+            read_cache_file(&path, limits.target_file_bytes)?.ok_or_else(|| TufError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "cached target missing"),
+            })?;
+        check_target(name, &path.display().to_string(), file, &bytes)?;
+        Ok(CachedTarget {
+            bytes,
+            root_version: self.root_version,
+            targets_version: targets.version,
+            targets_expires: targets.expires,
+            expired: self.expired.clone(),
+            path,
+        })
+    }
+}
+
+/// The entry `name` of a timestamp's or snapshot's `meta`.
+fn listed_meta<'a>(env: &'a Envelope<MetaSigned>, name: &str) -> Result<&'a MetaFile, TufError> {
+    env.signed
+        .meta
+        .get(name)
+        .ok_or_else(|| TufError::Malformed {
+            role: env.signed.typ.clone(),
+            url: env.url.clone(),
+            reason: format!("no `{name}` in meta"),
+        })
+}
+
+/// Reads the cached `<role>.json`, which must exist. With `listed` (what the role above lists
+/// for it), the bytes must have the listed length and hashes before they are parsed, and the
+/// version must be the listed one; signatures are the caller's to check.
+fn read_cached_role<T: DeserializeOwned + Header>(
+    dir: &Path,
+    role: &str,
+    listed: Option<&MetaFile>,
+    limit: u64,
+) -> Result<Envelope<T>, TufError> {
+    let path = dir.join(format!("{role}.json"));
+    let url = path.display().to_string();
+    let raw = read_cache_file(&path, limit)?.ok_or_else(|| TufError::Io {
+        path: path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "cached metadata missing"),
+    })?;
+    if let Some(meta) = listed {
+        check_meta_file(role, &url, meta, &raw)?;
+    }
+    let env: Envelope<T> = parse_envelope(raw, role, &url)?;
+    if let Some(meta) = listed
+        && env.version != meta.version
+    {
+        return Err(TufError::VersionMismatch {
+            role: role.to_owned(),
+            url,
+            expected: meta.version,
+            actual: env.version,
+        });
+    }
+    Ok(env)
+}
+
+/// A target read back from the cache, re-checked against the verified targets metadata.
 #[derive(Debug, Clone)]
 pub struct CachedTarget {
     pub bytes: Vec<u8>,
     pub root_version: u64,
     pub targets_version: u64,
     pub targets_expires: DateTime<Utc>,
+    /// Cached roles that had expired when the cache was opened (the target is still verified).
+    pub expired: Vec<ExpiredRole>,
     pub path: PathBuf,
 }
 
-/// Reads target `name` from a repository cache folder. `Ok(None)` when there is no usable
-/// cache: nothing refreshed yet, or a cached root older than `anchor` (the embedded root is
-/// newer than the last refresh). Any present but inconsistent file is an error.
-///
-/// Expiry is not checked here: verification must work offline, and a refreshed root is never
-/// older than the embedded one it replaces. Expiry is enforced when refreshing.
+/// [`VerifiedCache::open`] then [`VerifiedCache::target`]: target `name` from a repository
+/// cache folder, `Ok(None)` when there is no usable cache.
 pub fn load_cached_target(
     cache_dir: &Path,
     name: &str,
-    anchor: Option<&[u8]>,
+    anchor: &[u8],
+    now: DateTime<Utc>,
 ) -> Result<Option<CachedTarget>, TufError> {
-    let limits = Limits::default();
-    let root_path = cache_dir.join("root.json");
-    let Some(raw) = read_optional(&root_path, limits.root_bytes)? else {
-        return Ok(None);
-    };
-    let root = parse_self_signed_root(raw, &root_path.display().to_string())?;
-    if let Some(anchor) = anchor {
-        // The anchor is trusted as shipped; only its version matters here.
-        let anchor: Envelope<RootSigned> = parse_envelope(anchor.to_vec(), "root", "the anchor")?;
-        if root.version < anchor.version {
-            return Ok(None);
-        }
+    match VerifiedCache::open(cache_dir, anchor, now)? {
+        Some(cache) => cache.target(name).map(Some),
+        None => Ok(None),
     }
-    let targets_path = cache_dir.join("targets.json");
-    let Some(raw) = read_optional(&targets_path, limits.targets_bytes)? else {
-        return Ok(None);
-    };
-    let targets: Envelope<TargetsSigned> =
-        parse_envelope(raw, "targets", &targets_path.display().to_string())?;
-    verify_role(&targets, &root, "targets")?;
-    let file = targets
-        .signed
-        .targets
-        .get(name)
-        .ok_or_else(|| TufError::TargetMissing {
-            name: name.to_owned(),
-            targets_version: targets.version,
-        })?;
-    let path = cached_target_path(cache_dir, name, file).ok_or_else(|| TufError::Malformed {
-        role: "targets".into(),
-        url: targets.url.clone(),
-        reason: format!("target `{name}` lists neither a sha256 nor a sha512 hash"),
-    })?;
-    let bytes = read_optional(&path, limits.target_file_bytes)?.ok_or_else(|| TufError::Io {
-        path: path.clone(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "cached target missing"),
-    })?;
-    check_target(name, &path.display().to_string(), file, &bytes)?;
-    Ok(Some(CachedTarget {
-        bytes,
-        root_version: root.version,
-        targets_version: targets.version,
-        targets_expires: targets.expires,
-        path,
-    }))
 }
 
-/// The trusted root cached for repository `url` under [`cache_root`], re-checked against the
-/// cached targets metadata (see [`load_cached_target`]). `Ok(None)` when nothing usable is
-/// cached or no cache folder can be named.
-pub fn cached_trusted_root(
-    url: &str,
-    anchor: Option<&[u8]>,
-) -> Result<Option<CachedTarget>, TufError> {
+/// Something the caller should tell the user about a cache; the library never prints.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CacheWarning {
+    /// The cache did not verify and was not used.
+    Ignored { dir: PathBuf, error: TufError },
+    /// The cache was used, but these roles had expired: the last refresh is getting old.
+    Expired {
+        dir: PathBuf,
+        roles: Vec<ExpiredRole>,
+    },
+}
+
+impl std::fmt::Display for CacheWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ignored { dir, error } => write!(
+                f,
+                "the TUF cache `{}` did not verify ({}): {}",
+                dir.display(),
+                error.reason_code(),
+                crate::error_chain(error)
+            ),
+            Self::Expired { dir, roles } => {
+                let list: Vec<String> = roles
+                    .iter()
+                    .map(|r| format!("{} v{} at {}", r.role, r.version, r.expires.to_rfc3339()))
+                    .collect();
+                write!(
+                    f,
+                    "the TUF cache `{}` is still used, but some of it has expired ({}): refresh it",
+                    dir.display(),
+                    list.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// The outcome of looking for a cached trusted root: the target when one verified, and what to
+/// tell the user either way.
+#[derive(Debug, Default)]
+pub struct CacheLookup {
+    pub target: Option<CachedTarget>,
+    pub warnings: Vec<CacheWarning>,
+}
+
+/// The trusted root cached for repository `url` under [`cache_root`], verified from `anchor`
+/// (see [`VerifiedCache::open`]). A cache that fails is returned as a warning, never as the
+/// target; no cache (or no cache folder to name) is neither.
+pub fn cached_trusted_root(url: &str, anchor: &[u8], now: DateTime<Utc>) -> CacheLookup {
     let Some(root) = cache_root() else {
-        return Ok(None);
+        return CacheLookup::default();
     };
-    load_cached_target(&repo_cache_dir(&root, url), TRUSTED_ROOT_TARGET, anchor)
+    let dir = repo_cache_dir(&root, url);
+    match load_cached_target(&dir, TRUSTED_ROOT_TARGET, anchor, now) {
+        Ok(Some(target)) => CacheLookup {
+            warnings: if target.expired.is_empty() {
+                Vec::new()
+            } else {
+                vec![CacheWarning::Expired {
+                    dir,
+                    roles: target.expired.clone(),
+                }]
+            },
+            target: Some(target),
+        },
+        Ok(None) => CacheLookup::default(),
+        Err(error) => CacheLookup {
+            target: None,
+            warnings: vec![CacheWarning::Ignored { dir, error }],
+        },
+    }
 }
 
 #[cfg(test)]

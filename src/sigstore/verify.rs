@@ -344,12 +344,6 @@ pub fn verify_bundle(
             content_ref,
             &tsa_times,
         )?;
-        if v.v2 && tsa_times.is_empty() {
-            return Err(SigstoreError::MissingTransparency {
-                reason: "a Rekor v2 entry has no integrated time, and no timestamp was given"
-                    .into(),
-            });
-        }
         if let Some(t) = v.integrated_time {
             times.push(VerifiedTime {
                 time: t,

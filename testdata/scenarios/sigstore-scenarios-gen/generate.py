@@ -56,6 +56,83 @@ def write(name, bundle, expected, artifact=None, root=None, key=None, identity=N
         f.write(expected + "\n")
 
 
+# --- Minimal DER editing, for trusted-root certificates whose extensions are changed. The edited
+# certificate's own signature no longer matches; it is used as a one-certificate chain, whose
+# signature nothing checks (the trusted root itself is the trust anchor), so only the edited
+# extension can make a difference. A `leaf-only` control without any edit is accepted.
+
+def der_tlv(buf, i):
+    """(tag, start of content, end of content) of the element at buf[i]."""
+    tag, first = buf[i], buf[i + 1]
+    if first < 0x80:
+        return tag, i + 2, i + 2 + first
+    n = first & 0x7F
+    length = int.from_bytes(buf[i + 2:i + 2 + n], "big")
+    return tag, i + 2 + n, i + 2 + n + length
+
+
+def der_children(buf):
+    """The raw encodings of the elements of a constructed value's content `buf`."""
+    out, i = [], 0
+    while i < len(buf):
+        _, _, end = der_tlv(buf, i)
+        out.append(buf[i:end])
+        i = end
+    return out
+
+
+def der(tag, content):
+    n = len(content)
+    if n < 0x80:
+        head = bytes([tag, n])
+    else:
+        size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        head = bytes([tag, 0x80 | len(size)]) + size
+    return head + content
+
+
+def content(elem):
+    _, start, end = der_tlv(elem, 0)
+    return elem[start:end]
+
+
+EKU_OID = bytes.fromhex("0603551d25")  # 2.5.29.37
+TIME_STAMPING = bytes.fromhex("06082b06010505070308")
+CODE_SIGNING = bytes.fromhex("06082b06010505070303")
+CRITICAL = bytes.fromhex("0101ff")
+
+
+def edit_extensions(cert_der, edit):
+    """Returns cert_der with its extension list replaced by edit(list of raw extensions)."""
+    cert = der_children(content(cert_der))
+    tbs = der_children(content(cert[0]))
+    idx = next(i for i, e in enumerate(tbs) if e[0] == 0xA3)
+    exts = der_children(content(content(tbs[idx])))
+    tbs[idx] = der(0xA3, der(0x30, b"".join(edit(exts))))
+    cert[0] = der(0x30, b"".join(tbs))
+    return der(0x30, b"".join(cert))
+
+
+def replace_eku(new_ext):
+    def edit(exts):
+        out = [e for e in exts if not content(e).startswith(EKU_OID)]
+        assert len(out) == len(exts) - 1, "no extendedKeyUsage to replace"
+        return out + ([new_ext] if new_ext is not None else [])
+    return edit
+
+
+def tsa_leaf_only_root(root, edit=None):
+    """A copy of `root` whose (single) timestamp authority chain is just its leaf, edited."""
+    root = copy.deepcopy(root)
+    [tsa] = root["timestampAuthorities"]
+    certs = tsa["certChain"]["certificates"]
+    leaf = base64.b64decode(certs[0]["rawBytes"])
+    if edit is not None:
+        leaf = edit_extensions(leaf, edit)
+    tsa["certChain"]["certificates"] = [{"rawBytes": base64.b64encode(leaf).decode()}]
+    return root
+
+
 def main():
     with open(PROD) as f:
         prod = json.load(f)
@@ -183,6 +260,60 @@ def main():
     root = copy.deepcopy(prod)
     del root["certificateAuthorities"][0]["validFor"]["start"]
     write("trusted-root-ca-missing-start", v3, "reject malformed-trusted-root", root=root)
+
+    # A TSA certificate that RFC 3161 does not allow to timestamp (rekor2-happy-path's TSA).
+    write("tsa-leaf-only-chain-accept", r2, "accept", root=tsa_leaf_only_root(r2root))
+    write("tsa-cert-without-eku", r2, "reject bad-timestamp",
+          root=tsa_leaf_only_root(r2root, replace_eku(None)))
+    write("tsa-cert-eku-not-critical", r2, "reject bad-timestamp",
+          root=tsa_leaf_only_root(r2root, replace_eku(
+              der(0x30, EKU_OID + der(0x04, der(0x30, TIME_STAMPING))))))
+    write("tsa-cert-eku-undecodable", r2, "reject bad-timestamp",
+          root=tsa_leaf_only_root(r2root, replace_eku(
+              der(0x30, EKU_OID + CRITICAL + der(0x04, bytes.fromhex("3003020100"))))))
+    write("tsa-cert-eku-not-only-timestamping", r2, "reject bad-timestamp",
+          root=tsa_leaf_only_root(r2root, replace_eku(
+              der(0x30, EKU_OID + CRITICAL + der(0x04, der(0x30, TIME_STAMPING + CODE_SIGNING))))))
+
+    # Log key validity is judged at signed times only. managed-key-happy-path's entry (Rekor v1,
+    # SET, inclusion proof with checkpoint) and RFC 3161 timestamp, with the SET removed.
+    mk_entry = mk["verificationMaterial"]["tlogEntries"][0]
+    b = copy.deepcopy(mk)
+    del b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]
+    write("set-less-entry-with-timestamp-accept", b, "accept", key=mk_key)
+
+    # The log key's validity ends in 2022; the entry's integratedTime (unsigned without its SET)
+    # is moved back into that window. Only the unsigned number says the key was valid.
+    root = copy.deepcopy(prod)
+    for t in root["tlogs"]:
+        if t["logId"]["keyId"] == mk_entry["logId"]["keyId"]:
+            t["publicKey"]["validFor"]["end"] = "2022-01-01T00:00:00Z"
+    b = copy.deepcopy(mk)
+    e = b["verificationMaterial"]["tlogEntries"][0]
+    del e["inclusionPromise"]
+    e["integratedTime"] = "1640000000"
+    b["verificationMaterial"].pop("timestampVerificationData")
+    write("integrated-time-unsigned", b, "reject no-signed-time", root=root, key=mk_key)
+
+    # The same, with the RFC 3161 timestamp kept: the key is judged at its time (2025), when it
+    # was no longer valid, whatever integratedTime says.
+    b = copy.deepcopy(mk)
+    e = b["verificationMaterial"]["tlogEntries"][0]
+    del e["inclusionPromise"]
+    e["integratedTime"] = "1640000000"
+    write("set-less-entry-log-key-judged-at-timestamp", b, "reject untrusted-log", root=root,
+          key=mk_key)
+
+    # Rekor v2 has no integrated time at all: without an RFC 3161 timestamp, no signed time.
+    b = copy.deepcopy(r2)
+    b["verificationMaterial"].pop("timestampVerificationData")
+    write("rekor2-without-timestamp", b, "reject no-signed-time", root=r2root)
+
+    # A 3 GiB trusted root (made sparse by the test): refused from its size, never loaded.
+    write("trusted-root-oversized", v3, "reject malformed-trusted-root")
+    with open(os.path.join(SCEN, "sigstore-trusted-root-oversized", "trusted_root.sparse-bytes"),
+              "w") as f:
+        f.write(str(3 << 30) + "\n")
 
 
 if __name__ == "__main__":
