@@ -12,6 +12,7 @@ pub mod json;
 pub mod keys;
 pub mod manifest;
 pub mod mcp;
+pub mod reason;
 pub mod relpath;
 pub mod sign;
 pub mod sigstore;

@@ -58,6 +58,8 @@ reasons! {
     UntrustedLog => "untrusted-log",
     MissingTransparency => "missing-transparency",
     BadTimestamp => "bad-timestamp",
+    /// No signed time (SET or RFC 3161 timestamp) vouches for when the entry was logged.
+    NoSignedTime => "no-signed-time",
     MalformedTrustedRoot => "malformed-trusted-root",
     // The statement and the manifest.
     MalformedStatement => "malformed-statement",
@@ -90,6 +92,10 @@ reasons! {
     OversizedMetadata => "oversized-metadata",
     RootRotationLimit => "root-rotation-limit",
     MalformedMetadata => "malformed-metadata",
+    /// The cached repository's root chain does not lead from the trust anchor to its root.
+    RootChainBroken => "root-chain-broken",
+    /// The cache folder or a file in it can be written by another user.
+    UnsafeCache => "unsafe-cache",
     // Could not decide (exit 2).
     Network => "network",
     Io => "io",

@@ -7,6 +7,7 @@ use crate::digest::tree::{self, TreeError};
 use crate::digest::{Algorithm, Digest};
 use crate::keys::KeyId;
 use crate::manifest::{Artifact, Manifest, PREDICATE_TYPE, ServerId};
+use crate::reason::Reason;
 use crate::sigstore::bundle::{Bundle, Content, SignerMaterial};
 use crate::sigstore::keys::PublicKey;
 use crate::sigstore::policy::{FulcioExtension, IdentityPolicy};
@@ -138,15 +139,15 @@ pub enum SignerSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    /// Stable kebab-case reason code (spec/cli.md).
-    pub reason: &'static str,
+    /// Stable reason code (spec/cli.md), written as its kebab-case text.
+    pub reason: Reason,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
 }
 
 impl Problem {
-    fn new(reason: &'static str, message: impl Into<String>) -> Problem {
+    fn new(reason: Reason, message: impl Into<String>) -> Problem {
         Problem {
             reason,
             message: message.into(),
@@ -309,7 +310,7 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
                 _ => ("directory", "--dir"),
             };
             problems.push(Problem {
-                reason: "artifact-unchecked",
+                reason: Reason::ArtifactUnchecked,
                 message: format!(
                     "{kind} artifact `{}` was not checked: pass `{flag} {}=PATH` to re-hash it, or \
                      `--signature-only` to check the signature alone",
@@ -342,21 +343,21 @@ fn check_signature(
     // Strict parse first: a bundle with duplicate keys means different things to different readers.
     crate::json::parse_value(bundle_bytes).map_err(|e| {
         Problem::new(
-            "malformed-bundle",
+            Reason::MalformedBundle,
             format!("bundle is not valid JSON: {}", crate::error_chain(&e)),
         )
     })?;
     let bundle = Bundle::from_json(bundle_bytes)
-        .map_err(|e| Problem::new("malformed-bundle", crate::error_chain(&e)))?;
+        .map_err(|e| Problem::new(Reason::MalformedBundle, crate::error_chain(&e)))?;
     let Content::DsseEnvelope(env) = &bundle.content else {
         return Err(Problem::new(
-            "malformed-bundle",
+            Reason::MalformedBundle,
             "bundle holds a plain message signature, not a DSSE envelope with an mcpsig statement",
         ));
     };
     if env.signatures.is_empty() {
         return Err(Problem::new(
-            "unsigned",
+            Reason::Unsigned,
             "the DSSE envelope carries no signature",
         ));
     }
@@ -375,7 +376,7 @@ fn check_signature(
                 SignerMaterial::PublicKey { .. } => {}
                 _ => {
                     return Err(Problem::new(
-                        "untrusted-signer",
+                        Reason::UntrustedSigner,
                         "bundle was signed with a certificate (keyless); verify it with \
                          --certificate-identity and --certificate-oidc-issuer",
                     ));
@@ -399,7 +400,7 @@ fn check_signature(
     let verified =
         verify_bundle(&bundle, None, &opts).map_err(|e| match (&other_key_hint, &e) {
             (Some(msg), crate::sigstore::SigstoreError::BadSignature { .. }) => {
-                Problem::new("untrusted-signer", msg.clone())
+                Problem::new(Reason::UntrustedSigner, msg.clone())
             }
             (_, crate::sigstore::SigstoreError::BadCertificateChain { .. }) => Problem::new(
                 e.reason_code(),
@@ -412,7 +413,7 @@ fn check_signature(
         })?;
     if env.payload_type != PAYLOAD_TYPE {
         return Err(Problem::new(
-            "malformed-statement",
+            Reason::MalformedStatement,
             format!(
                 "payload type is `{}`, expected `{PAYLOAD_TYPE}`",
                 env.payload_type
@@ -421,7 +422,7 @@ fn check_signature(
     }
     let payload = verified.payload.ok_or_else(|| {
         Problem::new(
-            "malformed-bundle",
+            Reason::MalformedBundle,
             "verified bundle carries no DSSE payload",
         )
     })?;
@@ -462,13 +463,13 @@ fn check_signature(
 fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
     let statement: Statement = crate::json::from_slice(payload).map_err(|e| {
         Problem::new(
-            "malformed-statement",
+            Reason::MalformedStatement,
             format!("signed statement is invalid: {}", crate::error_chain(&e)),
         )
     })?;
     if statement.type_ != STATEMENT_TYPE {
         return Err(Problem::new(
-            "malformed-statement",
+            Reason::MalformedStatement,
             format!(
                 "statement type is `{}`, expected `{STATEMENT_TYPE}`",
                 statement.type_
@@ -477,7 +478,7 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
     }
     if statement.predicate_type != PREDICATE_TYPE {
         return Err(Problem::new(
-            "wrong-predicate-type",
+            Reason::WrongPredicateType,
             format!(
                 "predicate type is `{}`, expected `{PREDICATE_TYPE}`",
                 statement.predicate_type
@@ -485,18 +486,18 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
         ));
     }
     let manifest = Manifest::from_value(statement.predicate.clone())
-        .map_err(|e| Problem::new("malformed-manifest", crate::error_chain(&e)))?;
+        .map_err(|e| Problem::new(Reason::MalformedManifest, crate::error_chain(&e)))?;
     let mut signed = BTreeSet::new();
     for s in &statement.subject {
         let digests = s.digests().map_err(|e| {
             Problem::new(
-                "subject-mismatch",
+                Reason::SubjectMismatch,
                 format!("subject `{}` has an invalid digest: {e}", s.name),
             )
         })?;
         if digests.is_empty() {
             return Err(Problem::new(
-                "subject-mismatch",
+                Reason::SubjectMismatch,
                 format!("subject `{}` has no sha256 or sha512 digest", s.name),
             ));
         }
@@ -515,7 +516,7 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
             .map(|(n, d)| format!("{n} {d}"))
             .collect();
         return Err(Problem::new(
-            "subject-mismatch",
+            Reason::SubjectMismatch,
             format!(
                 "statement subjects disagree with the manifest's artifacts (missing: [{}]; unexpected: [{}])",
                 missing.join(", "),
@@ -531,13 +532,13 @@ fn check_validity(m: &Manifest, now: DateTime<Utc>, problems: &mut Vec<Problem>)
         && now >= exp.0
     {
         problems.push(Problem::new(
-            "expired",
+            Reason::Expired,
             format!("manifest expired at {exp}"),
         ));
     }
     if m.issued_at.0 > now + CLOCK_SKEW {
         problems.push(Problem::new(
-            "not-yet-valid",
+            Reason::NotYetValid,
             format!("manifest is issued at {}, in the future", m.issued_at),
         ));
     }
@@ -605,7 +606,7 @@ fn check_file(
         // A symlink, fifo or device where a pinned file should be is a rejection, not an error.
         Err(e @ crate::digest::HashError::NotAFile { .. }) => {
             problems.push(Problem {
-                reason: "artifact-mismatch",
+                reason: Reason::ArtifactMismatch,
                 message: format!("file artifact `{name}`: {e}"),
                 path: Some(name.to_string()),
             });
@@ -620,7 +621,7 @@ fn check_file(
     };
     if &actual != digest || actual_size != *size {
         problems.push(Problem {
-            reason: "artifact-mismatch",
+            reason: Reason::ArtifactMismatch,
             message: format!(
                 "file artifact `{name}` ({}) differs: expected {} ({size} bytes), got {} ({actual_size} bytes)",
                 path.display(),
@@ -663,9 +664,9 @@ fn check_dir(
             | TreeError::TooManyEntries),
         ) => {
             let reason = match e {
-                TreeError::SymlinkEscapes { .. } => "unsafe-symlink",
-                TreeError::SpecialFile { .. } => "special-file",
-                _ => "unsafe-path",
+                TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
+                TreeError::SpecialFile { .. } => Reason::SpecialFile,
+                _ => Reason::UnsafePath,
             };
             problems.push(Problem::new(reason, e.to_string()));
             return Ok(());
@@ -679,7 +680,7 @@ fn check_dir(
     };
     for change in tree::compare(entries, &actual) {
         problems.push(Problem {
-            reason: "artifact-mismatch",
+            reason: Reason::ArtifactMismatch,
             message: change.to_string(),
             path: Some(change.path().to_string()),
         });

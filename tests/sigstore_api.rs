@@ -73,14 +73,20 @@ fn local_key_bundle_round_trips_and_verifies_without_log() -> Result<(), Sigstor
     verify_bundle(&bundle, Some(ArtifactRef::Sha256(digest)), &opts)?;
 
     let err = verify_bundle(&bundle, Some(ArtifactRef::Bytes(b"other")), &opts).err();
-    assert_eq!(err.map(|e| e.reason_code()), Some("artifact-mismatch"));
+    assert_eq!(
+        err.map(|e| e.reason_code().as_str()),
+        Some("artifact-mismatch")
+    );
 
     let strict = VerifyOptions {
         require_transparency: true,
         ..opts.clone()
     };
     let err = verify_bundle(&bundle, None, &strict).err();
-    assert_eq!(err.map(|e| e.reason_code()), Some("missing-transparency"));
+    assert_eq!(
+        err.map(|e| e.reason_code().as_str()),
+        Some("missing-transparency")
+    );
 
     let other =
         PublicKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[12u8; 32]).verifying_key());
@@ -89,7 +95,7 @@ fn local_key_bundle_round_trips_and_verifies_without_log() -> Result<(), Sigstor
         ..opts
     };
     let err = verify_bundle(&bundle, None, &wrong).err();
-    assert_eq!(err.map(|e| e.reason_code()), Some("bad-signature"));
+    assert_eq!(err.map(|e| e.reason_code().as_str()), Some("bad-signature"));
     Ok(())
 }
 

@@ -28,7 +28,7 @@ fn authority(root: &str, start: i64) -> Result<CertificateAuthority, SigstoreErr
 }
 
 fn code(r: Result<impl Sized, SigstoreError>) -> &'static str {
-    r.err().map_or("accept", |e| e.reason_code())
+    r.err().map_or("accept", |e| e.reason_code().as_str())
 }
 
 #[test]

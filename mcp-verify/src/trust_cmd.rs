@@ -58,7 +58,7 @@ pub fn run(cmd: TrustCmd) -> u8 {
         }
         Err(e) => {
             let tuf_err = e.downcast_ref::<tuf::TufError>();
-            let reason = tuf_err.map_or("error", |t| t.reason_code());
+            let reason = tuf_err.map_or("error", |t| t.reason_code().as_str());
             print_error(e.as_ref(), reason, None, args.json);
             if tuf_err.is_some_and(|t| t.is_rejection()) {
                 EXIT_REJECTED

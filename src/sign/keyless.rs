@@ -83,7 +83,7 @@ impl KeylessError {
             Self::Key { .. } => "key",
             Self::Timestamp { .. } => "tsa-request-failed",
             Self::RekorV2WithoutTsa { .. } => "signing-config-no-service",
-            Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code(),
+            Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code().as_str(),
             Self::Write(crate::fsutil::WriteError::Exists { .. }) => "output-exists",
             Self::Read { .. } | Self::Write(_) => "io",
             Self::NotAStatement { .. } => "not-a-statement",

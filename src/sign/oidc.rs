@@ -382,7 +382,7 @@ pub fn obtain_token_with_env(
         return interactive_token(issuer, &opts.client_id, opts.timeout, &mut |url| {
             eprintln!(
                 "Open this URL in a browser to sign in:\n\n  {}\n",
-                crate::cli::one_line(&url)
+                crate::cli::one_line(url)
             );
         });
     }

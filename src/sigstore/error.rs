@@ -87,28 +87,33 @@ pub enum SigstoreError {
 
 impl SigstoreError {
     /// A stable, kebab-case reason code for reports and exit-code documentation.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> crate::reason::Reason {
+        use crate::reason::Reason;
         match self {
-            Self::MalformedBundle { .. } | Self::UnsupportedMediaType { .. } => "malformed-bundle",
-            Self::MalformedKey { .. } | Self::UnsupportedKeyAlgorithm { .. } => "malformed-key",
-            Self::BadSignature { .. } => "bad-signature",
-            Self::UntrustedSigner { .. } => "untrusted-signer",
-            Self::IdentityMismatch { .. } => "identity-mismatch",
-            Self::BadCertificateChain { .. } => "bad-certificate-chain",
-            Self::BadCertificate { .. } => "bad-certificate",
-            Self::BadSct { .. } => "bad-sct",
-            Self::BadSet { .. } => "bad-set",
-            Self::BadInclusionProof { .. } => "bad-inclusion-proof",
-            Self::BadCheckpoint { .. } => "bad-checkpoint",
-            Self::BadTimestamp { .. } => "bad-timestamp",
-            Self::Expired { .. } => "expired",
-            Self::ArtifactMismatch { .. } => "artifact-mismatch",
-            Self::LogEntryMismatch { .. } => "log-entry-mismatch",
-            Self::UntrustedLog { .. } => "untrusted-log",
-            Self::MissingTransparency { .. } => "missing-transparency",
-            Self::NoSignedTime { .. } => "no-signed-time",
-            Self::MalformedTrustedRoot { .. } => "malformed-trusted-root",
-            Self::Io { .. } => "io",
+            Self::MalformedBundle { .. } | Self::UnsupportedMediaType { .. } => {
+                Reason::MalformedBundle
+            }
+            Self::MalformedKey { .. } | Self::UnsupportedKeyAlgorithm { .. } => {
+                Reason::MalformedKey
+            }
+            Self::BadSignature { .. } => Reason::BadSignature,
+            Self::UntrustedSigner { .. } => Reason::UntrustedSigner,
+            Self::IdentityMismatch { .. } => Reason::IdentityMismatch,
+            Self::BadCertificateChain { .. } => Reason::BadCertificateChain,
+            Self::BadCertificate { .. } => Reason::BadCertificate,
+            Self::BadSct { .. } => Reason::BadSct,
+            Self::BadSet { .. } => Reason::BadSet,
+            Self::BadInclusionProof { .. } => Reason::BadInclusionProof,
+            Self::BadCheckpoint { .. } => Reason::BadCheckpoint,
+            Self::BadTimestamp { .. } => Reason::BadTimestamp,
+            Self::Expired { .. } => Reason::CertificateExpired,
+            Self::ArtifactMismatch { .. } => Reason::ArtifactMismatch,
+            Self::LogEntryMismatch { .. } => Reason::LogEntryMismatch,
+            Self::UntrustedLog { .. } => Reason::UntrustedLog,
+            Self::MissingTransparency { .. } => Reason::MissingTransparency,
+            Self::NoSignedTime { .. } => Reason::NoSignedTime,
+            Self::MalformedTrustedRoot { .. } => Reason::MalformedTrustedRoot,
+            Self::Io { .. } => Reason::Io,
         }
     }
 

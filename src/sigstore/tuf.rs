@@ -205,24 +205,25 @@ pub enum TufError {
 
 impl TufError {
     /// A stable kebab-case reason code for reports and scenario files.
-    pub fn reason_code(&self) -> &'static str {
+    pub fn reason_code(&self) -> crate::reason::Reason {
+        use crate::reason::Reason;
         match self {
-            Self::Fetch { .. } | Self::Status { .. } => "network",
-            Self::TooLarge { .. } => "oversized-metadata",
-            Self::Malformed { .. } => "malformed-metadata",
-            Self::BadSignature { .. } => "bad-signature",
-            Self::BelowThreshold { .. } => "below-threshold",
-            Self::VersionMismatch { .. } => "version-mismatch",
-            Self::Rollback { .. } => "rollback",
-            Self::Expired { .. } => "expired",
-            Self::MetaMismatch { .. } => "metadata-mismatch",
-            Self::TargetLength { .. } => "target-length-mismatch",
-            Self::TargetHash { .. } => "target-hash-mismatch",
-            Self::TargetMissing { .. } => "target-missing",
-            Self::TooManyRootRotations { .. } => "root-rotation-limit",
-            Self::Io { .. } | Self::Write(_) => "io",
-            Self::UnsafeCache { .. } => "unsafe-cache",
-            Self::RootChainBroken { .. } => "root-chain-broken",
+            Self::Fetch { .. } | Self::Status { .. } => Reason::Network,
+            Self::TooLarge { .. } => Reason::OversizedMetadata,
+            Self::Malformed { .. } => Reason::MalformedMetadata,
+            Self::BadSignature { .. } => Reason::BadSignature,
+            Self::BelowThreshold { .. } => Reason::BelowThreshold,
+            Self::VersionMismatch { .. } => Reason::VersionMismatch,
+            Self::Rollback { .. } => Reason::Rollback,
+            Self::Expired { .. } => Reason::MetadataExpired,
+            Self::MetaMismatch { .. } => Reason::MetadataMismatch,
+            Self::TargetLength { .. } => Reason::TargetLengthMismatch,
+            Self::TargetHash { .. } => Reason::TargetHashMismatch,
+            Self::TargetMissing { .. } => Reason::TargetMissing,
+            Self::TooManyRootRotations { .. } => Reason::RootRotationLimit,
+            Self::Io { .. } | Self::Write(_) => Reason::Io,
+            Self::UnsafeCache { .. } => Reason::UnsafeCache,
+            Self::RootChainBroken { .. } => Reason::RootChainBroken,
         }
     }
 
@@ -1503,7 +1504,10 @@ mod tests {
     fn duplicate_keys_are_refused() {
         let raw = br#"{"signed":{"_type":"root","_type":"targets"},"signatures":[]}"#;
         let err = verify_root_self_signed(raw, "dup").err();
-        assert_eq!(err.map(|e| e.reason_code()), Some("malformed-metadata"));
+        assert_eq!(
+            err.map(|e| e.reason_code().as_str()),
+            Some("malformed-metadata")
+        );
     }
 
     #[test]
@@ -1515,13 +1519,22 @@ mod tests {
         };
         assert!(check_target("t", "u", &file, data).is_ok());
         let e = check_target("t", "u", &file, b"hellO").err();
-        assert_eq!(e.map(|e| e.reason_code()), Some("target-hash-mismatch"));
+        assert_eq!(
+            e.map(|e| e.reason_code().as_str()),
+            Some("target-hash-mismatch")
+        );
         let e = check_target("t", "u", &file, b"hell").err();
-        assert_eq!(e.map(|e| e.reason_code()), Some("target-length-mismatch"));
+        assert_eq!(
+            e.map(|e| e.reason_code().as_str()),
+            Some("target-length-mismatch")
+        );
         let mut md5 = file.clone();
         md5.hashes.insert("md5".into(), "00".into());
         let e = check_target("t", "u", &md5, data).err();
-        assert_eq!(e.map(|e| e.reason_code()), Some("malformed-metadata"));
+        assert_eq!(
+            e.map(|e| e.reason_code().as_str()),
+            Some("malformed-metadata")
+        );
     }
 
     #[test]

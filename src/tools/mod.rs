@@ -21,11 +21,11 @@ pub use diff::{DiffCode, ItemKind, ToolDiff, ValueChange, diff, line_diff};
 pub use lint::{Lint, LintCode, lint};
 
 /// The reason code for any difference between pinned and live definitions.
-pub const REASON_TOOL_DRIFT: &str = "tool-drift";
+pub const REASON_TOOL_DRIFT: crate::reason::Reason = crate::reason::Reason::ToolDrift;
 /// Pins that fail their own checks (a digest that does not recompute, ...).
-pub const REASON_INVALID_PINS: &str = "invalid-tool-pins";
+pub const REASON_INVALID_PINS: crate::reason::Reason = crate::reason::Reason::InvalidToolPins;
 /// A verified manifest without pins, when tools were to be checked.
-pub const REASON_NO_PINS: &str = "no-tool-pins";
+pub const REASON_NO_PINS: crate::reason::Reason = crate::reason::Reason::NoToolPins;
 
 /// Everything a server offers to a model, pinned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,7 +189,7 @@ pub enum ToolsError {
 
 impl ToolsError {
     /// The reason code when this error means "reject" rather than "could not decide".
-    pub fn reason(&self) -> Option<&'static str> {
+    pub fn reason(&self) -> Option<crate::reason::Reason> {
         match self {
             ToolsError::DigestMismatch { .. }
             | ToolsError::NameMismatch { .. }

@@ -244,7 +244,7 @@ pub struct ToolsCheck {
 
 impl ToolsCheck {
     /// `Some("tool-drift")` when anything differs.
-    pub fn reason(&self) -> Option<&'static str> {
+    pub fn reason(&self) -> Option<crate::reason::Reason> {
         (!self.drift.is_empty()).then_some(super::REASON_TOOL_DRIFT)
     }
 }
