@@ -112,7 +112,7 @@ impl TrustArgs {
                         )
                     });
                 }
-                eprintln!("warning: {w}");
+                mcpsig::errln!("warning: {w}");
             }
             let cached = lookup.target.with_context(|| {
                 format!(
@@ -134,16 +134,16 @@ impl TrustArgs {
         let lookup = tuf::cached_trusted_root(url, anchor, now);
         for w in &lookup.warnings {
             match w {
-                tuf::CacheWarning::Ignored { .. } => eprintln!(
+                tuf::CacheWarning::Ignored { .. } => mcpsig::errln!(
                     "warning: ignoring the trusted root cached from {url}: {w}; using the embedded one"
                 ),
-                _ => eprintln!("warning: {w}"),
+                _ => mcpsig::errln!("warning: {w}"),
             }
         }
         if let Some(cached) = lookup.target {
             match TrustedRoot::from_json(&cached.bytes) {
                 Ok(root) => return Ok(root),
-                Err(e) => eprintln!(
+                Err(e) => mcpsig::errln!(
                     "warning: ignoring cached trusted root `{}`: {e}; using the embedded one",
                     cached.path.display()
                 ),

@@ -91,19 +91,22 @@ fn refresh(args: &RefreshArgs) -> anyhow::Result<RefreshReport> {
 }
 
 fn print_human(r: &RefreshReport) {
-    println!("refreshed: {}", r.url);
-    println!("  cache:     {}", r.cache_dir.display());
+    mcpsig::outln!("refreshed: {}", r.url);
+    mcpsig::outln!("  cache:     {}", r.cache_dir.display());
     if r.root_version == r.root_version_before {
-        println!("  root:      v{} (unchanged)", r.root_version);
+        mcpsig::outln!("  root:      v{} (unchanged)", r.root_version);
     } else {
-        println!(
+        mcpsig::outln!(
             "  root:      v{} -> v{}",
-            r.root_version_before, r.root_version
+            r.root_version_before,
+            r.root_version
         );
     }
-    println!(
+    mcpsig::outln!(
         "  timestamp: v{}  snapshot: v{}  targets: v{}",
-        r.timestamp_version, r.snapshot_version, r.targets_version
+        r.timestamp_version,
+        r.snapshot_version,
+        r.targets_version
     );
     for t in &r.targets {
         let state = if t.changed { "updated" } else { "unchanged" };
@@ -112,6 +115,6 @@ fn print_human(r: &RefreshReport) {
             .as_deref()
             .map(|h| format!(" sha256:{h}"))
             .unwrap_or_default();
-        println!("  {}: {state}{digest}", t.name);
+        mcpsig::outln!("  {}: {state}{digest}", t.name);
     }
 }
