@@ -361,8 +361,16 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
             ),
         ));
     }
-    let manifest = Manifest::from_value(statement.predicate.clone())
-        .map_err(|e| Problem::new("malformed-manifest", crate::error_chain(&e)))?;
+    let manifest = Manifest::from_value(statement.predicate.clone()).map_err(|e| {
+        let reason = match &e {
+            crate::manifest::ManifestError::UnsafeTree {
+                source: TreeError::SymlinkEscapes { .. },
+                ..
+            } => "unsafe-symlink",
+            _ => "malformed-manifest",
+        };
+        Problem::new(reason, crate::error_chain(&e))
+    })?;
     let mut signed = BTreeSet::new();
     for s in &statement.subject {
         let digests = s.digests().map_err(|e| {
@@ -483,6 +491,7 @@ fn check_dir(
             let reason = match e {
                 TreeError::SymlinkEscapes { .. } => "unsafe-symlink",
                 TreeError::SpecialFile { .. } => "special-file",
+                TreeError::TooManyEntries => "too-many-entries",
                 _ => "unsafe-path",
             };
             problems.push(Problem::new(reason, e.to_string()));

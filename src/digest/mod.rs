@@ -2,6 +2,7 @@
 //! and files, and directory-tree digests (see [`tree`]).
 
 pub mod glob;
+pub mod links;
 pub mod tree;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
