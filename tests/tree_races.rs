@@ -62,13 +62,26 @@ impl Swapper {
 
     /// Stops swapping, puts the genuine object back in place and returns the number of swaps.
     fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().unwrap().join().unwrap();
+        self.stop_thread();
         let n = self.swaps.load(Ordering::Relaxed);
         if n % 2 == 1 {
             renameat_with(CWD, &self.a, CWD, &self.b, RenameFlags::EXCHANGE).unwrap();
         }
         n
+    }
+
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+/// A failed assertion stops the swapping before the temporary directories go away.
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        self.stop_thread();
     }
 }
 

@@ -47,7 +47,14 @@ pub fn check_links(entries: &[Entry], excludes: &[Pattern]) -> Result<(), TreeEr
     };
     for id in 0..tree.nodes.len() {
         if let Kind::Link(_) = tree.nodes[id].kind {
-            resolver.resolve(id, 0)?;
+            resolver.resolve(id, 0).map_err(|e| match e {
+                // The chain is too long for the link it started from, wherever it was noticed.
+                TreeError::SymlinkEscapes {
+                    why: LinkProblem::TooDeep,
+                    ..
+                } => resolver.refuse(id, LinkProblem::TooDeep),
+                e => e,
+            })?;
         }
     }
     Ok(())
@@ -348,8 +355,8 @@ mod tests {
         };
         assert!(check(chain(MAX_LINK_DEPTH, "l")).is_ok());
         assert_eq!(
-            refused(chain(MAX_LINK_DEPTH + 1, "l")).1,
-            LinkProblem::TooDeep
+            refused(chain(MAX_LINK_DEPTH + 1, "l")),
+            ("l000".to_owned(), LinkProblem::TooDeep)
         );
         // Sorted the other way round: the tail resolves first and is remembered.
         let reversed: Vec<Entry> = (0..=MAX_LINK_DEPTH)
