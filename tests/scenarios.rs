@@ -566,8 +566,10 @@ ln -s here/here/y lib/z && ln -s lib/here/../lib docs && ln -s not-yet.py lib/la
     };
     let entry = |json: serde_json::Value| -> tree::Entry { serde_json::from_value(json).unwrap() };
     let file = |path: &str| {
-        entry(serde_json::json!({"path": path, "type": "file", "size": 2, "executable": false,
-            "digest": mcpsig::digest::Digest::sha256_of(b"x\n").to_string()}))
+        entry(
+            serde_json::json!({"path": path, "type": "file", "size": 2, "executable": false,
+            "digest": mcpsig::digest::Digest::sha256_of(b"x\n").to_string()}),
+        )
     };
     let link = |path: &str, target: &str| {
         entry(serde_json::json!({"path": path, "type": "symlink", "target": target}))

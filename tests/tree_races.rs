@@ -111,7 +111,10 @@ fn hash_during_swaps(root: &Path, swapper: Swapper, pinned: &[Entry], outside: &
     assert_eq!(ok + refused, HASHES);
     assert!(swaps > 0);
     // Once the swapping stopped, the genuine tree hashes as before.
-    assert_eq!(tree::hash_tree(root, &[], Algorithm::Sha256).unwrap(), pinned);
+    assert_eq!(
+        tree::hash_tree(root, &[], Algorithm::Sha256).unwrap(),
+        pinned
+    );
     eprintln!("{HASHES} hashes during {swaps} swaps: {ok} genuine, {refused} refused");
 }
 

@@ -402,12 +402,14 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// Records the first error and stops the other tasks (they stop without an error of their
+    /// own, so the one reported is the one that happened).
     fn fail(&self, e: TreeError) {
-        self.failed.store(true, Ordering::Relaxed);
         let mut slot = lock(&self.error);
         if slot.is_none() {
             *slot = Some(e);
         }
+        self.failed.store(true, Ordering::Relaxed);
     }
 
     fn push(&self, e: Entry) {
@@ -481,15 +483,9 @@ impl<'a> Walk<'a> {
             if matches!(raw_name.to_bytes(), b"." | b"..") {
                 continue;
             }
-            let name = raw_name
-                .to_str()
-                .map_err(|_| TreeError::NonUtf8Name {
-                    path: format!(
-                        "{}/{}",
-                        self.shown(rel_dir),
-                        raw_name.to_string_lossy()
-                    ),
-                })?;
+            let name = raw_name.to_str().map_err(|_| TreeError::NonUtf8Name {
+                path: format!("{}/{}", self.shown(rel_dir), raw_name.to_string_lossy()),
+            })?;
             let rel = match rel_dir {
                 None => RelPath::parse(name)?,
                 Some(d) => d.join(name)?,
@@ -519,9 +515,14 @@ impl<'a> Walk<'a> {
                         pr.files_total.fetch_add(1, Ordering::Relaxed);
                     }
                     let dir_fd = Arc::clone(&fd);
-                    scope.spawn(move |_| match self.hash_one(rel, &dir_fd) {
-                        Ok(entry) => self.push(entry),
-                        Err(e) => self.fail(e),
+                    scope.spawn(move |_| {
+                        if self.failed.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match self.hash_one(rel, &dir_fd) {
+                            Ok(entry) => self.push(entry),
+                            Err(e) => self.fail(e),
+                        }
                     });
                 }
                 FileType::Symlink => {
@@ -564,18 +565,15 @@ impl<'a> Walk<'a> {
     /// Opens `rel` through its directory's descriptor and hashes it, if it is still a regular
     /// file (fstat on the opened descriptor: those are the bytes hashed).
     fn hash_one(&self, rel: RelPath, dir: &OwnedFd) -> Result<Entry, TreeError> {
-        if self.failed.load(Ordering::Relaxed) {
-            // Another task already failed; the result will be discarded.
-            return Err(TreeError::TooManyEntries);
-        }
         let changed = |why: &str| TreeError::Changed {
             path: rel.to_string(),
             why: why.into(),
         };
-        let fd = openat(dir, file_name(&rel), file_flags(), Mode::empty()).map_err(|e| match e {
-            Errno::LOOP => changed("replaced by a symlink"),
-            e => self.io(Some(&rel), e),
-        })?;
+        let fd =
+            openat(dir, file_name(&rel), file_flags(), Mode::empty()).map_err(|e| match e {
+                Errno::LOOP => changed("replaced by a symlink"),
+                e => self.io(Some(&rel), e),
+            })?;
         let st = fstat(&fd).map_err(|e| self.io(Some(&rel), e))?;
         if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
             return Err(changed("no longer a regular file"));
@@ -816,7 +814,10 @@ mod tests {
         ));
         std::fs::remove_file(t.path().join("a/b/l")).unwrap();
         symlink("m/f", t.path().join("a/b/l")).unwrap();
-        assert_eq!(hash_tree(t.path(), &[], Algorithm::Sha256).unwrap().len(), 3);
+        assert_eq!(
+            hash_tree(t.path(), &[], Algorithm::Sha256).unwrap().len(),
+            3
+        );
         // An excluded directory is not pinned, so a link may not lead into it.
         std::fs::create_dir(t.path().join(".git")).unwrap();
         symlink("/", t.path().join(".git/root")).unwrap();
