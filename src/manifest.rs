@@ -51,7 +51,7 @@ pub enum ManifestError {
     #[error("tool pins are inconsistent")]
     ToolPins(#[source] crate::tools::ToolsError),
     /// A symlink that leaves the tree, loops or passes through a file, or an entry beneath a
-    /// file or symlink (spec/manifest-v1.md, "Entries").
+    /// file or symlink (spec/manifest-v1.md, "Symlink resolution").
     #[error("directory artifact `{name}` pins an unsafe tree")]
     UnsafeTree {
         name: String,
