@@ -851,6 +851,16 @@ mod tests {
     }
 
     #[test]
+    fn deep_trees_are_walked_without_running_out_of_descriptors() {
+        let t = tempfile::tempdir().unwrap();
+        let deep = vec!["d"; 1500].join("/");
+        write(t.path(), &format!("{deep}/f"), b"bottom");
+        let entries = hash_tree(t.path(), &[], Algorithm::Sha256).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].path.as_str(), format!("{deep}/f"));
+    }
+
+    #[test]
     fn the_root_must_be_a_directory_itself() {
         let t = tempfile::tempdir().unwrap();
         write(t.path(), "real/f", b"f");
