@@ -50,6 +50,14 @@ pub enum ManifestError {
     NoArtifacts,
     #[error("tool pins are inconsistent")]
     ToolPins(#[source] crate::tools::ToolsError),
+    /// A symlink that leaves the tree, loops or passes through a file, or an entry beneath a
+    /// file or symlink (spec/manifest-v1.md, "Symlink resolution").
+    #[error("directory artifact `{name}` pins an unsafe tree")]
+    UnsafeTree {
+        name: String,
+        #[source]
+        source: tree::TreeError,
+    },
 }
 
 /// A server name in the MCP registry's reverse-DNS form: `io.github.owner/server-name`.
@@ -367,8 +375,8 @@ impl Manifest {
             if let Artifact::Directory {
                 name,
                 digest,
+                exclude,
                 entries,
-                ..
             } = a
             {
                 for pair in entries.windows(2) {
@@ -387,6 +395,12 @@ impl Manifest {
                         computed,
                     });
                 }
+                tree::check_links(entries, exclude).map_err(|source| {
+                    ManifestError::UnsafeTree {
+                        name: name.clone(),
+                        source,
+                    }
+                })?;
             }
         }
         if let Some(pins) = &self.tools {

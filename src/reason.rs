@@ -75,6 +75,7 @@ reasons! {
     UnsafeSymlink => "unsafe-symlink",
     SpecialFile => "special-file",
     UnsafePath => "unsafe-path",
+    TooManyEntries => "too-many-entries",
     // Tools of the live server.
     ToolDrift => "tool-drift",
     InvalidToolPins => "invalid-tool-pins",

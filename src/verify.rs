@@ -485,8 +485,16 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
             ),
         ));
     }
-    let manifest = Manifest::from_value(statement.predicate.clone())
-        .map_err(|e| Problem::new(Reason::MalformedManifest, crate::error_chain(&e)))?;
+    let manifest = Manifest::from_value(statement.predicate.clone()).map_err(|e| {
+        let reason = match &e {
+            crate::manifest::ManifestError::UnsafeTree {
+                source: TreeError::SymlinkEscapes { .. },
+                ..
+            } => Reason::UnsafeSymlink,
+            _ => Reason::MalformedManifest,
+        };
+        Problem::new(reason, crate::error_chain(&e))
+    })?;
     let mut signed = BTreeSet::new();
     for s in &statement.subject {
         let digests = s.digests().map_err(|e| {
@@ -666,6 +674,7 @@ fn check_dir(
             let reason = match e {
                 TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
                 TreeError::SpecialFile { .. } => Reason::SpecialFile,
+                TreeError::TooManyEntries => Reason::TooManyEntries,
                 _ => Reason::UnsafePath,
             };
             problems.push(Problem::new(reason, e.to_string()));

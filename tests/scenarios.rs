@@ -614,6 +614,118 @@ fn regenerate_scenarios() {
         Some("mkfifo pipe"),
     );
 
+    // Symlinks are followed through the other links of the tree (spec/manifest-v1.md, "Entries"):
+    // each link below is lexically inside the tree, but resolving it is not.
+    for (name, setup) in [
+        (
+            "symlink-chain-escapes-tree",
+            "mkdir -p a/b/c && ln -s .. a/b/c/up && ln -s c/up/.. a/b/up2 && ln -s b/up2/../.. a/escape",
+        ),
+        (
+            "symlink-through-link-escapes-tree",
+            "mkdir -p a/b x && echo x > x/f && ln -s ../../x a/b/m && ln -s m/../.. a/b/l",
+        ),
+        (
+            "symlink-loop",
+            "ln -s loop-b lib/loop-a && ln -s loop-a lib/loop-b",
+        ),
+        (
+            "symlink-chain-too-deep",
+            "i=0; while [ $i -lt 40 ]; do ln -s l$((i+1)) lib/l$i; i=$((i+1)); done; ln -s util.py lib/l40",
+        ),
+        ("symlink-through-file", "ln -s util.py/x lib/through-file"),
+        (
+            "symlink-through-unpinned-path",
+            "ln -s missing/../util.py lib/through-missing",
+        ),
+        (
+            "symlink-into-excluded-path",
+            "mkdir .git && ln -s / .git/root && ln -s ../.git lib/git",
+        ),
+    ] {
+        write_scenario(name, &good, "reject unsafe-symlink", true, Some(setup));
+    }
+    // Links that stay inside however they are followed, and one dangling inside: accepted.
+    let links_setup = "ln -s util.py lib/x && ln -s x lib/y && ln -s . lib/here && \
+ln -s here/here/y lib/z && ln -s lib/here/../lib docs && ln -s not-yet.py lib/later";
+    let links_dir = tempfile::tempdir().unwrap();
+    copy_tree(&scenarios_dir().join("_base/tree"), links_dir.path());
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(links_setup)
+        .current_dir(links_dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut lm = m.clone();
+    lm.artifacts = vec![Artifact::directory(
+        "server".into(),
+        vec![Pattern::parse(".git").unwrap()],
+        tree::hash_tree(links_dir.path(), &[], Algorithm::Sha256).unwrap(),
+    )];
+    write_scenario(
+        "symlink-chain-inside-tree-accepted",
+        &sign_manifest(&lm, &signer).unwrap().to_json_pretty(),
+        "accept",
+        true,
+        Some(links_setup),
+    );
+    // The same rules on a signed manifest's entries, whatever is on disk.
+    let with_entries = |extra: Vec<tree::Entry>| {
+        let Artifact::Directory { entries, .. } = &m.artifacts[0] else {
+            unreachable!()
+        };
+        let mut entries = entries.clone();
+        entries.extend(extra);
+        entries.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
+        let mut bad = m.clone();
+        bad.artifacts = vec![Artifact::directory(
+            "server".into(),
+            vec![Pattern::parse(".git").unwrap()],
+            entries,
+        )];
+        // Signed without the manifest check, which would refuse it.
+        sign_payload(&statement_for(&bad).to_canonical_bytes())
+    };
+    let entry = |json: serde_json::Value| -> tree::Entry { serde_json::from_value(json).unwrap() };
+    let file = |path: &str| {
+        entry(
+            serde_json::json!({"path": path, "type": "file", "size": 2, "executable": false,
+            "digest": mcpsig::digest::Digest::sha256_of(b"x\n").to_string()}),
+        )
+    };
+    let link = |path: &str, target: &str| {
+        entry(serde_json::json!({"path": path, "type": "symlink", "target": target}))
+    };
+    write_scenario(
+        "symlink-escape-via-link-in-manifest",
+        &with_entries(vec![
+            link("a/b/m", "../../x"),
+            link("a/b/l", "m/../.."),
+            file("x/f"),
+        ]),
+        "reject unsafe-symlink",
+        false,
+        None,
+    );
+    write_scenario(
+        "symlink-loop-in-manifest",
+        &with_entries(vec![
+            link("lib/loop-a", "loop-b"),
+            link("lib/loop-b", "loop-a"),
+        ]),
+        "reject unsafe-symlink",
+        false,
+        None,
+    );
+    write_scenario(
+        "entry-beneath-file-in-manifest",
+        &with_entries(vec![file("server.py/evil.py")]),
+        "reject malformed-manifest",
+        false,
+        None,
+    );
+
     // A 2 GiB sparse file: pinned and verified without being loaded into memory.
     let sparse_dir = tempfile::tempdir().unwrap();
     copy_tree(&scenarios_dir().join("_base/tree"), sparse_dir.path());

@@ -3,6 +3,7 @@
 
 pub mod excluded;
 pub mod glob;
+pub mod links;
 pub mod tree;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -1,20 +1,26 @@
 //! Directory-tree digests. A tree is the sorted list of its entries; each entry records its path
 //! and its content digest as separate fields (no path/content concatenation ambiguity), the
 //! executable bit, and symlinks as links with their target (never followed, and refused when the
-//! target leaves the tree). Devices, sockets and fifos are refused. Files are hashed in parallel.
+//! target leaves the tree: see [`super::links`]). Devices, sockets and fifos are refused. The walk
+//! goes through directory descriptors, and files are hashed in parallel.
 //!
 //! The tree digest is sha256 over the RFC 8785 form of the entry list (spec/manifest-v1.md).
 
-use super::glob::Pattern;
-use super::{Algorithm, Digest, HashError};
-use crate::relpath::RelPath;
-use serde::{Deserialize, Serialize};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use super::links::{LinkProblem, MAX_LINK_DEPTH, check_links};
 
-/// Upper bound on entries in one tree, so a hostile directory cannot exhaust memory.
+use super::glob::Pattern;
+use super::{Algorithm, Digest};
+use crate::relpath::RelPath;
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, fstat, openat, readlinkat, statat};
+use rustix::io::Errno;
+use serde::{Deserialize, Serialize};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Upper bound on entries in one tree (files, symlinks and directories), so a hostile directory
+/// can neither exhaust memory nor keep the walk busy forever.
 pub const MAX_ENTRIES: usize = 1_000_000;
 
 /// One pinned entry of a tree.
@@ -135,15 +141,21 @@ pub enum TreeError {
     },
     #[error("`{path}` is a {kind}; only regular files, directories and symlinks can be pinned")]
     SpecialFile { path: String, kind: &'static str },
-    #[error("symlink `{path}` points to `{target}`, outside the tree")]
-    SymlinkEscapes { path: String, target: String },
+    #[error("unsafe symlink `{path}` -> `{target}`: {why}")]
+    SymlinkEscapes {
+        path: String,
+        target: String,
+        why: LinkProblem,
+    },
+    #[error("`{path}` lies beneath `{parent}`, which is not a directory")]
+    NotBeneathDirectory { path: String, parent: String },
     #[error("file name `{path}` is not valid UTF-8")]
     NonUtf8Name { path: String },
     #[error(transparent)]
     UnsafePath(#[from] crate::relpath::RelPathError),
     #[error("`{path}` changed while it was hashed: {why}")]
     Changed { path: String, why: String },
-    #[error("tree has more than {MAX_ENTRIES} entries")]
+    #[error("tree has more than {MAX_ENTRIES} entries (files, symlinks and directories together)")]
     TooManyEntries,
     #[error("`{path}` is not a directory")]
     NotADirectory { path: String },
@@ -239,14 +251,16 @@ impl std::fmt::Display for Change {
     }
 }
 
-/// Checks, lexically, that a symlink at `link` with `target` stays inside the tree.
+/// Checks, lexically, that a symlink at `link` with `target` stays inside the tree. This is the
+/// per-entry part of the rule; [`check_links`] also follows the other links of the tree.
 pub fn check_link_target(link: &RelPath, target: &str) -> Result<(), TreeError> {
-    let escapes = || TreeError::SymlinkEscapes {
+    let refuse = |why| TreeError::SymlinkEscapes {
         path: link.to_string(),
         target: target.to_owned(),
+        why,
     };
     if target.is_empty() || target.starts_with('/') || target.contains('\0') {
-        return Err(escapes());
+        return Err(refuse(LinkProblem::NotRelative));
     }
     let mut stack: Vec<&str> = link.components().collect();
     stack.pop(); // the link's own name; resolution starts in its directory
@@ -255,7 +269,7 @@ pub fn check_link_target(link: &RelPath, target: &str) -> Result<(), TreeError> 
             "" | "." => {}
             ".." => {
                 if stack.pop().is_none() {
-                    return Err(escapes());
+                    return Err(refuse(LinkProblem::AboveRoot));
                 }
             }
             c => stack.push(c),
@@ -263,7 +277,7 @@ pub fn check_link_target(link: &RelPath, target: &str) -> Result<(), TreeError> 
     }
     // A link resolving to the root itself would let `link/..` style tricks reach the parent.
     if stack.is_empty() {
-        return Err(escapes());
+        return Err(refuse(LinkProblem::Root));
     }
     Ok(())
 }
@@ -292,49 +306,95 @@ pub struct Progress {
 /// Directories are read and files hashed as tasks on one pool, so walking overlaps hashing and
 /// both cores stay busy; entries are sorted by path at the end, so the result does not depend on
 /// scheduling. The first error found stops further work and is returned.
+///
+/// Every directory, file and link is reached through the descriptor of the directory it was
+/// listed in (`openat`/`readlinkat`, never following a symlink), so renaming or replacing a
+/// directory during the walk can make it fail but cannot send it outside `root`.
 pub fn hash_tree_with_progress(
     root: &Path,
     excludes: &[Pattern],
     alg: Algorithm,
     progress: Option<&Progress>,
 ) -> Result<Vec<Entry>, TreeError> {
-    let meta = std::fs::symlink_metadata(root).map_err(|source| TreeError::Io {
-        path: root.display().to_string(),
-        source,
-    })?;
-    if !meta.is_dir() {
-        return Err(TreeError::NotADirectory {
+    walk_tree(root, excludes, alg, progress, MAX_ENTRIES)
+}
+
+fn walk_tree(
+    root: &Path,
+    excludes: &[Pattern],
+    alg: Algorithm,
+    progress: Option<&Progress>,
+    max_entries: usize,
+) -> Result<Vec<Entry>, TreeError> {
+    let root_fd = openat(CWD, root, dir_flags(), Mode::empty()).map_err(|e| match e {
+        Errno::NOTDIR | Errno::LOOP => TreeError::NotADirectory {
             path: root.display().to_string(),
-        });
-    }
+        },
+        e => TreeError::Io {
+            path: root.display().to_string(),
+            source: e.into(),
+        },
+    })?;
     let walk = Walk {
+        root,
         excludes,
         alg,
         progress,
+        max_entries,
         entries: Mutex::new(Vec::new()),
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
         count: AtomicUsize::new(0),
     };
-    rayon::scope(|scope| walk.visit_dir(scope, None, root.to_path_buf()));
+    rayon::scope(|scope| {
+        if let Err(e) = walk.read_dir(scope, None, Arc::new(root_fd)) {
+            walk.fail(e);
+        }
+    });
     if let Some(e) = lock(&walk.error).take() {
         return Err(e);
     }
     let mut entries = std::mem::take(&mut *lock(&walk.entries));
     entries.sort_by(|a, b| a.path.as_str().as_bytes().cmp(b.path.as_str().as_bytes()));
+    if entries
+        .iter()
+        .any(|e| matches!(e.kind, EntryKind::Symlink { .. }))
+    {
+        check_links(&entries, excludes)?;
+    }
     Ok(entries)
 }
+
+/// Directories: opened only as directories, never through a symlink.
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// Files: never through a symlink, and never blocking on a fifo swapped in after the listing.
+fn file_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC
+}
+
+/// Bytes of `getdents` output read at a time.
+const DIR_BUF: usize = 32 * 1024;
 
 /// A poisoned lock only means another task panicked; the data is still consistent for our use.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The last component of a path: the name to open relative to its directory's descriptor.
+fn file_name(rel: &RelPath) -> &str {
+    rel.as_str().rsplit('/').next().unwrap_or(rel.as_str())
+}
+
 /// State shared by the walking and hashing tasks of one tree.
 struct Walk<'a> {
+    root: &'a Path,
     excludes: &'a [Pattern],
     alg: Algorithm,
     progress: Option<&'a Progress>,
+    max_entries: usize,
     entries: Mutex<Vec<Entry>>,
     error: Mutex<Option<TreeError>>,
     failed: AtomicBool,
@@ -342,23 +402,63 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// Records the first error and stops the other tasks (they stop without an error of their
+    /// own, so the one reported is the one that happened).
     fn fail(&self, e: TreeError) {
-        self.failed.store(true, Ordering::Relaxed);
         let mut slot = lock(&self.error);
         if slot.is_none() {
             *slot = Some(e);
         }
+        self.failed.store(true, Ordering::Relaxed);
     }
 
     fn push(&self, e: Entry) {
         lock(&self.entries).push(e);
     }
 
-    fn visit_dir<'s>(&'s self, scope: &rayon::Scope<'s>, rel_dir: Option<RelPath>, abs_dir: PathBuf)
+    /// The path to name in errors about `rel`.
+    fn shown(&self, rel: Option<&RelPath>) -> String {
+        match rel {
+            Some(r) => self.root.join(r.as_str()).display().to_string(),
+            None => self.root.display().to_string(),
+        }
+    }
+
+    fn io(&self, rel: Option<&RelPath>, e: Errno) -> TreeError {
+        TreeError::Io {
+            path: self.shown(rel),
+            source: e.into(),
+        }
+    }
+
+    /// Counts one more entry (directories included) against the cap.
+    fn count_one(&self) -> Result<(), TreeError> {
+        if self.count.fetch_add(1, Ordering::Relaxed) >= self.max_entries {
+            return Err(TreeError::TooManyEntries);
+        }
+        Ok(())
+    }
+
+    /// Opens the subdirectory `rel` through its parent's descriptor and walks it.
+    fn visit_subdir<'s>(&'s self, scope: &rayon::Scope<'s>, rel: RelPath, parent: Arc<OwnedFd>)
     where
         'a: 's,
     {
-        if let Err(e) = self.read_dir(scope, rel_dir.as_ref(), &abs_dir) {
+        if self.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let opened = openat(&*parent, file_name(&rel), dir_flags(), Mode::empty());
+        drop(parent);
+        let result = match opened {
+            Ok(fd) => self.read_dir(scope, Some(&rel), Arc::new(fd)),
+            // Listed as a directory, now a symlink or something else: swapped during the walk.
+            Err(Errno::LOOP | Errno::NOTDIR) => Err(TreeError::Changed {
+                path: rel.to_string(),
+                why: "no longer a directory".into(),
+            }),
+            Err(e) => Err(self.io(Some(&rel), e)),
+        };
+        if let Err(e) = result {
             self.fail(e);
         }
     }
@@ -367,24 +467,24 @@ impl<'a> Walk<'a> {
         &'s self,
         scope: &rayon::Scope<'s>,
         rel_dir: Option<&RelPath>,
-        abs_dir: &Path,
+        fd: Arc<OwnedFd>,
     ) -> Result<(), TreeError>
     where
         'a: 's,
     {
-        let io = |path: &Path| {
-            let path = path.display().to_string();
-            move |source| TreeError::Io { path, source }
-        };
-        for item in std::fs::read_dir(abs_dir).map_err(io(abs_dir))? {
+        let mut buf: Vec<u8> = Vec::with_capacity(DIR_BUF);
+        let mut dir = RawDir::new(&*fd, buf.spare_capacity_mut());
+        while let Some(item) = dir.next() {
             if self.failed.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let item = item.map_err(io(abs_dir))?;
-            let abs = item.path();
-            let name = item.file_name();
-            let name = name.to_str().ok_or_else(|| TreeError::NonUtf8Name {
-                path: abs.display().to_string(),
+            let item = item.map_err(|e| self.io(rel_dir, e))?;
+            let raw_name = item.file_name();
+            if matches!(raw_name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let name = raw_name.to_str().map_err(|_| TreeError::NonUtf8Name {
+                path: format!("{}/{}", self.shown(rel_dir), raw_name.to_string_lossy()),
             })?;
             let rel = match rel_dir {
                 None => RelPath::parse(name)?,
@@ -394,70 +494,97 @@ impl<'a> Walk<'a> {
             if self.excludes.iter().any(|p| p.matches(&comps)) {
                 continue;
             }
-            // The type comes from the directory listing (no stat); files are stat'ed on the
-            // descriptor they are hashed from, which is also what closes the swap race.
-            let ft = item.file_type().map_err(io(&abs))?;
-            if ft.is_dir() {
-                scope.spawn(move |s| self.visit_dir(s, Some(rel), abs));
-                continue;
-            }
-            if self.count.fetch_add(1, Ordering::Relaxed) >= MAX_ENTRIES {
-                return Err(TreeError::TooManyEntries);
-            }
-            if ft.is_file() {
-                if let Some(pr) = self.progress {
-                    pr.files_total.fetch_add(1, Ordering::Relaxed);
+            // The type comes from the listing when the filesystem gives it; what is opened later
+            // is checked again on its own descriptor, which is what closes the swap races.
+            let kind = match item.file_type() {
+                FileType::Unknown => {
+                    let st = statat(&*fd, raw_name, AtFlags::SYMLINK_NOFOLLOW)
+                        .map_err(|e| self.io(Some(&rel), e))?;
+                    FileType::from_raw_mode(st.st_mode)
                 }
-                scope.spawn(move |_| match self.hash_one(rel, &abs) {
-                    Ok(entry) => self.push(entry),
-                    Err(e) => self.fail(e),
-                });
-            } else if ft.is_symlink() {
-                let target = std::fs::read_link(&abs).map_err(io(&abs))?;
-                let target = target.to_str().ok_or_else(|| TreeError::NonUtf8Name {
-                    path: abs.display().to_string(),
-                })?;
-                check_link_target(&rel, target)?;
-                self.push(Entry {
-                    path: rel,
-                    kind: EntryKind::Symlink {
-                        target: target.to_owned(),
-                    },
-                });
-            } else {
-                let kind = if ft.is_fifo() {
-                    "fifo"
-                } else if ft.is_socket() {
-                    "socket"
-                } else if ft.is_block_device() {
-                    "block device"
-                } else if ft.is_char_device() {
-                    "character device"
-                } else {
-                    "special file"
-                };
-                return Err(TreeError::SpecialFile {
-                    path: rel.to_string(),
-                    kind,
-                });
+                known => known,
+            };
+            self.count_one()?;
+            match kind {
+                FileType::Directory => {
+                    let parent = Arc::clone(&fd);
+                    scope.spawn(move |s| self.visit_subdir(s, rel, parent));
+                }
+                FileType::RegularFile => {
+                    if let Some(pr) = self.progress {
+                        pr.files_total.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let dir_fd = Arc::clone(&fd);
+                    scope.spawn(move |_| {
+                        if self.failed.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        match self.hash_one(rel, &dir_fd) {
+                            Ok(entry) => self.push(entry),
+                            Err(e) => self.fail(e),
+                        }
+                    });
+                }
+                FileType::Symlink => {
+                    let target = readlinkat(&*fd, raw_name, Vec::new()).map_err(|e| match e {
+                        Errno::INVAL => TreeError::Changed {
+                            path: rel.to_string(),
+                            why: "no longer a symlink".into(),
+                        },
+                        e => self.io(Some(&rel), e),
+                    })?;
+                    let target = target.to_str().map_err(|_| TreeError::NonUtf8Name {
+                        path: self.shown(Some(&rel)),
+                    })?;
+                    check_link_target(&rel, target)?;
+                    self.push(Entry {
+                        path: rel,
+                        kind: EntryKind::Symlink {
+                            target: target.to_owned(),
+                        },
+                    });
+                }
+                other => {
+                    let kind = match other {
+                        FileType::Fifo => "fifo",
+                        FileType::Socket => "socket",
+                        FileType::BlockDevice => "block device",
+                        FileType::CharacterDevice => "character device",
+                        _ => "special file",
+                    };
+                    return Err(TreeError::SpecialFile {
+                        path: rel.to_string(),
+                        kind,
+                    });
+                }
             }
         }
         Ok(())
     }
 
-    fn hash_one(&self, rel: RelPath, abs: &Path) -> Result<Entry, TreeError> {
-        if self.failed.load(Ordering::Relaxed) {
-            // Another task already failed; the result will be discarded.
-            return Err(TreeError::TooManyEntries);
+    /// Opens `rel` through its directory's descriptor and hashes it, if it is still a regular
+    /// file (fstat on the opened descriptor: those are the bytes hashed).
+    fn hash_one(&self, rel: RelPath, dir: &OwnedFd) -> Result<Entry, TreeError> {
+        let changed = |why: &str| TreeError::Changed {
+            path: rel.to_string(),
+            why: why.into(),
+        };
+        let fd =
+            openat(dir, file_name(&rel), file_flags(), Mode::empty()).map_err(|e| match e {
+                Errno::LOOP => changed("replaced by a symlink"),
+                e => self.io(Some(&rel), e),
+            })?;
+        let st = fstat(&fd).map_err(|e| self.io(Some(&rel), e))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(changed("no longer a regular file"));
         }
-        let (digest, size, meta) = super::hash_file_meta(self.alg, abs).map_err(|e| match e {
-            HashError::Io { path, source } => TreeError::Io { path, source },
-            HashError::NotAFile { .. } => TreeError::Changed {
-                path: rel.to_string(),
-                why: "no longer a regular file".into(),
-            },
-        })?;
-        let executable = meta.permissions().mode() & 0o111 != 0;
+        let size_hint = u64::try_from(st.st_size).ok();
+        let executable = st.st_mode & 0o111 != 0;
+        let (digest, size) = super::hash_pooled(self.alg, std::fs::File::from(fd), size_hint)
+            .map_err(|source| TreeError::Io {
+                path: self.shown(Some(&rel)),
+                source,
+            })?;
         if let Some(pr) = self.progress {
             pr.files_done.fetch_add(1, Ordering::Relaxed);
             pr.bytes_done.fetch_add(size, Ordering::Relaxed);
@@ -601,7 +728,7 @@ pub fn compare(expected: &[Entry], actual: &[Entry]) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{PermissionsExt, symlink};
 
     fn write(root: &Path, rel: &str, data: &[u8]) {
         let p = root.join(rel);
@@ -668,6 +795,87 @@ mod tests {
         for ok in ["c", "../d", "./c/../e"] {
             assert!(check_link_target(&link, ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn links_on_disk_are_resolved_through_each_other() {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "x/f", b"x");
+        std::fs::create_dir_all(t.path().join("a/b")).unwrap();
+        symlink("../../x", t.path().join("a/b/m")).unwrap();
+        // Each link is lexically inside; through `m`, `l` climbs above the root.
+        symlink("m/../..", t.path().join("a/b/l")).unwrap();
+        assert!(matches!(
+            hash_tree(t.path(), &[], Algorithm::Sha256),
+            Err(TreeError::SymlinkEscapes {
+                why: LinkProblem::AboveRoot,
+                ..
+            })
+        ));
+        std::fs::remove_file(t.path().join("a/b/l")).unwrap();
+        symlink("m/f", t.path().join("a/b/l")).unwrap();
+        assert_eq!(
+            hash_tree(t.path(), &[], Algorithm::Sha256).unwrap().len(),
+            3
+        );
+        // An excluded directory is not pinned, so a link may not lead into it.
+        std::fs::create_dir(t.path().join(".git")).unwrap();
+        symlink("/", t.path().join(".git/root")).unwrap();
+        symlink("../../.git", t.path().join("a/b/git")).unwrap();
+        let ex = [Pattern::parse(".git").unwrap()];
+        assert!(matches!(
+            hash_tree(t.path(), &ex, Algorithm::Sha256),
+            Err(TreeError::SymlinkEscapes {
+                why: LinkProblem::Excluded(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn directories_count_toward_the_entry_cap() {
+        let t = tempfile::tempdir().unwrap();
+        for i in 0..20 {
+            std::fs::create_dir(t.path().join(format!("d{i}"))).unwrap();
+        }
+        std::fs::create_dir_all(t.path().join("n/n/n/n/n/n/n/n/n")).unwrap();
+        // 20 empty directories and 9 nested ones: nothing to pin, but 29 entries to walk.
+        assert!(matches!(
+            walk_tree(t.path(), &[], Algorithm::Sha256, None, 28),
+            Err(TreeError::TooManyEntries)
+        ));
+        assert_eq!(
+            walk_tree(t.path(), &[], Algorithm::Sha256, None, 29).unwrap(),
+            []
+        );
+    }
+
+    #[test]
+    fn deep_trees_are_walked_without_running_out_of_descriptors() {
+        let t = tempfile::tempdir().unwrap();
+        let deep = vec!["d"; 1500].join("/");
+        write(t.path(), &format!("{deep}/f"), b"bottom");
+        let entries = hash_tree(t.path(), &[], Algorithm::Sha256).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].path.as_str(), format!("{deep}/f"));
+    }
+
+    #[test]
+    fn the_root_must_be_a_directory_itself() {
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "real/f", b"f");
+        write(t.path(), "file", b"f");
+        symlink("real", t.path().join("link")).unwrap();
+        for name in ["link", "file"] {
+            assert!(matches!(
+                hash_tree(&t.path().join(name), &[], Algorithm::Sha256),
+                Err(TreeError::NotADirectory { .. })
+            ));
+        }
+        assert!(matches!(
+            hash_tree(&t.path().join("missing"), &[], Algorithm::Sha256),
+            Err(TreeError::Io { .. })
+        ));
     }
 
     #[test]
