@@ -331,4 +331,15 @@ fn verify_tools_human_output_shows_the_rug_pull() {
     // A server that no longer starts is "could not decide", not "verified".
     let out = run("mcp-verify", &verify, dir, &[("DRIFT_MISBEHAVE", "crash")]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    // A server flooding its listing past the bounds is rejected, not undecided.
+    let out = run(
+        "mcp-verify",
+        &verify,
+        dir,
+        &[("DRIFT_MISBEHAVE", "flood-pages")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("[server-misbehaved]"), "{stdout}");
+    assert!(stdout.contains("10000 entries"), "{stdout}");
 }

@@ -162,6 +162,18 @@ impl Session {
     /// Sends a request and waits for its answer, serving whatever the server
     /// asks in between. Returns the `result` member.
     pub fn request(&mut self, method: &str, params: Option<Value>) -> Result<Value, McpError> {
+        self.exchange(method, params, None)
+    }
+
+    /// [`Session::request`], counting every byte received until the answer
+    /// into `listed` when given: past the listing bound it stops reading at
+    /// once, whatever the message was.
+    fn exchange(
+        &mut self,
+        method: &str,
+        params: Option<Value>,
+        mut listed: Option<&mut usize>,
+    ) -> Result<Value, McpError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut message = Map::new();
@@ -179,7 +191,18 @@ impl Session {
         let mut served = 0usize;
         // Bounded by the deadline: every iteration waits at most until then.
         loop {
-            let incoming = self.transport.recv(deadline, method, timeout)?;
+            let received = self.transport.recv(deadline, method, timeout)?;
+            if let Some(total) = listed.as_deref_mut() {
+                *total = total.saturating_add(received.bytes);
+                if *total > self.options.max_listing_bytes {
+                    return Err(McpError::ListingTooLarge {
+                        server: self.transport.server().to_owned(),
+                        method: method.to_owned(),
+                        limit: self.options.max_listing_bytes,
+                    });
+                }
+            }
+            let incoming = received.message;
             let has_method = incoming.get("method").is_some();
             // `"id": null` is how a server answers a request it could not identify.
             let id_of = incoming.get("id").filter(|v| !v.is_null());
@@ -300,7 +323,8 @@ impl Session {
         }
     }
 
-    /// Follows `nextCursor` through every page of a list method.
+    /// Follows `nextCursor` through every page of a list method, within the
+    /// bounds of [`ClientOptions`] on pages, bytes and entries.
     pub fn list_all(
         &mut self,
         method: &str,
@@ -310,9 +334,10 @@ impl Session {
         let mut names = HashSet::new();
         let mut cursors = HashSet::new();
         let mut cursor: Option<String> = None;
+        let mut listed_bytes = 0usize;
         for _page in 0..self.options.max_pages {
             let params = cursor.as_ref().map(|c| json!({"cursor": c}));
-            let mut result = self.request(method, params)?;
+            let mut result = self.exchange(method, params, Some(&mut listed_bytes))?;
             if result
                 .get("resultType")
                 .and_then(Value::as_str)
@@ -326,6 +351,13 @@ impl Session {
                 Some(Value::Array(page)) => page,
                 _ => return Err(self.bad_result(method, &format!("no `{key}` array"))),
             };
+            if page.len() > self.options.max_listing_entries.saturating_sub(items.len()) {
+                return Err(McpError::TooManyEntries {
+                    server: self.transport.server().to_owned(),
+                    method: method.to_owned(),
+                    limit: self.options.max_listing_entries,
+                });
+            }
             for item in page {
                 let Value::Object(item) = item else {
                     return Err(

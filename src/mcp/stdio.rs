@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::error::McpError;
-use super::{StdioLaunch, Transport};
+use super::{Received, StdioLaunch, Transport};
 
 /// How much of the server's stderr is kept (the newest bytes win).
 const STDERR_RING_BYTES: usize = 16 * 1024;
@@ -21,15 +21,21 @@ const STDERR_RING_BYTES: usize = 16 * 1024;
 const STDERR_TAIL_BYTES: usize = 2 * 1024;
 /// How long to wait for a closing server's exit status and last stderr bytes.
 const EXIT_GRACE: Duration = Duration::from_millis(300);
-/// Parsed messages buffered ahead of the client: bounds memory when a server floods.
-const INCOMING_QUEUE: usize = 64;
+/// Parsed messages buffered ahead of the client. One: a parsed message can be
+/// many times its line's size, so the reader holds at most this one plus the one
+/// it waits to hand over, however fast the server writes.
+const INCOMING_QUEUE: usize = 1;
 /// Lines queued for a server that is not reading its input; past this, it is an error
 /// rather than a write that blocks forever.
 const OUTGOING_QUEUE: usize = 256;
 
 enum Incoming {
-    Message(Value),
-    Garbage { reason: String, excerpt: String },
+    /// A message and the length of its line.
+    Message(Value, usize),
+    Garbage {
+        reason: String,
+        excerpt: String,
+    },
     TooLarge,
     Eof,
     ReadError(io::Error),
@@ -174,7 +180,7 @@ impl Transport for StdioTransport {
         deadline: Instant,
         method: &str,
         timeout: Duration,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Received, McpError> {
         let wait = deadline.saturating_duration_since(Instant::now());
         let event = match self.incoming.recv_timeout(wait) {
             Ok(event) => event,
@@ -189,7 +195,7 @@ impl Transport for StdioTransport {
             Err(RecvTimeoutError::Disconnected) => Incoming::Eof,
         };
         match event {
-            Incoming::Message(v) => Ok(v),
+            Incoming::Message(message, bytes) => Ok(Received { message, bytes }),
             Incoming::Garbage { reason, excerpt } => Err(McpError::Garbage {
                 server: self.server.clone(),
                 reason,
@@ -268,7 +274,7 @@ fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
                     continue;
                 }
                 match crate::json::parse_value(&line) {
-                    Ok(v) if v.is_object() => Incoming::Message(v),
+                    Ok(v) if v.is_object() => Incoming::Message(v, line.len()),
                     Ok(_) => Incoming::Garbage {
                         reason: "not a JSON object".into(),
                         excerpt: excerpt(&line),
@@ -281,7 +287,7 @@ fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
             }
             Err(e) => Incoming::ReadError(e),
         };
-        let last = !matches!(event, Incoming::Message(_));
+        let last = !matches!(event, Incoming::Message(..));
         // A send error means the client is gone; nothing is left to do.
         if tx.send(event).is_err() || last {
             return;
