@@ -8,7 +8,7 @@
 mod error;
 mod http;
 mod session;
-mod stdio;
+pub(crate) mod stdio;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

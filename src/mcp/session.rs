@@ -203,12 +203,9 @@ impl Session {
                 }
             }
             let incoming = received.message;
-            let has_method = incoming.get("method").is_some();
-            // `"id": null` is how a server answers a request it could not identify.
-            let id_of = incoming.get("id").filter(|v| !v.is_null());
-            match (id_of, has_method) {
+            match classify(&incoming) {
                 // A request from the server: answer it and keep waiting.
-                (Some(req_id), true) => {
+                Kind::Request(req_id) => {
                     served += 1;
                     if served > MAX_SERVER_REQUESTS {
                         return Err(self.bad_result(
@@ -220,17 +217,15 @@ impl Session {
                     self.transport.send(&answer)?;
                 }
                 // A notification (progress, logging, list_changed): nothing to do.
-                (None, true) => {}
-                (Some(resp_id), false) if resp_id.as_u64() == Some(id) => {
+                Kind::Notification => {}
+                Kind::Response(resp_id) if resp_id.as_u64() == Some(id) => {
                     return self.take_result(method, incoming);
                 }
                 // An answer to something else (stale or unknown id): ignore it.
-                (Some(_), false) => {}
-                (None, false) => {
-                    if incoming.get("error").is_some() {
-                        // An error without id: the server could not take our request.
-                        return self.take_result(method, incoming);
-                    }
+                Kind::Response(_) => {}
+                // An error without id: the server could not take our request.
+                Kind::UnidentifiedError => return self.take_result(method, incoming),
+                Kind::Neither => {
                     return Err(McpError::Garbage {
                         server: self.transport.server().to_owned(),
                         reason: "neither a request, a notification nor a response".into(),
@@ -433,6 +428,43 @@ impl Session {
             prompts,
             resource_templates,
         })
+    }
+}
+
+/// What an incoming JSON-RPC message is, by the members it carries.
+pub(crate) enum Kind<'a> {
+    /// A request from the server, with its id.
+    Request(&'a Value),
+    Notification,
+    /// A response, with the id it answers.
+    Response(&'a Value),
+    /// An error without id (`"id": null` or none): the server could not take a request.
+    UnidentifiedError,
+    /// Neither a request, a notification nor a response.
+    Neither,
+}
+
+impl Kind<'_> {
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Request(_) => "request",
+            Kind::Notification => "notification",
+            Kind::Response(_) => "response",
+            Kind::UnidentifiedError => "unidentified-error",
+            Kind::Neither => "neither",
+        }
+    }
+}
+
+pub(crate) fn classify(message: &Value) -> Kind<'_> {
+    let has_method = message.get("method").is_some();
+    // `"id": null` is how a server answers a request it could not identify.
+    match (message.get("id").filter(|v| !v.is_null()), has_method) {
+        (Some(id), true) => Kind::Request(id),
+        (None, true) => Kind::Notification,
+        (Some(id), false) => Kind::Response(id),
+        (None, false) if message.get("error").is_some() => Kind::UnidentifiedError,
+        (None, false) => Kind::Neither,
     }
 }
 

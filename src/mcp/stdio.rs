@@ -269,22 +269,10 @@ fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
         let event = match read_line_bounded(&mut reader, &mut line, limit) {
             Ok(LineRead::Eof) => Incoming::Eof,
             Ok(LineRead::TooLarge) => Incoming::TooLarge,
-            Ok(LineRead::Line) => {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match crate::json::parse_value(&line) {
-                    Ok(v) if v.is_object() => Incoming::Message(v, line.len()),
-                    Ok(_) => Incoming::Garbage {
-                        reason: "not a JSON object".into(),
-                        excerpt: excerpt(&line),
-                    },
-                    Err(e) => Incoming::Garbage {
-                        reason: super::json_reason(&e),
-                        excerpt: excerpt(&line),
-                    },
-                }
-            }
+            Ok(LineRead::Line) => match decode_line(&line) {
+                Some(event) => event,
+                None => continue,
+            },
             Err(e) => Incoming::ReadError(e),
         };
         let last = !matches!(event, Incoming::Message(..));
@@ -292,6 +280,35 @@ fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
         if tx.send(event).is_err() || last {
             return;
         }
+    }
+}
+
+/// One line of server output as the client takes it: `None` for a blank line
+/// (skipped), else a message (a JSON object, parsed strictly) or garbage.
+fn decode_line(line: &[u8]) -> Option<Incoming> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some(match crate::json::parse_value(line) {
+        Ok(v) if v.is_object() => Incoming::Message(v, line.len()),
+        Ok(_) => Incoming::Garbage {
+            reason: "not a JSON object".into(),
+            excerpt: excerpt(line),
+        },
+        Err(e) => Incoming::Garbage {
+            reason: super::json_reason(&e),
+            excerpt: excerpt(line),
+        },
+    })
+}
+
+/// What the client makes of one line: `blank`, `garbage`, or the message's
+/// [`super::session::classify`] kind. For the fuzz targets.
+pub(crate) fn describe_line(line: &[u8]) -> &'static str {
+    match decode_line(line) {
+        None => "blank",
+        Some(Incoming::Message(message, _)) => super::session::classify(&message).as_str(),
+        Some(_) => "garbage",
     }
 }
 
