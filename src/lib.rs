@@ -8,6 +8,8 @@ pub mod canonical;
 pub mod cli;
 pub mod digest;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod json;
 pub mod keys;
 pub mod manifest;

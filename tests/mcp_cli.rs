@@ -364,4 +364,12 @@ fn verify_tools_human_output_shows_the_rug_pull() {
     crash_args.extend(["--env", "DRIFT_MISBEHAVE=crash"]);
     let out = run("mcp-verify", &crash_args, dir, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    // A server flooding its listing past the bounds is rejected, not undecided.
+    let mut flood_args = verify.to_vec();
+    flood_args.extend(["--env", "DRIFT_MISBEHAVE=flood-pages"]);
+    let out = run("mcp-verify", &flood_args, dir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("[server-misbehaved]"), "{stdout}");
+    assert!(stdout.contains("10000 entries"), "{stdout}");
 }

@@ -267,7 +267,13 @@ fn run_scenario(dir: &Path) -> (String, Vec<String>) {
         return ("reject invalid-tool-pins".into(), Vec::new());
     }
     let live = launch_from(&parse_env(&dir.join("live.env")));
-    let d = tools::check_live(&pins, &live, &options()).expect("live capture");
+    let d = match tools::check_live(&pins, &live, &options()) {
+        Ok(d) => d,
+        Err(e) => match e.reason() {
+            Some(reason) => return (format!("reject {reason}"), Vec::new()),
+            None => panic!("live capture in {}: {e}", dir.display()),
+        },
+    };
     let codes: Vec<String> = d
         .iter()
         .map(|x| format!("{} {} {}", x.kind, x.name, x.code.as_str()))

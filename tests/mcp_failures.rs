@@ -182,6 +182,108 @@ fn request_flood_from_a_server_that_never_reads_is_refused() {
 }
 
 #[test]
+fn page_flood_is_refused_at_the_entry_limit() {
+    // 4 pages of 150,000 tools: refused on the first page, before any entry is kept.
+    let err = mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "flood-pages")]), &options())
+        .expect_err("flood");
+    match &err {
+        McpError::TooManyEntries { method, limit, .. } => {
+            assert_eq!((method.as_str(), *limit), ("tools/list", 10_000));
+        }
+        other => panic!("expected too many entries, got {other}"),
+    }
+    let msg = err.to_string();
+    assert!(msg.contains("drift-server.py"), "no server named in: {msg}");
+    assert!(msg.contains("limit of 10000 entries"), "{msg}");
+    assert_eq!(err.reason(), Some(mcp::REASON_SERVER_MISBEHAVED));
+}
+
+#[test]
+fn page_flood_is_refused_at_the_byte_limit() {
+    // Pages of 1,000 tools with 10 kB descriptions: few entries, but 10 MB a page.
+    let flood = [
+        ("DRIFT_MISBEHAVE", "flood-pages"),
+        ("DRIFT_FLOOD_PAGES", "8"),
+        ("DRIFT_FLOOD_TOOLS", "1000"),
+        ("DRIFT_FLOOD_DESCRIPTION", "10000"),
+    ];
+    let err = mcp::list_server(&drift(&flood), &options()).expect_err("flood");
+    match &err {
+        McpError::ListingTooLarge { method, limit, .. } => {
+            assert_eq!((method.as_str(), *limit), ("tools/list", 32 * 1024 * 1024));
+        }
+        other => panic!("expected a listing too large, got {other}"),
+    }
+    assert!(err.to_string().contains("all pages together"), "{err}");
+    assert_eq!(err.reason(), Some(mcp::REASON_SERVER_MISBEHAVED));
+    // The same server with fewer pages stays under both limits and is listed in full.
+    let flood = [
+        ("DRIFT_MISBEHAVE", "flood-pages"),
+        ("DRIFT_FLOOD_PAGES", "3"),
+        ("DRIFT_FLOOD_TOOLS", "1000"),
+        ("DRIFT_FLOOD_DESCRIPTION", "10000"),
+    ];
+    let listing = mcp::list_server(&drift(&flood), &options()).expect("under the limits");
+    assert_eq!(listing.tools.len(), 3000);
+}
+
+#[test]
+fn listing_bounds_hold_exactly_at_their_limits() {
+    // The drift server lists 3 tools, one per page here; each page is about 400 bytes.
+    let paged = drift(&[("DRIFT_PAGE_SIZE", "1")]);
+    let mut opts = options();
+    opts.max_listing_entries = 3;
+    let listing = mcp::list_server(&paged, &opts).expect("3 entries are within a limit of 3");
+    assert_eq!(listing.tools.len(), 3);
+    opts.max_listing_entries = 2;
+    let err = mcp::list_server(&paged, &opts).expect_err("3 entries");
+    assert!(
+        matches!(err, McpError::TooManyEntries { limit: 2, ref method, .. } if method == "tools/list"),
+        "{err}"
+    );
+
+    let mut opts = options();
+    opts.max_listing_bytes = 500;
+    let err = mcp::list_server(&paged, &opts).expect_err("3 pages of ~400 bytes");
+    assert!(
+        matches!(err, McpError::ListingTooLarge { limit: 500, ref method, .. } if method == "tools/list"),
+        "{err}"
+    );
+    // Each list method has its own budget, and a listing under it is taken whole.
+    opts.max_listing_bytes = 4096;
+    let listing = mcp::list_server(&paged, &opts).expect("each listing is under 4 KiB");
+    assert_eq!(
+        (listing.prompts.len(), listing.resource_templates.len()),
+        (1, 1)
+    );
+}
+
+#[test]
+fn endless_line_is_refused_at_the_default_limit() {
+    // The server writes without a newline until we hang up: 16 MiB and no more.
+    let err = mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "huge")]), &options())
+        .expect_err("endless line");
+    assert!(
+        matches!(err, McpError::MessageTooLarge { limit, .. } if limit == 16 * 1024 * 1024),
+        "{err}"
+    );
+    assert_eq!(err.reason(), Some(mcp::REASON_SERVER_MISBEHAVED));
+}
+
+#[test]
+fn only_crossed_bounds_are_rejections() {
+    let err = mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "loop-cursor")]), &options())
+        .expect_err("loop");
+    assert_eq!(err.reason(), Some(mcp::REASON_SERVER_MISBEHAVED), "{err}");
+    // A crash or a hang may be a wrong command line or a slow machine: undecided.
+    let err =
+        mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "crash")]), &options()).expect_err("crash");
+    assert_eq!(err.reason(), None, "{err}");
+    let err = mcp::list_server(&drift(&[("DRIFT_MISBEHAVE", "hang")]), &quick()).expect_err("hang");
+    assert_eq!(err.reason(), None, "{err}");
+}
+
+#[test]
 fn missing_program_is_a_spawn_error() {
     let launch = Launch::Stdio(StdioLaunch::new(
         "/nonexistent/mcp-server",

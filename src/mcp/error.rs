@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// The reason code (a rejection) for a server that crosses one of the client's
+/// bounds: an oversized message, endless pagination, or a listing too large.
+pub const REASON_SERVER_MISBEHAVED: crate::reason::Reason = crate::reason::Reason::ServerMisbehaved;
+
 /// Everything that can go wrong while talking to an MCP server.
 ///
 /// Messages name the server (its command line or URL) and, for a local process,
@@ -98,8 +102,52 @@ pub enum McpError {
         limit: usize,
     },
 
+    #[error(
+        "MCP server {server} sent more than the limit of {limit} bytes while answering `{method}` (all pages together); refusing the listing"
+    )]
+    ListingTooLarge {
+        server: String,
+        method: String,
+        limit: usize,
+    },
+
+    #[error(
+        "MCP server {server} listed more than the limit of {limit} entries for `{method}` (all pages together); refusing the listing"
+    )]
+    TooManyEntries {
+        server: String,
+        method: String,
+        limit: usize,
+    },
+
     #[error("HTTP request to {url} failed: {reason}")]
     Http { url: String, reason: String },
+}
+
+impl McpError {
+    /// The reason code when this error means "reject" rather than "could not
+    /// decide": the server crossed a bound no honest server needs to cross.
+    /// Timeouts, crashes, garbage and transport failures can be transient or a
+    /// wrong command line, and stay undecided.
+    pub fn reason(&self) -> Option<crate::reason::Reason> {
+        match self {
+            McpError::MessageTooLarge { .. }
+            | McpError::Pagination { .. }
+            | McpError::ListingTooLarge { .. }
+            | McpError::TooManyEntries { .. } => Some(REASON_SERVER_MISBEHAVED),
+            McpError::InvalidLaunch { .. }
+            | McpError::Spawn { .. }
+            | McpError::Timeout { .. }
+            | McpError::Closed { .. }
+            | McpError::Garbage { .. }
+            | McpError::Write { .. }
+            | McpError::Rpc { .. }
+            | McpError::BadResult { .. }
+            | McpError::UnsupportedProtocol { .. }
+            | McpError::DuplicateName { .. }
+            | McpError::Http { .. } => None,
+        }
+    }
 }
 
 fn stderr_suffix(tail: &str) -> String {

@@ -12,7 +12,7 @@ use ureq::http::Response;
 
 use super::error::McpError;
 use super::stdio::{LineRead, read_line_bounded};
-use super::{ClientOptions, HttpLaunch, Transport};
+use super::{ClientOptions, HttpLaunch, Received, Transport};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 
@@ -23,7 +23,8 @@ pub(crate) struct HttpTransport {
     headers: Vec<(String, String)>,
     session_id: Option<String>,
     protocol_version: Option<String>,
-    queue: VecDeque<Value>,
+    /// Messages received and not yet taken, with their share of the bytes read.
+    queue: VecDeque<Received>,
     stream: Option<BufReader<ureq::BodyReader<'static>>>,
     max_message_bytes: usize,
 }
@@ -95,7 +96,10 @@ impl HttpTransport {
                 && v.get("error").is_some_and(Value::is_object)
                 && v.get("jsonrpc").is_some()
             {
-                self.queue.push_back(v);
+                self.queue.push_back(Received {
+                    message: v,
+                    bytes: body.len(),
+                });
                 return Ok(());
             }
             let text: String = String::from_utf8_lossy(&body).chars().take(500).collect();
@@ -121,7 +125,8 @@ impl HttpTransport {
         }
     }
 
-    /// Queues one JSON-RPC message, or each member of a batch.
+    /// Queues one JSON-RPC message, or each member of a batch (the first member
+    /// carries the body's size, so budgets count every byte once).
     fn enqueue(&mut self, bytes: &[u8]) -> Result<(), McpError> {
         let garbage = |reason: String| McpError::Garbage {
             server: self.server.clone(),
@@ -131,16 +136,23 @@ impl HttpTransport {
         };
         match crate::json::parse_value(bytes) {
             Ok(Value::Array(batch)) => {
-                for m in batch {
-                    if !m.is_object() {
+                let mut size = bytes.len();
+                for message in batch {
+                    if !message.is_object() {
                         return Err(garbage("a batch member is not a JSON object".into()));
                     }
-                    self.queue.push_back(m);
+                    self.queue.push_back(Received {
+                        message,
+                        bytes: std::mem::take(&mut size),
+                    });
                 }
                 Ok(())
             }
-            Ok(m @ Value::Object(_)) => {
-                self.queue.push_back(m);
+            Ok(message @ Value::Object(_)) => {
+                self.queue.push_back(Received {
+                    message,
+                    bytes: bytes.len(),
+                });
                 Ok(())
             }
             Ok(_) => Err(garbage("not a JSON object".into())),
@@ -283,7 +295,7 @@ impl Transport for HttpTransport {
         deadline: Instant,
         method: &str,
         timeout: Duration,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Received, McpError> {
         // Each event read is bounded by the agent's global timeout; this loop
         // only adds the client-wide deadline on top.
         loop {

@@ -9,7 +9,7 @@ pub mod env;
 mod error;
 mod http;
 mod session;
-mod stdio;
+pub(crate) mod stdio;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use error::McpError;
+pub use error::{McpError, REASON_SERVER_MISBEHAVED};
 pub use session::Session;
 
 /// The stateless protocol revision, discovered with `server/discover`.
@@ -31,6 +31,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// The default bound on pages followed for one list method.
 pub const DEFAULT_MAX_PAGES: usize = 64;
+/// The default bound on the bytes received for one list method, across all its pages
+/// (and whatever the server sends in between).
+pub const DEFAULT_MAX_LISTING_BYTES: usize = 32 * 1024 * 1024;
+/// The default bound on the entries of one list method, across all its pages.
+pub const DEFAULT_MAX_LISTING_ENTRIES: usize = 10_000;
 
 /// How to reach a server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +158,8 @@ pub struct ClientOptions {
     pub protocol: ProtocolChoice,
     pub max_message_bytes: usize,
     pub max_pages: usize,
+    pub max_listing_bytes: usize,
+    pub max_listing_entries: usize,
 }
 
 impl Default for ClientOptions {
@@ -164,6 +171,8 @@ impl Default for ClientOptions {
             protocol: ProtocolChoice::Negotiate,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_pages: DEFAULT_MAX_PAGES,
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
+            max_listing_entries: DEFAULT_MAX_LISTING_ENTRIES,
         }
     }
 }
@@ -189,6 +198,13 @@ pub fn list_server(launch: &Launch, options: &ClientOptions) -> Result<Listing, 
     session.list_everything()
 }
 
+/// One message from the server and how many bytes it took on the wire (what
+/// listing budgets count).
+pub(crate) struct Received {
+    pub(crate) message: Value,
+    pub(crate) bytes: usize,
+}
+
 /// One way of moving JSON-RPC messages; the session logic is the same for all.
 pub(crate) trait Transport {
     /// The server's name in error messages.
@@ -200,7 +216,7 @@ pub(crate) trait Transport {
         deadline: Instant,
         method: &str,
         timeout: Duration,
-    ) -> Result<Value, McpError>;
+    ) -> Result<Received, McpError>;
     fn stderr_tail(&self) -> String {
         String::new()
     }

@@ -162,6 +162,18 @@ impl Session {
     /// Sends a request and waits for its answer, serving whatever the server
     /// asks in between. Returns the `result` member.
     pub fn request(&mut self, method: &str, params: Option<Value>) -> Result<Value, McpError> {
+        self.exchange(method, params, None)
+    }
+
+    /// [`Session::request`], counting every byte received until the answer
+    /// into `listed` when given: past the listing bound it stops reading at
+    /// once, whatever the message was.
+    fn exchange(
+        &mut self,
+        method: &str,
+        params: Option<Value>,
+        mut listed: Option<&mut usize>,
+    ) -> Result<Value, McpError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut message = Map::new();
@@ -179,13 +191,21 @@ impl Session {
         let mut served = 0usize;
         // Bounded by the deadline: every iteration waits at most until then.
         loop {
-            let incoming = self.transport.recv(deadline, method, timeout)?;
-            let has_method = incoming.get("method").is_some();
-            // `"id": null` is how a server answers a request it could not identify.
-            let id_of = incoming.get("id").filter(|v| !v.is_null());
-            match (id_of, has_method) {
+            let received = self.transport.recv(deadline, method, timeout)?;
+            if let Some(total) = listed.as_deref_mut() {
+                *total = total.saturating_add(received.bytes);
+                if *total > self.options.max_listing_bytes {
+                    return Err(McpError::ListingTooLarge {
+                        server: self.transport.server().to_owned(),
+                        method: method.to_owned(),
+                        limit: self.options.max_listing_bytes,
+                    });
+                }
+            }
+            let incoming = received.message;
+            match classify(&incoming) {
                 // A request from the server: answer it and keep waiting.
-                (Some(req_id), true) => {
+                Kind::Request(req_id) => {
                     served += 1;
                     if served > MAX_SERVER_REQUESTS {
                         return Err(self.bad_result(
@@ -197,17 +217,15 @@ impl Session {
                     self.transport.send(&answer)?;
                 }
                 // A notification (progress, logging, list_changed): nothing to do.
-                (None, true) => {}
-                (Some(resp_id), false) if resp_id.as_u64() == Some(id) => {
+                Kind::Notification => {}
+                Kind::Response(resp_id) if resp_id.as_u64() == Some(id) => {
                     return self.take_result(method, incoming);
                 }
                 // An answer to something else (stale or unknown id): ignore it.
-                (Some(_), false) => {}
-                (None, false) => {
-                    if incoming.get("error").is_some() {
-                        // An error without id: the server could not take our request.
-                        return self.take_result(method, incoming);
-                    }
+                Kind::Response(_) => {}
+                // An error without id: the server could not take our request.
+                Kind::UnidentifiedError => return self.take_result(method, incoming),
+                Kind::Neither => {
                     return Err(McpError::Garbage {
                         server: self.transport.server().to_owned(),
                         reason: "neither a request, a notification nor a response".into(),
@@ -300,7 +318,8 @@ impl Session {
         }
     }
 
-    /// Follows `nextCursor` through every page of a list method.
+    /// Follows `nextCursor` through every page of a list method, within the
+    /// bounds of [`ClientOptions`] on pages, bytes and entries.
     pub fn list_all(
         &mut self,
         method: &str,
@@ -310,9 +329,10 @@ impl Session {
         let mut names = HashSet::new();
         let mut cursors = HashSet::new();
         let mut cursor: Option<String> = None;
+        let mut listed_bytes = 0usize;
         for _page in 0..self.options.max_pages {
             let params = cursor.as_ref().map(|c| json!({"cursor": c}));
-            let mut result = self.request(method, params)?;
+            let mut result = self.exchange(method, params, Some(&mut listed_bytes))?;
             if result
                 .get("resultType")
                 .and_then(Value::as_str)
@@ -326,6 +346,13 @@ impl Session {
                 Some(Value::Array(page)) => page,
                 _ => return Err(self.bad_result(method, &format!("no `{key}` array"))),
             };
+            if page.len() > self.options.max_listing_entries.saturating_sub(items.len()) {
+                return Err(McpError::TooManyEntries {
+                    server: self.transport.server().to_owned(),
+                    method: method.to_owned(),
+                    limit: self.options.max_listing_entries,
+                });
+            }
             for item in page {
                 let Value::Object(item) = item else {
                     return Err(
@@ -401,6 +428,43 @@ impl Session {
             prompts,
             resource_templates,
         })
+    }
+}
+
+/// What an incoming JSON-RPC message is, by the members it carries.
+pub(crate) enum Kind<'a> {
+    /// A request from the server, with its id.
+    Request(&'a Value),
+    Notification,
+    /// A response, with the id it answers.
+    Response(&'a Value),
+    /// An error without id (`"id": null` or none): the server could not take a request.
+    UnidentifiedError,
+    /// Neither a request, a notification nor a response.
+    Neither,
+}
+
+impl Kind<'_> {
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Request(_) => "request",
+            Kind::Notification => "notification",
+            Kind::Response(_) => "response",
+            Kind::UnidentifiedError => "unidentified-error",
+            Kind::Neither => "neither",
+        }
+    }
+}
+
+pub(crate) fn classify(message: &Value) -> Kind<'_> {
+    let has_method = message.get("method").is_some();
+    // `"id": null` is how a server answers a request it could not identify.
+    match (message.get("id").filter(|v| !v.is_null()), has_method) {
+        (Some(id), true) => Kind::Request(id),
+        (None, true) => Kind::Notification,
+        (Some(id), false) => Kind::Response(id),
+        (None, false) if message.get("error").is_some() => Kind::UnidentifiedError,
+        (None, false) => Kind::Neither,
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::error::McpError;
-use super::{StdioLaunch, Transport};
+use super::{Received, StdioLaunch, Transport};
 
 /// How much of the server's stderr is kept (the newest bytes win).
 const STDERR_RING_BYTES: usize = 16 * 1024;
@@ -21,15 +21,21 @@ const STDERR_RING_BYTES: usize = 16 * 1024;
 const STDERR_TAIL_BYTES: usize = 2 * 1024;
 /// How long to wait for a closing server's exit status and last stderr bytes.
 const EXIT_GRACE: Duration = Duration::from_millis(300);
-/// Parsed messages buffered ahead of the client: bounds memory when a server floods.
-const INCOMING_QUEUE: usize = 64;
+/// Parsed messages buffered ahead of the client. One: a parsed message can be
+/// many times its line's size, so the reader holds at most this one plus the one
+/// it waits to hand over, however fast the server writes.
+const INCOMING_QUEUE: usize = 1;
 /// Lines queued for a server that is not reading its input; past this, it is an error
 /// rather than a write that blocks forever.
 const OUTGOING_QUEUE: usize = 256;
 
 enum Incoming {
-    Message(Value),
-    Garbage { reason: String, excerpt: String },
+    /// A message and the length of its line.
+    Message(Value, usize),
+    Garbage {
+        reason: String,
+        excerpt: String,
+    },
     TooLarge,
     Eof,
     ReadError(io::Error),
@@ -197,7 +203,7 @@ impl Transport for StdioTransport {
         deadline: Instant,
         method: &str,
         timeout: Duration,
-    ) -> Result<Value, McpError> {
+    ) -> Result<Received, McpError> {
         let wait = deadline.saturating_duration_since(Instant::now());
         let event = match self.incoming.recv_timeout(wait) {
             Ok(event) => event,
@@ -212,7 +218,7 @@ impl Transport for StdioTransport {
             Err(RecvTimeoutError::Disconnected) => Incoming::Eof,
         };
         match event {
-            Incoming::Message(v) => Ok(v),
+            Incoming::Message(message, bytes) => Ok(Received { message, bytes }),
             Incoming::Garbage { reason, excerpt } => Err(McpError::Garbage {
                 server: self.server.clone(),
                 reason,
@@ -286,29 +292,46 @@ fn read_messages(stdout: impl Read, tx: SyncSender<Incoming>, limit: usize) {
         let event = match read_line_bounded(&mut reader, &mut line, limit) {
             Ok(LineRead::Eof) => Incoming::Eof,
             Ok(LineRead::TooLarge) => Incoming::TooLarge,
-            Ok(LineRead::Line) => {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match crate::json::parse_value(&line) {
-                    Ok(v) if v.is_object() => Incoming::Message(v),
-                    Ok(_) => Incoming::Garbage {
-                        reason: "not a JSON object".into(),
-                        excerpt: excerpt(&line),
-                    },
-                    Err(e) => Incoming::Garbage {
-                        reason: super::json_reason(&e),
-                        excerpt: excerpt(&line),
-                    },
-                }
-            }
+            Ok(LineRead::Line) => match decode_line(&line) {
+                Some(event) => event,
+                None => continue,
+            },
             Err(e) => Incoming::ReadError(e),
         };
-        let last = !matches!(event, Incoming::Message(_));
+        let last = !matches!(event, Incoming::Message(..));
         // A send error means the client is gone; nothing is left to do.
         if tx.send(event).is_err() || last {
             return;
         }
+    }
+}
+
+/// One line of server output as the client takes it: `None` for a blank line
+/// (skipped), else a message (a JSON object, parsed strictly) or garbage.
+fn decode_line(line: &[u8]) -> Option<Incoming> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some(match crate::json::parse_value(line) {
+        Ok(v) if v.is_object() => Incoming::Message(v, line.len()),
+        Ok(_) => Incoming::Garbage {
+            reason: "not a JSON object".into(),
+            excerpt: excerpt(line),
+        },
+        Err(e) => Incoming::Garbage {
+            reason: super::json_reason(&e),
+            excerpt: excerpt(line),
+        },
+    })
+}
+
+/// What the client makes of one line: `blank`, `garbage`, or the message's
+/// [`super::session::classify`] kind. For the fuzz targets.
+pub(crate) fn describe_line(line: &[u8]) -> &'static str {
+    match decode_line(line) {
+        None => "blank",
+        Some(Incoming::Message(message, _)) => super::session::classify(&message).as_str(),
+        Some(_) => "garbage",
     }
 }
 

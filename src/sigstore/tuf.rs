@@ -563,6 +563,18 @@ fn rotate(
     Ok(new)
 }
 
+/// Parses one metadata file of `role` (`root`, `timestamp`, `snapshot` or `targets`) as a
+/// refresh does, before any signature check; returns its version. For the fuzz targets.
+pub(crate) fn parse_role(role: &str, raw: &[u8]) -> Result<u64, TufError> {
+    let url = "fuzz-input";
+    let version = match role {
+        "root" => parse_envelope::<RootSigned>(raw.to_vec(), role, url)?.version,
+        "timestamp" | "snapshot" => parse_envelope::<MetaSigned>(raw.to_vec(), role, url)?.version,
+        _ => parse_envelope::<TargetsSigned>(raw.to_vec(), "targets", url)?.version,
+    };
+    Ok(version)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fetching
 

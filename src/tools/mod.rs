@@ -198,6 +198,7 @@ impl ToolsError {
             | ToolsError::Canonical { .. }
             | ToolsError::Unnamed => Some(REASON_INVALID_PINS),
             ToolsError::NoPins => Some(REASON_NO_PINS),
+            ToolsError::Mcp(e) => e.reason(),
             _ => None,
         }
     }

@@ -11,6 +11,11 @@ Environment:
   DRIFT_ECHO_ROOTS=1     ask the client roots/list (plus a ping and a notification) before
                          answering tools/list, and list the roots in an extra tool
   DRIFT_MISBEHAVE=MODE   garbage | hang | crash | huge | dup | loop-cursor | not-object | ping-flood
+                         | flood-pages
+                         (huge: tools/list answered by an endless line without a newline;
+                         flood-pages: tools/list answered with DRIFT_FLOOD_PAGES pages (default 4)
+                         of DRIFT_FLOOD_TOOLS generated tools each (default 150000), every
+                         description DRIFT_FLOOD_DESCRIPTION bytes long (default 8))
   DRIFT_HTTP=1           serve Streamable HTTP on 127.0.0.1 (random port, printed on stdout
                          as `listening http://127.0.0.1:PORT/mcp`) instead of stdio
   DRIFT_HTTP_SSE=1       answer HTTP requests with text/event-stream instead of JSON
@@ -141,6 +146,23 @@ def instructions():
     return text
 
 
+def flood_page(params):
+    """One page of a listing meant to exhaust the client's memory: cheap to send, each entry
+    distinct (so no duplicate-name error stops it early)."""
+    pages = int(os.environ.get("DRIFT_FLOOD_PAGES", "4"))
+    count = int(os.environ.get("DRIFT_FLOOD_TOOLS", "150000"))
+    description = "f" * int(os.environ.get("DRIFT_FLOOD_DESCRIPTION", "8"))
+    index = int((params or {}).get("cursor", "0") or "0")
+    items = [
+        {"name": f"flood_{index}_{i}", "description": description, "inputSchema": {"type": "object"}}
+        for i in range(count)
+    ]
+    result = {"tools": items}
+    if index + 1 < pages:
+        result["nextCursor"] = str(index + 1)
+    return result
+
+
 def page(items, key, params):
     if MISBEHAVE == "loop-cursor":
         # The same cursor forever (with an empty page after the first).
@@ -232,7 +254,10 @@ class Server:
                     unknown = self.ask("sampling/createMessage", {"messages": [], "maxTokens": 1})
                     if "error" not in unknown:
                         return err(-32603, "client answered a request it should have refused")
-                result = page(tools(roots), "tools", params)
+                if MISBEHAVE == "flood-pages":
+                    result = flood_page(params)
+                else:
+                    result = page(tools(roots), "tools", params)
             elif method == "prompts/list":
                 result = page(prompts(), "prompts", params)
             else:
@@ -283,9 +308,14 @@ def serve_stdio():
             out.flush()
             time.sleep(1000)
         if MISBEHAVE == "huge" and msg.get("method") == "tools/list":
-            out.write("x" * (3 * 1024 * 1024))
-            out.flush()
-            time.sleep(1000)
+            # One line that never ends, until the client hangs up.
+            chunk = "x" * (1024 * 1024)
+            try:
+                while True:
+                    out.write(chunk)
+                    out.flush()
+            except BrokenPipeError:
+                os._exit(0)
         response = server.handle(msg)
         if response is not None:
             send(response)

@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Builds the fuzz seed corpora from testdata/ (nothing is copied into the repository).
+
+Usage: fuzz/seeds.py CORPUS_DIR   -> CORPUS_DIR/<target>/<name>, one file per seed.
+Standard library only. Idempotent: files are named after their content's sha256.
+"""
+
+import base64
+import glob
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_SEED = 64 * 1024
+
+
+def td(*parts):
+    return os.path.join(ROOT, "testdata", *parts)
+
+
+def write(out, target, data):
+    if len(data) > MAX_SEED:
+        return
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha256(data).hexdigest()[:16]), "wb") as f:
+        f.write(data)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def load_json(path):
+    try:
+        return json.loads(read(path))
+    except (ValueError, OSError):
+        return None
+
+
+def b64(s):
+    try:
+        return base64.b64decode(s)
+    except (ValueError, TypeError):
+        return None
+
+
+def bundles():
+    for path in sorted(glob.glob(td("**", "*.sigstore.json"), recursive=True)):
+        yield path, read(path), load_json(path)
+
+
+def seed_bundles_and_parts(out):
+    for _, raw, b in bundles():
+        write(out, "bundle", raw)
+        if not isinstance(b, dict):
+            continue
+        vm = b.get("verificationMaterial") or {}
+        certs = []
+        if isinstance(vm.get("certificate"), dict):
+            certs.append(vm["certificate"].get("rawBytes"))
+        for c in (vm.get("x509CertificateChain") or {}).get("certificates") or []:
+            certs.append(c.get("rawBytes"))
+        for c in certs:
+            der = b64(c)
+            if der:
+                write(out, "certificate", der)
+        for e in vm.get("tlogEntries") or []:
+            cp = ((e.get("inclusionProof") or {}).get("checkpoint") or {}).get("envelope")
+            if isinstance(cp, str):
+                write(out, "checkpoint", cp.encode())
+        sig = None
+        if isinstance(b.get("messageSignature"), dict):
+            sig = b64(b["messageSignature"].get("signature"))
+        elif isinstance(b.get("dsseEnvelope"), dict):
+            sigs = b["dsseEnvelope"].get("signatures") or [{}]
+            sig = b64(sigs[0].get("sig"))
+            payload = b64(b["dsseEnvelope"].get("payload"))
+            statement = None
+            if payload:
+                try:
+                    statement = json.loads(payload)
+                except ValueError:
+                    pass
+            if isinstance(statement, dict) and isinstance(statement.get("predicate"), dict):
+                write(out, "manifest", json.dumps(statement["predicate"], indent=2).encode())
+        tsd = (vm.get("timestampVerificationData") or {}).get("rfc3161Timestamps") or []
+        for t in tsd:
+            token = b64(t.get("signedTimestamp"))
+            if token and sig is not None and len(sig) < 65536:
+                write(out, "tsa_response", len(sig).to_bytes(2, "big") + sig + token)
+
+
+def seed_trusted_roots(out):
+    for path in sorted(glob.glob(td("**", "*trusted_root*.json"), recursive=True)):
+        root = load_json(path)
+        if not isinstance(root, dict):
+            continue
+        for key in ("certificateAuthorities", "timestampAuthorities"):
+            for ca in root.get(key) or []:
+                for c in (ca.get("certChain") or {}).get("certificates") or []:
+                    der = b64(c.get("rawBytes"))
+                    if der:
+                        write(out, "certificate", der)
+
+
+def seed_json(out):
+    paths = glob.glob(td("jcs", "input", "*.json")) + glob.glob(td("mcp-tools", "**", "*.json"), recursive=True)
+    paths += glob.glob(td("scenarios", "*", "*.json"))
+    for path in sorted(paths):
+        raw = read(path)
+        write(out, "json_strict", raw)
+        write(out, "canonical", raw)
+    # Shapes the files above lack: numbers at the edges of doubles, escapes, duplicate keys.
+    for text in [
+        '[1e308, -0, 0.1, 1E-7, 123456789012345678901234567890, 9007199254740993, 5e-324]',
+        '{"a": "\\u0000\\u001f\\ud83d\\ude00\\u2028", "b": [true, false, null]}',
+        '{"a": 1, "a": 2}',
+        '{"\\u00e9": 1, "e\\u0301": 2, "\\ud800\\udc00": 3, "\\uffff": 4}',
+    ]:
+        write(out, "json_strict", text.encode())
+        write(out, "canonical", text.encode())
+
+
+def seed_manifests(out):
+    for path in sorted(glob.glob(os.path.join(ROOT, "examples", "**", "*manifest*.json"), recursive=True)):
+        write(out, "manifest", read(path))
+
+
+def seed_tuf(out):
+    for path in sorted(glob.glob(td("sigstore-trust", "*.tuf-root.json"))):
+        write(out, "tuf_metadata", b"\x00" + read(path))
+    # The other roles come from python-tuf, when its venv is installed (scripts/setup-tuf.sh).
+    python = os.path.join(ROOT, ".venv-tuf", "bin", "python")
+    if not os.path.exists(python):
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "target.json")
+        with open(target, "w") as f:
+            f.write("{}")
+        made = subprocess.run(
+            [python, td("tuf", "make_repo.py"), tmp, "accept", target],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if made.returncode != 0:
+            return
+        roles = {"root": 0, "timestamp": 1, "snapshot": 2, "targets": 3}
+        for path in sorted(glob.glob(os.path.join(tmp, "repo", "*.json"))):
+            name = os.path.basename(path)
+            for role, pick in roles.items():
+                if name == f"{role}.json" or name.endswith(f".{role}.json"):
+                    write(out, "tuf_metadata", bytes([pick]) + read(path))
+
+
+def seed_framing(out):
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "result": {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}}},
+        {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "x"}},
+        {"jsonrpc": "2.0", "id": 7, "method": "ping"},
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "bad"}},
+        {"jsonrpc": "2.0", "id": 2, "result": {"tools": [{"name": "t", "inputSchema": {"type": "object"}}], "nextCursor": "1"}},
+    ]
+    lines = [json.dumps(m).encode() for m in messages]
+    write(out, "mcp_framing", bytes([63, 255]) + b"\n".join(lines) + b"\n")
+    write(out, "mcp_framing", bytes([3, 40]) + b"\r\n".join(lines) + b"\r\n\n  \n" + b"not json\n[1]")
+    write(out, "mcp_framing", bytes([0, 2]) + lines[0] + b"\n" + b"x" * 100)
+
+
+def seed_tool_diff(out):
+    lists = []
+    for path in sorted(glob.glob(td("mcp-tools", "**", "*.json"), recursive=True)):
+        doc = load_json(path)
+        if isinstance(doc, dict) and isinstance(doc.get("tools"), list):
+            lists.append(json.dumps(doc["tools"]).encode())
+    for path in sorted(glob.glob(td("scenarios", "tool-*", "pins.json"))):
+        doc = load_json(path)
+        if isinstance(doc, dict) and isinstance(doc.get("tools"), list):
+            lists.append(json.dumps([t.get("definition") for t in doc["tools"]]).encode())
+    for i, a in enumerate(lists):
+        write(out, "tool_diff", a + b"\xff" + a)
+        b = lists[(i + 1) % len(lists)]
+        write(out, "tool_diff", a + b"\xff" + b)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    seed_bundles_and_parts(out)
+    seed_trusted_roots(out)
+    seed_json(out)
+    seed_manifests(out)
+    seed_tuf(out)
+    seed_framing(out)
+    seed_tool_diff(out)
+    for target in sorted(os.listdir(out)):
+        print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
+
+
+if __name__ == "__main__":
+    main()
