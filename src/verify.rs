@@ -7,6 +7,8 @@ use crate::digest::tree::{self, TreeError};
 use crate::digest::{Algorithm, Digest};
 use crate::keys::KeyId;
 use crate::manifest::{Artifact, Manifest, PREDICATE_TYPE, ServerId};
+use crate::mcp::env::EnvArg;
+use crate::mcp::{ClientOptions, Launch};
 use crate::reason::Reason;
 use crate::sigstore::bundle::{Bundle, Content, SignerMaterial};
 use crate::sigstore::keys::PublicKey;
@@ -14,6 +16,7 @@ use crate::sigstore::policy::{FulcioExtension, IdentityPolicy};
 use crate::sigstore::trust::TrustedRoot;
 use crate::sigstore::{SignerInfo, SignerPolicy, VerifyOptions, verify_bundle};
 use crate::statement::{PAYLOAD_TYPE, STATEMENT_TYPE, Statement};
+use crate::tools::{self, ToolsError, run::ToolsCheck};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -695,6 +698,30 @@ fn check_dir(
         });
     }
     Ok(())
+}
+
+/// Launches the verified manifest's server (or `launch`, if given) under the
+/// pinned profile and compares what it lists with the pins.
+pub fn check_live_tools(
+    manifest: &Verified<Manifest>,
+    launch: Option<Launch>,
+    base_dir: &Path,
+    user_env: &[EnvArg],
+    options: &ClientOptions,
+) -> Result<ToolsCheck, ToolsError> {
+    let pins = tools::run::pins_of_manifest(manifest.get())?.ok_or(ToolsError::NoPins)?;
+    let launch = match launch {
+        Some(l) => l,
+        None => {
+            let l = manifest.get().launch.as_ref().ok_or(ToolsError::NoLaunch)?;
+            tools::run::launch_from_manifest(l, base_dir, user_env)?
+        }
+    };
+    let drift = tools::check_live(&pins, &launch, options)?;
+    Ok(ToolsCheck {
+        drift,
+        lints: tools::lint(&pins),
+    })
 }
 
 /// Reads a bundle file for [`verify`]: at most one byte more than the JSON size limit, so an

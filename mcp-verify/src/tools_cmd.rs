@@ -10,7 +10,7 @@ use mcpsig::cli::{EXIT_OK, EXIT_REJECTED};
 use mcpsig::mcp::ClientOptions;
 use mcpsig::mcp::env::EnvArg;
 use mcpsig::outln;
-use mcpsig::tools::run::{check_manifest_tools, launch_from_argv};
+use mcpsig::tools::run::launch_from_argv;
 use mcpsig::verify::{Checks, LocalArtifact, Request};
 
 use super::trust_args::TrustArgs;
@@ -107,7 +107,8 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
         timeout: Duration::from_secs(args.timeout.max(1)),
         ..ClientOptions::default()
     };
-    let check = match check_manifest_tools(manifest, launch, &base, &args.env, &options) {
+    let check = match mcpsig::verify::check_live_tools(manifest, launch, &base, &args.env, &options)
+    {
         Ok(c) => c,
         Err(e) => match e.reason() {
             Some(reason) => {

@@ -3,6 +3,8 @@
 //! validated newtypes, and the whole document is checked for internal consistency before any
 //! caller sees it.
 
+pub mod pins;
+
 use crate::digest::glob::Pattern;
 use crate::digest::tree::{self, Entry};
 use crate::digest::{Algorithm, Digest};
@@ -49,7 +51,7 @@ pub enum ManifestError {
     #[error("manifest pins no artifacts")]
     NoArtifacts,
     #[error("tool pins are inconsistent")]
-    ToolPins(#[source] crate::tools::ToolsError),
+    ToolPins(#[source] pins::PinsError),
     /// A symlink that leaves the tree, loops or passes through a file, or an entry beneath a
     /// file or symlink (spec/manifest-v1.md, "Symlink resolution").
     #[error("directory artifact `{name}` pins an unsafe tree")]
@@ -336,7 +338,7 @@ pub struct Manifest {
     /// Tool, prompt and resource-template definitions pinned from the live server, with the
     /// profile they were captured under (spec/tools.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<crate::tools::ToolPins>,
+    pub tools: Option<pins::ToolPins>,
 }
 
 impl Manifest {

@@ -14,7 +14,6 @@ pub(crate) mod stdio;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use error::{McpError, REASON_SERVER_MISBEHAVED};
@@ -94,33 +93,7 @@ pub struct HttpLaunch {
     pub headers: Vec<(String, String)>,
 }
 
-/// A client capability a server may change its tool list for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Capability {
-    Elicitation,
-    Roots,
-    Sampling,
-}
-
-impl Capability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capability::Elicitation => "elicitation",
-            Capability::Roots => "roots",
-            Capability::Sampling => "sampling",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "elicitation" => Some(Capability::Elicitation),
-            "roots" => Some(Capability::Roots),
-            "sampling" => Some(Capability::Sampling),
-            _ => None,
-        }
-    }
-}
+pub use crate::manifest::pins::Capability;
 
 /// The `capabilities` object sent for a set of declared capabilities.
 pub fn capabilities_object(caps: &[Capability]) -> Value {

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::{Pinned, ToolPins};
+use super::{ItemKind, Pinned, ToolPins};
 use crate::digest::Digest;
 
 /// Most value changes listed for one difference; the rest are counted.
@@ -17,30 +17,6 @@ const MAX_CHANGES: usize = 100;
 /// Largest line-diff table (lines x lines) computed exactly; beyond it the
 /// whole text is shown as replaced.
 const MAX_LCS_CELLS: usize = 4_000_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ItemKind {
-    Tool,
-    Prompt,
-    ResourceTemplate,
-    /// The server's `instructions` text.
-    Instructions,
-    /// The capture profile itself (protocol version, argv, ...).
-    Profile,
-}
-
-impl fmt::Display for ItemKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ItemKind::Tool => "tool",
-            ItemKind::Prompt => "prompt",
-            ItemKind::ResourceTemplate => "resource template",
-            ItemKind::Instructions => "server",
-            ItemKind::Profile => "profile",
-        })
-    }
-}
 
 /// Sub-codes of the `tool-drift` reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

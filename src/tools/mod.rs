@@ -9,15 +9,15 @@ pub mod diff;
 pub mod lint;
 pub mod run;
 
-use std::collections::HashSet;
-
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::digest::Digest;
+pub use crate::manifest::pins::{
+    CaptureProfile, ItemKind, Pinned, PinnedText, PinsError, ToolPins, TransportKind,
+    definition_digest,
+};
 use crate::mcp::{self, Capability, ClientOptions, Launch, Listing, McpError, ProtocolChoice};
 
-pub use diff::{DiffCode, ItemKind, ToolDiff, ValueChange, diff, line_diff};
+pub use diff::{DiffCode, ToolDiff, ValueChange, diff, line_diff};
 pub use lint::{Lint, LintCode, lint};
 
 /// The reason code for any difference between pinned and live definitions.
@@ -27,134 +27,13 @@ pub const REASON_INVALID_PINS: crate::reason::Reason = crate::reason::Reason::In
 /// A verified manifest without pins, when tools were to be checked.
 pub const REASON_NO_PINS: crate::reason::Reason = crate::reason::Reason::NoToolPins;
 
-/// Everything a server offers to a model, pinned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ToolPins {
-    pub profile: CaptureProfile,
-    pub tools: Vec<Pinned>,
-    pub prompts: Vec<Pinned>,
-    pub resource_templates: Vec<Pinned>,
-    /// The server's `instructions` (from `initialize` or `server/discover`):
-    /// they reach the model's context like descriptions do.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<PinnedText>,
-}
-
-/// A pinned text with the sha256 of its RFC 8785 form (the JSON string).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PinnedText {
-    pub digest: Digest,
-    pub text: String,
-}
-
-impl PinnedText {
-    pub fn new(text: String) -> Result<Self, ToolsError> {
-        let digest = text_digest(&text)?;
-        Ok(Self { digest, text })
-    }
-}
-
-fn text_digest(text: &str) -> Result<Digest, ToolsError> {
-    let bytes = crate::canonical::to_vec(&Value::String(text.to_owned())).map_err(|e| {
-        ToolsError::Canonical {
-            name: "instructions".into(),
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(Digest::sha256_of(&bytes))
-}
-
-/// How the definitions were obtained: a server may list different tools for
-/// a different client, protocol version, command line or environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CaptureProfile {
-    pub transport: TransportKind,
-    pub protocol_version: String,
-    /// Declared client capabilities, sorted and without repeats.
-    pub client_capabilities: Vec<Capability>,
-    /// Program and arguments (stdio); empty for HTTP.
-    pub argv: Vec<String>,
-    /// Names of the environment variables set for the server, sorted; never values.
-    pub env_names: Vec<String>,
-    /// The endpoint (HTTP only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TransportKind {
-    Stdio,
-    StreamableHttp,
-}
-
-/// One pinned definition: its name, the digest of its canonical form, and the
-/// definition itself with every field the server sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Pinned {
-    pub name: String,
-    pub digest: Digest,
-    pub definition: Map<String, Value>,
-}
-
-impl Pinned {
-    /// Pins a definition as received. It must carry a string `name`.
-    pub fn new(definition: Map<String, Value>) -> Result<Self, ToolsError> {
-        let name = definition
-            .get("name")
-            .and_then(Value::as_str)
-            .ok_or(ToolsError::Unnamed)?
-            .to_owned();
-        let digest = definition_digest(&definition).map_err(|reason| ToolsError::Canonical {
-            name: name.clone(),
-            reason,
-        })?;
-        Ok(Self {
-            name,
-            digest,
-            definition,
-        })
-    }
-}
-
-/// sha256 over the RFC 8785 canonical form of one definition object.
-pub fn definition_digest(definition: &Map<String, Value>) -> Result<Digest, String> {
-    // Canonicalizing a Map needs a Value; the clone is cheap next to a process launch.
-    let bytes =
-        crate::canonical::to_vec(&Value::Object(definition.clone())).map_err(|e| e.to_string())?;
-    Ok(Digest::sha256_of(&bytes))
-}
-
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ToolsError {
     #[error(transparent)]
     Mcp(#[from] McpError),
-    #[error("a definition has no `name` string")]
-    Unnamed,
-    #[error("definition of `{name}` cannot be canonicalized: {reason}")]
-    Canonical { name: String, reason: String },
-    #[error("pinned {kind} `{name}`: digest {pinned} does not match its definition ({computed})")]
-    DigestMismatch {
-        kind: ItemKind,
-        name: String,
-        pinned: Digest,
-        computed: Digest,
-    },
-    #[error("pinned {kind} `{name}`: the definition's `name` is `{inner}`")]
-    NameMismatch {
-        kind: ItemKind,
-        name: String,
-        inner: String,
-    },
-    #[error("pinned {kind} `{name}` appears twice")]
-    Duplicate { kind: ItemKind, name: String },
-    #[error("capture profile: {reason}")]
-    Profile { reason: String },
+    #[error(transparent)]
+    Pins(#[from] PinsError),
     #[error(
         "no server to launch: the manifest has no `launch` and no command was given after `--`"
     )]
@@ -191,12 +70,7 @@ impl ToolsError {
     /// The reason code when this error means "reject" rather than "could not decide".
     pub fn reason(&self) -> Option<crate::reason::Reason> {
         match self {
-            ToolsError::DigestMismatch { .. }
-            | ToolsError::NameMismatch { .. }
-            | ToolsError::Duplicate { .. }
-            | ToolsError::Profile { .. }
-            | ToolsError::Canonical { .. }
-            | ToolsError::Unnamed => Some(REASON_INVALID_PINS),
+            ToolsError::Pins(_) => Some(REASON_INVALID_PINS),
             ToolsError::NoPins => Some(REASON_NO_PINS),
             ToolsError::Mcp(e) => e.reason(),
             _ => None,
@@ -223,69 +97,6 @@ impl ToolPins {
             resource_templates: pin_all(listing.resource_templates)?,
             instructions: listing.instructions.map(PinnedText::new).transpose()?,
         })
-    }
-
-    /// Checks what serde cannot: every digest matches its definition, names
-    /// agree and are unique, the profile is in normal form. Call it on pins
-    /// read from a file before trusting them.
-    pub fn validate(&self) -> Result<(), ToolsError> {
-        for (kind, items) in self.sections() {
-            let mut seen = HashSet::new();
-            for p in items {
-                let inner = p
-                    .definition
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                if inner != p.name {
-                    return Err(ToolsError::NameMismatch {
-                        kind,
-                        name: p.name.clone(),
-                        inner: inner.to_owned(),
-                    });
-                }
-                if !seen.insert(p.name.as_str()) {
-                    return Err(ToolsError::Duplicate {
-                        kind,
-                        name: p.name.clone(),
-                    });
-                }
-                let computed =
-                    definition_digest(&p.definition).map_err(|reason| ToolsError::Canonical {
-                        name: p.name.clone(),
-                        reason,
-                    })?;
-                if computed != p.digest {
-                    return Err(ToolsError::DigestMismatch {
-                        kind,
-                        name: p.name.clone(),
-                        pinned: p.digest.clone(),
-                        computed,
-                    });
-                }
-            }
-        }
-        if let Some(i) = &self.instructions {
-            let computed = text_digest(&i.text)?;
-            if computed != i.digest {
-                return Err(ToolsError::DigestMismatch {
-                    kind: ItemKind::Instructions,
-                    name: "instructions".into(),
-                    pinned: i.digest.clone(),
-                    computed,
-                });
-            }
-        }
-        self.profile.validate()
-    }
-
-    /// The three lists with their kinds, in a fixed order.
-    pub fn sections(&self) -> [(ItemKind, &[Pinned]); 3] {
-        [
-            (ItemKind::Tool, &self.tools),
-            (ItemKind::Prompt, &self.prompts),
-            (ItemKind::ResourceTemplate, &self.resource_templates),
-        ]
     }
 }
 
@@ -318,29 +129,6 @@ impl CaptureProfile {
                 env_names: Vec::new(),
                 url: Some(h.url.clone()),
             },
-        }
-    }
-
-    fn validate(&self) -> Result<(), ToolsError> {
-        let bad = |reason: &str| {
-            Err(ToolsError::Profile {
-                reason: reason.into(),
-            })
-        };
-        if !self.client_capabilities.windows(2).all(|w| w[0] < w[1]) {
-            return bad("clientCapabilities must be sorted without repeats");
-        }
-        if !self.env_names.windows(2).all(|w| w[0] < w[1]) {
-            return bad("envNames must be sorted without repeats");
-        }
-        match self.transport {
-            TransportKind::Stdio if self.argv.is_empty() || self.url.is_some() => {
-                bad("a stdio profile needs argv and no url")
-            }
-            TransportKind::StreamableHttp if self.url.is_none() || !self.argv.is_empty() => {
-                bad("a streamable-http profile needs a url and no argv")
-            }
-            _ => Ok(()),
         }
     }
 
@@ -415,7 +203,7 @@ mod tests {
             }
             // The whole-list digest in the meta covers the tools/list result.
             let whole = crate::canonical::to_vec(&tools).expect("canonical");
-            let whole_hex = Digest::sha256_of(&whole).hex();
+            let whole_hex = crate::digest::Digest::sha256_of(&whole).hex();
             if let Some(exp) = meta.get("canonical_sha256").and_then(Value::as_str) {
                 assert_eq!(whole_hex, exp, "{name}");
             }

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Lint, ToolDiff, ToolPins, ToolsError, capture, check_live, lint};
+use super::{Lint, ToolDiff, ToolPins, ToolsError, capture, lint};
 use crate::manifest::{Launch as ManifestLaunch, Manifest};
 use crate::mcp::env::EnvArg;
 use crate::mcp::{ClientOptions, HttpLaunch, Launch, StdioLaunch};
-use crate::verify::Verified;
 
 /// The client launch for a manifest's launch configuration. `base_dir` is
 /// where the server's directory is (a `workdir` is relative to it). Variables
@@ -247,28 +246,4 @@ impl ToolsCheck {
     pub fn reason(&self) -> Option<crate::reason::Reason> {
         (!self.drift.is_empty()).then_some(super::REASON_TOOL_DRIFT)
     }
-}
-
-/// Launches the verified manifest's server (or `launch`, if given) under the
-/// pinned profile and compares what it lists with the pins.
-pub fn check_manifest_tools(
-    manifest: &Verified<Manifest>,
-    launch: Option<Launch>,
-    base_dir: &Path,
-    user_env: &[EnvArg],
-    options: &ClientOptions,
-) -> Result<ToolsCheck, ToolsError> {
-    let pins = pins_of_manifest(manifest.get())?.ok_or(ToolsError::NoPins)?;
-    let launch = match launch {
-        Some(l) => l,
-        None => {
-            let l = manifest.get().launch.as_ref().ok_or(ToolsError::NoLaunch)?;
-            launch_from_manifest(l, base_dir, user_env)?
-        }
-    };
-    let drift = check_live(&pins, &launch, options)?;
-    Ok(ToolsCheck {
-        drift,
-        lints: lint(&pins),
-    })
 }
