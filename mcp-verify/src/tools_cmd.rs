@@ -87,10 +87,12 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                outln!(
-                    "REJECTED: {} (the server was not started)",
-                    args.bundle.display()
-                );
+                let who = report
+                    .server
+                    .as_ref()
+                    .map(|s| format!("{} {}", s.name, s.version))
+                    .unwrap_or_else(|| args.bundle.display().to_string());
+                outln!("REJECTED: {who} (the server was not started)");
                 for p in &report.problems {
                     outln!("  [{}] {}", p.reason, p.message);
                 }
