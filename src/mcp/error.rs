@@ -14,8 +14,16 @@ pub const REASON_SERVER_MISBEHAVED: crate::reason::Reason = crate::reason::Reaso
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum McpError {
-    #[error("invalid launch configuration: {reason}")]
-    InvalidLaunch { reason: String },
+    #[error("invalid launch configuration: {problem}")]
+    InvalidLaunch { problem: LaunchProblem },
+    #[error("invalid launch configuration: the server's environment")]
+    Env(#[source] super::env::EnvError),
+    #[error("could not encode a request for MCP server {server}")]
+    Encode {
+        server: String,
+        #[source]
+        source: serde_json::Error,
+    },
 
     #[error("could not start MCP server `{program}`")]
     Spawn {
@@ -136,6 +144,8 @@ impl McpError {
             | McpError::ListingTooLarge { .. }
             | McpError::TooManyEntries { .. } => Some(REASON_SERVER_MISBEHAVED),
             McpError::InvalidLaunch { .. }
+            | McpError::Env(_)
+            | McpError::Encode { .. }
             | McpError::Spawn { .. }
             | McpError::Timeout { .. }
             | McpError::Closed { .. }
@@ -162,5 +172,29 @@ fn exit_suffix(status: &Option<String>) -> String {
     match status {
         Some(s) => format!(" ({s})"),
         None => String::new(),
+    }
+}
+
+/// What is wrong with a launch before anything starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LaunchProblem {
+    /// The stdio command is empty.
+    EmptyCommand,
+    /// The child's stdin, stdout or stderr pipe was not created.
+    NoPipes,
+    /// The HTTP endpoint is not an `http://` or `https://` URL.
+    NotHttpUrl { url: String },
+}
+
+impl std::fmt::Display for LaunchProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LaunchProblem::EmptyCommand => f.write_str("the server command is empty"),
+            LaunchProblem::NoPipes => f.write_str("the server's stdio pipes were not created"),
+            LaunchProblem::NotHttpUrl { url } => {
+                write!(f, "`{url}` is not an http:// or https:// URL")
+            }
+        }
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::error::McpError;
+use super::error::{LaunchProblem, McpError};
 use super::stdio::{LineRead, read_line_bounded};
 use super::{ClientOptions, HttpLaunch, Received, Transport};
 
@@ -33,7 +33,9 @@ impl HttpTransport {
     pub(crate) fn new(launch: &HttpLaunch, options: &ClientOptions) -> Result<Self, McpError> {
         if !(launch.url.starts_with("http://") || launch.url.starts_with("https://")) {
             return Err(McpError::InvalidLaunch {
-                reason: format!("`{}` is not an http:// or https:// URL", launch.url),
+                problem: LaunchProblem::NotHttpUrl {
+                    url: launch.url.clone(),
+                },
             });
         }
         let agent: Agent = Agent::config_builder()

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-pub use error::{McpError, REASON_SERVER_MISBEHAVED};
+pub use error::{LaunchProblem, McpError, REASON_SERVER_MISBEHAVED};
 pub use session::Session;
 
 /// The stateless protocol revision, discovered with `server/discover`.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::error::McpError;
+use super::error::{LaunchProblem, McpError};
 use super::{Received, StdioLaunch, Transport};
 
 /// How much of the server's stderr is kept (the newest bytes win).
@@ -63,14 +63,12 @@ impl StdioTransport {
     pub(crate) fn spawn(launch: &StdioLaunch, max_message_bytes: usize) -> Result<Self, McpError> {
         if launch.program.is_empty() {
             return Err(McpError::InvalidLaunch {
-                reason: "the server command is empty".into(),
+                problem: LaunchProblem::EmptyCommand,
             });
         }
         let server = format!("`{}`", launch.display());
         for (name, _) in &launch.env {
-            super::env::check_name(name).map_err(|e| McpError::InvalidLaunch {
-                reason: e.to_string(),
-            })?;
+            super::env::check_name(name).map_err(McpError::Env)?;
         }
         // Interpreter caches go to a private, empty directory of this launch: nothing
         // compiled that sits in (or is planted in) the server's tree is ever loaded.
@@ -108,7 +106,7 @@ impl StdioTransport {
                 _ => {
                     kill_and_reap(&mut child);
                     return Err(McpError::InvalidLaunch {
-                        reason: "the server's stdio pipes were not created".into(),
+                        problem: LaunchProblem::NoPipes,
                     });
                 }
             };
@@ -164,8 +162,9 @@ impl Transport for StdioTransport {
     }
 
     fn send(&mut self, message: &Value) -> Result<(), McpError> {
-        let mut line = serde_json::to_vec(message).map_err(|e| McpError::InvalidLaunch {
-            reason: format!("could not encode a request: {e}"),
+        let mut line = serde_json::to_vec(message).map_err(|source| McpError::Encode {
+            server: self.server.clone(),
+            source,
         })?;
         line.push(b'\n');
         let failure = match self.outgoing.as_ref() {

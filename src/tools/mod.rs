@@ -59,10 +59,32 @@ pub enum ToolsError {
         #[source]
         source: crate::digest::tree::TreeError,
     },
-    #[error("manifest `{}`: {reason}", path.display())]
-    Manifest {
+    #[error("cannot read manifest `{}`", path.display())]
+    ReadManifest {
         path: std::path::PathBuf,
-        reason: String,
+        #[source]
+        source: crate::fsutil::ReadError,
+    },
+    #[error("manifest `{}` is not valid JSON", path.display())]
+    ManifestJson {
+        path: std::path::PathBuf,
+        #[source]
+        source: crate::json::JsonError,
+    },
+    #[error("manifest `{}`: `{member}` does not follow spec/manifest-v1", path.display())]
+    ManifestMember {
+        path: std::path::PathBuf,
+        member: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("manifest `{}` is not a JSON object", path.display())]
+    NotAnObject { path: std::path::PathBuf },
+    #[error("cannot write manifest `{}`", path.display())]
+    WriteManifest {
+        path: std::path::PathBuf,
+        #[source]
+        source: crate::fsutil::WriteError,
     },
 }
 

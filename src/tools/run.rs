@@ -104,14 +104,14 @@ pub fn pin_manifest_file(
 ) -> Result<PinOutcome, ToolsError> {
     let bytes =
         crate::fsutil::read_limited(path, crate::json::MAX_DOCUMENT_BYTES as u64).map_err(|e| {
-            ToolsError::Manifest {
+            ToolsError::ReadManifest {
                 path: path.to_path_buf(),
-                reason: e.to_string(),
+                source: e,
             }
         })?;
-    let mut doc = crate::json::parse_value(&bytes).map_err(|e| ToolsError::Manifest {
+    let mut doc = crate::json::parse_value(&bytes).map_err(|source| ToolsError::ManifestJson {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        source,
     })?;
     let base = match base_dir {
         Some(b) => b.to_path_buf(),
@@ -128,9 +128,10 @@ pub fn pin_manifest_file(
         None => {
             let raw = doc.get("launch").cloned().ok_or(ToolsError::NoLaunch)?;
             let parsed: ManifestLaunch =
-                serde_json::from_value(raw).map_err(|e| ToolsError::Manifest {
+                serde_json::from_value(raw).map_err(|source| ToolsError::ManifestMember {
                     path: path.to_path_buf(),
-                    reason: format!("invalid `launch`: {e}"),
+                    member: "launch",
+                    source,
                 })?;
             launch_from_manifest(&parsed, &base, user_env)?
         }
@@ -145,24 +146,27 @@ pub fn pin_manifest_file(
         });
     }
     let Value::Object(map) = &mut doc else {
-        return Err(ToolsError::Manifest {
+        return Err(ToolsError::NotAnObject {
             path: path.to_path_buf(),
-            reason: "not a JSON object".into(),
         });
     };
-    let value = serde_json::to_value(&pins).map_err(|e| ToolsError::Manifest {
+    let value = serde_json::to_value(&pins).map_err(|source| ToolsError::ManifestMember {
         path: path.to_path_buf(),
-        reason: format!("encoding pins: {e}"),
+        member: "tools",
+        source,
     })?;
     map.insert("tools".into(), value);
-    let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| ToolsError::Manifest {
+    let mut out = serde_json::to_vec_pretty(&doc).map_err(|source| ToolsError::ManifestMember {
         path: path.to_path_buf(),
-        reason: format!("encoding the manifest: {e}"),
+        member: "(whole document)",
+        source,
     })?;
     out.push(b'\n');
-    crate::fsutil::write_atomic(path, &out, 0o644, true).map_err(|e| ToolsError::Manifest {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    crate::fsutil::write_atomic(path, &out, 0o644, true).map_err(|source| {
+        ToolsError::WriteManifest {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     Ok(PinOutcome {
         pins,
@@ -186,9 +190,10 @@ fn check_pinned_tree(doc: &Value, base: &Path) -> Result<(), ToolsError> {
         return Ok(());
     };
     let artifact: crate::manifest::Artifact =
-        serde_json::from_value((*dir).clone()).map_err(|e| ToolsError::Manifest {
+        serde_json::from_value((*dir).clone()).map_err(|source| ToolsError::ManifestMember {
             path: base.to_path_buf(),
-            reason: format!("invalid directory artifact: {e}"),
+            member: "artifacts",
+            source,
         })?;
     let crate::manifest::Artifact::Directory {
         exclude, entries, ..
