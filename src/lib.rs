@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod cli;
 pub mod digest;
 pub mod fsutil;
+mod http;
 pub mod json;
 pub mod keys;
 pub mod manifest;
@@ -17,21 +18,12 @@ pub mod relpath;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
+pub mod text;
 pub mod tools;
 pub mod verify;
 
 /// Re-exported so callers name the same time types the library uses.
 pub use chrono;
 
-/// An error and its causes on one line (`outer: cause: root cause`), for reports and for errors
-/// that carry another error's text.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+/// Kept here for callers that name `mcpsig::error_chain`.
+pub use text::error_chain;
