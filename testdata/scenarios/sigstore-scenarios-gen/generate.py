@@ -220,6 +220,26 @@ def main():
     ts["signedTimestamp"] = flip_b64(ts["signedTimestamp"], -10)
     write("timestamp-signature-flipped", b, "reject bad-timestamp", root=r2root)
 
+    # rekor2-happy-path carries a whole TimeStampResp (status granted), not the bare token. It
+    # counts only when its PKIStatus grants a token (0 granted, 1 grantedWithMods) and it holds
+    # one, whatever the token inside would say on its own (RFC 3161 section 2.4.2).
+    def timestamp_response(status, with_token=True):
+        b = copy.deepcopy(r2)
+        for t in b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]:
+            resp = base64.b64decode(t["signedTimestamp"])
+            _, start, end = der_tlv(resp, 0)
+            [_, token] = der_children(resp[start:end])
+            status_info = der(0x30, der(0x02, bytes([status])))
+            resp = der(0x30, status_info + (token if with_token else b""))
+            t["signedTimestamp"] = base64.b64encode(resp).decode()
+        return b
+    write("timestamp-response-granted-with-mods-accept", timestamp_response(1), "accept",
+          root=r2root)
+    write("timestamp-response-not-granted", timestamp_response(2), "reject bad-timestamp",
+          root=r2root)
+    write("timestamp-response-without-token", timestamp_response(0, with_token=False),
+          "reject bad-timestamp", root=r2root)
+
     b = copy.deepcopy(v3)
     b["messageSignature"]["signature"] = flip_b64(b["messageSignature"]["signature"], -3)
     write("message-signature-flipped", b, "reject bad-signature")
