@@ -1,8 +1,8 @@
 //! mcpsig: sign and verify MCP servers. A manifest pins a server's code, launch configuration and
 //! tool definitions; it is signed into a Sigstore bundle and verified before launch.
 //!
-//! Module map (dependencies point inward): `json`, `canonical`, `digest`, `relpath` and
-//! `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
+//! Module map (dependencies point inward): `text`, `http`, `json`, `canonical`, `digest`,
+//! `relpath` and `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
 
 pub mod canonical;
 pub mod cli;
