@@ -288,7 +288,63 @@ fn check_timestamping_eku(leaf: &ParsedCert, authority: &str) -> Result<(), Sigs
 
 #[cfg(test)]
 mod tests {
+    use der::asn1::{Int, ObjectIdentifier as Oid};
+    use spki::AlgorithmIdentifierOwned;
+
+    use super::super::rfc3161::MessageImprint;
     use super::*;
+
+    fn tst_info(version: u8, gen_time: Any) -> Result<TstInfo, der::Error> {
+        Ok(TstInfo {
+            version,
+            policy: Oid::new_unwrap("1.2.3.4"),
+            message_imprint: MessageImprint {
+                hash_algorithm: AlgorithmIdentifierOwned {
+                    oid: SHA256,
+                    parameters: None,
+                },
+                hashed_message: OctetString::new(vec![7u8; 32])?,
+            },
+            serial_number: Int::new(&[1])?,
+            gen_time,
+            accuracy: None,
+            ordering: false,
+            nonce: None,
+            tsa: None,
+            extensions: None,
+        })
+    }
+
+    #[test]
+    fn tst_info_is_read_field_by_field() -> Result<(), Box<dyn std::error::Error>> {
+        let time = Any::new(der::Tag::GeneralizedTime, b"19700101000010Z".to_vec())?;
+        let good = parse_tst_info(&tst_info(1, time.clone())?.to_der()?)?;
+        assert_eq!((good.gen_time, good.hash.len()), (10, 32));
+        assert!(matches!(good.alg, HashAlg::Sha256));
+
+        let refused = |der: &[u8]| match parse_tst_info(der) {
+            Err(e) => e.to_string(),
+            Ok(_) => "accepted".to_owned(),
+        };
+        let v2 = refused(&tst_info(2, time.clone())?.to_der()?);
+        assert!(v2.contains("TSTInfo version 2"), "{v2}");
+        let utc = Any::new(der::Tag::UtcTime, b"700101000010Z".to_vec())?;
+        let not_generalized = refused(&tst_info(1, utc)?.to_der()?);
+        assert!(
+            not_generalized.contains("not a GeneralizedTime"),
+            "{not_generalized}"
+        );
+        // A TSTInfo cut before its serialNumber, and one whose serialNumber is not an INTEGER.
+        let mut cut = tst_info(1, time.clone())?.to_der()?;
+        let full = cut.clone();
+        cut.truncate(full.len() - 20);
+        assert!(refused(&cut).contains("invalid TSTInfo"));
+        let fields = Vec::<Any>::from_der(&full)?;
+        let mut mistyped = fields.clone();
+        mistyped[3] = Any::new(der::Tag::OctetString, vec![1])?;
+        assert!(refused(&mistyped.to_der()?).contains("invalid TSTInfo"));
+        Ok(())
+    }
 
     #[test]
     fn generalized_time_with_and_without_fraction() -> Result<(), SigstoreError> {
