@@ -1,8 +1,8 @@
 //! mcpsig: sign and verify MCP servers. A manifest pins a server's code, launch configuration and
 //! tool definitions; it is signed into a Sigstore bundle and verified before launch.
 //!
-//! Module map (dependencies point inward): `json`, `canonical`, `digest`, `relpath` and
-//! `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
+//! Module map (dependencies point inward): `text`, `http`, `json`, `canonical`, `digest`,
+//! `relpath` and `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
 
 pub mod canonical;
 pub mod cli;
@@ -10,6 +10,7 @@ pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
+mod http;
 pub mod json;
 pub mod keys;
 pub mod manifest;
@@ -19,21 +20,12 @@ pub mod relpath;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
+pub mod text;
 pub mod tools;
 pub mod verify;
 
 /// Re-exported so callers name the same time types the library uses.
 pub use chrono;
 
-/// An error and its causes on one line (`outer: cause: root cause`), for reports and for errors
-/// that carry another error's text.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
+/// Kept here for callers that name `mcpsig::error_chain`.
+pub use text::error_chain;

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// The DSSE payload type of a statement (defined once, beside DSSE).
+pub use crate::sigstore::dsse::IN_TOTO_PAYLOAD_TYPE as PAYLOAD_TYPE;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -343,13 +343,7 @@ fn check_signature(
     bundle_bytes: &[u8],
     trust: &Trust,
 ) -> Result<(SignerSummary, Vec<u8>), Problem> {
-    // Strict parse first: a bundle with duplicate keys means different things to different readers.
-    crate::json::parse_value(bundle_bytes).map_err(|e| {
-        Problem::new(
-            Reason::MalformedBundle,
-            format!("bundle is not valid JSON: {}", crate::error_chain(&e)),
-        )
-    })?;
+    // Strict (duplicate keys refused) and parsed once: see `Bundle::from_json`.
     let bundle = Bundle::from_json(bundle_bytes)
         .map_err(|e| Problem::new(Reason::MalformedBundle, crate::error_chain(&e)))?;
     let Content::DsseEnvelope(env) = &bundle.content else {

@@ -264,7 +264,7 @@ fn offline_options(
     )?;
     Ok(mcpsig::sign::keyless::KeylessOptions {
         signing_config: Some(config),
-        allow_interactive: false,
+        interactive_login: None,
         timeout: Some(Duration::from_secs(2)),
         ..Default::default()
     })

@@ -2,10 +2,13 @@
 //! contract. Parsing only: the signing itself is `mcpsig::sign::keyless`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use mcpsig::sign::keyless::{KeylessOptions, KeylessSigner, Zeroizing, sign_bundle_file};
+use mcpsig::sign::keyless::{
+    KeylessOptions, KeylessSigner, ShowLoginUrl, Zeroizing, sign_bundle_file,
+};
 
 /// Where to sign keylessly and as whom. (No `Debug`: it holds the identity token.)
 #[derive(Clone, clap::Args)]
@@ -44,10 +47,21 @@ impl KeylessArgs {
             trusted_root: self.trusted_root.clone(),
             identity_token: self.identity_token.clone().map(Zeroizing::new),
             identity_token_file: self.identity_token_file.clone(),
-            allow_interactive: !self.no_interactive,
+            interactive_login: (!self.no_interactive).then(show_login_url),
             timeout: Some(Duration::from_secs(self.timeout)),
         }
     }
+}
+
+/// Prints the interactive login's URL on stderr, on one line and terminal-safe: it came from
+/// the OIDC provider's discovery document.
+fn show_login_url() -> ShowLoginUrl {
+    Arc::new(|url: &str| {
+        mcpsig::errln!(
+            "Open this URL in a browser to sign in:\n\n  {}\n",
+            mcpsig::cli::one_line(url)
+        );
+    })
 }
 
 /// A signer for `mcp-sign sign --keyless`; says on stderr who is about to sign.
@@ -108,7 +122,7 @@ pub fn sign_bundle(args: &SignBundleArgs) -> anyhow::Result<()> {
         trusted_root: args.trusted_root.clone(),
         identity_token: args.identity_token.clone().map(Zeroizing::new),
         identity_token_file: args.identity_token_file.clone(),
-        allow_interactive: false,
+        interactive_login: None,
         timeout: Some(Duration::from_secs(60)),
     };
     let timings = sign_bundle_file(&opts, args.in_toto, &args.file, &args.bundle, args.force)

@@ -5,6 +5,7 @@ pub mod excluded;
 pub mod glob;
 pub mod links;
 pub mod tree;
+mod tree_diff;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Digest as _;

@@ -7,6 +7,7 @@
 //! The tree digest is sha256 over the RFC 8785 form of the entry list (spec/manifest-v1.md).
 
 pub use super::links::{LinkProblem, MAX_LINK_DEPTH, check_links};
+pub use super::tree_diff::{Change, compare};
 
 use super::glob::Pattern;
 use super::{Algorithm, Digest};
@@ -159,96 +160,6 @@ pub enum TreeError {
     TooManyEntries,
     #[error("`{path}` is not a directory")]
     NotADirectory { path: String },
-}
-
-/// What differs between a pinned tree and the one on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    Modified {
-        path: RelPath,
-        expected: Digest,
-        actual: Digest,
-    },
-    Added {
-        path: RelPath,
-        kind: &'static str,
-    },
-    Removed {
-        path: RelPath,
-        kind: &'static str,
-    },
-    Retyped {
-        path: RelPath,
-        expected: &'static str,
-        actual: &'static str,
-    },
-    ExecutableChanged {
-        path: RelPath,
-        expected: bool,
-    },
-    LinkRetargeted {
-        path: RelPath,
-        expected: String,
-        actual: String,
-    },
-}
-
-impl Change {
-    pub fn path(&self) -> &RelPath {
-        match self {
-            Change::Modified { path, .. }
-            | Change::Added { path, .. }
-            | Change::Removed { path, .. }
-            | Change::Retyped { path, .. }
-            | Change::ExecutableChanged { path, .. }
-            | Change::LinkRetargeted { path, .. } => path,
-        }
-    }
-}
-
-impl std::fmt::Display for Change {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Change::Modified {
-                path,
-                expected,
-                actual,
-            } => write!(
-                f,
-                "`{path}` modified: expected {}, got {}",
-                expected.short(),
-                actual.short()
-            ),
-            Change::Added { path, kind } => {
-                write!(f, "`{path}` added ({kind}), not in the manifest")
-            }
-            Change::Removed { path, kind } => {
-                write!(f, "`{path}` removed ({kind} pinned by the manifest)")
-            }
-            Change::Retyped {
-                path,
-                expected,
-                actual,
-            } => {
-                write!(f, "`{path}` is a {actual}, the manifest pins a {expected}")
-            }
-            Change::ExecutableChanged { path, expected } => write!(
-                f,
-                "`{path}` executable bit changed: pinned {}, found {}",
-                expected, !expected
-            ),
-            Change::LinkRetargeted {
-                path,
-                expected,
-                actual,
-            } => {
-                write!(
-                    f,
-                    "symlink `{path}` points to `{actual}`, pinned `{expected}`"
-                )
-            }
-        }
-    }
 }
 
 /// Checks, lexically, that a symlink at `link` with `target` stays inside the tree. This is the
@@ -656,73 +567,6 @@ pub fn tree_digest(entries: &[Entry]) -> Digest {
     }
     out.push(b']');
     Digest::sha256_of(&out)
-}
-
-/// Compares a pinned entry list with an actual one (both sorted by path) and names every change.
-pub fn compare(expected: &[Entry], actual: &[Entry]) -> Vec<Change> {
-    use std::collections::BTreeMap;
-    let exp: BTreeMap<&str, &Entry> = expected.iter().map(|e| (e.path.as_str(), e)).collect();
-    let act: BTreeMap<&str, &Entry> = actual.iter().map(|e| (e.path.as_str(), e)).collect();
-    let mut changes = Vec::new();
-    for (path, e) in &exp {
-        match act.get(path) {
-            None => changes.push(Change::Removed {
-                path: e.path.clone(),
-                kind: e.kind.type_name(),
-            }),
-            Some(a) => match (&e.kind, &a.kind) {
-                (
-                    EntryKind::File {
-                        digest: d1,
-                        executable: x1,
-                        ..
-                    },
-                    EntryKind::File {
-                        digest: d2,
-                        executable: x2,
-                        ..
-                    },
-                ) => {
-                    if d1 != d2 {
-                        changes.push(Change::Modified {
-                            path: e.path.clone(),
-                            expected: d1.clone(),
-                            actual: d2.clone(),
-                        });
-                    } else if x1 != x2 {
-                        changes.push(Change::ExecutableChanged {
-                            path: e.path.clone(),
-                            expected: *x1,
-                        });
-                    }
-                }
-                (EntryKind::Symlink { target: t1 }, EntryKind::Symlink { target: t2 }) => {
-                    if t1 != t2 {
-                        changes.push(Change::LinkRetargeted {
-                            path: e.path.clone(),
-                            expected: t1.clone(),
-                            actual: t2.clone(),
-                        });
-                    }
-                }
-                (k1, k2) => changes.push(Change::Retyped {
-                    path: e.path.clone(),
-                    expected: k1.type_name(),
-                    actual: k2.type_name(),
-                }),
-            },
-        }
-    }
-    for (path, a) in &act {
-        if !exp.contains_key(path) {
-            changes.push(Change::Added {
-                path: a.path.clone(),
-                kind: a.kind.type_name(),
-            });
-        }
-    }
-    changes.sort_by(|a, b| a.path().cmp(b.path()));
-    changes
 }
 
 #[cfg(test)]

@@ -38,12 +38,8 @@ impl HttpTransport {
                 },
             });
         }
-        let agent: Agent = Agent::config_builder()
-            // One bound for connecting, sending and reading the whole answer.
-            .timeout_global(Some(options.timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        // One bound for connecting, sending and reading the whole answer.
+        let agent = crate::http::agent(options.timeout, crate::http::Redirects::Follow(10));
         Ok(Self {
             url: launch.url.clone(),
             server: format!("`{}`", launch.url),

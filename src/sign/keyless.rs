@@ -17,6 +17,8 @@ use spki::EncodePublicKey as _;
 /// Re-exported so callers can fill [`KeylessOptions::identity_token`] without a zeroize dependency.
 pub use zeroize::Zeroizing;
 
+use super::instance::{client_trust_config_root, public_instance};
+pub use super::oidc::ShowLoginUrl;
 use super::oidc::{IdentityToken, OidcError, TokenOptions, obtain_token};
 use crate::sigstore::bundle::{
     Bundle, Checkpoint, Content, HashOutput, InclusionPromise, InclusionProof, KindVersion, LogId,
@@ -27,10 +29,9 @@ use crate::sigstore::dsse::{self, Envelope};
 use crate::sigstore::fulcio::{FulcioClient, FulcioError, IssuedCertificate, certificate_request};
 use crate::sigstore::policy::{IdentityPolicy, Matcher};
 use crate::sigstore::rekor_client::{RekorClient, RekorEntry, RekorError, RekorV2Client};
-use crate::sigstore::signing_config::{
-    CLIENT_TRUST_CONFIG_MEDIA_TYPE, SigningConfig, SigningConfigError,
-};
+use crate::sigstore::signing_config::{SigningConfig, SigningConfigError};
 use crate::sigstore::trust::TrustedRoot;
+use crate::sigstore::tsa_client::{TsaClient, TsaError};
 use crate::sigstore::{SignerPolicy, SigstoreError, VerifyOptions, verify_bundle};
 
 /// Why keyless signing failed.
@@ -92,7 +93,7 @@ impl KeylessError {
 }
 
 /// DSSE payload type of in-toto statements.
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub use crate::sigstore::dsse::IN_TOTO_PAYLOAD_TYPE;
 
 /// The Sigstore conformance `sign-bundle` contract: signs `input` (a file as a message
 /// signature, or with `in_toto` an in-toto statement as a DSSE envelope) and writes the bundle
@@ -180,8 +181,9 @@ pub struct KeylessOptions {
     pub identity_token: Option<Zeroizing<String>>,
     /// `--identity-token-file`: a file holding the token, or `-` for standard input.
     pub identity_token_file: Option<PathBuf>,
-    /// Allow the interactive browser login as a last resort.
-    pub allow_interactive: bool,
+    /// Allows the interactive browser login as a last resort, showing its URL through this
+    /// (the caller prints it); `None` never starts one.
+    pub interactive_login: Option<ShowLoginUrl>,
     /// Bound on each network call; default 60 s.
     pub timeout: Option<Duration>,
 }
@@ -197,7 +199,7 @@ impl std::fmt::Debug for KeylessOptions {
                 &self.identity_token.as_ref().map(|_| "<redacted>"),
             )
             .field("identity_token_file", &self.identity_token_file)
-            .field("allow_interactive", &self.allow_interactive)
+            .field("interactive_login", &self.interactive_login.is_some())
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -268,7 +270,7 @@ impl KeylessSigner {
             }
             (None, None) => {}
         }
-        token_opts.allow_interactive = opts.allow_interactive;
+        token_opts.interactive_login = opts.interactive_login.clone();
         token_opts.oidc_issuer = selected.oidc.as_ref().map(|s| s.url.clone());
         token_opts.timeout = timeout;
         let token = obtain_token(&token_opts)?;
@@ -512,62 +514,6 @@ impl super::Signer for KeylessSigner {
     }
 }
 
-/// The signing config and trusted root of the public-good (or staging) instance: the ones
-/// `mcp-verify trust refresh` cached under `cache` when they are there and still match their
-/// verified TUF metadata (so signing follows service rotations), else the embedded ones. The two
-/// come from the same place, never one cached and one embedded.
-fn public_instance(
-    staging: bool,
-    cache: Option<PathBuf>,
-) -> Result<(SigningConfig, TrustedRoot), KeylessError> {
-    use crate::sigstore::tuf;
-    let (url, anchor) = if staging {
-        (tuf::STAGING_URL, tuf::staging_root())
-    } else {
-        (tuf::PRODUCTION_URL, tuf::production_root())
-    };
-    let cached = cache.and_then(|root| {
-        let dir = tuf::repo_cache_dir(&root, url);
-        let get = |name| {
-            tuf::load_cached_target(&dir, name, anchor, Utc::now())
-                .ok()
-                .flatten()
-        };
-        let config = get(tuf::SIGNING_CONFIG_TARGET)?;
-        let trusted = get(tuf::TRUSTED_ROOT_TARGET)?;
-        let config =
-            SigningConfig::from_json(&config.bytes, &config.path.display().to_string()).ok()?;
-        let trusted = TrustedRoot::from_json(&trusted.bytes).ok()?;
-        Some((config, trusted))
-    });
-    if let Some(found) = cached {
-        return Ok(found);
-    }
-    if staging {
-        Ok((
-            SigningConfig::staging()?,
-            TrustedRoot::staging().map_err(KeylessError::TrustedRoot)?,
-        ))
-    } else {
-        Ok((
-            SigningConfig::production()?,
-            TrustedRoot::production().map_err(KeylessError::TrustedRoot)?,
-        ))
-    }
-}
-
-/// The trusted root inside a ClientTrustConfig file, if the file is one.
-fn client_trust_config_root(path: &std::path::Path) -> Option<Result<TrustedRoot, SigstoreError>> {
-    let bytes =
-        crate::fsutil::read_limited(path, crate::sigstore::trust::MAX_TRUST_FILE_BYTES).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    if v.get("mediaType")?.as_str()? != CLIENT_TRUST_CONFIG_MEDIA_TYPE {
-        return None;
-    }
-    let root = v.get("trustedRoot")?;
-    Some(TrustedRoot::from_json(root.to_string().as_bytes()))
-}
-
 /// A transparency log, by API version.
 enum Log {
     V1(RekorClient),
@@ -583,104 +529,13 @@ impl Log {
     }
 }
 
-/// A timestamp authority speaking the Sigstore TSA's JSON request form
-/// (`POST <url>` with `{"artifactHash", "hashAlgorithm", "certificates", "nonce"}`), answered with a
-/// DER `TimeStampResp`.
-struct TsaClient {
-    url: String,
-    agent: ureq::Agent,
-}
-
-struct TsaFailure {
-    url: String,
-    reason: String,
-}
-
-impl From<TsaFailure> for KeylessError {
-    fn from(f: TsaFailure) -> Self {
+impl From<TsaError> for KeylessError {
+    fn from(e: TsaError) -> Self {
         KeylessError::Timestamp {
-            url: f.url,
-            reason: f.reason,
+            url: e.url,
+            reason: e.reason,
         }
     }
-}
-
-impl TsaClient {
-    fn new(url: &str, timeout: Duration) -> Self {
-        Self {
-            url: url.to_owned(),
-            agent: crate::sigstore::fulcio::agent(timeout),
-        }
-    }
-
-    /// A `TimeStampResp` (DER) over SHA-256 of `signature`, the form bundles carry.
-    fn timestamp(&self, signature: &[u8]) -> Result<Vec<u8>, TsaFailure> {
-        use base64::Engine as _;
-        let fail = |reason: String| TsaFailure {
-            url: self.url.clone(),
-            reason,
-        };
-        let mut nonce = [0u8; 4];
-        getrandom::fill(&mut nonce).map_err(|e| fail(format!("no randomness: {e}")))?;
-        // 31 bits keep the nonce a positive number for every JSON reader.
-        let nonce = u32::from_be_bytes(nonce) >> 1;
-        let body = serde_json::json!({
-            "artifactHash": base64::engine::general_purpose::STANDARD.encode(Sha256::digest(signature)),
-            "hashAlgorithm": "sha256",
-            "certificates": true,
-            "nonce": nonce,
-        });
-        let mut resp = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/timestamp-reply")
-            .send_json(&body)
-            .map_err(|e| fail(e.to_string()))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 20)
-            .read_to_vec()
-            .map_err(|e| fail(format!("reading the answer: {e}")))?;
-        if !(200..300).contains(&status) {
-            return Err(fail(format!(
-                "http {status}: {}",
-                crate::sigstore::fulcio::excerpt(&String::from_utf8_lossy(&bytes))
-            )));
-        }
-        check_granted(&bytes).map_err(fail)?;
-        Ok(bytes)
-    }
-}
-
-/// Checks that an RFC 3161 `TimeStampResp`
-/// (`SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo OPTIONAL }`) grants a token.
-/// Whether the token covers our signature and chains to a trusted authority is the verifier's
-/// job (the self-check).
-fn check_granted(resp: &[u8]) -> Result<(), String> {
-    use der::Decode as _;
-    let parts: Vec<der::Any> =
-        Vec::from_der(resp).map_err(|e| format!("not a TimeStampResp: {e}"))?;
-    let status_info: Vec<der::Any> = parts
-        .first()
-        .ok_or("empty TimeStampResp")?
-        .decode_as()
-        .map_err(|e| format!("bad PKIStatusInfo: {e}"))?;
-    let status: u8 = status_info
-        .first()
-        .ok_or("empty PKIStatusInfo")?
-        .decode_as()
-        .map_err(|e| format!("bad PKIStatus: {e}"))?;
-    // 0 granted, 1 grantedWithMods; anything else carries no token.
-    if status > 1 {
-        return Err(format!("timestamp refused (PKIStatus {status})"));
-    }
-    if parts.get(1).is_none() {
-        return Err("granted TimeStampResp without a token".to_owned());
-    }
-    Ok(())
 }
 
 fn ephemeral_key() -> Result<SigningKey, KeylessError> {
@@ -763,36 +618,6 @@ mod tests {
         let shown = format!("{opts:?}");
         assert!(!shown.contains("secret.token.value"), "{shown}");
         assert!(shown.contains("<redacted>"));
-    }
-
-    #[test]
-    fn timestamp_responses_without_a_granted_token_are_refused() {
-        // SEQUENCE { SEQUENCE { INTEGER 2 (rejection) } }
-        assert!(check_granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02]).is_err());
-        // SEQUENCE { SEQUENCE { INTEGER 0 (granted) } } but no token
-        assert!(check_granted(&[0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00]).is_err());
-        // granted, with a (dummy) token
-        assert!(check_granted(&[0x30, 0x07, 0x30, 0x03, 0x02, 0x01, 0x00, 0x30, 0x00]).is_ok());
-        assert!(check_granted(b"not der").is_err());
-    }
-
-    #[test]
-    fn public_instance_without_a_cache_is_the_embedded_one() -> Result<(), KeylessError> {
-        let empty = tempfile::tempdir().map_err(|e| KeylessError::Key {
-            reason: e.to_string(),
-        })?;
-        for staging in [false, true] {
-            let (config, _root) = public_instance(staging, Some(empty.path().to_owned()))?;
-            let want = if staging {
-                "embedded:staging"
-            } else {
-                "embedded:production"
-            };
-            assert_eq!(config.origin, want);
-            let (config, _) = public_instance(staging, None)?;
-            assert_eq!(config.origin, want);
-        }
-        Ok(())
     }
 
     #[test]

@@ -170,13 +170,13 @@ pub struct Checkpoint {
 }
 
 impl Bundle {
-    /// Parses a bundle from its JSON form.
+    /// Parses a bundle from its JSON form, once: strictly (duplicate keys, trailing data and
+    /// oversized input are refused before anything else), then into the model.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
-        // Duplicate keys, trailing data and oversized input are refused before anything else.
-        crate::json::parse_value(bytes).map_err(|e| {
+        let value = crate::json::parse_value(bytes).map_err(|e| {
             SigstoreError::malformed(format!("invalid bundle json: {}", crate::error_chain(&e)))
         })?;
-        serde_json::from_slice(bytes).map_err(|e| {
+        serde_json::from_value(value).map_err(|e| {
             // Structural errors from `TryFrom<RawBundle>` arrive already worded; keep them bare.
             let msg = e.to_string();
             match msg.strip_prefix("malformed bundle: ") {

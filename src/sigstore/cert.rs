@@ -15,20 +15,11 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, Subject
 
 use super::error::SigstoreError;
 use super::keys::{HashAlg, PublicKey};
+use super::oid::{
+    ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519, EKU_CODE_SIGNING, FULCIO_ARC, RSA_SHA256,
+    RSA_SHA384, RSA_SHA512, SCT_LIST,
+};
 use super::trust::{CertificateAuthority, LogInstance, TrustedRoot};
-
-const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const EKU_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
-/// Embedded SCT list (RFC 6962 section 3.3).
-const SCT_LIST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
-/// Arc of Fulcio's certificate extensions.
-const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
 
 /// A certificate together with the facts verification needs from it.
 #[derive(Debug, Clone)]

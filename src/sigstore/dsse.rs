@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use super::serde_pb::b64;
 
+/// The payload type of an in-toto statement, the only payload mcpsig signs and verifies.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
 /// A DSSE envelope. `payload` holds the decoded bytes; JSON carries them as base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,8 +1,6 @@
 //! Fulcio client (`POST /api/v2/signingCert`): trades an OIDC identity token plus a certificate
 //! signing request (proof of possession of an ephemeral key) for a short-lived code-signing
-//! certificate with an embedded SCT. Also builds that PKCS#10 request for a P-256 key.
-//! Also the small blocking-HTTP helper the Sigstore service clients share (ureq, with timeouts,
-//! errors naming the URL, status and a body excerpt).
+//! certificate with an embedded SCT, and the PKCS#10 request for a P-256 key that proves it.
 
 use std::time::Duration;
 
@@ -12,8 +10,8 @@ use der::{Decode as _, Encode as _};
 use serde::Deserialize;
 use x509_cert::Certificate;
 
-/// Bound on any answer we read from a Sigstore service.
-const MAX_RESPONSE: u64 = 8 * 1024 * 1024;
+use crate::http::{Redirects, agent, post_json};
+use crate::text::excerpt;
 
 /// Why a certificate could not be obtained.
 #[derive(Debug, thiserror::Error)]
@@ -31,52 +29,6 @@ pub enum FulcioError {
     Answer { url: String, reason: String },
     #[error("certificate from {url} certifies a different public key than the one we sent")]
     KeyMismatch { url: String },
-}
-
-/// A JSON POST with a bounded answer; non-2xx statuses are returned, not raised, so each client
-/// words its own error.
-pub(crate) struct HttpReply {
-    pub status: u16,
-    pub body: String,
-}
-
-pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("mcpsig/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
-}
-
-pub(crate) fn post_json(
-    agent: &ureq::Agent,
-    url: &str,
-    bearer: Option<&str>,
-    body: &serde_json::Value,
-) -> Result<HttpReply, String> {
-    let mut req = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json");
-    if let Some(token) = bearer {
-        req = req.header("Authorization", &format!("Bearer {token}"));
-    }
-    let mut resp = req.send_json(body).map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE)
-        .read_to_string()
-        .map_err(|e| format!("reading the answer: {e}"))?;
-    Ok(HttpReply { status, body })
-}
-
-/// The start of a response body for an error message.
-pub(crate) fn excerpt(body: &str) -> String {
-    crate::sign::oidc::excerpt(body)
 }
 
 /// A certificate Fulcio issued: the leaf, then the rest of the chain it sent (intermediates and
@@ -122,7 +74,7 @@ impl FulcioClient {
     pub fn new(base_url: &str, timeout: Duration) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            agent: agent(timeout),
+            agent: agent(timeout, Redirects::Refuse),
         }
     }
 
@@ -243,16 +195,13 @@ pub fn certificate_request(key: &p256::ecdsa::SigningKey) -> Result<Vec<u8>, der
     let req = CertReq {
         info,
         algorithm: spki::AlgorithmIdentifierOwned {
-            oid: ECDSA_WITH_SHA256,
+            oid: super::oid::ECDSA_SHA256,
             parameters: None,
         },
         signature: der::asn1::BitString::from_bytes(sig.to_der().as_bytes())?,
     };
     req.to_der()
 }
-
-const ECDSA_WITH_SHA256: const_oid::ObjectIdentifier =
-    const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 
 /// Decodes one PEM certificate. Lenient about line length (some servers write the base64 on one
 /// line, which strict RFC 7468 parsing refuses), strict about the label and the base64 itself.
@@ -280,7 +229,7 @@ mod tests {
         let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32])?;
         let der = certificate_request(&key)?;
         let req = x509_cert::request::CertReq::from_der(&der)?;
-        assert_eq!(req.algorithm.oid, ECDSA_WITH_SHA256);
+        assert_eq!(req.algorithm.oid, crate::sigstore::oid::ECDSA_SHA256);
         let sig = p256::ecdsa::Signature::from_der(req.signature.raw_bytes())?;
         key.verifying_key().verify(&req.info.to_der()?, &sig)?;
         Ok(())

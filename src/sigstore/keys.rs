@@ -9,11 +9,7 @@ use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
 
 use super::error::SigstoreError;
-
-const ID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const SECP256R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const SECP384R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+use super::oid::{EC_PUBLIC_KEY, ED25519, SECP256R1, SECP384R1};
 
 /// Hash functions an ECDSA signature can be computed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,7 +55,7 @@ impl PublicKey {
             .as_bytes()
             .ok_or_else(|| bad("public key bit string has unused bits".into()))?;
         let alg = spki.algorithm.oid;
-        if alg == ID_ED25519 {
+        if alg == ED25519 {
             if spki.algorithm.parameters.is_some() {
                 return Err(bad("Ed25519 key with algorithm parameters".into()));
             }
@@ -70,7 +66,7 @@ impl PublicKey {
                 .map_err(|e| bad(format!("invalid Ed25519 point: {e}")))?;
             return Ok(Self::Ed25519(k));
         }
-        if alg == ID_EC_PUBLIC_KEY {
+        if alg == EC_PUBLIC_KEY {
             let curve: ObjectIdentifier = spki
                 .algorithm
                 .parameters

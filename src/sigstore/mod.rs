@@ -9,13 +9,16 @@ pub mod error;
 pub mod fulcio;
 pub mod keys;
 pub mod merkle;
+pub(crate) mod oid;
 pub mod policy;
 pub mod rekor;
 pub mod rekor_client;
+pub mod rfc3161;
 mod serde_pb;
 pub mod signing_config;
 pub mod trust;
 pub mod tsa;
+pub mod tsa_client;
 pub mod tuf;
 pub mod verify;
 

@@ -16,7 +16,8 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::TransparencyLogEntry;
 use super::dsse::Envelope;
-use super::fulcio::{agent, excerpt, post_json};
+use crate::http::{Redirects, agent, post_json};
+use crate::text::excerpt;
 
 /// Why an entry could not be logged.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +104,7 @@ impl RekorClient {
     pub fn new(base_url: &str, timeout: Duration) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            agent: agent(timeout),
+            agent: agent(timeout, Redirects::Refuse),
         }
     }
 
@@ -371,7 +372,7 @@ impl RekorV2Client {
     pub fn new(base_url: &str, timeout: Duration) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            agent: agent(timeout),
+            agent: agent(timeout, Redirects::Refuse),
         }
     }
 

@@ -22,6 +22,9 @@ pub const MAX_TRUST_FILE_BYTES: u64 = 16 << 20;
 /// Media type of the trusted root format this module reads.
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
     "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
+/// The same format under its newer media type name.
+pub const TRUSTED_ROOT_MEDIA_TYPE_V0_1_NEW: &str =
+    "application/vnd.dev.sigstore.trustedroot.v0.1+json";
 
 static PRODUCTION: &[u8] =
     include_bytes!("../../testdata/sigstore-trust/production.trusted_root.json");
@@ -140,7 +143,7 @@ impl TrustedRoot {
                 reason: format!("invalid json: {}", crate::error_chain(&e)),
             })?;
         if raw.media_type != TRUSTED_ROOT_MEDIA_TYPE
-            && raw.media_type != "application/vnd.dev.sigstore.trustedroot.v0.1+json"
+            && raw.media_type != TRUSTED_ROOT_MEDIA_TYPE_V0_1_NEW
         {
             return Err(SigstoreError::MalformedTrustedRoot {
                 reason: format!("unsupported media type `{}`", raw.media_type),

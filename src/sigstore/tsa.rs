@@ -6,32 +6,19 @@ use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use const_oid::{AssociatedOid as _, ObjectIdentifier};
 use der::asn1::OctetString;
-use der::{Any, Decode as _, Encode as _};
-use spki::AlgorithmIdentifierOwned;
+use der::{Any, Decode as _, Encode as _, Tagged as _};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
 use super::cert::{ParsedCert, verify_rsa};
 use super::error::SigstoreError;
 use super::keys::HashAlg;
+use super::oid::{
+    CONTENT_TYPE, CT_TSTINFO, EC_PUBLIC_KEY, ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519,
+    EKU_TIME_STAMPING, MESSAGE_DIGEST, RSA_ENCRYPTION, RSA_SHA256, RSA_SHA384, RSA_SHA512, SHA256,
+    SHA384, SHA512, SIGNED_DATA,
+};
+use super::rfc3161::{TimeStampResp, TstInfo};
 use super::trust::CertificateAuthority;
-
-const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
-const ID_CT_TSTINFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
-const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
-const SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
-const SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
-const ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
-const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
-const EKU_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 
 /// How the timestamp's signed attributes are signed.
 #[derive(Debug, Clone, Copy)]
@@ -83,72 +70,37 @@ fn parse_generalized_time(v: &[u8]) -> Result<i64, SigstoreError> {
     Ok(t.and_utc().timestamp())
 }
 
-struct TstInfo {
-    imprint_alg: HashAlg,
-    imprint: Vec<u8>,
+/// What verification needs from a TSTInfo.
+struct Imprint {
+    alg: HashAlg,
+    hash: Vec<u8>,
     gen_time: i64,
 }
 
-fn parse_tst_info(der: &[u8]) -> Result<TstInfo, SigstoreError> {
-    let fields = Vec::<Any>::from_der(der).map_err(|e| bad(format!("invalid TSTInfo: {e}")))?;
-    if fields.len() < 5 {
-        return Err(bad("TSTInfo is missing fields"));
+fn parse_tst_info(der: &[u8]) -> Result<Imprint, SigstoreError> {
+    let info = TstInfo::from_der(der).map_err(|e| bad(format!("invalid TSTInfo: {e}")))?;
+    if info.version != 1 {
+        return Err(bad(format!("TSTInfo version {}, expected 1", info.version)));
     }
-    let version: u8 = fields[0]
-        .decode_as()
-        .map_err(|e| bad(format!("invalid TSTInfo version: {e}")))?;
-    if version != 1 {
-        return Err(bad(format!("TSTInfo version {version}, expected 1")));
-    }
-    let imprint = Vec::<Any>::from_der(&fields[2].to_der().map_err(|e| bad(e.to_string()))?)
-        .map_err(|e| bad(format!("invalid messageImprint: {e}")))?;
-    let [alg, hashed] = imprint.as_slice() else {
-        return Err(bad("messageImprint must have two fields"));
-    };
-    let alg: AlgorithmIdentifierOwned = alg
-        .decode_as()
-        .map_err(|e| bad(format!("invalid messageImprint algorithm: {e}")))?;
-    let hashed: OctetString = hashed
-        .decode_as()
-        .map_err(|e| bad(format!("invalid messageImprint hash: {e}")))?;
-    if fields[4].tag() != der::Tag::GeneralizedTime {
+    if info.gen_time.tag() != der::Tag::GeneralizedTime {
         return Err(bad("genTime is not a GeneralizedTime"));
     }
-    Ok(TstInfo {
-        imprint_alg: digest_alg(&alg.oid)?,
-        imprint: hashed.as_bytes().to_vec(),
-        gen_time: parse_generalized_time(fields[4].value())?,
+    Ok(Imprint {
+        alg: digest_alg(&info.message_imprint.hash_algorithm.oid)?,
+        hash: info.message_imprint.hashed_message.as_bytes().to_vec(),
+        gen_time: parse_generalized_time(info.gen_time.value())?,
     })
 }
 
-use der::Tagged as _;
-
-/// Bundles carry either a bare TimeStampToken (a ContentInfo) or a whole TimeStampResp
-/// (`SEQUENCE { status PKIStatusInfo, timeStampToken ContentInfo }`); accept both.
+/// Bundles carry either a bare TimeStampToken (a ContentInfo) or a whole `TimeStampResp`;
+/// accept both, the latter only when it grants its token.
 fn content_info(der: &[u8]) -> Result<ContentInfo, SigstoreError> {
     if let Ok(ci) = ContentInfo::from_der(der) {
         return Ok(ci);
     }
-    let resp = Vec::<Any>::from_der(der).map_err(|e| bad(format!("invalid TimeStampResp: {e}")))?;
-    let [status, token] = resp.as_slice() else {
-        return Err(bad("TimeStampResp without a TimeStampToken"));
-    };
-    let status = Vec::<Any>::from_der(&status.to_der().map_err(|e| bad(e.to_string()))?)
-        .map_err(|e| bad(format!("invalid PKIStatusInfo: {e}")))?;
-    let code: u8 = status
-        .first()
-        .ok_or_else(|| bad("empty PKIStatusInfo"))?
-        .decode_as()
-        .map_err(|e| bad(format!("invalid PKIStatus: {e}")))?;
-    // 0 = granted, 1 = grantedWithMods; anything else carries no valid token.
-    if code > 1 {
-        return Err(bad(format!(
-            "timestamp response status {code} is not granted"
-        )));
-    }
-    token
-        .decode_as()
-        .map_err(|e| bad(format!("invalid TimeStampToken: {e}")))
+    TimeStampResp::from_der_bytes(der)
+        .and_then(TimeStampResp::into_granted_token)
+        .map_err(bad)
 }
 
 /// Verifies one DER TimeStampToken over `signature` (the bundle's signature bytes).
@@ -158,7 +110,7 @@ pub fn verify_timestamp(
     authorities: &[CertificateAuthority],
 ) -> Result<VerifiedTimestamp, SigstoreError> {
     let ci = content_info(token)?;
-    if ci.content_type != ID_SIGNED_DATA {
+    if ci.content_type != SIGNED_DATA {
         return Err(bad(format!(
             "TimeStampToken content type {} is not signedData",
             ci.content_type
@@ -168,7 +120,7 @@ pub fn verify_timestamp(
         .content
         .decode_as()
         .map_err(|e| bad(format!("invalid SignedData: {e}")))?;
-    if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
+    if sd.encap_content_info.econtent_type != CT_TSTINFO {
         return Err(bad("SignedData does not hold a TSTInfo"));
     }
     let econtent = sd
@@ -180,7 +132,7 @@ pub fn verify_timestamp(
         .decode_as()
         .map_err(|e| bad(format!("invalid eContent: {e}")))?;
     let tst = parse_tst_info(tst_der.as_bytes())?;
-    if tst.imprint_alg.digest(signature) != tst.imprint {
+    if tst.alg.digest(signature) != tst.hash {
         return Err(bad(
             "timestamp message imprint does not match the bundle's signature",
         ));
@@ -208,13 +160,13 @@ pub fn verify_timestamp(
             _ => Err(bad(format!("signed attribute {oid} must have one value"))),
         }
     };
-    let ct: ObjectIdentifier = attr(ID_CONTENT_TYPE)?
+    let ct: ObjectIdentifier = attr(CONTENT_TYPE)?
         .decode_as()
         .map_err(|e| bad(format!("invalid content-type: {e}")))?;
-    if ct != ID_CT_TSTINFO {
+    if ct != CT_TSTINFO {
         return Err(bad("signed content-type attribute is not TSTInfo"));
     }
-    let md: OctetString = attr(ID_MESSAGE_DIGEST)?
+    let md: OctetString = attr(MESSAGE_DIGEST)?
         .decode_as()
         .map_err(|e| bad(format!("invalid message-digest: {e}")))?;
     let dalg = digest_alg(&si.digest_alg.oid)?;
@@ -228,7 +180,7 @@ pub fn verify_timestamp(
         ECDSA_SHA256 => SigAlg::Ecdsa(HashAlg::Sha256),
         ECDSA_SHA384 => SigAlg::Ecdsa(HashAlg::Sha384),
         ECDSA_SHA512 => SigAlg::Ecdsa(HashAlg::Sha512),
-        ID_EC_PUBLIC_KEY => SigAlg::Ecdsa(dalg),
+        EC_PUBLIC_KEY => SigAlg::Ecdsa(dalg),
         ED25519 => SigAlg::Ed25519,
         RSA_ENCRYPTION => SigAlg::Rsa(dalg),
         RSA_SHA256 => SigAlg::Rsa(HashAlg::Sha256),
@@ -336,7 +288,63 @@ fn check_timestamping_eku(leaf: &ParsedCert, authority: &str) -> Result<(), Sigs
 
 #[cfg(test)]
 mod tests {
+    use der::asn1::{Int, ObjectIdentifier as Oid};
+    use spki::AlgorithmIdentifierOwned;
+
+    use super::super::rfc3161::MessageImprint;
     use super::*;
+
+    fn tst_info(version: u8, gen_time: Any) -> Result<TstInfo, der::Error> {
+        Ok(TstInfo {
+            version,
+            policy: Oid::new_unwrap("1.2.3.4"),
+            message_imprint: MessageImprint {
+                hash_algorithm: AlgorithmIdentifierOwned {
+                    oid: SHA256,
+                    parameters: None,
+                },
+                hashed_message: OctetString::new(vec![7u8; 32])?,
+            },
+            serial_number: Int::new(&[1])?,
+            gen_time,
+            accuracy: None,
+            ordering: false,
+            nonce: None,
+            tsa: None,
+            extensions: None,
+        })
+    }
+
+    #[test]
+    fn tst_info_is_read_field_by_field() -> Result<(), Box<dyn std::error::Error>> {
+        let time = Any::new(der::Tag::GeneralizedTime, b"19700101000010Z".to_vec())?;
+        let good = parse_tst_info(&tst_info(1, time.clone())?.to_der()?)?;
+        assert_eq!((good.gen_time, good.hash.len()), (10, 32));
+        assert!(matches!(good.alg, HashAlg::Sha256));
+
+        let refused = |der: &[u8]| match parse_tst_info(der) {
+            Err(e) => e.to_string(),
+            Ok(_) => "accepted".to_owned(),
+        };
+        let v2 = refused(&tst_info(2, time.clone())?.to_der()?);
+        assert!(v2.contains("TSTInfo version 2"), "{v2}");
+        let utc = Any::new(der::Tag::UtcTime, b"700101000010Z".to_vec())?;
+        let not_generalized = refused(&tst_info(1, utc)?.to_der()?);
+        assert!(
+            not_generalized.contains("not a GeneralizedTime"),
+            "{not_generalized}"
+        );
+        // A TSTInfo cut before its serialNumber, and one whose serialNumber is not an INTEGER.
+        let mut cut = tst_info(1, time.clone())?.to_der()?;
+        let full = cut.clone();
+        cut.truncate(full.len() - 20);
+        assert!(refused(&cut).contains("invalid TSTInfo"));
+        let fields = Vec::<Any>::from_der(&full)?;
+        let mut mistyped = fields.clone();
+        mistyped[3] = Any::new(der::Tag::OctetString, vec![1])?;
+        assert!(refused(&mistyped.to_der()?).contains("invalid TSTInfo"));
+        Ok(())
+    }
 
     #[test]
     fn generalized_time_with_and_without_fraction() -> Result<(), SigstoreError> {

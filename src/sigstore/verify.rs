@@ -240,7 +240,7 @@ pub fn verify_bundle(
                     what: "DSSE envelope signature".into(),
                 })?;
             if let Some(d) = &artifact_digest {
-                if env.payload_type != "application/vnd.in-toto+json" {
+                if env.payload_type != super::dsse::IN_TOTO_PAYLOAD_TYPE {
                     return Err(SigstoreError::ArtifactMismatch {
                         expected: format!(
                             "an in-toto statement, got payload type {}",

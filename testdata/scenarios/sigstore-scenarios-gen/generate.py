@@ -220,6 +220,50 @@ def main():
     ts["signedTimestamp"] = flip_b64(ts["signedTimestamp"], -10)
     write("timestamp-signature-flipped", b, "reject bad-timestamp", root=r2root)
 
+    # rekor2-happy-path carries a whole TimeStampResp (status granted), not the bare token. It
+    # counts only when its PKIStatus grants a token (0 granted, 1 grantedWithMods) and it holds
+    # one, whatever the token inside would say on its own (RFC 3161 section 2.4.2).
+    def timestamp_response(status, with_token=True):
+        b = copy.deepcopy(r2)
+        for t in b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]:
+            resp = base64.b64decode(t["signedTimestamp"])
+            _, start, end = der_tlv(resp, 0)
+            [_, token] = der_children(resp[start:end])
+            status_info = der(0x30, der(0x02, bytes([status])))
+            resp = der(0x30, status_info + (token if with_token else b""))
+            t["signedTimestamp"] = base64.b64encode(resp).decode()
+        return b
+    # The TSTInfo is decoded field by field: a serialNumber that is not an INTEGER is refused
+    # (the tag byte is changed in place, lengths unchanged; the TSA signature over it breaks
+    # too, but the decode comes first).
+    def child_offsets(buf, i):
+        _, start, end = der_tlv(buf, i)
+        out, j = [], start
+        while j < end:
+            out.append(j)
+            j = der_tlv(buf, j)[2]
+        return out
+    b = copy.deepcopy(r2)
+    ts = b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+    resp = bytearray(base64.b64decode(ts["signedTimestamp"]))
+    token = child_offsets(resp, 0)[1]                      # TimeStampResp.timeStampToken
+    signed_data = child_offsets(resp, child_offsets(resp, token)[1])[0]  # [0] -> SignedData
+    encap = child_offsets(resp, signed_data)[2]            # encapContentInfo
+    octets = child_offsets(resp, child_offsets(resp, encap)[1])[0]       # [0] -> OCTET STRING
+    _, tst_start, _ = der_tlv(resp, octets)
+    serial = child_offsets(resp, tst_start)[3]             # TSTInfo.serialNumber
+    assert resp[serial] == 0x02
+    resp[serial] = 0x04
+    ts["signedTimestamp"] = base64.b64encode(bytes(resp)).decode()
+    write("timestamp-tstinfo-serial-not-an-integer", b, "reject bad-timestamp", root=r2root)
+
+    write("timestamp-response-granted-with-mods-accept", timestamp_response(1), "accept",
+          root=r2root)
+    write("timestamp-response-not-granted", timestamp_response(2), "reject bad-timestamp",
+          root=r2root)
+    write("timestamp-response-without-token", timestamp_response(0, with_token=False),
+          "reject bad-timestamp", root=r2root)
+
     b = copy.deepcopy(v3)
     b["messageSignature"]["signature"] = flip_b64(b["messageSignature"]["signature"], -3)
     write("message-signature-flipped", b, "reject bad-signature")

@@ -1,0 +1,68 @@
+//! Blocking HTTP for every client in the crate (Sigstore services, TUF, OIDC, MCP over HTTP):
+//! the one place an agent is built, so timeouts, redirects and the user agent are decided once.
+
+use std::time::Duration;
+
+/// Bound on any JSON answer read through [`post_json`].
+const MAX_JSON_RESPONSE: u64 = 8 * 1024 * 1024;
+
+/// The user agent every request carries.
+const USER_AGENT: &str = concat!("mcpsig/", env!("CARGO_PKG_VERSION"));
+
+/// How an agent treats redirects. Credentials never follow one: ureq drops `Authorization` on
+/// a redirect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redirects {
+    /// Answer with the redirect itself (Sigstore services answer directly).
+    Refuse,
+    /// Follow at most this many, so a redirect loop stays finite.
+    Follow(u32),
+}
+
+/// An agent with one whole-request `timeout` (connect, send and read the answer), non-2xx
+/// statuses returned as answers for each client to word, and our user agent.
+pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {
+    let max_redirects = match redirects {
+        Redirects::Refuse => 0,
+        Redirects::Follow(n) => n,
+    };
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(max_redirects)
+        .user_agent(USER_AGENT)
+        .build()
+        .into()
+}
+
+/// A bounded answer to [`post_json`]; non-2xx statuses are returned, not raised.
+pub(crate) struct HttpReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// POSTs `body` as JSON (with a bearer token when given) and reads at most 8 MiB of answer.
+/// The error is the transport's, for the caller to put in its own error with the URL.
+pub(crate) fn post_json(
+    agent: &ureq::Agent,
+    url: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<HttpReply, String> {
+    let mut req = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json");
+    if let Some(token) = bearer {
+        req = req.header("Authorization", &format!("Bearer {token}"));
+    }
+    let mut resp = req.send_json(body).map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_JSON_RESPONSE)
+        .read_to_string()
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    Ok(HttpReply { status, body })
+}

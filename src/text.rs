@@ -1,0 +1,58 @@
+//! Error excerpts and error chains: text helpers every layer may use. A leaf: it depends on
+//! nothing else in the crate.
+
+/// How many bytes of a response body an error message quotes.
+const EXCERPT_BYTES: usize = 300;
+
+/// The start of a response body for an error message, trimmed, cut at a character boundary
+/// and marked with `...` when cut. Bodies of token endpoints on success carry secrets, so only
+/// error bodies are ever passed here.
+pub fn excerpt(body: &str) -> String {
+    let trimmed = body.trim();
+    let mut end = trimmed.len().min(EXCERPT_BYTES);
+    while !trimmed.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = trimmed[..end].to_owned();
+    if end < trimmed.len() {
+        out.push_str("...");
+    }
+    out
+}
+
+/// An error and its causes on one line (`outer: cause: root cause`), for reports and for errors
+/// that carry another error's text.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_trimmed_and_cut_on_a_character_boundary() {
+        assert_eq!(excerpt("  short \n"), "short");
+        let long = "é".repeat(200);
+        let cut = excerpt(&long);
+        assert!(cut.ends_with("..."));
+        assert!(cut.len() <= EXCERPT_BYTES + 3);
+        assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn chains_name_every_cause() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::other("root cause"));
+        assert_eq!(error_chain(&e), "outer: root cause");
+    }
+}
