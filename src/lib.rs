@@ -3,12 +3,19 @@
 //!
 //! Module map (dependencies point inward): `json`, `canonical`, `digest`, `relpath` and
 //! `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
+//!
+//! The library decides and returns values; it never prints. Each command of the two binaries is
+//! one typed request here (`manifest::init::InitRequest`, `keygen::KeygenRequest`,
+//! `trust_request::TrustRequest`, `verify::Request`, ...), so a program using the crate gets
+//! exactly what the command line does. Exit codes, error rendering, colour, prompts and progress
+//! live in the binaries' internal `mcpsig-cli-support` crate.
 
 pub mod canonical;
-pub mod cli;
+mod cli;
 pub mod digest;
 pub mod fsutil;
 pub mod json;
+pub mod keygen;
 pub mod keys;
 pub mod manifest;
 pub mod mcp;
@@ -18,6 +25,8 @@ pub mod sign;
 pub mod sigstore;
 pub mod statement;
 pub mod tools;
+/// What a verifier trusts, decided from the trust options (`TrustRequest` -> `Trust`).
+pub mod trust_request;
 pub mod verify;
 
 /// Re-exported so callers name the same time types the library uses.

@@ -54,7 +54,7 @@ impl KeylessArgs {
 pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
     let signer =
         KeylessSigner::from_options(&args.options()).context("cannot set up keyless signing")?;
-    mcpsig::errln!(
+    cli::errln!(
         "signing keylessly as {} (issuer {})",
         signer.expected_identity(),
         signer.issuer()

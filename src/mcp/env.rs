@@ -13,7 +13,7 @@ pub const BASE_VARS: &[&str] = &[
 /// names them (a signed launch configuration, the user, the base).
 pub const NEVER_PASSED: &[&str] = &[
     "SIGSTORE_ID_TOKEN",
-    "MCPSIG_KEY_PASSPHRASE",
+    crate::keys::PASSPHRASE_ENV,
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_URL",
 ];
