@@ -138,4 +138,20 @@ mod tests {
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
+
+    #[test]
+    fn anything_at_the_path_is_refused_without_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = dir.path().join("free");
+        refuse_existing(&free, false).unwrap();
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink("nowhere", &dangling).unwrap();
+        for taken in [dangling.as_path(), dir.path()] {
+            assert!(matches!(
+                refuse_existing(taken, false),
+                Err(WriteError::Exists { .. })
+            ));
+            refuse_existing(taken, true).unwrap();
+        }
+    }
 }

@@ -489,3 +489,198 @@ fn extension(spec: &str) -> Result<(FulcioExtension, Matcher), TrustError> {
         })?;
     Ok((ext, matcher))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT_FILE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/sigstore-trust/staging.trusted_root.json"
+    );
+
+    /// A request that looks in `cache` (an empty folder unless a test fills it).
+    fn request(cache: &Path) -> TrustRequest {
+        TrustRequest {
+            certificate_identity: Some("me@example.com".into()),
+            certificate_oidc_issuer: Some("https://issuer.example".into()),
+            cache_dir: Some(cache.to_path_buf()),
+            ..TrustRequest::default()
+        }
+    }
+
+    fn policy(r: &ResolvedTrust) -> &IdentityPolicy {
+        match &r.trust {
+            Trust::Identity { policy, .. } => policy,
+            other => panic!("not an identity: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_explicit_trusted_root_wins_over_every_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut req = request(cache.path());
+        req.trusted_root = Some(ROOT_FILE.into());
+        req.staging = true;
+        req.tuf_url = Some("http://127.0.0.1:9".into());
+        let r = resolve_trust(&req).unwrap();
+        assert_eq!(r.root_source, RootSource::File(ROOT_FILE.into()));
+        assert!(r.warnings.is_empty());
+        req.trusted_root = Some(cache.path().join("absent.json"));
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::TrustedRootFile { .. })
+        ));
+    }
+
+    #[test]
+    fn without_a_cache_the_embedded_root_of_the_chosen_instance_is_used() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut req = request(cache.path());
+        let r = resolve_trust(&req).unwrap();
+        assert_eq!(r.root_source, RootSource::Embedded { staging: false });
+        req.staging = true;
+        let r = resolve_trust(&req).unwrap();
+        assert_eq!(r.root_source, RootSource::Embedded { staging: true });
+        assert!(r.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_default_cache_is_a_warning_and_the_embedded_root_is_used() {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = tuf::repo_cache_dir(cache.path(), tuf::PRODUCTION_URL);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("root.json"), b"{\"signed\": 1}").unwrap();
+        let r = resolve_trust(&request(cache.path())).unwrap();
+        assert_eq!(r.root_source, RootSource::Embedded { staging: false });
+        assert_eq!(r.warnings.len(), 1);
+        assert!(matches!(&r.warnings[0], TrustWarning::CacheIgnored { .. }));
+        let shown = r.warnings[0].to_string();
+        assert!(
+            shown.starts_with("ignoring the trusted root cached from https://")
+                && shown.ends_with("using the embedded one"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_named_tuf_repository_needs_its_root_and_a_usable_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let url = "http://127.0.0.1:9/repo";
+        let mut req = request(cache.path());
+        req.tuf_url = Some(url.into());
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::TufPairIncomplete)
+        ));
+        let anchor = cache.path().join("1.root.json");
+        std::fs::write(&anchor, tuf::staging_root()).unwrap();
+        req.tuf_root = Some(anchor);
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::NotCached { .. })
+        ));
+        // A cache that does not verify is an error here, never a fallback to the embedded root.
+        let dir = tuf::repo_cache_dir(cache.path(), url);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("root.json"), b"{\"signed\": 1}").unwrap();
+        let err = resolve_trust(&req).unwrap_err();
+        assert!(matches!(err, TrustError::CacheUnusable { .. }), "{err:?}");
+        req.tuf_url = None;
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::TufPairIncomplete)
+        ));
+    }
+
+    #[test]
+    fn key_or_identity_never_both_and_an_identity_needs_an_issuer() {
+        let cache = tempfile::tempdir().unwrap();
+        let key = cache.path().join("k.pub");
+        let mut req = request(cache.path());
+        req.key = Some(key.clone());
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::Conflict {
+                first: "--key",
+                second: "--certificate-identity"
+            })
+        ));
+        let mut req = request(cache.path());
+        req.certificate_identity_regexp = Some(".*".into());
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::Conflict { .. })
+        ));
+        let mut req = request(cache.path());
+        req.certificate_oidc_issuer = None;
+        assert!(matches!(resolve_trust(&req), Err(TrustError::NoIssuer)));
+        let req = TrustRequest {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..TrustRequest::default()
+        };
+        assert!(matches!(resolve_trust(&req), Err(TrustError::NoTrust)));
+        // A private key given where the public key belongs names the file to use instead.
+        let private = crate::keys::PrivateKey::generate().unwrap();
+        let pem = private.to_pem(None).unwrap();
+        std::fs::write(&key, pem.as_bytes()).unwrap();
+        let req = TrustRequest {
+            key: Some(key),
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..TrustRequest::default()
+        };
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::PrivateKeyGiven(_))
+        ));
+    }
+
+    #[test]
+    fn ci_fields_are_exact_unless_they_start_with_a_tilde() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut req = request(cache.path());
+        req.source_ref = Some("~refs/tags/v.+".into());
+        req.workflow = Some("~https://x".into());
+        req.runner_environment = Some("github-hosted".into());
+        req.extensions = vec![
+            "source-repository-uri=https://github.com/acme/wx".into(),
+            "build-signer-digest~=[0-9a-f]{40}".into(),
+        ];
+        let r = resolve_trust(&req).unwrap();
+        let ext = |e: FulcioExtension| {
+            policy(&r)
+                .extensions
+                .iter()
+                .find(|(x, _)| *x == e)
+                .map(|(_, m)| m)
+                .unwrap()
+        };
+        let source_ref = ext(FulcioExtension::SourceRepositoryRef);
+        assert!(source_ref.matches("refs/tags/v1.2") && !source_ref.matches("~refs/tags/v1.2"));
+        // Anchored: a regular expression matches the whole value.
+        assert!(!ext(FulcioExtension::BuildSignerUri).matches("https://x/y"));
+        let runner = ext(FulcioExtension::RunnerEnvironment);
+        assert!(runner.matches("github-hosted") && !runner.matches("github-hostedX"));
+        assert!(ext(FulcioExtension::SourceRepositoryUri).matches("https://github.com/acme/wx"));
+        assert!(ext(FulcioExtension::BuildSignerDigest).matches(&"a".repeat(40)));
+        assert_eq!(policy(&r).extensions.len(), 5);
+
+        req.source_ref = Some("~(".into());
+        assert!(matches!(
+            resolve_trust(&req),
+            Err(TrustError::Regex {
+                field: "--source-ref",
+                ..
+            })
+        ));
+        req.source_ref = None;
+        for (spec, want_unknown) in [("runner-environment", false), ("no-such=1", true)] {
+            req.extensions = vec![spec.into()];
+            match resolve_trust(&req) {
+                Err(TrustError::UnknownExtension { .. }) if want_unknown => {}
+                Err(TrustError::ExtensionSpec { .. }) if !want_unknown => {}
+                other => panic!("{spec}: {other:?}"),
+            }
+        }
+    }
+}

@@ -367,3 +367,237 @@ fn default_artifact_name(dir: &Path) -> String {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| DEFAULT_ARTIFACT_NAME.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issued() -> Timestamp {
+        Timestamp("2026-11-24T12:00:00Z".parse().unwrap())
+    }
+
+    /// A workspace with a server directory `server/` holding `index.js` and a `.git` folder.
+    fn workspace() -> (tempfile::TempDir, PathBuf) {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("server");
+        std::fs::create_dir_all(dir.join(".git")).unwrap();
+        std::fs::write(dir.join(".git/HEAD"), "ref: main").unwrap();
+        std::fs::write(dir.join("index.js"), "console.log(1)").unwrap();
+        (t, dir)
+    }
+
+    fn request(dir: &Path, output: PathBuf) -> InitRequest {
+        InitRequest {
+            output,
+            issued_at: issued(),
+            ..InitRequest::new("io.github.acme/demo", "1.0.0", dir)
+        }
+    }
+
+    fn dir_parts(m: &Manifest) -> (&str, Vec<&str>, Vec<&str>) {
+        match &m.artifacts[0] {
+            Artifact::Directory {
+                name,
+                exclude,
+                entries,
+                ..
+            } => (
+                name,
+                exclude.iter().map(Pattern::as_str).collect(),
+                entries.iter().map(|e| e.path.as_str()).collect(),
+            ),
+            other => panic!("not a directory artifact: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_pin_the_directory_under_its_own_name_without_git() {
+        let req = InitRequest::new("io.github.acme/demo", "1.0.0", Path::new("srv"));
+        assert_eq!(req.output, Path::new(crate::manifest::DEFAULT_FILE_NAME));
+        assert!(req.excludes.is_empty() && !req.force && !req.strict);
+        assert!(req.expires_in_days.is_none() && req.previous.is_none());
+
+        let (t, dir) = workspace();
+        let done = build(&request(&dir, t.path().join("m.json")), None).unwrap();
+        let m = &done.manifest;
+        assert_eq!(m.schema_version, SCHEMA_VERSION);
+        assert_eq!(m.issued_at, issued());
+        assert!(m.expires_at.is_none() && m.previous.is_none() && m.launch.is_none());
+        let (name, exclude, entries) = dir_parts(m);
+        assert_eq!(name, "server");
+        assert_eq!(exclude, DEFAULT_EXCLUDES);
+        assert_eq!(entries, ["index.js"]);
+        assert_eq!((done.entries, done.bytes), (1, 14));
+        assert!(done.warnings.is_empty());
+        assert!(!t.path().join("m.json").exists(), "build writes nothing");
+    }
+
+    #[test]
+    fn a_manifest_written_inside_the_directory_does_not_pin_itself_or_its_bundle() {
+        let (_t, dir) = workspace();
+        let out = dir.join("release/m.json");
+        std::fs::create_dir_all(dir.join("release")).unwrap();
+        std::fs::write(dir.join("release/m.sigstore.json"), "{}").unwrap();
+        let mut req = request(&dir, out.clone());
+        req.excludes = vec!["release/m.json".into()];
+        let done = init(&req, None).unwrap();
+        let (_, exclude, entries) = dir_parts(&done.manifest);
+        // Given once even when the request already excludes it.
+        assert_eq!(exclude, [".git", "release/m.json", "release/m.sigstore.json"]);
+        assert_eq!(entries, ["index.js"]);
+        assert!(out.exists());
+        // A second run sees its own output on disk and still leaves it out.
+        req.force = true;
+        let again = init(&req, None).unwrap();
+        assert_eq!(dir_parts(&again.manifest).2, ["index.js"]);
+        // Outside the directory: nothing more is excluded.
+        let (t, dir) = workspace();
+        let done = build(&request(&dir, t.path().join("m.json")), None).unwrap();
+        assert_eq!(dir_parts(&done.manifest).1, [".git"]);
+    }
+
+    #[test]
+    fn expiry_counts_days_from_issue_and_refuses_what_it_cannot_represent() {
+        let (t, dir) = workspace();
+        let mut req = request(&dir, t.path().join("m.json"));
+        req.expires_in_days = Some(30);
+        let m = build(&req, None).unwrap().manifest;
+        assert_eq!(
+            m.expires_at,
+            Some(Timestamp("2026-12-24T12:00:00Z".parse().unwrap()))
+        );
+        req.expires_in_days = Some(0);
+        let err = build(&req, None).unwrap_err();
+        assert!(
+            matches!(err, InitError::Invalid(ManifestError::ExpiryBeforeIssue { .. })),
+            "{err:?}"
+        );
+        assert!(err.is_refusal());
+        req.expires_in_days = Some(u32::MAX);
+        let err = build(&req, None).unwrap_err();
+        assert!(
+            matches!(err, InitError::ExpiryOutOfRange { days: u32::MAX }),
+            "{err:?}"
+        );
+        assert!(err.is_refusal());
+    }
+
+    #[test]
+    fn previous_release_is_chained_by_digest_and_must_be_a_manifest() {
+        let (t, dir) = workspace();
+        let first = t.path().join("m1.json");
+        let one = init(&request(&dir, first.clone()), None).unwrap().manifest;
+        let mut req = request(&dir, t.path().join("m2.json"));
+        req.version = "2.0.0".into();
+        req.previous = Some(first);
+        let two = build(&req, None).unwrap().manifest;
+        assert_eq!(two.previous, Some(one.digest()));
+
+        let bogus = t.path().join("bogus.json");
+        std::fs::write(&bogus, r#"{"schemaVersion": 1}"#).unwrap();
+        req.previous = Some(bogus);
+        let err = build(&req, None).unwrap_err();
+        assert!(matches!(err, InitError::Previous { .. }), "{err:?}");
+        assert!(err.is_refusal());
+        req.previous = Some(t.path().join("missing.json"));
+        let err = build(&req, None).unwrap_err();
+        assert!(matches!(err, InitError::Read(_)), "{err:?}");
+        assert!(!err.is_refusal());
+    }
+
+    #[test]
+    fn launch_and_environment_names_are_checked() {
+        let (t, dir) = workspace();
+        let mut req = request(&dir, t.path().join("m.json"));
+        req.env_names = vec!["API_TOKEN".into()];
+        assert!(matches!(
+            build(&req, None),
+            Err(InitError::EnvNamesWithoutLaunch)
+        ));
+        req.launch = Some("node 'dist/index.js'".into());
+        let m = build(&req, None).unwrap().manifest;
+        match m.launch {
+            Some(Launch::Stdio {
+                command,
+                args,
+                env_names,
+                ..
+            }) => {
+                assert_eq!(command, "node");
+                assert_eq!(args, ["dist/index.js"]);
+                assert_eq!(env_names, ["API_TOKEN"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [crate::keys::PASSPHRASE_ENV, "1X", "PYTHONPYCACHEPREFIX"] {
+            req.env_names = vec![bad.into()];
+            let err = build(&req, None).unwrap_err();
+            assert!(matches!(err, InitError::EnvName(_)), "{bad}: {err:?}");
+        }
+        req.env_names.clear();
+        req.launch = Some("node 'unterminated".into());
+        assert!(matches!(
+            build(&req, None),
+            Err(InitError::Launch { .. })
+        ));
+    }
+
+    #[test]
+    fn excluded_code_is_a_warning_and_a_refusal_under_strict() {
+        let (t, dir) = workspace();
+        std::fs::create_dir_all(dir.join("__pycache__")).unwrap();
+        std::fs::write(dir.join("__pycache__/x.cpython-311.pyc"), "x").unwrap();
+        let mut req = request(&dir, t.path().join("m.json"));
+        req.excludes = vec!["**/__pycache__".into()];
+        let done = build(&req, None).unwrap();
+        assert_eq!(done.warnings.len(), 1);
+        let shown = done.warnings[0].to_string();
+        assert!(
+            shown.starts_with("exclude rules leave out 1 file(s)")
+                && shown.ends_with("__pycache__/x.cpython-311.pyc"),
+            "{shown}"
+        );
+        req.strict = true;
+        let err = init(&req, None).unwrap_err();
+        assert!(matches!(err, InitError::ExcludedCode(_)), "{err:?}");
+        assert!(err.is_refusal() && err.hint().is_some());
+        assert!(!req.output.exists());
+    }
+
+    #[test]
+    fn an_existing_output_is_refused_before_the_tree_is_read() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("m.json");
+        std::fs::write(&out, "keep").unwrap();
+        // The directory does not even exist: the output is what is refused.
+        let err = init(&request(&t.path().join("absent"), out.clone()), None).unwrap_err();
+        assert!(
+            matches!(err, InitError::Write(WriteError::Exists { .. })),
+            "{err:?}"
+        );
+        assert!(!err.is_refusal());
+        assert_eq!(std::fs::read(&out).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn progress_counts_what_was_pinned() {
+        let (t, dir) = workspace();
+        let progress = Progress::default();
+        let done = build(&request(&dir, t.path().join("m.json")), Some(&progress)).unwrap();
+        use std::sync::atomic::Ordering::Relaxed;
+        assert_eq!(progress.files_done.load(Relaxed), 1);
+        assert_eq!(progress.bytes_done.load(Relaxed), done.bytes);
+    }
+
+    #[test]
+    fn bundles_go_beside_their_manifest() {
+        assert_eq!(
+            bundle_path(Path::new("out/mcp-manifest.json")),
+            Path::new("out/mcp-manifest.sigstore.json")
+        );
+        assert_eq!(
+            bundle_path(Path::new("release")),
+            Path::new("release.sigstore.json")
+        );
+    }
+}
