@@ -130,7 +130,9 @@ mod tests {
             Err(KeygenError::NoPassphrase)
         ));
         assert!(matches!(
-            keygen(&request(&out, true, false), || Some(Zeroizing::new(String::new()))),
+            keygen(&request(&out, true, false), || Some(Zeroizing::new(
+                String::new()
+            ))),
             Err(KeygenError::EmptyPassphrase)
         ));
         assert!(!out.exists());

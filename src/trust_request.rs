@@ -5,8 +5,8 @@
 
 use crate::fsutil::{ReadError, read_limited};
 use crate::keys::KeyError;
-use crate::sigstore::keys::PublicKey;
 use crate::sigstore::SigstoreError;
+use crate::sigstore::keys::PublicKey;
 use crate::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
 use crate::sigstore::trust::TrustedRoot;
 use crate::sigstore::tuf::{self, CacheWarning, TufError};

@@ -417,7 +417,8 @@ fn canonicalize(file: Option<&Path>) -> Result<(), Failure> {
 }
 
 fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
-    s.parse().map_err(|e: mcpsig::digest::DigestParseError| e.to_string())
+    s.parse()
+        .map_err(|e: mcpsig::digest::DigestParseError| e.to_string())
 }
 
 fn digest(path: &Path, exclude: &[String], alg: Algorithm) -> Result<(), Failure> {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use cli::outln;
 use cli::{EXIT_OK, EXIT_REJECTED};
 use mcpsig::mcp::ClientOptions;
 use mcpsig::mcp::env::EnvArg;
-use cli::outln;
 use mcpsig::tools::run::{check_manifest_tools, launch_from_argv};
 use mcpsig::verify::{Checks, LocalArtifact, Request};
 

@@ -234,13 +234,12 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
         None => None,
     };
     // Excluded bytes are never verified: code among them could run unseen.
-    let hidden =
-        excluded_code(&req.dir, &patterns, tree::MAX_ENTRIES).map_err(|source| {
-            InitError::Scan {
-                dir: req.dir.clone(),
-                source,
-            }
-        })?;
+    let hidden = excluded_code(&req.dir, &patterns, tree::MAX_ENTRIES).map_err(|source| {
+        InitError::Scan {
+            dir: req.dir.clone(),
+            source,
+        }
+    })?;
     let mut warnings = Vec::new();
     if hidden.count > 0 {
         if req.strict {
@@ -443,7 +442,10 @@ mod tests {
         let done = init(&req, None).unwrap();
         let (_, exclude, entries) = dir_parts(&done.manifest);
         // Given once even when the request already excludes it.
-        assert_eq!(exclude, [".git", "release/m.json", "release/m.sigstore.json"]);
+        assert_eq!(
+            exclude,
+            [".git", "release/m.json", "release/m.sigstore.json"]
+        );
         assert_eq!(entries, ["index.js"]);
         assert!(out.exists());
         // A second run sees its own output on disk and still leaves it out.
@@ -469,7 +471,10 @@ mod tests {
         req.expires_in_days = Some(0);
         let err = build(&req, None).unwrap_err();
         assert!(
-            matches!(err, InitError::Invalid(ManifestError::ExpiryBeforeIssue { .. })),
+            matches!(
+                err,
+                InitError::Invalid(ManifestError::ExpiryBeforeIssue { .. })
+            ),
             "{err:?}"
         );
         assert!(err.is_refusal());
@@ -536,10 +541,7 @@ mod tests {
         }
         req.env_names.clear();
         req.launch = Some("node 'unterminated".into());
-        assert!(matches!(
-            build(&req, None),
-            Err(InitError::Launch { .. })
-        ));
+        assert!(matches!(build(&req, None), Err(InitError::Launch { .. })));
     }
 
     #[test]
