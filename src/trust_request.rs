@@ -133,7 +133,7 @@ pub enum TrustError {
     TrustedRootFile {
         path: PathBuf,
         #[source]
-        source: SigstoreError,
+        source: Box<SigstoreError>,
     },
     #[error(transparent)]
     TufRoot(#[from] ReadError),
@@ -141,7 +141,7 @@ pub enum TrustError {
     CacheUnusable {
         url: String,
         #[source]
-        source: TufError,
+        source: Box<TufError>,
     },
     #[error(
         "no trusted root cached for {url}: run `mcp-verify trust refresh --tuf-url {url} --tuf-root ROOT.json` first"
@@ -151,18 +151,18 @@ pub enum TrustError {
     CachedRoot {
         path: PathBuf,
         #[source]
-        source: SigstoreError,
+        source: Box<SigstoreError>,
     },
     #[error("cannot load the embedded trusted root")]
-    EmbeddedRoot(#[source] SigstoreError),
+    EmbeddedRoot(#[source] Box<SigstoreError>),
     /// A private key where a public key belongs: says so in one line, with the path to use.
     #[error("--key: {0}")]
-    PrivateKeyGiven(KeyError),
+    PrivateKeyGiven(Box<KeyError>),
     #[error("cannot load public key `{}`", path.display())]
     Key {
         path: PathBuf,
         #[source]
-        source: KeyError,
+        source: Box<KeyError>,
     },
     #[error(
         "no trust given: pass --key PUB, or --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer"
@@ -245,10 +245,10 @@ fn keyless_options_given(req: &TrustRequest) -> Option<&'static str> {
 
 fn public_key(path: &Path) -> Result<PublicKey, TrustError> {
     crate::keys::public_key_from_file(path).map_err(|e| match e {
-        KeyError::PrivateNotPublic { .. } => TrustError::PrivateKeyGiven(e),
+        KeyError::PrivateNotPublic { .. } => TrustError::PrivateKeyGiven(Box::new(e)),
         source => TrustError::Key {
             path: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         },
     })
 }
@@ -260,7 +260,7 @@ fn trusted_root(
     if let Some(path) = &req.trusted_root {
         let root = TrustedRoot::from_file(path).map_err(|source| TrustError::TrustedRootFile {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         })?;
         return Ok((root, RootSource::File(path.clone())));
     }
@@ -274,7 +274,7 @@ fn trusted_root(
                 Err(source) => {
                     return Err(TrustError::CacheUnusable {
                         url: url.clone(),
-                        source,
+                        source: Box::new(source),
                     });
                 }
             };
@@ -282,7 +282,7 @@ fn trusted_root(
             let root =
                 TrustedRoot::from_json(&target.bytes).map_err(|source| TrustError::CachedRoot {
                     path: target.path.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
             return Ok((
                 root,
@@ -333,7 +333,7 @@ fn trusted_root(
     } else {
         TrustedRoot::production()
     }
-    .map_err(TrustError::EmbeddedRoot)?;
+    .map_err(|e| TrustError::EmbeddedRoot(Box::new(e)))?;
     Ok((
         root,
         RootSource::Embedded {

@@ -146,7 +146,7 @@ pub enum InitError {
     Previous {
         path: PathBuf,
         #[source]
-        source: ManifestError,
+        source: Box<ManifestError>,
     },
     #[error("an expiry {days} days after issue is past the largest date this program can write")]
     ExpiryOutOfRange { days: u32 },
@@ -162,10 +162,10 @@ pub enum InitError {
     Tree {
         dir: PathBuf,
         #[source]
-        source: TreeError,
+        source: Box<TreeError>,
     },
     #[error(transparent)]
-    Invalid(#[from] ManifestError),
+    Invalid(Box<ManifestError>),
     #[error(transparent)]
     Write(#[from] WriteError),
 }
@@ -227,7 +227,7 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
             let bytes = read_limited(path, crate::json::MAX_DOCUMENT_BYTES as u64)?;
             let prev = Manifest::from_json(&bytes).map_err(|source| InitError::Previous {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })?;
             Some(prev.digest())
         }
@@ -250,7 +250,7 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
     let entries = tree::hash_tree_with_progress(&req.dir, &patterns, Algorithm::Sha256, progress)
         .map_err(|source| InitError::Tree {
         dir: req.dir.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let artifact_name = match &req.artifact_name {
         Some(n) => n.clone(),
@@ -267,7 +267,9 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
         artifacts: vec![Artifact::directory(artifact_name, patterns, entries)],
         tools: None,
     };
-    manifest.check()?;
+    manifest
+        .check()
+        .map_err(|e| InitError::Invalid(Box::new(e)))?;
     Ok(InitOutcome {
         manifest,
         output: req.output.clone(),
@@ -471,10 +473,7 @@ mod tests {
         req.expires_in_days = Some(0);
         let err = build(&req, None).unwrap_err();
         assert!(
-            matches!(
-                err,
-                InitError::Invalid(ManifestError::ExpiryBeforeIssue { .. })
-            ),
+            matches!(&err, InitError::Invalid(e) if matches!(**e, ManifestError::ExpiryBeforeIssue { .. })),
             "{err:?}"
         );
         assert!(err.is_refusal());
