@@ -233,7 +233,12 @@ fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<(Option<i32>, Strin
         .spawn()
         .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    stdin.write_all(input).map_err(|e| e.to_string())?;
+    // A command that refuses before reading its input (an existing output) may already have
+    // exited: its exit code and message are what the caller checks.
+    match stdin.write_all(input) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.to_string()),
+        _ => {}
+    }
     // Closing it is the end of the token.
     drop(stdin);
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
