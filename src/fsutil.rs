@@ -19,6 +19,18 @@ pub enum WriteError {
     },
 }
 
+/// The overwrite policy of every output: without `overwrite`, anything already at `path` (a
+/// file, a directory, a symlink, even a dangling one) is refused. Commands call it before any
+/// costly or logged work (hashing a tree, asking a signing service), and [`write_atomic`] again.
+pub fn refuse_existing(path: &Path, overwrite: bool) -> Result<(), WriteError> {
+    if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+        return Err(WriteError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes `data` to `path` atomically with permission bits `mode`. Without `overwrite`, an
 /// existing file is left untouched and `WriteError::Exists` returned.
 pub fn write_atomic(
@@ -31,11 +43,7 @@ pub fn write_atomic(
         path: path.to_path_buf(),
         source,
     };
-    if !overwrite && std::fs::symlink_metadata(path).is_ok() {
-        return Err(WriteError::Exists {
-            path: path.to_path_buf(),
-        });
-    }
+    refuse_existing(path, overwrite)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -129,5 +137,21 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn anything_at_the_path_is_refused_without_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = dir.path().join("free");
+        refuse_existing(&free, false).unwrap();
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink("nowhere", &dangling).unwrap();
+        for taken in [dangling.as_path(), dir.path()] {
+            assert!(matches!(
+                refuse_existing(taken, false),
+                Err(WriteError::Exists { .. })
+            ));
+            refuse_existing(taken, true).unwrap();
+        }
     }
 }

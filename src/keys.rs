@@ -14,6 +14,10 @@ use zeroize::Zeroizing;
 /// Upper bound for a key file: a PEM Ed25519 or ECDSA key is well under 1 KiB.
 pub const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 
+/// Environment variable holding a key passphrase for non-interactive use. Never passed to a
+/// launched server (`mcp::env::NEVER_PASSED`).
+pub use crate::server_env::PASSPHRASE_ENV;
+
 /// sha256 of a public key's SPKI DER, written as lowercase hex.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId([u8; 32]);
@@ -51,7 +55,7 @@ pub enum KeyError {
     #[error("private key is not an Ed25519 PKCS#8 key: {0}")]
     Unsupported(String),
     #[error(
-        "private key is encrypted and no passphrase was given (set MCPSIG_KEY_PASSPHRASE or run in a terminal)"
+        "private key is encrypted and no passphrase was given (set {PASSPHRASE_ENV} or run in a terminal)"
     )]
     PassphraseRequired,
     #[error("wrong passphrase, or the encrypted key is damaged")]

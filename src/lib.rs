@@ -1,27 +1,38 @@
 //! mcpsig: sign and verify MCP servers. A manifest pins a server's code, launch configuration and
 //! tool definitions; it is signed into a Sigstore bundle and verified before launch.
 //!
-//! Module map (dependencies point inward): `text`, `http`, `json`, `canonical`, `digest`,
-//! `relpath` and `manifest` are leaves; `keys` and `sign` produce bundles; `verify` orchestrates.
+//! Module map (dependencies point inward, checked by tests/layering.rs): `reason`, `text`,
+//! `json`, `http`, `relpath`, `fsutil`, `canonical`, `digest` and `manifest` are the leaves;
+//! `sigstore` and `statement` read and check bundles; `mcp` and `tools` talk to servers; `keys`
+//! and `sign` produce bundles; `verify` orchestrates.
+//!
+//! The library decides and returns values; it never prints. Each command of the two binaries is
+//! one typed request here (`manifest::init::InitRequest`, `keygen::KeygenRequest`,
+//! `trust_request::TrustRequest`, `verify::Request`, ...), so a program using the crate gets
+//! exactly what the command line does. Exit codes, error rendering, colour, prompts and progress
+//! live in the binaries' internal `mcpsig-cli-support` crate.
 
 pub mod canonical;
-pub mod cli;
 pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
 pub mod json;
+pub mod keygen;
 pub mod keys;
 pub mod manifest;
 pub mod mcp;
 pub mod reason;
 pub mod relpath;
+pub mod server_env;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
 pub mod text;
 pub mod tools;
+/// What a verifier trusts, decided from the trust options (`TrustRequest` -> `Trust`).
+pub mod trust_request;
 pub mod verify;
 
 /// Re-exported so callers name the same time types the library uses.

@@ -233,10 +233,11 @@ fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<(Option<i32>, Strin
         .spawn()
         .map_err(|e| format!("spawn {cmd:?}: {e}"))?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
-    // A command that refuses before reading its input (an existing bundle) may exit first.
+    // A command that refuses before reading its input (an existing output) may already have
+    // exited: its exit code and message are what the caller checks.
     match stdin.write_all(input) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.map_err(|e| e.to_string())?,
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.to_string()),
+        _ => {}
     }
     // Closing it is the end of the token.
     drop(stdin);

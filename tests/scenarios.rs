@@ -45,10 +45,19 @@ fn every_scenario_has_its_expected_outcome() {
     for name in &names {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
-        // tests/keyless_*.rs, tests/mcp_*.rs).
-        let foreign = ["sigstore-", "keyless-", "tool-", "tuf-", "launch-", "key-"]
-            .iter()
-            .any(|p| name.starts_with(p));
+        // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs).
+        let foreign = [
+            "sigstore-",
+            "keyless-",
+            "tool-",
+            "tuf-",
+            "launch-",
+            "key-",
+            "init-",
+            "trust-",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p));
         if foreign || !dir.is_dir() {
             continue;
         }

@@ -57,9 +57,9 @@ impl KeylessArgs {
 /// the OIDC provider's discovery document.
 fn show_login_url() -> ShowLoginUrl {
     Arc::new(|url: &str| {
-        mcpsig::errln!(
+        cli::errln!(
             "Open this URL in a browser to sign in:\n\n  {}\n",
-            mcpsig::cli::one_line(url)
+            cli::one_line(url)
         );
     })
 }
@@ -68,7 +68,7 @@ fn show_login_url() -> ShowLoginUrl {
 pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
     let signer =
         KeylessSigner::from_options(&args.options()).context("cannot set up keyless signing")?;
-    mcpsig::errln!(
+    cli::errln!(
         "signing keylessly as {} (issuer {})",
         signer.expected_identity(),
         signer.issuer()

@@ -4,14 +4,14 @@
 mod keyless_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error_as, read_passphrase};
+use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error_as, read_passphrase};
 use mcpsig::digest::glob::Pattern;
 use mcpsig::digest::{Algorithm, tree};
-use mcpsig::fsutil::{read_limited, write_atomic};
+use mcpsig::fsutil::{read_limited, refuse_existing, write_atomic};
+use mcpsig::keygen::KeygenRequest;
 use mcpsig::keys::PrivateKey;
-use mcpsig::manifest::{
-    Artifact, Launch, Manifest, SCHEMA_VERSION, ServerId, ServerName, Timestamp, Version,
-};
+use mcpsig::manifest::init::InitRequest;
+use mcpsig::manifest::{Manifest, Timestamp};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -92,8 +92,8 @@ enum Cmd {
         #[arg(long, value_name = "GLOB")]
         exclude: Vec<String>,
         /// sha256 (default) or sha512.
-        #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha512"])]
-        algorithm: String,
+        #[arg(long, default_value = "sha256", value_parser = parse_algorithm)]
+        algorithm: Algorithm,
     },
     /// Launch the server, capture its tools, prompts and resource templates, pin them into the manifest.
     Tools(tools_cmd::ToolsArgs),
@@ -148,7 +148,7 @@ pub(crate) fn emit(human: &str, json: serde_json::Value) {
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );
     } else if !human.is_empty() {
-        mcpsig::outln!("{human}");
+        cli::outln!("{human}");
     }
 }
 
@@ -199,56 +199,31 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             path,
             exclude,
             algorithm,
-        } => digest(&path, &exclude, &algorithm),
+        } => digest(&path, &exclude, algorithm),
         Cmd::Tools(args) => tools_cmd::run(args),
         Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
     }
 }
 
 fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
-    let pub_path = PathBuf::from(format!("{}.pub", out.display()));
-    if !force {
-        for p in [out, pub_path.as_path()] {
-            if p.exists() {
-                return Err(Failure {
-                    err: anyhow::anyhow!("refusing to overwrite `{}`", p.display()),
-                    code: EXIT_ERROR,
-                    hint: Some("use --force to replace the existing key".to_owned()),
-                });
-            }
-        }
-    }
-    let key = PrivateKey::generate()?;
-    let pass = if encrypt {
-        Some(read_passphrase("New key passphrase: ", true).context(
-            "--encrypt needs a passphrase: set MCPSIG_KEY_PASSPHRASE or run in a terminal",
-        )?)
-    } else {
-        None
-    };
-    if matches!(&pass, Some(p) if p.is_empty()) {
-        return Err(anyhow::anyhow!("the passphrase is empty").into());
-    }
-    let pem = key.to_pem(pass.as_ref().map(|p| p.as_str()))?;
-    write_atomic(out, pem.as_bytes(), 0o600, force)?;
-    write_atomic(
-        &pub_path,
-        key.public_key().to_pem().as_bytes(),
-        0o644,
+    let req = KeygenRequest {
+        out: out.to_path_buf(),
+        encrypt,
         force,
-    )?;
-    mcpsig::errln!(
+    };
+    let done = mcpsig::keygen::keygen(&req, || read_passphrase("New key passphrase: ", true))?;
+    cli::errln!(
         "wrote private key {} (mode 0600) and public key {}",
-        out.display(),
-        pub_path.display()
+        done.private_key.display(),
+        done.public_key.display()
     );
     emit(
-        &key.key_id().to_string(),
+        &done.key_id.to_string(),
         serde_json::json!({
-            "keyId": key.key_id().hex(),
-            "privateKey": out.display().to_string(),
-            "publicKey": pub_path.display().to_string(),
-            "encrypted": pass.is_some(),
+            "keyId": done.key_id.hex(),
+            "privateKey": done.private_key.display().to_string(),
+            "publicKey": done.public_key.display().to_string(),
+            "encrypted": done.encrypted,
         }),
     );
     Ok(())
@@ -294,148 +269,62 @@ struct InitArgs {
     strict: bool,
 }
 
+impl InitArgs {
+    fn request(self) -> InitRequest {
+        InitRequest {
+            name: self.name,
+            version: self.version,
+            dir: self.dir,
+            launch: self.launch,
+            env_names: self.env_names,
+            excludes: self.exclude,
+            artifact_name: self.artifact_name,
+            expires_in_days: self.expires_in_days,
+            previous: self.previous,
+            output: self.output,
+            force: self.force,
+            strict: self.strict,
+            issued_at: Timestamp::now(),
+        }
+    }
+}
+
 fn init(a: InitArgs) -> Result<(), Failure> {
-    let name = ServerName::parse(&a.name).map_err(refused)?;
-    let version = Version::parse(&a.version).map_err(refused)?;
-    let mut launch = match &a.launch {
-        Some(line) => {
-            Some(Launch::stdio_from_command_line(line).map_err(|e| refused(anyhow::anyhow!(e)))?)
-        }
-        None => None,
-    };
-    if let Some(Launch::Stdio { env_names, .. }) = &mut launch {
-        for n in &a.env_names {
-            mcpsig::mcp::env::check_name(n).map_err(refused)?;
-            env_names.push(n.clone());
-        }
-    } else if !a.env_names.is_empty() {
-        return Err(refused(anyhow::anyhow!("--env-name needs --launch")));
-    }
-    let mut patterns = vec![Pattern::parse(".git").map_err(refused)?];
-    for ex in &a.exclude {
-        patterns.push(Pattern::parse(ex).map_err(refused)?);
-    }
-    // The manifest and its bundle must not pin themselves when written inside the directory.
-    for own in own_outputs_inside(&a.dir, &a.output) {
-        if !patterns.iter().any(|p| p.as_str() == own) {
-            patterns.push(Pattern::parse(&own).map_err(refused)?);
-        }
-    }
-    let previous = match &a.previous {
-        Some(p) => {
-            let bytes = read_limited(p, mcpsig::json::MAX_DOCUMENT_BYTES as u64)?;
-            let prev = Manifest::from_json(&bytes).map_err(|e| {
-                refused(
-                    anyhow::Error::new(e).context(format!("previous manifest `{}`", p.display())),
-                )
-            })?;
-            Some(prev.digest())
-        }
-        None => None,
-    };
-    // Excluded bytes are never verified: code among them could run unseen.
-    let hidden = mcpsig::digest::excluded::excluded_code(&a.dir, &patterns, tree::MAX_ENTRIES)
-        .with_context(|| format!("cannot read directory `{}`", a.dir.display()))?;
-    if hidden.count > 0 {
-        let label = if a.strict { "error" } else { "warning" };
-        mcpsig::errln!(
-            "{label}: exclude rules leave out {} file(s) that a runtime loads as code, which \
-             verification will never check: {}{}",
-            hidden.count,
-            hidden.examples.join(", "),
-            if hidden.count > hidden.examples.len() {
-                ", ..."
-            } else {
-                ""
-            }
-        );
-        if a.strict {
-            return Err(refused(anyhow::anyhow!(
-                "refusing under --strict: narrow the --exclude rules so that no code is excluded"
-            )));
-        }
-    }
+    let req = a.request();
     let started = std::time::Instant::now();
-    let entries = hash_tree_showing_progress(&a.dir, &patterns).map_err(|e| {
-        anyhow::Error::new(e).context(format!("cannot pin directory `{}`", a.dir.display()))
-    })?;
-    let artifact_name = match a.artifact_name {
-        Some(n) => n,
-        None => std::fs::canonicalize(&a.dir)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "server".into()),
-    };
-    let files = entries.len();
-    let bytes = tree::total_size(&entries);
-    let issued_at = Timestamp::now();
-    let expires_at = a
-        .expires_in_days
-        .map(|d| Timestamp(issued_at.0 + mcpsig::chrono::Duration::days(i64::from(d))));
-    let manifest = Manifest {
-        schema_version: SCHEMA_VERSION,
-        server: ServerId { name, version },
-        issued_at,
-        expires_at,
-        previous,
-        launch,
-        artifacts: vec![Artifact::directory(artifact_name, patterns, entries)],
-        tools: None,
-    };
-    manifest.check().map_err(refused)?;
-    write_atomic(&a.output, &manifest.to_json_pretty(), 0o644, a.force)?;
-    mcpsig::errln!(
-        "pinned {files} entries ({:.1} MB) of `{}` in {:.2} s; wrote {}",
-        bytes as f64 / 1e6,
-        a.dir.display(),
+    let done = cli::with_progress(|progress| mcpsig::manifest::init::init(&req, progress))
+        .map_err(|e| Failure {
+            code: if e.is_refusal() {
+                EXIT_REJECTED
+            } else {
+                EXIT_ERROR
+            },
+            hint: e.hint(),
+            err: e.into(),
+        })?;
+    for w in &done.warnings {
+        cli::errln!("warning: {w}");
+    }
+    cli::errln!(
+        "pinned {} entries ({:.1} MB) of `{}` in {:.2} s; wrote {}",
+        done.entries,
+        done.bytes as f64 / 1e6,
+        req.dir.display(),
         started.elapsed().as_secs_f64(),
-        a.output.display()
+        done.output.display()
     );
+    let manifest = &done.manifest;
     emit(
         &manifest.artifacts[0].digest().to_string(),
         serde_json::json!({
-            "manifest": a.output.display().to_string(),
+            "manifest": done.output.display().to_string(),
             "server": manifest.server,
             "artifacts": manifest.artifacts.iter().map(|x| serde_json::json!({"name": x.name(), "digest": x.digest()})).collect::<Vec<_>>(),
-            "entries": files,
-            "bytes": bytes,
+            "entries": done.entries,
+            "bytes": done.bytes,
         }),
     );
     Ok(())
-}
-
-/// Patterns for the output manifest and its default bundle when they lie inside `dir`.
-fn own_outputs_inside(dir: &Path, output: &Path) -> Vec<String> {
-    let (Ok(dir), Some(parent)) = (std::fs::canonicalize(dir), output.parent()) else {
-        return Vec::new();
-    };
-    let parent = if parent.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        parent
-    };
-    let (Ok(parent), Some(file)) = (std::fs::canonicalize(parent), output.file_name()) else {
-        return Vec::new();
-    };
-    let Ok(rel) = parent.join(file).strip_prefix(&dir).map(Path::to_path_buf) else {
-        return Vec::new();
-    };
-    let Some(rel) = rel.to_str().map(str::to_owned) else {
-        return Vec::new();
-    };
-    let bundle = default_bundle_path(Path::new(&rel))
-        .to_string_lossy()
-        .into_owned();
-    vec![rel, bundle]
-}
-
-/// `dir/name.json` -> `dir/name.sigstore.json`.
-fn default_bundle_path(manifest: &Path) -> PathBuf {
-    let stem = manifest
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "manifest".into());
-    manifest.with_file_name(format!("{stem}.sigstore.json"))
 }
 
 fn sign(
@@ -449,20 +338,15 @@ fn sign(
     let manifest = Manifest::from_json(&bytes).map_err(|e| {
         refused(anyhow::Error::new(e).context(format!("manifest `{}`", manifest_path.display())))
     })?;
-    let out = output.unwrap_or_else(|| default_bundle_path(manifest_path));
-    if !force && out.exists() {
-        return Err(Failure {
-            err: anyhow::anyhow!("refusing to overwrite `{}`", out.display()),
-            code: EXIT_ERROR,
-            hint: Some("use --force to replace the existing bundle".to_owned()),
-        });
-    }
+    let out = output.unwrap_or_else(|| mcpsig::manifest::bundle_path(manifest_path));
+    // Before any key is read or signing service asked.
+    refuse_existing(&out, force)?;
     let Some(key_path) = key_path else {
         // Keyless: clap guarantees --keyless when --key is absent.
         let signer = keyless_cmd::keyless_signer(keyless_args)?;
         let bundle = mcpsig::sign::sign_manifest(&manifest, &signer)?;
         write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
-        mcpsig::errln!(
+        cli::errln!(
             "signed {} {} keylessly as {}; wrote {}",
             manifest.server.name,
             manifest.server.version,
@@ -488,7 +372,7 @@ fn sign(
         })?;
     let bundle = mcpsig::sign::sign_manifest(&manifest, &mcpsig::sign::KeySigner::new(&key))?;
     write_atomic(&out, &bundle.to_json_pretty(), 0o644, force)?;
-    mcpsig::errln!(
+    cli::errln!(
         "signed {} {} with key {}; wrote {}",
         manifest.server.name,
         manifest.server.version,
@@ -532,12 +416,12 @@ fn canonicalize(file: Option<&Path>) -> Result<(), Failure> {
     Ok(())
 }
 
-fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failure> {
-    let alg = if algorithm == "sha512" {
-        Algorithm::Sha512
-    } else {
-        Algorithm::Sha256
-    };
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse()
+        .map_err(|e: mcpsig::digest::DigestParseError| e.to_string())
+}
+
+fn digest(path: &Path, exclude: &[String], alg: Algorithm) -> Result<(), Failure> {
     let meta = std::fs::symlink_metadata(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     let started = std::time::Instant::now();
@@ -556,7 +440,7 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
         mcpsig::digest::hash_file(alg, path)?
     };
     let secs = started.elapsed().as_secs_f64();
-    mcpsig::errln!(
+    cli::errln!(
         "{bytes} bytes in {secs:.3} s ({:.2} GB/s)",
         bytes as f64 / secs.max(1e-9) / 1e9
     );
@@ -565,46 +449,4 @@ fn digest(path: &Path, exclude: &[String], algorithm: &str) -> Result<(), Failur
         serde_json::json!({ "path": path.display().to_string(), "digest": digest, "bytes": bytes }),
     );
     Ok(())
-}
-
-/// Hashes a tree; on a terminal, shows a progress line on stderr while it runs.
-fn hash_tree_showing_progress(
-    dir: &Path,
-    patterns: &[Pattern],
-) -> Result<Vec<tree::Entry>, tree::TreeError> {
-    use std::io::IsTerminal;
-    use std::sync::atomic::Ordering;
-    if !std::io::stderr().is_terminal() {
-        return tree::hash_tree(dir, patterns, Algorithm::Sha256);
-    }
-    let progress = tree::Progress::default();
-    let done = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let mut shown = false;
-            // Bounded: ends when hashing ends; checks twice a second.
-            while !done.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                let found = progress.files_total.load(Ordering::Relaxed);
-                if found == 0 || done.load(Ordering::Relaxed) {
-                    continue;
-                }
-                let bytes = progress.bytes_done.load(Ordering::Relaxed);
-                eprint!(
-                    "\rhashing: {}/{} files found so far, {:.0} MB ",
-                    progress.files_done.load(Ordering::Relaxed),
-                    found,
-                    bytes as f64 / 1e6,
-                );
-                shown = true;
-            }
-            if shown {
-                eprint!("\r\x1b[K");
-            }
-        });
-        let result =
-            tree::hash_tree_with_progress(dir, patterns, Algorithm::Sha256, Some(&progress));
-        done.store(true, Ordering::Relaxed);
-        result
-    })
 }

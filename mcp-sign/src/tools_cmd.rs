@@ -84,7 +84,7 @@ pub fn run(args: ToolsArgs) -> Result<(), Failure> {
     .with_context(|| format!("cannot pin tools into `{}`", args.manifest.display()))?;
     let label = if args.strict { "error" } else { "warning" };
     for l in &outcome.lints {
-        mcpsig::errln!("{label}: {l}");
+        cli::errln!("{label}: {l}");
     }
     if !outcome.written {
         return Err(refused(anyhow::anyhow!(

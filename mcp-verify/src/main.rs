@@ -7,9 +7,9 @@ mod trust_cmd;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use mcpsig::cli::one_line;
-use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
-use mcpsig::outln;
+use cli::one_line;
+use cli::outln;
+use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
 use mcpsig::verify::{Checks, LocalArtifact, Report, Request, SignerSummary};
 use std::path::PathBuf;
 use std::process::ExitCode;

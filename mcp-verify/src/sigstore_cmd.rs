@@ -115,15 +115,15 @@ fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
 pub fn verify_bundle_cmd(a: &VerifyBundleArgs) -> ExitCode {
     match run(a) {
         Ok(()) => {
-            mcpsig::outln!("OK: {}", a.bundle.display());
+            cli::outln!("OK: {}", a.bundle.display());
             ExitCode::SUCCESS
         }
         Err(Failure::Rejected(e)) => {
-            mcpsig::errln!("error: bundle rejected ({}): {e}", e.reason_code());
+            cli::errln!("error: bundle rejected ({}): {e}", e.reason_code());
             ExitCode::from(1)
         }
         Err(Failure::Io(msg)) => {
-            mcpsig::errln!("error: {msg}");
+            cli::errln!("error: {msg}");
             ExitCode::from(2)
         }
     }

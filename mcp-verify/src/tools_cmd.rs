@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use mcpsig::cli::{EXIT_OK, EXIT_REJECTED};
+use cli::outln;
+use cli::{EXIT_OK, EXIT_REJECTED};
 use mcpsig::mcp::ClientOptions;
 use mcpsig::mcp::env::EnvArg;
-use mcpsig::outln;
 use mcpsig::tools::run::launch_from_argv;
 use mcpsig::verify::{Checks, LocalArtifact, Request};
 
@@ -158,7 +158,7 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             }
         }
         for l in &check.lints {
-            mcpsig::errln!("warning: {l}");
+            cli::errln!("warning: {l}");
         }
     }
     Ok(if reason.is_none() {

@@ -1,12 +1,9 @@
 //! The trust options every verifying command takes: a public key, or a keyless identity policy
-//! (certificate identity, OIDC issuer, CI extensions) with a trusted root.
+//! (certificate identity, OIDC issuer, CI extensions) with a trusted root. Flags only: they map
+//! into `mcpsig::trust_request::TrustRequest`.
 
-use anyhow::{Context, bail};
 use clap::Args;
-use mcpsig::fsutil::read_limited;
-use mcpsig::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
-use mcpsig::sigstore::trust::TrustedRoot;
-use mcpsig::sigstore::tuf;
+use mcpsig::trust_request::{TrustError, TrustRequest, resolve_trust};
 use mcpsig::verify::Trust;
 use std::path::PathBuf;
 
@@ -77,166 +74,35 @@ pub struct TrustArgs {
     pub tuf_root: Option<PathBuf>,
 }
 
-fn matcher(value: &str) -> anyhow::Result<Matcher> {
-    match value.strip_prefix('~') {
-        Some(re) => {
-            Matcher::regex(re).with_context(|| format!("invalid regular expression `{re}`"))
-        }
-        None => Ok(Matcher::Exact(value.to_owned())),
-    }
-}
-
 impl TrustArgs {
-    /// The trusted root: `--trusted-root FILE`; else the root cached by `trust refresh` for the
-    /// chosen TUF repository when its metadata verifies from the trust anchor (spec/trust.md);
-    /// else the embedded one. A cache that fails is reported on stderr and not used.
-    pub fn trusted_root(&self) -> anyhow::Result<TrustedRoot> {
-        let now = mcpsig::chrono::Utc::now();
-        if let Some(path) = &self.trusted_root {
-            return TrustedRoot::from_file(path)
-                .with_context(|| format!("cannot load trusted root `{}`", path.display()));
+    /// The options as a library request; every decision is `mcpsig::trust_request`'s.
+    fn request(&self) -> TrustRequest {
+        TrustRequest {
+            key: self.key.clone(),
+            certificate_identity: self.certificate_identity.clone(),
+            certificate_identity_regexp: self.certificate_identity_regexp.clone(),
+            certificate_oidc_issuer: self.certificate_oidc_issuer.clone(),
+            certificate_oidc_issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            source_repository: self.source_repository.clone(),
+            source_ref: self.source_ref.clone(),
+            workflow: self.workflow.clone(),
+            runner_environment: self.runner_environment.clone(),
+            extensions: self.extensions.clone(),
+            trusted_root: self.trusted_root.clone(),
+            staging: self.staging,
+            tuf_url: self.tuf_url.clone(),
+            tuf_root: self.tuf_root.clone(),
+            cache_dir: None,
+            now: mcpsig::chrono::Utc::now(),
         }
-        if let (Some(_), None) | (None, Some(_)) = (&self.tuf_url, &self.tuf_root) {
-            bail!("--tuf-url and --tuf-root go together: the cache is checked from that root");
-        }
-        if let (Some(url), Some(tuf_root)) = (&self.tuf_url, &self.tuf_root) {
-            let anchor = read_limited(tuf_root, tuf::Limits::default().root_bytes)?;
-            let lookup = tuf::cached_trusted_root(url, &anchor, now);
-            for w in &lookup.warnings {
-                if let tuf::CacheWarning::Ignored { error, .. } = w {
-                    // A repository the user named has no embedded fallback.
-                    return Err(anyhow::anyhow!("{w}")).with_context(|| {
-                        format!(
-                            "the cached trusted root for {url} is not usable ({})",
-                            error.reason_code()
-                        )
-                    });
-                }
-                mcpsig::errln!("warning: {w}");
-            }
-            let cached = lookup.target.with_context(|| {
-                format!(
-                    "no trusted root cached for {url}: run `mcp-verify trust refresh --tuf-url {url} --tuf-root ROOT.json` first"
-                )
-            })?;
-            return TrustedRoot::from_json(&cached.bytes).with_context(|| {
-                format!(
-                    "cannot load cached trusted root `{}`",
-                    cached.path.display()
-                )
-            });
-        }
-        let (url, anchor) = if self.staging {
-            (tuf::STAGING_URL, tuf::staging_root())
-        } else {
-            (tuf::PRODUCTION_URL, tuf::production_root())
-        };
-        let lookup = tuf::cached_trusted_root(url, anchor, now);
-        for w in &lookup.warnings {
-            match w {
-                tuf::CacheWarning::Ignored { .. } => mcpsig::errln!(
-                    "warning: ignoring the trusted root cached from {url}: {w}; using the embedded one"
-                ),
-                _ => mcpsig::errln!("warning: {w}"),
-            }
-        }
-        if let Some(cached) = lookup.target {
-            match TrustedRoot::from_json(&cached.bytes) {
-                Ok(root) => return Ok(root),
-                Err(e) => mcpsig::errln!(
-                    "warning: ignoring cached trusted root `{}`: {e}; using the embedded one",
-                    cached.path.display()
-                ),
-            }
-        }
-        Ok(if self.staging {
-            TrustedRoot::staging()?
-        } else {
-            TrustedRoot::production()?
-        })
     }
 
-    /// Turns the options into what the verifier trusts, refusing incomplete policies.
-    pub fn to_trust(&self) -> anyhow::Result<Trust> {
-        let trusted_root = self.trusted_root()?;
-        if let Some(key_path) = &self.key {
-            let key = match mcpsig::keys::public_key_from_file(key_path) {
-                // Says what is wrong in one line; no "cannot load" cause around it.
-                Err(e @ mcpsig::keys::KeyError::PrivateNotPublic { .. }) => bail!("--key: {e}"),
-                other => other
-                    .with_context(|| format!("cannot load public key `{}`", key_path.display()))?,
-            };
-            return Ok(Trust::Key { key, trusted_root });
+    /// What the verifier trusts; warnings (a cache ignored or getting old) go to stderr.
+    pub fn to_trust(&self) -> Result<Trust, TrustError> {
+        let resolved = resolve_trust(&self.request())?;
+        for w in &resolved.warnings {
+            cli::errln!("warning: {w}");
         }
-        let identity = match (
-            &self.certificate_identity,
-            &self.certificate_identity_regexp,
-        ) {
-            (Some(id), None) => Matcher::Exact(id.clone()),
-            (None, Some(re)) => Matcher::regex(re)
-                .with_context(|| format!("invalid --certificate-identity-regexp `{re}`"))?,
-            _ => bail!(
-                "no trust given: pass --key PUB, or --certificate-identity (or --certificate-identity-regexp) with --certificate-oidc-issuer"
-            ),
-        };
-        let issuer = match (
-            &self.certificate_oidc_issuer,
-            &self.certificate_oidc_issuer_regexp,
-        ) {
-            (Some(iss), None) => Matcher::Exact(iss.clone()),
-            (None, Some(re)) => Matcher::regex(re)
-                .with_context(|| format!("invalid --certificate-oidc-issuer-regexp `{re}`"))?,
-            _ => bail!(
-                "a keyless identity needs --certificate-oidc-issuer (or --certificate-oidc-issuer-regexp)"
-            ),
-        };
-        let mut extensions = Vec::new();
-        let named = [
-            (
-                FulcioExtension::SourceRepositoryUri,
-                &self.source_repository,
-            ),
-            (FulcioExtension::SourceRepositoryRef, &self.source_ref),
-            (FulcioExtension::BuildSignerUri, &self.workflow),
-            (FulcioExtension::RunnerEnvironment, &self.runner_environment),
-        ];
-        for (ext, value) in named {
-            if let Some(v) = value {
-                extensions.push((ext, matcher(v)?));
-            }
-        }
-        for spec in &self.extensions {
-            let (name, m) = if let Some((n, re)) = spec.split_once("~=") {
-                (
-                    n,
-                    Matcher::regex(re)
-                        .with_context(|| format!("invalid regular expression in `{spec}`"))?,
-                )
-            } else if let Some((n, v)) = spec.split_once('=') {
-                (n, Matcher::Exact(v.to_owned()))
-            } else {
-                bail!("--certificate-extension takes NAME=VALUE or NAME~=REGEX, got `{spec}`");
-            };
-            let ext = FulcioExtension::ALL
-                .iter()
-                .copied()
-                .find(|x| x.name() == name)
-                .with_context(|| {
-                    let names: Vec<&str> = FulcioExtension::ALL.iter().map(|x| x.name()).collect();
-                    format!(
-                        "unknown certificate extension `{name}` (known: {})",
-                        names.join(", ")
-                    )
-                })?;
-            extensions.push((ext, m));
-        }
-        Ok(Trust::Identity {
-            trusted_root,
-            policy: IdentityPolicy {
-                identity,
-                issuer,
-                extensions,
-            },
-        })
+        Ok(resolved.trust)
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use mcpsig::cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
+use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
 use mcpsig::fsutil::read_limited;
 use mcpsig::sigstore::tuf::{self, Limits, RefreshOptions, RefreshReport};
 
@@ -91,18 +91,18 @@ fn refresh(args: &RefreshArgs) -> anyhow::Result<RefreshReport> {
 }
 
 fn print_human(r: &RefreshReport) {
-    mcpsig::outln!("refreshed: {}", r.url);
-    mcpsig::outln!("  cache:     {}", r.cache_dir.display());
+    cli::outln!("refreshed: {}", r.url);
+    cli::outln!("  cache:     {}", r.cache_dir.display());
     if r.root_version == r.root_version_before {
-        mcpsig::outln!("  root:      v{} (unchanged)", r.root_version);
+        cli::outln!("  root:      v{} (unchanged)", r.root_version);
     } else {
-        mcpsig::outln!(
+        cli::outln!(
             "  root:      v{} -> v{}",
             r.root_version_before,
             r.root_version
         );
     }
-    mcpsig::outln!(
+    cli::outln!(
         "  timestamp: v{}  snapshot: v{}  targets: v{}",
         r.timestamp_version,
         r.snapshot_version,
@@ -115,6 +115,6 @@ fn print_human(r: &RefreshReport) {
             .as_deref()
             .map(|h| format!(" sha256:{h}"))
             .unwrap_or_default();
-        mcpsig::outln!("  {}: {state}{digest}", t.name);
+        cli::outln!("  {}: {state}{digest}", t.name);
     }
 }

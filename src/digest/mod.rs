@@ -116,17 +116,25 @@ impl fmt::Debug for Digest {
     }
 }
 
+/// An algorithm by its name in digests and on the command line: `sha256` or `sha512`.
+impl FromStr for Algorithm {
+    type Err = DigestParseError;
+    fn from_str(s: &str) -> Result<Algorithm, DigestParseError> {
+        match s {
+            "sha256" => Ok(Algorithm::Sha256),
+            "sha512" => Ok(Algorithm::Sha512),
+            other => Err(DigestParseError::UnknownAlgorithm(other.to_owned())),
+        }
+    }
+}
+
 impl FromStr for Digest {
     type Err = DigestParseError;
     fn from_str(s: &str) -> Result<Digest, DigestParseError> {
         let (alg, hex_part) = s
             .split_once(':')
             .ok_or_else(|| DigestParseError::NoAlgorithm(s.to_owned()))?;
-        let alg = match alg {
-            "sha256" => Algorithm::Sha256,
-            "sha512" => Algorithm::Sha512,
-            other => return Err(DigestParseError::UnknownAlgorithm(other.to_owned())),
-        };
+        let alg: Algorithm = alg.parse()?;
         let want = alg.len() * 2;
         // Uppercase hex is refused so that one digest has exactly one spelling.
         let valid = hex_part.len() == want

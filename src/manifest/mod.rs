@@ -14,6 +14,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+pub mod init;
+pub use init::{InitRequest, bundle_path};
+
 /// The in-toto predicate type of a manifest, version 1.
 pub const PREDICATE_TYPE: &str = "https://mcpsig.dev/manifest/v1";
 /// The only `schemaVersion` this code reads.

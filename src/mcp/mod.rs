@@ -5,7 +5,8 @@
 //! Definitions stay `serde_json::Value`: a typed model would silently drop the
 //! fields it does not know, and a server could hide a change in exactly those.
 
-pub mod env;
+/// The environment a launched server gets (a leaf module; re-exported where it was).
+pub use crate::server_env as env;
 mod error;
 mod http;
 mod session;

@@ -3,6 +3,10 @@
 //! names, and what the user passes explicitly, and never a credential of ours (spec/tools.md,
 //! "Launch environment").
 
+/// Environment variable holding a key passphrase for non-interactive signing (read by
+/// `mcp-sign`, never passed to a server).
+pub const PASSPHRASE_ENV: &str = "MCPSIG_KEY_PASSPHRASE";
+
 /// Variables passed through from the caller when set: what a program needs to find its
 /// interpreter, its home directory, its locale and a temporary directory. `LC_*` too.
 pub const BASE_VARS: &[&str] = &[
@@ -13,7 +17,7 @@ pub const BASE_VARS: &[&str] = &[
 /// names them (a signed launch configuration, the user, the base).
 pub const NEVER_PASSED: &[&str] = &[
     "SIGSTORE_ID_TOKEN",
-    "MCPSIG_KEY_PASSPHRASE",
+    PASSPHRASE_ENV,
     "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
     "ACTIONS_ID_TOKEN_REQUEST_URL",
 ];

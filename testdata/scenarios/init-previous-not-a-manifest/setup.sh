@@ -1,0 +1,3 @@
+#!/bin/sh
+set -eu
+echo '{"schemaVersion": 1}' > "$1/prev.json"
