@@ -3,12 +3,10 @@
 //! statement's subjects, the manifest's validity window and, when asked, the pinned directory
 //! trees on disk are checked. Every problem found is reported with a stable reason code.
 
-use crate::digest::tree::{self, TreeError};
-use crate::digest::{Algorithm, Digest};
+use crate::digest::Digest;
+use crate::digest::tree::TreeError;
 use crate::keys::KeyId;
 use crate::manifest::{Artifact, Manifest, PREDICATE_TYPE, ServerId};
-use crate::mcp::env::EnvArg;
-use crate::mcp::{ClientOptions, Launch};
 use crate::reason::Reason;
 use crate::sigstore::bundle::{Bundle, Content, SignerMaterial};
 use crate::sigstore::keys::PublicKey;
@@ -16,11 +14,16 @@ use crate::sigstore::policy::{FulcioExtension, IdentityPolicy};
 use crate::sigstore::trust::TrustedRoot;
 use crate::sigstore::{SignerInfo, SignerPolicy, VerifyOptions, verify_bundle};
 use crate::statement::{PAYLOAD_TYPE, STATEMENT_TYPE, Statement};
-use crate::tools::{self, ToolsError, run::ToolsCheck};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+mod artifacts;
+mod live;
+
+use artifacts::{check_dir, check_file, find_artifact};
+pub use live::check_live_tools;
 
 /// How far in the future `issuedAt` may lie before a manifest counts as not yet valid.
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -547,175 +550,6 @@ fn check_validity(m: &Manifest, now: DateTime<Utc>, problems: &mut Vec<Problem>)
             format!("manifest is issued at {}, in the future", m.issued_at),
         ));
     }
-}
-
-/// The artifact a `--dir` or `--file` argument names (`kind` is `dir` or `file`).
-fn find_artifact<'m>(
-    m: &'m Manifest,
-    kind: &'static str,
-    name: Option<&str>,
-) -> Result<(usize, &'m Artifact), VerifyError> {
-    let of_kind: Vec<(usize, &Artifact)> = m
-        .artifacts
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| match a {
-            Artifact::Directory { .. } => kind == "dir",
-            Artifact::File { .. } => kind == "file",
-        })
-        .collect();
-    let pinned = || {
-        m.artifacts
-            .iter()
-            .map(Artifact::name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let noun = if kind == "dir" { "directory" } else { "file" };
-    match name {
-        Some(n) => of_kind
-            .into_iter()
-            .find(|(_, a)| a.name() == n)
-            .ok_or_else(|| VerifyError::NoSuchArtifact {
-                name: n.to_owned(),
-                kind: noun,
-                pinned: pinned(),
-            }),
-        None if of_kind.len() == 1 => Ok(of_kind[0]),
-        None if of_kind.is_empty() => Err(VerifyError::NoSuchArtifact {
-            name: format!("--{kind}"),
-            kind: noun,
-            pinned: pinned(),
-        }),
-        None => Err(VerifyError::AmbiguousArtifact {
-            count: of_kind.len(),
-            kind,
-        }),
-    }
-}
-
-/// Re-hashes a single file and compares its size and digest with the pin.
-fn check_file(
-    artifact: &Artifact,
-    path: &Path,
-    problems: &mut Vec<Problem>,
-) -> Result<(), VerifyError> {
-    let Artifact::File {
-        name, digest, size, ..
-    } = artifact
-    else {
-        return Ok(());
-    };
-    let (actual, actual_size) = match crate::digest::hash_file(digest.algorithm(), path) {
-        Ok(x) => x,
-        // A symlink, fifo or device where a pinned file should be is a rejection, not an error.
-        Err(e @ crate::digest::HashError::NotAFile { .. }) => {
-            problems.push(Problem {
-                reason: Reason::ArtifactMismatch,
-                message: format!("file artifact `{name}`: {e}"),
-                path: Some(name.to_string()),
-            });
-            return Ok(());
-        }
-        Err(source) => {
-            return Err(VerifyError::File {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    if &actual != digest || actual_size != *size {
-        problems.push(Problem {
-            reason: Reason::ArtifactMismatch,
-            message: format!(
-                "file artifact `{name}` ({}) differs: expected {} ({size} bytes), got {} ({actual_size} bytes)",
-                path.display(),
-                digest.short(),
-                actual.short()
-            ),
-            path: Some(name.to_string()),
-        });
-    }
-    Ok(())
-}
-
-/// Re-hashes a directory under the artifact's signed exclude rules and names every change.
-fn check_dir(
-    artifact: &Artifact,
-    path: &Path,
-    problems: &mut Vec<Problem>,
-) -> Result<(), VerifyError> {
-    let Artifact::Directory {
-        exclude, entries, ..
-    } = artifact
-    else {
-        return Ok(());
-    };
-    let alg = entries
-        .iter()
-        .find_map(|e| match &e.kind {
-            tree::EntryKind::File { digest, .. } => Some(digest.algorithm()),
-            tree::EntryKind::Symlink { .. } => None,
-        })
-        .unwrap_or(Algorithm::Sha256);
-    let actual = match tree::hash_tree(path, exclude, alg) {
-        Ok(a) => a,
-        // What the directory holds is itself a reason to reject: the pinned tree cannot hold it.
-        Err(
-            e @ (TreeError::SymlinkEscapes { .. }
-            | TreeError::SpecialFile { .. }
-            | TreeError::NonUtf8Name { .. }
-            | TreeError::UnsafePath(_)
-            | TreeError::TooManyEntries),
-        ) => {
-            let reason = match e {
-                TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
-                TreeError::SpecialFile { .. } => Reason::SpecialFile,
-                TreeError::TooManyEntries => Reason::TooManyEntries,
-                _ => Reason::UnsafePath,
-            };
-            problems.push(Problem::new(reason, e.to_string()));
-            return Ok(());
-        }
-        Err(source) => {
-            return Err(VerifyError::Dir {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    for change in tree::compare(entries, &actual) {
-        problems.push(Problem {
-            reason: Reason::ArtifactMismatch,
-            message: change.to_string(),
-            path: Some(change.path().to_string()),
-        });
-    }
-    Ok(())
-}
-
-/// Launches the verified manifest's server (or `launch`, if given) under the
-/// pinned profile and compares what it lists with the pins.
-pub fn check_live_tools(
-    manifest: &Verified<Manifest>,
-    launch: Option<Launch>,
-    base_dir: &Path,
-    user_env: &[EnvArg],
-    options: &ClientOptions,
-) -> Result<ToolsCheck, ToolsError> {
-    let pins = tools::run::pins_of_manifest(manifest.get())?.ok_or(ToolsError::NoPins)?;
-    let launch = match launch {
-        Some(l) => l,
-        None => {
-            let l = manifest.get().launch.as_ref().ok_or(ToolsError::NoLaunch)?;
-            tools::run::launch_from_manifest(l, base_dir, user_env)?
-        }
-    };
-    let drift = tools::check_live(&pins, &launch, options)?;
-    Ok(ToolsCheck {
-        drift,
-        lints: tools::lint(&pins),
-    })
 }
 
 /// Reads a bundle file for [`verify`]: at most one byte more than the JSON size limit, so an

@@ -1,0 +1,154 @@
+//! Re-checking the artifacts a verified statement pins against local copies: which artifact a
+//! `--dir` or `--file` names, and the re-hash of a file or a directory tree, each change named.
+
+use super::{Problem, VerifyError};
+use crate::digest::Algorithm;
+use crate::digest::tree::{self, TreeError};
+use crate::manifest::{Artifact, Manifest};
+use crate::reason::Reason;
+use std::path::Path;
+
+/// The artifact a `--dir` or `--file` argument names (`kind` is `dir` or `file`).
+pub(super) fn find_artifact<'m>(
+    m: &'m Manifest,
+    kind: &'static str,
+    name: Option<&str>,
+) -> Result<(usize, &'m Artifact), VerifyError> {
+    let of_kind: Vec<(usize, &Artifact)> = m
+        .artifacts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| match a {
+            Artifact::Directory { .. } => kind == "dir",
+            Artifact::File { .. } => kind == "file",
+        })
+        .collect();
+    let pinned = || {
+        m.artifacts
+            .iter()
+            .map(Artifact::name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let noun = if kind == "dir" { "directory" } else { "file" };
+    match name {
+        Some(n) => of_kind
+            .into_iter()
+            .find(|(_, a)| a.name() == n)
+            .ok_or_else(|| VerifyError::NoSuchArtifact {
+                name: n.to_owned(),
+                kind: noun,
+                pinned: pinned(),
+            }),
+        None if of_kind.len() == 1 => Ok(of_kind[0]),
+        None if of_kind.is_empty() => Err(VerifyError::NoSuchArtifact {
+            name: format!("--{kind}"),
+            kind: noun,
+            pinned: pinned(),
+        }),
+        None => Err(VerifyError::AmbiguousArtifact {
+            count: of_kind.len(),
+            kind,
+        }),
+    }
+}
+
+/// Re-hashes a single file and compares its size and digest with the pin.
+pub(super) fn check_file(
+    artifact: &Artifact,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Result<(), VerifyError> {
+    let Artifact::File {
+        name, digest, size, ..
+    } = artifact
+    else {
+        return Ok(());
+    };
+    let (actual, actual_size) = match crate::digest::hash_file(digest.algorithm(), path) {
+        Ok(x) => x,
+        // A symlink, fifo or device where a pinned file should be is a rejection, not an error.
+        Err(e @ crate::digest::HashError::NotAFile { .. }) => {
+            problems.push(Problem {
+                reason: Reason::ArtifactMismatch,
+                message: format!("file artifact `{name}`: {e}"),
+                path: Some(name.to_string()),
+            });
+            return Ok(());
+        }
+        Err(source) => {
+            return Err(VerifyError::File {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    if &actual != digest || actual_size != *size {
+        problems.push(Problem {
+            reason: Reason::ArtifactMismatch,
+            message: format!(
+                "file artifact `{name}` ({}) differs: expected {} ({size} bytes), got {} ({actual_size} bytes)",
+                path.display(),
+                digest.short(),
+                actual.short()
+            ),
+            path: Some(name.to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// Re-hashes a directory under the artifact's signed exclude rules and names every change.
+pub(super) fn check_dir(
+    artifact: &Artifact,
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> Result<(), VerifyError> {
+    let Artifact::Directory {
+        exclude, entries, ..
+    } = artifact
+    else {
+        return Ok(());
+    };
+    let alg = entries
+        .iter()
+        .find_map(|e| match &e.kind {
+            tree::EntryKind::File { digest, .. } => Some(digest.algorithm()),
+            tree::EntryKind::Symlink { .. } => None,
+        })
+        .unwrap_or(Algorithm::Sha256);
+    let actual = match tree::hash_tree(path, exclude, alg) {
+        Ok(a) => a,
+        // What the directory holds is itself a reason to reject: the pinned tree cannot hold it.
+        Err(
+            e @ (TreeError::SymlinkEscapes { .. }
+            | TreeError::SpecialFile { .. }
+            | TreeError::NonUtf8Name { .. }
+            | TreeError::UnsafePath(_)
+            | TreeError::TooManyEntries),
+        ) => {
+            let reason = match e {
+                TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
+                TreeError::SpecialFile { .. } => Reason::SpecialFile,
+                TreeError::TooManyEntries => Reason::TooManyEntries,
+                _ => Reason::UnsafePath,
+            };
+            problems.push(Problem::new(reason, e.to_string()));
+            return Ok(());
+        }
+        Err(source) => {
+            return Err(VerifyError::Dir {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    for change in tree::compare(entries, &actual) {
+        problems.push(Problem {
+            reason: Reason::ArtifactMismatch,
+            message: change.to_string(),
+            path: Some(change.path().to_string()),
+        });
+    }
+    Ok(())
+}
