@@ -689,3 +689,26 @@ fn pkcs8_v2_keys_from_earlier_versions_still_sign() {
         String::from_utf8_lossy(&v.stdout)
     );
 }
+
+#[test]
+fn verify_errors_carry_the_librarys_hint() {
+    let s = root().join("testdata/scenarios");
+    let bundle = s.join("valid-bundle-accepted/bundle.sigstore.json");
+    let key = s.join("_keys/scenario.pub");
+    let out = run(
+        "mcp-verify",
+        &[
+            bundle.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--dir",
+            "nosuch=/tmp",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hint: name a pinned directory artifact: server (`--dir NAME=PATH`)"),
+        "{err}"
+    );
+}

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            print_error(e.as_ref(), "error", None, json);
+            print_error(e.as_ref(), "error", hint_for(&e).as_deref(), json);
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -209,4 +209,19 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
     for p in &r.problems {
         outln!("  [{}] {}", p.reason, p.message);
     }
+}
+
+/// The library's hint for the first error in the chain that has one.
+fn hint_for(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|c| {
+        if let Some(v) = c.downcast_ref::<mcpsig::verify::VerifyError>() {
+            v.hint()
+        } else if let Some(t) = c.downcast_ref::<mcpsig::tools::ToolsError>() {
+            t.hint()
+        } else if let Some(k) = c.downcast_ref::<mcpsig::keys::KeyError>() {
+            k.hint()
+        } else {
+            None
+        }
+    })
 }

@@ -89,6 +89,20 @@ pub enum ToolsError {
 }
 
 impl ToolsError {
+    /// What the user can do about it, when there is one thing to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ToolsError::MissingEnv { name } => Some(format!(
+                "set `{name}` in this environment (its value is passed to the server), or pass `--env {name}=VALUE`"
+            )),
+            ToolsError::NoLaunch => {
+                Some("give the server command after `--`, or `--launch` at `mcp-sign init`".into())
+            }
+            ToolsError::NoPins => Some("run `mcp-sign tools MANIFEST` before signing".into()),
+            _ => None,
+        }
+    }
+
     /// The reason code when this error means "reject" rather than "could not decide".
     pub fn reason(&self) -> Option<crate::reason::Reason> {
         match self {

@@ -240,6 +240,25 @@ pub enum VerifyError {
     CheckedTwice { name: String, kind: &'static str },
 }
 
+impl VerifyError {
+    /// What the user can do about it, when there is one thing to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            VerifyError::NoSuchArtifact { kind, pinned, .. } => Some(format!(
+                "name a pinned {kind} artifact: {pinned} (`--{} NAME=PATH`)",
+                if *kind == "directory" { "dir" } else { "file" }
+            )),
+            VerifyError::AmbiguousArtifact { kind, .. } => {
+                Some(format!("give one `--{kind} NAME=PATH` per {kind} artifact"))
+            }
+            VerifyError::CheckedTwice { kind, .. } => {
+                Some(format!("give each artifact one `--{kind}`"))
+            }
+            VerifyError::Dir { .. } | VerifyError::File { .. } => None,
+        }
+    }
+}
+
 /// Verifies a bundle. `Err` means the answer could not be decided; a `Report` with
 /// `verified: false` means the bundle was rejected.
 pub fn verify(req: &Request) -> Result<Report, VerifyError> {
