@@ -61,13 +61,7 @@ pub fn run(args: ToolsArgs) -> Result<(), Failure> {
         capabilities: args.capabilities.clone(),
         ..ClientOptions::default()
     };
-    let cwd = match &args.dir {
-        Some(d) => d.clone(),
-        None => match args.manifest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        },
-    };
+    let cwd = mcpsig::tools::run::launch_base(args.dir.as_deref(), &args.manifest);
     let launch = if args.command.is_empty() {
         None
     } else {

@@ -58,13 +58,7 @@ fn parse_env(s: &str) -> Result<EnvArg, String> {
 pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
     let trust = args.trust.to_trust()?;
     let bundle = mcpsig::verify::read_bundle_file(&args.bundle)?;
-    let base = match &args.dir {
-        Some(d) => d.clone(),
-        None => match args.bundle.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        },
-    };
+    let base = mcpsig::tools::run::launch_base(args.dir.as_deref(), &args.bundle);
     // Everything the server is launched from is verified first: a tree that differs from the
     // pins is never run.
     let report = mcpsig::verify::verify(&Request {

@@ -231,6 +231,15 @@ fn manifest_dir(path: &Path) -> PathBuf {
     }
 }
 
+/// The directory a server is launched from: `dir` when given, else the directory of `beside`
+/// (the manifest or the bundle), else the current directory.
+pub fn launch_base(dir: Option<&Path>, beside: &Path) -> PathBuf {
+    match dir {
+        Some(d) => d.to_path_buf(),
+        None => manifest_dir(beside),
+    }
+}
+
 /// The pins inside a manifest (its `tools` member), checked, if it has any.
 pub fn pins_of_manifest(manifest: &Manifest) -> Result<Option<ToolPins>, ToolsError> {
     // `Manifest::check` already validated them when the manifest was read.
