@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
-use mcpsig::fsutil::read_limited;
-use mcpsig::sigstore::tuf::{self, Limits, RefreshOptions, RefreshReport};
+use mcpsig::sigstore::tuf::{self, RefreshReport};
 
 #[derive(Subcommand)]
 pub enum TrustCmd {
@@ -70,24 +68,17 @@ pub fn run(cmd: TrustCmd) -> u8 {
 }
 
 fn refresh(args: &RefreshArgs) -> anyhow::Result<RefreshReport> {
-    let (url, anchor): (String, Vec<u8>) = match (&args.tuf_url, &args.tuf_root) {
-        (Some(url), Some(path)) => (url.clone(), read_limited(path, 1 << 20)?),
-        _ if args.staging => (tuf::STAGING_URL.into(), tuf::staging_root().to_vec()),
-        _ => (tuf::PRODUCTION_URL.into(), tuf::production_root().to_vec()),
+    let req = tuf::RefreshRequest {
+        url: args.tuf_url.clone(),
+        anchor: args.tuf_root.clone(),
+        staging: args.staging,
     };
-    let root = tuf::cache_root()
-        .context("no cache folder: set MCPSIG_CACHE_DIR (or XDG_CACHE_HOME, or HOME) to refresh")?;
-    let cache_dir = tuf::repo_cache_dir(&root, &url);
-    // Not wrapped in context: the TufError itself names the URL and role, and its type decides
-    // the exit code.
-    let report = tuf::refresh(&RefreshOptions {
-        url: &url,
-        initial_root: &anchor,
-        cache_dir: &cache_dir,
-        now: mcpsig::chrono::Utc::now(),
-        limits: Limits::default(),
-    })?;
-    Ok(report)
+    match tuf::refresh_request(&req, mcpsig::chrono::Utc::now()) {
+        Ok(report) => Ok(report),
+        // The TufError itself, so that its type decides the exit code.
+        Err(tuf::RefreshRequestError::Tuf(e)) => Err((*e).into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn print_human(r: &RefreshReport) {

@@ -24,6 +24,7 @@ pub(crate) use metadata::parse_role;
 pub mod olpc;
 mod private_dir;
 mod refresh;
+mod request;
 
 pub use cache::{
     CacheLookup, CacheWarning, CachedTarget, ExpiredRole, VerifiedCache, cache_root,
@@ -32,6 +33,7 @@ pub use cache::{
 pub use metadata::verify_root_self_signed;
 pub use private_dir::PathProblem;
 pub use refresh::{RefreshOptions, RefreshReport, TargetReport, refresh};
+pub use request::{RefreshRequest, RefreshRequestError, refresh_request};
 
 use std::path::PathBuf;
 use std::time::Duration;
