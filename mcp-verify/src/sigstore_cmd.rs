@@ -46,17 +46,13 @@ pub struct VerifyBundleArgs {
     input: String,
 }
 
+/// A `sha256:<hex>` artifact digest, parsed by the library's one digest parser.
 fn parse_digest(s: &str) -> Option<[u8; 32]> {
-    let hex_part = s.strip_prefix("sha256:")?.as_bytes();
-    if hex_part.len() != 64 {
-        return None;
+    let d: mcpsig::digest::Digest = s.parse().ok()?;
+    match d.algorithm() {
+        mcpsig::digest::Algorithm::Sha256 => d.as_bytes().try_into().ok(),
+        _ => None,
     }
-    let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let mut out = [0u8; 32];
-    for (i, pair) in hex_part.chunks(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
 }
 
 enum Failure {
@@ -76,7 +72,10 @@ fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
         None => TrustedRoot::production(),
     }
     .map_err(Failure::Rejected)?;
-    let bundle = Bundle::from_json(&read(&a.bundle)?).map_err(Failure::Rejected)?;
+    // Bounded like every bundle read: an oversized one is a malformed bundle.
+    let bundle_bytes =
+        mcpsig::verify::read_bundle_file(&a.bundle).map_err(|e| Failure::Io(error_chain(&e)))?;
+    let bundle = Bundle::from_json(&bundle_bytes).map_err(Failure::Rejected)?;
     let signer = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
         (Some(k), _, _) => SignerPolicy::Key(match mcpsig::keys::public_key_from_file(k) {
             Ok(key) => key,
