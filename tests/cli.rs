@@ -712,3 +712,28 @@ fn verify_errors_carry_the_librarys_hint() {
         "{err}"
     );
 }
+
+#[test]
+fn digest_names_a_tree_or_a_file_and_refuses_bad_patterns() {
+    let base = root().join("testdata/scenarios/_base");
+    let tree = run("mcp-sign", &["digest", base.join("tree").to_str().unwrap()]);
+    assert_eq!(tree.status.code(), Some(0));
+    let file = run(
+        "mcp-sign",
+        &["digest", base.join("files/release.tgz").to_str().unwrap()],
+    );
+    assert_eq!(file.status.code(), Some(0));
+    assert_ne!(tree.stdout, file.stdout);
+    let bad = run(
+        "mcp-sign",
+        &[
+            "digest",
+            base.join("tree").to_str().unwrap(),
+            "--exclude",
+            "/abs",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let missing = run("mcp-sign", &["digest", "/nonexistent/x"]);
+    assert_eq!(missing.status.code(), Some(2));
+}

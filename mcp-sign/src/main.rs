@@ -5,8 +5,7 @@ mod keyless_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error_as, read_passphrase};
-use mcpsig::digest::glob::Pattern;
-use mcpsig::digest::{Algorithm, tree};
+use mcpsig::digest::Algorithm;
 use mcpsig::fsutil::{read_limited, refuse_existing, write_atomic};
 use mcpsig::keygen::KeygenRequest;
 use mcpsig::keys::PrivateKey;
@@ -422,22 +421,11 @@ fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
 }
 
 fn digest(path: &Path, exclude: &[String], alg: Algorithm) -> Result<(), Failure> {
-    let meta = std::fs::symlink_metadata(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
     let started = std::time::Instant::now();
-    let (digest, bytes) = if meta.is_dir() {
-        let patterns = exclude
-            .iter()
-            .map(|e| Pattern::parse(e))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(refused)?;
-        let entries = tree::hash_tree(path, &patterns, alg).map_err(|e| {
-            anyhow::Error::new(e).context(format!("cannot digest directory `{}`", path.display()))
-        })?;
-        let bytes = tree::total_size(&entries);
-        (tree::tree_digest(&entries), bytes)
-    } else {
-        mcpsig::digest::hash_file(alg, path)?
+    let (digest, bytes) = match mcpsig::digest::digest_path(path, exclude, alg) {
+        Ok(x) => x,
+        Err(e @ mcpsig::digest::PathDigestError::Pattern(_)) => return Err(refused(e)),
+        Err(e) => return Err(anyhow::Error::new(e).into()),
     };
     let secs = started.elapsed().as_secs_f64();
     cli::errln!(

@@ -251,6 +251,55 @@ fn hash_with_buffer(
     Ok((hasher.finish(), total))
 }
 
+/// Why a path could not be digested by [`digest_path`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PathDigestError {
+    #[error("cannot read `{}`", path.display())]
+    Stat {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pattern(#[from] glob::PatternError),
+    #[error("cannot digest directory `{}`", path.display())]
+    Tree {
+        path: std::path::PathBuf,
+        #[source]
+        source: tree::TreeError,
+    },
+    #[error(transparent)]
+    File(#[from] HashError),
+}
+
+/// What `mcp-sign digest` prints: a directory's tree digest (under `exclude` globs) or a
+/// file's digest, with the bytes hashed. A symlink given as `path` is not followed.
+pub fn digest_path(
+    path: &Path,
+    exclude: &[String],
+    alg: Algorithm,
+) -> Result<(Digest, u64), PathDigestError> {
+    let meta = std::fs::symlink_metadata(path).map_err(|source| PathDigestError::Stat {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        let patterns = exclude
+            .iter()
+            .map(|e| glob::Pattern::parse(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let entries =
+            tree::hash_tree(path, &patterns, alg).map_err(|source| PathDigestError::Tree {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok((tree::tree_digest(&entries), tree::total_size(&entries)))
+    } else {
+        Ok(hash_file(alg, path)?)
+    }
+}
+
 /// Hashes a regular file without following a final symlink and without blocking on a fifo.
 pub fn hash_file(alg: Algorithm, path: &Path) -> Result<(Digest, u64), HashError> {
     hash_file_meta(alg, path).map(|(d, n, _)| (d, n))
