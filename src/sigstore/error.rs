@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use super::verify::TimeSource;
+
 /// Why a bundle, key, trusted root or verification was rejected.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +44,8 @@ pub enum SigstoreError {
     #[error("bad signed certificate timestamp: {reason}")]
     BadSct { reason: String },
     /// The Rekor signed entry timestamp (inclusion promise) is missing or does not verify.
-    #[error("bad signed entry timestamp: {reason}")]
-    BadSet { reason: String },
+    #[error("bad signed entry timestamp: {problem}")]
+    BadSet { problem: SetProblem },
     /// The Merkle inclusion proof does not lead to the claimed root hash.
     #[error("bad inclusion proof: {reason}")]
     BadInclusionProof { reason: String },
@@ -54,8 +56,17 @@ pub enum SigstoreError {
     #[error("bad timestamp: {reason}")]
     BadTimestamp { reason: String },
     /// A time source places signing outside a validity window.
-    #[error("expired: {reason}")]
-    Expired { reason: String },
+    #[error(
+        "expired: signing time {at} ({from:?}) outside certificate validity {not_before}..={not_after}"
+    )]
+    Expired {
+        /// The verified signing time (Unix seconds).
+        at: i64,
+        /// What vouched for that time.
+        from: TimeSource,
+        not_before: i64,
+        not_after: i64,
+    },
     /// The artifact does not match what was signed.
     #[error("artifact mismatch: expected {expected}, got {actual}")]
     ArtifactMismatch { expected: String, actual: String },
@@ -63,16 +74,16 @@ pub enum SigstoreError {
     #[error("log entry mismatch: {reason}")]
     LogEntryMismatch { reason: String },
     /// A log entry names a log the trusted root does not hold (or not at that time).
-    #[error("untrusted transparency log: {reason}")]
-    UntrustedLog { reason: String },
+    #[error("untrusted transparency log: {problem}")]
+    UntrustedLog { problem: UntrustedLogProblem },
     /// No signed evidence gives a time at which a key's validity can be judged: a Rekor v1
     /// entry's integratedTime counts only under its signed entry timestamp, a checkpoint signs
     /// no time, so without either an RFC 3161 timestamp is needed.
     #[error("no signed time for {what}: {reason}")]
     NoSignedTime { what: String, reason: String },
     /// Transparency was required but no verified time source or log entry was present.
-    #[error("missing transparency evidence: {reason}")]
-    MissingTransparency { reason: String },
+    #[error("missing transparency evidence: {missing}")]
+    MissingTransparency { missing: MissingEvidence },
     /// The trusted root JSON does not parse or breaks the format.
     #[error("malformed trusted root: {reason}")]
     MalformedTrustedRoot { reason: String },
@@ -122,4 +133,53 @@ impl SigstoreError {
             reason: reason.into(),
         }
     }
+}
+
+/// Why a Rekor signed entry timestamp (SET) was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetProblem {
+    /// Rekor v2 signs no entry timestamps: one present was put there by someone else.
+    #[error("a Rekor v2 entry cannot carry a signed entry timestamp")]
+    OnRekorV2Entry,
+    /// A v0.1 bundle has no inclusion proof to fall back on.
+    #[error("a v0.1 bundle's log entry needs a signed entry timestamp")]
+    MissingInV01Bundle,
+    /// The log's key does not verify the SET over this entry.
+    #[error("signed entry timestamp of log index {log_index} does not verify")]
+    DoesNotVerify { log_index: i64 },
+}
+
+/// Why a transparency log entry's log is not trusted.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UntrustedLogProblem {
+    /// No log of the trusted root has this id.
+    #[error("log id {} is not in the trusted root", hex::encode(log_id))]
+    NotInTrustedRoot { log_id: Vec<u8> },
+    /// Logs with this id exist, but none was trusted at every signed time.
+    #[error(
+        "log {} was not trusted at {times:?} (from the {time_source})",
+        hex::encode(log_id)
+    )]
+    NotTrustedAt {
+        log_id: Vec<u8>,
+        /// The signed times (Unix seconds) the key was judged at.
+        times: Vec<i64>,
+        /// What signed those times.
+        time_source: &'static str,
+    },
+    /// The trusted root holds the log, but with a key this verifier cannot use.
+    #[error("log key unsupported")]
+    KeyUnsupported { log_id: Vec<u8> },
+}
+
+/// The transparency evidence a bundle lacked.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MissingEvidence {
+    #[error("the bundle has no transparency log entry")]
+    NoLogEntry,
+    #[error("no verified time (signed entry timestamp or RFC 3161 timestamp) for the certificate")]
+    NoVerifiedTime,
 }

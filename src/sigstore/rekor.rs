@@ -7,7 +7,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{BundleVersion, TransparencyLogEntry};
 use super::checkpoint::Checkpoint;
-use super::error::SigstoreError;
+use super::error::{SetProblem, SigstoreError, UntrustedLogProblem};
 use super::keys::PublicKey;
 use super::merkle;
 use super::serde_pb::{decode_b64, encode_b64};
@@ -77,21 +77,20 @@ pub fn verify_entry(
         .collect();
     if logs.is_empty() {
         return Err(SigstoreError::UntrustedLog {
-            reason: format!(
-                "log id {} is not in the trusted root",
-                hex::encode(&entry.log_id.key_id)
-            ),
+            problem: UntrustedLogProblem::NotInTrustedRoot {
+                log_id: entry.log_id.key_id.clone(),
+            },
         });
     }
     match (v2, &entry.inclusion_promise) {
         (true, Some(_)) => {
             return Err(SigstoreError::BadSet {
-                reason: "a Rekor v2 entry cannot carry a signed entry timestamp".into(),
+                problem: SetProblem::OnRekorV2Entry,
             });
         }
         (false, None) if version == BundleVersion::V0_1 => {
             return Err(SigstoreError::BadSet {
-                reason: "a v0.1 bundle's log entry needs a signed entry timestamp".into(),
+                problem: SetProblem::MissingInV01Bundle,
             });
         }
         _ => {}
@@ -100,7 +99,7 @@ pub fn verify_entry(
     // a v1 integratedTime by the SET (verified below with the key chosen here, so a time that
     // was edited fails there), otherwise the RFC 3161 timestamps. integratedTime without a SET
     // is an unsigned number anyone can change, and a checkpoint signs no time at all.
-    let (times, source): (Vec<i64>, &str) = match (v2, &entry.inclusion_promise) {
+    let (times, source): (Vec<i64>, &'static str) = match (v2, &entry.inclusion_promise) {
         (false, Some(_)) => (vec![entry.integrated_time], "signed entry timestamp"),
         _ => (tsa_times.to_vec(), "RFC 3161 timestamps"),
     };
@@ -124,16 +123,19 @@ pub fn verify_entry(
         .copied()
         .find(|l| times.iter().all(|t| l.valid_for.contains(*t)))
         .ok_or_else(|| SigstoreError::UntrustedLog {
-            reason: format!(
-                "log {} was not trusted at {times:?} (from the {source})",
-                hex::encode(&entry.log_id.key_id)
-            ),
+            problem: UntrustedLogProblem::NotTrustedAt {
+                log_id: entry.log_id.key_id.clone(),
+                times: times.clone(),
+                time_source: source,
+            },
         })?;
     let key = log
         .key
         .as_ref()
         .ok_or_else(|| SigstoreError::UntrustedLog {
-            reason: "log key unsupported".into(),
+            problem: UntrustedLogProblem::KeyUnsupported {
+                log_id: entry.log_id.key_id.clone(),
+            },
         })?;
 
     // The SET: v1 only (refused on v2 above); without one, integratedTime stays unverified.
@@ -214,10 +216,9 @@ fn verify_set(
     );
     key.verify(payload.as_bytes(), set)
         .map_err(|_| SigstoreError::BadSet {
-            reason: format!(
-                "signed entry timestamp of log index {} does not verify",
-                entry.log_index
-            ),
+            problem: SetProblem::DoesNotVerify {
+                log_index: entry.log_index,
+            },
         })
 }
 

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
-use super::error::SigstoreError;
+use super::error::{MissingEvidence, SigstoreError};
 use super::keys::PublicKey;
 use super::policy::IdentityPolicy;
 use super::rekor::{self, ContentRef, SignerRef, VerifiedEntry};
@@ -357,7 +357,7 @@ pub fn verify_bundle(
     }
     if opts.require_transparency && entries.is_empty() {
         return Err(SigstoreError::MissingTransparency {
-            reason: "the bundle has no transparency log entry".into(),
+            missing: MissingEvidence::NoLogEntry,
         });
     }
 
@@ -366,15 +366,15 @@ pub fn verify_bundle(
     if let Some(s) = &cert_signer {
         if times.is_empty() {
             return Err(SigstoreError::MissingTransparency {
-                reason: "no verified time (signed entry timestamp or RFC 3161 timestamp) for the certificate".into(),
+                missing: MissingEvidence::NoVerifiedTime,
             });
         }
         if let Some(t) = times.iter().find(|t| !s.leaf.valid_at(t.time)) {
             return Err(SigstoreError::Expired {
-                reason: format!(
-                    "signing time {} ({:?}) outside certificate validity {}..={}",
-                    t.time, t.source, s.leaf.not_before, s.leaf.not_after
-                ),
+                at: t.time,
+                from: t.source.clone(),
+                not_before: s.leaf.not_before,
+                not_after: s.leaf.not_after,
             });
         }
     }
