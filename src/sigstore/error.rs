@@ -47,8 +47,8 @@ pub enum SigstoreError {
     #[error("bad signed entry timestamp: {problem}")]
     BadSet { problem: SetProblem },
     /// The Merkle inclusion proof does not lead to the claimed root hash.
-    #[error("bad inclusion proof: {reason}")]
-    BadInclusionProof { reason: String },
+    #[error("bad inclusion proof: {problem}")]
+    BadInclusionProof { problem: InclusionProofProblem },
     /// The checkpoint (signed note) is malformed, unsigned, or does not match the proof.
     #[error("bad checkpoint: {reason}")]
     BadCheckpoint { reason: String },
@@ -71,8 +71,8 @@ pub enum SigstoreError {
     #[error("artifact mismatch: expected {expected}, got {actual}")]
     ArtifactMismatch { expected: String, actual: String },
     /// A transparency log entry does not describe this bundle's signature.
-    #[error("log entry mismatch: {reason}")]
-    LogEntryMismatch { reason: String },
+    #[error("log entry mismatch: {problem}")]
+    LogEntryMismatch { problem: EntryMismatch },
     /// A log entry names a log the trusted root does not hold (or not at that time).
     #[error("untrusted transparency log: {problem}")]
     UntrustedLog { problem: UntrustedLogProblem },
@@ -182,4 +182,97 @@ pub enum MissingEvidence {
     NoLogEntry,
     #[error("no verified time (signed entry timestamp or RFC 3161 timestamp) for the certificate")]
     NoVerifiedTime,
+}
+
+/// Why a Merkle inclusion proof was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InclusionProofProblem {
+    /// The entry needs a proof (Rekor v2, or a bundle newer than v0.1) and has none.
+    #[error("log entry without an inclusion proof")]
+    Missing,
+    #[error("negative index")]
+    Negative { log_index: i64, tree_size: i64 },
+    #[error("leaf index {index} is not below tree size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    #[error("proof has {hashes} hashes, a leaf at {index} in a tree of {size} needs {needed}")]
+    WrongLength {
+        hashes: usize,
+        index: u64,
+        size: u64,
+        needed: usize,
+    },
+    #[error("proof hash {position} is {len} bytes, not 32")]
+    HashLength { position: usize, len: usize },
+    #[error(
+        "computed root {} does not match proof root {}",
+        hex::encode(computed),
+        hex::encode(claimed)
+    )]
+    RootMismatch {
+        computed: [u8; 32],
+        claimed: Vec<u8>,
+    },
+}
+
+/// How a transparency log entry's body fails to describe this bundle.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum EntryMismatch {
+    /// The body is not JSON (or has duplicate keys); shown with its causes.
+    #[error("log entry body is not JSON: {}", crate::error_chain(error))]
+    BodyNotJson { error: crate::json::JsonError },
+    /// `field` is a dotted path into the body.
+    #[error("log entry body lacks `{field}`")]
+    MissingField { field: String },
+    #[error("log entry body field `{field}` is not a string")]
+    NotAString { field: String },
+    #[error("log entry body field `{field}` is not base64")]
+    NotBase64 { field: String },
+    #[error("body is {body_kind} {body_version} but the entry says {entry_kind} {entry_version}")]
+    KindMismatch {
+        body_kind: String,
+        body_version: String,
+        entry_kind: String,
+        entry_version: String,
+    },
+    #[error("log entry kind {kind} {version} does not fit the bundle's content")]
+    KindDoesNotFit { kind: String, version: String },
+    #[error("log entry verifier is not PEM: {error}")]
+    VerifierNotPem { error: super::keys::PemError },
+    #[error("log entry names a different signer than the bundle")]
+    DifferentSigner,
+    #[error("log entry signature differs from the bundle's signature")]
+    SignatureDiffers,
+    /// A v1 body's hex digest at `field` differs from the bundle's.
+    #[error(
+        "log entry {field} is {algorithm}:{value}, expected sha256:{}",
+        hex::encode(expected)
+    )]
+    HexDigestMismatch {
+        field: String,
+        algorithm: String,
+        value: String,
+        expected: Vec<u8>,
+    },
+    /// A v2 body's digest differs from the bundle's.
+    #[error(
+        "log entry digest {algorithm}:{} does not match sha256:{}",
+        hex::encode(actual),
+        hex::encode(expected)
+    )]
+    DigestMismatch {
+        algorithm: String,
+        actual: Vec<u8>,
+        expected: Vec<u8>,
+    },
+    /// `kind` is `dsse` or `intoto`.
+    #[error("{kind} signatures is not a list")]
+    SignaturesNotAList { kind: &'static str },
+    #[error("{kind} entry has {count} signatures, expected 1")]
+    SignatureCount { kind: &'static str, count: usize },
+    #[error("intoto entry payload type differs")]
+    PayloadTypeDiffers,
+    #[error("intoto entry payload differs from the envelope's")]
+    PayloadDiffers,
 }

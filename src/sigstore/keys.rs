@@ -196,29 +196,47 @@ impl PublicKey {
 
 /// Decodes one PEM block, tolerating any line length and surrounding whitespace (Rekor and
 /// other Sigstore tools write unwrapped base64). Returns the label and the DER bytes.
-pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), String> {
-    let text = std::str::from_utf8(text).map_err(|_| "PEM is not UTF-8".to_owned())?;
-    let start = text.find("-----BEGIN ").ok_or("no PEM BEGIN line")?;
+pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
+    let text = std::str::from_utf8(text).map_err(|_| PemError::NotUtf8)?;
+    let start = text.find("-----BEGIN ").ok_or(PemError::NoBegin)?;
     let rest = &text[start + 11..];
-    let label_end = rest.find("-----").ok_or("unterminated PEM BEGIN line")?;
+    let label_end = rest.find("-----").ok_or(PemError::UnterminatedBegin)?;
     let label = &rest[..label_end];
     let body = &rest[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
-    let end = body
-        .find(&end_marker)
-        .ok_or_else(|| format!("no PEM END line for {label}"))?;
+    let end = body.find(&end_marker).ok_or_else(|| PemError::NoEnd {
+        label: label.to_owned(),
+    })?;
     if !text[start + 11 + label_end + 5 + end + end_marker.len()..]
         .trim()
         .is_empty()
     {
-        return Err("data after the PEM block".into());
+        return Err(PemError::TrailingData);
     }
     let b64: String = body[..end]
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    let der = super::serde_pb::decode_b64(&b64).map_err(|e| format!("invalid PEM base64: {e}"))?;
+    let der = super::serde_pb::decode_b64(&b64).map_err(|error| PemError::Base64 { error })?;
     Ok((label.to_owned(), der))
+}
+
+/// Why text is not one PEM block.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    #[error("PEM is not UTF-8")]
+    NotUtf8,
+    #[error("no PEM BEGIN line")]
+    NoBegin,
+    #[error("unterminated PEM BEGIN line")]
+    UnterminatedBegin,
+    #[error("no PEM END line for {label}")]
+    NoEnd { label: String },
+    #[error("data after the PEM block")]
+    TrailingData,
+    #[error("invalid PEM base64: {error}")]
+    Base64 { error: base64::DecodeError },
 }
 
 #[cfg(test)]
