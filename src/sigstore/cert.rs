@@ -13,7 +13,7 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
 
-use super::error::SigstoreError;
+use super::error::{ChainProblem, SigstoreError};
 use super::keys::{HashAlg, PublicKey};
 use super::oid::{
     ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519, EKU_CODE_SIGNING, FULCIO_ARC, RSA_SHA256,
@@ -32,10 +32,8 @@ pub struct ParsedCert {
     pub not_after: i64,
 }
 
-fn chain_err(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadCertificateChain {
-        reason: reason.into(),
-    }
+fn chain_err(problem: ChainProblem) -> SigstoreError {
+    SigstoreError::BadCertificateChain { problem }
 }
 
 fn cert_err(reason: impl Into<String>) -> SigstoreError {
@@ -177,26 +175,25 @@ fn signature_hash(alg: &ObjectIdentifier) -> Result<Option<HashAlg>, SigstoreErr
         ECDSA_SHA384 => Ok(Some(HashAlg::Sha384)),
         ECDSA_SHA512 => Ok(Some(HashAlg::Sha512)),
         ED25519 => Ok(None),
-        other => Err(chain_err(format!(
-            "unsupported certificate signature algorithm {other}"
-        ))),
+        other => Err(chain_err(ChainProblem::UnsupportedSignatureAlgorithm {
+            oid: other,
+        })),
     }
 }
 
 /// Checks that `issuer` issued `child`: names chain and the issuer's key verifies the signature.
 pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), SigstoreError> {
     if child.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
-        return Err(chain_err(format!(
-            "certificate issuer `{}` is not `{}`",
-            child.cert.tbs_certificate().issuer(),
-            issuer.cert.tbs_certificate().subject()
-        )));
+        return Err(chain_err(ChainProblem::IssuerMismatch {
+            issuer: child.cert.tbs_certificate().issuer().clone(),
+            expected: issuer.cert.tbs_certificate().subject().clone(),
+        }));
     }
     let sig = child
         .cert
         .signature()
         .as_bytes()
-        .ok_or_else(|| chain_err("certificate signature has unused bits"))?;
+        .ok_or_else(|| chain_err(ChainProblem::SignatureUnusedBits))?;
     let alg = child.cert.signature_algorithm().oid;
     if matches!(alg, RSA_SHA256 | RSA_SHA384 | RSA_SHA512) {
         // Some private Fulcio deployments run RSA CAs; RSA is accepted for CA signatures only.
@@ -206,11 +203,10 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
             _ => HashAlg::Sha512,
         };
         return verify_rsa(&issuer.spki_der()?, hash, &child.tbs_der, sig).map_err(|_| {
-            chain_err(format!(
-                "RSA signature on certificate for `{}` does not verify with the key of `{}`",
-                child.cert.tbs_certificate().subject(),
-                issuer.cert.tbs_certificate().subject()
-            ))
+            chain_err(ChainProblem::RsaSignatureDoesNotVerify {
+                subject: child.cert.tbs_certificate().subject().clone(),
+                issuer: issuer.cert.tbs_certificate().subject().clone(),
+            })
         });
     }
     let key = issuer.public_key()?;
@@ -219,11 +215,10 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
         None => key.verify(&child.tbs_der, sig),
     };
     result.map_err(|_| {
-        chain_err(format!(
-            "signature on certificate for `{}` does not verify with the key of `{}`",
-            child.cert.tbs_certificate().subject(),
-            issuer.cert.tbs_certificate().subject()
-        ))
+        chain_err(ChainProblem::SignatureDoesNotVerify {
+            subject: child.cert.tbs_certificate().subject().clone(),
+            issuer: issuer.cert.tbs_certificate().subject().clone(),
+        })
     })
 }
 
@@ -264,10 +259,9 @@ pub fn verify_chain<'r>(
     leaf: &ParsedCert,
     authorities: &'r [CertificateAuthority],
 ) -> Result<VerifiedChain<'r>, SigstoreError> {
-    let mut last = chain_err(format!(
-        "no trusted certificate authority issued the certificate (issuer `{}`)",
-        leaf.cert.tbs_certificate().issuer()
-    ));
+    let mut last = chain_err(ChainProblem::NoAuthority {
+        issuer: leaf.cert.tbs_certificate().issuer().clone(),
+    });
     for ca in authorities {
         match verify_chain_to(leaf, ca) {
             Ok(issuer) => {
@@ -287,31 +281,30 @@ fn verify_chain_to(
     leaf: &ParsedCert,
     ca: &CertificateAuthority,
 ) -> Result<ParsedCert, SigstoreError> {
-    let chain = ca.checked_chain().map_err(chain_err)?;
+    let chain = ca
+        .checked_chain()
+        .map_err(|p| chain_err(ChainProblem::Authority(p)))?;
     let first = chain
         .first()
-        .ok_or_else(|| chain_err("empty trusted chain"))?;
+        .ok_or_else(|| chain_err(ChainProblem::EmptyTrustedChain))?;
     verify_signed_by(leaf, first)?;
     if !ca.valid_for.contains(leaf.not_before) {
-        return Err(SigstoreError::BadCertificateChain {
-            reason: format!(
-                "certificate issued at {} outside the validity of authority {}",
-                leaf.not_before, ca.uri
-            ),
-        });
+        return Err(chain_err(ChainProblem::OutsideAuthorityValidity {
+            issued_at: leaf.not_before,
+            authority: ca.uri.clone(),
+        }));
     }
     for c in chain {
         if !c.is_ca() {
-            return Err(chain_err(format!(
-                "trusted chain certificate `{}` is not a CA",
-                c.cert.tbs_certificate().subject()
-            )));
+            return Err(chain_err(ChainProblem::ChainCertificateNotCa {
+                subject: c.cert.tbs_certificate().subject().clone(),
+            }));
         }
         if !c.valid_at(leaf.not_before) {
-            return Err(chain_err(format!(
-                "chain certificate `{}` was not valid when the leaf was issued",
-                c.cert.tbs_certificate().subject()
-            )));
+            return Err(chain_err(ChainProblem::ChainCertificateNotValid {
+                subject: c.cert.tbs_certificate().subject().clone(),
+                issued_at: leaf.not_before,
+            }));
         }
     }
     Ok(first.clone())

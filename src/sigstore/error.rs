@@ -2,6 +2,10 @@
 //! variant, and every variant maps to a stable kebab-case reason code for reports.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use const_oid::ObjectIdentifier;
+use x509_cert::name::Name;
 
 use super::verify::TimeSource;
 
@@ -35,8 +39,8 @@ pub enum SigstoreError {
         actual: String,
     },
     /// The certificate chain does not lead to a trusted certificate authority.
-    #[error("bad certificate chain: {reason}")]
-    BadCertificateChain { reason: String },
+    #[error("bad certificate chain: {problem}")]
+    BadCertificateChain { problem: ChainProblem },
     /// The leaf certificate is unusable (key usage, extended key usage, encoding).
     #[error("bad certificate: {reason}")]
     BadCertificate { reason: String },
@@ -275,4 +279,59 @@ pub enum EntryMismatch {
     PayloadTypeDiffers,
     #[error("intoto entry payload differs from the envelope's")]
     PayloadDiffers,
+}
+
+/// Why a certificate does not chain to a trusted certificate authority.
+#[non_exhaustive]
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChainProblem {
+    /// No authority of the trusted root verified the leaf; the last authority's problem is
+    /// reported instead when there was one.
+    #[error("no trusted certificate authority issued the certificate (issuer `{issuer}`)")]
+    NoAuthority { issuer: Name },
+    #[error("bundle certificate chain contains a self-signed (root) certificate")]
+    SelfSignedInBundle,
+    #[error("unsupported certificate signature algorithm {oid}")]
+    UnsupportedSignatureAlgorithm { oid: ObjectIdentifier },
+    #[error("certificate issuer `{issuer}` is not `{expected}`")]
+    IssuerMismatch { issuer: Name, expected: Name },
+    #[error("certificate signature has unused bits")]
+    SignatureUnusedBits,
+    #[error("signature on certificate for `{subject}` does not verify with the key of `{issuer}`")]
+    SignatureDoesNotVerify { subject: Name, issuer: Name },
+    #[error(
+        "RSA signature on certificate for `{subject}` does not verify with the key of `{issuer}`"
+    )]
+    RsaSignatureDoesNotVerify { subject: Name, issuer: Name },
+    #[error("{0}")]
+    Authority(AuthorityChainProblem),
+    #[error("empty trusted chain")]
+    EmptyTrustedChain,
+    /// The leaf's notBefore (Unix seconds) is outside the authority's validFor.
+    #[error("certificate issued at {issued_at} outside the validity of authority {authority}")]
+    OutsideAuthorityValidity { issued_at: i64, authority: String },
+    #[error("trusted chain certificate `{subject}` is not a CA")]
+    ChainCertificateNotCa { subject: Name },
+    #[error("chain certificate `{subject}` was not valid when the leaf was issued")]
+    ChainCertificateNotValid { subject: Name, issued_at: i64 },
+}
+
+/// Why a trusted root's certificate authority (or timestamp authority) chain is unusable.
+/// Cloneable because the checked chain is computed once and kept with the authority.
+#[non_exhaustive]
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthorityChainProblem {
+    #[error("certificate of authority {authority} unreadable: {error}")]
+    Unreadable {
+        authority: String,
+        error: Arc<SigstoreError>,
+    },
+    #[error("authority {authority} has an empty chain")]
+    Empty { authority: String },
+    /// A certificate of the chain is not signed by the next.
+    #[error("chain of authority {authority}: {error}")]
+    Broken {
+        authority: String,
+        error: Arc<SigstoreError>,
+    },
 }

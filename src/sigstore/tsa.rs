@@ -216,7 +216,7 @@ fn check_authority(
     sig_alg: SigAlg,
     gen_time: i64,
 ) -> Result<(), SigstoreError> {
-    let chain = ca.checked_chain().map_err(bad)?;
+    let chain = ca.checked_chain().map_err(|p| bad(p.to_string()))?;
     let leaf = chain
         .first()
         .ok_or_else(|| bad("empty timestamp authority chain"))?;

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
-use super::error::{MissingEvidence, SigstoreError};
+use super::error::{ChainProblem, MissingEvidence, SigstoreError};
 use super::keys::PublicKey;
 use super::policy::IdentityPolicy;
 use super::rekor::{self, ContentRef, SignerRef, VerifiedEntry};
@@ -134,8 +134,7 @@ fn verify_certificate_signer(
         for der in chain {
             if ParsedCert::from_der(der)?.is_self_signed() {
                 return Err(SigstoreError::BadCertificateChain {
-                    reason: "bundle certificate chain contains a self-signed (root) certificate"
-                        .into(),
+                    problem: ChainProblem::SelfSignedInBundle,
                 });
             }
         }
