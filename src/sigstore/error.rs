@@ -57,8 +57,8 @@ pub enum SigstoreError {
     #[error("bad checkpoint: {reason}")]
     BadCheckpoint { reason: String },
     /// An RFC 3161 timestamp is malformed, untrusted or does not cover the signature.
-    #[error("bad timestamp: {reason}")]
-    BadTimestamp { reason: String },
+    #[error("bad timestamp: {problem}")]
+    BadTimestamp { problem: TimestampProblem },
     /// A time source places signing outside a validity window.
     #[error(
         "expired: signing time {at} ({from:?}) outside certificate validity {not_before}..={not_after}"
@@ -334,4 +334,110 @@ pub enum AuthorityChainProblem {
         authority: String,
         error: Arc<SigstoreError>,
     },
+}
+
+/// Why an RFC 3161 timestamp was refused.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum TimestampProblem {
+    /// The bytes are a `TimeStampResp` that yields no token.
+    #[error("{0}")]
+    Response(super::rfc3161::ResponseProblem),
+    #[error("TimeStampToken content type {content_type} is not signedData")]
+    NotSignedData { content_type: ObjectIdentifier },
+    #[error("invalid SignedData: {error}")]
+    SignedDataUndecodable { error: der::Error },
+    #[error("SignedData does not hold a TSTInfo")]
+    NotTstInfo { content_type: ObjectIdentifier },
+    #[error("TSTInfo is absent")]
+    TstInfoAbsent,
+    #[error("invalid eContent: {error}")]
+    EContentUndecodable { error: der::Error },
+    #[error("invalid TSTInfo: {error}")]
+    TstInfoUndecodable { error: der::Error },
+    #[error("TSTInfo version {version}, expected 1")]
+    TstInfoVersion { version: u8 },
+    #[error("genTime is not a GeneralizedTime")]
+    GenTimeNotGeneralized { tag: der::Tag },
+    #[error("genTime is not ASCII")]
+    GenTimeNotAscii,
+    #[error("genTime `{value}` is not UTC")]
+    GenTimeNotUtc { value: String },
+    /// `value` is the genTime without its `Z`.
+    #[error("malformed genTime `{value}`")]
+    GenTimeMalformed { value: String },
+    #[error("invalid genTime `{value}`: {error}")]
+    GenTimeInvalid {
+        value: String,
+        error: chrono::ParseError,
+    },
+    #[error("unsupported digest algorithm {oid}")]
+    UnsupportedDigestAlgorithm { oid: ObjectIdentifier },
+    /// The TSTInfo's message imprint is not the digest of the bundle's signature.
+    #[error("timestamp message imprint does not match the bundle's signature")]
+    ImprintMismatch {
+        imprint: Vec<u8>,
+        signature_digest: Vec<u8>,
+    },
+    #[error("TimeStampToken has {count} signers, expected 1")]
+    SignerCount { count: usize },
+    #[error("signer has no signed attributes")]
+    NoSignedAttributes,
+    #[error("signed attribute {oid} must appear exactly once")]
+    AttributeNotOnce { oid: ObjectIdentifier },
+    #[error("signed attribute {oid} must have one value")]
+    AttributeNotOneValue { oid: ObjectIdentifier },
+    #[error("invalid content-type: {error}")]
+    ContentTypeAttributeUndecodable { error: der::Error },
+    #[error("signed content-type attribute is not TSTInfo")]
+    ContentTypeAttributeNotTstInfo { content_type: ObjectIdentifier },
+    #[error("invalid message-digest: {error}")]
+    MessageDigestUndecodable { error: der::Error },
+    #[error("message-digest attribute does not match the TSTInfo")]
+    MessageDigestMismatch,
+    #[error("cannot encode signed attributes: {error}")]
+    SignedAttributesUnencodable { error: der::Error },
+    #[error("unsupported timestamp signature algorithm {oid}")]
+    UnsupportedSignatureAlgorithm { oid: ObjectIdentifier },
+    /// No authority of the trusted root verified the token; the last authority's problem is
+    /// reported instead when there was one.
+    #[error("no trusted timestamp authority signed this timestamp")]
+    NoTrustedAuthority,
+    #[error("{0}")]
+    Authority(AuthorityChainProblem),
+    #[error("empty timestamp authority chain")]
+    EmptyAuthorityChain,
+    #[error("timestamp signature does not verify with authority {authority}")]
+    SignatureDoesNotVerify { authority: String },
+    /// `time` (genTime, Unix seconds) is outside the authority's validFor.
+    #[error("timestamp time {time} outside the validity of authority {authority}")]
+    OutsideAuthorityValidity { time: i64, authority: String },
+    #[error("authority certificate `{subject}` was not valid at the timestamp time {time}")]
+    AuthorityCertificateNotValid { subject: Name, time: i64 },
+    #[error(
+        "certificate of timestamp authority {authority} {problem} (RFC 3161 requires one critical extendedKeyUsage of only timeStamping)"
+    )]
+    ExtendedKeyUsage {
+        authority: String,
+        problem: EkuProblem,
+    },
+}
+
+/// How a timestamp authority's extendedKeyUsage breaks RFC 3161 section 2.3.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EkuProblem {
+    #[error("has no extendedKeyUsage")]
+    Missing,
+    #[error("has more than one extendedKeyUsage")]
+    Repeated,
+    #[error("has an undecodable extendedKeyUsage ({error})")]
+    Undecodable { error: der::Error },
+    #[error("has a non-critical extendedKeyUsage")]
+    NotCritical,
+    #[error(
+        "has extendedKeyUsage [{}], not only timeStamping",
+        purposes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )]
+    NotOnlyTimeStamping { purposes: Vec<ObjectIdentifier> },
 }
