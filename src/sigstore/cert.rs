@@ -13,7 +13,7 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
 
-use super::error::{ChainProblem, SigstoreError};
+use super::error::{ChainProblem, SctProblem, SigstoreError};
 use super::keys::{HashAlg, PublicKey};
 use super::oid::{
     ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519, EKU_CODE_SIGNING, FULCIO_ARC, RSA_SHA256,
@@ -333,10 +333,12 @@ pub fn check_leaf_usage(leaf: &ParsedCert) -> Result<(), SigstoreError> {
     Ok(())
 }
 
-fn sct_err(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadSct {
-        reason: reason.into(),
-    }
+fn sct_err(problem: SctProblem) -> SigstoreError {
+    SigstoreError::BadSct { problem }
+}
+
+fn precert_err(step: &'static str, error: der::Error) -> SigstoreError {
+    sct_err(SctProblem::PrecertificateDer { step, error })
 }
 
 /// One embedded signed certificate timestamp.
@@ -355,7 +357,7 @@ struct Tls<'a>(&'a [u8]);
 impl<'a> Tls<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], SigstoreError> {
         if self.0.len() < n {
-            return Err(sct_err("truncated SCT"));
+            return Err(sct_err(SctProblem::Truncated));
         }
         let (a, b) = self.0.split_at(n);
         self.0 = b;
@@ -377,13 +379,14 @@ fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
     let mut outer = Tls(list);
     let mut items = Tls(outer.vec16()?);
     if !outer.0.is_empty() {
-        return Err(sct_err("trailing bytes after SCT list"));
+        return Err(sct_err(SctProblem::TrailingAfterList));
     }
     let mut out = Vec::new();
     while !items.0.is_empty() {
         let mut s = Tls(items.vec16()?);
-        if s.uint(1)? != 0 {
-            return Err(sct_err("unsupported SCT version"));
+        let version = s.uint(1)?;
+        if version != 0 {
+            return Err(sct_err(SctProblem::UnsupportedVersion { version }));
         }
         let log_id = s.take(32)?;
         let timestamp_ms = s.uint(8)?;
@@ -392,7 +395,7 @@ fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
         let _sig_alg = s.uint(1)?;
         let signature = s.vec16()?;
         if !s.0.is_empty() {
-            return Err(sct_err("trailing bytes in SCT"));
+            return Err(sct_err(SctProblem::TrailingInSct));
         }
         out.push(Sct {
             log_id,
@@ -408,7 +411,7 @@ fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
 /// The leaf's TBSCertificate with the SCT list extension removed: what the CT log signed.
 fn precert_tbs(leaf: &ParsedCert) -> Result<Vec<u8>, SigstoreError> {
     let mut fields = Vec::<Any>::from_der(&leaf.tbs_der)
-        .map_err(|e| sct_err(format!("cannot parse TBSCertificate: {e}")))?;
+        .map_err(|error| precert_err("cannot parse TBSCertificate", error))?;
     let ext_tag = Tag::ContextSpecific {
         constructed: true,
         number: TagNumber(3),
@@ -416,17 +419,18 @@ fn precert_tbs(leaf: &ParsedCert) -> Result<Vec<u8>, SigstoreError> {
     let slot = fields
         .iter_mut()
         .find(|f| f.tag() == ext_tag)
-        .ok_or_else(|| sct_err("certificate has no extensions"))?;
+        .ok_or_else(|| sct_err(SctProblem::NoExtensions))?;
     let exts = Vec::<Extension>::from_der(slot.value())
-        .map_err(|e| sct_err(format!("cannot parse extensions: {e}")))?;
+        .map_err(|error| precert_err("cannot parse extensions", error))?;
     let kept: Vec<Extension> = exts.into_iter().filter(|e| e.extn_id != SCT_LIST).collect();
     let enc = kept
         .to_der()
-        .map_err(|e| sct_err(format!("cannot encode extensions: {e}")))?;
-    *slot = Any::new(ext_tag, enc).map_err(|e| sct_err(format!("{e}")))?;
+        .map_err(|error| precert_err("cannot encode extensions", error))?;
+    *slot = Any::new(ext_tag, enc)
+        .map_err(|error| precert_err("cannot rebuild the extensions field", error))?;
     fields
         .to_der()
-        .map_err(|e| sct_err(format!("cannot encode TBSCertificate: {e}")))
+        .map_err(|error| precert_err("cannot encode TBSCertificate", error))
 }
 
 /// Verifies that at least one embedded SCT is signed by a CT log of the trusted root that was
@@ -441,13 +445,13 @@ pub fn verify_embedded_scts(
         .tbs_certificate()
         .extensions()
         .and_then(|exts| exts.iter().find(|e| e.extn_id == SCT_LIST))
-        .ok_or_else(|| sct_err("certificate carries no embedded SCT"))?;
+        .ok_or_else(|| sct_err(SctProblem::None))?;
     let list = OctetString::from_der(ext.extn_value.as_bytes())
-        .map_err(|e| sct_err(format!("SCT extension is not an OCTET STRING: {e}")))?;
+        .map_err(|error| sct_err(SctProblem::ExtensionNotOctetString { error }))?;
     let scts = parse_scts(list.as_bytes())?;
     let tbs = precert_tbs(leaf)?;
     let tbs_len = u32::try_from(tbs.len()).ok().filter(|n| *n < (1 << 24));
-    let tbs_len = tbs_len.ok_or_else(|| sct_err("TBSCertificate too large"))?;
+    let tbs_len = tbs_len.ok_or_else(|| sct_err(SctProblem::TbsTooLarge { len: tbs.len() }))?;
     let issuer_key_hash: [u8; 32] = Sha256::digest(issuer.spki_der()?).into();
     let mut verified = Vec::new();
     for sct in &scts {
@@ -479,10 +483,7 @@ pub fn verify_embedded_scts(
         }
     }
     if verified.is_empty() {
-        return Err(sct_err(format!(
-            "none of {} embedded SCTs verifies with a trusted CT log key",
-            scts.len()
-        )));
+        return Err(sct_err(SctProblem::NoneVerifies { count: scts.len() }));
     }
     Ok(verified)
 }

@@ -45,8 +45,8 @@ pub enum SigstoreError {
     #[error("bad certificate: {reason}")]
     BadCertificate { reason: String },
     /// The embedded signed certificate timestamp is missing or does not verify.
-    #[error("bad signed certificate timestamp: {reason}")]
-    BadSct { reason: String },
+    #[error("bad signed certificate timestamp: {problem}")]
+    BadSct { problem: SctProblem },
     /// The Rekor signed entry timestamp (inclusion promise) is missing or does not verify.
     #[error("bad signed entry timestamp: {problem}")]
     BadSet { problem: SetProblem },
@@ -54,8 +54,8 @@ pub enum SigstoreError {
     #[error("bad inclusion proof: {problem}")]
     BadInclusionProof { problem: InclusionProofProblem },
     /// The checkpoint (signed note) is malformed, unsigned, or does not match the proof.
-    #[error("bad checkpoint: {reason}")]
-    BadCheckpoint { reason: String },
+    #[error("bad checkpoint: {problem}")]
+    BadCheckpoint { problem: CheckpointProblem },
     /// An RFC 3161 timestamp is malformed, untrusted or does not cover the signature.
     #[error("bad timestamp: {problem}")]
     BadTimestamp { problem: TimestampProblem },
@@ -440,4 +440,89 @@ pub enum EkuProblem {
         purposes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     )]
     NotOnlyTimeStamping { purposes: Vec<ObjectIdentifier> },
+}
+
+/// Why a checkpoint (signed note) was refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointProblem {
+    #[error("no blank line between note body and signatures")]
+    NoBlankLine,
+    #[error("empty origin line")]
+    EmptyOrigin,
+    #[error("missing tree size line")]
+    MissingSize,
+    #[error("tree size `{line}` is not a decimal number")]
+    SizeNotDecimal { line: String },
+    #[error("tree size `{line}` out of range")]
+    SizeOutOfRange { line: String },
+    #[error("missing root hash line")]
+    MissingRootHash,
+    #[error("root hash `{line}` is not base64")]
+    RootHashNotBase64 { line: String },
+    #[error("root hash is {len} bytes, not 32")]
+    RootHashLength { len: usize },
+    #[error("empty line inside the note body")]
+    EmptyBodyLine,
+    #[error("signature block does not end with a newline")]
+    NoFinalNewline,
+    #[error("signature line `{line}` does not start with `\u{2014} `")]
+    SignatureLinePrefix { line: String },
+    #[error("signature line `{line}` has no signature")]
+    SignatureLineNoSignature { line: String },
+    #[error("signature line `{line}` has a bad key name")]
+    SignatureLineKeyName { line: String },
+    #[error("signature is not base64")]
+    SignatureNotBase64,
+    #[error("signature shorter than its key hint")]
+    SignatureTooShort,
+    #[error("checkpoint carries no signature")]
+    Unsigned,
+    #[error("no signature line with the log's key hint {}", hex::encode(key_hint))]
+    NoLineForKeyHint { key_hint: [u8; 4] },
+    #[error("the log's checkpoint signature does not verify")]
+    SignatureDoesNotVerify,
+    #[error("inclusion proof without a checkpoint")]
+    Missing,
+    #[error(
+        "checkpoint (size {checkpoint_size}, root {}) does not match the proof (size {proof_size}, root {})",
+        hex::encode(checkpoint_root),
+        hex::encode(proof_root)
+    )]
+    ProofMismatch {
+        checkpoint_size: u64,
+        checkpoint_root: [u8; 32],
+        proof_size: u64,
+        proof_root: Vec<u8>,
+    },
+}
+
+/// Why a certificate's embedded signed certificate timestamps were refused.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SctProblem {
+    #[error("certificate carries no embedded SCT")]
+    None,
+    #[error("SCT extension is not an OCTET STRING: {error}")]
+    ExtensionNotOctetString { error: der::Error },
+    #[error("truncated SCT")]
+    Truncated,
+    #[error("trailing bytes after SCT list")]
+    TrailingAfterList,
+    #[error("unsupported SCT version")]
+    UnsupportedVersion { version: u64 },
+    #[error("trailing bytes in SCT")]
+    TrailingInSct,
+    /// Rebuilding the TBSCertificate the CT log signed failed at `step`.
+    #[error("{step}: {error}")]
+    PrecertificateDer {
+        step: &'static str,
+        error: der::Error,
+    },
+    #[error("certificate has no extensions")]
+    NoExtensions,
+    #[error("TBSCertificate too large")]
+    TbsTooLarge { len: usize },
+    #[error("none of {count} embedded SCTs verifies with a trusted CT log key")]
+    NoneVerifies { count: usize },
 }

@@ -8,7 +8,8 @@ use sha2::{Digest as _, Sha256};
 use super::bundle::{BundleVersion, TransparencyLogEntry};
 use super::checkpoint::Checkpoint;
 use super::error::{
-    EntryMismatch, InclusionProofProblem, SetProblem, SigstoreError, UntrustedLogProblem,
+    CheckpointProblem, EntryMismatch, InclusionProofProblem, SetProblem, SigstoreError,
+    UntrustedLogProblem,
 };
 use super::keys::PublicKey;
 use super::merkle;
@@ -168,20 +169,19 @@ pub fn verify_entry(
                     cp.verify(hint, key)?;
                     if cp.size != size || cp.root_hash.as_slice() != proof.root_hash.as_slice() {
                         return Err(SigstoreError::BadCheckpoint {
-                            reason: format!(
-                                "checkpoint (size {}, root {}) does not match the proof (size {}, root {})",
-                                cp.size,
-                                hex::encode(cp.root_hash),
-                                size,
-                                hex::encode(&proof.root_hash)
-                            ),
+                            problem: CheckpointProblem::ProofMismatch {
+                                checkpoint_size: cp.size,
+                                checkpoint_root: cp.root_hash,
+                                proof_size: size,
+                                proof_root: proof.root_hash.clone(),
+                            },
                         });
                     }
                 }
                 None if version == BundleVersion::V0_1 && !v2 => {}
                 None => {
                     return Err(SigstoreError::BadCheckpoint {
-                        reason: "inclusion proof without a checkpoint".into(),
+                        problem: CheckpointProblem::Missing,
                     });
                 }
             }
