@@ -13,7 +13,7 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
 
-use super::error::{ChainProblem, SctProblem, SigstoreError};
+use super::error::{CertificateProblem, ChainProblem, SctProblem, SigstoreError};
 use super::keys::{HashAlg, PublicKey};
 use super::oid::{
     ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519, EKU_CODE_SIGNING, FULCIO_ARC, RSA_SHA256,
@@ -36,25 +36,23 @@ fn chain_err(problem: ChainProblem) -> SigstoreError {
     SigstoreError::BadCertificateChain { problem }
 }
 
-fn cert_err(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadCertificate {
-        reason: reason.into(),
-    }
+fn cert_err(problem: CertificateProblem) -> SigstoreError {
+    SigstoreError::BadCertificate { problem }
 }
 
 impl ParsedCert {
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, SigstoreError> {
         let cert = Certificate::from_der(der)
-            .map_err(|e| cert_err(format!("invalid certificate DER: {e}")))?;
+            .map_err(|error| cert_err(CertificateProblem::Undecodable { error }))?;
         // Keep the signed bytes verbatim instead of trusting a re-encoding to reproduce them.
         let outer = Vec::<Any>::from_der(der)
-            .map_err(|e| cert_err(format!("invalid certificate DER: {e}")))?;
+            .map_err(|error| cert_err(CertificateProblem::Undecodable { error }))?;
         let tbs_der = outer
             .first()
-            .ok_or_else(|| cert_err("empty certificate"))?
+            .ok_or_else(|| cert_err(CertificateProblem::Empty))?
             .to_der()
-            .map_err(|e| cert_err(format!("cannot re-encode TBSCertificate: {e}")))?;
+            .map_err(|error| cert_err(CertificateProblem::TbsUnencodable { error }))?;
         let v = cert.tbs_certificate().validity();
         let not_before = secs(v.not_before.to_unix_duration().as_secs())?;
         let not_after = secs(v.not_after.to_unix_duration().as_secs())?;
@@ -79,7 +77,7 @@ impl ParsedCert {
             .tbs_certificate()
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| cert_err(format!("cannot encode public key: {e}")))
+            .map_err(|error| cert_err(CertificateProblem::PublicKeyUnencodable { error }))
     }
 
     /// True when `t` (Unix seconds) lies within notBefore..=notAfter.
@@ -108,7 +106,7 @@ impl ParsedCert {
             .cert
             .tbs_certificate()
             .get_extension::<SubjectAltName>()
-            .map_err(|e| cert_err(format!("invalid subjectAltName: {e}")))?
+            .map_err(|error| cert_err(CertificateProblem::SubjectAltNameUndecodable { error }))?
         else {
             return Ok(Vec::new());
         };
@@ -137,8 +135,9 @@ impl ParsedCert {
             return Ok(out);
         };
         for ext in exts {
-            let oid = ext.extn_id.to_string();
+            let oid = ext.extn_id;
             let Some(arc) = oid
+                .to_string()
                 .strip_prefix(FULCIO_ARC)
                 .and_then(|a| a.parse::<u32>().ok())
             else {
@@ -147,17 +146,19 @@ impl ParsedCert {
             let raw = ext.extn_value.as_bytes();
             let value = if arc <= 6 {
                 String::from_utf8(raw.to_vec())
-                    .map_err(|_| cert_err(format!("Fulcio extension {oid} is not UTF-8")))?
+                    .map_err(|_| cert_err(CertificateProblem::FulcioExtensionNotUtf8 { oid }))?
             } else {
                 Utf8StringRef::from_der(raw)
-                    .map_err(|e| {
-                        cert_err(format!("Fulcio extension {oid} is not a UTF8String: {e}"))
+                    .map_err(|error| {
+                        cert_err(CertificateProblem::FulcioExtensionNotUtf8String { oid, error })
                     })?
                     .as_str()
                     .to_owned()
             };
             if out.insert(arc, value).is_some() {
-                return Err(cert_err(format!("Fulcio extension {oid} appears twice")));
+                return Err(cert_err(CertificateProblem::FulcioExtensionRepeated {
+                    oid,
+                }));
             }
         }
         Ok(out)
@@ -165,7 +166,7 @@ impl ParsedCert {
 }
 
 fn secs(s: u64) -> Result<i64, SigstoreError> {
-    i64::try_from(s).map_err(|_| cert_err("certificate time out of range"))
+    i64::try_from(s).map_err(|_| cert_err(CertificateProblem::TimeOutOfRange { seconds: s }))
 }
 
 /// The hash a certificate signature algorithm names (`None` for Ed25519).
@@ -314,21 +315,21 @@ fn verify_chain_to(
 pub fn check_leaf_usage(leaf: &ParsedCert) -> Result<(), SigstoreError> {
     let tbs = leaf.cert.tbs_certificate();
     if leaf.is_ca() {
-        return Err(cert_err("signing certificate is a CA certificate"));
+        return Err(cert_err(CertificateProblem::LeafIsCa));
     }
     let ku = tbs
         .get_extension::<KeyUsage>()
-        .map_err(|e| cert_err(format!("invalid keyUsage: {e}")))?
-        .ok_or_else(|| cert_err("signing certificate has no keyUsage"))?;
+        .map_err(|error| cert_err(CertificateProblem::KeyUsageUndecodable { error }))?
+        .ok_or_else(|| cert_err(CertificateProblem::NoKeyUsage))?;
     if !ku.1.digital_signature() {
-        return Err(cert_err("keyUsage lacks digitalSignature"));
+        return Err(cert_err(CertificateProblem::NoDigitalSignature));
     }
     let eku = tbs
         .get_extension::<ExtendedKeyUsage>()
-        .map_err(|e| cert_err(format!("invalid extendedKeyUsage: {e}")))?
-        .ok_or_else(|| cert_err("signing certificate has no extendedKeyUsage"))?;
+        .map_err(|error| cert_err(CertificateProblem::ExtendedKeyUsageUndecodable { error }))?
+        .ok_or_else(|| cert_err(CertificateProblem::NoExtendedKeyUsage))?;
     if !eku.1.0.contains(&EKU_CODE_SIGNING) {
-        return Err(cert_err("extendedKeyUsage lacks codeSigning"));
+        return Err(cert_err(CertificateProblem::NoCodeSigning));
     }
     Ok(())
 }

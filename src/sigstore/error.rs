@@ -29,8 +29,8 @@ pub enum SigstoreError {
     #[error("bad signature: {what}")]
     BadSignature { what: String },
     /// The signer is not the one the caller trusts (key or certificate authority).
-    #[error("untrusted signer: {reason}")]
-    UntrustedSigner { reason: String },
+    #[error("untrusted signer: {problem}")]
+    UntrustedSigner { problem: SignerProblem },
     /// The certificate identity does not match the caller's policy.
     #[error("identity mismatch for {field}: expected {expected}, got {actual}")]
     IdentityMismatch {
@@ -42,8 +42,8 @@ pub enum SigstoreError {
     #[error("bad certificate chain: {problem}")]
     BadCertificateChain { problem: ChainProblem },
     /// The leaf certificate is unusable (key usage, extended key usage, encoding).
-    #[error("bad certificate: {reason}")]
-    BadCertificate { reason: String },
+    #[error("bad certificate: {problem}")]
+    BadCertificate { problem: CertificateProblem },
     /// The embedded signed certificate timestamp is missing or does not verify.
     #[error("bad signed certificate timestamp: {problem}")]
     BadSct { problem: SctProblem },
@@ -83,8 +83,20 @@ pub enum SigstoreError {
     /// No signed evidence gives a time at which a key's validity can be judged: a Rekor v1
     /// entry's integratedTime counts only under its signed entry timestamp, a checkpoint signs
     /// no time, so without either an RFC 3161 timestamp is needed.
-    #[error("no signed time for {what}: {reason}")]
-    NoSignedTime { what: String, reason: String },
+    #[error(
+        "no signed time for the key of log {} (entry {log_index}): {}",
+        hex::encode(log_id),
+        if *rekor_v2 {
+            "a Rekor v2 entry has no integrated time, and the bundle has no RFC 3161 timestamp"
+        } else {
+            "the entry has no signed entry timestamp (its integratedTime is unsigned), and the bundle has no RFC 3161 timestamp"
+        }
+    )]
+    NoSignedTime {
+        log_id: Vec<u8>,
+        log_index: i64,
+        rekor_v2: bool,
+    },
     /// Transparency was required but no verified time source or log entry was present.
     #[error("missing transparency evidence: {missing}")]
     MissingTransparency { missing: MissingEvidence },
@@ -525,4 +537,58 @@ pub enum SctProblem {
     TbsTooLarge { len: usize },
     #[error("none of {count} embedded SCTs verifies with a trusted CT log key")]
     NoneVerifies { count: usize },
+}
+
+/// Why the bundle's signer is not one the caller's policy trusts.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerProblem {
+    /// A check needs the trusted root and the caller gave none; `needed_for` says which.
+    #[error("no trusted root given, but {needed_for}")]
+    NoTrustedRoot { needed_for: &'static str },
+    #[error("bundle is signed with a key, but a certificate identity is required")]
+    KeyWhereIdentityRequired,
+    #[error("bundle is signed with a certificate, but a managed key is required")]
+    CertificateWhereKeyRequired,
+}
+
+/// Why a certificate is unreadable or unfit to sign.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateProblem {
+    #[error("invalid certificate DER: {error}")]
+    Undecodable { error: der::Error },
+    #[error("empty certificate")]
+    Empty,
+    #[error("cannot re-encode TBSCertificate: {error}")]
+    TbsUnencodable { error: der::Error },
+    #[error("cannot encode public key: {error}")]
+    PublicKeyUnencodable { error: der::Error },
+    #[error("certificate time out of range")]
+    TimeOutOfRange { seconds: u64 },
+    #[error("invalid subjectAltName: {error}")]
+    SubjectAltNameUndecodable { error: der::Error },
+    #[error("Fulcio extension {oid} is not UTF-8")]
+    FulcioExtensionNotUtf8 { oid: ObjectIdentifier },
+    #[error("Fulcio extension {oid} is not a UTF8String: {error}")]
+    FulcioExtensionNotUtf8String {
+        oid: ObjectIdentifier,
+        error: der::Error,
+    },
+    #[error("Fulcio extension {oid} appears twice")]
+    FulcioExtensionRepeated { oid: ObjectIdentifier },
+    #[error("signing certificate is a CA certificate")]
+    LeafIsCa,
+    #[error("invalid keyUsage: {error}")]
+    KeyUsageUndecodable { error: der::Error },
+    #[error("signing certificate has no keyUsage")]
+    NoKeyUsage,
+    #[error("keyUsage lacks digitalSignature")]
+    NoDigitalSignature,
+    #[error("invalid extendedKeyUsage: {error}")]
+    ExtendedKeyUsageUndecodable { error: der::Error },
+    #[error("signing certificate has no extendedKeyUsage")]
+    NoExtendedKeyUsage,
+    #[error("extendedKeyUsage lacks codeSigning")]
+    NoCodeSigning,
 }

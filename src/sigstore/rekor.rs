@@ -106,17 +106,9 @@ pub fn verify_entry(
     };
     if times.is_empty() {
         return Err(SigstoreError::NoSignedTime {
-            what: format!(
-                "the key of log {} (entry {})",
-                hex::encode(&entry.log_id.key_id),
-                entry.log_index
-            ),
-            reason: if v2 {
-                "a Rekor v2 entry has no integrated time, and the bundle has no RFC 3161 timestamp"
-                    .into()
-            } else {
-                "the entry has no signed entry timestamp (its integratedTime is unsigned), and the bundle has no RFC 3161 timestamp".into()
-            },
+            log_id: entry.log_id.key_id.clone(),
+            log_index: entry.log_index,
+            rekor_v2: v2,
         });
     }
     let log = logs

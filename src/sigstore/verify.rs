@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
-use super::error::{ChainProblem, MissingEvidence, SigstoreError};
+use super::error::{ChainProblem, MissingEvidence, SignerProblem, SigstoreError};
 use super::keys::PublicKey;
 use super::policy::IdentityPolicy;
 use super::rekor::{self, ContentRef, SignerRef, VerifiedEntry};
@@ -105,11 +105,13 @@ fn malformed(reason: impl Into<String>) -> SigstoreError {
     SigstoreError::malformed(reason)
 }
 
-fn need_root<'a>(opts: &VerifyOptions<'a>, why: &str) -> Result<&'a TrustedRoot, SigstoreError> {
-    opts.trusted_root
-        .ok_or_else(|| SigstoreError::UntrustedSigner {
-            reason: format!("no trusted root given, but {why}"),
-        })
+fn need_root<'a>(
+    opts: &VerifyOptions<'a>,
+    needed_for: &'static str,
+) -> Result<&'a TrustedRoot, SigstoreError> {
+    opts.trusted_root.ok_or(SigstoreError::UntrustedSigner {
+        problem: SignerProblem::NoTrustedRoot { needed_for },
+    })
 }
 
 /// The verified facts about a certificate signer.
@@ -127,7 +129,7 @@ fn verify_certificate_signer(
     let leaf_der = material
         .leaf_certificate()
         .ok_or_else(|| SigstoreError::UntrustedSigner {
-            reason: "bundle is signed with a key, but a certificate identity is required".into(),
+            problem: SignerProblem::KeyWhereIdentityRequired,
         })?;
     if let SignerMaterial::X509CertificateChain(chain) = material {
         // A bundle must never bring its own trust anchor: the root comes from the trusted root.
@@ -206,8 +208,7 @@ pub fn verify_bundle(
         SignerPolicy::Key(k) => {
             if !matches!(vm.signer, SignerMaterial::PublicKey { .. }) {
                 return Err(SigstoreError::UntrustedSigner {
-                    reason: "bundle is signed with a certificate, but a managed key is required"
-                        .into(),
+                    problem: SignerProblem::CertificateWhereKeyRequired,
                 });
             }
             (k.clone(), None)
