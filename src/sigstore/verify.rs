@@ -128,7 +128,7 @@ fn verify_certificate_signer(
 ) -> Result<CertSigner, SigstoreError> {
     let leaf_der = material
         .leaf_certificate()
-        .ok_or_else(|| SigstoreError::UntrustedSigner {
+        .ok_or(SigstoreError::UntrustedSigner {
             problem: SignerProblem::KeyWhereIdentityRequired,
         })?;
     if let SignerMaterial::X509CertificateChain(chain) = material {
