@@ -20,8 +20,8 @@ pub enum SigstoreError {
     #[error("unsupported bundle media type `{media_type}`")]
     UnsupportedMediaType { media_type: String },
     /// A public key could not be parsed.
-    #[error("malformed public key: {reason}")]
-    MalformedKey { reason: String },
+    #[error("malformed public key: {problem}")]
+    MalformedKey { problem: KeyProblem },
     /// A key algorithm (or curve) that is not Ed25519, ECDSA P-256 or ECDSA P-384.
     #[error("unsupported key algorithm {algorithm}")]
     UnsupportedKeyAlgorithm { algorithm: String },
@@ -591,4 +591,34 @@ pub enum CertificateProblem {
     NoExtendedKeyUsage,
     #[error("extendedKeyUsage lacks codeSigning")]
     NoCodeSigning,
+}
+
+/// Why a public key does not parse.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum KeyProblem {
+    #[error("invalid PEM: {error}")]
+    Pem { error: der::pem::Error },
+    #[error("PEM label is `{label}`, expected `PUBLIC KEY`")]
+    PemLabel { label: String },
+    #[error("invalid SubjectPublicKeyInfo: {error}")]
+    Spki { error: der::Error },
+    #[error("public key bit string has unused bits")]
+    UnusedBits,
+    #[error("Ed25519 key with algorithm parameters")]
+    Ed25519Parameters,
+    #[error("Ed25519 key is {len} bytes, not 32")]
+    Ed25519Length { len: usize },
+    #[error("invalid Ed25519 point: {error}")]
+    Ed25519Point {
+        error: ed25519_dalek::SignatureError,
+    },
+    #[error("EC key without curve parameter")]
+    NoCurve,
+    #[error("EC curve parameter is not an OID: {error}")]
+    CurveNotOid { error: der::Error },
+    #[error("invalid P-256 point: {error}")]
+    P256Point { error: p256::ecdsa::Error },
+    #[error("invalid P-384 point: {error}")]
+    P384Point { error: p384::ecdsa::Error },
 }
