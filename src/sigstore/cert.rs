@@ -13,7 +13,7 @@ use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAltName};
 
-use super::error::SigstoreError;
+use super::error::{CertificateProblem, ChainProblem, SctProblem, SigstoreError};
 use super::keys::{HashAlg, PublicKey};
 use super::oid::{
     ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519, EKU_CODE_SIGNING, FULCIO_ARC, RSA_SHA256,
@@ -32,31 +32,27 @@ pub struct ParsedCert {
     pub not_after: i64,
 }
 
-fn chain_err(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadCertificateChain {
-        reason: reason.into(),
-    }
+fn chain_err(problem: ChainProblem) -> SigstoreError {
+    SigstoreError::BadCertificateChain { problem }
 }
 
-fn cert_err(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadCertificate {
-        reason: reason.into(),
-    }
+fn cert_err(problem: CertificateProblem) -> SigstoreError {
+    SigstoreError::BadCertificate { problem }
 }
 
 impl ParsedCert {
     /// Parses one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, SigstoreError> {
         let cert = Certificate::from_der(der)
-            .map_err(|e| cert_err(format!("invalid certificate DER: {e}")))?;
+            .map_err(|error| cert_err(CertificateProblem::Undecodable { error }))?;
         // Keep the signed bytes verbatim instead of trusting a re-encoding to reproduce them.
         let outer = Vec::<Any>::from_der(der)
-            .map_err(|e| cert_err(format!("invalid certificate DER: {e}")))?;
+            .map_err(|error| cert_err(CertificateProblem::Undecodable { error }))?;
         let tbs_der = outer
             .first()
-            .ok_or_else(|| cert_err("empty certificate"))?
+            .ok_or_else(|| cert_err(CertificateProblem::Empty))?
             .to_der()
-            .map_err(|e| cert_err(format!("cannot re-encode TBSCertificate: {e}")))?;
+            .map_err(|error| cert_err(CertificateProblem::TbsUnencodable { error }))?;
         let v = cert.tbs_certificate().validity();
         let not_before = secs(v.not_before.to_unix_duration().as_secs())?;
         let not_after = secs(v.not_after.to_unix_duration().as_secs())?;
@@ -81,7 +77,7 @@ impl ParsedCert {
             .tbs_certificate()
             .subject_public_key_info()
             .to_der()
-            .map_err(|e| cert_err(format!("cannot encode public key: {e}")))
+            .map_err(|error| cert_err(CertificateProblem::PublicKeyUnencodable { error }))
     }
 
     /// True when `t` (Unix seconds) lies within notBefore..=notAfter.
@@ -110,7 +106,7 @@ impl ParsedCert {
             .cert
             .tbs_certificate()
             .get_extension::<SubjectAltName>()
-            .map_err(|e| cert_err(format!("invalid subjectAltName: {e}")))?
+            .map_err(|error| cert_err(CertificateProblem::SubjectAltNameUndecodable { error }))?
         else {
             return Ok(Vec::new());
         };
@@ -139,8 +135,9 @@ impl ParsedCert {
             return Ok(out);
         };
         for ext in exts {
-            let oid = ext.extn_id.to_string();
+            let oid = ext.extn_id;
             let Some(arc) = oid
+                .to_string()
                 .strip_prefix(FULCIO_ARC)
                 .and_then(|a| a.parse::<u32>().ok())
             else {
@@ -149,17 +146,19 @@ impl ParsedCert {
             let raw = ext.extn_value.as_bytes();
             let value = if arc <= 6 {
                 String::from_utf8(raw.to_vec())
-                    .map_err(|_| cert_err(format!("Fulcio extension {oid} is not UTF-8")))?
+                    .map_err(|_| cert_err(CertificateProblem::FulcioExtensionNotUtf8 { oid }))?
             } else {
                 Utf8StringRef::from_der(raw)
-                    .map_err(|e| {
-                        cert_err(format!("Fulcio extension {oid} is not a UTF8String: {e}"))
+                    .map_err(|error| {
+                        cert_err(CertificateProblem::FulcioExtensionNotUtf8String { oid, error })
                     })?
                     .as_str()
                     .to_owned()
             };
             if out.insert(arc, value).is_some() {
-                return Err(cert_err(format!("Fulcio extension {oid} appears twice")));
+                return Err(cert_err(CertificateProblem::FulcioExtensionRepeated {
+                    oid,
+                }));
             }
         }
         Ok(out)
@@ -167,7 +166,7 @@ impl ParsedCert {
 }
 
 fn secs(s: u64) -> Result<i64, SigstoreError> {
-    i64::try_from(s).map_err(|_| cert_err("certificate time out of range"))
+    i64::try_from(s).map_err(|_| cert_err(CertificateProblem::TimeOutOfRange { seconds: s }))
 }
 
 /// The hash a certificate signature algorithm names (`None` for Ed25519).
@@ -177,26 +176,25 @@ fn signature_hash(alg: &ObjectIdentifier) -> Result<Option<HashAlg>, SigstoreErr
         ECDSA_SHA384 => Ok(Some(HashAlg::Sha384)),
         ECDSA_SHA512 => Ok(Some(HashAlg::Sha512)),
         ED25519 => Ok(None),
-        other => Err(chain_err(format!(
-            "unsupported certificate signature algorithm {other}"
-        ))),
+        other => Err(chain_err(ChainProblem::UnsupportedSignatureAlgorithm {
+            oid: other,
+        })),
     }
 }
 
 /// Checks that `issuer` issued `child`: names chain and the issuer's key verifies the signature.
 pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), SigstoreError> {
     if child.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
-        return Err(chain_err(format!(
-            "certificate issuer `{}` is not `{}`",
-            child.cert.tbs_certificate().issuer(),
-            issuer.cert.tbs_certificate().subject()
-        )));
+        return Err(chain_err(ChainProblem::IssuerMismatch {
+            issuer: child.cert.tbs_certificate().issuer().clone(),
+            expected: issuer.cert.tbs_certificate().subject().clone(),
+        }));
     }
     let sig = child
         .cert
         .signature()
         .as_bytes()
-        .ok_or_else(|| chain_err("certificate signature has unused bits"))?;
+        .ok_or_else(|| chain_err(ChainProblem::SignatureUnusedBits))?;
     let alg = child.cert.signature_algorithm().oid;
     if matches!(alg, RSA_SHA256 | RSA_SHA384 | RSA_SHA512) {
         // Some private Fulcio deployments run RSA CAs; RSA is accepted for CA signatures only.
@@ -206,11 +204,10 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
             _ => HashAlg::Sha512,
         };
         return verify_rsa(&issuer.spki_der()?, hash, &child.tbs_der, sig).map_err(|_| {
-            chain_err(format!(
-                "RSA signature on certificate for `{}` does not verify with the key of `{}`",
-                child.cert.tbs_certificate().subject(),
-                issuer.cert.tbs_certificate().subject()
-            ))
+            chain_err(ChainProblem::RsaSignatureDoesNotVerify {
+                subject: child.cert.tbs_certificate().subject().clone(),
+                issuer: issuer.cert.tbs_certificate().subject().clone(),
+            })
         });
     }
     let key = issuer.public_key()?;
@@ -219,11 +216,10 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
         None => key.verify(&child.tbs_der, sig),
     };
     result.map_err(|_| {
-        chain_err(format!(
-            "signature on certificate for `{}` does not verify with the key of `{}`",
-            child.cert.tbs_certificate().subject(),
-            issuer.cert.tbs_certificate().subject()
-        ))
+        chain_err(ChainProblem::SignatureDoesNotVerify {
+            subject: child.cert.tbs_certificate().subject().clone(),
+            issuer: issuer.cert.tbs_certificate().subject().clone(),
+        })
     })
 }
 
@@ -264,10 +260,9 @@ pub fn verify_chain<'r>(
     leaf: &ParsedCert,
     authorities: &'r [CertificateAuthority],
 ) -> Result<VerifiedChain<'r>, SigstoreError> {
-    let mut last = chain_err(format!(
-        "no trusted certificate authority issued the certificate (issuer `{}`)",
-        leaf.cert.tbs_certificate().issuer()
-    ));
+    let mut last = chain_err(ChainProblem::NoAuthority {
+        issuer: leaf.cert.tbs_certificate().issuer().clone(),
+    });
     for ca in authorities {
         match verify_chain_to(leaf, ca) {
             Ok(issuer) => {
@@ -287,31 +282,30 @@ fn verify_chain_to(
     leaf: &ParsedCert,
     ca: &CertificateAuthority,
 ) -> Result<ParsedCert, SigstoreError> {
-    let chain = ca.checked_chain().map_err(chain_err)?;
+    let chain = ca
+        .checked_chain()
+        .map_err(|p| chain_err(ChainProblem::Authority(p)))?;
     let first = chain
         .first()
-        .ok_or_else(|| chain_err("empty trusted chain"))?;
+        .ok_or_else(|| chain_err(ChainProblem::EmptyTrustedChain))?;
     verify_signed_by(leaf, first)?;
     if !ca.valid_for.contains(leaf.not_before) {
-        return Err(SigstoreError::BadCertificateChain {
-            reason: format!(
-                "certificate issued at {} outside the validity of authority {}",
-                leaf.not_before, ca.uri
-            ),
-        });
+        return Err(chain_err(ChainProblem::OutsideAuthorityValidity {
+            issued_at: leaf.not_before,
+            authority: ca.uri.clone(),
+        }));
     }
     for c in chain {
         if !c.is_ca() {
-            return Err(chain_err(format!(
-                "trusted chain certificate `{}` is not a CA",
-                c.cert.tbs_certificate().subject()
-            )));
+            return Err(chain_err(ChainProblem::ChainCertificateNotCa {
+                subject: c.cert.tbs_certificate().subject().clone(),
+            }));
         }
         if !c.valid_at(leaf.not_before) {
-            return Err(chain_err(format!(
-                "chain certificate `{}` was not valid when the leaf was issued",
-                c.cert.tbs_certificate().subject()
-            )));
+            return Err(chain_err(ChainProblem::ChainCertificateNotValid {
+                subject: c.cert.tbs_certificate().subject().clone(),
+                issued_at: leaf.not_before,
+            }));
         }
     }
     Ok(first.clone())
@@ -321,29 +315,31 @@ fn verify_chain_to(
 pub fn check_leaf_usage(leaf: &ParsedCert) -> Result<(), SigstoreError> {
     let tbs = leaf.cert.tbs_certificate();
     if leaf.is_ca() {
-        return Err(cert_err("signing certificate is a CA certificate"));
+        return Err(cert_err(CertificateProblem::LeafIsCa));
     }
     let ku = tbs
         .get_extension::<KeyUsage>()
-        .map_err(|e| cert_err(format!("invalid keyUsage: {e}")))?
-        .ok_or_else(|| cert_err("signing certificate has no keyUsage"))?;
+        .map_err(|error| cert_err(CertificateProblem::KeyUsageUndecodable { error }))?
+        .ok_or_else(|| cert_err(CertificateProblem::NoKeyUsage))?;
     if !ku.1.digital_signature() {
-        return Err(cert_err("keyUsage lacks digitalSignature"));
+        return Err(cert_err(CertificateProblem::NoDigitalSignature));
     }
     let eku = tbs
         .get_extension::<ExtendedKeyUsage>()
-        .map_err(|e| cert_err(format!("invalid extendedKeyUsage: {e}")))?
-        .ok_or_else(|| cert_err("signing certificate has no extendedKeyUsage"))?;
+        .map_err(|error| cert_err(CertificateProblem::ExtendedKeyUsageUndecodable { error }))?
+        .ok_or_else(|| cert_err(CertificateProblem::NoExtendedKeyUsage))?;
     if !eku.1.0.contains(&EKU_CODE_SIGNING) {
-        return Err(cert_err("extendedKeyUsage lacks codeSigning"));
+        return Err(cert_err(CertificateProblem::NoCodeSigning));
     }
     Ok(())
 }
 
-fn sct_err(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadSct {
-        reason: reason.into(),
-    }
+fn sct_err(problem: SctProblem) -> SigstoreError {
+    SigstoreError::BadSct { problem }
+}
+
+fn precert_err(step: &'static str, error: der::Error) -> SigstoreError {
+    sct_err(SctProblem::PrecertificateDer { step, error })
 }
 
 /// One embedded signed certificate timestamp.
@@ -362,7 +358,7 @@ struct Tls<'a>(&'a [u8]);
 impl<'a> Tls<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], SigstoreError> {
         if self.0.len() < n {
-            return Err(sct_err("truncated SCT"));
+            return Err(sct_err(SctProblem::Truncated));
         }
         let (a, b) = self.0.split_at(n);
         self.0 = b;
@@ -384,13 +380,14 @@ fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
     let mut outer = Tls(list);
     let mut items = Tls(outer.vec16()?);
     if !outer.0.is_empty() {
-        return Err(sct_err("trailing bytes after SCT list"));
+        return Err(sct_err(SctProblem::TrailingAfterList));
     }
     let mut out = Vec::new();
     while !items.0.is_empty() {
         let mut s = Tls(items.vec16()?);
-        if s.uint(1)? != 0 {
-            return Err(sct_err("unsupported SCT version"));
+        let version = s.uint(1)?;
+        if version != 0 {
+            return Err(sct_err(SctProblem::UnsupportedVersion { version }));
         }
         let log_id = s.take(32)?;
         let timestamp_ms = s.uint(8)?;
@@ -399,7 +396,7 @@ fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
         let _sig_alg = s.uint(1)?;
         let signature = s.vec16()?;
         if !s.0.is_empty() {
-            return Err(sct_err("trailing bytes in SCT"));
+            return Err(sct_err(SctProblem::TrailingInSct));
         }
         out.push(Sct {
             log_id,
@@ -415,7 +412,7 @@ fn parse_scts(list: &[u8]) -> Result<Vec<Sct<'_>>, SigstoreError> {
 /// The leaf's TBSCertificate with the SCT list extension removed: what the CT log signed.
 fn precert_tbs(leaf: &ParsedCert) -> Result<Vec<u8>, SigstoreError> {
     let mut fields = Vec::<Any>::from_der(&leaf.tbs_der)
-        .map_err(|e| sct_err(format!("cannot parse TBSCertificate: {e}")))?;
+        .map_err(|error| precert_err("cannot parse TBSCertificate", error))?;
     let ext_tag = Tag::ContextSpecific {
         constructed: true,
         number: TagNumber(3),
@@ -423,17 +420,18 @@ fn precert_tbs(leaf: &ParsedCert) -> Result<Vec<u8>, SigstoreError> {
     let slot = fields
         .iter_mut()
         .find(|f| f.tag() == ext_tag)
-        .ok_or_else(|| sct_err("certificate has no extensions"))?;
+        .ok_or_else(|| sct_err(SctProblem::NoExtensions))?;
     let exts = Vec::<Extension>::from_der(slot.value())
-        .map_err(|e| sct_err(format!("cannot parse extensions: {e}")))?;
+        .map_err(|error| precert_err("cannot parse extensions", error))?;
     let kept: Vec<Extension> = exts.into_iter().filter(|e| e.extn_id != SCT_LIST).collect();
     let enc = kept
         .to_der()
-        .map_err(|e| sct_err(format!("cannot encode extensions: {e}")))?;
-    *slot = Any::new(ext_tag, enc).map_err(|e| sct_err(format!("{e}")))?;
+        .map_err(|error| precert_err("cannot encode extensions", error))?;
+    *slot = Any::new(ext_tag, enc)
+        .map_err(|error| precert_err("cannot rebuild the extensions field", error))?;
     fields
         .to_der()
-        .map_err(|e| sct_err(format!("cannot encode TBSCertificate: {e}")))
+        .map_err(|error| precert_err("cannot encode TBSCertificate", error))
 }
 
 /// Verifies that at least one embedded SCT is signed by a CT log of the trusted root that was
@@ -448,13 +446,13 @@ pub fn verify_embedded_scts(
         .tbs_certificate()
         .extensions()
         .and_then(|exts| exts.iter().find(|e| e.extn_id == SCT_LIST))
-        .ok_or_else(|| sct_err("certificate carries no embedded SCT"))?;
+        .ok_or_else(|| sct_err(SctProblem::None))?;
     let list = OctetString::from_der(ext.extn_value.as_bytes())
-        .map_err(|e| sct_err(format!("SCT extension is not an OCTET STRING: {e}")))?;
+        .map_err(|error| sct_err(SctProblem::ExtensionNotOctetString { error }))?;
     let scts = parse_scts(list.as_bytes())?;
     let tbs = precert_tbs(leaf)?;
     let tbs_len = u32::try_from(tbs.len()).ok().filter(|n| *n < (1 << 24));
-    let tbs_len = tbs_len.ok_or_else(|| sct_err("TBSCertificate too large"))?;
+    let tbs_len = tbs_len.ok_or_else(|| sct_err(SctProblem::TbsTooLarge { len: tbs.len() }))?;
     let issuer_key_hash: [u8; 32] = Sha256::digest(issuer.spki_der()?).into();
     let mut verified = Vec::new();
     for sct in &scts {
@@ -486,10 +484,7 @@ pub fn verify_embedded_scts(
         }
     }
     if verified.is_empty() {
-        return Err(sct_err(format!(
-            "none of {} embedded SCTs verifies with a trusted CT log key",
-            scts.len()
-        )));
+        return Err(sct_err(SctProblem::NoneVerifies { count: scts.len() }));
     }
     Ok(verified)
 }

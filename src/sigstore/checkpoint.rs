@@ -2,7 +2,7 @@
 //! tree size and root hash. Only the log's own signature is verified; cosignature lines from
 //! witnesses with unknown keys are ignored.
 
-use super::error::SigstoreError;
+use super::error::{CheckpointProblem, SigstoreError};
 use super::keys::PublicKey;
 use super::serde_pb::decode_b64;
 
@@ -27,10 +27,8 @@ pub struct NoteSignature {
     pub signature: Vec<u8>,
 }
 
-fn bad(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadCheckpoint {
-        reason: reason.into(),
-    }
+fn bad(problem: CheckpointProblem) -> SigstoreError {
+    SigstoreError::BadCheckpoint { problem }
 }
 
 impl Checkpoint {
@@ -38,54 +36,69 @@ impl Checkpoint {
     pub fn parse(note: &str) -> Result<Self, SigstoreError> {
         let split = note
             .find("\n\n")
-            .ok_or_else(|| bad("no blank line between note body and signatures"))?;
+            .ok_or_else(|| bad(CheckpointProblem::NoBlankLine))?;
         let body = &note[..split + 1];
         let sigs = &note[split + 2..];
         let mut lines = body[..body.len() - 1].split('\n');
         let origin = lines.next().unwrap_or_default();
         if origin.is_empty() {
-            return Err(bad("empty origin line"));
+            return Err(bad(CheckpointProblem::EmptyOrigin));
         }
-        let size_line = lines.next().ok_or_else(|| bad("missing tree size line"))?;
+        let size_line = lines
+            .next()
+            .ok_or_else(|| bad(CheckpointProblem::MissingSize))?;
         if size_line.is_empty()
             || !size_line.bytes().all(|b| b.is_ascii_digit())
             || (size_line.len() > 1 && size_line.starts_with('0'))
         {
-            return Err(bad(format!(
-                "tree size `{size_line}` is not a decimal number"
-            )));
+            return Err(bad(CheckpointProblem::SizeNotDecimal {
+                line: size_line.to_owned(),
+            }));
         }
-        let size: u64 = size_line
-            .parse()
-            .map_err(|_| bad(format!("tree size `{size_line}` out of range")))?;
-        let root_line = lines.next().ok_or_else(|| bad("missing root hash line"))?;
-        let root = decode_b64(root_line)
-            .map_err(|_| bad(format!("root hash `{root_line}` is not base64")))?;
+        let size: u64 = size_line.parse().map_err(|_| {
+            bad(CheckpointProblem::SizeOutOfRange {
+                line: size_line.to_owned(),
+            })
+        })?;
+        let root_line = lines
+            .next()
+            .ok_or_else(|| bad(CheckpointProblem::MissingRootHash))?;
+        let root = decode_b64(root_line).map_err(|_| {
+            bad(CheckpointProblem::RootHashNotBase64 {
+                line: root_line.to_owned(),
+            })
+        })?;
         let root_hash: [u8; 32] = root
             .as_slice()
             .try_into()
-            .map_err(|_| bad(format!("root hash is {} bytes, not 32", root.len())))?;
+            .map_err(|_| bad(CheckpointProblem::RootHashLength { len: root.len() }))?;
         let other: Vec<String> = lines.map(str::to_owned).collect();
         if other.iter().any(String::is_empty) {
-            return Err(bad("empty line inside the note body"));
+            return Err(bad(CheckpointProblem::EmptyBodyLine));
         }
         if !sigs.ends_with('\n') {
-            return Err(bad("signature block does not end with a newline"));
+            return Err(bad(CheckpointProblem::NoFinalNewline));
         }
         let mut signatures = Vec::new();
         for line in sigs[..sigs.len() - 1].split('\n') {
-            let rest = line
-                .strip_prefix("\u{2014} ")
-                .ok_or_else(|| bad(format!("signature line `{line}` does not start with `— `")))?;
-            let (name, b64) = rest
-                .rsplit_once(' ')
-                .ok_or_else(|| bad(format!("signature line `{line}` has no signature")))?;
+            let rest = line.strip_prefix("\u{2014} ").ok_or_else(|| {
+                bad(CheckpointProblem::SignatureLinePrefix {
+                    line: line.to_owned(),
+                })
+            })?;
+            let (name, b64) = rest.rsplit_once(' ').ok_or_else(|| {
+                bad(CheckpointProblem::SignatureLineNoSignature {
+                    line: line.to_owned(),
+                })
+            })?;
             if name.is_empty() || name.contains(' ') {
-                return Err(bad(format!("signature line `{line}` has a bad key name")));
+                return Err(bad(CheckpointProblem::SignatureLineKeyName {
+                    line: line.to_owned(),
+                }));
             }
-            let raw = decode_b64(b64).map_err(|_| bad("signature is not base64"))?;
+            let raw = decode_b64(b64).map_err(|_| bad(CheckpointProblem::SignatureNotBase64))?;
             if raw.len() < 5 {
-                return Err(bad("signature shorter than its key hint"));
+                return Err(bad(CheckpointProblem::SignatureTooShort));
             }
             let mut key_hint = [0u8; 4];
             key_hint.copy_from_slice(&raw[..4]);
@@ -96,7 +109,7 @@ impl Checkpoint {
             });
         }
         if signatures.is_empty() {
-            return Err(bad("checkpoint carries no signature"));
+            return Err(bad(CheckpointProblem::Unsigned));
         }
         Ok(Self {
             origin: origin.to_owned(),
@@ -118,15 +131,12 @@ impl Checkpoint {
             .filter(|s| s.key_hint == key_hint)
             .peekable();
         if candidates.peek().is_none() {
-            return Err(bad(format!(
-                "no signature line with the log's key hint {}",
-                hex::encode(key_hint)
-            )));
+            return Err(bad(CheckpointProblem::NoLineForKeyHint { key_hint }));
         }
         if candidates.any(|s| key.verify(self.body.as_bytes(), &s.signature).is_ok()) {
             Ok(())
         } else {
-            Err(bad("the log's checkpoint signature does not verify"))
+            Err(bad(CheckpointProblem::SignatureDoesNotVerify))
         }
     }
 }

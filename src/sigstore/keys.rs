@@ -8,7 +8,7 @@ use ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
 
-use super::error::SigstoreError;
+use super::error::{KeyProblem, SigstoreError};
 use super::oid::{EC_PUBLIC_KEY, ED25519, SECP256R1, SECP384R1};
 
 /// Hash functions an ECDSA signature can be computed over.
@@ -37,33 +37,36 @@ pub enum PublicKey {
     P384(p384::ecdsa::VerifyingKey),
 }
 
+fn malformed(problem: KeyProblem) -> SigstoreError {
+    SigstoreError::MalformedKey { problem }
+}
+
 impl PublicKey {
     /// Parses a DER `SubjectPublicKeyInfo`.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, SigstoreError> {
-        let spki =
-            SubjectPublicKeyInfoRef::from_der(der).map_err(|e| SigstoreError::MalformedKey {
-                reason: format!("invalid SubjectPublicKeyInfo: {e}"),
-            })?;
+        let spki = SubjectPublicKeyInfoRef::from_der(der)
+            .map_err(|error| malformed(KeyProblem::Spki { error }))?;
         Self::from_spki(&spki)
     }
 
     /// Parses a parsed `SubjectPublicKeyInfo` (as found in a certificate).
     pub fn from_spki(spki: &SubjectPublicKeyInfoRef<'_>) -> Result<Self, SigstoreError> {
-        let bad = |e: String| SigstoreError::MalformedKey { reason: e };
         let key_bytes = spki
             .subject_public_key
             .as_bytes()
-            .ok_or_else(|| bad("public key bit string has unused bits".into()))?;
+            .ok_or_else(|| malformed(KeyProblem::UnusedBits))?;
         let alg = spki.algorithm.oid;
         if alg == ED25519 {
             if spki.algorithm.parameters.is_some() {
-                return Err(bad("Ed25519 key with algorithm parameters".into()));
+                return Err(malformed(KeyProblem::Ed25519Parameters));
             }
-            let arr: &[u8; 32] = key_bytes
-                .try_into()
-                .map_err(|_| bad(format!("Ed25519 key is {} bytes, not 32", key_bytes.len())))?;
+            let arr: &[u8; 32] = key_bytes.try_into().map_err(|_| {
+                malformed(KeyProblem::Ed25519Length {
+                    len: key_bytes.len(),
+                })
+            })?;
             let k = ed25519_dalek::VerifyingKey::from_bytes(arr)
-                .map_err(|e| bad(format!("invalid Ed25519 point: {e}")))?;
+                .map_err(|error| malformed(KeyProblem::Ed25519Point { error }))?;
             return Ok(Self::Ed25519(k));
         }
         if alg == EC_PUBLIC_KEY {
@@ -71,17 +74,17 @@ impl PublicKey {
                 .algorithm
                 .parameters
                 .as_ref()
-                .ok_or_else(|| bad("EC key without curve parameter".into()))?
+                .ok_or_else(|| malformed(KeyProblem::NoCurve))?
                 .decode_as()
-                .map_err(|e| bad(format!("EC curve parameter is not an OID: {e}")))?;
+                .map_err(|error| malformed(KeyProblem::CurveNotOid { error }))?;
             if curve == SECP256R1 {
                 let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
-                    .map_err(|e| bad(format!("invalid P-256 point: {e}")))?;
+                    .map_err(|error| malformed(KeyProblem::P256Point { error }))?;
                 return Ok(Self::P256(k));
             }
             if curve == SECP384R1 {
                 let k = p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
-                    .map_err(|e| bad(format!("invalid P-384 point: {e}")))?;
+                    .map_err(|error| malformed(KeyProblem::P384Point { error }))?;
                 return Ok(Self::P384(k));
             }
             return Err(SigstoreError::UnsupportedKeyAlgorithm {
@@ -95,15 +98,12 @@ impl PublicKey {
 
     /// Parses a PEM `PUBLIC KEY` block.
     pub fn from_pem(pem: &str) -> Result<Self, SigstoreError> {
-        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes()).map_err(|e| {
-            SigstoreError::MalformedKey {
-                reason: format!("invalid PEM: {e}"),
-            }
-        })?;
+        let (label, der) = der::pem::decode_vec(pem.trim().as_bytes())
+            .map_err(|error| malformed(KeyProblem::Pem { error }))?;
         if label != "PUBLIC KEY" {
-            return Err(SigstoreError::MalformedKey {
-                reason: format!("PEM label is `{label}`, expected `PUBLIC KEY`"),
-            });
+            return Err(malformed(KeyProblem::PemLabel {
+                label: label.to_owned(),
+            }));
         }
         Self::from_spki_der(&der)
     }
@@ -196,29 +196,47 @@ impl PublicKey {
 
 /// Decodes one PEM block, tolerating any line length and surrounding whitespace (Rekor and
 /// other Sigstore tools write unwrapped base64). Returns the label and the DER bytes.
-pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), String> {
-    let text = std::str::from_utf8(text).map_err(|_| "PEM is not UTF-8".to_owned())?;
-    let start = text.find("-----BEGIN ").ok_or("no PEM BEGIN line")?;
+pub fn pem_decode(text: &[u8]) -> Result<(String, Vec<u8>), PemError> {
+    let text = std::str::from_utf8(text).map_err(|_| PemError::NotUtf8)?;
+    let start = text.find("-----BEGIN ").ok_or(PemError::NoBegin)?;
     let rest = &text[start + 11..];
-    let label_end = rest.find("-----").ok_or("unterminated PEM BEGIN line")?;
+    let label_end = rest.find("-----").ok_or(PemError::UnterminatedBegin)?;
     let label = &rest[..label_end];
     let body = &rest[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
-    let end = body
-        .find(&end_marker)
-        .ok_or_else(|| format!("no PEM END line for {label}"))?;
+    let end = body.find(&end_marker).ok_or_else(|| PemError::NoEnd {
+        label: label.to_owned(),
+    })?;
     if !text[start + 11 + label_end + 5 + end + end_marker.len()..]
         .trim()
         .is_empty()
     {
-        return Err("data after the PEM block".into());
+        return Err(PemError::TrailingData);
     }
     let b64: String = body[..end]
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
         .collect();
-    let der = super::serde_pb::decode_b64(&b64).map_err(|e| format!("invalid PEM base64: {e}"))?;
+    let der = super::serde_pb::decode_b64(&b64).map_err(|error| PemError::Base64 { error })?;
     Ok((label.to_owned(), der))
+}
+
+/// Why text is not one PEM block.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    #[error("PEM is not UTF-8")]
+    NotUtf8,
+    #[error("no PEM BEGIN line")]
+    NoBegin,
+    #[error("unterminated PEM BEGIN line")]
+    UnterminatedBegin,
+    #[error("no PEM END line for {label}")]
+    NoEnd { label: String },
+    #[error("data after the PEM block")]
+    TrailingData,
+    #[error("invalid PEM base64: {error}")]
+    Base64 { error: base64::DecodeError },
 }
 
 #[cfg(test)]
@@ -257,13 +275,9 @@ mod tests {
     }
 
     #[test]
-    fn p256_verify_and_prehash() -> Result<(), SigstoreError> {
+    fn p256_verify_and_prehash() -> Result<(), Box<dyn std::error::Error>> {
         use p256::ecdsa::signature::Signer as _;
-        let sk = p256::ecdsa::SigningKey::from_bytes(&[9u8; 32].into()).map_err(|e| {
-            SigstoreError::MalformedKey {
-                reason: e.to_string(),
-            }
-        })?;
+        let sk = p256::ecdsa::SigningKey::from_bytes(&[9u8; 32].into())?;
         let sig: p256::ecdsa::Signature = sk.sign(b"hello");
         let der = sig.to_der();
         let pk = PublicKey::from_spki_der(&PublicKey::P256(*sk.verifying_key()).to_spki_der())?;

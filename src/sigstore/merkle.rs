@@ -2,7 +2,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use super::error::SigstoreError;
+use super::error::{InclusionProofProblem, SigstoreError};
 
 /// Hash of a leaf: SHA-256(0x00 || data).
 pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
@@ -21,8 +21,8 @@ pub fn node_hash(left: &[u8], right: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn bad(reason: String) -> SigstoreError {
-    SigstoreError::BadInclusionProof { reason }
+fn bad(problem: InclusionProofProblem) -> SigstoreError {
+    SigstoreError::BadInclusionProof { problem }
 }
 
 /// Verifies that `leaf` sits at `index` in a tree of `size` leaves with root `root`
@@ -35,25 +35,27 @@ pub fn verify_inclusion(
     root: &[u8],
 ) -> Result<(), SigstoreError> {
     if index >= size {
-        return Err(bad(format!(
-            "leaf index {index} is not below tree size {size}"
-        )));
+        return Err(bad(InclusionProofProblem::IndexOutOfRange { index, size }));
     }
     // Path length below the split point where the leaf's path and the right border meet.
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
     // `inner` can reach 64 only for sizes above 2^63; checked_shr keeps that from panicking.
     let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     if proof.len() != inner + border {
-        return Err(bad(format!(
-            "proof has {} hashes, a leaf at {index} in a tree of {size} needs {}",
-            proof.len(),
-            inner + border
-        )));
+        return Err(bad(InclusionProofProblem::WrongLength {
+            hashes: proof.len(),
+            index,
+            size,
+            needed: inner + border,
+        }));
     }
     let mut acc = *leaf;
     for (i, h) in proof.iter().enumerate() {
         if h.len() != 32 {
-            return Err(bad(format!("proof hash {i} is {} bytes, not 32", h.len())));
+            return Err(bad(InclusionProofProblem::HashLength {
+                position: i,
+                len: h.len(),
+            }));
         }
         acc = if i < inner && (index >> i) & 1 == 0 {
             node_hash(&acc, h)
@@ -62,11 +64,10 @@ pub fn verify_inclusion(
         };
     }
     if acc.as_slice() != root {
-        return Err(bad(format!(
-            "computed root {} does not match proof root {}",
-            hex::encode(acc),
-            hex::encode(root)
-        )));
+        return Err(bad(InclusionProofProblem::RootMismatch {
+            computed: acc,
+            claimed: root.to_vec(),
+        }));
     }
     Ok(())
 }

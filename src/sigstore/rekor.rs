@@ -7,7 +7,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{BundleVersion, TransparencyLogEntry};
 use super::checkpoint::Checkpoint;
-use super::error::SigstoreError;
+use super::error::{
+    CheckpointProblem, EntryMismatch, InclusionProofProblem, SetProblem, SigstoreError,
+    UntrustedLogProblem,
+};
 use super::keys::PublicKey;
 use super::merkle;
 use super::serde_pb::{decode_b64, encode_b64};
@@ -47,10 +50,8 @@ pub struct VerifiedEntry {
     pub v2: bool,
 }
 
-fn mismatch(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::LogEntryMismatch {
-        reason: reason.into(),
-    }
+fn mismatch(problem: EntryMismatch) -> SigstoreError {
+    SigstoreError::LogEntryMismatch { problem }
 }
 
 fn is_v2(entry: &TransparencyLogEntry) -> bool {
@@ -77,21 +78,20 @@ pub fn verify_entry(
         .collect();
     if logs.is_empty() {
         return Err(SigstoreError::UntrustedLog {
-            reason: format!(
-                "log id {} is not in the trusted root",
-                hex::encode(&entry.log_id.key_id)
-            ),
+            problem: UntrustedLogProblem::NotInTrustedRoot {
+                log_id: entry.log_id.key_id.clone(),
+            },
         });
     }
     match (v2, &entry.inclusion_promise) {
         (true, Some(_)) => {
             return Err(SigstoreError::BadSet {
-                reason: "a Rekor v2 entry cannot carry a signed entry timestamp".into(),
+                problem: SetProblem::OnRekorV2Entry,
             });
         }
         (false, None) if version == BundleVersion::V0_1 => {
             return Err(SigstoreError::BadSet {
-                reason: "a v0.1 bundle's log entry needs a signed entry timestamp".into(),
+                problem: SetProblem::MissingInV01Bundle,
             });
         }
         _ => {}
@@ -100,23 +100,15 @@ pub fn verify_entry(
     // a v1 integratedTime by the SET (verified below with the key chosen here, so a time that
     // was edited fails there), otherwise the RFC 3161 timestamps. integratedTime without a SET
     // is an unsigned number anyone can change, and a checkpoint signs no time at all.
-    let (times, source): (Vec<i64>, &str) = match (v2, &entry.inclusion_promise) {
+    let (times, source): (Vec<i64>, &'static str) = match (v2, &entry.inclusion_promise) {
         (false, Some(_)) => (vec![entry.integrated_time], "signed entry timestamp"),
         _ => (tsa_times.to_vec(), "RFC 3161 timestamps"),
     };
     if times.is_empty() {
         return Err(SigstoreError::NoSignedTime {
-            what: format!(
-                "the key of log {} (entry {})",
-                hex::encode(&entry.log_id.key_id),
-                entry.log_index
-            ),
-            reason: if v2 {
-                "a Rekor v2 entry has no integrated time, and the bundle has no RFC 3161 timestamp"
-                    .into()
-            } else {
-                "the entry has no signed entry timestamp (its integratedTime is unsigned), and the bundle has no RFC 3161 timestamp".into()
-            },
+            log_id: entry.log_id.key_id.clone(),
+            log_index: entry.log_index,
+            rekor_v2: v2,
         });
     }
     let log = logs
@@ -124,16 +116,19 @@ pub fn verify_entry(
         .copied()
         .find(|l| times.iter().all(|t| l.valid_for.contains(*t)))
         .ok_or_else(|| SigstoreError::UntrustedLog {
-            reason: format!(
-                "log {} was not trusted at {times:?} (from the {source})",
-                hex::encode(&entry.log_id.key_id)
-            ),
+            problem: UntrustedLogProblem::NotTrustedAt {
+                log_id: entry.log_id.key_id.clone(),
+                times: times.clone(),
+                time_source: source,
+            },
         })?;
     let key = log
         .key
         .as_ref()
         .ok_or_else(|| SigstoreError::UntrustedLog {
-            reason: "log key unsupported".into(),
+            problem: UntrustedLogProblem::KeyUnsupported {
+                log_id: entry.log_id.key_id.clone(),
+            },
         })?;
 
     // The SET: v1 only (refused on v2 above); without one, integratedTime stays unverified.
@@ -151,7 +146,10 @@ pub fn verify_entry(
                 u64::try_from(proof.tree_size),
             ) else {
                 return Err(SigstoreError::BadInclusionProof {
-                    reason: "negative index".into(),
+                    problem: InclusionProofProblem::Negative {
+                        log_index: proof.log_index,
+                        tree_size: proof.tree_size,
+                    },
                 });
             };
             merkle::verify_inclusion(index, size, &leaf, &proof.hashes, &proof.root_hash)?;
@@ -163,20 +161,19 @@ pub fn verify_entry(
                     cp.verify(hint, key)?;
                     if cp.size != size || cp.root_hash.as_slice() != proof.root_hash.as_slice() {
                         return Err(SigstoreError::BadCheckpoint {
-                            reason: format!(
-                                "checkpoint (size {}, root {}) does not match the proof (size {}, root {})",
-                                cp.size,
-                                hex::encode(cp.root_hash),
-                                size,
-                                hex::encode(&proof.root_hash)
-                            ),
+                            problem: CheckpointProblem::ProofMismatch {
+                                checkpoint_size: cp.size,
+                                checkpoint_root: cp.root_hash,
+                                proof_size: size,
+                                proof_root: proof.root_hash.clone(),
+                            },
                         });
                     }
                 }
                 None if version == BundleVersion::V0_1 && !v2 => {}
                 None => {
                     return Err(SigstoreError::BadCheckpoint {
-                        reason: "inclusion proof without a checkpoint".into(),
+                        problem: CheckpointProblem::Missing,
                     });
                 }
             }
@@ -184,7 +181,7 @@ pub fn verify_entry(
         None if version == BundleVersion::V0_1 && !v2 => {}
         None => {
             return Err(SigstoreError::BadInclusionProof {
-                reason: "log entry without an inclusion proof".into(),
+                problem: InclusionProofProblem::Missing,
             });
         }
     }
@@ -214,45 +211,44 @@ fn verify_set(
     );
     key.verify(payload.as_bytes(), set)
         .map_err(|_| SigstoreError::BadSet {
-            reason: format!(
-                "signed entry timestamp of log index {} does not verify",
-                entry.log_index
-            ),
+            problem: SetProblem::DoesNotVerify {
+                log_index: entry.log_index,
+            },
         })
 }
 
 fn get<'v>(v: &'v Value, path: &[&str]) -> Result<&'v Value, SigstoreError> {
     let mut cur = v;
     for p in path {
-        cur = cur
-            .get(p)
-            .ok_or_else(|| mismatch(format!("log entry body lacks `{}`", path.join("."))))?;
+        cur = cur.get(p).ok_or_else(|| {
+            mismatch(EntryMismatch::MissingField {
+                field: path.join("."),
+            })
+        })?;
     }
     Ok(cur)
 }
 
 fn get_str<'v>(v: &'v Value, path: &[&str]) -> Result<&'v str, SigstoreError> {
     get(v, path)?.as_str().ok_or_else(|| {
-        mismatch(format!(
-            "log entry body field `{}` is not a string",
-            path.join(".")
-        ))
+        mismatch(EntryMismatch::NotAString {
+            field: path.join("."),
+        })
     })
 }
 
 fn get_b64(v: &Value, path: &[&str]) -> Result<Vec<u8>, SigstoreError> {
     decode_b64(get_str(v, path)?).map_err(|_| {
-        mismatch(format!(
-            "log entry body field `{}` is not base64",
-            path.join(".")
-        ))
+        mismatch(EntryMismatch::NotBase64 {
+            field: path.join("."),
+        })
     })
 }
 
 /// Compares a PEM (certificate or public key) from a v1 body with the bundle's signer.
 fn check_pem_signer(pem: &[u8], signer: SignerRef<'_>) -> Result<(), SigstoreError> {
     let (label, der) = super::keys::pem_decode(pem)
-        .map_err(|e| mismatch(format!("log entry verifier is not PEM: {e}")))?;
+        .map_err(|error| mismatch(EntryMismatch::VerifierNotPem { error }))?;
     match (label.as_str(), signer) {
         ("CERTIFICATE", SignerRef::Certificate(c)) if der == c => Ok(()),
         ("PUBLIC KEY", SignerRef::Key(k))
@@ -260,9 +256,7 @@ fn check_pem_signer(pem: &[u8], signer: SignerRef<'_>) -> Result<(), SigstoreErr
         {
             Ok(())
         }
-        _ => Err(mismatch(
-            "log entry names a different signer than the bundle",
-        )),
+        _ => Err(mismatch(EntryMismatch::DifferentSigner)),
     }
 }
 
@@ -280,20 +274,19 @@ fn check_v2_verifier(verifier: &Value, signer: SignerRef<'_>) -> Result<(), Sigs
             return Ok(());
         }
     }
-    Err(mismatch(
-        "log entry names a different signer than the bundle",
-    ))
+    Err(mismatch(EntryMismatch::DifferentSigner))
 }
 
 fn check_sha256_hex(v: &Value, path: &[&str], want: &[u8]) -> Result<(), SigstoreError> {
     let alg = get_str(v, &[path, &["algorithm"]].concat())?;
     let value = get_str(v, &[path, &["value"]].concat())?;
     if alg != "sha256" || !value.eq_ignore_ascii_case(&hex::encode(want)) {
-        return Err(mismatch(format!(
-            "log entry {} is {alg}:{value}, expected sha256:{}",
-            path.join("."),
-            hex::encode(want)
-        )));
+        return Err(mismatch(EntryMismatch::HexDigestMismatch {
+            field: path.join("."),
+            algorithm: alg.to_owned(),
+            value: value.to_owned(),
+            expected: want.to_vec(),
+        }));
     }
     Ok(())
 }
@@ -302,20 +295,18 @@ fn check_v2_digest(v: &Value, want: &[u8]) -> Result<(), SigstoreError> {
     let alg = get_str(v, &["algorithm"])?;
     let digest = get_b64(v, &["digest"])?;
     if alg != "SHA2_256" || digest != want {
-        return Err(mismatch(format!(
-            "log entry digest {alg}:{} does not match sha256:{}",
-            hex::encode(&digest),
-            hex::encode(want)
-        )));
+        return Err(mismatch(EntryMismatch::DigestMismatch {
+            algorithm: alg.to_owned(),
+            actual: digest,
+            expected: want.to_vec(),
+        }));
     }
     Ok(())
 }
 
 fn check_sig(got: &[u8], want: &[u8]) -> Result<(), SigstoreError> {
     if got != want {
-        return Err(mismatch(
-            "log entry signature differs from the bundle's signature",
-        ));
+        return Err(mismatch(EntryMismatch::SignatureDiffers));
     }
     Ok(())
 }
@@ -327,19 +318,17 @@ fn check_body(
     signer: SignerRef<'_>,
     content: ContentRef<'_>,
 ) -> Result<(), SigstoreError> {
-    let body: Value = crate::json::parse_value(&entry.canonicalized_body).map_err(|e| {
-        mismatch(format!(
-            "log entry body is not JSON: {}",
-            crate::error_chain(&e)
-        ))
-    })?;
+    let body: Value = crate::json::parse_value(&entry.canonicalized_body)
+        .map_err(|error| mismatch(EntryMismatch::BodyNotJson { error }))?;
     let kind = get_str(&body, &["kind"])?;
     let api = get_str(&body, &["apiVersion"])?;
     if kind != entry.kind_version.kind || api != entry.kind_version.version {
-        return Err(mismatch(format!(
-            "body is {kind} {api} but the entry says {} {}",
-            entry.kind_version.kind, entry.kind_version.version
-        )));
+        return Err(mismatch(EntryMismatch::KindMismatch {
+            body_kind: kind.to_owned(),
+            body_version: api.to_owned(),
+            entry_kind: entry.kind_version.kind.clone(),
+            entry_version: entry.kind_version.version.clone(),
+        }));
     }
     match (kind, api, content) {
         ("hashedrekord", "0.0.1", ContentRef::Message { digest, signature }) => {
@@ -380,12 +369,12 @@ fn check_body(
             check_sha256_hex(&body, &["spec", "payloadHash"], &Sha256::digest(payload))?;
             let sigs = get(&body, &["spec", "signatures"])?
                 .as_array()
-                .ok_or_else(|| mismatch("dsse signatures is not a list"))?;
+                .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind: "dsse" }))?;
             let [only] = sigs.as_slice() else {
-                return Err(mismatch(format!(
-                    "dsse entry has {} signatures, expected 1",
-                    sigs.len()
-                )));
+                return Err(mismatch(EntryMismatch::SignatureCount {
+                    kind: "dsse",
+                    count: sigs.len(),
+                }));
             };
             check_sig(&get_b64(only, &["signature"])?, signature)?;
             check_pem_signer(&get_b64(only, &["verifier"])?, signer)
@@ -401,12 +390,12 @@ fn check_body(
             check_v2_digest(get(spec, &["payloadHash"])?, &Sha256::digest(payload))?;
             let sigs = get(spec, &["signatures"])?
                 .as_array()
-                .ok_or_else(|| mismatch("dsse signatures is not a list"))?;
+                .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind: "dsse" }))?;
             let [only] = sigs.as_slice() else {
-                return Err(mismatch(format!(
-                    "dsse entry has {} signatures, expected 1",
-                    sigs.len()
-                )));
+                return Err(mismatch(EntryMismatch::SignatureCount {
+                    kind: "dsse",
+                    count: sigs.len(),
+                }));
             };
             check_sig(&get_b64(only, &["content"])?, signature)?;
             check_v2_verifier(get(only, &["verifier"])?, signer)
@@ -423,7 +412,7 @@ fn check_body(
             let content = get(&body, &["spec", "content"])?;
             check_sha256_hex(content, &["payloadHash"], &Sha256::digest(payload))?;
             if get_str(content, &["envelope", "payloadType"])? != payload_type {
-                return Err(mismatch("intoto entry payload type differs"));
+                return Err(mismatch(EntryMismatch::PayloadTypeDiffers));
             }
             // Rekor stores the envelope's base64 fields base64-encoded once more.
             if let Some(p) = content.get("envelope").and_then(|e| e.get("payload")) {
@@ -432,17 +421,17 @@ fn check_body(
                     .and_then(|s| decode_b64(s).ok())
                     .unwrap_or_default();
                 if inner != encode_b64(payload).as_bytes() {
-                    return Err(mismatch("intoto entry payload differs from the envelope's"));
+                    return Err(mismatch(EntryMismatch::PayloadDiffers));
                 }
             }
             let sigs = get(content, &["envelope", "signatures"])?
                 .as_array()
-                .ok_or_else(|| mismatch("intoto signatures is not a list"))?;
+                .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind: "intoto" }))?;
             let [only] = sigs.as_slice() else {
-                return Err(mismatch(format!(
-                    "intoto entry has {} signatures, expected 1",
-                    sigs.len()
-                )));
+                return Err(mismatch(EntryMismatch::SignatureCount {
+                    kind: "intoto",
+                    count: sigs.len(),
+                }));
             };
             // The signature is the envelope's base64 text, base64-encoded again by Rekor.
             let sig_b64 = get_b64(only, &["sig"])?;
@@ -452,8 +441,9 @@ fn check_body(
             check_sig(&sig.unwrap_or_default(), signature)?;
             check_pem_signer(&get_b64(only, &["publicKey"])?, signer)
         }
-        (kind, api, _) => Err(mismatch(format!(
-            "log entry kind {kind} {api} does not fit the bundle's content"
-        ))),
+        (kind, api, _) => Err(mismatch(EntryMismatch::KindDoesNotFit {
+            kind: kind.to_owned(),
+            version: api.to_owned(),
+        })),
     }
 }

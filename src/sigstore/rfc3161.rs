@@ -104,20 +104,31 @@ pub struct Accuracy {
 
 impl TimeStampResp {
     /// Decodes a DER `TimeStampResp`; the error says what did not decode.
-    pub fn from_der_bytes(der: &[u8]) -> Result<Self, String> {
-        Self::from_der(der).map_err(|e| format!("invalid TimeStampResp: {e}"))
+    pub fn from_der_bytes(der: &[u8]) -> Result<Self, ResponseProblem> {
+        Self::from_der(der).map_err(|error| ResponseProblem::Undecodable { error })
     }
 
     /// The token of a granted response. Any status but granted or grantedWithMods carries no
     /// valid token, and a granted response must hold one.
-    pub fn into_granted_token(self) -> Result<ContentInfo, String> {
-        let code = self.status.status;
-        if code > GRANTED_WITH_MODS {
-            return Err(format!("timestamp response status {code} is not granted"));
+    pub fn into_granted_token(self) -> Result<ContentInfo, ResponseProblem> {
+        let status = self.status.status;
+        if status > GRANTED_WITH_MODS {
+            return Err(ResponseProblem::NotGranted { status });
         }
-        self.time_stamp_token
-            .ok_or_else(|| "granted TimeStampResp without a TimeStampToken".to_owned())
+        self.time_stamp_token.ok_or(ResponseProblem::NoToken)
     }
+}
+
+/// Why a `TimeStampResp` yields no token.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseProblem {
+    #[error("invalid TimeStampResp: {error}")]
+    Undecodable { error: der::Error },
+    #[error("timestamp response status {status} is not granted")]
+    NotGranted { status: u8 },
+    #[error("granted TimeStampResp without a TimeStampToken")]
+    NoToken,
 }
 
 #[cfg(test)]
@@ -157,10 +168,14 @@ mod tests {
             .into_granted_token()
             .err()
             .ok_or("status 2 granted")?;
-        assert!(err.contains("status 2 is not granted"), "{err}");
+        assert_eq!(err, ResponseProblem::NotGranted { status: 2 });
+        assert!(err.to_string().contains("status 2 is not granted"), "{err}");
         let empty = TimeStampResp::from_der_bytes(&response(0, false)?)?;
         let err = empty.into_granted_token().err().ok_or("no token granted")?;
-        assert!(err.contains("without a TimeStampToken"), "{err}");
+        assert!(
+            err.to_string().contains("without a TimeStampToken"),
+            "{err}"
+        );
         assert!(TimeStampResp::from_der_bytes(b"not der").is_err());
         Ok(())
     }

@@ -3,14 +3,14 @@
 //! staging roots of the public Sigstore instances are embedded so verification works offline.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::cert::{ParsedCert, verify_signed_by};
-use super::error::SigstoreError;
+use super::error::{AuthorityChainProblem, SigstoreError};
 use super::keys::PublicKey;
 use super::serde_pb::b64;
 use crate::fsutil::{ReadError, read_limited};
@@ -65,7 +65,7 @@ pub struct CertificateAuthority {
     pub valid_for: TimeRange,
     /// The parsed chain with its internal links verified, computed once: a trusted root's own
     /// certificates do not change between verifications, so only the leaf is checked each time.
-    checked: OnceLock<Result<Vec<ParsedCert>, String>>,
+    checked: OnceLock<Result<Vec<ParsedCert>, AuthorityChainProblem>>,
 }
 
 impl CertificateAuthority {
@@ -79,7 +79,7 @@ impl CertificateAuthority {
     }
 
     /// The chain parsed, first certificate first, each signed by the next.
-    pub(crate) fn checked_chain(&self) -> Result<&[ParsedCert], String> {
+    pub(crate) fn checked_chain(&self) -> Result<&[ParsedCert], AuthorityChainProblem> {
         self.checked
             .get_or_init(|| {
                 let chain = self
@@ -87,15 +87,22 @@ impl CertificateAuthority {
                     .iter()
                     .map(|d| ParsedCert::from_der(d))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        format!("certificate of authority {} unreadable: {e}", self.uri)
+                    .map_err(|e| AuthorityChainProblem::Unreadable {
+                        authority: self.uri.clone(),
+                        error: Arc::new(e),
                     })?;
                 if chain.is_empty() {
-                    return Err(format!("authority {} has an empty chain", self.uri));
+                    return Err(AuthorityChainProblem::Empty {
+                        authority: self.uri.clone(),
+                    });
                 }
                 for pair in chain.windows(2) {
-                    verify_signed_by(&pair[0], &pair[1])
-                        .map_err(|e| format!("chain of authority {}: {e}", self.uri))?;
+                    verify_signed_by(&pair[0], &pair[1]).map_err(|e| {
+                        AuthorityChainProblem::Broken {
+                            authority: self.uri.clone(),
+                            error: Arc::new(e),
+                        }
+                    })?;
                 }
                 Ok(chain)
             })

@@ -10,7 +10,7 @@ use der::{Any, Decode as _, Encode as _, Tagged as _};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
 use super::cert::{ParsedCert, verify_rsa};
-use super::error::SigstoreError;
+use super::error::{EkuProblem, SigstoreError, TimestampProblem};
 use super::keys::HashAlg;
 use super::oid::{
     CONTENT_TYPE, CT_TSTINFO, EC_PUBLIC_KEY, ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519,
@@ -28,10 +28,8 @@ enum SigAlg {
     Rsa(HashAlg),
 }
 
-fn bad(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::BadTimestamp {
-        reason: reason.into(),
-    }
+fn bad(problem: TimestampProblem) -> SigstoreError {
+    SigstoreError::BadTimestamp { problem }
 }
 
 fn digest_alg(oid: &ObjectIdentifier) -> Result<HashAlg, SigstoreError> {
@@ -39,7 +37,9 @@ fn digest_alg(oid: &ObjectIdentifier) -> Result<HashAlg, SigstoreError> {
         SHA256 => Ok(HashAlg::Sha256),
         SHA384 => Ok(HashAlg::Sha384),
         SHA512 => Ok(HashAlg::Sha512),
-        other => Err(bad(format!("unsupported digest algorithm {other}"))),
+        other => Err(bad(TimestampProblem::UnsupportedDigestAlgorithm {
+            oid: other,
+        })),
     }
 }
 
@@ -54,19 +54,27 @@ pub struct VerifiedTimestamp {
 
 /// Parses a DER GeneralizedTime value `YYYYMMDDHHMMSS[.fff]Z` into Unix seconds.
 fn parse_generalized_time(v: &[u8]) -> Result<i64, SigstoreError> {
-    let s = std::str::from_utf8(v).map_err(|_| bad("genTime is not ASCII"))?;
-    let s = s
-        .strip_suffix('Z')
-        .ok_or_else(|| bad(format!("genTime `{s}` is not UTC")))?;
+    let s = std::str::from_utf8(v).map_err(|_| bad(TimestampProblem::GenTimeNotAscii))?;
+    let s = s.strip_suffix('Z').ok_or_else(|| {
+        bad(TimestampProblem::GenTimeNotUtc {
+            value: s.to_owned(),
+        })
+    })?;
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     if whole.len() != 14
         || !whole.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
     {
-        return Err(bad(format!("malformed genTime `{s}`")));
+        return Err(bad(TimestampProblem::GenTimeMalformed {
+            value: s.to_owned(),
+        }));
     }
-    let t = chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S")
-        .map_err(|e| bad(format!("invalid genTime `{s}`: {e}")))?;
+    let t = chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S").map_err(|error| {
+        bad(TimestampProblem::GenTimeInvalid {
+            value: s.to_owned(),
+            error,
+        })
+    })?;
     Ok(t.and_utc().timestamp())
 }
 
@@ -78,12 +86,17 @@ struct Imprint {
 }
 
 fn parse_tst_info(der: &[u8]) -> Result<Imprint, SigstoreError> {
-    let info = TstInfo::from_der(der).map_err(|e| bad(format!("invalid TSTInfo: {e}")))?;
+    let info = TstInfo::from_der(der)
+        .map_err(|error| bad(TimestampProblem::TstInfoUndecodable { error }))?;
     if info.version != 1 {
-        return Err(bad(format!("TSTInfo version {}, expected 1", info.version)));
+        return Err(bad(TimestampProblem::TstInfoVersion {
+            version: info.version,
+        }));
     }
     if info.gen_time.tag() != der::Tag::GeneralizedTime {
-        return Err(bad("genTime is not a GeneralizedTime"));
+        return Err(bad(TimestampProblem::GenTimeNotGeneralized {
+            tag: info.gen_time.tag(),
+        }));
     }
     Ok(Imprint {
         alg: digest_alg(&info.message_imprint.hash_algorithm.oid)?,
@@ -100,7 +113,7 @@ fn content_info(der: &[u8]) -> Result<ContentInfo, SigstoreError> {
     }
     TimeStampResp::from_der_bytes(der)
         .and_then(TimeStampResp::into_granted_token)
-        .map_err(bad)
+        .map_err(|p| bad(TimestampProblem::Response(p)))
 }
 
 /// Verifies one DER TimeStampToken over `signature` (the bundle's signature bytes).
@@ -111,71 +124,73 @@ pub fn verify_timestamp(
 ) -> Result<VerifiedTimestamp, SigstoreError> {
     let ci = content_info(token)?;
     if ci.content_type != SIGNED_DATA {
-        return Err(bad(format!(
-            "TimeStampToken content type {} is not signedData",
-            ci.content_type
-        )));
+        return Err(bad(TimestampProblem::NotSignedData {
+            content_type: ci.content_type,
+        }));
     }
     let sd: SignedData = ci
         .content
         .decode_as()
-        .map_err(|e| bad(format!("invalid SignedData: {e}")))?;
+        .map_err(|error| bad(TimestampProblem::SignedDataUndecodable { error }))?;
     if sd.encap_content_info.econtent_type != CT_TSTINFO {
-        return Err(bad("SignedData does not hold a TSTInfo"));
+        return Err(bad(TimestampProblem::NotTstInfo {
+            content_type: sd.encap_content_info.econtent_type,
+        }));
     }
     let econtent = sd
         .encap_content_info
         .econtent
         .as_ref()
-        .ok_or_else(|| bad("TSTInfo is absent"))?;
+        .ok_or_else(|| bad(TimestampProblem::TstInfoAbsent))?;
     let tst_der: OctetString = econtent
         .decode_as()
-        .map_err(|e| bad(format!("invalid eContent: {e}")))?;
+        .map_err(|error| bad(TimestampProblem::EContentUndecodable { error }))?;
     let tst = parse_tst_info(tst_der.as_bytes())?;
-    if tst.alg.digest(signature) != tst.hash {
-        return Err(bad(
-            "timestamp message imprint does not match the bundle's signature",
-        ));
+    let signature_digest = tst.alg.digest(signature);
+    if signature_digest != tst.hash {
+        return Err(bad(TimestampProblem::ImprintMismatch {
+            imprint: tst.hash,
+            signature_digest,
+        }));
     }
     let [si] = sd.signer_infos.0.as_slice() else {
-        return Err(bad(format!(
-            "TimeStampToken has {} signers, expected 1",
-            sd.signer_infos.0.len()
-        )));
+        return Err(bad(TimestampProblem::SignerCount {
+            count: sd.signer_infos.0.len(),
+        }));
     };
     let attrs = si
         .signed_attrs
         .as_ref()
-        .ok_or_else(|| bad("signer has no signed attributes"))?;
+        .ok_or_else(|| bad(TimestampProblem::NoSignedAttributes))?;
     let attr = |oid: ObjectIdentifier| -> Result<&Any, SigstoreError> {
         let mut it = attrs.iter().filter(|a| a.oid == oid);
         let (Some(a), None) = (it.next(), it.next()) else {
-            return Err(bad(format!(
-                "signed attribute {oid} must appear exactly once"
-            )));
+            return Err(bad(TimestampProblem::AttributeNotOnce { oid }));
         };
         let mut vals = a.values.iter();
         match (vals.next(), vals.next()) {
             (Some(v), None) => Ok(v),
-            _ => Err(bad(format!("signed attribute {oid} must have one value"))),
+            _ => Err(bad(TimestampProblem::AttributeNotOneValue { oid })),
         }
     };
     let ct: ObjectIdentifier = attr(CONTENT_TYPE)?
         .decode_as()
-        .map_err(|e| bad(format!("invalid content-type: {e}")))?;
+        .map_err(|error| bad(TimestampProblem::ContentTypeAttributeUndecodable { error }))?;
     if ct != CT_TSTINFO {
-        return Err(bad("signed content-type attribute is not TSTInfo"));
+        return Err(bad(TimestampProblem::ContentTypeAttributeNotTstInfo {
+            content_type: ct,
+        }));
     }
     let md: OctetString = attr(MESSAGE_DIGEST)?
         .decode_as()
-        .map_err(|e| bad(format!("invalid message-digest: {e}")))?;
+        .map_err(|error| bad(TimestampProblem::MessageDigestUndecodable { error }))?;
     let dalg = digest_alg(&si.digest_alg.oid)?;
     if dalg.digest(tst_der.as_bytes()) != md.as_bytes() {
-        return Err(bad("message-digest attribute does not match the TSTInfo"));
+        return Err(bad(TimestampProblem::MessageDigestMismatch));
     }
     let signed = attrs
         .to_der()
-        .map_err(|e| bad(format!("cannot encode signed attributes: {e}")))?;
+        .map_err(|error| bad(TimestampProblem::SignedAttributesUnencodable { error }))?;
     let sig_alg = match si.signature_algorithm.oid {
         ECDSA_SHA256 => SigAlg::Ecdsa(HashAlg::Sha256),
         ECDSA_SHA384 => SigAlg::Ecdsa(HashAlg::Sha384),
@@ -187,14 +202,14 @@ pub fn verify_timestamp(
         RSA_SHA384 => SigAlg::Rsa(HashAlg::Sha384),
         RSA_SHA512 => SigAlg::Rsa(HashAlg::Sha512),
         other => {
-            return Err(bad(format!(
-                "unsupported timestamp signature algorithm {other}"
-            )));
+            return Err(bad(TimestampProblem::UnsupportedSignatureAlgorithm {
+                oid: other,
+            }));
         }
     };
     let sig = si.signature.as_bytes();
 
-    let mut last = bad("no trusted timestamp authority signed this timestamp");
+    let mut last = bad(TimestampProblem::NoTrustedAuthority);
     for ca in authorities {
         match check_authority(ca, &signed, sig, sig_alg, tst.gen_time) {
             Ok(()) => {
@@ -216,34 +231,33 @@ fn check_authority(
     sig_alg: SigAlg,
     gen_time: i64,
 ) -> Result<(), SigstoreError> {
-    let chain = ca.checked_chain().map_err(bad)?;
+    let chain = ca
+        .checked_chain()
+        .map_err(|p| bad(TimestampProblem::Authority(p)))?;
     let leaf = chain
         .first()
-        .ok_or_else(|| bad("empty timestamp authority chain"))?;
-    let ok = match sig_alg {
-        SigAlg::Ecdsa(h) => leaf.public_key()?.verify_with_hash(signed, sig, h),
-        SigAlg::Ed25519 => leaf.public_key()?.verify(signed, sig),
-        SigAlg::Rsa(h) => {
-            verify_rsa(&leaf.spki_der()?, h, signed, sig).map_err(|()| bad("rsa signature"))
-        }
+        .ok_or_else(|| bad(TimestampProblem::EmptyAuthorityChain))?;
+    let verified = match sig_alg {
+        SigAlg::Ecdsa(h) => leaf.public_key()?.verify_with_hash(signed, sig, h).is_ok(),
+        SigAlg::Ed25519 => leaf.public_key()?.verify(signed, sig).is_ok(),
+        SigAlg::Rsa(h) => verify_rsa(&leaf.spki_der()?, h, signed, sig).is_ok(),
     };
-    ok.map_err(|_| {
-        bad(format!(
-            "timestamp signature does not verify with authority {}",
-            ca.uri
-        ))
-    })?;
+    if !verified {
+        return Err(bad(TimestampProblem::SignatureDoesNotVerify {
+            authority: ca.uri.clone(),
+        }));
+    }
     if !ca.valid_for.contains(gen_time) {
-        return Err(bad(format!(
-            "timestamp time {gen_time} outside the validity of authority {}",
-            ca.uri
-        )));
+        return Err(bad(TimestampProblem::OutsideAuthorityValidity {
+            time: gen_time,
+            authority: ca.uri.clone(),
+        }));
     }
     if let Some(c) = chain.iter().find(|c| !c.valid_at(gen_time)) {
-        return Err(bad(format!(
-            "authority certificate `{}` was not valid at the timestamp time {gen_time}",
-            c.cert.tbs_certificate().subject()
-        )));
+        return Err(bad(TimestampProblem::AuthorityCertificateNotValid {
+            subject: c.cert.tbs_certificate().subject().clone(),
+            time: gen_time,
+        }));
     }
     check_timestamping_eku(leaf, &ca.uri)
 }
@@ -252,10 +266,11 @@ fn check_authority(
 /// critical, and timeStamping is its only purpose. Missing, repeated, undecodable, non-critical
 /// or broader is refused: a certificate issued for something else must not make timestamps.
 fn check_timestamping_eku(leaf: &ParsedCert, authority: &str) -> Result<(), SigstoreError> {
-    let refuse = |what: &str| {
-        bad(format!(
-            "certificate of timestamp authority {authority} {what} (RFC 3161 requires one critical extendedKeyUsage of only timeStamping)"
-        ))
+    let refuse = |problem: EkuProblem| {
+        bad(TimestampProblem::ExtendedKeyUsage {
+            authority: authority.to_owned(),
+            problem,
+        })
     };
     let mut ekus = leaf
         .cert
@@ -266,23 +281,19 @@ fn check_timestamping_eku(leaf: &ParsedCert, authority: &str) -> Result<(), Sigs
         .filter(|e| e.extn_id == ExtendedKeyUsage::OID);
     let ext = match (ekus.next(), ekus.next()) {
         (Some(ext), None) => ext,
-        (None, _) => return Err(refuse("has no extendedKeyUsage")),
-        (Some(_), Some(_)) => return Err(refuse("has more than one extendedKeyUsage")),
+        (None, _) => return Err(refuse(EkuProblem::Missing)),
+        (Some(_), Some(_)) => return Err(refuse(EkuProblem::Repeated)),
     };
     let eku = ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-        .map_err(|e| refuse(&format!("has an undecodable extendedKeyUsage ({e})")))?;
+        .map_err(|error| refuse(EkuProblem::Undecodable { error }))?;
     if !ext.critical {
-        return Err(refuse("has a non-critical extendedKeyUsage"));
+        return Err(refuse(EkuProblem::NotCritical));
     }
     match eku.0.as_slice() {
         [only] if *only == EKU_TIME_STAMPING => Ok(()),
-        purposes => {
-            let names: Vec<String> = purposes.iter().map(ToString::to_string).collect();
-            Err(refuse(&format!(
-                "has extendedKeyUsage [{}], not only timeStamping",
-                names.join(", ")
-            )))
-        }
+        purposes => Err(refuse(EkuProblem::NotOnlyTimeStamping {
+            purposes: purposes.to_vec(),
+        })),
     }
 }
 

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest as _, Sha256};
 
-use super::rfc3161::TimeStampResp;
+use super::rfc3161::{ResponseProblem, TimeStampResp};
 use crate::http::{Redirects, agent};
 use crate::text::excerpt;
 
@@ -74,13 +74,13 @@ impl TsaClient {
                 excerpt(&String::from_utf8_lossy(&bytes))
             )));
         }
-        check_granted(&bytes).map_err(fail)?;
+        check_granted(&bytes).map_err(|e| fail(e.to_string()))?;
         Ok(bytes)
     }
 }
 
 /// Checks that a DER `TimeStampResp` grants a token.
-fn check_granted(resp: &[u8]) -> Result<(), String> {
+fn check_granted(resp: &[u8]) -> Result<(), ResponseProblem> {
     TimeStampResp::from_der_bytes(resp)?.into_granted_token()?;
     Ok(())
 }

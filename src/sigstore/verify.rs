@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
-use super::error::SigstoreError;
+use super::error::{ChainProblem, MissingEvidence, SignerProblem, SigstoreError};
 use super::keys::PublicKey;
 use super::policy::IdentityPolicy;
 use super::rekor::{self, ContentRef, SignerRef, VerifiedEntry};
@@ -105,11 +105,13 @@ fn malformed(reason: impl Into<String>) -> SigstoreError {
     SigstoreError::malformed(reason)
 }
 
-fn need_root<'a>(opts: &VerifyOptions<'a>, why: &str) -> Result<&'a TrustedRoot, SigstoreError> {
-    opts.trusted_root
-        .ok_or_else(|| SigstoreError::UntrustedSigner {
-            reason: format!("no trusted root given, but {why}"),
-        })
+fn need_root<'a>(
+    opts: &VerifyOptions<'a>,
+    needed_for: &'static str,
+) -> Result<&'a TrustedRoot, SigstoreError> {
+    opts.trusted_root.ok_or(SigstoreError::UntrustedSigner {
+        problem: SignerProblem::NoTrustedRoot { needed_for },
+    })
 }
 
 /// The verified facts about a certificate signer.
@@ -126,16 +128,15 @@ fn verify_certificate_signer(
 ) -> Result<CertSigner, SigstoreError> {
     let leaf_der = material
         .leaf_certificate()
-        .ok_or_else(|| SigstoreError::UntrustedSigner {
-            reason: "bundle is signed with a key, but a certificate identity is required".into(),
+        .ok_or(SigstoreError::UntrustedSigner {
+            problem: SignerProblem::KeyWhereIdentityRequired,
         })?;
     if let SignerMaterial::X509CertificateChain(chain) = material {
         // A bundle must never bring its own trust anchor: the root comes from the trusted root.
         for der in chain {
             if ParsedCert::from_der(der)?.is_self_signed() {
                 return Err(SigstoreError::BadCertificateChain {
-                    reason: "bundle certificate chain contains a self-signed (root) certificate"
-                        .into(),
+                    problem: ChainProblem::SelfSignedInBundle,
                 });
             }
         }
@@ -207,8 +208,7 @@ pub fn verify_bundle(
         SignerPolicy::Key(k) => {
             if !matches!(vm.signer, SignerMaterial::PublicKey { .. }) {
                 return Err(SigstoreError::UntrustedSigner {
-                    reason: "bundle is signed with a certificate, but a managed key is required"
-                        .into(),
+                    problem: SignerProblem::CertificateWhereKeyRequired,
                 });
             }
             (k.clone(), None)
@@ -357,7 +357,7 @@ pub fn verify_bundle(
     }
     if opts.require_transparency && entries.is_empty() {
         return Err(SigstoreError::MissingTransparency {
-            reason: "the bundle has no transparency log entry".into(),
+            missing: MissingEvidence::NoLogEntry,
         });
     }
 
@@ -366,15 +366,15 @@ pub fn verify_bundle(
     if let Some(s) = &cert_signer {
         if times.is_empty() {
             return Err(SigstoreError::MissingTransparency {
-                reason: "no verified time (signed entry timestamp or RFC 3161 timestamp) for the certificate".into(),
+                missing: MissingEvidence::NoVerifiedTime,
             });
         }
         if let Some(t) = times.iter().find(|t| !s.leaf.valid_at(t.time)) {
             return Err(SigstoreError::Expired {
-                reason: format!(
-                    "signing time {} ({:?}) outside certificate validity {}..={}",
-                    t.time, t.source, s.leaf.not_before, s.leaf.not_after
-                ),
+                at: t.time,
+                from: t.source.clone(),
+                not_before: s.leaf.not_before,
+                not_after: s.leaf.not_after,
             });
         }
     }
