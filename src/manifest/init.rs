@@ -132,8 +132,11 @@ pub enum InitError {
     Name(#[from] ServerNameError),
     #[error(transparent)]
     Version(#[from] VersionError),
-    #[error("invalid launch command `{line}`: {reason}")]
-    Launch { line: String, reason: String },
+    #[error("invalid launch command `{line}`: {problem}")]
+    Launch {
+        line: String,
+        problem: super::CommandLineError,
+    },
     #[error(transparent)]
     EnvName(#[from] EnvError),
     #[error("--env-name needs --launch: variable names belong to a launch configuration")]
@@ -286,10 +289,11 @@ fn launch(req: &InitRequest) -> Result<Option<Launch>, InitError> {
         }
         return Err(InitError::EnvNamesWithoutLaunch);
     };
-    let mut launch = Launch::stdio_from_command_line(line).map_err(|reason| InitError::Launch {
-        line: line.clone(),
-        reason,
-    })?;
+    let mut launch =
+        Launch::stdio_from_command_line(line).map_err(|problem| InitError::Launch {
+            line: line.clone(),
+            problem,
+        })?;
     match &mut launch {
         Launch::Stdio { env_names, .. } => {
             for n in &req.env_names {

@@ -218,12 +218,26 @@ pub enum Launch {
     StreamableHttp { url: String },
 }
 
+/// Why a launch command line could not be split into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandLineError {
+    #[error("launch command is empty")]
+    Empty,
+    #[error("unterminated escape in launch command")]
+    UnterminatedEscape,
+    #[error("unterminated {quote} quote in launch command")]
+    UnterminatedQuote { quote: char },
+    #[error("trailing backslash in launch command")]
+    TrailingBackslash,
+}
+
 impl Launch {
     /// Parses a shell-like command line (`node dist/index.js --flag`) into a stdio launch.
     /// Quotes group words; no variables, globs or other shell features are interpreted.
-    pub fn stdio_from_command_line(line: &str) -> Result<Launch, String> {
+    pub fn stdio_from_command_line(line: &str) -> Result<Launch, CommandLineError> {
         let words = split_words(line)?;
-        let (command, args) = words.split_first().ok_or("launch command is empty")?;
+        let (command, args) = words.split_first().ok_or(CommandLineError::Empty)?;
         Ok(Launch::Stdio {
             command: command.clone(),
             args: args.to_vec(),
@@ -234,7 +248,7 @@ impl Launch {
     }
 }
 
-fn split_words(line: &str) -> Result<Vec<String>, String> {
+fn split_words(line: &str) -> Result<Vec<String>, CommandLineError> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
@@ -248,16 +262,16 @@ fn split_words(line: &str) -> Result<Vec<String>, String> {
                         Some(q) if q == c => break,
                         Some('\\') if c == '"' => match chars.next() {
                             Some(e) => cur.push(e),
-                            None => return Err("unterminated escape in launch command".into()),
+                            None => return Err(CommandLineError::UnterminatedEscape),
                         },
                         Some(x) => cur.push(x),
-                        None => return Err(format!("unterminated {c} quote in launch command")),
+                        None => return Err(CommandLineError::UnterminatedQuote { quote: c }),
                     }
                 }
             }
             '\\' => {
                 in_word = true;
-                cur.push(chars.next().ok_or("trailing backslash in launch command")?);
+                cur.push(chars.next().ok_or(CommandLineError::TrailingBackslash)?);
             }
             c if c.is_whitespace() => {
                 if in_word {

@@ -64,14 +64,32 @@ impl fmt::Display for ItemKind {
     }
 }
 
+/// What is inconsistent in a capture profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileProblem {
+    #[error("clientCapabilities must be sorted without repeats")]
+    CapabilitiesNotSorted,
+    #[error("envNames must be sorted without repeats")]
+    EnvNamesNotSorted,
+    #[error("a stdio profile needs argv and no url")]
+    StdioShape,
+    #[error("a streamable-http profile needs a url and no argv")]
+    HttpShape,
+}
+
 /// Pins that fail their own checks.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PinsError {
     #[error("a definition has no `name` string")]
     Unnamed,
-    #[error("definition of `{name}` cannot be canonicalized: {reason}")]
-    Canonical { name: String, reason: String },
+    #[error("definition of `{name}` cannot be canonicalized")]
+    Canonical {
+        name: String,
+        #[source]
+        source: crate::canonical::CanonError,
+    },
     #[error("pinned {kind} `{name}`: digest {pinned} does not match its definition ({computed})")]
     DigestMismatch {
         kind: ItemKind,
@@ -87,8 +105,8 @@ pub enum PinsError {
     },
     #[error("pinned {kind} `{name}` appears twice")]
     Duplicate { kind: ItemKind, name: String },
-    #[error("capture profile: {reason}")]
-    Profile { reason: String },
+    #[error("capture profile: {problem}")]
+    Profile { problem: ProfileProblem },
 }
 
 /// Everything a server offers to a model, pinned.
@@ -121,10 +139,10 @@ impl PinnedText {
 }
 
 fn text_digest(text: &str) -> Result<Digest, PinsError> {
-    let bytes = crate::canonical::to_vec(&Value::String(text.to_owned())).map_err(|e| {
+    let bytes = crate::canonical::to_vec(&Value::String(text.to_owned())).map_err(|source| {
         PinsError::Canonical {
             name: "instructions".into(),
-            reason: e.to_string(),
+            source,
         }
     })?;
     Ok(Digest::sha256_of(&bytes))
@@ -173,9 +191,9 @@ impl Pinned {
             .and_then(Value::as_str)
             .ok_or(PinsError::Unnamed)?
             .to_owned();
-        let digest = definition_digest(&definition).map_err(|reason| PinsError::Canonical {
+        let digest = definition_digest(&definition).map_err(|source| PinsError::Canonical {
             name: name.clone(),
-            reason,
+            source,
         })?;
         Ok(Self {
             name,
@@ -186,10 +204,11 @@ impl Pinned {
 }
 
 /// sha256 over the RFC 8785 canonical form of one definition object.
-pub fn definition_digest(definition: &Map<String, Value>) -> Result<Digest, String> {
+pub fn definition_digest(
+    definition: &Map<String, Value>,
+) -> Result<Digest, crate::canonical::CanonError> {
     // Canonicalizing a Map needs a Value; the clone is cheap next to a process launch.
-    let bytes =
-        crate::canonical::to_vec(&Value::Object(definition.clone())).map_err(|e| e.to_string())?;
+    let bytes = crate::canonical::to_vec(&Value::Object(definition.clone()))?;
     Ok(Digest::sha256_of(&bytes))
 }
 
@@ -220,9 +239,9 @@ impl ToolPins {
                     });
                 }
                 let computed =
-                    definition_digest(&p.definition).map_err(|reason| PinsError::Canonical {
+                    definition_digest(&p.definition).map_err(|source| PinsError::Canonical {
                         name: p.name.clone(),
-                        reason,
+                        source,
                     })?;
                 if computed != p.digest {
                     return Err(PinsError::DigestMismatch {
@@ -260,23 +279,19 @@ impl ToolPins {
 
 impl CaptureProfile {
     pub fn validate(&self) -> Result<(), PinsError> {
-        let bad = |reason: &str| {
-            Err(PinsError::Profile {
-                reason: reason.into(),
-            })
-        };
+        let bad = |problem| Err(PinsError::Profile { problem });
         if !self.client_capabilities.windows(2).all(|w| w[0] < w[1]) {
-            return bad("clientCapabilities must be sorted without repeats");
+            return bad(ProfileProblem::CapabilitiesNotSorted);
         }
         if !self.env_names.windows(2).all(|w| w[0] < w[1]) {
-            return bad("envNames must be sorted without repeats");
+            return bad(ProfileProblem::EnvNamesNotSorted);
         }
         match self.transport {
             TransportKind::Stdio if self.argv.is_empty() || self.url.is_some() => {
-                bad("a stdio profile needs argv and no url")
+                bad(ProfileProblem::StdioShape)
             }
             TransportKind::StreamableHttp if self.url.is_none() || !self.argv.is_empty() => {
-                bad("a streamable-http profile needs a url and no argv")
+                bad(ProfileProblem::HttpShape)
             }
             _ => Ok(()),
         }
