@@ -53,12 +53,12 @@ pub enum McpError {
     },
 
     #[error(
-        "MCP server {server} wrote a message that is not valid JSON-RPC ({reason}): `{excerpt}`{}",
+        "MCP server {server} wrote a message that is not valid JSON-RPC ({problem}): `{excerpt}`{}",
         stderr_suffix(stderr_tail)
     )]
     Garbage {
         server: String,
-        reason: String,
+        problem: GarbageProblem,
         excerpt: String,
         stderr_tail: String,
     },
@@ -82,11 +82,11 @@ pub enum McpError {
         message: String,
     },
 
-    #[error("MCP server {server} sent an invalid `{method}` result: {reason}")]
+    #[error("MCP server {server} sent an invalid `{method}` result: {problem}")]
     BadResult {
         server: String,
         method: String,
-        reason: String,
+        problem: ResultProblem,
     },
 
     #[error(
@@ -194,6 +194,78 @@ impl std::fmt::Display for LaunchProblem {
             LaunchProblem::NoPipes => f.write_str("the server's stdio pipes were not created"),
             LaunchProblem::NotHttpUrl { url } => {
                 write!(f, "`{url}` is not an http:// or https:// URL")
+            }
+        }
+    }
+}
+
+/// Why a message from the server is not JSON-RPC.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GarbageProblem {
+    /// Not JSON (or JSON that breaks the strict reader: duplicate keys, depth, size).
+    Json(crate::json::JsonError),
+    NotAnObject,
+    BatchMemberNotAnObject,
+    /// An object that is neither a request, a notification nor a response.
+    NotJsonRpc,
+}
+
+impl std::fmt::Display for GarbageProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GarbageProblem::Json(e) => match std::error::Error::source(e) {
+                Some(detail) => write!(f, "{e}: {detail}"),
+                None => write!(f, "{e}"),
+            },
+            GarbageProblem::NotAnObject => f.write_str("not a JSON object"),
+            GarbageProblem::BatchMemberNotAnObject => {
+                f.write_str("a batch member is not a JSON object")
+            }
+            GarbageProblem::NotJsonRpc => {
+                f.write_str("neither a request, a notification nor a response")
+            }
+        }
+    }
+}
+
+/// What is wrong with a result the server sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResultProblem {
+    NoProtocolVersion,
+    NotAnObject,
+    NeitherResultNorError,
+    NotComplete,
+    NoArray { key: String },
+    EntryNotAnObject { key: String },
+    EntryWithoutName { key: String },
+    TooManyServerRequests { limit: usize },
+    CursorNotAString,
+}
+
+impl std::fmt::Display for ResultProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResultProblem::NoProtocolVersion => f.write_str("no `protocolVersion` string"),
+            ResultProblem::NotAnObject => f.write_str("`result` is not an object"),
+            ResultProblem::NeitherResultNorError => f.write_str("neither `result` nor `error`"),
+            ResultProblem::NotComplete => {
+                f.write_str("the result is not `complete` (input required?)")
+            }
+            ResultProblem::NoArray { key } => write!(f, "no `{key}` array"),
+            ResultProblem::EntryNotAnObject { key } => {
+                write!(f, "an entry of `{key}` is not an object")
+            }
+            ResultProblem::EntryWithoutName { key } => {
+                write!(f, "an entry of `{key}` has no `name` string")
+            }
+            ResultProblem::CursorNotAString => f.write_str("`nextCursor` is not a string"),
+            ResultProblem::TooManyServerRequests { limit } => {
+                write!(
+                    f,
+                    "the server sent more than {limit} requests before answering"
+                )
             }
         }
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::error::{LaunchProblem, McpError};
+use super::error::{GarbageProblem, LaunchProblem, McpError};
 use super::stdio::{LineRead, read_line_bounded};
 use super::{ClientOptions, HttpLaunch, Received, Transport};
 
@@ -126,9 +126,9 @@ impl HttpTransport {
     /// Queues one JSON-RPC message, or each member of a batch (the first member
     /// carries the body's size, so budgets count every byte once).
     fn enqueue(&mut self, bytes: &[u8]) -> Result<(), McpError> {
-        let garbage = |reason: String| McpError::Garbage {
+        let garbage = |problem: GarbageProblem| McpError::Garbage {
             server: self.server.clone(),
-            reason,
+            problem,
             excerpt: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
             stderr_tail: String::new(),
         };
@@ -137,7 +137,7 @@ impl HttpTransport {
                 let mut size = bytes.len();
                 for message in batch {
                     if !message.is_object() {
-                        return Err(garbage("a batch member is not a JSON object".into()));
+                        return Err(garbage(GarbageProblem::BatchMemberNotAnObject));
                     }
                     self.queue.push_back(Received {
                         message,
@@ -153,8 +153,8 @@ impl HttpTransport {
                 });
                 Ok(())
             }
-            Ok(_) => Err(garbage("not a JSON object".into())),
-            Err(e) => Err(garbage(super::json_reason(&e))),
+            Ok(_) => Err(garbage(GarbageProblem::NotAnObject)),
+            Err(e) => Err(garbage(GarbageProblem::Json(e))),
         }
     }
 

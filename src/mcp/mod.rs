@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-pub use error::{LaunchProblem, McpError, REASON_SERVER_MISBEHAVED};
+pub use error::{GarbageProblem, LaunchProblem, McpError, REASON_SERVER_MISBEHAVED, ResultProblem};
 pub use session::Session;
 
 /// The stateless protocol revision, discovered with `server/discover`.
@@ -196,13 +196,4 @@ pub(crate) trait Transport {
     }
     /// Called once the version is known (HTTP sends it as a header).
     fn set_protocol_version(&mut self, _version: &str) {}
-}
-
-/// Why a message is not acceptable JSON, with the parser's detail (line,
-/// column, duplicate key), which `JsonError`'s own message leaves to its source.
-pub(crate) fn json_reason(e: &crate::json::JsonError) -> String {
-    match std::error::Error::source(e) {
-        Some(detail) => format!("{e}: {detail}"),
-        None => e.to_string(),
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
-use super::error::McpError;
+use super::error::{GarbageProblem, McpError, ResultProblem};
 use super::http::HttpTransport;
 use super::stdio::StdioTransport;
 use super::{
@@ -133,7 +133,7 @@ impl Session {
         let chosen = result
             .get("protocolVersion")
             .and_then(Value::as_str)
-            .ok_or_else(|| self.bad_result("initialize", "no `protocolVersion` string"))?;
+            .ok_or_else(|| self.bad_result("initialize", ResultProblem::NoProtocolVersion))?;
         if !HANDSHAKE_PROTOCOLS.contains(&chosen) {
             return Err(McpError::UnsupportedProtocol {
                 server: self.transport.server().to_owned(),
@@ -210,7 +210,9 @@ impl Session {
                     if served > MAX_SERVER_REQUESTS {
                         return Err(self.bad_result(
                             method,
-                            &format!("the server sent more than {MAX_SERVER_REQUESTS} requests before answering"),
+                            ResultProblem::TooManyServerRequests {
+                                limit: MAX_SERVER_REQUESTS,
+                            },
                         ));
                     }
                     let answer = self.answer(req_id.clone(), &incoming);
@@ -228,7 +230,7 @@ impl Session {
                 Kind::Neither => {
                     return Err(McpError::Garbage {
                         server: self.transport.server().to_owned(),
-                        reason: "neither a request, a notification nor a response".into(),
+                        problem: GarbageProblem::NotJsonRpc,
                         excerpt: incoming.to_string().chars().take(120).collect(),
                         stderr_tail: self.transport.stderr_tail(),
                     });
@@ -254,8 +256,8 @@ impl Session {
         }
         match response.get_mut("result").map(Value::take) {
             Some(result @ Value::Object(_)) => Ok(result),
-            Some(_) => Err(self.bad_result(method, "`result` is not an object")),
-            None => Err(self.bad_result(method, "neither `result` nor `error`")),
+            Some(_) => Err(self.bad_result(method, ResultProblem::NotAnObject)),
+            None => Err(self.bad_result(method, ResultProblem::NeitherResultNorError)),
         }
     }
 
@@ -310,11 +312,11 @@ impl Session {
         }
     }
 
-    fn bad_result(&self, method: &str, reason: &str) -> McpError {
+    fn bad_result(&self, method: &str, problem: ResultProblem) -> McpError {
         McpError::BadResult {
             server: self.transport.server().to_owned(),
             method: method.to_owned(),
-            reason: reason.to_owned(),
+            problem,
         }
     }
 
@@ -338,13 +340,13 @@ impl Session {
                 .and_then(Value::as_str)
                 .is_some_and(|t| t != "complete")
             {
-                return Err(
-                    self.bad_result(method, "the result is not `complete` (input required?)")
-                );
+                return Err(self.bad_result(method, ResultProblem::NotComplete));
             }
             let page = match result.get_mut(key).map(Value::take) {
                 Some(Value::Array(page)) => page,
-                _ => return Err(self.bad_result(method, &format!("no `{key}` array"))),
+                _ => {
+                    return Err(self.bad_result(method, ResultProblem::NoArray { key: key.into() }));
+                }
             };
             if page.len() > self.options.max_listing_entries.saturating_sub(items.len()) {
                 return Err(McpError::TooManyEntries {
@@ -355,13 +357,12 @@ impl Session {
             }
             for item in page {
                 let Value::Object(item) = item else {
-                    return Err(
-                        self.bad_result(method, &format!("an entry of `{key}` is not an object"))
-                    );
+                    return Err(self
+                        .bad_result(method, ResultProblem::EntryNotAnObject { key: key.into() }));
                 };
                 let Some(name) = item.get("name").and_then(Value::as_str) else {
                     return Err(self
-                        .bad_result(method, &format!("an entry of `{key}` has no `name` string")));
+                        .bad_result(method, ResultProblem::EntryWithoutName { key: key.into() }));
                 };
                 if !names.insert(name.to_owned()) {
                     return Err(McpError::DuplicateName {
@@ -380,7 +381,7 @@ impl Session {
                     }
                     cursor = Some(next.clone());
                 }
-                Some(_) => return Err(self.bad_result(method, "`nextCursor` is not a string")),
+                Some(_) => return Err(self.bad_result(method, ResultProblem::CursorNotAString)),
             }
         }
         Err(McpError::Pagination {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::error::{LaunchProblem, McpError};
+use super::error::{GarbageProblem, LaunchProblem, McpError};
 use super::{Received, StdioLaunch, Transport};
 
 /// How much of the server's stderr is kept (the newest bytes win).
@@ -33,7 +33,7 @@ enum Incoming {
     /// A message and the length of its line.
     Message(Value, usize),
     Garbage {
-        reason: String,
+        problem: GarbageProblem,
         excerpt: String,
     },
     TooLarge,
@@ -218,9 +218,9 @@ impl Transport for StdioTransport {
         };
         match event {
             Incoming::Message(message, bytes) => Ok(Received { message, bytes }),
-            Incoming::Garbage { reason, excerpt } => Err(McpError::Garbage {
+            Incoming::Garbage { problem, excerpt } => Err(McpError::Garbage {
                 server: self.server.clone(),
-                reason,
+                problem,
                 excerpt,
                 stderr_tail: self.stderr_tail(),
             }),
@@ -314,11 +314,11 @@ fn decode_line(line: &[u8]) -> Option<Incoming> {
     Some(match crate::json::parse_value(line) {
         Ok(v) if v.is_object() => Incoming::Message(v, line.len()),
         Ok(_) => Incoming::Garbage {
-            reason: "not a JSON object".into(),
+            problem: GarbageProblem::NotAnObject,
             excerpt: excerpt(line),
         },
         Err(e) => Incoming::Garbage {
-            reason: super::json_reason(&e),
+            problem: GarbageProblem::Json(e),
             excerpt: excerpt(line),
         },
     })
