@@ -128,8 +128,8 @@ pub enum McpError {
         limit: usize,
     },
 
-    #[error("HTTP request to {url} failed: {reason}")]
-    Http { url: String, reason: String },
+    #[error("HTTP request to {url} failed: {problem}")]
+    Http { url: String, problem: HttpProblem },
 }
 
 impl McpError {
@@ -267,6 +267,43 @@ impl std::fmt::Display for ResultProblem {
                     "the server sent more than {limit} requests before answering"
                 )
             }
+        }
+    }
+}
+
+/// What went wrong with an HTTP exchange with a remote server.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HttpProblem {
+    /// An error status, with the start of the body.
+    Status {
+        status: u16,
+        body: String,
+    },
+    ContentType {
+        content_type: String,
+    },
+    ReadBody(ureq::Error),
+    ReadStream(std::io::Error),
+    StreamTimeout,
+    Encode(serde_json::Error),
+    Timeout,
+    Transport(ureq::Error),
+}
+
+impl std::fmt::Display for HttpProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpProblem::Status { status, body } => write!(f, "status {status}: {body}"),
+            HttpProblem::ContentType { content_type } => {
+                write!(f, "unexpected content type `{content_type}`")
+            }
+            HttpProblem::ReadBody(e) => write!(f, "reading the response body: {e}"),
+            HttpProblem::ReadStream(e) => write!(f, "reading the event stream: {e}"),
+            HttpProblem::StreamTimeout => f.write_str("timed out reading the event stream"),
+            HttpProblem::Encode(e) => write!(f, "encoding a request: {e}"),
+            HttpProblem::Timeout => f.write_str("timed out"),
+            HttpProblem::Transport(e) => write!(f, "{e}"),
         }
     }
 }

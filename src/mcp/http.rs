@@ -10,7 +10,7 @@ use serde_json::Value;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::error::{GarbageProblem, LaunchProblem, McpError};
+use super::error::{GarbageProblem, HttpProblem, LaunchProblem, McpError};
 use super::stdio::{LineRead, read_line_bounded};
 use super::{ClientOptions, HttpLaunch, Received, Transport};
 
@@ -53,10 +53,10 @@ impl HttpTransport {
         })
     }
 
-    fn http_error(&self, reason: impl Into<String>) -> McpError {
+    fn http_error(&self, problem: HttpProblem) -> McpError {
         McpError::Http {
             url: self.url.clone(),
-            reason: reason.into(),
+            problem,
         }
     }
 
@@ -101,7 +101,10 @@ impl HttpTransport {
                 return Ok(());
             }
             let text: String = String::from_utf8_lossy(&body).chars().take(500).collect();
-            return Err(self.http_error(format!("status {status}: {}", text.trim())));
+            return Err(self.http_error(HttpProblem::Status {
+                status,
+                body: text.trim().to_owned(),
+            }));
         }
         if status == 202 || !is_request {
             return Ok(());
@@ -116,10 +119,12 @@ impl HttpTransport {
                 .into_with_config()
                 .limit(limit)
                 .read_to_vec()
-                .map_err(|e| self.http_error(format!("reading the response body: {e}")))?;
+                .map_err(|e| self.http_error(HttpProblem::ReadBody(e)))?;
             self.enqueue(&bytes)
         } else {
-            Err(self.http_error(format!("unexpected content type `{content_type}`")))
+            Err(self.http_error(HttpProblem::ContentType {
+                content_type: content_type.to_owned(),
+            }))
         }
     }
 
@@ -179,9 +184,9 @@ impl HttpTransport {
                 Err(e) => {
                     self.stream = None;
                     if e.kind() == io::ErrorKind::TimedOut {
-                        return Err(self.http_error("timed out reading the event stream"));
+                        return Err(self.http_error(HttpProblem::StreamTimeout));
                     }
-                    return Err(self.http_error(format!("reading the event stream: {e}")));
+                    return Err(self.http_error(HttpProblem::ReadStream(e)));
                 }
                 Ok(LineRead::Eof) => {
                     self.stream = None;
@@ -249,8 +254,8 @@ impl Transport for HttpTransport {
             self.stream = None;
             self.queue.clear();
         }
-        let body = serde_json::to_vec(message)
-            .map_err(|e| self.http_error(format!("encoding a request: {e}")))?;
+        let body =
+            serde_json::to_vec(message).map_err(|e| self.http_error(HttpProblem::Encode(e)))?;
         let mut request = self
             .agent
             .post(&self.url)
@@ -282,8 +287,8 @@ impl Transport for HttpTransport {
             }
         }
         let response = request.send(&body[..]).map_err(|e| match e {
-            ureq::Error::Timeout(_) => self.http_error("timed out"),
-            other => self.http_error(other.to_string()),
+            ureq::Error::Timeout(_) => self.http_error(HttpProblem::Timeout),
+            other => self.http_error(HttpProblem::Transport(other)),
         })?;
         self.take_response(response, is_request)
     }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-pub use error::{GarbageProblem, LaunchProblem, McpError, REASON_SERVER_MISBEHAVED, ResultProblem};
+pub use error::{
+    GarbageProblem, HttpProblem, LaunchProblem, McpError, REASON_SERVER_MISBEHAVED, ResultProblem,
+};
 pub use session::Session;
 
 /// The stateless protocol revision, discovered with `server/discover`.
