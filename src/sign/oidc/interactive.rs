@@ -23,7 +23,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 fn random_urlsafe(n: usize) -> Result<String, OidcError> {
     let mut buf = vec![0u8; n];
     getrandom::fill(&mut buf).map_err(|e| OidcError::Interactive {
-        reason: format!("no randomness: {e}"),
+        problem: InteractiveProblem::NoRandomness(e),
     })?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
@@ -36,7 +36,7 @@ pub fn interactive_token(
     timeout: Duration,
     show_url: &mut dyn FnMut(&str),
 ) -> Result<IdentityToken, OidcError> {
-    let err = |reason: String| OidcError::Interactive { reason };
+    let err = |problem: InteractiveProblem| OidcError::Interactive { problem };
     let discovery_url = format!(
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
@@ -48,14 +48,18 @@ pub fn interactive_token(
         authorization_endpoint: String,
         token_endpoint: String,
     }
-    let discovery: Discovery = serde_json::from_str(&doc)
-        .map_err(|e| err(format!("bad discovery document at {discovery_url}: {e}")))?;
+    let discovery: Discovery = serde_json::from_str(&doc).map_err(|e| {
+        err(InteractiveProblem::Discovery {
+            url: discovery_url.clone(),
+            source: e,
+        })
+    })?;
 
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| err(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| err(InteractiveProblem::Listen(e)))?;
     let port = listener
         .local_addr()
-        .map_err(|e| err(format!("cannot read listener address: {e}")))?
+        .map_err(|e| err(InteractiveProblem::ListenerAddress(e)))?
         .port();
     let redirect_uri = format!("http://localhost:{port}/auth/callback");
     let verifier = Zeroizing::new(random_urlsafe(48)?);
@@ -98,8 +102,8 @@ pub fn interactive_token(
     struct TokenAnswer {
         id_token: String,
     }
-    let answer: TokenAnswer = serde_json::from_str(&body)
-        .map_err(|e| err(format!("token endpoint gave no id_token: {e}")))?;
+    let answer: TokenAnswer =
+        serde_json::from_str(&body).map_err(|e| err(InteractiveProblem::NoIdToken(e)))?;
     let id_token = Zeroizing::new(answer.id_token);
     IdentityToken::parse(&id_token, "interactive login")
 }
@@ -111,32 +115,31 @@ pub fn wait_for_redirect(
     state: &str,
     timeout: Duration,
 ) -> Result<String, OidcError> {
-    let err = |reason: String| OidcError::Interactive { reason };
+    let err = |problem: InteractiveProblem| OidcError::Interactive { problem };
     let deadline = Instant::now() + timeout;
     listener
         .set_nonblocking(true)
-        .map_err(|e| err(format!("listener: {e}")))?;
+        .map_err(|e| err(InteractiveProblem::Listener(e)))?;
     for _ in 0..64 {
         let stream = loop {
             match listener.accept() {
                 Ok((s, _)) => break s,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     if Instant::now() >= deadline {
-                        return Err(err(format!(
-                            "no browser redirect within {}s",
-                            timeout.as_secs()
-                        )));
+                        return Err(err(InteractiveProblem::NoRedirect {
+                            secs: timeout.as_secs(),
+                        }));
                     }
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => return Err(err(format!("accepting the redirect: {e}"))),
+                Err(e) => return Err(err(InteractiveProblem::Accept(e))),
             }
         };
         if let Some(result) = handle_redirect(stream, state)? {
             return result;
         }
     }
-    Err(err("too many requests on the redirect listener".to_owned()))
+    Err(err(InteractiveProblem::TooManyRequests))
 }
 
 /// One request on the redirect listener: `None` if it was not the callback (favicon, ...).
@@ -145,15 +148,15 @@ fn handle_redirect(
     mut stream: TcpStream,
     state: &str,
 ) -> Result<Option<Result<String, OidcError>>, OidcError> {
-    let err = |reason: String| OidcError::Interactive { reason };
+    let err = |problem: InteractiveProblem| OidcError::Interactive { problem };
     stream
         .set_nonblocking(false)
         .and_then(|()| stream.set_read_timeout(Some(Duration::from_secs(10))))
-        .map_err(|e| err(format!("redirect connection: {e}")))?;
+        .map_err(|e| err(InteractiveProblem::RedirectConnection(e)))?;
     let mut line = String::new();
     BufReader::new(&stream)
         .take_line(&mut line)
-        .map_err(|e| err(format!("reading the redirect: {e}")))?;
+        .map_err(|e| err(InteractiveProblem::ReadRedirect(e)))?;
     let target = line.split_whitespace().nth(1).unwrap_or_default();
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if path != "/auth/callback" {
@@ -173,10 +176,12 @@ fn handle_redirect(
         }
     }
     let outcome = match (error, code, got_state) {
-        (Some(e), _, _) => Err(err(format!("the provider answered error `{e}`"))),
+        (Some(e), _, _) => Err(err(InteractiveProblem::ProviderError {
+            error: e.to_owned(),
+        })),
         (None, Some(c), Some(s)) if s == state => Ok(c),
-        (None, Some(_), _) => Err(err("redirect state does not match this login".to_owned())),
-        (None, None, _) => Err(err("redirect carries no code".to_owned())),
+        (None, Some(_), _) => Err(err(InteractiveProblem::StateMismatch)),
+        (None, None, _) => Err(err(InteractiveProblem::NoCode)),
     };
     let page: &[u8] = if outcome.is_ok() {
         b"Signed in; you can close this window and return to mcp-sign."
@@ -388,5 +393,58 @@ mod tests {
         }
         provider.join().map_err(|_| "provider thread panicked")?;
         Ok(())
+    }
+}
+
+/// What went wrong in the interactive (PKCE) login.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InteractiveProblem {
+    NoRandomness(getrandom::Error),
+    Discovery {
+        url: String,
+        source: serde_json::Error,
+    },
+    Listen(std::io::Error),
+    ListenerAddress(std::io::Error),
+    NoIdToken(serde_json::Error),
+    Listener(std::io::Error),
+    NoRedirect {
+        secs: u64,
+    },
+    Accept(std::io::Error),
+    TooManyRequests,
+    RedirectConnection(std::io::Error),
+    ReadRedirect(std::io::Error),
+    ProviderError {
+        error: String,
+    },
+    StateMismatch,
+    NoCode,
+    /// The signing config names no OIDC provider to log in with.
+    NoProvider,
+}
+
+impl std::fmt::Display for InteractiveProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoRandomness(e) => write!(f, "no randomness: {e}"),
+            Self::Discovery { url, source } => {
+                write!(f, "bad discovery document at {url}: {source}")
+            }
+            Self::Listen(e) => write!(f, "cannot listen on 127.0.0.1: {e}"),
+            Self::ListenerAddress(e) => write!(f, "cannot read listener address: {e}"),
+            Self::NoIdToken(e) => write!(f, "token endpoint gave no id_token: {e}"),
+            Self::Listener(e) => write!(f, "listener: {e}"),
+            Self::NoRedirect { secs } => write!(f, "no browser redirect within {secs}s"),
+            Self::Accept(e) => write!(f, "accepting the redirect: {e}"),
+            Self::TooManyRequests => f.write_str("too many requests on the redirect listener"),
+            Self::RedirectConnection(e) => write!(f, "redirect connection: {e}"),
+            Self::ReadRedirect(e) => write!(f, "reading the redirect: {e}"),
+            Self::ProviderError { error } => write!(f, "the provider answered error `{error}`"),
+            Self::StateMismatch => f.write_str("redirect state does not match this login"),
+            Self::NoCode => f.write_str("redirect carries no code"),
+            Self::NoProvider => f.write_str("the signing config names no oidc provider"),
+        }
     }
 }

@@ -10,7 +10,7 @@
 
 mod ambient;
 mod claims;
-mod interactive;
+pub mod interactive;
 mod token_file;
 
 use std::fmt;
@@ -72,8 +72,10 @@ pub enum OidcError {
         status: u16,
         body: String,
     },
-    #[error("interactive login failed: {reason}")]
-    Interactive { reason: String },
+    #[error("interactive login failed: {problem}")]
+    Interactive {
+        problem: interactive::InteractiveProblem,
+    },
     #[error("cannot read the identity token from {from}")]
     TokenFile {
         from: String,
@@ -192,12 +194,9 @@ pub fn obtain_token_with_env(
         && std::io::stdin().is_terminal()
         && std::io::stderr().is_terminal()
     {
-        let issuer = opts
-            .oidc_issuer
-            .as_deref()
-            .ok_or_else(|| OidcError::Interactive {
-                reason: "the signing config names no oidc provider".to_owned(),
-            })?;
+        let issuer = opts.oidc_issuer.as_deref().ok_or(OidcError::Interactive {
+            problem: interactive::InteractiveProblem::NoProvider,
+        })?;
         return interactive_token(issuer, &opts.client_id, opts.timeout, &mut |url| {
             show_url(url)
         });
