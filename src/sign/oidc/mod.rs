@@ -64,8 +64,18 @@ pub enum OidcError {
         "no identity token: pass --identity-token-file, set SIGSTORE_ID_TOKEN, run in GitHub Actions with `id-token: write`, or run interactively"
     )]
     NoSource,
-    #[error("request to {url} failed: {reason}")]
-    Http { url: String, reason: String },
+    #[error("request to {url} failed")]
+    Http {
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
+    #[error("request to {url} failed: reading the answer")]
+    ReadAnswer {
+        url: String,
+        #[source]
+        source: ureq::Error,
+    },
     #[error("{url} answered http {status}: {body}")]
     HttpStatus {
         url: String,
@@ -99,7 +109,9 @@ impl OidcError {
             Self::Audience { .. } => "token-audience",
             Self::Expired { .. } => "token-expired",
             Self::NoSource => "no-token",
-            Self::Http { .. } | Self::HttpStatus { .. } => "token-request-failed",
+            Self::Http { .. } | Self::ReadAnswer { .. } | Self::HttpStatus { .. } => {
+                "token-request-failed"
+            }
             Self::Interactive { .. } => "interactive-login-failed",
             Self::TokenFile { .. } => "token-file-unreadable",
             Self::TokenFileTooLarge { .. } => "token-file-too-large",
@@ -216,9 +228,9 @@ fn read_reply(
     url: &str,
     reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<Zeroizing<String>, OidcError> {
-    let mut resp = reply.map_err(|e| OidcError::Http {
+    let mut resp = reply.map_err(|source| OidcError::Http {
         url: url.to_owned(),
-        reason: e.to_string(),
+        source,
     })?;
     let status = resp.status().as_u16();
     let body = resp
@@ -226,9 +238,9 @@ fn read_reply(
         .with_config()
         .limit(MAX_RESPONSE)
         .read_to_string()
-        .map_err(|e| OidcError::Http {
+        .map_err(|source| OidcError::ReadAnswer {
             url: url.to_owned(),
-            reason: format!("reading the answer: {e}"),
+            source,
         })?;
     let body = Zeroizing::new(body);
     if !(200..300).contains(&status) {
