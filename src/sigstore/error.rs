@@ -101,8 +101,8 @@ pub enum SigstoreError {
     #[error("missing transparency evidence: {missing}")]
     MissingTransparency { missing: MissingEvidence },
     /// The trusted root JSON does not parse or breaks the format.
-    #[error("malformed trusted root: {reason}")]
-    MalformedTrustedRoot { reason: String },
+    #[error("malformed trusted root: {problem}")]
+    MalformedTrustedRoot { problem: TrustedRootProblem },
     /// A file could not be read.
     #[error("cannot read `{}`", path.display())]
     Io {
@@ -621,4 +621,58 @@ pub enum KeyProblem {
     P256Point { error: p256::ecdsa::Error },
     #[error("invalid P-384 point: {error}")]
     P384Point { error: p384::ecdsa::Error },
+}
+
+/// Why a trusted root document was refused.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum TrustedRootProblem {
+    #[error("`{}` is larger than {limit} bytes", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("invalid json: {}", crate::error_chain(error))]
+    Json { error: crate::json::JsonError },
+    #[error("unsupported media type `{media_type}`")]
+    MediaType { media_type: String },
+    #[error("invalid {entry} time `{value}`: {error}")]
+    Time {
+        entry: TrustEntry,
+        value: String,
+        error: chrono::ParseError,
+    },
+    #[error("{entry} has no validFor")]
+    NoValidFor { entry: TrustEntry },
+    /// A missing start must not be read as "valid since forever".
+    #[error("{entry} validFor has no start")]
+    NoStart { entry: TrustEntry },
+    #[error("{entry} validFor ends before it starts")]
+    EndsBeforeStart {
+        entry: TrustEntry,
+        start: i64,
+        end: i64,
+    },
+    #[error("{entry} key does not match its keyDetails {key_details}")]
+    KeyDetailsMismatch {
+        entry: TrustEntry,
+        key_details: String,
+    },
+    #[error("{entry} has an empty certificate chain")]
+    EmptyChain { entry: TrustEntry },
+}
+
+/// The trusted root entry a problem is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustEntry {
+    /// A transparency or CT log, by base URL.
+    Log { base_url: String },
+    /// A certificate or timestamp authority, by URI.
+    Authority { uri: String },
+}
+
+impl std::fmt::Display for TrustEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Log { base_url } => write!(f, "log {base_url}"),
+            Self::Authority { uri } => write!(f, "authority {uri}"),
+        }
+    }
 }
