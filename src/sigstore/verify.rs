@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
-use super::error::{ChainProblem, MissingEvidence, SignerProblem, SigstoreError};
+use super::error::{ChainProblem, MissingEvidence, SignatureCheck, SignerProblem, SigstoreError};
 use super::keys::PublicKey;
 use super::policy::IdentityPolicy;
 use super::rekor::{self, ContentRef, SignerRef, VerifiedEntry};
@@ -237,7 +237,7 @@ pub fn verify_bundle(
             };
             key.verify(&env.pae(), &sig.sig)
                 .map_err(|_| SigstoreError::BadSignature {
-                    what: "DSSE envelope signature".into(),
+                    what: SignatureCheck::DsseEnvelope,
                 })?;
             if let Some(d) = &artifact_digest {
                 if env.payload_type != super::dsse::IN_TOTO_PAYLOAD_TYPE {
@@ -294,7 +294,7 @@ pub fn verify_bundle(
                 }
             };
             let bad = |_| SigstoreError::BadSignature {
-                what: "message signature".into(),
+                what: SignatureCheck::Message,
             };
             match artifact {
                 Some(ArtifactRef::Bytes(b)) => key.verify(b, &m.signature).map_err(bad)?,
