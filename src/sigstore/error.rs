@@ -14,8 +14,8 @@ use super::verify::TimeSource;
 #[derive(Debug, thiserror::Error)]
 pub enum SigstoreError {
     /// The bundle JSON does not parse or breaks the bundle format.
-    #[error("malformed bundle: {reason}")]
-    MalformedBundle { reason: String },
+    #[error("malformed bundle: {problem}")]
+    MalformedBundle { problem: BundleProblem },
     /// The bundle's media type is not one this verifier knows.
     #[error("unsupported bundle media type `{media_type}`")]
     UnsupportedMediaType { media_type: String },
@@ -144,10 +144,8 @@ impl SigstoreError {
         }
     }
 
-    pub(crate) fn malformed(reason: impl Into<String>) -> Self {
-        Self::MalformedBundle {
-            reason: reason.into(),
-        }
+    pub(crate) fn malformed(problem: BundleProblem) -> Self {
+        Self::MalformedBundle { problem }
     }
 }
 
@@ -803,4 +801,47 @@ mod tests {
             assert_eq!(e.reason_code(), code, "{message}");
         }
     }
+}
+
+/// Why a bundle is malformed: unparseable, or parseable but inconsistent.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum BundleProblem {
+    /// Not JSON, duplicate keys, or too large.
+    #[error("invalid bundle json: {}", crate::error_chain(error))]
+    Json { error: crate::json::JsonError },
+    /// JSON of the wrong shape (serde's words: missing field, wrong type, bad base64).
+    #[error("invalid bundle json: {error}")]
+    Shape { error: serde_json::Error },
+    #[error("bundle has both dsseEnvelope and messageSignature")]
+    BothContents,
+    #[error("bundle has neither dsseEnvelope nor messageSignature")]
+    NoContent,
+    #[error("x509CertificateChain is empty")]
+    EmptyChain,
+    #[error("a single certificate needs bundle version 0.3 or later")]
+    SingleCertificateBeforeV03,
+    #[error("verificationMaterial has no certificate, chain or public key")]
+    NoSigner,
+    #[error("verificationMaterial has more than one of certificate, chain, public key")]
+    SeveralSigners,
+    #[error("negative logIndex {log_index} or integratedTime {integrated_time}")]
+    NegativeEntry {
+        log_index: i64,
+        integrated_time: i64,
+    },
+    #[error("negative inclusion proof logIndex {log_index} or treeSize {tree_size}")]
+    NegativeProof { log_index: i64, tree_size: i64 },
+    #[error("DSSE envelope has {count} signatures, expected exactly 1")]
+    DsseSignatureCount { count: usize },
+    #[error("unsupported message digest algorithm {algorithm}")]
+    DigestAlgorithm { algorithm: String },
+    #[error("message digest is not 32 bytes")]
+    DigestLength { len: usize },
+    #[error("message signature bundle without artifact or digest")]
+    NoArtifactOrDigest,
+    #[error("in-toto statement is not JSON: {}", crate::error_chain(error))]
+    StatementNotJson { error: crate::json::JsonError },
+    #[error("in-toto statement has no subject list")]
+    StatementNoSubjects,
 }
