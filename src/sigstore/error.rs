@@ -24,7 +24,7 @@ pub enum SigstoreError {
     MalformedKey { problem: KeyProblem },
     /// A key algorithm (or curve) that is not Ed25519, ECDSA P-256 or ECDSA P-384.
     #[error("unsupported key algorithm {algorithm}")]
-    UnsupportedKeyAlgorithm { algorithm: String },
+    UnsupportedKeyAlgorithm { algorithm: KeyAlgorithm },
     /// A signature did not verify.
     #[error("bad signature: {what}")]
     BadSignature { what: SignatureCheck },
@@ -34,7 +34,8 @@ pub enum SigstoreError {
     /// The certificate identity does not match the caller's policy.
     #[error("identity mismatch for {field}: expected {expected}, got {actual}")]
     IdentityMismatch {
-        field: String,
+        /// `certificate identity`, `oidc issuer`, or a Fulcio extension's name.
+        field: &'static str,
         expected: String,
         actual: String,
     },
@@ -844,4 +845,16 @@ pub enum BundleProblem {
     StatementNotJson { error: crate::json::JsonError },
     #[error("in-toto statement has no subject list")]
     StatementNoSubjects,
+}
+
+/// A key algorithm this verifier does not take.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyAlgorithm {
+    /// The SubjectPublicKeyInfo algorithm OID.
+    #[error("{0}")]
+    Oid(ObjectIdentifier),
+    /// An EC key on a curve other than P-256 and P-384.
+    #[error("EC curve {0}")]
+    EcCurve(ObjectIdentifier),
 }

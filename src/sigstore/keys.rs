@@ -8,7 +8,7 @@ use ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
 
-use super::error::{KeyProblem, SignatureCheck, SigstoreError};
+use super::error::{KeyAlgorithm, KeyProblem, SignatureCheck, SigstoreError};
 use super::oid::{EC_PUBLIC_KEY, ED25519, SECP256R1, SECP384R1};
 
 /// Hash functions an ECDSA signature can be computed over.
@@ -88,11 +88,11 @@ impl PublicKey {
                 return Ok(Self::P384(k));
             }
             return Err(SigstoreError::UnsupportedKeyAlgorithm {
-                algorithm: format!("EC curve {curve}"),
+                algorithm: KeyAlgorithm::EcCurve(curve),
             });
         }
         Err(SigstoreError::UnsupportedKeyAlgorithm {
-            algorithm: alg.to_string(),
+            algorithm: KeyAlgorithm::Oid(alg),
         })
     }
 
