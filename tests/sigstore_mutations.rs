@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use mcpsig::sigstore::error::BundleProblem;
 use mcpsig::sigstore::policy::IdentityPolicy;
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::sigstore::{
@@ -73,8 +74,8 @@ fn check_case(
     };
     verify(&json)?;
     let original: Value =
-        serde_json::from_slice(&json).map_err(|e| SigstoreError::MalformedBundle {
-            reason: e.to_string(),
+        serde_json::from_slice(&json).map_err(|error| SigstoreError::MalformedBundle {
+            problem: BundleProblem::Shape { error },
         })?;
     let mut rng = Rng(seed);
 
@@ -103,8 +104,8 @@ fn check_case(
             if let Some(slot) = v.pointer_mut(field) {
                 *slot = Value::String(b64().encode(&bytes));
             }
-            let text = serde_json::to_vec(&v).map_err(|e| SigstoreError::MalformedBundle {
-                reason: e.to_string(),
+            let text = serde_json::to_vec(&v).map_err(|error| SigstoreError::MalformedBundle {
+                problem: BundleProblem::Shape { error },
             })?;
             let outcome = verify(&text);
             if SIGNED_FIELDS.contains(field) {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::dsse::Envelope;
-use super::error::SigstoreError;
+use super::error::{BundleProblem, SigstoreError};
 use super::serde_pb::{b64, b64_vec, i64_str};
 
 pub const MEDIA_TYPE_V0_1: &str = "application/vnd.dev.sigstore.bundle+json;version=0.1";
@@ -173,17 +173,12 @@ impl Bundle {
     /// Parses a bundle from its JSON form, once: strictly (duplicate keys, trailing data and
     /// oversized input are refused before anything else), then into the model.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
-        let value = crate::json::parse_value(bytes).map_err(|e| {
-            SigstoreError::malformed(format!("invalid bundle json: {}", crate::error_chain(&e)))
-        })?;
-        serde_json::from_value(value).map_err(|e| {
-            // Structural errors from `TryFrom<RawBundle>` arrive already worded; keep them bare.
-            let msg = e.to_string();
-            match msg.strip_prefix("malformed bundle: ") {
-                Some(inner) => SigstoreError::malformed(inner),
-                None => SigstoreError::malformed(format!("invalid bundle json: {msg}")),
-            }
-        })
+        let value = crate::json::parse_value(bytes)
+            .map_err(|error| SigstoreError::malformed(BundleProblem::Json { error }))?;
+        // Shape first, then structure outside serde, so a structural error keeps its type.
+        let raw: RawBundle = serde_json::from_value(value)
+            .map_err(|error| SigstoreError::malformed(BundleProblem::Shape { error }))?;
+        Self::try_from(raw)
     }
 
     /// Writes the bundle as pretty JSON, zero values included.
@@ -272,14 +267,10 @@ impl TryFrom<RawBundle> for Bundle {
             (Some(e), None) => Content::DsseEnvelope(e),
             (None, Some(m)) => Content::MessageSignature(m),
             (Some(_), Some(_)) => {
-                return Err(SigstoreError::malformed(
-                    "bundle has both dsseEnvelope and messageSignature",
-                ));
+                return Err(SigstoreError::malformed(BundleProblem::BothContents));
             }
             (None, None) => {
-                return Err(SigstoreError::malformed(
-                    "bundle has neither dsseEnvelope nor messageSignature",
-                ));
+                return Err(SigstoreError::malformed(BundleProblem::NoContent));
             }
         };
         let vm = raw.verification_material;
@@ -287,7 +278,7 @@ impl TryFrom<RawBundle> for Bundle {
             (Some(k), None, None) => SignerMaterial::PublicKey { hint: k.hint },
             (None, Some(chain), None) => {
                 if chain.certificates.is_empty() {
-                    return Err(SigstoreError::malformed("x509CertificateChain is empty"));
+                    return Err(SigstoreError::malformed(BundleProblem::EmptyChain));
                 }
                 SignerMaterial::X509CertificateChain(
                     chain
@@ -300,36 +291,32 @@ impl TryFrom<RawBundle> for Bundle {
             (None, None, Some(c)) => {
                 if version < BundleVersion::V0_3 {
                     return Err(SigstoreError::malformed(
-                        "a single certificate needs bundle version 0.3 or later",
+                        BundleProblem::SingleCertificateBeforeV03,
                     ));
                 }
                 SignerMaterial::Certificate(c.raw_bytes)
             }
             (None, None, None) => {
-                return Err(SigstoreError::malformed(
-                    "verificationMaterial has no certificate, chain or public key",
-                ));
+                return Err(SigstoreError::malformed(BundleProblem::NoSigner));
             }
             _ => {
-                return Err(SigstoreError::malformed(
-                    "verificationMaterial has more than one of certificate, chain, public key",
-                ));
+                return Err(SigstoreError::malformed(BundleProblem::SeveralSigners));
             }
         };
         for e in &vm.tlog_entries {
             if e.log_index < 0 || e.integrated_time < 0 {
-                return Err(SigstoreError::malformed(format!(
-                    "negative logIndex {} or integratedTime {}",
-                    e.log_index, e.integrated_time
-                )));
+                return Err(SigstoreError::malformed(BundleProblem::NegativeEntry {
+                    log_index: e.log_index,
+                    integrated_time: e.integrated_time,
+                }));
             }
             if let Some(p) = &e.inclusion_proof
                 && (p.log_index < 0 || p.tree_size < 0)
             {
-                return Err(SigstoreError::malformed(format!(
-                    "negative inclusion proof logIndex {} or treeSize {}",
-                    p.log_index, p.tree_size
-                )));
+                return Err(SigstoreError::malformed(BundleProblem::NegativeProof {
+                    log_index: p.log_index,
+                    tree_size: p.tree_size,
+                }));
             }
         }
         Ok(Bundle {
@@ -422,13 +409,21 @@ mod tests {
     #[test]
     fn rejects_unknown_media_type() {
         let j = KEY_BUNDLE.replace("bundle.v0.3+json", "bundle.v9+json");
-        assert!(Bundle::from_json(j.as_bytes()).is_err());
+        assert!(matches!(
+            Bundle::from_json(j.as_bytes()),
+            Err(SigstoreError::UnsupportedMediaType { media_type }) if media_type.ends_with("v9+json")
+        ));
     }
 
     #[test]
     fn rejects_negative_log_index() {
         let j = KEY_BUNDLE.replacen(r#""logIndex": "0""#, r#""logIndex": "-1""#, 1);
-        assert!(Bundle::from_json(j.as_bytes()).is_err());
+        assert!(matches!(
+            Bundle::from_json(j.as_bytes()),
+            Err(SigstoreError::MalformedBundle {
+                problem: BundleProblem::NegativeEntry { log_index: -1, .. }
+            })
+        ));
     }
 
     #[test]
@@ -437,6 +432,11 @@ mod tests {
             r#""dsseEnvelope""#,
             r#""messageSignature": {"signature": "AQID"}, "dsseEnvelope""#,
         );
-        assert!(Bundle::from_json(j.as_bytes()).is_err());
+        assert!(matches!(
+            Bundle::from_json(j.as_bytes()),
+            Err(SigstoreError::MalformedBundle {
+                problem: BundleProblem::BothContents
+            })
+        ));
     }
 }

@@ -14,8 +14,8 @@ use super::verify::TimeSource;
 #[derive(Debug, thiserror::Error)]
 pub enum SigstoreError {
     /// The bundle JSON does not parse or breaks the bundle format.
-    #[error("malformed bundle: {reason}")]
-    MalformedBundle { reason: String },
+    #[error("malformed bundle: {problem}")]
+    MalformedBundle { problem: BundleProblem },
     /// The bundle's media type is not one this verifier knows.
     #[error("unsupported bundle media type `{media_type}`")]
     UnsupportedMediaType { media_type: String },
@@ -24,17 +24,18 @@ pub enum SigstoreError {
     MalformedKey { problem: KeyProblem },
     /// A key algorithm (or curve) that is not Ed25519, ECDSA P-256 or ECDSA P-384.
     #[error("unsupported key algorithm {algorithm}")]
-    UnsupportedKeyAlgorithm { algorithm: String },
+    UnsupportedKeyAlgorithm { algorithm: KeyAlgorithm },
     /// A signature did not verify.
     #[error("bad signature: {what}")]
-    BadSignature { what: String },
+    BadSignature { what: SignatureCheck },
     /// The signer is not the one the caller trusts (key or certificate authority).
     #[error("untrusted signer: {problem}")]
     UntrustedSigner { problem: SignerProblem },
     /// The certificate identity does not match the caller's policy.
     #[error("identity mismatch for {field}: expected {expected}, got {actual}")]
     IdentityMismatch {
-        field: String,
+        /// `certificate identity`, `oidc issuer`, or a Fulcio extension's name.
+        field: &'static str,
         expected: String,
         actual: String,
     },
@@ -101,8 +102,8 @@ pub enum SigstoreError {
     #[error("missing transparency evidence: {missing}")]
     MissingTransparency { missing: MissingEvidence },
     /// The trusted root JSON does not parse or breaks the format.
-    #[error("malformed trusted root: {reason}")]
-    MalformedTrustedRoot { reason: String },
+    #[error("malformed trusted root: {problem}")]
+    MalformedTrustedRoot { problem: TrustedRootProblem },
     /// A file could not be read.
     #[error("cannot read `{}`", path.display())]
     Io {
@@ -144,10 +145,8 @@ impl SigstoreError {
         }
     }
 
-    pub(crate) fn malformed(reason: impl Into<String>) -> Self {
-        Self::MalformedBundle {
-            reason: reason.into(),
-        }
+    pub(crate) fn malformed(problem: BundleProblem) -> Self {
+        Self::MalformedBundle { problem }
     }
 }
 
@@ -621,4 +620,241 @@ pub enum KeyProblem {
     P256Point { error: p256::ecdsa::Error },
     #[error("invalid P-384 point: {error}")]
     P384Point { error: p384::ecdsa::Error },
+}
+
+/// Why a trusted root document was refused.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum TrustedRootProblem {
+    #[error("`{}` is larger than {limit} bytes", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("invalid json: {}", crate::error_chain(error))]
+    Json { error: crate::json::JsonError },
+    #[error("unsupported media type `{media_type}`")]
+    MediaType { media_type: String },
+    #[error("invalid {entry} time `{value}`: {error}")]
+    Time {
+        entry: TrustEntry,
+        value: String,
+        error: chrono::ParseError,
+    },
+    #[error("{entry} has no validFor")]
+    NoValidFor { entry: TrustEntry },
+    /// A missing start must not be read as "valid since forever".
+    #[error("{entry} validFor has no start")]
+    NoStart { entry: TrustEntry },
+    #[error("{entry} validFor ends before it starts")]
+    EndsBeforeStart {
+        entry: TrustEntry,
+        start: i64,
+        end: i64,
+    },
+    #[error("{entry} key does not match its keyDetails {key_details}")]
+    KeyDetailsMismatch {
+        entry: TrustEntry,
+        key_details: String,
+    },
+    #[error("{entry} has an empty certificate chain")]
+    EmptyChain { entry: TrustEntry },
+}
+
+/// The trusted root entry a problem is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustEntry {
+    /// A transparency or CT log, by base URL.
+    Log { base_url: String },
+    /// A certificate or timestamp authority, by URI.
+    Authority { uri: String },
+}
+
+impl std::fmt::Display for TrustEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Log { base_url } => write!(f, "log {base_url}"),
+            Self::Authority { uri } => write!(f, "authority {uri}"),
+        }
+    }
+}
+
+/// Which signature check failed (never why: a wrong signature is just wrong).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureCheck {
+    #[error("DSSE envelope signature")]
+    DsseEnvelope,
+    #[error("message signature")]
+    Message,
+    #[error("ecdsa signature")]
+    Ecdsa,
+    #[error("ed25519 signature")]
+    Ed25519,
+    /// Ed25519 signs the message itself, so a digest alone cannot be checked.
+    #[error("an Ed25519 signature cannot be verified from a digest")]
+    Ed25519FromDigest,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::Reason;
+
+    /// The typed causes print the messages the free-text reasons used to, so reports, CLI
+    /// output and scenario logs read as before; the reason code stays the variant's.
+    #[test]
+    fn typed_causes_keep_their_messages_and_codes() {
+        let cases: Vec<(SigstoreError, &str, Reason)> = vec![
+            (
+                SigstoreError::Expired {
+                    at: 5,
+                    from: TimeSource::Tlog {
+                        log_url: "u".into(),
+                        log_index: 3,
+                    },
+                    not_before: 10,
+                    not_after: 20,
+                },
+                "expired: signing time 5 (Tlog { log_url: \"u\", log_index: 3 }) outside certificate validity 10..=20",
+                Reason::CertificateExpired,
+            ),
+            (
+                SigstoreError::UntrustedLog {
+                    problem: UntrustedLogProblem::NotTrustedAt {
+                        log_id: vec![0xab, 0xcd],
+                        times: vec![7, 8],
+                        time_source: "signed entry timestamp",
+                    },
+                },
+                "untrusted transparency log: log abcd was not trusted at [7, 8] (from the signed entry timestamp)",
+                Reason::UntrustedLog,
+            ),
+            (
+                SigstoreError::BadInclusionProof {
+                    problem: InclusionProofProblem::RootMismatch {
+                        computed: [0; 32],
+                        claimed: vec![1],
+                    },
+                },
+                "bad inclusion proof: computed root 0000000000000000000000000000000000000000000000000000000000000000 does not match proof root 01",
+                Reason::BadInclusionProof,
+            ),
+            (
+                SigstoreError::NoSignedTime {
+                    log_id: vec![0xff],
+                    log_index: 9,
+                    rekor_v2: true,
+                },
+                "no signed time for the key of log ff (entry 9): a Rekor v2 entry has no integrated time, and the bundle has no RFC 3161 timestamp",
+                Reason::NoSignedTime,
+            ),
+            (
+                SigstoreError::BadCheckpoint {
+                    problem: CheckpointProblem::SignatureLinePrefix { line: "x".into() },
+                },
+                "bad checkpoint: signature line `x` does not start with `\u{2014} `",
+                Reason::BadCheckpoint,
+            ),
+            (
+                SigstoreError::BadTimestamp {
+                    problem: TimestampProblem::ExtendedKeyUsage {
+                        authority: "tsa".into(),
+                        problem: EkuProblem::NotOnlyTimeStamping {
+                            purposes: vec![
+                                ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8"),
+                                ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3"),
+                            ],
+                        },
+                    },
+                },
+                "bad timestamp: certificate of timestamp authority tsa has extendedKeyUsage [1.3.6.1.5.5.7.3.8, 1.3.6.1.5.5.7.3.3], not only timeStamping (RFC 3161 requires one critical extendedKeyUsage of only timeStamping)",
+                Reason::BadTimestamp,
+            ),
+            (
+                SigstoreError::LogEntryMismatch {
+                    problem: EntryMismatch::HexDigestMismatch {
+                        field: "spec.data.hash".into(),
+                        algorithm: "sha256".into(),
+                        value: "00".into(),
+                        expected: vec![0x12],
+                    },
+                },
+                "log entry mismatch: log entry spec.data.hash is sha256:00, expected sha256:12",
+                Reason::LogEntryMismatch,
+            ),
+            (
+                SigstoreError::MalformedTrustedRoot {
+                    problem: TrustedRootProblem::NoStart {
+                        entry: TrustEntry::Authority { uri: "ca".into() },
+                    },
+                },
+                "malformed trusted root: authority ca validFor has no start",
+                Reason::MalformedTrustedRoot,
+            ),
+            (
+                SigstoreError::BadSignature {
+                    what: SignatureCheck::Message,
+                },
+                "bad signature: message signature",
+                Reason::BadSignature,
+            ),
+        ];
+        for (e, message, code) in cases {
+            assert_eq!(e.to_string(), message);
+            assert_eq!(e.reason_code(), code, "{message}");
+        }
+    }
+}
+
+/// Why a bundle is malformed: unparseable, or parseable but inconsistent.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum BundleProblem {
+    /// Not JSON, duplicate keys, or too large.
+    #[error("invalid bundle json: {}", crate::error_chain(error))]
+    Json { error: crate::json::JsonError },
+    /// JSON of the wrong shape (serde's words: missing field, wrong type, bad base64).
+    #[error("invalid bundle json: {error}")]
+    Shape { error: serde_json::Error },
+    #[error("bundle has both dsseEnvelope and messageSignature")]
+    BothContents,
+    #[error("bundle has neither dsseEnvelope nor messageSignature")]
+    NoContent,
+    #[error("x509CertificateChain is empty")]
+    EmptyChain,
+    #[error("a single certificate needs bundle version 0.3 or later")]
+    SingleCertificateBeforeV03,
+    #[error("verificationMaterial has no certificate, chain or public key")]
+    NoSigner,
+    #[error("verificationMaterial has more than one of certificate, chain, public key")]
+    SeveralSigners,
+    #[error("negative logIndex {log_index} or integratedTime {integrated_time}")]
+    NegativeEntry {
+        log_index: i64,
+        integrated_time: i64,
+    },
+    #[error("negative inclusion proof logIndex {log_index} or treeSize {tree_size}")]
+    NegativeProof { log_index: i64, tree_size: i64 },
+    #[error("DSSE envelope has {count} signatures, expected exactly 1")]
+    DsseSignatureCount { count: usize },
+    #[error("unsupported message digest algorithm {algorithm}")]
+    DigestAlgorithm { algorithm: String },
+    #[error("message digest is not 32 bytes")]
+    DigestLength { len: usize },
+    #[error("message signature bundle without artifact or digest")]
+    NoArtifactOrDigest,
+    #[error("in-toto statement is not JSON: {}", crate::error_chain(error))]
+    StatementNotJson { error: crate::json::JsonError },
+    #[error("in-toto statement has no subject list")]
+    StatementNoSubjects,
+}
+
+/// A key algorithm this verifier does not take.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyAlgorithm {
+    /// The SubjectPublicKeyInfo algorithm OID.
+    #[error("{0}")]
+    Oid(ObjectIdentifier),
+    /// An EC key on a curve other than P-256 and P-384.
+    #[error("EC curve {0}")]
+    EcCurve(ObjectIdentifier),
 }

@@ -8,7 +8,7 @@ use ecdsa::signature::hazmat::PrehashVerifier as _;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
 
-use super::error::{KeyProblem, SigstoreError};
+use super::error::{KeyAlgorithm, KeyProblem, SignatureCheck, SigstoreError};
 use super::oid::{EC_PUBLIC_KEY, ED25519, SECP256R1, SECP384R1};
 
 /// Hash functions an ECDSA signature can be computed over.
@@ -88,11 +88,11 @@ impl PublicKey {
                 return Ok(Self::P384(k));
             }
             return Err(SigstoreError::UnsupportedKeyAlgorithm {
-                algorithm: format!("EC curve {curve}"),
+                algorithm: KeyAlgorithm::EcCurve(curve),
             });
         }
         Err(SigstoreError::UnsupportedKeyAlgorithm {
-            algorithm: alg.to_string(),
+            algorithm: KeyAlgorithm::Oid(alg),
         })
     }
 
@@ -164,11 +164,11 @@ impl PublicKey {
     /// message and cannot be checked from a digest, so it is refused.
     pub fn verify_prehash(&self, digest: &[u8], sig: &[u8]) -> Result<(), SigstoreError> {
         let bad = || SigstoreError::BadSignature {
-            what: "ecdsa signature".into(),
+            what: SignatureCheck::Ecdsa,
         };
         match self {
             Self::Ed25519(_) => Err(SigstoreError::BadSignature {
-                what: "an Ed25519 signature cannot be verified from a digest".into(),
+                what: SignatureCheck::Ed25519FromDigest,
             }),
             Self::P256(k) => {
                 let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
@@ -183,7 +183,7 @@ impl PublicKey {
 
     fn verify_ed25519(&self, msg: &[u8], sig: &[u8]) -> Result<(), SigstoreError> {
         let bad = || SigstoreError::BadSignature {
-            what: "ed25519 signature".into(),
+            what: SignatureCheck::Ed25519,
         };
         let Self::Ed25519(k) = self else {
             return Err(bad());

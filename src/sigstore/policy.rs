@@ -142,7 +142,7 @@ impl IdentityPolicy {
     ) -> Result<(), SigstoreError> {
         if !sans.iter().any(|s| self.identity.matches(s)) {
             return Err(SigstoreError::IdentityMismatch {
-                field: "certificate identity".into(),
+                field: "certificate identity",
                 expected: self.identity.describe(),
                 actual: format!("{sans:?}"),
             });
@@ -151,7 +151,7 @@ impl IdentityPolicy {
             Some(i) if self.issuer.matches(i) => {}
             other => {
                 return Err(SigstoreError::IdentityMismatch {
-                    field: "oidc issuer".into(),
+                    field: "oidc issuer",
                     expected: self.issuer.describe(),
                     actual: other.unwrap_or("(none)").to_owned(),
                 });
@@ -162,7 +162,7 @@ impl IdentityPolicy {
                 Some(v) if m.matches(v) => {}
                 other => {
                     return Err(SigstoreError::IdentityMismatch {
-                        field: ext.name().into(),
+                        field: ext.name(),
                         expected: m.describe(),
                         actual: other.map_or("(none)", String::as_str).to_owned(),
                     });

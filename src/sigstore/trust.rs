@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::cert::{ParsedCert, verify_signed_by};
-use super::error::{AuthorityChainProblem, SigstoreError};
+use super::error::{AuthorityChainProblem, SigstoreError, TrustEntry, TrustedRootProblem};
 use super::keys::PublicKey;
 use super::serde_pb::b64;
 use crate::fsutil::{ReadError, read_limited};
@@ -136,25 +136,23 @@ impl TrustedRoot {
     pub fn from_file(path: &Path) -> Result<Self, SigstoreError> {
         let bytes = read_limited(path, MAX_TRUST_FILE_BYTES).map_err(|e| match e {
             ReadError::Io { path, source } => SigstoreError::Io { path, source },
-            ReadError::TooLarge { path, limit } => SigstoreError::MalformedTrustedRoot {
-                reason: format!("`{}` is larger than {limit} bytes", path.display()),
-            },
+            ReadError::TooLarge { path, limit } => {
+                malformed(TrustedRootProblem::TooLarge { path, limit })
+            }
         })?;
         Self::from_json(&bytes)
     }
 
     /// Parses a trusted root JSON document.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
-        let raw: RawTrustedRoot =
-            crate::json::from_slice(bytes).map_err(|e| SigstoreError::MalformedTrustedRoot {
-                reason: format!("invalid json: {}", crate::error_chain(&e)),
-            })?;
+        let raw: RawTrustedRoot = crate::json::from_slice(bytes)
+            .map_err(|error| malformed(TrustedRootProblem::Json { error }))?;
         if raw.media_type != TRUSTED_ROOT_MEDIA_TYPE
             && raw.media_type != TRUSTED_ROOT_MEDIA_TYPE_V0_1_NEW
         {
-            return Err(SigstoreError::MalformedTrustedRoot {
-                reason: format!("unsupported media type `{}`", raw.media_type),
-            });
+            return Err(malformed(TrustedRootProblem::MediaType {
+                media_type: raw.media_type,
+            }));
         }
         Ok(Self {
             tlogs: raw
@@ -191,32 +189,44 @@ impl TrustedRoot {
     }
 }
 
-fn parse_time(s: &str, what: &str) -> Result<i64, SigstoreError> {
+fn malformed(problem: TrustedRootProblem) -> SigstoreError {
+    SigstoreError::MalformedTrustedRoot { problem }
+}
+
+fn parse_time(s: &str, entry: &TrustEntry) -> Result<i64, SigstoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc).timestamp())
-        .map_err(|e| SigstoreError::MalformedTrustedRoot {
-            reason: format!("invalid {what} time `{s}`: {e}"),
+        .map_err(|error| {
+            malformed(TrustedRootProblem::Time {
+                entry: entry.clone(),
+                value: s.to_owned(),
+                error,
+            })
         })
 }
 
-fn time_range(raw: Option<RawTimeRange>, what: &str) -> Result<TimeRange, SigstoreError> {
-    let raw = raw.ok_or_else(|| SigstoreError::MalformedTrustedRoot {
-        reason: format!("{what} has no validFor"),
+fn time_range(raw: Option<RawTimeRange>, entry: &TrustEntry) -> Result<TimeRange, SigstoreError> {
+    let raw = raw.ok_or_else(|| {
+        malformed(TrustedRootProblem::NoValidFor {
+            entry: entry.clone(),
+        })
     })?;
     // A missing start must not be read as "valid since forever".
-    let start = raw
-        .start
-        .ok_or_else(|| SigstoreError::MalformedTrustedRoot {
-            reason: format!("{what} validFor has no start"),
-        })?;
-    let start = parse_time(&start, what)?;
-    let end = raw.end.map(|e| parse_time(&e, what)).transpose()?;
-    if let Some(e) = end
-        && e < start
+    let start = raw.start.ok_or_else(|| {
+        malformed(TrustedRootProblem::NoStart {
+            entry: entry.clone(),
+        })
+    })?;
+    let start = parse_time(&start, entry)?;
+    let end = raw.end.map(|e| parse_time(&e, entry)).transpose()?;
+    if let Some(end) = end
+        && end < start
     {
-        return Err(SigstoreError::MalformedTrustedRoot {
-            reason: format!("{what} validFor ends before it starts"),
-        });
+        return Err(malformed(TrustedRootProblem::EndsBeforeStart {
+            entry: entry.clone(),
+            start,
+            end,
+        }));
     }
     Ok(TimeRange { start, end })
 }
@@ -225,8 +235,10 @@ impl TryFrom<RawTlog> for LogInstance {
     type Error = SigstoreError;
 
     fn try_from(raw: RawTlog) -> Result<Self, Self::Error> {
-        let what = format!("log {}", raw.base_url);
-        let valid_for = time_range(raw.public_key.valid_for, &what)?;
+        let entry = TrustEntry::Log {
+            base_url: raw.base_url.clone(),
+        };
+        let valid_for = time_range(raw.public_key.valid_for, &entry)?;
         let key = match raw.public_key.key_details.as_str() {
             "PKIX_ED25519" | "PKIX_ECDSA_P256_SHA_256" | "PKIX_ECDSA_P384_SHA_384" => {
                 let k = PublicKey::from_spki_der(&raw.public_key.raw_bytes)?;
@@ -237,12 +249,10 @@ impl TryFrom<RawTlog> for LogInstance {
                         | (PublicKey::P384(_), "PKIX_ECDSA_P384_SHA_384")
                 );
                 if !matches {
-                    return Err(SigstoreError::MalformedTrustedRoot {
-                        reason: format!(
-                            "{what} key does not match its keyDetails {}",
-                            raw.public_key.key_details
-                        ),
-                    });
+                    return Err(malformed(TrustedRootProblem::KeyDetailsMismatch {
+                        entry,
+                        key_details: raw.public_key.key_details,
+                    }));
                 }
                 Some(k)
             }
@@ -266,8 +276,10 @@ impl TryFrom<RawCa> for CertificateAuthority {
     type Error = SigstoreError;
 
     fn try_from(raw: RawCa) -> Result<Self, Self::Error> {
-        let what = format!("authority {}", raw.uri);
-        let valid_for = time_range(raw.valid_for, &what)?;
+        let entry = TrustEntry::Authority {
+            uri: raw.uri.clone(),
+        };
+        let valid_for = time_range(raw.valid_for, &entry)?;
         let cert_chain: Vec<Vec<u8>> = raw
             .cert_chain
             .certificates
@@ -275,9 +287,7 @@ impl TryFrom<RawCa> for CertificateAuthority {
             .map(|c| c.raw_bytes)
             .collect();
         if cert_chain.is_empty() {
-            return Err(SigstoreError::MalformedTrustedRoot {
-                reason: format!("{what} has an empty certificate chain"),
-            });
+            return Err(malformed(TrustedRootProblem::EmptyChain { entry }));
         }
         Ok(Self::new(raw.uri, cert_chain, valid_for))
     }
@@ -361,7 +371,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn embedded_roots_parse() -> Result<(), SigstoreError> {
+    fn embedded_roots_parse() -> Result<(), Box<dyn std::error::Error>> {
         let p = TrustedRoot::production()?;
         assert!(!p.tlogs.is_empty() && !p.certificate_authorities.is_empty());
         // Rekor v1 log ids are the SHA-256 of the key's SPKI DER.
@@ -369,9 +379,7 @@ mod tests {
             .tlogs
             .iter()
             .find(|l| matches!(l.key, Some(PublicKey::P256(_))));
-        let v1 = v1.ok_or_else(|| SigstoreError::MalformedTrustedRoot {
-            reason: "no p256".into(),
-        })?;
+        let v1 = v1.ok_or("no p256")?;
         assert_eq!(
             v1.key.as_ref().map(|k| k.key_id().to_vec()),
             Some(v1.log_id.clone())

@@ -10,7 +10,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
-use super::error::{ChainProblem, MissingEvidence, SignerProblem, SigstoreError};
+use super::error::{
+    BundleProblem, ChainProblem, MissingEvidence, SignatureCheck, SignerProblem, SigstoreError,
+};
 use super::keys::PublicKey;
 use super::policy::IdentityPolicy;
 use super::rekor::{self, ContentRef, SignerRef, VerifiedEntry};
@@ -101,8 +103,8 @@ pub struct VerifiedBundle {
     pub tlog_entries: Vec<VerifiedEntry>,
 }
 
-fn malformed(reason: impl Into<String>) -> SigstoreError {
-    SigstoreError::malformed(reason)
+fn malformed(problem: BundleProblem) -> SigstoreError {
+    SigstoreError::malformed(problem)
 }
 
 fn need_root<'a>(
@@ -168,16 +170,12 @@ fn verify_certificate_signer(
 
 /// Checks that an in-toto statement names the artifact's SHA-256 digest among its subjects.
 fn check_statement_subject(payload: &[u8], digest: &[u8; 32]) -> Result<(), SigstoreError> {
-    let statement: Value = crate::json::parse_value(payload).map_err(|e| {
-        malformed(format!(
-            "in-toto statement is not JSON: {}",
-            crate::error_chain(&e)
-        ))
-    })?;
+    let statement: Value = crate::json::parse_value(payload)
+        .map_err(|error| malformed(BundleProblem::StatementNotJson { error }))?;
     let subjects = statement
         .get("subject")
         .and_then(Value::as_array)
-        .ok_or_else(|| malformed("in-toto statement has no subject list"))?;
+        .ok_or_else(|| malformed(BundleProblem::StatementNoSubjects))?;
     let want = hex::encode(digest);
     let found = subjects.iter().any(|s| {
         s.get("digest")
@@ -230,14 +228,13 @@ pub fn verify_bundle(
     match &bundle.content {
         Content::DsseEnvelope(env) => {
             let [sig] = env.signatures.as_slice() else {
-                return Err(malformed(format!(
-                    "DSSE envelope has {} signatures, expected exactly 1",
-                    env.signatures.len()
-                )));
+                return Err(malformed(BundleProblem::DsseSignatureCount {
+                    count: env.signatures.len(),
+                }));
             };
             key.verify(&env.pae(), &sig.sig)
                 .map_err(|_| SigstoreError::BadSignature {
-                    what: "DSSE envelope signature".into(),
+                    what: SignatureCheck::DsseEnvelope,
                 })?;
             if let Some(d) = &artifact_digest {
                 if env.payload_type != super::dsse::IN_TOTO_PAYLOAD_TYPE {
@@ -264,16 +261,15 @@ pub fn verify_bundle(
             let hinted = match &m.message_digest {
                 Some(h) => {
                     if h.algorithm != "SHA2_256" {
-                        return Err(malformed(format!(
-                            "unsupported message digest algorithm {}",
-                            h.algorithm
-                        )));
+                        return Err(malformed(BundleProblem::DigestAlgorithm {
+                            algorithm: h.algorithm.clone(),
+                        }));
                     }
-                    let d: [u8; 32] = h
-                        .digest
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| malformed("message digest is not 32 bytes"))?;
+                    let d: [u8; 32] = h.digest.as_slice().try_into().map_err(|_| {
+                        malformed(BundleProblem::DigestLength {
+                            len: h.digest.len(),
+                        })
+                    })?;
                     Some(d)
                 }
                 None => None,
@@ -288,13 +284,11 @@ pub fn verify_bundle(
                 (Some(a), _) => a,
                 (None, Some(h)) => h,
                 (None, None) => {
-                    return Err(malformed(
-                        "message signature bundle without artifact or digest",
-                    ));
+                    return Err(malformed(BundleProblem::NoArtifactOrDigest));
                 }
             };
             let bad = |_| SigstoreError::BadSignature {
-                what: "message signature".into(),
+                what: SignatureCheck::Message,
             };
             match artifact {
                 Some(ArtifactRef::Bytes(b)) => key.verify(b, &m.signature).map_err(bad)?,
