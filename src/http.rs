@@ -41,6 +41,23 @@ pub(crate) struct HttpReply {
     pub body: String,
 }
 
+/// Why a JSON POST failed: sending it, or reading the answer (the transport's own error kept).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PostError {
+    Send(ureq::Error),
+    Read(ureq::Error),
+}
+
+impl std::fmt::Display for PostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PostError::Send(e) => write!(f, "{e}"),
+            PostError::Read(e) => write!(f, "reading the answer: {e}"),
+        }
+    }
+}
+
 /// POSTs `body` as JSON (with a bearer token when given) and reads at most 8 MiB of answer.
 /// The error is the transport's, for the caller to put in its own error with the URL.
 pub(crate) fn post_json(
@@ -48,7 +65,7 @@ pub(crate) fn post_json(
     url: &str,
     bearer: Option<&str>,
     body: &serde_json::Value,
-) -> Result<HttpReply, String> {
+) -> Result<HttpReply, PostError> {
     let mut req = agent
         .post(url)
         .header("Content-Type", "application/json")
@@ -56,13 +73,13 @@ pub(crate) fn post_json(
     if let Some(token) = bearer {
         req = req.header("Authorization", &format!("Bearer {token}"));
     }
-    let mut resp = req.send_json(body).map_err(|e| e.to_string())?;
+    let mut resp = req.send_json(body).map_err(PostError::Send)?;
     let status = resp.status().as_u16();
     let body = resp
         .body_mut()
         .with_config()
         .limit(MAX_JSON_RESPONSE)
         .read_to_string()
-        .map_err(|e| format!("reading the answer: {e}"))?;
+        .map_err(PostError::Read)?;
     Ok(HttpReply { status, body })
 }

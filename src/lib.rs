@@ -17,7 +17,7 @@ pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
-mod http;
+pub mod http;
 pub mod json;
 pub mod keygen;
 pub mod keys;

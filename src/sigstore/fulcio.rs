@@ -17,8 +17,11 @@ use crate::text::excerpt;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FulcioError {
-    #[error("request to {url} failed: {reason}")]
-    Http { url: String, reason: String },
+    #[error("request to {url} failed: {problem}")]
+    Http {
+        url: String,
+        problem: crate::http::PostError,
+    },
     #[error("{url} answered http {status}: {body}")]
     Status {
         url: String,
@@ -99,10 +102,10 @@ impl FulcioClient {
             })?;
         // protobuf `bytes` in JSON: base64 of the PEM text, as Fulcio's v2 API expects.
         let body = serde_json::json!({ "certificateSigningRequest": STANDARD.encode(pem) });
-        let reply = post_json(&self.agent, &url, Some(token), &body).map_err(|reason| {
+        let reply = post_json(&self.agent, &url, Some(token), &body).map_err(|problem| {
             FulcioError::Http {
                 url: url.clone(),
-                reason,
+                problem,
             }
         })?;
         if !(200..300).contains(&reply.status) {

@@ -23,8 +23,11 @@ use crate::text::excerpt;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RekorError {
-    #[error("request to {url} failed: {reason}")]
-    Http { url: String, reason: String },
+    #[error("request to {url} failed: {problem}")]
+    Http {
+        url: String,
+        problem: crate::http::PostError,
+    },
     #[error("{url} answered http {status}: {body}")]
     Status {
         url: String,
@@ -340,9 +343,9 @@ fn post_entry(
     url: &str,
     body: &serde_json::Value,
 ) -> Result<String, RekorError> {
-    let reply = post_json(agent, url, None, body).map_err(|reason| RekorError::Http {
+    let reply = post_json(agent, url, None, body).map_err(|problem| RekorError::Http {
         url: url.to_owned(),
-        reason,
+        problem,
     })?;
     if !(200..300).contains(&reply.status) {
         return Err(RekorError::Status {
