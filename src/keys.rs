@@ -144,9 +144,17 @@ impl PrivateKey {
         } else {
             doc
         };
-        Ok(PrivateKey {
-            inner: signing_key_from_pkcs8(der.as_bytes())?,
-        })
+        let inner = signing_key_from_pkcs8(der.as_bytes()).map_err(|e| {
+            // A wrong passphrase usually fails the CBC padding check, but about one time in
+            // 256 the padding happens to be valid and the "plaintext" is noise: that too is a
+            // wrong passphrase, not a malformed key.
+            if encrypted {
+                KeyError::BadPassphrase
+            } else {
+                e
+            }
+        })?;
+        Ok(PrivateKey { inner })
     }
 
     /// Reads a private key file: refused when group or others have any access to it (as ssh
