@@ -39,8 +39,11 @@ pub enum SigningConfigError {
     },
     #[error("signing config `{path}` is larger than {limit} bytes")]
     TooLarge { path: String, limit: u64 },
-    #[error("invalid signing config json in `{origin}`: {reason}")]
-    Json { origin: String, reason: String },
+    #[error("invalid signing config json in `{origin}`: {problem}")]
+    Json {
+        origin: String,
+        problem: JsonProblem,
+    },
     #[error(
         "unsupported signing config media type `{actual}` in `{origin}`: expected `{MEDIA_TYPE_V0_2}`"
     )]
@@ -209,12 +212,12 @@ impl SigningConfig {
     pub fn from_json(bytes: &[u8], origin: &str) -> Result<Self, SigningConfigError> {
         let json_err = |e: serde_json::Error| SigningConfigError::Json {
             origin: origin.to_owned(),
-            reason: e.to_string(),
+            problem: JsonProblem::Shape(e),
         };
         let value: serde_json::Value =
             crate::json::parse_value(bytes).map_err(|e| SigningConfigError::Json {
                 origin: origin.to_owned(),
-                reason: crate::error_chain(&e),
+                problem: JsonProblem::Strict(e),
             })?;
         let value = if value.get("mediaType").and_then(|m| m.as_str())
             == Some(CLIENT_TRUST_CONFIG_MEDIA_TYPE)
@@ -373,6 +376,24 @@ fn check_url(url: &str, origin: &str) -> Result<(), SigningConfigError> {
             origin: origin.to_owned(),
             url: url.to_owned(),
         })
+    }
+}
+
+/// Why a signing config's JSON was refused: by the strict reader (duplicate keys, depth,
+/// size), or by its shape.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum JsonProblem {
+    Strict(crate::json::JsonError),
+    Shape(serde_json::Error),
+}
+
+impl std::fmt::Display for JsonProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JsonProblem::Strict(e) => f.write_str(&crate::error_chain(e)),
+            JsonProblem::Shape(e) => write!(f, "{e}"),
+        }
     }
 }
 

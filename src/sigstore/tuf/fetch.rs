@@ -32,7 +32,7 @@ impl Fetcher {
         let mut resp = self.agent.get(url).call().map_err(|e| TufError::Fetch {
             role: role.to_owned(),
             url: url.to_owned(),
-            reason: e.to_string(),
+            transport: Box::new(e),
         })?;
         let status = resp.status().as_u16();
         if status == 404 || status == 403 {
@@ -55,7 +55,7 @@ impl Fetcher {
             Err(e) => Err(TufError::Fetch {
                 role: role.to_owned(),
                 url: url.to_owned(),
-                reason: e.to_string(),
+                transport: Box::new(e),
             }),
         }
     }

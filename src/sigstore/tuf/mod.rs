@@ -96,11 +96,12 @@ impl Default for Limits {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TufError {
-    #[error("cannot fetch {role} from {url}: {reason}")]
+    #[error("cannot fetch {role} from {url}: {transport}")]
     Fetch {
         role: String,
         url: String,
-        reason: String,
+        /// The transport's error, boxed: it is large and this error travels by value.
+        transport: Box<ureq::Error>,
     },
     #[error("{url} answered http {status} for {role}")]
     Status {
