@@ -32,7 +32,7 @@ pub fn github_actions_token(
     }
     let answer: Answer = serde_json::from_str(&body).map_err(|e| OidcError::Malformed {
         source_name: "github actions",
-        reason: format!("answer is not {{\"value\": ...}}: {e}"),
+        problem: super::TokenProblem::NoValue(e),
     })?;
     // Moving the String into Zeroizing keeps its one allocation, which is wiped on drop.
     let value = Zeroizing::new(answer.value);

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use super::{GITHUB_ACTIONS_ISSUER, OidcError, SIGSTORE_AUDIENCE};
+use super::{GITHUB_ACTIONS_ISSUER, OidcError, SIGSTORE_AUDIENCE, TokenProblem};
 
 /// The claims of an identity token that signing needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,22 +65,22 @@ impl IdentityToken {
     /// for error messages (the token itself never appears in one).
     pub fn parse(raw: &str, source_name: &'static str) -> Result<Self, OidcError> {
         let raw = Zeroizing::new(raw.trim().to_owned());
-        let malformed = |reason: &str| OidcError::Malformed {
+        let malformed = |problem: TokenProblem| OidcError::Malformed {
             source_name,
-            reason: reason.to_owned(),
+            problem,
         };
         let mut parts = raw.split('.');
         let (Some(_header), Some(payload), Some(_sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(malformed("expected three dot-separated parts"));
+            return Err(malformed(TokenProblem::NotThreeParts));
         };
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .or_else(|_| URL_SAFE.decode(payload))
-            .map_err(|_| malformed("payload is not base64url"))?;
+            .map_err(|_| malformed(TokenProblem::PayloadNotBase64))?;
         let raw_claims: RawClaims = serde_json::from_slice(&payload)
-            .map_err(|e| malformed(&format!("payload is not a json claims object: {e}")))?;
+            .map_err(|e| malformed(TokenProblem::PayloadNotClaims(e)))?;
         let missing = |claim| OidcError::MissingClaim { source_name, claim };
         let audience = match raw_claims.aud {
             Some(Audience::One(a)) => vec![a],
@@ -95,7 +95,7 @@ impl IdentityToken {
         }
         let exp = raw_claims.exp.ok_or_else(|| missing("exp"))?;
         let expires_at = DateTime::from_timestamp(exp, 0)
-            .ok_or_else(|| malformed("`exp` is not a valid time"))?;
+            .ok_or_else(|| malformed(TokenProblem::ExpiryNotATime))?;
         let claims = Claims {
             issuer: raw_claims
                 .iss

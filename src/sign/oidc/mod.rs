@@ -33,14 +33,42 @@ pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent
 /// Upper bound for reading a token or an OIDC provider's answer.
 const MAX_RESPONSE: u64 = 1024 * 1024;
 
+/// What is wrong with an identity token's form (its contents are never quoted: it is a secret).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TokenProblem {
+    NotThreeParts,
+    PayloadNotBase64,
+    PayloadNotClaims(serde_json::Error),
+    ExpiryNotATime,
+    NotUtf8,
+    /// GitHub Actions answered without `{"value": ...}`.
+    NoValue(serde_json::Error),
+}
+
+impl std::fmt::Display for TokenProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenProblem::NotThreeParts => f.write_str("expected three dot-separated parts"),
+            TokenProblem::PayloadNotBase64 => f.write_str("payload is not base64url"),
+            TokenProblem::PayloadNotClaims(e) => {
+                write!(f, "payload is not a json claims object: {e}")
+            }
+            TokenProblem::ExpiryNotATime => f.write_str("`exp` is not a valid time"),
+            TokenProblem::NotUtf8 => f.write_str("not utf-8 text"),
+            TokenProblem::NoValue(e) => write!(f, "answer is not {{\"value\": ...}}: {e}"),
+        }
+    }
+}
+
 /// Why no usable identity token could be had.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OidcError {
-    #[error("identity token from {source_name} is not a jwt: {reason}")]
+    #[error("identity token from {source_name} is not a jwt: {problem}")]
     Malformed {
         source_name: &'static str,
-        reason: String,
+        problem: TokenProblem,
     },
     #[error("identity token from {source_name} lacks the `{claim}` claim")]
     MissingClaim {

@@ -49,7 +49,7 @@ pub fn read_token_file(path: &std::path::Path) -> Result<Zeroizing<String>, Oidc
     }
     let text = std::str::from_utf8(&buf).map_err(|_| OidcError::Malformed {
         source_name: "--identity-token-file",
-        reason: "not utf-8 text".to_owned(),
+        problem: super::TokenProblem::NotUtf8,
     })?;
     let token = text.trim();
     if token.is_empty() {
