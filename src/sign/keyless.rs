@@ -48,8 +48,8 @@ pub enum KeylessError {
     Rekor(#[from] RekorError),
     #[error("the signing config selects the rekor v2 log {log} but no timestamp authority")]
     RekorV2WithoutTsa { log: String },
-    #[error("timestamp from {url}: {reason}")]
-    Timestamp { url: String, reason: String },
+    #[error(transparent)]
+    Timestamp(crate::sigstore::tsa_client::TsaError),
     #[error("ephemeral key: {reason}")]
     Key { reason: String },
     #[error("cannot load the trusted root")]
@@ -82,7 +82,7 @@ impl KeylessError {
             Self::Rekor(RekorError::Answer { .. }) => "rekor-bad-answer",
             Self::Rekor(_) => "rekor-request-failed",
             Self::Key { .. } => "key",
-            Self::Timestamp { .. } => "tsa-request-failed",
+            Self::Timestamp(_) => "tsa-request-failed",
             Self::RekorV2WithoutTsa { .. } => "signing-config-no-service",
             Self::TrustedRoot(e) | Self::SelfCheck(e) => e.reason_code().as_str(),
             Self::Write(crate::fsutil::WriteError::Exists { .. }) => "output-exists",
@@ -531,10 +531,7 @@ impl Log {
 
 impl From<TsaError> for KeylessError {
     fn from(e: TsaError) -> Self {
-        KeylessError::Timestamp {
-            url: e.url,
-            reason: e.reason,
-        }
+        KeylessError::Timestamp(e)
     }
 }
 

@@ -18,10 +18,37 @@ const MAX_RESPONSE: u64 = 1 << 20;
 
 /// Why a timestamp could not be obtained.
 #[derive(Debug, thiserror::Error)]
-#[error("timestamp from {url}: {reason}")]
+#[error("timestamp from {url}: {problem}")]
 pub struct TsaError {
     pub url: String,
-    pub reason: String,
+    pub problem: TsaProblem,
+}
+
+/// What went wrong asking a timestamp authority.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TsaProblem {
+    NoRandomness(getrandom::Error),
+    Send(ureq::Error),
+    Read(ureq::Error),
+    Status {
+        status: u16,
+        body: String,
+    },
+    /// The answer is not a granted RFC 3161 response.
+    Response(ResponseProblem),
+}
+
+impl std::fmt::Display for TsaProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TsaProblem::NoRandomness(e) => write!(f, "no randomness: {e}"),
+            TsaProblem::Send(e) => write!(f, "{e}"),
+            TsaProblem::Read(e) => write!(f, "reading the answer: {e}"),
+            TsaProblem::Status { status, body } => write!(f, "http {status}: {body}"),
+            TsaProblem::Response(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 /// One timestamp authority.
@@ -40,12 +67,12 @@ impl TsaClient {
 
     /// A `TimeStampResp` (DER) over SHA-256 of `signature`, the form bundles carry.
     pub fn timestamp(&self, signature: &[u8]) -> Result<Vec<u8>, TsaError> {
-        let fail = |reason: String| TsaError {
+        let fail = |problem: TsaProblem| TsaError {
             url: self.url.clone(),
-            reason,
+            problem,
         };
         let mut nonce = [0u8; 4];
-        getrandom::fill(&mut nonce).map_err(|e| fail(format!("no randomness: {e}")))?;
+        getrandom::fill(&mut nonce).map_err(|e| fail(TsaProblem::NoRandomness(e)))?;
         // 31 bits keep the nonce a positive number for every JSON reader.
         let nonce = u32::from_be_bytes(nonce) >> 1;
         let body = serde_json::json!({
@@ -60,21 +87,21 @@ impl TsaClient {
             .header("Content-Type", "application/json")
             .header("Accept", "application/timestamp-reply")
             .send_json(&body)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(TsaProblem::Send(e)))?;
         let status = resp.status().as_u16();
         let bytes = resp
             .body_mut()
             .with_config()
             .limit(MAX_RESPONSE)
             .read_to_vec()
-            .map_err(|e| fail(format!("reading the answer: {e}")))?;
+            .map_err(|e| fail(TsaProblem::Read(e)))?;
         if !(200..300).contains(&status) {
-            return Err(fail(format!(
-                "http {status}: {}",
-                excerpt(&String::from_utf8_lossy(&bytes))
-            )));
+            return Err(fail(TsaProblem::Status {
+                status,
+                body: excerpt(&String::from_utf8_lossy(&bytes)),
+            }));
         }
-        check_granted(&bytes).map_err(|e| fail(e.to_string()))?;
+        check_granted(&bytes).map_err(|e| fail(TsaProblem::Response(e)))?;
         Ok(bytes)
     }
 }
