@@ -75,8 +75,9 @@ mod tests {
 
     #[test]
     fn public_instance_without_a_cache_is_the_embedded_one() -> Result<(), KeylessError> {
-        let empty = tempfile::tempdir().map_err(|e| KeylessError::Key {
-            reason: e.to_string(),
+        let empty = tempfile::tempdir().map_err(|e| KeylessError::Read {
+            path: std::env::temp_dir(),
+            source: e,
         })?;
         for staging in [false, true] {
             let (config, _root) = public_instance(staging, Some(empty.path().to_owned()))?;

@@ -50,8 +50,8 @@ pub enum KeylessError {
     RekorV2WithoutTsa { log: String },
     #[error(transparent)]
     Timestamp(crate::sigstore::tsa_client::TsaError),
-    #[error("ephemeral key: {reason}")]
-    Key { reason: String },
+    #[error("ephemeral key: {problem}")]
+    Key { problem: EphemeralKeyProblem },
     #[error("cannot load the trusted root")]
     TrustedRoot(#[source] SigstoreError),
     #[error("the bundle just signed does not verify against the trusted root; refusing it")]
@@ -64,8 +64,11 @@ pub enum KeylessError {
     },
     #[error(transparent)]
     Write(#[from] crate::fsutil::WriteError),
-    #[error("`{}` is not an in-toto statement: {reason}", path.display())]
-    NotAStatement { path: PathBuf, reason: String },
+    #[error("`{}` is not an in-toto statement: {problem}", path.display())]
+    NotAStatement {
+        path: PathBuf,
+        problem: StatementProblem,
+    },
 }
 
 impl KeylessError {
@@ -120,7 +123,7 @@ pub fn sign_bundle_file(
         let bytes = crate::fsutil::read_limited(input, crate::json::MAX_DOCUMENT_BYTES as u64)
             .map_err(|e| KeylessError::NotAStatement {
                 path: input.to_owned(),
-                reason: e.to_string(),
+                problem: StatementProblem::Unreadable(e),
             })?;
         check_statement(input, &bytes)?;
         let signer = KeylessSigner::from_options(opts)?;
@@ -147,21 +150,69 @@ pub fn sign_bundle_file(
     Ok(timings)
 }
 
+/// What went wrong with the ephemeral signing key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EphemeralKeyProblem {
+    NoRandomness(getrandom::Error),
+    NoValidScalar,
+    PublicKey(spki::Error),
+    CertificateRequest(der::Error),
+    Sign(p256::ecdsa::Error),
+    Envelope(serde_json::Error),
+}
+
+impl std::fmt::Display for EphemeralKeyProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoRandomness(e) => write!(f, "no randomness: {e}"),
+            Self::NoValidScalar => f.write_str("could not draw a valid p-256 scalar"),
+            Self::PublicKey(e) => write!(f, "encoding the public key: {e}"),
+            Self::CertificateRequest(e) => write!(f, "building the certificate request: {e}"),
+            Self::Sign(e) => write!(f, "signing the digest: {e}"),
+            Self::Envelope(e) => write!(f, "cannot serialize envelope: {e}"),
+        }
+    }
+}
+
+/// Why a file given to `sign-bundle --in-toto` is not an in-toto statement.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StatementProblem {
+    Unreadable(crate::fsutil::ReadError),
+    NotJson(serde_json::Error),
+    Type { found: String },
+    NoSubjects,
+}
+
+impl std::fmt::Display for StatementProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreadable(e) => write!(f, "{e}"),
+            Self::NotJson(e) => write!(f, "not json: {e}"),
+            Self::Type { found } => write!(f, "`_type` is `{found}`"),
+            Self::NoSubjects => f.write_str("no `subject` list"),
+        }
+    }
+}
+
 /// Refuses to sign something that is not an in-toto statement under the in-toto payload type:
 /// verifiers would read it as one.
 fn check_statement(path: &std::path::Path, bytes: &[u8]) -> Result<(), KeylessError> {
-    let bad = |reason: String| KeylessError::NotAStatement {
+    let bad = |problem: StatementProblem| KeylessError::NotAStatement {
         path: path.to_owned(),
-        reason,
+        problem,
     };
     let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| bad(format!("not json: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| bad(StatementProblem::NotJson(e)))?;
     let ty = v.get("_type").and_then(|t| t.as_str()).unwrap_or_default();
     if !ty.starts_with("https://in-toto.io/Statement/") {
-        return Err(bad(format!("`_type` is `{ty}`")));
+        return Err(bad(StatementProblem::Type {
+            found: ty.to_owned(),
+        }));
     }
     if !v.get("subject").is_some_and(|s| s.is_array()) {
-        return Err(bad("no `subject` list".to_owned()));
+        return Err(bad(StatementProblem::NoSubjects));
     }
     Ok(())
 }
@@ -391,7 +442,7 @@ impl KeylessSigner {
         };
         // Rekor hashes exactly the envelope string it is given; give it the bundle's own form.
         let envelope_json = serde_json::to_string(&envelope).map_err(|e| KeylessError::Key {
-            reason: format!("cannot serialize envelope: {e}"),
+            problem: EphemeralKeyProblem::Envelope(e),
         })?;
         t.sign = t_sign.elapsed();
         let t_tsa = Instant::now();
@@ -439,7 +490,7 @@ impl KeylessSigner {
         let (key, cert, mut t) = self.certify()?;
         let t_sign = Instant::now();
         let sig: Signature = key.sign_prehash(sha256).map_err(|e| KeylessError::Key {
-            reason: format!("signing the digest: {e}"),
+            problem: EphemeralKeyProblem::Sign(e),
         })?;
         let sig = sig.to_der().as_bytes().to_vec();
         t.sign = t_sign.elapsed();
@@ -491,10 +542,10 @@ impl KeylessSigner {
             .verifying_key()
             .to_public_key_der()
             .map_err(|e| KeylessError::Key {
-                reason: format!("encoding the public key: {e}"),
+                problem: EphemeralKeyProblem::PublicKey(e),
             })?;
         let csr = certificate_request(&key).map_err(|e| KeylessError::Key {
-            reason: format!("building the certificate request: {e}"),
+            problem: EphemeralKeyProblem::CertificateRequest(e),
         })?;
         t.keygen = t_key.elapsed();
         let t_fulcio = Instant::now();
@@ -541,14 +592,14 @@ fn ephemeral_key() -> Result<SigningKey, KeylessError> {
     for _ in 0..8 {
         let mut bytes = Zeroizing::new([0u8; 32]);
         getrandom::fill(bytes.as_mut()).map_err(|e| KeylessError::Key {
-            reason: format!("no randomness: {e}"),
+            problem: EphemeralKeyProblem::NoRandomness(e),
         })?;
         if let Ok(key) = SigningKey::from_slice(bytes.as_ref()) {
             return Ok(key);
         }
     }
     Err(KeylessError::Key {
-        reason: "could not draw a valid p-256 scalar".to_owned(),
+        problem: EphemeralKeyProblem::NoValidScalar,
     })
 }
 
