@@ -18,6 +18,7 @@ const LAYERS: &[&str] = &[
     "server_env",
     "canonical",
     "digest",
+    "store",
     "manifest",
     "sigstore",
     "statement",
@@ -28,6 +29,11 @@ const LAYERS: &[&str] = &[
     "sign",
     "verify",
     "trust_request",
+    "pin_store",
+    "policy",
+    "launch",
+    "guard",
+    "client_config",
     "fuzzing",
 ];
 

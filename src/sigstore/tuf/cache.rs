@@ -12,18 +12,12 @@ use super::metadata::{
     Envelope, Header, MetaFile, MetaSigned, RootSigned, TargetFile, TargetsSigned, check_meta_file,
     check_target, parse_envelope, parse_self_signed_root, rotate, target_url_hash, verify_role,
 };
-use super::{Limits, TRUSTED_ROOT_TARGET, TufError, private_dir};
+use super::{Limits, TRUSTED_ROOT_TARGET, TufError};
+use crate::fsutil::private_dir;
 
 /// The cache root: `$MCPSIG_CACHE_DIR`, else `$XDG_CACHE_HOME/mcpsig`, else `~/.cache/mcpsig`.
 pub fn cache_root() -> Option<PathBuf> {
-    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
-    if let Some(d) = nonempty("MCPSIG_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = nonempty("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("mcpsig"));
-    }
-    nonempty("HOME").map(|h| PathBuf::from(h).join(".cache").join("mcpsig"))
+    crate::fsutil::user_dir("MCPSIG_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
 }
 
 /// The cache folder of one repository: `tuf/<host>-<16 hex of sha256(url)>` under `root`, so
@@ -79,9 +73,7 @@ pub(super) fn cached_target_path(dir: &Path, name: &str, file: &TargetFile) -> O
 /// it; `Ok(None)` when it does not exist.
 fn read_cache_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, TufError> {
     match private_dir::check_path(path, private_dir::Place::Inside) {
-        Err(TufError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(None);
-        }
+        Err(e) if e.is_not_found() => return Ok(None),
         other => other?,
     }
     read_optional(path, limit)

@@ -15,23 +15,22 @@
 //!
 //! Files: `metadata` (the model and the checks on it), `fetch` (HTTP), `refresh` (the client
 //! workflow, step by step), `cache` (the folder and its offline verification), `olpc` (the
-//! canonical JSON signatures cover) and `private_dir` (who may write the cache).
+//! canonical JSON signatures cover) and `fsutil::private_dir` (who may write the cache).
 
 mod cache;
 mod fetch;
 mod metadata;
 pub(crate) use metadata::parse_role;
 pub mod olpc;
-mod private_dir;
 mod refresh;
 mod request;
 
+pub use crate::fsutil::private_dir::PathProblem;
 pub use cache::{
     CacheLookup, CacheWarning, CachedTarget, ExpiredRole, VerifiedCache, cache_root,
     cached_trusted_root, load_cached_target, repo_cache_dir,
 };
 pub use metadata::verify_root_self_signed;
-pub use private_dir::PathProblem;
 pub use refresh::{RefreshOptions, RefreshReport, TargetReport, refresh};
 pub use request::{RefreshRequest, RefreshRequestError, refresh_request};
 
@@ -211,6 +210,16 @@ pub enum TufError {
         claimed: u64,
         verified: u64,
     },
+}
+
+impl From<crate::fsutil::private_dir::PrivateDirError> for TufError {
+    fn from(e: crate::fsutil::private_dir::PrivateDirError) -> Self {
+        use crate::fsutil::private_dir::PrivateDirError;
+        match e {
+            PrivateDirError::Io { path, source } => TufError::Io { path, source },
+            PrivateDirError::Unsafe { path, problem } => TufError::UnsafeCache { path, problem },
+        }
+    }
 }
 
 impl TufError {

@@ -15,7 +15,8 @@ use super::metadata::{
     Envelope, MetaFile, MetaSigned, RootSigned, TargetFile, TargetsSigned, check_expiry,
     check_target, parse_envelope, parse_self_signed_root, rotate, target_url_hash, verify_role,
 };
-use super::{Limits, SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, TufError, private_dir};
+use super::{Limits, SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, TufError};
+use crate::fsutil::private_dir;
 use crate::fsutil::write_atomic;
 
 /// What to refresh.

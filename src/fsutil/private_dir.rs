@@ -1,13 +1,33 @@
-//! Who may write the TUF cache: a folder another user can write to (or owns) could hold any
-//! metadata, so it is refused before a byte of it is read. The rule is OpenSSH's `StrictModes`
-//! for `~/.ssh`: the cache folder, each file in it and every ancestor up to `$HOME` (or `/`) must
-//! be owned by us or root and not writable by group or others; an ancestor with the sticky bit
-//! (like `/tmp`) may be world-writable, because others cannot rename or remove our entries in it.
+//! Who may write a folder whose contents we trust (the TUF cache, the pin store, the launch
+//! store): a folder another user can write to (or owns) could hold anything, so it is refused
+//! before a byte of it is read. The rule is OpenSSH's `StrictModes` for `~/.ssh`: the folder,
+//! each file in it and every ancestor up to `$HOME` (or `/`) must be owned by us or root and not
+//! writable by group or others; an ancestor with the sticky bit (like `/tmp`) may be
+//! world-writable, because others cannot rename or remove our entries in it.
 
-use std::os::unix::fs::MetadataExt as _;
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+use std::path::{Path, PathBuf};
 
-use super::TufError;
+/// Why a private folder or a file in it cannot be trusted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PrivateDirError {
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` {problem}", path.display())]
+    Unsafe { path: PathBuf, problem: PathProblem },
+}
+
+impl PrivateDirError {
+    /// True when the path simply does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
 
 /// What makes a path unsafe to trust.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -19,12 +39,12 @@ pub enum PathProblem {
     ForeignOwner { owner: u32, us: u32 },
 }
 
-/// Where a path sits relative to the cache folder: its own entries get no exception.
+/// Where a path sits relative to the private folder: its own entries get no exception.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Place {
-    /// The cache folder, a folder inside it, or a file read from it.
+pub enum Place {
+    /// The private folder, a folder inside it, or a file read from it.
     Inside,
-    /// A folder above the cache folder.
+    /// A folder above the private folder.
     Ancestor,
 }
 
@@ -50,27 +70,41 @@ pub(crate) fn judge(owner: u32, mode: u32, us: u32, place: Place) -> Result<(), 
     })
 }
 
+/// Creates `dir` (and missing parents) with mode 0700 if it does not exist, then checks it as
+/// [`check_dir`] does.
+pub fn ensure_dir(dir: &Path) -> Result<(), PrivateDirError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| PrivateDirError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    check_dir(dir)
+}
+
 fn us() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
 /// Checks one path (following symlinks: what counts is what would be read).
-pub(crate) fn check_path(path: &Path, place: Place) -> Result<(), TufError> {
-    let meta = std::fs::metadata(path).map_err(|source| TufError::Io {
+pub fn check_path(path: &Path, place: Place) -> Result<(), PrivateDirError> {
+    let meta = std::fs::metadata(path).map_err(|source| PrivateDirError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    judge(meta.uid(), meta.mode(), us(), place).map_err(|problem| TufError::UnsafeCache {
+    judge(meta.uid(), meta.mode(), us(), place).map_err(|problem| PrivateDirError::Unsafe {
         path: path.to_path_buf(),
         problem,
     })
 }
 
-/// Checks the cache folder `dir` and every ancestor up to and including `$HOME` when `dir` is
+/// Checks the private folder `dir` and every ancestor up to and including `$HOME` when `dir` is
 /// under it, else up to `/`. Symlinks in the path are resolved first, so the folders checked are
 /// the ones actually holding the files.
-pub(crate) fn check_dir(dir: &Path) -> Result<(), TufError> {
-    let real = std::fs::canonicalize(dir).map_err(|source| TufError::Io {
+pub fn check_dir(dir: &Path) -> Result<(), PrivateDirError> {
+    let real = std::fs::canonicalize(dir).map_err(|source| PrivateDirError::Io {
         path: dir.to_path_buf(),
         source,
     })?;

@@ -2,9 +2,30 @@
 //! renamed), never over an existing file unless asked, and with the mode set before any byte of
 //! a secret is written.
 
+pub mod private_dir;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+/// A per-user folder: `$OVERRIDE` when set, else `$XDG_VAR/mcpsig`, else `~/HOME_SUBDIR/mcpsig`;
+/// `None` when none of them is set (no `HOME`). Empty variables count as unset.
+pub fn user_dir(override_var: &str, xdg_var: &str, home_subdir: &str) -> Option<PathBuf> {
+    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(d) = nonempty(override_var) {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = nonempty(xdg_var) {
+        return Some(PathBuf::from(d).join("mcpsig"));
+    }
+    nonempty("HOME").map(|h| PathBuf::from(h).join(home_subdir).join("mcpsig"))
+}
+
+/// Where mcpsig keeps what it must not lose (the pin store, the launch store):
+/// `$MCPSIG_DATA_DIR`, else `$XDG_DATA_HOME/mcpsig`, else `~/.local/share/mcpsig`.
+pub fn data_dir() -> Option<PathBuf> {
+    user_dir("MCPSIG_DATA_DIR", "XDG_DATA_HOME", ".local/share")
+}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
