@@ -21,6 +21,8 @@ pub mod http;
 pub mod json;
 pub mod keygen;
 pub mod keys;
+/// Starting a verified server from its store snapshot.
+pub mod launch;
 pub mod manifest;
 pub mod mcp;
 pub mod reason;
@@ -29,6 +31,8 @@ pub mod server_env;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
+/// Private, read-only, content-addressed snapshots that servers are launched from.
+pub mod store;
 pub mod text;
 pub mod tools;
 /// What a verifier trusts, decided from the trust options (`TrustRequest` -> `Trust`).

@@ -52,6 +52,7 @@ fn every_scenario_has_its_expected_outcome() {
             "tool-",
             "tuf-",
             "launch-",
+            "store-",
             "key-",
             "init-",
             "trust-",

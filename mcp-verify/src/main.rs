@@ -131,6 +131,7 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
             .collect(),
         base: None,
         signature_only: args.signature_only,
+        snapshot: None,
     };
     let report = mcpsig::verify::verify(&Request {
         bundle: &bundle,

@@ -115,6 +115,10 @@ pub struct Checks {
     /// Check the signature, statement and validity window only: the report then says that no
     /// artifact was checked, and carries no `Verified<Manifest>`.
     pub signature_only: bool,
+    /// Check directory artifacts by snapshotting them into this launch store (hashed while
+    /// copied; see `store`) instead of hashing them in place: the report then names each
+    /// matching tree's snapshot, which is what a launch runs.
+    pub snapshot: Option<crate::store::Store>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +174,9 @@ pub struct ArtifactReport {
     /// The local path it was compared with, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked: Option<String>,
+    /// The store snapshot made of it, when it was checked by snapshotting and matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<PathBuf>,
 }
 
 /// The outcome of a verification that could be decided.
@@ -238,6 +245,12 @@ pub enum VerifyError {
     AmbiguousArtifact { count: usize, kind: &'static str },
     #[error("{kind} artifact `{name}` is given twice")]
     CheckedTwice { name: String, kind: &'static str },
+    #[error("cannot snapshot directory `{}` into the launch store", path.display())]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: crate::store::StoreError,
+    },
 }
 
 impl VerifyError {
@@ -254,6 +267,7 @@ impl VerifyError {
             VerifyError::CheckedTwice { kind, .. } => {
                 Some(format!("give each artifact one `--{kind}`"))
             }
+            VerifyError::Store { source, .. } => source.hint(),
             VerifyError::Dir { .. } | VerifyError::File { .. } => None,
         }
     }
@@ -284,8 +298,10 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             name: a.name().to_owned(),
             digest: a.digest().clone(),
             checked: None,
+            snapshot: None,
         })
         .collect();
+    let store = req.checks.snapshot.as_ref();
     for (kind, list) in [("dir", &req.checks.dirs), ("file", &req.checks.files)] {
         for local in list {
             let (index, artifact) = find_artifact(&manifest, kind, local.artifact.as_deref())?;
@@ -296,7 +312,10 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
                 });
             }
             match artifact {
-                Artifact::Directory { .. } => check_dir(artifact, &local.path, &mut problems)?,
+                Artifact::Directory { .. } => {
+                    artifacts[index].snapshot =
+                        check_dir(artifact, &local.path, store, &mut problems)?;
+                }
                 Artifact::File { .. } => check_file(artifact, &local.path, &mut problems)?,
             }
             artifacts[index].checked = Some(local.path.display().to_string());
@@ -314,7 +333,7 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             }
             let path = match artifact {
                 Artifact::Directory { .. } if dir_count == 1 => {
-                    check_dir(artifact, base, &mut problems)?;
+                    report.snapshot = check_dir(artifact, base, store, &mut problems)?;
                     base.clone()
                 }
                 // Several trees: each must be named; left unchecked (and so rejected) here.
