@@ -144,7 +144,7 @@ pub(super) fn check_dir(
             Err(source) => {
                 return Err(VerifyError::Store {
                     path: path.to_path_buf(),
-                    source,
+                    source: Box::new(source),
                 });
             }
         },

@@ -249,7 +249,7 @@ pub enum VerifyError {
     Store {
         path: PathBuf,
         #[source]
-        source: crate::store::StoreError,
+        source: Box<crate::store::StoreError>,
     },
 }
 
