@@ -985,6 +985,53 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_holds_the_hashed_bytes_and_a_stat_walk_reads_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        write(&src, "a/b.js", b"console.log(1)");
+        write(&src, "run.sh", b"#!/bin/sh\n");
+        std::fs::set_permissions(src.join("run.sh"), std::fs::Permissions::from_mode(0o750))
+            .unwrap();
+        write(&src, ".git/HEAD", b"ref");
+        symlink("a/b.js", src.join("link")).unwrap();
+        let dest = t.path().join("dest");
+        std::fs::create_dir(&dest).unwrap();
+        let ex = [Pattern::parse(".git").unwrap()];
+        let copied = copy_tree(&src, &ex, Algorithm::Sha256, &dest).unwrap();
+        assert_eq!(
+            copied.entries,
+            hash_tree(&src, &ex, Algorithm::Sha256).unwrap()
+        );
+        assert_eq!(
+            copied.entries,
+            hash_tree(&dest, &[], Algorithm::Sha256).unwrap()
+        );
+        assert_eq!(
+            std::fs::read(dest.join("a/b.js")).unwrap(),
+            b"console.log(1)"
+        );
+        let mode = |p: &str| std::fs::metadata(dest.join(p)).unwrap().mode() & 0o777;
+        assert_eq!((mode("a/b.js"), mode("run.sh")), (0o444, 0o555));
+        assert_eq!(
+            std::fs::read_link(dest.join("link")).unwrap(),
+            Path::new("a/b.js")
+        );
+        assert!(!dest.join(".git").exists());
+        // The copy walk's fingerprints are the stat walk's: files and links, never the excluded.
+        let mut a = copied.stats;
+        let mut b = stat_tree(&src, &ex).unwrap();
+        assert_eq!(a.len(), 3);
+        use crate::digest::stat_print::fingerprint_digest;
+        assert_eq!(fingerprint_digest(&mut a), fingerprint_digest(&mut b));
+        // A copy never writes over anything: the same copy again fails.
+        assert!(matches!(
+            copy_tree(&src, &ex, Algorithm::Sha256, &dest),
+            Err(TreeError::Write { .. })
+        ));
+    }
+
+    #[test]
     fn entry_json_is_strict() {
         let bad = [
             r#"{"path":"a","type":"file","digest":"sha256:00","size":1,"executable":false}"#,

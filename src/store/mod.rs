@@ -169,6 +169,8 @@ impl Store {
             dir: source.to_path_buf(),
             source: source_err,
         };
+        // The canonical path names the source in its record; the walks open `source` itself, as
+        // a `--dir` check does (a symlink as the root is refused).
         let canonical = std::fs::canonicalize(source).map_err(|e| {
             tree_err(TreeError::Io {
                 path: source.display().to_string(),
@@ -195,7 +197,7 @@ impl Store {
         if let Some(id) = sealed
             && let Some(rec) = record::read(&self.root, &key)
             && rec.snapshot == id
-            && let Ok(mut prints) = tree::stat_tree(&canonical, excludes)
+            && let Ok(mut prints) = tree::stat_tree(source, excludes)
             && fingerprint_digest(&mut prints) == rec.fingerprint
         {
             return Ok(Outcome::Ready(Snapshot {
@@ -207,7 +209,7 @@ impl Store {
         let walk_start = now_ns();
         if let Some(id) = sealed {
             // The snapshot is there already: hash the source only, to know it is that tree.
-            let walked = tree::hash_tree_stats(&canonical, excludes, alg).map_err(tree_err)?;
+            let walked = tree::hash_tree_stats(source, excludes, alg).map_err(tree_err)?;
             let digest = tree::tree_digest(&walked.entries);
             if &digest != expected {
                 return Ok(Outcome::Mismatch {
@@ -227,7 +229,7 @@ impl Store {
             .tempdir_in(self.root.join("trees"))
             .map_err(|e| self.io_err(&self.root.join("trees"), e))?
             .keep();
-        let built = self.build(&canonical, excludes, alg, expected, &tmp, &target);
+        let built = self.build(source, excludes, alg, expected, &tmp, &target);
         if !matches!(
             built,
             Ok(Built::Sealed {
