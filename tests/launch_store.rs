@@ -463,6 +463,69 @@ fn concurrent_snapshots_of_one_tree_both_succeed() {
     }
 }
 
+/// Scenario store-file-rewritten-while-hashed.
+#[test]
+fn a_file_rewritten_while_it_is_hashed_never_yields_other_bytes() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let srv = dir.path().join("srv");
+    // Two contents of different lengths; a reader racing the writer can see either, or a mix.
+    let good: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let evil = vec![b'#'; 700_000];
+    write(&srv.join("server.js"), &good);
+    write(&srv.join("lib/other.js"), b"other");
+    let pinned = mcpsig::digest::tree::tree_digest(
+        &mcpsig::digest::tree::hash_tree(&srv, &[], Algorithm::Sha256).unwrap(),
+    );
+    let stop = AtomicBool::new(false);
+    let (mut ready, mut refused) = (0, 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // Bounded: the loop below stops it; a cap keeps a failure from hanging the suite.
+            // Bursts of rewrites with quiet gaps of varying length between them, so that some
+            // snapshots race a rewrite and some do not.
+            for i in 0..20_000u64 {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let _ = std::fs::write(srv.join("server.js"), &evil);
+                let _ = std::fs::write(srv.join("server.js"), &good);
+                std::thread::sleep(std::time::Duration::from_millis(i % 7 * 8));
+            }
+        });
+        for round in 0..20 {
+            let store = Store::open(&dir.path().join(format!("store{round}"))).unwrap();
+            match store.snapshot(&srv, &[], Algorithm::Sha256, &pinned) {
+                Ok(Outcome::Ready(snap)) => {
+                    ready += 1;
+                    assert_eq!(std::fs::read(snap.path.join("server.js")).unwrap(), good);
+                }
+                Ok(Outcome::Mismatch { .. }) => {
+                    refused += 1;
+                    assert!(!store.tree_path(&pinned).exists());
+                }
+                // The file may be caught mid-rewrite in other ways (it shrank while read).
+                Err(StoreError::Tree { .. }) => refused += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+            let left: Vec<_> = std::fs::read_dir(store.root().join("trees"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .filter(|n| n.to_string_lossy().starts_with('.'))
+                .collect();
+            assert!(left.is_empty(), "{left:?}");
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    eprintln!("{ready} snapshots ready, {refused} refused while the file was rewritten");
+    assert_eq!(ready + refused, 20);
+    let _ = std::process::Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(dir.path())
+        .status();
+}
+
 /// Every store-* scenario directory is one of the tests above (none is left unrun).
 #[test]
 fn every_store_scenario_is_run_here() {
@@ -478,5 +541,5 @@ fn every_store_scenario_is_run_here() {
             );
         }
     }
-    assert!(seen >= 9, "store scenarios missing: found {seen}");
+    assert!(seen >= 11, "store scenarios missing: found {seen}");
 }
