@@ -16,7 +16,6 @@ use crate::digest::{Algorithm, Digest};
 use crate::fsutil::private_dir::{self, PrivateDirError};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The store's folder under the data directory.
 pub const STORE_DIR: &str = "store";
@@ -115,14 +114,6 @@ impl StoreError {
 enum Built {
     Sealed { how: How, stats: Vec<StatPrint> },
     Mismatch(Outcome),
-}
-
-/// Counts the snapshots this process copied (for tests and measurements: a reuse copies none).
-static COPIES: AtomicU64 = AtomicU64::new(0);
-
-/// How many snapshots this process has written so far.
-pub fn copies_made() -> u64 {
-    COPIES.load(Ordering::Relaxed)
 }
 
 impl Store {
@@ -282,10 +273,7 @@ impl Store {
         }
         seal(tmp, true).map_err(|e| self.io_err(tmp, e))?;
         let how = match rename_noreplace(tmp, target) {
-            Ok(()) => {
-                COPIES.fetch_add(1, Ordering::Relaxed);
-                How::Copied
-            }
+            Ok(()) => How::Copied,
             // Another launch sealed the same tree first: same bytes, use theirs.
             Err(e) if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) => {
                 How::Existing
