@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 mod mcp_support;
 
 use std::collections::BTreeMap;
@@ -14,14 +13,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bin, root};
-use mcp_support::{drift, options};
+use mcp_support::{drift, options, repo as root};
 use mcpsig::chrono::Utc;
 use mcpsig::digest::{Algorithm, tree};
 use mcpsig::keys::PrivateKey;
 use mcpsig::manifest::pins::ToolPins;
 use mcpsig::manifest::{Artifact, Manifest, ServerId, ServerName, Timestamp, Version};
-use mcpsig::pin_store::{AdmitRequest, Admission, Outcome, PinStore, PinStoreError};
+use mcpsig::pin_store::{Admission, AdmitRequest, Outcome, PinStore, PinStoreError};
 use mcpsig::reason::Reason;
 use mcpsig::sign::{KeySigner, sign_manifest};
 use mcpsig::sigstore::trust::TrustedRoot;
@@ -65,8 +63,7 @@ impl Work {
     }
 
     fn record(&self) -> PathBuf {
-        self.store()
-            .record_path(&ServerName::parse(NAME).unwrap())
+        self.store().record_path(&ServerName::parse(NAME).unwrap())
     }
 
     fn manifest(&self, version: &str, previous: Option<&Manifest>, pins: ToolPins) -> Manifest {
@@ -74,7 +71,12 @@ impl Work {
     }
 }
 
-fn manifest_of(tree_dir: &Path, version: &str, previous: Option<&Manifest>, pins: ToolPins) -> Manifest {
+fn manifest_of(
+    tree_dir: &Path,
+    version: &str,
+    previous: Option<&Manifest>,
+    pins: ToolPins,
+) -> Manifest {
     let entries = tree::hash_tree(tree_dir, &[], Algorithm::Sha256).unwrap();
     Manifest {
         schema_version: 1,
@@ -99,7 +101,11 @@ fn sign(m: &Manifest, key: &PrivateKey) -> Vec<u8> {
 
 /// Verifies a bundle with `key` trusted, every artifact re-hashed: the only way to a
 /// `Verified<Manifest>`.
-fn verified(bundle: &[u8], key: &PrivateKey, tree_dir: &Path) -> (Verified<Manifest>, SignerSummary) {
+fn verified(
+    bundle: &[u8],
+    key: &PrivateKey,
+    tree_dir: &Path,
+) -> (Verified<Manifest>, SignerSummary) {
     let trust = Trust::Key {
         key: key.public_key(),
         trusted_root: TrustedRoot::production().unwrap(),
@@ -144,7 +150,14 @@ fn admit(
     accept: bool,
     require_chain: bool,
 ) -> Result<Admission, PinStoreError> {
-    admit_in(&w.store(), &w.tree(), &sign(m, key), key, accept, require_chain)
+    admit_in(
+        &w.store(),
+        &w.tree(),
+        &sign(m, key),
+        key,
+        accept,
+        require_chain,
+    )
 }
 
 fn reasons(a: &Admission) -> Vec<Reason> {
@@ -154,9 +167,12 @@ fn reasons(a: &Admission) -> Vec<Reason> {
 /// Checks a result against testdata/scenarios/NAME/expected: `accept`, `reject REASON` or
 /// `error REASON`.
 fn expect(scenario: &str, result: &Result<Admission, PinStoreError>) {
-    let path = root().join("testdata/scenarios").join(scenario).join("expected");
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = root()
+        .join("testdata/scenarios")
+        .join(scenario)
+        .join("expected");
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let expected = expected.trim();
     match (expected.split_once(' ').unwrap_or((expected, "")), result) {
         (("accept", _), Ok(a)) => {
@@ -202,7 +218,11 @@ fn the_first_release_seen_is_recorded() {
         0o600
     );
     assert_eq!(
-        std::fs::metadata(w.store().dir()).unwrap().permissions().mode() & 0o777,
+        std::fs::metadata(w.store().dir())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
         0o700
     );
     let rec = w.store().show(&ServerName::parse(NAME).unwrap()).unwrap();
@@ -238,7 +258,11 @@ fn a_newer_release_that_changes_only_text_is_upgraded_and_listed() {
     let key = PrivateKey::generate().unwrap();
     let v1 = w.manifest("1.0.0", None, pins(""));
     admit(&w, &v1, &key, false, true).unwrap();
-    let v2 = w.manifest("1.1.0", Some(&v1), pins("description,title,prompt,instructions"));
+    let v2 = w.manifest(
+        "1.1.0",
+        Some(&v1),
+        pins("description,title,prompt,instructions"),
+    );
     let got = admit(&w, &v2, &key, false, true);
     expect("pin-upgrade-text-changes-listed", &got);
     let a = got.unwrap();
@@ -280,7 +304,11 @@ fn a_lower_version_is_a_rollback_even_with_accept() {
     expect("pin-rollback-lower-version", &got);
     let a = got.unwrap();
     assert_eq!(reasons(&a), [Reason::Rollback]);
-    assert!(a.problems[0].message.contains("lower than the pinned version 1.1.0"));
+    assert!(
+        a.problems[0]
+            .message
+            .contains("lower than the pinned version 1.1.0")
+    );
     assert_eq!(read(&w.record()), before, "a refusal changed the store");
 }
 
@@ -298,7 +326,11 @@ fn the_same_version_with_another_manifest_is_a_rollback() {
     expect("pin-same-version-substitution", &got);
     let a = got.unwrap();
     assert_eq!(reasons(&a), [Reason::Rollback]);
-    assert!(a.problems[0].message.contains("another manifest"), "{}", a.problems[0].message);
+    assert!(
+        a.problems[0].message.contains("another manifest"),
+        "{}",
+        a.problems[0].message
+    );
     assert_eq!(read(&w.record()), before);
 }
 
@@ -363,7 +395,11 @@ fn a_broken_chain_is_refused_when_required_even_with_accept() {
     expect("pin-chain-broken-required", &got);
     let a = got.unwrap();
     assert_eq!(reasons(&a), [Reason::ChainBroken]);
-    assert!(a.problems[0].message.contains(&elsewhere.digest().to_string()));
+    assert!(
+        a.problems[0]
+            .message
+            .contains(&elsewhere.digest().to_string())
+    );
     assert_eq!(read(&w.record()), before);
 }
 
@@ -416,7 +452,11 @@ fn permission_changes_need_approval() {
             .collect();
         assert_eq!(flagged, [(name, code)], "{mode}");
         assert!(a.problems[0].message.contains(name), "{mode}");
-        assert_eq!(read(&w.record()), before, "{mode}: a refusal changed the store");
+        assert_eq!(
+            read(&w.record()),
+            before,
+            "{mode}: a refusal changed the store"
+        );
     }
 }
 
@@ -480,7 +520,11 @@ fn a_corrupt_record_is_reported_and_left_alone() {
             e.to_string().contains(&w.record().display().to_string()),
             "the error names the file: {e}"
         );
-        assert_eq!(read(&w.record()), bad.as_bytes(), "the corrupt record was rewritten");
+        assert_eq!(
+            read(&w.record()),
+            bad.as_bytes(),
+            "the corrupt record was rewritten"
+        );
     }
     // A record that is not a regular file is corrupt too.
     std::fs::remove_file(w.record()).unwrap();
@@ -491,7 +535,10 @@ fn a_corrupt_record_is_reported_and_left_alone() {
     // `pins show` and `pins list` say the same (exit 2, reason code in the JSON error).
     std::fs::remove_dir(w.record()).unwrap();
     std::fs::write(w.record(), "{}").unwrap();
-    for args in [vec!["pins", "list", "--json"], vec!["pins", "show", NAME, "--json"]] {
+    for args in [
+        vec!["pins", "list", "--json"],
+        vec!["pins", "show", NAME, "--json"],
+    ] {
         let out = pins_cli(&w, &args);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -509,7 +556,9 @@ fn a_store_others_can_write_is_refused() {
     admit(&w, &v1, &key, false, true).unwrap();
     let before = read(&w.record());
     let dir = w.store().dir().to_path_buf();
-    let chmod = |p: &Path, mode| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    let chmod = |p: &Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
+    };
     // The folder, then a record file, then the data folder above them.
     for (path, mode, restore) in [
         (dir.clone(), 0o770, 0o700),
@@ -529,6 +578,19 @@ fn a_store_others_can_write_is_refused() {
         assert_eq!(read(&w.record()), before);
     }
     admit(&w, &v1, &key, false, true).unwrap();
+}
+
+/// The path of a workspace binary, built beside the test executable (target/debug).
+/// (tests/common has the same helper, but it and mcp_support both load common/skip.rs.)
+fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let p = exe.parent().and_then(Path::parent).unwrap().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the binaries first",
+        p.display()
+    );
+    p
 }
 
 /// `mcp-verify pins ...` with the store of `w` (through MCPSIG_DATA_DIR).
@@ -571,19 +633,31 @@ fn pins_list_show_and_forget() {
     assert_eq!(pins[0]["approvals"], 1);
     let human = pins_cli(&w, &["pins", "list"]);
     let line = text(&human.stdout);
-    assert!(line.starts_with(&format!("{NAME}  1.1.0  key {}", key.key_id().hex())), "{line}");
+    assert!(
+        line.starts_with(&format!("{NAME}  1.1.0  key {}", key.key_id().hex())),
+        "{line}"
+    );
 
     let show = pins_cli(&w, &["pins", "show", NAME]);
     assert_eq!(show.status.code(), Some(0));
     let shown = text(&show.stdout);
-    for tool in ["read_note", "write_note", "search_notes", "export_notes", "summarise"] {
+    for tool in [
+        "read_note",
+        "write_note",
+        "search_notes",
+        "export_notes",
+        "summarise",
+    ] {
         assert!(shown.contains(tool), "{shown}");
     }
     assert!(shown.contains("approved 1.1.0"), "{shown}");
     // --json is the record as stored.
     let show = pins_cli(&w, &["pins", "show", NAME, "--json"]);
     let stored: serde_json::Value = serde_json::from_slice(&read(&w.record())).unwrap();
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&show.stdout).unwrap(), stored);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&show.stdout).unwrap(),
+        stored
+    );
 
     let forget = pins_cli(&w, &["pins", "forget", NAME, "--json"]);
     assert_eq!(forget.status.code(), Some(0), "{}", text(&forget.stderr));
@@ -594,7 +668,11 @@ fn pins_list_show_and_forget() {
     for args in [["pins", "show", NAME], ["pins", "forget", NAME]] {
         let out = pins_cli(&w, &args);
         assert_eq!(out.status.code(), Some(2));
-        assert!(text(&out.stderr).contains("has no pin"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("has no pin"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     let bad = pins_cli(&w, &["pins", "show", "not-a-name"]);
     assert_eq!(bad.status.code(), Some(2));
@@ -619,14 +697,21 @@ fn release_version(k: usize) -> String {
 
 /// What one worker saw, one outcome per release in order.
 fn worker(dir: &Path) -> Vec<String> {
-    let key = PrivateKey::from_pem(&std::fs::read_to_string(dir.join("key.pem")).unwrap(), || None)
-        .unwrap();
+    let key = PrivateKey::from_pem(
+        &std::fs::read_to_string(dir.join("key.pem")).unwrap(),
+        || None,
+    )
+    .unwrap();
     let store = PinStore::open(dir.join("data/pins"));
     (1..=RELEASES)
         .map(|k| {
             let bundle = read(&dir.join(format!("v{k}.sigstore.json")));
             match admit_in(&store, &dir.join("tree"), &bundle, &key, true, true) {
-                Ok(a) if a.admitted => serde_json::to_value(a.outcome).unwrap().as_str().unwrap().to_owned(),
+                Ok(a) if a.admitted => serde_json::to_value(a.outcome)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
                 Ok(a) => format!("rejected {:?}", reasons(&a)),
                 Err(e) => format!("error {e}"),
             }
@@ -655,7 +740,11 @@ fn concurrent_admits_lose_no_update() {
     let (honest, added) = (pins(""), pins("add-tool"));
     let mut manifests: Vec<Manifest> = Vec::new();
     for k in 1..=RELEASES {
-        let tools = if k % 2 == 1 { honest.clone() } else { added.clone() };
+        let tools = if k % 2 == 1 {
+            honest.clone()
+        } else {
+            added.clone()
+        };
         let m = w.manifest(&release_version(k), manifests.last(), tools);
         std::fs::write(dir.join(format!("v{k}.sigstore.json")), sign(&m, &key)).unwrap();
         manifests.push(m);
@@ -667,7 +756,12 @@ fn concurrent_admits_lose_no_update() {
         .map(|i| {
             let out = dir.join(format!("child-{i}.txt"));
             let child = Command::new(&exe)
-                .args(["--ignored", "--exact", "concurrent_child", "--test-threads=1"])
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "concurrent_child",
+                    "--test-threads=1",
+                ])
                 .env("PIN_STORE_CHILD_DIR", dir)
                 .env("PIN_STORE_CHILD_OUT", &out)
                 .stdout(Stdio::null())
@@ -725,7 +819,11 @@ fn concurrent_admits_lose_no_update() {
     assert_eq!(rec.version, last.server.version);
     assert_eq!(rec.manifest_digest, last.digest());
     assert_eq!(rec.tools.as_ref(), last.tools.as_ref());
-    let approved: Vec<String> = rec.approvals.iter().map(|a| a.version.to_string()).collect();
+    let approved: Vec<String> = rec
+        .approvals
+        .iter()
+        .map(|a| a.version.to_string())
+        .collect();
     let expected: Vec<String> = (2..=RELEASES).map(release_version).collect();
     assert_eq!(approved, expected);
     // Nothing else was left in the store (no temporary files).
@@ -734,7 +832,12 @@ fn concurrent_admits_lose_no_update() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let record = w.record().file_name().unwrap().to_string_lossy().into_owned();
+    let record = w
+        .record()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     assert_eq!(names, [".lock".to_owned(), record]);
     // And the last release is simply the pinned one.
     let last_bundle = read(&dir.join(format!("v{RELEASES}.sigstore.json")));

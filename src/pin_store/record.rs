@@ -147,7 +147,9 @@ pub fn file_name(name: &ServerName) -> String {
 /// Whether a directory entry is a record file (anything else in the store is not read).
 pub fn is_record_file_name(name: &str) -> bool {
     name.strip_suffix(".json").is_some_and(|h| {
-        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -237,7 +239,10 @@ mod tests {
         let n = ServerName::parse("io.github.acme/wx").unwrap();
         let f = file_name(&n);
         assert!(is_record_file_name(&f), "{f}");
-        assert_ne!(f, file_name(&ServerName::parse("io.github.acme/WX").unwrap()));
+        assert_ne!(
+            f,
+            file_name(&ServerName::parse("io.github.acme/WX").unwrap())
+        );
         assert!(!is_record_file_name(".lock"));
         assert!(!is_record_file_name(".mcpsig-abc"));
         assert!(!is_record_file_name(&f.to_uppercase()));

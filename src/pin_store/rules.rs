@@ -237,10 +237,10 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
         return reject(admission, p);
     }
     if !chained {
-        let named = m
-            .previous
-            .as_ref()
-            .map_or_else(|| "names no previous release".to_owned(), |d| format!("names {d}"));
+        let named = m.previous.as_ref().map_or_else(
+            || "names no previous release".to_owned(),
+            |d| format!("names {d}"),
+        );
         let p = problem(
             Reason::ChainBroken,
             format!(
@@ -375,9 +375,8 @@ fn numeric(s: &str) -> Option<u64> {
 }
 
 fn identifiers_ok(s: &str) -> bool {
-    s.split('.').all(|id| {
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    })
+    s.split('.')
+        .all(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 fn parse_semver(s: &str) -> Option<SemVer<'_>> {
@@ -421,25 +420,28 @@ fn parse_semver(s: &str) -> Option<SemVer<'_>> {
 /// Semver precedence of `a` and `b`; `None` when either is not a semantic version.
 pub(super) fn semver_cmp(a: &str, b: &str) -> Option<Ordering> {
     let (a, b) = (parse_semver(a)?, parse_semver(b)?);
-    let ord = a.core.cmp(&b.core).then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        (false, false) => {
-            for (x, y) in a.pre.iter().zip(&b.pre) {
-                let o = match (numeric(x), numeric(y)) {
-                    (Some(p), Some(q)) => p.cmp(&q),
-                    (Some(_), None) => Ordering::Less,
-                    (None, Some(_)) => Ordering::Greater,
-                    (None, None) => x.cmp(y),
-                };
-                if o != Ordering::Equal {
-                    return o;
+    let ord = a
+        .core
+        .cmp(&b.core)
+        .then_with(|| match (a.pre.is_empty(), b.pre.is_empty()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => {
+                for (x, y) in a.pre.iter().zip(&b.pre) {
+                    let o = match (numeric(x), numeric(y)) {
+                        (Some(p), Some(q)) => p.cmp(&q),
+                        (Some(_), None) => Ordering::Less,
+                        (None, Some(_)) => Ordering::Greater,
+                        (None, None) => x.cmp(y),
+                    };
+                    if o != Ordering::Equal {
+                        return o;
+                    }
                 }
+                a.pre.len().cmp(&b.pre.len())
             }
-            a.pre.len().cmp(&b.pre.len())
-        }
-    });
+        });
     Some(ord)
 }
 
@@ -572,30 +574,53 @@ mod tests {
         reworded["title"] = "Read".into();
         let v2 = manifest("1.1.0", Some(v1.digest()), Some(pins(&[reworded])));
         let up = run(Some(&rec), &v2, false, true);
-        assert_eq!(up.admission.outcome, Outcome::Upgraded, "{:?}", up.admission);
+        assert_eq!(
+            up.admission.outcome,
+            Outcome::Upgraded,
+            "{:?}",
+            up.admission
+        );
         assert_eq!(up.admission.changes.len(), 2);
         assert!(up.admission.changes.iter().all(|c| !c.needs_approval));
         let rec2 = up.write.unwrap();
         assert_eq!(rec2.first_seen, rec.first_seen);
         // Back to 1.0.0: rollback, even with accept.
-        assert_eq!(reasons(&run(Some(&rec2), &v1, true, false)), [Reason::Rollback]);
+        assert_eq!(
+            reasons(&run(Some(&rec2), &v1, true, false)),
+            [Reason::Rollback]
+        );
         // Same version, another manifest: rollback.
         let v2b = manifest("1.1.0", Some(v1.digest()), None);
-        assert_eq!(reasons(&run(Some(&rec2), &v2b, true, false)), [Reason::Rollback]);
+        assert_eq!(
+            reasons(&run(Some(&rec2), &v2b, true, false)),
+            [Reason::Rollback]
+        );
         let v2c = manifest("1.1.0+build.7", Some(v1.digest()), None);
-        assert_eq!(reasons(&run(Some(&rec2), &v2c, true, false)), [Reason::Rollback]);
+        assert_eq!(
+            reasons(&run(Some(&rec2), &v2c, true, false)),
+            [Reason::Rollback]
+        );
         // Unchained newer release: a warning, or refused when the chain is required.
         let v3 = manifest("1.2.0", None, rec2.tools.clone());
         let warned = run(Some(&rec2), &v3, false, false);
         assert_eq!(warned.admission.outcome, Outcome::Upgraded);
         assert_eq!(warned.admission.warnings[0].reason, Reason::ChainBroken);
-        assert_eq!(reasons(&run(Some(&rec2), &v3, true, true)), [Reason::ChainBroken]);
+        assert_eq!(
+            reasons(&run(Some(&rec2), &v3, true, true)),
+            [Reason::ChainBroken]
+        );
         // A new tool: needs approval; accept records it.
         let write = serde_json::json!({"name": "write", "inputSchema": {"type": "object"}});
         let v3 = manifest(
             "1.2.0",
             Some(v2.digest()),
-            Some(pins(&[rec2.tools.as_ref().unwrap().tools[0].definition.clone().into(), write])),
+            Some(pins(&[
+                rec2.tools.as_ref().unwrap().tools[0]
+                    .definition
+                    .clone()
+                    .into(),
+                write,
+            ])),
         );
         let asked = run(Some(&rec2), &v3, false, true);
         assert_eq!(reasons(&asked), [Reason::NeedsApproval]);
@@ -607,7 +632,10 @@ mod tests {
         assert_eq!(rec3.approvals[0].changes[0].code, DiffCode::Added);
         // Pins dropped altogether: every definition removed, needs approval.
         let v4 = manifest("1.3.0", Some(v3.digest()), None);
-        assert_eq!(reasons(&run(Some(&rec3), &v4, false, true)), [Reason::NeedsApproval]);
+        assert_eq!(
+            reasons(&run(Some(&rec3), &v4, false, true)),
+            [Reason::NeedsApproval]
+        );
     }
 
     #[test]
@@ -615,7 +643,10 @@ mod tests {
         let v1 = manifest("2026.11", None, None);
         let rec = run(None, &v1, false, false).write.unwrap();
         let unchained = manifest("2026.12", None, None);
-        assert_eq!(reasons(&run(Some(&rec), &unchained, true, false)), [Reason::Rollback]);
+        assert_eq!(
+            reasons(&run(Some(&rec), &unchained, true, false)),
+            [Reason::Rollback]
+        );
         let chained = manifest("2026.12", Some(v1.digest()), None);
         let d = run(Some(&rec), &chained, false, true);
         assert_eq!(d.admission.outcome, Outcome::Upgraded);
