@@ -452,6 +452,21 @@ fn permission_changes_need_approval() {
             .collect();
         assert_eq!(flagged, [(name, code)], "{mode}");
         assert!(a.problems[0].message.contains(name), "{mode}");
+        // The JSON form a report carries: reason codes and the marked diff.
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["outcome"], "rejected");
+        assert_eq!(json["admitted"], false);
+        assert_eq!(json["problems"][0]["reason"], "needs-approval");
+        assert_eq!(json["pinned"]["version"], "1.0.0");
+        let marked: Vec<&serde_json::Value> = json["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["needsApproval"] == true)
+            .collect();
+        assert_eq!(marked.len(), 1, "{mode}");
+        assert_eq!(marked[0]["name"], name);
+        assert_eq!(marked[0]["code"], code.as_str());
         assert_eq!(
             read(&w.record()),
             before,

@@ -62,7 +62,7 @@ enum Cmd {
     #[command(subcommand)]
     Trust(trust_cmd::TrustCmd),
     /// The pin store (trust on first use): `pins list`, `pins show NAME`, `pins forget NAME`.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = pins_cmd::AFTER_HELP)]
     Pins(pins_cmd::PinsCmd),
 }
 

@@ -7,7 +7,7 @@ use mcpsig::manifest::ServerName;
 use mcpsig::pin_store::{PinRecord, PinStore, PinStoreError};
 use serde_json::json;
 
-const AFTER_HELP: &str = "\
+pub const AFTER_HELP: &str = "\
 Examples:
   mcp-verify pins list
   mcp-verify pins show io.github.acme/weather --json
