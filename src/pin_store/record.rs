@@ -50,18 +50,32 @@ impl PinnedSigner {
     }
 }
 
+/// An identity or issuer for a message: control characters (a newline that would forge a line
+/// of a report) written as `\u{..}`. JSON keeps the exact value.
+fn escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl std::fmt::Display for PinnedSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PinnedSigner::Key { key_id } => write!(f, "key {key_id}"),
+            PinnedSigner::Key { key_id } => write!(f, "key {}", escaped(key_id)),
             PinnedSigner::Certificate {
                 issuer: Some(i),
                 identity,
-            } => write!(f, "{identity} (issuer {i})"),
+            } => write!(f, "{} (issuer {})", escaped(identity), escaped(i)),
             PinnedSigner::Certificate {
                 issuer: None,
                 identity,
-            } => write!(f, "{identity} (no issuer)"),
+            } => write!(f, "{} (no issuer)", escaped(identity)),
         }
     }
 }
@@ -232,6 +246,14 @@ mod tests {
             log_time: None,
         });
         assert_ne!(a, other_repo);
+        let forged = PinnedSigner::Certificate {
+            issuer: None,
+            identity: "me@example.com\n  [ok] verified".into(),
+        };
+        assert_eq!(
+            forged.to_string(),
+            "me@example.com\\u{a}  [ok] verified (no issuer)"
+        );
     }
 
     #[test]
