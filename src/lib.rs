@@ -25,6 +25,8 @@ pub mod keys;
 pub mod launch;
 pub mod manifest;
 pub mod mcp;
+/// Trust on first use: the pinned signer, version and tools per server name.
+pub mod pin_store;
 pub mod reason;
 pub mod relpath;
 pub mod server_env;

@@ -97,6 +97,17 @@ reasons! {
     RootChainBroken => "root-chain-broken",
     /// The cache folder or a file in it can be written by another user.
     UnsafeCache => "unsafe-cache",
+    // The pin store (spec/pin-store.md); `rollback` above is its code for a lower version too.
+    /// The release is signed by another signer than the pinned one.
+    SignerChanged => "signer-changed",
+    /// A newer release changes what the server may do; `--accept` approves it.
+    NeedsApproval => "needs-approval",
+    /// A newer release's `previous` does not name the pinned release, and a chain is required.
+    ChainBroken => "chain-broken",
+    /// A pin store record cannot be read as one (exit 2; the file is left as it is).
+    PinStoreCorrupt => "pin-store-corrupt",
+    /// The pin store folder or a file in it can be written by another user (exit 2).
+    UnsafePinStore => "unsafe-pin-store",
     // Could not decide (exit 2).
     Network => "network",
     Io => "io",
@@ -106,7 +117,14 @@ reasons! {
 impl Reason {
     /// True for the codes that mean "could not decide" (exit 2) rather than "rejected".
     pub fn is_undecided(self) -> bool {
-        matches!(self, Reason::Network | Reason::Io | Reason::Error)
+        matches!(
+            self,
+            Reason::Network
+                | Reason::Io
+                | Reason::Error
+                | Reason::PinStoreCorrupt
+                | Reason::UnsafePinStore
+        )
     }
 }
 

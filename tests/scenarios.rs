@@ -46,7 +46,7 @@ fn every_scenario_has_its_expected_outcome() {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
         // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
-        // store-* by tests/launch_store.rs).
+        // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -57,6 +57,7 @@ fn every_scenario_has_its_expected_outcome() {
             "key-",
             "init-",
             "trust-",
+            "pin-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

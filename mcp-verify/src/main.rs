@@ -1,6 +1,7 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod pins_cmd;
 mod sigstore_cmd;
 mod trust_args;
 mod trust_cmd;
@@ -60,6 +61,9 @@ enum Cmd {
     /// Trusted-root maintenance: `trust refresh` fetches the Sigstore trusted root over TUF.
     #[command(subcommand)]
     Trust(trust_cmd::TrustCmd),
+    /// The pin store (trust on first use): `pins list`, `pins show NAME`, `pins forget NAME`.
+    #[command(subcommand, after_help = pins_cmd::AFTER_HELP)]
+    Pins(pins_cmd::PinsCmd),
 }
 
 #[derive(Subcommand)]
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Tools(args)) => tools_cmd::run(*args),
         Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
+        Some(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
