@@ -34,10 +34,105 @@ pub enum RekorError {
         status: u16,
         body: String,
     },
-    #[error("unexpected answer from {url}: {reason}")]
-    Answer { url: String, reason: String },
+    #[error("unexpected answer from {url}: {problem}")]
+    Answer { url: String, problem: AnswerProblem },
     #[error("entry logged by {url} does not match what we proposed: {what}")]
-    Mismatch { url: String, what: String },
+    Mismatch { url: String, what: Mismatch },
+}
+
+/// What was wrong with a log's answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnswerProblem {
+    NotAnEntryMap(serde_json::Error),
+    EntryCount(usize),
+    NoEntry,
+    MalformedEntry(serde_json::Error),
+    BodyNotBase64(base64::DecodeError),
+    BodyNotJson(serde_json::Error),
+    NoKind(serde_json::Error),
+    LogIdNotHex(hex::FromHexError),
+    NoVerification,
+    NoSignedEntryTimestamp,
+    SignedEntryTimestampNotBase64(base64::DecodeError),
+    RootHashNotHex(hex::FromHexError),
+    ProofHashNotHex(hex::FromHexError),
+    NotATransparencyLogEntry(serde_json::Error),
+    NoInclusionProof,
+}
+
+impl std::fmt::Display for AnswerProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotAnEntryMap(e) => write!(f, "not a log entry map: {e}"),
+            Self::EntryCount(n) => write!(f, "expected one entry, got {n}"),
+            Self::NoEntry => f.write_str("no entry"),
+            Self::MalformedEntry(e) => write!(f, "malformed entry: {e}"),
+            Self::BodyNotBase64(e) => write!(f, "entry body is not base64: {e}"),
+            Self::BodyNotJson(e) => write!(f, "entry body is not json: {e}"),
+            Self::NoKind(e) => write!(f, "entry body has no kind/apiVersion: {e}"),
+            Self::LogIdNotHex(e) => write!(f, "logID is not hex: {e}"),
+            Self::NoVerification => {
+                f.write_str("entry has no verification (signed entry timestamp)")
+            }
+            Self::NoSignedEntryTimestamp => f.write_str("entry has no signed entry timestamp"),
+            Self::SignedEntryTimestampNotBase64(e) => {
+                write!(f, "signed entry timestamp is not base64: {e}")
+            }
+            Self::RootHashNotHex(e) => write!(f, "rootHash is not hex: {e}"),
+            Self::ProofHashNotHex(e) => write!(f, "proof hash is not hex: {e}"),
+            Self::NotATransparencyLogEntry(e) => write!(f, "not a TransparencyLogEntry: {e}"),
+            Self::NoInclusionProof => f.write_str("entry has no inclusion proof"),
+        }
+    }
+}
+
+/// How a logged entry differs from the one we proposed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// Our own envelope was not JSON, or would not serialize (so nothing could be compared).
+    EnvelopeNotJson(serde_json::Error),
+    EnvelopeNotSerializable(serde_json::Error),
+    Kind {
+        found: String,
+        found_version: Option<String>,
+        expected: &'static str,
+        expected_version: Option<&'static str>,
+    },
+    HashedRekord,
+    PayloadHash,
+    Digest,
+    SignatureCount {
+        logged: usize,
+        ours: usize,
+    },
+    Signature,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::EnvelopeNotJson(e) => write!(f, "our envelope is not json: {e}"),
+            Self::EnvelopeNotSerializable(e) => write!(f, "our envelope does not serialize: {e}"),
+            Self::Kind {
+                found,
+                found_version: Some(fv),
+                expected,
+                expected_version: Some(ev),
+            } => write!(f, "kind {found} {fv}, expected {expected} {ev}"),
+            Self::Kind {
+                found, expected, ..
+            } => write!(f, "kind `{found}`, expected `{expected}`"),
+            Self::HashedRekord => {
+                f.write_str("hashedrekord digest, signature or certificate differ")
+            }
+            Self::PayloadHash => f.write_str("payload hash differs"),
+            Self::Digest => f.write_str("digest differs"),
+            Self::SignatureCount { .. } => f.write_str("number of signatures differs"),
+            Self::Signature => f.write_str("signature or verifier differs"),
+        }
+    }
 }
 
 /// A logged entry, as Rekor v1 returns it (decoded).
@@ -131,7 +226,7 @@ impl RekorClient {
         let envelope: serde_json::Value =
             serde_json::from_str(envelope_json).map_err(|e| RekorError::Mismatch {
                 url: url.clone(),
-                what: format!("our envelope is not json: {e}"),
+                what: Mismatch::EnvelopeNotJson(e),
             })?;
         let payload = envelope
             .get("payload")
@@ -187,7 +282,7 @@ impl RekorClient {
 fn body_json(url: &str, entry: &RekorEntry) -> Result<serde_json::Value, RekorError> {
     serde_json::from_slice(&entry.body).map_err(|e| RekorError::Answer {
         url: url.to_owned(),
-        reason: format!("entry body is not json: {e}"),
+        problem: AnswerProblem::BodyNotJson(e),
     })
 }
 
@@ -224,7 +319,7 @@ fn check_hashedrekord_body(
     if entry.kind != "hashedrekord" || !same {
         return Err(RekorError::Mismatch {
             url: url.to_owned(),
-            what: "hashedrekord digest, signature or certificate differ".to_owned(),
+            what: Mismatch::HashedRekord,
         });
     }
     Ok(())
@@ -237,23 +332,31 @@ fn check_dsse_body(
     sigs: &[&str],
     cert_pem: &str,
 ) -> Result<(), RekorError> {
-    let mismatch = |what: &str| RekorError::Mismatch {
+    let mismatch = |what: Mismatch| RekorError::Mismatch {
         url: url.to_owned(),
-        what: what.to_owned(),
+        what,
     };
     if entry.kind != "dsse" {
-        return Err(mismatch(&format!("kind `{}`, expected `dsse`", entry.kind)));
+        return Err(mismatch(Mismatch::Kind {
+            found: entry.kind.clone(),
+            found_version: None,
+            expected: "dsse",
+            expected_version: None,
+        }));
     }
     let body = body_json(url, entry)?;
     let spec = &body["spec"];
     if spec["payloadHash"]["algorithm"].as_str() != Some("sha256")
         || spec["payloadHash"]["value"].as_str() != Some(payload_hash_hex)
     {
-        return Err(mismatch("payload hash differs"));
+        return Err(mismatch(Mismatch::PayloadHash));
     }
     let logged = spec["signatures"].as_array().cloned().unwrap_or_default();
     if logged.len() != sigs.len() {
-        return Err(mismatch("number of signatures differs"));
+        return Err(mismatch(Mismatch::SignatureCount {
+            logged: logged.len(),
+            ours: sigs.len(),
+        }));
     }
     for item in &logged {
         let sig_ok = item["signature"]
@@ -264,48 +367,48 @@ fn check_dsse_body(
             .and_then(|v| STANDARD.decode(v).ok())
             .is_some_and(|v| same_certificate(&v, cert_pem));
         if !sig_ok || !key_ok {
-            return Err(mismatch("signature or verifier differs"));
+            return Err(mismatch(Mismatch::Signature));
         }
     }
     Ok(())
 }
 
 fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
-    let bad = |reason: String| RekorError::Answer {
+    let bad = |problem: AnswerProblem| RekorError::Answer {
         url: url.to_owned(),
-        reason,
+        problem,
     };
     let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(body).map_err(|e| bad(format!("not a log entry map: {e}")))?;
+        serde_json::from_str(body).map_err(|e| bad(AnswerProblem::NotAnEntryMap(e)))?;
     if map.len() != 1 {
-        return Err(bad(format!("expected one entry, got {}", map.len())));
+        return Err(bad(AnswerProblem::EntryCount(map.len())));
     }
     let Some((uuid, value)) = map.into_iter().next() else {
-        return Err(bad("no entry".to_owned()));
+        return Err(bad(AnswerProblem::NoEntry));
     };
     let raw: RawEntry =
-        serde_json::from_value(value).map_err(|e| bad(format!("malformed entry: {e}")))?;
+        serde_json::from_value(value).map_err(|e| bad(AnswerProblem::MalformedEntry(e)))?;
     let body = STANDARD
         .decode(&raw.body)
-        .map_err(|e| bad(format!("entry body is not base64: {e}")))?;
+        .map_err(|e| bad(AnswerProblem::BodyNotBase64(e)))?;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct KindOnly {
         kind: String,
         api_version: String,
     }
-    let kind: KindOnly = serde_json::from_slice(&body)
-        .map_err(|e| bad(format!("entry body has no kind/apiVersion: {e}")))?;
-    let log_id = hex::decode(&raw.log_id).map_err(|e| bad(format!("logID is not hex: {e}")))?;
+    let kind: KindOnly =
+        serde_json::from_slice(&body).map_err(|e| bad(AnswerProblem::NoKind(e)))?;
+    let log_id = hex::decode(&raw.log_id).map_err(|e| bad(AnswerProblem::LogIdNotHex(e)))?;
     let verification = raw
         .verification
-        .ok_or_else(|| bad("entry has no verification (signed entry timestamp)".to_owned()))?;
+        .ok_or_else(|| bad(AnswerProblem::NoVerification))?;
     let set = verification
         .signed_entry_timestamp
-        .ok_or_else(|| bad("entry has no signed entry timestamp".to_owned()))?;
+        .ok_or_else(|| bad(AnswerProblem::NoSignedEntryTimestamp))?;
     let signed_entry_timestamp = STANDARD
         .decode(set)
-        .map_err(|e| bad(format!("signed entry timestamp is not base64: {e}")))?;
+        .map_err(|e| bad(AnswerProblem::SignedEntryTimestampNotBase64(e)))?;
     let inclusion_proof = verification
         .inclusion_proof
         .map(|p| -> Result<RekorInclusionProof, RekorError> {
@@ -313,11 +416,11 @@ fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
                 log_index: p.log_index,
                 tree_size: p.tree_size,
                 root_hash: hex::decode(&p.root_hash)
-                    .map_err(|e| bad(format!("rootHash is not hex: {e}")))?,
+                    .map_err(|e| bad(AnswerProblem::RootHashNotHex(e)))?,
                 hashes: p
                     .hashes
                     .iter()
-                    .map(|h| hex::decode(h).map_err(|e| bad(format!("proof hash is not hex: {e}"))))
+                    .map(|h| hex::decode(h).map_err(|e| bad(AnswerProblem::ProofHashNotHex(e))))
                     .collect::<Result<_, _>>()?,
                 checkpoint: p.checkpoint,
             })
@@ -394,7 +497,7 @@ impl RekorV2Client {
         let url = self.entries_url();
         let env = serde_json::to_value(envelope).map_err(|e| RekorError::Mismatch {
             url: url.clone(),
-            what: format!("our envelope does not serialize: {e}"),
+            what: Mismatch::EnvelopeNotSerializable(e),
         })?;
         let request = serde_json::json!({ "dsseRequestV002": {
             "envelope": env,
@@ -446,12 +549,12 @@ impl RekorV2Client {
         let entry: TransparencyLogEntry =
             serde_json::from_str(&body).map_err(|e| RekorError::Answer {
                 url: url.clone(),
-                reason: format!("not a TransparencyLogEntry: {e}"),
+                problem: AnswerProblem::NotATransparencyLogEntry(e),
             })?;
         if entry.inclusion_proof.is_none() {
             return Err(RekorError::Answer {
                 url,
-                reason: "entry has no inclusion proof".to_owned(),
+                problem: AnswerProblem::NoInclusionProof,
             });
         }
         Ok(entry)
@@ -463,25 +566,27 @@ impl RekorV2Client {
 fn check_v2_body(
     url: &str,
     entry: &TransparencyLogEntry,
-    kind: &str,
+    kind: &'static str,
     digest: &[u8],
     sigs: &[&[u8]],
     cert_der: &[u8],
 ) -> Result<(), RekorError> {
-    let mismatch = |what: &str| RekorError::Mismatch {
+    let mismatch = |what: Mismatch| RekorError::Mismatch {
         url: url.to_owned(),
-        what: what.to_owned(),
+        what,
     };
     if entry.kind_version.kind != kind || entry.kind_version.version != "0.0.2" {
-        return Err(mismatch(&format!(
-            "kind {} {}, expected {kind} 0.0.2",
-            entry.kind_version.kind, entry.kind_version.version
-        )));
+        return Err(mismatch(Mismatch::Kind {
+            found: entry.kind_version.kind.clone(),
+            found_version: Some(entry.kind_version.version.clone()),
+            expected: kind,
+            expected_version: Some("0.0.2"),
+        }));
     }
     let body: serde_json::Value =
         serde_json::from_slice(&entry.canonicalized_body).map_err(|e| RekorError::Answer {
             url: url.to_owned(),
-            reason: format!("entry body is not json: {e}"),
+            problem: AnswerProblem::BodyNotJson(e),
         })?;
     let b64_is = |v: &serde_json::Value, want: &[u8]| {
         v.as_str()
@@ -499,16 +604,19 @@ fn check_v2_body(
         (&spec["data"], vec![spec["signature"].clone()])
     };
     if hash["algorithm"].as_str() != Some("SHA2_256") || !b64_is(&hash["digest"], digest) {
-        return Err(mismatch("digest differs"));
+        return Err(mismatch(Mismatch::Digest));
     }
     if logged_sigs.len() != sigs.len() {
-        return Err(mismatch("number of signatures differs"));
+        return Err(mismatch(Mismatch::SignatureCount {
+            logged: logged_sigs.len(),
+            ours: sigs.len(),
+        }));
     }
     for item in &logged_sigs {
         let sig_ok = sigs.iter().any(|s| b64_is(&item["content"], s));
         let cert_ok = b64_is(&item["verifier"]["x509Certificate"]["rawBytes"], cert_der);
         if !sig_ok || !cert_ok {
-            return Err(mismatch("signature or verifier differs"));
+            return Err(mismatch(Mismatch::Signature));
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use super::metadata::{
     Envelope, Header, MetaFile, MetaSigned, RootSigned, TargetFile, TargetsSigned, check_meta_file,
     check_target, parse_envelope, parse_self_signed_root, rotate, target_url_hash, verify_role,
 };
-use super::{Limits, TRUSTED_ROOT_TARGET, TufError};
+use super::{Limits, MetadataProblem, TRUSTED_ROOT_TARGET, TufError};
 use crate::fsutil::private_dir;
 
 /// The cache root: `$MCPSIG_CACHE_DIR`, else `$XDG_CACHE_HOME/mcpsig`, else `~/.cache/mcpsig`.
@@ -263,7 +263,9 @@ impl VerifiedCache {
             cached_target_path(&self.dir, name, file).ok_or_else(|| TufError::Malformed {
                 role: "targets".into(),
                 url: targets.url.clone(),
-                reason: format!("target `{name}` lists neither a sha256 nor a sha512 hash"),
+                problem: MetadataProblem::TargetNoNamingHash {
+                    name: name.to_owned(),
+                },
             })?;
         private_dir::check_path(&self.dir.join("targets"), private_dir::Place::Inside)?;
         let bytes =
@@ -291,7 +293,9 @@ fn listed_meta<'a>(env: &'a Envelope<MetaSigned>, name: &str) -> Result<&'a Meta
         .ok_or_else(|| TufError::Malformed {
             role: env.signed.typ.clone(),
             url: env.url.clone(),
-            reason: format!("no `{name}` in meta"),
+            problem: MetadataProblem::NotInMeta {
+                name: name.to_owned(),
+            },
         })
 }
 
