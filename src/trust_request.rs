@@ -2,6 +2,11 @@
 //! trusted root applies (an explicit file, a TUF repository's verified cache, the default
 //! instance's cache, the embedded root), the `~` regular-expression convention of the CI fields,
 //! and the identity policy. Warnings come back as values; nothing is printed.
+//!
+//! [`conformance`] holds the same decisions for `sigstore verify-bundle`, the conformance
+//! suite's contract (no TUF cache, an exact identity).
+
+pub mod conformance;
 
 use crate::fsutil::{ReadError, read_limited};
 use crate::keys::KeyError;
