@@ -7,22 +7,9 @@
 
 mod common;
 
-use common::{bin, root};
+use common::{root, run_in as run, text};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn run(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin(name));
-    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn ok(out: &Output) {
     assert!(

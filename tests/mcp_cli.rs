@@ -3,38 +3,14 @@
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] functions
 
+mod common;
 mod mcp_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
+use common::{run_in as run, text};
 use mcp_support::*;
 use mcpsig::tools::ToolPins;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        p.display()
-    );
-    p
-}
-
-fn run(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin(name));
-    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run binary")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A working directory holding the drift server and an init'ed manifest.
 fn workspace() -> tempfile::TempDir {
