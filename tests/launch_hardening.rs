@@ -7,18 +7,9 @@
 
 mod common;
 
-use common::{root, run_in as run, text};
+use common::{assert_ok as ok, root, run_in as run, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
+use std::process::Command;
 
 /// `srv/` holding `server_files` from tests/servers, init'ed, keyed, pinned and signed.
 fn signed_workspace(
