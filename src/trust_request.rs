@@ -5,6 +5,8 @@
 //!
 //! [`conformance`] holds the same decisions for `sigstore verify-bundle`, the conformance
 //! suite's contract (no TUF cache, an exact identity).
+//!
+//! Over 600 lines only with its unit tests (about 190 lines: root precedence and each refusal).
 
 pub mod conformance;
 
