@@ -2,14 +2,13 @@
 //! then `mcp-verify` with an identity policy, and the conformance contract pair
 //! `mcp-sign sigstore sign-bundle` / `mcp-verify sigstore verify-bundle`.
 
-mod common;
 mod keyless_common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use keyless_common::{Instance, TestResult, run, token, write};
+use keyless_common::{Instance, TestResult, common, run, token, write};
 
 const ISSUER: &str = "https://issuer.example";
 const SUBJECT: &str = "https://example.com/publisher";

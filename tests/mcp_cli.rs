@@ -3,12 +3,11 @@
 
 #![allow(clippy::expect_used)] // test helpers outside #[test] functions
 
-mod common;
 mod mcp_support;
 
 use std::path::Path;
 
-use common::{assert_ok, run_in as run, text};
+use mcp_support::common::{assert_ok, run_in as run, text};
 use mcp_support::*;
 use mcpsig::tools::ToolPins;
 
