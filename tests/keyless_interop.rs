@@ -40,6 +40,13 @@ fn signer(instance: &Instance) -> Result<KeylessSigner, Box<dyn std::error::Erro
     Ok(KeylessSigner::new(token, &config, Duration::from_secs(30))?)
 }
 
+/// sigstore-python, pointed at the instance.
+fn python(py: &std::path::Path, instance: &Instance) -> Command {
+    let mut cmd = Command::new(py);
+    cmd.arg("--trust-config").arg(instance.trust_config());
+    cmd
+}
+
 fn python_verify(
     py: &std::path::Path,
     instance: &Instance,
@@ -48,9 +55,7 @@ fn python_verify(
     artifact: &std::path::Path,
 ) -> Result<(bool, String), String> {
     run(
-        Command::new(py)
-            .arg("--trust-config")
-            .arg(instance.trust_config())
+        python(py, instance)
             .args(["verify", "identity", "--offline", "--bundle"])
             .arg(bundle)
             .args(["--cert-identity", identity, "--cert-oidc-issuer", ISSUER])
@@ -67,9 +72,7 @@ fn python_sign(
     artifact: &std::path::Path,
 ) -> Result<(bool, String), String> {
     run(
-        Command::new(py)
-            .arg("--trust-config")
-            .arg(instance.trust_config())
+        python(py, instance)
             .args([
                 "sign",
                 "--identity-token",

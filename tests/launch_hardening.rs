@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{assert_ok as ok, root, run_in as run, text};
+use common::{VERIFY_TOOLS as VERIFY, assert_ok as ok, root, run_in as run, text};
 use std::path::Path;
 use std::process::Command;
 
@@ -58,15 +58,6 @@ fn signed_workspace(
     ));
     ws
 }
-
-const VERIFY: [&str; 6] = [
-    "tools",
-    "mcp-manifest.sigstore.json",
-    "--key",
-    "k.key.pub",
-    "--dir",
-    "srv",
-];
 
 /// Scenario launch-refuses-tampered-tree.
 #[test]

@@ -7,7 +7,7 @@ mod mcp_support;
 
 use std::path::Path;
 
-use mcp_support::common::{assert_ok, run_in as run, text};
+use mcp_support::common::{VERIFY_TOOLS, assert_ok, run_in as run, text};
 use mcp_support::*;
 use mcpsig::tools::ToolPins;
 
@@ -60,16 +60,6 @@ fn sign_workspace(dir: &Path, tools_args: Option<&[&str]>) {
     );
     assert_ok(&out);
 }
-
-/// `mcp-verify tools` of the signed workspace, with the public key and the server's tree.
-const VERIFY_TOOLS: [&str; 6] = [
-    "tools",
-    "mcp-manifest.sigstore.json",
-    "--key",
-    "k.key.pub",
-    "--dir",
-    "srv",
-];
 
 fn pins_in(path: &Path) -> ToolPins {
     let v: serde_json::Value =

@@ -38,6 +38,16 @@ pub fn run(name: &str, args: &[&str]) -> Output {
         .expect("run binary")
 }
 
+/// `mcp-verify tools` of a workspace signed with `k.key`, its server tree in `srv/`.
+pub const VERIFY_TOOLS: [&str; 6] = [
+    "tools",
+    "mcp-manifest.sigstore.json",
+    "--key",
+    "k.key.pub",
+    "--dir",
+    "srv",
+];
+
 /// Runs binary `name` in `cwd` with `env` added (and colour off).
 pub fn run_in(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin(name));
