@@ -5,6 +5,9 @@
 //! goes through directory descriptors, and files are hashed in parallel.
 //!
 //! The tree digest is sha256 over the RFC 8785 form of the entry list (spec/manifest-v1.md).
+//!
+//! Over 600 lines only with its unit tests (about 230 lines: the tree rules, each made to
+//! reject), kept beside the walk they check.
 
 pub use super::links::{LinkProblem, MAX_LINK_DEPTH, check_links};
 pub use super::tree_diff::{Change, compare};
