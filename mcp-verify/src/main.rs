@@ -1,6 +1,7 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod config_cmd;
 mod sigstore_cmd;
 mod trust_args;
 mod trust_cmd;
@@ -60,6 +61,9 @@ enum Cmd {
     /// Trusted-root maintenance: `trust refresh` fetches the Sigstore trusted root over TUF.
     #[command(subcommand)]
     Trust(trust_cmd::TrustCmd),
+    /// Which servers of an MCP client's configuration a signed manifest covers; --wrap makes
+    /// them launch through `mcp-verify run`.
+    Config(Box<config_cmd::ConfigArgs>),
 }
 
 #[derive(Subcommand)]
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Tools(args)) => tools_cmd::run(*args),
         Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
+        Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-pub use cover::{ReportRequest, ServerReport, Status, report};
-pub use wrap::{WrapMode, WrapOutcome, WrapRequest, wrap};
+pub use cover::{ConfigReport, Note, ReportRequest, ServerReport, Status, report};
+pub use wrap::{EntryChange, WrapMode, WrapOutcome, WrapRequest, backup_path, wrap};
 
 /// Largest configuration file read: client configurations are a few kilobytes.
 pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
