@@ -24,8 +24,9 @@ Examples:
 Files: claude_desktop_config.json (Claude Desktop), mcp.json (Cursor), .vscode/mcp.json
 (VS Code), .mcp.json (Claude Code); --format names another. Bundles are matched by their
 signed launch command; without trust options their signatures are checked only at launch.
-Exit codes: 0 every server is covered (or --unwrap done), 1 some are not (`not-covered`,
-`remote-server`), 2 could not decide (unreadable or malformed configuration, backup exists).
+Exit codes: 0 every server is covered (with --wrap: every server now launches through
+`mcp-verify run`; --unwrap: done), 1 some are not (`not-covered`, `remote-server`, or covered
+but left unwrapped), 2 could not decide (unreadable or malformed configuration, backup kept).
 See spec/client-config.md.")]
 pub struct ConfigArgs {
     /// The client configuration file.
@@ -126,7 +127,7 @@ fn run_inner(args: &ConfigArgs) -> Result<u8, ConfigError> {
         print_outcome(&outcome);
     }
     Ok(match mode {
-        WrapMode::Wrap if !outcome.report.covered => EXIT_REJECTED,
+        WrapMode::Wrap if !outcome.all_wrapped => EXIT_REJECTED,
         _ => EXIT_OK,
     })
 }

@@ -63,6 +63,9 @@ pub struct WrapOutcome {
     /// The backup written before the rewrite.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// True when every server launches through `mcp-verify run` after the rewrite (for
+    /// `--wrap`, exit 0 exactly then).
+    pub all_wrapped: bool,
     /// The servers as they stand after the rewrite (or would, with `dry_run`).
     pub report: ConfigReport,
 }
@@ -143,6 +146,7 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
     let after_config = ClientConfig::parse(&config.path, config.kind, new_bytes.clone())?;
     let report = report_on(&after_config, &report_req)?;
     let mut outcome = WrapOutcome {
+        all_wrapped: report.servers.iter().all(|s| s.status == Status::Wrapped),
         mode: req.mode,
         changes,
         written: false,
