@@ -128,11 +128,7 @@ fn read_json(p: &Path) -> Value {
 }
 
 const FIXTURES: [(&str, &str, &str); 4] = [
-    (
-        "claude-desktop",
-        "claude_desktop_config.json",
-        "mcpServers",
-    ),
+    ("claude-desktop", "claude_desktop_config.json", "mcpServers"),
     ("cursor", ".cursor/mcp.json", "mcpServers"),
     ("vscode", ".vscode/mcp.json", "servers"),
     ("claude-code", ".mcp.json", "mcpServers"),
@@ -197,7 +193,11 @@ fn each_client_configuration_is_reported_wrapped_and_unwrapped() {
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
         let out = ws.config(&["--wrap", f, "--bundles", &bundles, "--key", &ws.key()]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        assert!(text(&out.stdout).contains("wrapped: drift"), "{}", text(&out.stdout));
+        assert!(
+            text(&out.stdout).contains("wrapped: drift"),
+            "{}",
+            text(&out.stdout)
+        );
         let wrapped_bytes = std::fs::read(&file).unwrap();
         let wrapped = read_json(&file);
         let backup = PathBuf::from(format!("{f}.mcpsig-backup"));
@@ -247,7 +247,10 @@ fn each_client_configuration_is_reported_wrapped_and_unwrapped() {
         let keys_after: Vec<&String> = wrapped.as_object().unwrap().keys().collect();
         assert_eq!(keys_before, keys_after);
         if kind == "vscode" {
-            assert!(text(&wrapped_bytes).contains("\n\t\"servers\": {\n\t\t"), "tabs kept");
+            assert!(
+                text(&wrapped_bytes).contains("\n\t\"servers\": {\n\t\t"),
+                "tabs kept"
+            );
         }
 
         // The report now names the wrap.
@@ -280,7 +283,11 @@ fn each_client_configuration_is_reported_wrapped_and_unwrapped() {
         ok(&out);
         let restored = read_json(&file);
         assert_eq!(restored, original, "{kind}");
-        assert_eq!(restored.to_string(), original.to_string(), "{kind}: key order");
+        assert_eq!(
+            restored.to_string(),
+            original.to_string(),
+            "{kind}: key order"
+        );
         assert!(!backup.exists(), "unwrap writes no backup");
     }
 }
@@ -382,7 +389,10 @@ fn a_bundle_signed_by_another_key_covers_nothing() {
         .clone();
     assert_eq!(drift["status"], "not-covered");
     assert_eq!(drift["rejected"][0]["bundle"], ws.bundle().as_str());
-    assert_eq!(drift["rejected"][0]["problems"][0]["reason"], "untrusted-signer");
+    assert_eq!(
+        drift["rejected"][0]["problems"][0]["reason"],
+        "untrusted-signer"
+    );
     // And --wrap with that key wraps nothing.
     let out = ws.config(&["--wrap", f, "--bundles", &bundles, "--key", &other]);
     assert_eq!(out.status.code(), Some(1));
@@ -408,8 +418,19 @@ fn a_symlinked_configuration_is_read_but_not_rewritten() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(err.contains("is a symbolic link"), "{err}");
-    assert!(err.contains(&format!("hint: rewrite the file it points to: `{}`", real.display())), "{err}");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        err.contains(&format!(
+            "hint: rewrite the file it points to: `{}`",
+            real.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read(&real).unwrap(), before);
     // The target itself can be wrapped.
     let r = real.to_str().unwrap();
@@ -450,8 +471,14 @@ fn malformed_configurations_are_errors_and_left_untouched() {
             "duplicate object key `a`",
         ),
         ("[]", "the document is not a JSON object"),
-        (r#"{"mcpServers": "none"}"#, "`mcpServers` is not a JSON object"),
-        (r#"{"mcpServers": {"a": {"command": ["x"]}}}"#, "server `a`: `command` is not a string"),
+        (
+            r#"{"mcpServers": "none"}"#,
+            "`mcpServers` is not a JSON object",
+        ),
+        (
+            r#"{"mcpServers": {"a": {"command": ["x"]}}}"#,
+            "server `a`: `command` is not a string",
+        ),
         (huge.as_str(), "larger than 4194304 bytes"),
     ] {
         let file = ws.path().join("claude_desktop_config.json");
@@ -486,10 +513,28 @@ fn wrapping_passes_the_policy_and_needs_trust_or_a_policy() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("needs the trust options"));
     let policy = ws.path().join("policy.toml");
-    let out = ws.config(&["--wrap", f, "--bundles", &bundles, "--policy", "policy.toml"]);
-    assert_eq!(out.status.code(), Some(2), "a missing policy file is an error");
+    let out = ws.config(&[
+        "--wrap",
+        f,
+        "--bundles",
+        &bundles,
+        "--policy",
+        "policy.toml",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing policy file is an error"
+    );
     std::fs::write(&policy, "# policy\n").unwrap();
-    let out = ws.config(&["--wrap", f, "--bundles", &bundles, "--policy", "policy.toml"]);
+    let out = ws.config(&[
+        "--wrap",
+        f,
+        "--bundles",
+        &bundles,
+        "--policy",
+        "policy.toml",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let wrapped = read_json(&file);
     let args: Vec<&str> = wrapped["mcpServers"]["drift"]["args"]
@@ -561,7 +606,14 @@ fn run_scenario(ws: &Workspace, name: &str) -> Result<(), String> {
             .replace("{server}", &server)
             .replace("{keys}", &ws.path().display().to_string())
     };
-    let special = ["README.md", "args", "expected", "setup.sh", "stdout", "stderr"];
+    let special = [
+        "README.md",
+        "args",
+        "expected",
+        "setup.sh",
+        "stdout",
+        "stderr",
+    ];
     copy_tree(&src, w);
     for f in special {
         let _ = std::fs::remove_file(w.join(f));
@@ -637,10 +689,17 @@ fn config_scenarios() {
         .filter(|n| n.starts_with("config-"))
         .collect();
     on_disk.sort();
-    assert_eq!(on_disk, SCENARIOS, "SCENARIOS must name every config-* directory");
+    assert_eq!(
+        on_disk, SCENARIOS,
+        "SCENARIOS must name every config-* directory"
+    );
     let failures: Vec<String> = SCENARIOS
         .iter()
-        .filter_map(|name| run_scenario(&ws, name).err().map(|e| format!("{name}: {e}")))
+        .filter_map(|name| {
+            run_scenario(&ws, name)
+                .err()
+                .map(|e| format!("{name}: {e}"))
+        })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -90,7 +90,10 @@ fn run_inner(args: &ConfigArgs) -> Result<u8, ConfigError> {
             now,
         })?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
         } else {
             print_report(&report);
         }
@@ -122,7 +125,10 @@ fn run_inner(args: &ConfigArgs) -> Result<u8, ConfigError> {
         now,
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).unwrap_or_default()
+        );
     } else {
         print_outcome(&outcome);
     }
@@ -141,7 +147,7 @@ fn print_report(r: &ConfigReport) {
         if r.servers.len() == 1 { "" } else { "s" }
     );
     for s in &r.servers {
-        print_server(s, r.signatures_checked);
+        print_server(s);
     }
     for b in &r.ignored_bundles {
         cli::errln!(
@@ -153,12 +159,22 @@ fn print_report(r: &ConfigReport) {
     for w in &r.warnings {
         cli::errln!("warning: {w}");
     }
+    let matched = r
+        .servers
+        .iter()
+        .any(|s| matches!(s.status, Status::Wrapped | Status::Covered));
+    if matched && !r.signatures_checked {
+        outln!(
+            "bundles were read without checking their signatures: `mcp-verify run` verifies them \
+             at launch (give --key or --certificate-identity to check them now)"
+        );
+    }
     if r.covered {
         outln!("every server is covered by a signed manifest");
     }
 }
 
-fn print_server(s: &ServerReport, signatures_checked: bool) {
+fn print_server(s: &ServerReport) {
     let name = one_line(&s.name);
     let what = match (&s.command, &s.url) {
         (Some(argv), _) => one_line(&argv.join(" ")).into_owned(),
@@ -169,11 +185,18 @@ fn print_server(s: &ServerReport, signatures_checked: bool) {
     let server = s
         .server
         .as_ref()
-        .map(|id| format!(" ({} {})", one_line(id.name.as_str()), one_line(id.version.as_str())))
+        .map(|id| {
+            format!(
+                ", {} {}",
+                one_line(id.name.as_str()),
+                one_line(id.version.as_str())
+            )
+        })
         .unwrap_or_default();
-    let checked = match (&s.signer, signatures_checked) {
-        (Some(_), _) => "signature verified; artifacts verified at launch",
-        (None, _) => "verify at launch",
+    let checked = if s.signer.is_some() {
+        "signature verified; artifacts verified at launch"
+    } else {
+        "verify at launch"
     };
     match s.status {
         Status::Wrapped => outln!("  {name}: wrapped: mcp-verify run {bundle}{server} ({checked})"),
@@ -181,9 +204,9 @@ fn print_server(s: &ServerReport, signatures_checked: bool) {
         Status::NotCovered => {
             outln!("  {name}: [not-covered] {what}: no signed manifest covers it")
         }
-        Status::Remote => outln!(
-            "  {name}: [remote-server] {what}: reached over HTTP, nothing local to verify"
-        ),
+        Status::Remote => {
+            outln!("  {name}: [remote-server] {what}: reached over HTTP, nothing local to verify")
+        }
     }
     for rej in &s.rejected {
         for p in &rej.problems {
@@ -234,7 +257,7 @@ fn print_outcome(o: &WrapOutcome) {
         if !left.is_empty() {
             outln!("left as they are:");
             for s in left {
-                print_server(s, o.report.signatures_checked);
+                print_server(s);
             }
         }
     }
@@ -255,10 +278,18 @@ fn print_diff(c: &EntryChange) {
             continue;
         }
         if let Some(b) = b {
-            outln!("-   {}: {}", one_line(&to_json_line(k)), one_line(&b.to_string()));
+            outln!(
+                "-   {}: {}",
+                one_line(&to_json_line(k)),
+                one_line(&b.to_string())
+            );
         }
         if let Some(a) = a {
-            outln!("+   {}: {}", one_line(&to_json_line(k)), one_line(&a.to_string()));
+            outln!(
+                "+   {}: {}",
+                one_line(&to_json_line(k)),
+                one_line(&a.to_string())
+            );
         }
     }
 }

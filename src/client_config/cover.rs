@@ -462,7 +462,10 @@ fn find_bundles(dir: &Path) -> Result<(Vec<Candidate>, Vec<IgnoredBundle>), Conf
                 }
                 continue;
             }
-            let is_bundle = e.file_name().to_str().is_some_and(|n| n.ends_with(".sigstore.json"));
+            let is_bundle = e
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(".sigstore.json"));
             if !is_bundle {
                 continue;
             }
@@ -504,8 +507,7 @@ fn read_candidate(path: &Path, bytes: Vec<u8>) -> Result<Candidate, String> {
     if statement.predicate_type != PREDICATE_TYPE {
         return Err("not an mcpsig manifest".to_owned());
     }
-    let manifest =
-        Manifest::from_value(statement.predicate).map_err(|e| crate::error_chain(&e))?;
+    let manifest = Manifest::from_value(statement.predicate).map_err(|e| crate::error_chain(&e))?;
     Ok(Candidate {
         path: path.to_path_buf(),
         server: manifest.server,
@@ -547,7 +549,11 @@ mod tests {
     fn words_match_literally_or_as_paths_under_the_base() {
         let base = Path::new("/srv/weather");
         let signed = launch(&["python3", "server.py", "--stdio"], &[]);
-        assert!(matches(&entry(&["python3", "server.py", "--stdio"], None), base, &signed));
+        assert!(matches(
+            &entry(&["python3", "server.py", "--stdio"], None),
+            base,
+            &signed
+        ));
         assert!(matches(
             &entry(&["python3", "/srv/weather/server.py", "--stdio"], None),
             base,
@@ -564,8 +570,16 @@ mod tests {
         }
         // A package runner matches its exact words only.
         let npx = launch(&["npx", "-y", "@acme/weather@1.2.0"], &[]);
-        assert!(matches(&entry(&["npx", "-y", "@acme/weather@1.2.0"], None), base, &npx));
-        assert!(!matches(&entry(&["npx", "-y", "@acme/weather"], None), base, &npx));
+        assert!(matches(
+            &entry(&["npx", "-y", "@acme/weather@1.2.0"], None),
+            base,
+            &npx
+        ));
+        assert!(!matches(
+            &entry(&["npx", "-y", "@acme/weather"], None),
+            base,
+            &npx
+        ));
     }
 
     #[test]
@@ -583,7 +597,10 @@ mod tests {
     fn the_base_is_an_absolute_cwd_or_the_bundle_folder() {
         let b = Path::new("/b/m.sigstore.json");
         assert_eq!(base_for(&entry(&["x"], None), b), Some(PathBuf::from("/b")));
-        assert_eq!(base_for(&entry(&["x"], Some("/w")), b), Some(PathBuf::from("/w")));
+        assert_eq!(
+            base_for(&entry(&["x"], Some("/w")), b),
+            Some(PathBuf::from("/w"))
+        );
         assert_eq!(base_for(&entry(&["x"], Some("w")), b), None);
     }
 }

@@ -172,9 +172,10 @@ impl ConfigError {
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
-            ConfigError::Symlink { target, .. } => {
-                Some(format!("rewrite the file it points to: `{}`", target.display()))
-            }
+            ConfigError::Symlink { target, .. } => Some(format!(
+                "rewrite the file it points to: `{}`",
+                target.display()
+            )),
             ConfigError::ReadOnly { path } => Some(format!(
                 "make it writable (chmod u+w {}) if it should be rewritten",
                 path.display()
@@ -411,7 +412,10 @@ mod tests {
     #[test]
     fn the_client_is_told_by_the_file_name() {
         for (p, k) in [
-            ("/h/Library/Claude/claude_desktop_config.json", Some(ClientKind::ClaudeDesktop)),
+            (
+                "/h/Library/Claude/claude_desktop_config.json",
+                Some(ClientKind::ClaudeDesktop),
+            ),
             ("/h/.cursor/mcp.json", Some(ClientKind::Cursor)),
             ("/p/.vscode/mcp.json", Some(ClientKind::VsCode)),
             ("/p/.mcp.json", Some(ClientKind::ClaudeCode)),
@@ -433,14 +437,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.servers.len(), 2);
-        assert!(matches!(&c.servers[1].launch, EntryLaunch::Remote { url: Some(_) }));
+        assert!(matches!(
+            &c.servers[1].launch,
+            EntryLaunch::Remote { url: Some(_) }
+        ));
         assert!(read(r#"{"other":1}"#).unwrap().servers.is_empty());
         for (doc, want) in [
-            (r#"{"mcpServers":{"a":{"args":[]}}}"#, EntryProblem::NoCommand),
-            (r#"{"mcpServers":{"a":{"command":"x","args":[1]}}}"#, EntryProblem::BadArgs),
-            (r#"{"mcpServers":{"a":{"command":"x","env":{"K":1}}}}"#, EntryProblem::BadEnv),
-            (r#"{"mcpServers":{"a":{"command":1}}}"#, EntryProblem::NotAString { key: "command" }),
-            (r#"{"mcpServers":{"a":{"type":"ws","url":"x"}}}"#, EntryProblem::UnknownType("ws".into())),
+            (
+                r#"{"mcpServers":{"a":{"args":[]}}}"#,
+                EntryProblem::NoCommand,
+            ),
+            (
+                r#"{"mcpServers":{"a":{"command":"x","args":[1]}}}"#,
+                EntryProblem::BadArgs,
+            ),
+            (
+                r#"{"mcpServers":{"a":{"command":"x","env":{"K":1}}}}"#,
+                EntryProblem::BadEnv,
+            ),
+            (
+                r#"{"mcpServers":{"a":{"command":1}}}"#,
+                EntryProblem::NotAString { key: "command" },
+            ),
+            (
+                r#"{"mcpServers":{"a":{"type":"ws","url":"x"}}}"#,
+                EntryProblem::UnknownType("ws".into()),
+            ),
             (r#"{"mcpServers":{"a":[]}}"#, EntryProblem::NotAnObject),
         ] {
             match read(doc) {
@@ -449,18 +471,35 @@ mod tests {
             }
         }
         assert!(matches!(read("[]"), Err(ConfigError::NotAnObject { .. })));
-        assert!(matches!(read(r#"{"mcpServers":[]}"#), Err(ConfigError::ServersNotAnObject { .. })));
-        assert!(matches!(read(r#"{"a":1,"a":2}"#), Err(ConfigError::Json { .. })));
-        assert!(matches!(read("{\"a\":1 // c\n}"), Err(ConfigError::Json { .. })));
+        assert!(matches!(
+            read(r#"{"mcpServers":[]}"#),
+            Err(ConfigError::ServersNotAnObject { .. })
+        ));
+        assert!(matches!(
+            read(r#"{"a":1,"a":2}"#),
+            Err(ConfigError::Json { .. })
+        ));
+        assert!(matches!(
+            read("{\"a\":1 // c\n}"),
+            Err(ConfigError::Json { .. })
+        ));
     }
 
     #[test]
     fn a_wrapped_entry_names_its_bundle_and_original_command() {
         let e = StdioEntry {
             command: "/usr/bin/mcp-verify".into(),
-            args: ["run", "/b/x.sigstore.json", "--key", "/k.pub", "--", "node", "s.js"]
-                .map(String::from)
-                .to_vec(),
+            args: [
+                "run",
+                "/b/x.sigstore.json",
+                "--key",
+                "/k.pub",
+                "--",
+                "node",
+                "s.js",
+            ]
+            .map(String::from)
+            .to_vec(),
             env: vec![],
             cwd: None,
             env_file: false,

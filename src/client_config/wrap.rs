@@ -172,12 +172,13 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
         outcome.backup = Some(backup.display().to_string());
     }
     // A client (or the user) may have saved the file meanwhile: never write over that.
-    let now = crate::fsutil::read_limited(&config.path, super::MAX_CONFIG_BYTES).map_err(
-        |source| ConfigError::Read {
-            path: config.path.clone(),
-            source,
-        },
-    )?;
+    let now =
+        crate::fsutil::read_limited(&config.path, super::MAX_CONFIG_BYTES).map_err(|source| {
+            ConfigError::Read {
+                path: config.path.clone(),
+                source,
+            }
+        })?;
     if now != config.bytes {
         return Err(ConfigError::Changed {
             path: config.path.clone(),
@@ -262,7 +263,10 @@ fn run_options(req: &WrapRequest, trust_on: bool) -> Result<Vec<String>, ConfigE
         }
         for (flag, value) in [
             ("--certificate-identity", &t.certificate_identity),
-            ("--certificate-identity-regexp", &t.certificate_identity_regexp),
+            (
+                "--certificate-identity-regexp",
+                &t.certificate_identity_regexp,
+            ),
             ("--certificate-oidc-issuer", &t.certificate_oidc_issuer),
             (
                 "--certificate-oidc-issuer-regexp",
