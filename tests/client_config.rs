@@ -573,6 +573,7 @@ const SCENARIOS: &[&str] = &[
     "config-wrap-symlink",
     "config-wrap-without-trust",
     "config-wrapped-bundle-missing",
+    "config-wrapped-command-not-signed",
 ];
 
 /// Every file under `dir` (following nothing) and its bytes.

@@ -108,10 +108,7 @@ fn run_inner(args: &ConfigArgs) -> Result<u8, ConfigError> {
     } else {
         WrapMode::Unwrap
     };
-    let exe = std::env::current_exe().map_err(|source| ConfigError::Absolute {
-        path: PathBuf::from("mcp-verify"),
-        source,
-    })?;
+    let exe = std::env::current_exe().map_err(ConfigError::ProgramPath)?;
     let outcome = mcpsig::client_config::wrap(&WrapRequest {
         config: args.file.clone(),
         kind: args.format,

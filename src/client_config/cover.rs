@@ -61,6 +61,8 @@ pub enum Note {
     PackageRunner { runner: String },
     /// A wrapped entry's bundle cannot be read.
     BundleMissing,
+    /// A wrapped entry's command after `--` is not the bundle's signed launch.
+    CommandNotSigned,
     /// A wrapped entry's bundle is not an mcpsig bundle.
     BundleUnreadable { problem: String },
     /// A wrapped entry runs the manifest's own command: `--unwrap` cannot restore it.
@@ -80,6 +82,9 @@ impl std::fmt::Display for Note {
                  the pinned artifacts cover only what they list"
             ),
             Note::BundleMissing => f.write_str("the bundle it names cannot be read"),
+            Note::CommandNotSigned => {
+                f.write_str("the command after `--` is not the launch its bundle signs")
+            }
             Note::BundleUnreadable { problem } => {
                 write!(f, "the bundle it names is not an mcpsig bundle: {problem}")
             }
@@ -287,8 +292,26 @@ fn judge(
                 return r;
             }
         };
+        r.server = Some(c.server.clone());
+        // `run` launches the words after `--`: they must be the signed launch.
+        if let Some(original) = &w.original {
+            let (command, args) = original.split_first().unwrap_or((&entry.command, &[]));
+            let unwrapped = StdioEntry {
+                command: command.clone(),
+                args: args.to_vec(),
+                ..entry.clone()
+            };
+            let base = w.dir.clone().or_else(|| base_for(&unwrapped, &w.bundle));
+            let signed = match (&base, &c.launch) {
+                (Some(base), Some(launch)) => matches(&unwrapped, base, launch),
+                _ => false,
+            };
+            if !signed {
+                r.notes.push(Note::CommandNotSigned);
+                return r;
+            }
+        }
         {
-            r.server = Some(c.server.clone());
             if let Some(trust) = trust {
                 match check_signature(&c, trust, now) {
                     Ok(signer) => r.signer = Some(signer),
@@ -375,10 +398,19 @@ fn base_for(entry: &StdioEntry, bundle: &Path) -> Option<PathBuf> {
 /// no `env` value of the entry contradicts a fixed value the manifest signs.
 fn matches(entry: &StdioEntry, base: &Path, launch: &Launch) -> bool {
     let Launch::Stdio {
-        command, args, env, ..
+        command,
+        args,
+        env,
+        workdir,
+        ..
     } = launch
     else {
         return false;
+    };
+    // The signed words are relative to the folder the server starts in.
+    let base = match workdir {
+        Some(w) => base.join(w.as_str()),
+        None => base.to_path_buf(),
     };
     let signed: Vec<&String> = std::iter::once(command).chain(args.iter()).collect();
     let ours = entry.argv();
@@ -579,6 +611,25 @@ mod tests {
             &entry(&["npx", "-y", "@acme/weather"], None),
             base,
             &npx
+        ));
+    }
+
+    #[test]
+    fn a_signed_workdir_is_part_of_the_base() {
+        let mut signed = launch(&["node", "dist/index.js"], &[]);
+        if let Launch::Stdio { workdir, .. } = &mut signed {
+            *workdir = Some(RelPath::parse("pkg").unwrap());
+        }
+        let base = Path::new("/s");
+        assert!(matches(
+            &entry(&["node", "/s/pkg/dist/index.js"], None),
+            base,
+            &signed
+        ));
+        assert!(!matches(
+            &entry(&["node", "/s/dist/index.js"], None),
+            base,
+            &signed
         ));
     }
 

@@ -138,6 +138,8 @@ pub enum ConfigError {
         "wrapping needs the trust options (--key, --certificate-identity ...) or the --policy that `mcp-verify run` will verify with"
     )]
     NoTrust,
+    #[error("cannot find the path of the running program")]
+    ProgramPath(#[source] std::io::Error),
     #[error("cannot make `{}` an absolute path", path.display())]
     Absolute {
         path: PathBuf,
@@ -252,14 +254,19 @@ impl StdioEntry {
             return None;
         }
         let bundle = self.args.get(1).filter(|b| !b.starts_with('-'))?;
-        let original = self
-            .args
-            .iter()
-            .position(|a| a == "--")
+        let split = self.args.iter().position(|a| a == "--");
+        let options = &self.args[..split.unwrap_or(self.args.len())];
+        let original = split
             .map(|i| self.args[i + 1..].to_vec())
             .filter(|o| !o.is_empty());
+        let dir = options
+            .iter()
+            .position(|a| a == "--dir")
+            .and_then(|i| options.get(i + 1))
+            .map(PathBuf::from);
         Some(Wrapped {
             bundle: PathBuf::from(bundle),
+            dir,
             original,
         })
     }
@@ -269,6 +276,8 @@ impl StdioEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wrapped {
     pub bundle: PathBuf,
+    /// The `--dir` it passes to `run`, if any.
+    pub dir: Option<PathBuf>,
     /// The command after `--`, which `run` launches and `--unwrap` restores; `None` when `run`
     /// launches the manifest's own command.
     pub original: Option<Vec<String>>,

@@ -161,6 +161,22 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
     if req.dry_run {
         return Ok(outcome);
     }
+    // A client (or the user) may have saved the file meanwhile: never write over that.
+    let unchanged = || -> Result<(), ConfigError> {
+        let now = crate::fsutil::read_limited(&config.path, super::MAX_CONFIG_BYTES).map_err(
+            |source| ConfigError::Read {
+                path: config.path.clone(),
+                source,
+            },
+        )?;
+        if now != config.bytes {
+            return Err(ConfigError::Changed {
+                path: config.path.clone(),
+            });
+        }
+        Ok(())
+    };
+    unchanged()?;
     if req.mode == WrapMode::Wrap {
         let backup = backup_path(&config.path);
         write_atomic(&backup, &config.bytes, mode, req.force).map_err(|source| {
@@ -171,19 +187,7 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
         })?;
         outcome.backup = Some(backup.display().to_string());
     }
-    // A client (or the user) may have saved the file meanwhile: never write over that.
-    let now =
-        crate::fsutil::read_limited(&config.path, super::MAX_CONFIG_BYTES).map_err(|source| {
-            ConfigError::Read {
-                path: config.path.clone(),
-                source,
-            }
-        })?;
-    if now != config.bytes {
-        return Err(ConfigError::Changed {
-            path: config.path.clone(),
-        });
-    }
+    unchanged()?;
     write_atomic(&config.path, &new_bytes, mode, true).map_err(|source| ConfigError::Write {
         path: config.path.clone(),
         source,
@@ -215,7 +219,7 @@ fn writable_mode(path: &Path) -> Result<u32, ConfigError> {
             target: std::fs::read_link(path).unwrap_or_default(),
         });
     }
-    let mode = meta.permissions().mode() & 0o7777;
+    let mode = meta.permissions().mode() & 0o777;
     if mode & 0o200 == 0 {
         return Err(ConfigError::ReadOnly {
             path: path.to_path_buf(),
