@@ -548,10 +548,35 @@ fn wrapping_passes_the_policy_and_needs_trust_or_a_policy() {
     assert!(!args.contains(&"--key"));
 }
 
+#[test]
+fn names_from_the_file_are_escaped_on_a_terminal_and_exact_in_json() {
+    let ws = Workspace::new();
+    let file = ws.path().join("claude_desktop_config.json");
+    std::fs::write(
+        &file,
+        r#"{"mcpServers": {"evil\u001b[2J\u202e": {"command": "python3", "args": ["x\u001b]0;t\u0007"]}}}"#,
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let out = ws.config(&[f]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'),
+        "{stdout:?}"
+    );
+    assert!(stdout.contains("evil\\u{1b}[2J"), "{stdout}");
+    let doc = json(&ws.config(&[f, "--json"]));
+    assert_eq!(doc["servers"][0]["name"], "evil\u{1b}[2J\u{202e}");
+    assert_eq!(doc["servers"][0]["command"][1], "x\u{1b}]0;t\u{7}");
+}
+
 // ---- Scenarios ----
 
 /// Every testdata/scenarios/config-* directory, each run by `config_scenarios` below.
 const SCENARIOS: &[&str] = &[
+    "config-bogus-bundle-ignored",
+    "config-bundle-folder-too-large",
     "config-bundle-wrong-signer",
     "config-comments-refused",
     "config-covered-entry-accepted",
@@ -594,7 +619,7 @@ fn snapshot(dir: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
 /// A scenario holds the configuration file(s) under their client names (`{server}` in them is
 /// the signed server's folder), `args` (one per line, after `mcp-verify config`; `{work}`: the
 /// scenario's copy, `{server}`, `{keys}`: the folder of `k.key.pub` and `other.key.pub`),
-/// optional `setup.sh` (run with the copy as `$1`), `expected` (`accept`, `reject [REASON]` or
+/// optional `setup.sh` (run with the copy as `$1`, the signed server's folder as `$2`), `expected` (`accept`, `reject [REASON]` or
 /// `error`) and optional `stdout` / `stderr` texts the output must contain. Anything but
 /// `accept` must leave every file of the copy as it was.
 fn run_scenario(ws: &Workspace, name: &str) -> Result<(), String> {
@@ -629,6 +654,7 @@ fn run_scenario(ws: &Workspace, name: &str) -> Result<(), String> {
         let st = Command::new("sh")
             .arg(src.join("setup.sh"))
             .arg(w)
+            .arg(ws.server())
             .status()
             .unwrap();
         if !st.success() {
