@@ -274,59 +274,7 @@ fn judge(
     };
     r.command = Some(entry.argv());
     if let Some(w) = entry.wrapped() {
-        r.bundle = Some(w.bundle.display().to_string());
-        if w.original.is_none() {
-            r.notes.push(Note::NoOriginalCommand);
-        }
-        let bytes = match crate::verify::read_bundle_file(&w.bundle) {
-            Ok(b) => b,
-            Err(_) => {
-                r.notes.push(Note::BundleMissing);
-                return r;
-            }
-        };
-        let c = match read_candidate(&w.bundle, bytes) {
-            Ok(c) => c,
-            Err(problem) => {
-                r.notes.push(Note::BundleUnreadable { problem });
-                return r;
-            }
-        };
-        r.server = Some(c.server.clone());
-        // `run` launches the words after `--`: they must be the signed launch.
-        if let Some(original) = &w.original {
-            let (command, args) = original.split_first().unwrap_or((&entry.command, &[]));
-            let unwrapped = StdioEntry {
-                command: command.clone(),
-                args: args.to_vec(),
-                ..entry.clone()
-            };
-            let base = w.dir.clone().or_else(|| base_for(&unwrapped, &w.bundle));
-            let signed = match (&base, &c.launch) {
-                (Some(base), Some(launch)) => matches(&unwrapped, base, launch),
-                _ => false,
-            };
-            if !signed {
-                r.notes.push(Note::CommandNotSigned);
-                return r;
-            }
-        }
-        {
-            if let Some(trust) = trust {
-                match check_signature(&c, trust, now) {
-                    Ok(signer) => r.signer = Some(signer),
-                    Err(problems) => {
-                        r.rejected.push(RejectedBundle {
-                            bundle: r.bundle.clone().unwrap_or_default(),
-                            problems,
-                        });
-                        return r;
-                    }
-                }
-            }
-            r.status = Status::Wrapped;
-            r.reason = None;
-        }
+        judge_wrapped(&mut r, entry, &w, trust, now);
         return r;
     }
     if let Some(runner) = package_runner(&entry.command) {
@@ -375,6 +323,68 @@ fn judge(
         break;
     }
     r
+}
+
+/// An entry that launches `mcp-verify run BUNDLE`: covered when BUNDLE is an mcpsig bundle
+/// (whose signature verifies, when trust is given) and the command after `--` is its signed
+/// launch.
+fn judge_wrapped(
+    r: &mut ServerReport,
+    entry: &StdioEntry,
+    w: &super::Wrapped,
+    trust: Option<&Trust>,
+    now: DateTime<Utc>,
+) {
+    r.bundle = Some(w.bundle.display().to_string());
+    let bytes = match crate::verify::read_bundle_file(&w.bundle) {
+        Ok(b) => b,
+        Err(_) => {
+            r.notes.push(Note::BundleMissing);
+            return;
+        }
+    };
+    let c = match read_candidate(&w.bundle, bytes) {
+        Ok(c) => c,
+        Err(problem) => {
+            r.notes.push(Note::BundleUnreadable { problem });
+            return;
+        }
+    };
+    r.server = Some(c.server.clone());
+    match w.original.as_deref().and_then(<[String]>::split_first) {
+        // `run` launches the words after `--`: they must be the signed launch.
+        Some((command, args)) => {
+            let unwrapped = StdioEntry {
+                command: command.clone(),
+                args: args.to_vec(),
+                ..entry.clone()
+            };
+            let base = w.dir.clone().or_else(|| base_for(&unwrapped, &w.bundle));
+            let signed = match (&base, &c.launch) {
+                (Some(base), Some(launch)) => matches(&unwrapped, base, launch),
+                _ => false,
+            };
+            if !signed {
+                r.notes.push(Note::CommandNotSigned);
+                return;
+            }
+        }
+        None => r.notes.push(Note::NoOriginalCommand),
+    }
+    if let Some(trust) = trust {
+        match check_signature(&c, trust, now) {
+            Ok(signer) => r.signer = Some(signer),
+            Err(problems) => {
+                r.rejected.push(RejectedBundle {
+                    bundle: c.path.display().to_string(),
+                    problems,
+                });
+                return;
+            }
+        }
+    }
+    r.status = Status::Wrapped;
+    r.reason = None;
 }
 
 fn package_runner(command: &str) -> Option<String> {
@@ -499,6 +509,13 @@ fn find_bundles(dir: &Path) -> Result<(Vec<Candidate>, Vec<IgnoredBundle>), Conf
                 .to_str()
                 .is_some_and(|n| n.ends_with(".sigstore.json"));
             if !is_bundle {
+                continue;
+            }
+            if path.to_str().is_none() {
+                ignored.push(IgnoredBundle {
+                    path: path.display().to_string(),
+                    problem: "its path is not UTF-8".to_owned(),
+                });
                 continue;
             }
             if !ft.is_file() {

@@ -140,6 +140,8 @@ pub enum ConfigError {
     NoTrust,
     #[error("cannot find the path of the running program")]
     ProgramPath(#[source] std::io::Error),
+    #[error("`{}` is not UTF-8: a JSON configuration cannot name it", path.display())]
+    NotUtf8 { path: PathBuf },
     #[error("cannot make `{}` an absolute path", path.display())]
     Absolute {
         path: PathBuf,

@@ -85,6 +85,11 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
         now: req.now,
     };
     let before = report_on(&config, &report_req)?;
+    if req.mcp_verify.to_str().is_none() {
+        return Err(ConfigError::NotUtf8 {
+            path: req.mcp_verify.clone(),
+        });
+    }
     let run_options = match req.mode {
         WrapMode::Wrap => run_options(req, trust_on)?,
         WrapMode::Unwrap => Vec::new(),
@@ -97,34 +102,22 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
             let EntryLaunch::Stdio(stdio) = &entry.launch else {
                 continue;
             };
-            let new_argv: Option<Vec<String>> = match req.mode {
-                WrapMode::Wrap => {
-                    let blocked = judged
-                        .notes
-                        .iter()
-                        .any(|n| matches!(n, Note::EnvFile | Note::EnvName { .. }));
-                    match (&judged.status, &judged.bundle, &judged.base, blocked) {
-                        (Status::Covered, Some(bundle), Some(base), false) => {
-                            let mut argv = vec![
-                                req.mcp_verify.display().to_string(),
-                                "run".to_owned(),
-                                bundle.clone(),
-                                "--dir".to_owned(),
-                                base.display().to_string(),
-                            ];
-                            argv.extend(run_options.iter().cloned());
-                            for (name, _) in &stdio.env {
-                                argv.extend(["--env".to_owned(), name.clone()]);
-                            }
-                            argv.push("--".to_owned());
-                            argv.extend(stdio.argv());
-                            Some(argv)
+            let new_argv: Option<Vec<String>> =
+                match req.mode {
+                    WrapMode::Wrap => {
+                        let blocked = judged
+                            .notes
+                            .iter()
+                            .any(|n| matches!(n, Note::EnvFile | Note::EnvName { .. }));
+                        match (&judged.status, &judged.bundle, &judged.base, blocked) {
+                            (Status::Covered, Some(bundle), Some(base), false) => Some(
+                                wrapped_argv(&req.mcp_verify, bundle, base, &run_options, stdio),
+                            ),
+                            _ => None,
                         }
-                        _ => None,
                     }
-                }
-                WrapMode::Unwrap => stdio.wrapped().and_then(|w| w.original),
-            };
+                    WrapMode::Unwrap => stdio.wrapped().and_then(|w| w.original),
+                };
             let (Some(argv), Some(Value::Object(obj))) = (new_argv, servers.get_mut(&entry.name))
             else {
                 continue;
@@ -196,6 +189,32 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
     Ok(outcome)
 }
 
+/// `MCP_VERIFY run BUNDLE --dir BASE OPTIONS [--env NAME]... -- COMMAND ARGS...`
+fn wrapped_argv(
+    mcp_verify: &Path,
+    bundle: &str,
+    base: &Path,
+    run_options: &[String],
+    entry: &super::StdioEntry,
+) -> Vec<String> {
+    let mut argv = vec![
+        mcp_verify.display().to_string(),
+        "run".to_owned(),
+        bundle.to_owned(),
+        "--dir".to_owned(),
+        base.display().to_string(),
+    ];
+    argv.extend(run_options.iter().cloned());
+    // `run` starts the server with a clean environment: it forwards these from its own, which
+    // the client sets from the entry's `env`.
+    for (name, _) in &entry.env {
+        argv.extend(["--env".to_owned(), name.clone()]);
+    }
+    argv.push("--".to_owned());
+    argv.extend(entry.argv());
+    argv
+}
+
 /// `FILE.mcpsig-backup`.
 pub fn backup_path(config: &Path) -> PathBuf {
     let mut name = config.as_os_str().to_owned();
@@ -249,12 +268,13 @@ fn set_argv(obj: &mut Map<String, Value>, argv: &[String]) {
 /// the policy.
 fn run_options(req: &WrapRequest, trust_on: bool) -> Result<Vec<String>, ConfigError> {
     let abs = |p: &Path| {
-        std::path::absolute(p)
-            .map(|a| a.display().to_string())
-            .map_err(|source| ConfigError::Absolute {
-                path: p.to_path_buf(),
-                source,
-            })
+        let a = std::path::absolute(p).map_err(|source| ConfigError::Absolute {
+            path: p.to_path_buf(),
+            source,
+        })?;
+        a.to_str()
+            .map(str::to_owned)
+            .ok_or(ConfigError::NotUtf8 { path: a.clone() })
     };
     let mut out = Vec::new();
     if let (Some(t), true) = (&req.trust, trust_on) {
