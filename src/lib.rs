@@ -13,6 +13,7 @@
 //! live in the binaries' internal `mcpsig-cli-support` crate.
 
 pub mod canonical;
+pub mod client_config;
 pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]

@@ -81,6 +81,11 @@ reasons! {
     InvalidToolPins => "invalid-tool-pins",
     NoToolPins => "no-tool-pins",
     ServerMisbehaved => "server-misbehaved",
+    // Client configurations (`mcp-verify config`, spec/client-config.md).
+    /// A configured local server that no signed manifest covers.
+    NotCovered => "not-covered",
+    /// A configured server reached over HTTP: nothing local to verify.
+    RemoteServer => "remote-server",
     // TUF refresh of the trusted root (spec/trust.md).
     BelowThreshold => "below-threshold",
     VersionMismatch => "version-mismatch",

@@ -46,7 +46,8 @@ fn every_scenario_has_its_expected_outcome() {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
         // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
-        // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs).
+        // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
+        // tests/client_config.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -58,6 +59,7 @@ fn every_scenario_has_its_expected_outcome() {
             "init-",
             "trust-",
             "pin-",
+            "config-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

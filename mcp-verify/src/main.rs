@@ -1,6 +1,7 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod config_cmd;
 mod pins_cmd;
 mod sigstore_cmd;
 mod trust_args;
@@ -64,6 +65,9 @@ enum Cmd {
     /// The pin store (trust on first use): `pins list`, `pins show NAME`, `pins forget NAME`.
     #[command(subcommand, after_help = pins_cmd::AFTER_HELP)]
     Pins(pins_cmd::PinsCmd),
+    /// Which servers of an MCP client's configuration a signed manifest covers; --wrap makes
+    /// them launch through `mcp-verify run`.
+    Config(Box<config_cmd::ConfigArgs>),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
         Some(Cmd::Tools(args)) => tools_cmd::run(*args),
         Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
         Some(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
+        Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

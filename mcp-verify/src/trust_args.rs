@@ -76,7 +76,7 @@ pub struct TrustArgs {
 
 impl TrustArgs {
     /// The options as a library request; every decision is `mcpsig::trust_request`'s.
-    fn request(&self) -> TrustRequest {
+    pub fn request(&self) -> TrustRequest {
         TrustRequest {
             key: self.key.clone(),
             certificate_identity: self.certificate_identity.clone(),
