@@ -19,6 +19,20 @@ pub(crate) enum Redirects {
     Follow(u32),
 }
 
+/// True for an `https://` URL, or a plain `http://` one on loopback (127.0.0.1, localhost,
+/// [::1]): what travels over it is either secret or must not be altered on the way.
+pub(crate) fn https_or_loopback(url: &str) -> bool {
+    if let Some(rest) = url.strip_prefix("https://") {
+        !rest.is_empty()
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        host == "127.0.0.1" || host == "localhost" || host == "[::1]"
+    } else {
+        false
+    }
+}
+
 /// An agent with one whole-request `timeout` (connect, send and read the answer), non-2xx
 /// statuses returned as answers for each client to word, and our user agent.
 pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {

@@ -23,6 +23,8 @@ pub mod keygen;
 pub mod keys;
 pub mod manifest;
 pub mod mcp;
+/// The trust policy: who may sign which servers, min version, max age, revocation.
+pub mod policy;
 pub mod reason;
 pub mod relpath;
 pub mod server_env;
