@@ -45,7 +45,8 @@ fn every_scenario_has_its_expected_outcome() {
     for name in &names {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
-        // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs).
+        // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
+        // policy-* by tests/policy.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -55,6 +56,7 @@ fn every_scenario_has_its_expected_outcome() {
             "key-",
             "init-",
             "trust-",
+            "policy-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

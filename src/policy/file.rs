@@ -218,7 +218,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Policy, PolicyFileError> 
                 RuleProblem::DuplicateRule(pattern.to_string()),
             ));
         }
-        let line = line_of(text, name.span().start);
+        let line = line_of(text, span.start);
         rules.push(build_rule(&at, &base, RuleScope::Server(pattern), span, rule, line)?);
     }
     let default = match raw.default {

@@ -384,3 +384,103 @@ impl TrustedSigner {
         }
     }
 }
+
+/// `mcp-sign revoke`: what a new list revokes and how long it is valid, as given.
+#[derive(Debug, Clone)]
+pub struct RevokeRequest {
+    pub issued_at: Timestamp,
+    pub expires_in_days: u32,
+    /// Key ids (64 hex digits) or public key files.
+    pub keys: Vec<String>,
+    /// `ISSUER=IDENTITY`, split at the first `=`.
+    pub identities: Vec<String>,
+    /// Manifest digests (`sha256:<hex>`) or manifest files.
+    pub manifests: Vec<String>,
+}
+
+/// Why `mcp-sign revoke` cannot build its list.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevokeError {
+    #[error("--expires-in-days must be between 1 and 3650, got {0}")]
+    Expiry(u32),
+    #[error("cannot load public key `{}` (give a key id, 64 hex digits, or a public key file)", path.display())]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: Box<crate::keys::KeyError>,
+    },
+    #[error("--revoke-identity takes ISSUER=IDENTITY, got `{0}`")]
+    Identity(String),
+    #[error("cannot read manifest `{}` (give a manifest digest `sha256:<hex>` or a manifest file)", path.display())]
+    ManifestFile {
+        path: PathBuf,
+        #[source]
+        source: ReadError,
+    },
+    #[error("`{}` is not a valid manifest", path.display())]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: Box<crate::manifest::ManifestError>,
+    },
+    #[error("the list is invalid: {0}")]
+    Invalid(ListProblem),
+}
+
+impl RevokeRequest {
+    /// The list: valid from `issued_at` for `expires_in_days`.
+    pub fn list(&self) -> Result<RevocationList, RevokeError> {
+        if !(1..=3650).contains(&self.expires_in_days) {
+            return Err(RevokeError::Expiry(self.expires_in_days));
+        }
+        let expires = self.issued_at.0 + chrono::Duration::days(i64::from(self.expires_in_days));
+        let mut list = RevocationList::new(self.issued_at, Timestamp(expires));
+        for k in &self.keys {
+            let is_id = k.len() == 64 && k.bytes().all(|b| b.is_ascii_hexdigit());
+            list.keys.push(if is_id {
+                k.to_ascii_lowercase()
+            } else {
+                let path = PathBuf::from(k);
+                let key = crate::keys::public_key_from_file(&path).map_err(|e| RevokeError::Key {
+                    path,
+                    source: Box::new(e),
+                })?;
+                crate::keys::KeyId::of(&key).hex()
+            });
+        }
+        for i in &self.identities {
+            match i.split_once('=') {
+                Some((issuer, identity)) if !issuer.is_empty() && !identity.is_empty() => {
+                    list.identities.push(RevokedIdentity {
+                        issuer: issuer.to_owned(),
+                        identity: identity.to_owned(),
+                    });
+                }
+                _ => return Err(RevokeError::Identity(i.escape_debug().to_string())),
+            }
+        }
+        for m in &self.manifests {
+            let digest = match m.parse::<Digest>() {
+                Ok(d) => d,
+                Err(_) => {
+                    let path = PathBuf::from(m);
+                    let bytes = read_limited(&path, crate::json::MAX_DOCUMENT_BYTES as u64)
+                        .map_err(|source| RevokeError::ManifestFile {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    crate::manifest::Manifest::from_json(&bytes)
+                        .map_err(|e| RevokeError::Manifest {
+                            path,
+                            source: Box::new(e),
+                        })?
+                        .digest()
+                }
+            };
+            list.manifests.push(digest);
+        }
+        list.check().map_err(RevokeError::Invalid)?;
+        Ok(list)
+    }
+}
