@@ -675,3 +675,58 @@ fn mcp_sign_revoke_writes_a_list_the_policy_honours() {
         problem_text(&out)
     );
 }
+
+/// `mcp-verify BUNDLE --policy FILE`: the policy decides, through the real binary.
+#[test]
+fn mcp_verify_with_a_policy_file() {
+    let f = Fixture::new(false);
+    let now = Utc::now();
+    let bundle = f.sign(&f.manifest("io.github.acme/weather", "1.2.0", now), "server");
+    std::fs::write(f.path().join("b.sigstore.json"), bundle).unwrap();
+    let verify = |policy: &str, extra: &[&str]| {
+        std::fs::write(f.path().join("policy.toml"), policy).unwrap();
+        let mut args = vec!["b.sigstore.json", "--policy", "policy.toml", "--dir", "srv"];
+        args.extend(extra);
+        let out = std::process::Command::new(bin("mcp-verify"))
+            .current_dir(f.path())
+            .env("NO_COLOR", "1")
+            .env("MCPSIG_CACHE_DIR", f.path().join("cache"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let rule = "schema-version = 1\n\n[[server]]\nname = \"io.github.acme/*\"\n";
+    let (code, text) = verify(
+        &format!("{rule}min-version = \"1.0.0\"\n[[server.signer]]\nkey = \"server.pub\"\n"),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("verified: io.github.acme/weather 1.2.0"), "{text}");
+    assert!(
+        text.contains("policy:   rule io.github.acme/* (policy.toml:3)"),
+        "{text}"
+    );
+    let (code, text) = verify(
+        &format!("{rule}min-version = \"2.0.0\"\n[[server.signer]]\nkey = \"server.pub\"\n"),
+        &[],
+    );
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("[version-too-low]"), "{text}");
+    // A broken policy is exit 2 naming file and line; nothing is verified.
+    let (code, text) = verify(&format!("{rule}min-versoin = \"2.0.0\"\n"), &[]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("policy.toml:5"), "{text}");
+    // The command line's trust options and a policy exclude each other.
+    let (code, text) = verify(
+        &format!("{rule}[[server.signer]]\nkey = \"server.pub\"\n"),
+        &["--key", "server.pub"],
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("--policy and --key cannot be combined"), "{text}");
+}
