@@ -223,7 +223,12 @@ pub fn resolve_trust(req: &TrustRequest) -> Result<ResolvedTrust, TrustError> {
 pub fn resolve_root(
     req: &TrustRequest,
 ) -> Result<(TrustedRoot, RootSource, Vec<TrustWarning>), TrustError> {
-    if let Some(first) = req.key.as_ref().map(|_| "--key").or(keyless_options_given(req)) {
+    if let Some(first) = req
+        .key
+        .as_ref()
+        .map(|_| "--key")
+        .or(keyless_options_given(req))
+    {
         return Err(TrustError::Conflict {
             first: "--policy",
             second: first,

@@ -18,6 +18,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// Both helpers include tests/common/skip.rs; each is needed (binaries, the Sigstore instance).
+#[allow(clippy::duplicate_mod)]
 mod common;
 mod keyless_common;
 
@@ -111,7 +113,10 @@ impl Fixture {
     }
 
     fn keyless_signer(&self) -> mcpsig::sign::keyless::KeylessSigner {
-        let instance = self.instance.as_ref().expect("keyless case without instance");
+        let instance = self
+            .instance
+            .as_ref()
+            .expect("keyless case without instance");
         let token = mcpsig::sign::oidc::IdentityToken::parse(
             &keyless_common::token(ISSUER, SUBJECT, &[]),
             "test",
@@ -120,8 +125,12 @@ impl Fixture {
         let config =
             mcpsig::sigstore::signing_config::SigningConfig::from_file(&instance.signing_config())
                 .unwrap();
-        mcpsig::sign::keyless::KeylessSigner::new(token, &config, std::time::Duration::from_secs(30))
-            .unwrap()
+        mcpsig::sign::keyless::KeylessSigner::new(
+            token,
+            &config,
+            std::time::Duration::from_secs(30),
+        )
+        .unwrap()
     }
 
     fn sign(&self, m: &Manifest, by: &str) -> Vec<u8> {
@@ -253,7 +262,9 @@ fn scenario(name: &str) -> Result<PolicyOutcome, PolicyFileError> {
             "other" => &f.other,
             other => panic!("list-signed-by {other}?"),
         };
-        let bundle = sign_list(&list, &KeySigner::new(key)).unwrap().to_json_pretty();
+        let bundle = sign_list(&list, &KeySigner::new(key))
+            .unwrap()
+            .to_json_pretty();
         match list_at.as_str() {
             "file" => std::fs::write(f.path().join("revocations.json"), &bundle).unwrap(),
             "http" => url = serve_once(bundle),
@@ -301,7 +312,8 @@ fn scenario(name: &str) -> Result<PolicyOutcome, PolicyFileError> {
         Some(p) => format!("reject {}", p.reason),
     };
     assert_eq!(
-        got, expected,
+        got,
+        expected,
         "{name}: {:?}",
         out.report
             .problems
@@ -311,7 +323,11 @@ fn scenario(name: &str) -> Result<PolicyOutcome, PolicyFileError> {
     );
     // A verified manifest only when everything held.
     assert_eq!(out.report.verified, expected == "accept", "{name}");
-    assert_eq!(out.report.manifest.is_some(), expected == "accept", "{name}");
+    assert_eq!(
+        out.report.manifest.is_some(),
+        expected == "accept",
+        "{name}"
+    );
     Ok(out)
 }
 
@@ -329,7 +345,10 @@ fn problem_text(out: &PolicyOutcome) -> String {
 fn an_exact_rule_with_the_signing_key_accepts() {
     let out = scenario("policy-exact-rule-accepted").unwrap();
     let rule = out.rule.unwrap();
-    assert!(rule.require_chain, "require-chain is exposed to the pin store");
+    assert!(
+        rule.require_chain,
+        "require-chain is exposed to the pin store"
+    );
     assert_eq!(rule.line, Some(3));
     assert!(matches!(
         out.signer,
@@ -347,7 +366,11 @@ fn a_glob_rule_accepts_a_server_it_matches() {
 #[test]
 fn the_most_specific_rule_decides() {
     let out = scenario("policy-most-specific-rule-decides").unwrap();
-    assert!(problem_text(&out).contains("not by the trusted key"), "{}", problem_text(&out));
+    assert!(
+        problem_text(&out).contains("not by the trusted key"),
+        "{}",
+        problem_text(&out)
+    );
 }
 
 /// Scenario policy-no-rule-untrusted.
@@ -431,7 +454,11 @@ fn a_key_revoked_by_a_served_list_is_refused() {
 #[test]
 fn an_expired_list_is_stale() {
     let out = scenario("policy-revocation-stale").unwrap();
-    assert!(problem_text(&out).contains("expired"), "{}", problem_text(&out));
+    assert!(
+        problem_text(&out).contains("expired"),
+        "{}",
+        problem_text(&out)
+    );
 }
 
 /// Scenario policy-revocation-not-yet-valid.
@@ -444,7 +471,11 @@ fn a_list_issued_in_the_future_is_stale() {
 #[test]
 fn an_unreachable_list_is_stale() {
     let out = scenario("policy-revocation-unreachable").unwrap();
-    assert!(problem_text(&out).contains("http://127.0.0.1:"), "{}", problem_text(&out));
+    assert!(
+        problem_text(&out).contains("http://127.0.0.1:"),
+        "{}",
+        problem_text(&out)
+    );
 }
 
 /// Scenario policy-revocation-missing.
@@ -581,7 +612,10 @@ fn artifacts_are_still_checked_under_a_policy() {
     .unwrap();
     let policy = Policy::load(&f.path().join("policy.toml")).unwrap();
     let now = Utc::now();
-    let bundle = f.sign(&f.manifest("io.github.acme/weather", "1.0.0", now), "server");
+    let bundle = f.sign(
+        &f.manifest("io.github.acme/weather", "1.0.0", now),
+        "server",
+    );
     std::fs::write(f.path().join("srv/server.py"), "import os\n").unwrap();
     let out = f.evaluate(&policy, &bundle, now);
     assert_eq!(out.report.problems[0].reason, "artifact-mismatch");
@@ -646,12 +680,22 @@ fn mcp_sign_revoke_writes_a_list_the_policy_honours() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 keys, 1 identities"));
     // Not overwritten without --force.
     let again = std::process::Command::new(bin("mcp-sign"))
         .current_dir(f.path())
-        .args(["revoke", "--key", "revocation.key", "-o", "revocations.json"])
+        .args([
+            "revoke",
+            "--key",
+            "revocation.key",
+            "-o",
+            "revocations.json",
+        ])
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
@@ -663,9 +707,17 @@ fn mcp_sign_revoke_writes_a_list_the_policy_honours() {
     .unwrap();
     let policy = Policy::load(&f.path().join("policy.toml")).unwrap();
     let now = Utc::now();
-    let bundle = f.sign(&f.manifest("io.github.acme/weather", "1.0.0", now), "server");
+    let bundle = f.sign(
+        &f.manifest("io.github.acme/weather", "1.0.0", now),
+        "server",
+    );
     let out = f.evaluate(&policy, &bundle, now);
-    assert_eq!(out.report.problems[0].reason, "revoked", "{}", problem_text(&out));
+    assert_eq!(
+        out.report.problems[0].reason,
+        "revoked",
+        "{}",
+        problem_text(&out)
+    );
     // Four days later the three-day list is stale.
     let out = f.evaluate(&policy, &bundle, now + Duration::days(4));
     assert_eq!(
@@ -681,7 +733,10 @@ fn mcp_sign_revoke_writes_a_list_the_policy_honours() {
 fn mcp_verify_with_a_policy_file() {
     let f = Fixture::new(false);
     let now = Utc::now();
-    let bundle = f.sign(&f.manifest("io.github.acme/weather", "1.2.0", now), "server");
+    let bundle = f.sign(
+        &f.manifest("io.github.acme/weather", "1.2.0", now),
+        "server",
+    );
     std::fs::write(f.path().join("b.sigstore.json"), bundle).unwrap();
     let verify = |policy: &str, extra: &[&str]| {
         std::fs::write(f.path().join("policy.toml"), policy).unwrap();
@@ -707,7 +762,10 @@ fn mcp_verify_with_a_policy_file() {
         &[],
     );
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("verified: io.github.acme/weather 1.2.0"), "{text}");
+    assert!(
+        text.contains("verified: io.github.acme/weather 1.2.0"),
+        "{text}"
+    );
     assert!(
         text.contains("policy:   rule io.github.acme/* (policy.toml:3)"),
         "{text}"
@@ -728,5 +786,8 @@ fn mcp_verify_with_a_policy_file() {
         &["--key", "server.pub"],
     );
     assert_eq!(code, Some(2), "{text}");
-    assert!(text.contains("--policy and --key cannot be combined"), "{text}");
+    assert!(
+        text.contains("--policy and --key cannot be combined"),
+        "{text}"
+    );
 }

@@ -488,8 +488,7 @@ fn revoke(a: RevokeArgs) -> Result<(), Failure> {
                 .context(format!("cannot load signing key `{}`", a.key.display())),
             code: EXIT_ERROR,
         })?;
-    let bundle =
-        mcpsig::policy::revocation::sign_list(&list, &mcpsig::sign::KeySigner::new(&key))?;
+    let bundle = mcpsig::policy::revocation::sign_list(&list, &mcpsig::sign::KeySigner::new(&key))?;
     write_atomic(&a.output, &bundle.to_json_pretty(), 0o644, a.force)?;
     cli::errln!(
         "signed a revocation list ({} keys, {} identities, {} manifests, expires {}) with key {}; wrote {}",

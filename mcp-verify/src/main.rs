@@ -120,7 +120,10 @@ fn main() -> ExitCode {
 }
 
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
-    let bundle_path = args.bundle.clone().context("a BUNDLE argument is required")?;
+    let bundle_path = args
+        .bundle
+        .clone()
+        .context("a BUNDLE argument is required")?;
     if args.policy.is_some() {
         return verify_with_policy(args, &bundle_path);
     }

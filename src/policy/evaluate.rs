@@ -50,7 +50,13 @@ pub struct PolicyOutcome {
 pub fn verify(req: &PolicyRequest) -> Result<PolicyOutcome, VerifyError> {
     let bundle = match Bundle::from_json(req.bundle) {
         Ok(b) => b,
-        Err(e) => return Ok(rejected(Reason::MalformedBundle, crate::error_chain(&e), None)),
+        Err(e) => {
+            return Ok(rejected(
+                Reason::MalformedBundle,
+                crate::error_chain(&e),
+                None,
+            ));
+        }
     };
     // The name is read before the signature is checked only to pick the rule; everything
     // decided from it is re-read from the verified payload below.
@@ -282,7 +288,10 @@ fn check_rule(
     if rule.keyless_required && !matches!(signer, SignerSummary::Certificate { .. }) {
         problems.push(Problem::new(
             Reason::KeylessRequired,
-            format!("the policy rule for {} accepts only keyless signatures", rule.scope),
+            format!(
+                "the policy rule for {} accepts only keyless signatures",
+                rule.scope
+            ),
         ));
     }
     if let Some(min) = &rule.min_version {

@@ -92,11 +92,15 @@ pub enum RuleProblem {
         #[source]
         source: semver::Error,
     },
-    #[error("`max-age` `{0}` is not a duration: write a whole number of days, hours or weeks (`90d`, `12h`, `2w`)")]
+    #[error(
+        "`max-age` `{0}` is not a duration: write a whole number of days, hours or weeks (`90d`, `12h`, `2w`)"
+    )]
     MaxAge(String),
     #[error("the [revocation] section names its list by `file` or by `url`: exactly one")]
     RevocationLocation,
-    #[error("revocation list url `{0}`: only https (or http on 127.0.0.1, localhost, [::1]) is allowed")]
+    #[error(
+        "revocation list url `{0}`: only https (or http on 127.0.0.1, localhost, [::1]) is allowed"
+    )]
     RevocationUrl(String),
 }
 
@@ -167,7 +171,11 @@ pub(super) fn load(path: &Path) -> Result<Policy, PolicyFileError> {
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// Turns rule problems into errors at a line of the file.
@@ -213,13 +221,17 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Policy, PolicyFileError> 
             .iter()
             .any(|r| r.scope == RuleScope::Server(pattern.clone()))
         {
-            return Err(at.err(
-                name.span(),
-                RuleProblem::DuplicateRule(pattern.to_string()),
-            ));
+            return Err(at.err(name.span(), RuleProblem::DuplicateRule(pattern.to_string())));
         }
         let line = line_of(text, span.start);
-        rules.push(build_rule(&at, &base, RuleScope::Server(pattern), span, rule, line)?);
+        rules.push(build_rule(
+            &at,
+            &base,
+            RuleScope::Server(pattern),
+            span,
+            rule,
+            line,
+        )?);
     }
     let default = match raw.default {
         Some(spanned) => {
@@ -229,7 +241,14 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Policy, PolicyFileError> 
                 return Err(at.err(name.span(), RuleProblem::NameInDefault));
             }
             let line = line_of(text, span.start);
-            Some(build_rule(&at, &base, RuleScope::Default, span, rule, line)?)
+            Some(build_rule(
+                &at,
+                &base,
+                RuleScope::Default,
+                span,
+                rule,
+                line,
+            )?)
         }
         None => None,
     };
@@ -373,8 +392,12 @@ fn build_signer(base: &Path, s: &SignerToml) -> Result<TrustedSigner, RuleProble
 /// A keyless identity, with the matchers `sigstore::policy` checks certificates with. The CI
 /// fields follow the command line's convention: a regular expression when they start with `~`.
 fn identity(s: &SignerToml) -> Result<IdentityPolicy, RuleProblem> {
-    let identity = exact_or_regex(&s.identity, &s.identity_regexp, ("identity", "identity-regexp"))?
-        .ok_or(RuleProblem::NoIdentity)?;
+    let identity = exact_or_regex(
+        &s.identity,
+        &s.identity_regexp,
+        ("identity", "identity-regexp"),
+    )?
+    .ok_or(RuleProblem::NoIdentity)?;
     let issuer = exact_or_regex(&s.issuer, &s.issuer_regexp, ("issuer", "issuer-regexp"))?
         .ok_or(RuleProblem::NoIssuer)?;
     let mut extensions = Vec::new();
@@ -384,7 +407,11 @@ fn identity(s: &SignerToml) -> Result<IdentityPolicy, RuleProblem> {
             "source-repository",
             &s.source_repository,
         ),
-        (FulcioExtension::SourceRepositoryRef, "source-ref", &s.source_ref),
+        (
+            FulcioExtension::SourceRepositoryRef,
+            "source-ref",
+            &s.source_ref,
+        ),
         (FulcioExtension::BuildSignerUri, "workflow", &s.workflow),
         (
             FulcioExtension::RunnerEnvironment,
@@ -460,7 +487,9 @@ mod tests {
         assert_eq!(parse_duration("90d"), chrono::Duration::try_days(90));
         assert_eq!(parse_duration("12h"), chrono::Duration::try_hours(12));
         assert_eq!(parse_duration("2w"), chrono::Duration::try_days(14));
-        for bad in ["", "d", "90", "90m", "-1d", "0d", "1.5d", "90 d", "9999999d", "٣d"] {
+        for bad in [
+            "", "d", "90", "90m", "-1d", "0d", "1.5d", "90 d", "9999999d", "٣d",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

@@ -131,7 +131,14 @@ mod tests {
 
     #[test]
     fn bad_patterns_are_refused() {
-        for bad in ["", "*", "io.github.acme", "io.github.acme/**", "io github/x", "*/x/y"] {
+        for bad in [
+            "",
+            "*",
+            "io.github.acme",
+            "io.github.acme/**",
+            "io github/x",
+            "*/x/y",
+        ] {
             assert!(NamePattern::parse(bad).is_err(), "{bad}");
         }
         assert!(matches!(

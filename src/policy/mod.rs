@@ -142,3 +142,96 @@ impl Policy {
         self.origin.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(body: &str) -> Result<Policy, PolicyFileError> {
+        let pem = crate::keys::PrivateKey::generate()
+            .unwrap()
+            .public_key()
+            .to_pem();
+        let text = format!("schema-version = 1\n{}", body.replace("PEM", &pem));
+        Policy::parse(&text, Path::new("/etc/mcpsig/policy.toml"))
+    }
+
+    fn line(e: PolicyFileError) -> usize {
+        match e {
+            PolicyFileError::Syntax { line, .. } | PolicyFileError::Invalid { line, .. } => line,
+            other => panic!("{other}"),
+        }
+    }
+
+    const SIGNER: &str = "[[server.signer]]\nkey-pem = \"\"\"PEM\"\"\"\n";
+    /// One line per key, so that line numbers are easy to count.
+    const ID_SIGNER: &str = "[[server.signer]]\nissuer = \"https://i\"\nidentity = \"me\"\n";
+
+    #[test]
+    fn the_most_specific_rule_wins_and_ties_go_to_the_first() {
+        let p = policy(&format!(
+            "[[server]]\nname = \"io.github.*/w*\"\n{SIGNER}\
+             [[server]]\nname = \"io.github.acme/*\"\n{SIGNER}\
+             [[server]]\nname = \"io.github.*/*r\"\n{SIGNER}\
+             [[server]]\nname = \"io.github.acme/weather\"\n{SIGNER}"
+        ))
+        .unwrap();
+        let at = |n: &str| {
+            p.rule_for(&ServerName::parse(n).unwrap())
+                .map(|r| r.scope.to_string())
+        };
+        assert_eq!(
+            at("io.github.acme/weather").unwrap(),
+            "io.github.acme/weather"
+        );
+        assert_eq!(at("io.github.acme/wind").unwrap(), "io.github.acme/*");
+        // `io.github.*/w*` and `io.github.*/*r` tie (11 literal characters): the first wins.
+        assert_eq!(at("io.github.x/water").unwrap(), "io.github.*/w*");
+        assert_eq!(at("io.github.x/thing"), None);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(line(policy("[[server]]\nname = 3\n").unwrap_err()), 3);
+        assert_eq!(line(policy("[[server]]\nnaem = \"x\"\n").unwrap_err()), 3);
+        let dup = format!(
+            "[[server]]\nname = \"io.github.acme/x\"\n{ID_SIGNER}[[server]]\nname = \"io.github.acme/x\"\n{ID_SIGNER}"
+        );
+        assert_eq!(line(policy(&dup).unwrap_err()), 8);
+        let both = "[[server]]\nname = \"io.github.acme/x\"\n[[server.signer]]\nkey-pem = \"\"\"PEM\"\"\"\nissuer = \"https://i\"\n";
+        assert_eq!(line(policy(both).unwrap_err()), 4);
+        let no_issuer =
+            "[[server]]\nname = \"io.github.acme/x\"\n[[server.signer]]\nidentity = \"me\"\n";
+        assert_eq!(line(policy(no_issuer).unwrap_err()), 4);
+        let keyless_only =
+            format!("[[server]]\nname = \"io.github.acme/x\"\nkeyless-required = true\n{SIGNER}");
+        assert_eq!(line(policy(&keyless_only).unwrap_err()), 2);
+        let age =
+            format!("[[server]]\nname = \"io.github.acme/x\"\nmax-age = \"3 months\"\n{SIGNER}");
+        assert_eq!(line(policy(&age).unwrap_err()), 4);
+        let both_lists = format!(
+            "[default]\n{}\n[revocation]\nfile = \"a\"\nurl = \"https://x\"\n[[revocation.signer]]\nkey-pem = \"\"\"PEM\"\"\"\n",
+            ID_SIGNER.replace("server.", "default.")
+        );
+        assert_eq!(line(policy(&both_lists).unwrap_err()), 7);
+        let msg = policy("[[server]]\nnaem = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("/etc/mcpsig/policy.toml:3: "), "{msg}");
+        assert!(
+            Policy::parse("[default]\n", Path::new("p.toml")).is_err(),
+            "schema-version is required"
+        );
+    }
+
+    #[test]
+    fn not_utf8_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, b"schema-version = 1\n# caf\xe9\n").unwrap();
+        assert!(matches!(
+            Policy::load(&path),
+            Err(PolicyFileError::NotUtf8 { line: 2, .. })
+        ));
+    }
+}

@@ -111,8 +111,13 @@ pub enum RevocationError {
     #[error("revocation list {origin} is larger than {limit} bytes")]
     TooLarge { origin: String, limit: u64 },
     #[error("revocation list {origin} is not signed by a [revocation] signer: [{}] {}", problem.reason, problem.message)]
-    Signature { origin: String, problem: Box<Problem> },
-    #[error("revocation list {origin} carries predicate type `{found}`, expected `{PREDICATE_TYPE}`")]
+    Signature {
+        origin: String,
+        problem: Box<Problem>,
+    },
+    #[error(
+        "revocation list {origin} carries predicate type `{found}`, expected `{PREDICATE_TYPE}`"
+    )]
     PredicateType { origin: String, found: String },
     #[error(
         "revocation list {origin}: the statement's subject must be `{SUBJECT_NAME}` with the sha256 of the list's RFC 8785 form"
@@ -125,11 +130,20 @@ pub enum RevocationError {
         source: serde_json::Error,
     },
     #[error("revocation list {origin}: {problem}")]
-    Invalid { origin: String, problem: ListProblem },
+    Invalid {
+        origin: String,
+        problem: ListProblem,
+    },
     #[error("revocation list {origin} expired at {expires_at}")]
-    Expired { origin: String, expires_at: Timestamp },
+    Expired {
+        origin: String,
+        expires_at: Timestamp,
+    },
     #[error("revocation list {origin} is issued at {issued_at}, in the future")]
-    NotYetValid { origin: String, issued_at: Timestamp },
+    NotYetValid {
+        origin: String,
+        issued_at: Timestamp,
+    },
 }
 
 /// A list that parses but says something impossible.
@@ -172,7 +186,10 @@ impl RevocationList {
             });
         }
         if let Some(bad) = self.keys.iter().find(|k| {
-            k.len() != 64 || !k.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            k.len() != 64
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }) {
             return Err(ListProblem::KeyId(bad.escape_debug().to_string()));
         }
@@ -237,7 +254,10 @@ pub fn sign_list(
         predicate_type: PREDICATE_TYPE.to_owned(),
         predicate: serde_json::to_value(list).unwrap_or(serde_json::Value::Null),
     };
-    Ok(signer.sign_dsse(crate::statement::PAYLOAD_TYPE, &statement.to_canonical_bytes())?)
+    Ok(signer.sign_dsse(
+        crate::statement::PAYLOAD_TYPE,
+        &statement.to_canonical_bytes(),
+    )?)
 }
 
 /// Reads (or fetches) the list, verifies it with the source's signers and checks that it is
@@ -274,13 +294,10 @@ pub fn load(
 fn fetch(url: &str, opts: &RevocationOptions) -> Result<Vec<u8>, RevocationError> {
     // No redirects: the policy's URL was checked for https (or loopback), a redirect's is not.
     let agent = crate::http::agent(opts.timeout, crate::http::Redirects::Refuse);
-    let mut resp = agent
-        .get(url)
-        .call()
-        .map_err(|e| RevocationError::Fetch {
-            url: url.to_owned(),
-            source: Box::new(e),
-        })?;
+    let mut resp = agent.get(url).call().map_err(|e| RevocationError::Fetch {
+        url: url.to_owned(),
+        source: Box::new(e),
+    })?;
     let status = resp.status().as_u16();
     if status != 200 {
         return Err(RevocationError::Status {
@@ -338,7 +355,10 @@ fn verify_list(
         return Err(RevocationError::Signature {
             origin: origin.to_owned(),
             problem: Box::new(first_problem.unwrap_or_else(|| {
-                Problem::new(crate::reason::Reason::UntrustedSigner, "no signer is trusted")
+                Problem::new(
+                    crate::reason::Reason::UntrustedSigner,
+                    "no signer is trusted",
+                )
             })),
         });
     };
@@ -355,13 +375,12 @@ fn verify_list(
             origin: origin.to_owned(),
         });
     }
-    let list: RevocationList =
-        serde_json::from_value(statement.predicate).map_err(|source| {
-            RevocationError::Malformed {
-                origin: origin.to_owned(),
-                source,
-            }
-        })?;
+    let list: RevocationList = serde_json::from_value(statement.predicate).map_err(|source| {
+        RevocationError::Malformed {
+            origin: origin.to_owned(),
+            source,
+        }
+    })?;
     list.check().map_err(|problem| RevocationError::Invalid {
         origin: origin.to_owned(),
         problem,
@@ -442,10 +461,11 @@ impl RevokeRequest {
                 k.to_ascii_lowercase()
             } else {
                 let path = PathBuf::from(k);
-                let key = crate::keys::public_key_from_file(&path).map_err(|e| RevokeError::Key {
-                    path,
-                    source: Box::new(e),
-                })?;
+                let key =
+                    crate::keys::public_key_from_file(&path).map_err(|e| RevokeError::Key {
+                        path,
+                        source: Box::new(e),
+                    })?;
                 crate::keys::KeyId::of(&key).hex()
             });
         }
