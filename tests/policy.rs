@@ -14,6 +14,8 @@
 //! - `list-signed-by`: `revocation` (default) or `other`;
 //! - `list-expires-in-days` (default 7; 0 or less: already expired), `list-issued-days-ago`
 //!   (default 0; negative: in the future);
+//! - `list-content`: `list` (default), `manifest` (a manifest bundle signed by the list's
+//!   signer), `garbage`, `huge` (2 MiB);
 //! - `revoke-key` (`server`), `revoke-identity` (`keyless`), `revoke-manifest` (`yes`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -262,9 +264,19 @@ fn scenario(name: &str) -> Result<PolicyOutcome, PolicyFileError> {
             "other" => &f.other,
             other => panic!("list-signed-by {other}?"),
         };
-        let bundle = sign_list(&list, &KeySigner::new(key))
-            .unwrap()
-            .to_json_pretty();
+        let bundle = match get("list-content", "list").as_str() {
+            "list" => sign_list(&list, &KeySigner::new(key))
+                .unwrap()
+                .to_json_pretty(),
+            // A validly signed manifest is not a list.
+            "manifest" => sign_manifest(&manifest_for_digest, &KeySigner::new(key))
+                .unwrap()
+                .to_json_pretty(),
+            "garbage" => b"{\"not\": \"a bundle\"}".to_vec(),
+            // Over the 1 MiB bound the test evaluates with.
+            "huge" => vec![b' '; 2 * 1024 * 1024],
+            other => panic!("list-content {other}?"),
+        };
         match list_at.as_str() {
             "file" => std::fs::write(f.path().join("revocations.json"), &bundle).unwrap(),
             "http" => url = serve_once(bundle),
@@ -488,6 +500,34 @@ fn a_missing_list_file_is_stale() {
 #[test]
 fn a_list_signed_by_another_key_is_stale() {
     scenario("policy-revocation-badly-signed").unwrap();
+}
+
+/// Scenario policy-revocation-malformed.
+#[test]
+fn a_list_that_is_not_a_bundle_is_stale() {
+    scenario("policy-revocation-malformed").unwrap();
+}
+
+/// Scenario policy-revocation-wrong-predicate.
+#[test]
+fn a_signed_manifest_in_place_of_the_list_is_stale() {
+    let out = scenario("policy-revocation-wrong-predicate").unwrap();
+    assert!(
+        problem_text(&out).contains("predicate type"),
+        "{}",
+        problem_text(&out)
+    );
+}
+
+/// Scenario policy-revocation-oversized.
+#[test]
+fn an_oversized_list_download_is_stale() {
+    let out = scenario("policy-revocation-oversized").unwrap();
+    assert!(
+        problem_text(&out).contains("larger than"),
+        "{}",
+        problem_text(&out)
+    );
 }
 
 /// Scenario policy-keyless-identity-accepted.
