@@ -28,6 +28,8 @@ pub mod manifest;
 pub mod mcp;
 /// Trust on first use: the pinned signer, version and tools per server name.
 pub mod pin_store;
+/// The trust policy: who may sign which servers, min version, max age, revocation.
+pub mod policy;
 pub mod reason;
 pub mod relpath;
 pub mod server_env;

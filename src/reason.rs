@@ -86,6 +86,18 @@ reasons! {
     NotCovered => "not-covered",
     /// A configured server reached over HTTP: nothing local to verify.
     RemoteServer => "remote-server",
+    // The trust policy (spec/policy.md).
+    /// The policy's rule for this server accepts only keyless signatures; the bundle is key-signed.
+    KeylessRequired => "keyless-required",
+    /// The version is below the rule's `min-version`, or is not semver under such a rule.
+    VersionTooLow => "version-too-low",
+    /// `issuedAt` is older than the rule's `max-age`.
+    ManifestTooOld => "manifest-too-old",
+    /// The signing key, the signing identity or the manifest is on the revocation list.
+    Revoked => "revoked",
+    /// The revocation list is missing, unreachable, expired, not yet valid, badly signed or
+    /// malformed.
+    RevocationStale => "revocation-stale",
     // TUF refresh of the trusted root (spec/trust.md).
     BelowThreshold => "below-threshold",
     VersionMismatch => "version-mismatch",

@@ -225,6 +225,27 @@ pub fn resolve_trust(req: &TrustRequest) -> Result<ResolvedTrust, TrustError> {
     })
 }
 
+/// The trusted root alone, chosen as [`resolve_trust`] chooses it: for a trust policy, whose
+/// signers come from the policy file. Any key or keyless option given is a conflict.
+pub fn resolve_root(
+    req: &TrustRequest,
+) -> Result<(TrustedRoot, RootSource, Vec<TrustWarning>), TrustError> {
+    if let Some(first) = req
+        .key
+        .as_ref()
+        .map(|_| "--key")
+        .or(keyless_options_given(req))
+    {
+        return Err(TrustError::Conflict {
+            first: "--policy",
+            second: first,
+        });
+    }
+    let mut warnings = Vec::new();
+    let (root, source) = trusted_root(req, &mut warnings)?;
+    Ok((root, source, warnings))
+}
+
 /// The first keyless option given, by its flag.
 fn keyless_options_given(req: &TrustRequest) -> Option<&'static str> {
     let given = [

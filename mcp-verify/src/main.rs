@@ -86,6 +86,11 @@ struct VerifyArgs {
     bundle: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Decide by a trust policy file (spec/policy.md) instead of --key or --certificate-*
+    /// options: the rule for the bundle's server names its signers, minimum version, maximum
+    /// age and revocation list.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Re-hash this directory and compare it with the pinned tree; `NAME=DIR` picks an artifact.
     /// Every pinned artifact must be checked, else the result is `artifact-unchecked`.
     #[arg(long, value_name = "[NAME=]DIR")]
@@ -125,10 +130,27 @@ fn main() -> ExitCode {
 }
 
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
-    let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
+    let bundle_path = args
+        .bundle
+        .clone()
+        .context("a BUNDLE argument is required")?;
+    if args.policy.is_some() {
+        return verify_with_policy(args, &bundle_path);
+    }
     let trust = args.trust.to_trust()?;
     let bundle = mcpsig::verify::read_bundle_file(&bundle_path)?;
-    let checks = Checks {
+    let checks = checks(&args);
+    let report = mcpsig::verify::verify(&Request {
+        bundle: &bundle,
+        trust: &trust,
+        now: mcpsig::chrono::Utc::now(),
+        checks,
+    })?;
+    finish_report(&report, &bundle_path, args.json, None)
+}
+
+fn checks(args: &VerifyArgs) -> Checks {
+    Checks {
         dirs: args
             .dir
             .iter()
@@ -142,17 +164,43 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
         base: None,
         signature_only: args.signature_only,
         snapshot: None,
-    };
-    let report = mcpsig::verify::verify(&Request {
+    }
+}
+
+/// `--policy FILE`: the policy's rule for the bundle's server decides.
+fn verify_with_policy(args: VerifyArgs, bundle_path: &std::path::Path) -> anyhow::Result<u8> {
+    let policy_path = args.policy.clone().context("--policy FILE")?;
+    let policy = mcpsig::policy::Policy::load(&policy_path)?;
+    let trusted_root = args.trust.to_root()?;
+    let bundle = mcpsig::verify::read_bundle_file(bundle_path)?;
+    let outcome = mcpsig::policy::verify(&mcpsig::policy::PolicyRequest {
+        policy: &policy,
         bundle: &bundle,
-        trust: &trust,
+        trusted_root: &trusted_root,
+        checks: checks(&args),
         now: mcpsig::chrono::Utc::now(),
-        checks,
+        revocation: &mcpsig::policy::RevocationOptions::default(),
     })?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let rule = outcome.rule.map(|r| match r.line {
+        Some(line) => format!("{} ({}:{line})", r.scope, policy_path.display()),
+        None => r.scope.to_string(),
+    });
+    finish_report(&outcome.report, bundle_path, args.json, rule.as_deref())
+}
+
+fn finish_report(
+    report: &Report,
+    bundle_path: &std::path::Path,
+    json: bool,
+    rule: Option<&str>,
+) -> anyhow::Result<u8> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print_human(&report, &bundle_path);
+        print_human(report, bundle_path);
+        if let Some(rule) = rule {
+            outln!("  policy:   rule {}", one_line(rule));
+        }
     }
     Ok(if report.verified {
         EXIT_OK

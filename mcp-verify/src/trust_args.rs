@@ -97,6 +97,16 @@ impl TrustArgs {
         }
     }
 
+    /// The trusted root alone, for `--policy` (whose signers come from the policy file);
+    /// a key or keyless option given with it is a conflict.
+    pub fn to_root(&self) -> Result<mcpsig::sigstore::trust::TrustedRoot, TrustError> {
+        let (root, _, warnings) = mcpsig::trust_request::resolve_root(&self.request())?;
+        for w in &warnings {
+            cli::errln!("warning: {w}");
+        }
+        Ok(root)
+    }
+
     /// What the verifier trusts; warnings (a cache ignored or getting old) go to stderr.
     pub fn to_trust(&self) -> Result<Trust, TrustError> {
         let resolved = resolve_trust(&self.request())?;

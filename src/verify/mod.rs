@@ -157,7 +157,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(reason: Reason, message: impl Into<String>) -> Problem {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Problem {
         Problem {
             reason,
             message: message.into(),
@@ -496,9 +496,20 @@ fn check_signature(
     Ok((signer, payload))
 }
 
-/// Reads the signed statement and its manifest, and checks that the subjects are exactly the
-/// manifest's artifacts.
-fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
+/// Checks a bundle's signature against `trust` and reads its in-toto statement, whatever its
+/// predicate type: for signed documents other than manifests (the trust policy's revocation
+/// list), whose caller checks the predicate type and reads the predicate. The problem says
+/// which check failed.
+pub fn verify_signed_statement(
+    bundle: &[u8],
+    trust: &Trust,
+) -> Result<(SignerSummary, Statement), Problem> {
+    let (signer, payload) = check_signature(bundle, trust)?;
+    Ok((signer, parse_statement(&payload)?))
+}
+
+/// A strict in-toto Statement v1.
+fn parse_statement(payload: &[u8]) -> Result<Statement, Problem> {
     let statement: Statement = crate::json::from_slice(payload).map_err(|e| {
         Problem::new(
             Reason::MalformedStatement,
@@ -514,6 +525,13 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
             ),
         ));
     }
+    Ok(statement)
+}
+
+/// Reads the signed statement and its manifest, and checks that the subjects are exactly the
+/// manifest's artifacts.
+fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
+    let statement = parse_statement(payload)?;
     if statement.predicate_type != PREDICATE_TYPE {
         return Err(Problem::new(
             Reason::WrongPredicateType,
