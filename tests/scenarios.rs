@@ -55,6 +55,7 @@ fn every_scenario_has_its_expected_outcome() {
             "key-",
             "init-",
             "trust-",
+            "guard-",
         ]
         .iter()
         .any(|p| name.starts_with(p));
