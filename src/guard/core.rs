@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
+use super::GuardLimits;
 use super::event::{ClientProblem, CutOffProblem, GuardEvent, HideReason, RefuseReason};
 use super::wire::{
     self, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Id, LineProblem, OWN_ID_PREFIX,
     PARSE_ERROR, Shape,
 };
-use super::GuardLimits;
 use crate::digest::Digest;
 use crate::manifest::pins::{ItemKind, ToolPins, definition_digest};
 
@@ -220,6 +220,10 @@ impl Core {
                 );
                 Outcome::forward()
             }
+            // A call without an id would run without an answer; it is never forwarded.
+            Shape::Notification(method) if Section::of_call(method).is_some() => {
+                refuse_line(None, ClientProblem::CallWithoutId)
+            }
             Shape::Notification(method) => {
                 if method == "notifications/cancelled"
                     && let Some(id) = envelope.params.as_ref().and_then(|p| p.request_id.as_ref())
@@ -282,7 +286,8 @@ impl Core {
                     out.events.push(GuardEvent::Rechecking {
                         kind: section.kind(),
                     });
-                    out.to_server.push(self.start_recheck(section, meta, 0, now));
+                    out.to_server
+                        .push(self.start_recheck(section, meta, 0, now));
                 }
                 out
             }
@@ -316,7 +321,11 @@ impl Core {
     }
 
     /// One line from the server; `Err` when the server must be cut off.
-    pub(crate) fn server_line(&mut self, line: &[u8], now: Instant) -> Result<Outcome, CutOffProblem> {
+    pub(crate) fn server_line(
+        &mut self,
+        line: &[u8],
+        now: Instant,
+    ) -> Result<Outcome, CutOffProblem> {
         if wire::first_byte(line).is_none() {
             return Ok(Outcome::default());
         }
@@ -364,9 +373,11 @@ impl Core {
     }
 
     fn recheck_of(&self, id: &Id) -> Option<Section> {
-        SECTIONS
-            .into_iter()
-            .find(|s| self.rechecks[s.index()].as_ref().is_some_and(|r| &r.id == id))
+        SECTIONS.into_iter().find(|s| {
+            self.rechecks[s.index()]
+                .as_ref()
+                .is_some_and(|r| &r.id == id)
+        })
     }
 
     /// Records what one list page says about the pinned names; returns which entries to hide.
@@ -382,10 +393,9 @@ impl Core {
         let mut hidden = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let kind = section.kind();
-            let (Some(map), Some(name)) = (
-                entry.as_object(),
-                entry.get("name").and_then(Value::as_str),
-            ) else {
+            let (Some(map), Some(name)) =
+                (entry.as_object(), entry.get("name").and_then(Value::as_str))
+            else {
                 let event = GuardEvent::Hidden {
                     kind,
                     name: String::new(),
@@ -504,7 +514,13 @@ impl Core {
     }
 
     /// One page answering the guard's own list request.
-    fn recheck_page(&mut self, section: Section, line: &[u8], is_error: bool, now: Instant) -> Outcome {
+    fn recheck_page(
+        &mut self,
+        section: Section,
+        line: &[u8],
+        is_error: bool,
+        now: Instant,
+    ) -> Outcome {
         let Some(recheck) = self.rechecks[section.index()].take() else {
             return Outcome::default();
         };
@@ -530,8 +546,12 @@ impl Core {
                 return self.release(section, Some(RefuseReason::RecheckFailed));
             }
             let mut out = Outcome::default();
-            out.to_server
-                .push(self.start_recheck(section, recheck.meta, recheck.restarts + 1, now));
+            out.to_server.push(self.start_recheck(
+                section,
+                recheck.meta,
+                recheck.restarts + 1,
+                now,
+            ));
             return out;
         }
         match next {
@@ -713,7 +733,9 @@ fn malformed_result(method: &str, kind: ItemKind, id: &Id) -> Outcome {
         to_client: vec![wire::error_line(
             Some(id),
             INTERNAL_ERROR,
-            &format!("the MCP server's `{method}` result was malformed and is withheld (mcpsig guard)"),
+            &format!(
+                "the MCP server's `{method}` result was malformed and is withheld (mcpsig guard)"
+            ),
             json!({"guard": "mcpsig", "reason": "malformed"}),
         )],
         events: vec![GuardEvent::ResultWithheld {
@@ -750,16 +772,22 @@ fn refusal(section: Section, id: &Id, name: &str, reason: RefuseReason) -> Outco
 fn refuse_line(id: Option<&Id>, problem: ClientProblem) -> Outcome {
     let (code, message) = match problem {
         ClientProblem::Line(LineProblem::NotJson) => (PARSE_ERROR, "parse error"),
-        ClientProblem::Line(LineProblem::Batch) => {
-            (INVALID_REQUEST, "JSON-RPC batches are not supported by the mcpsig guard")
-        }
-        ClientProblem::Line(LineProblem::TooLarge) => {
-            (INVALID_REQUEST, "message longer than the mcpsig guard's limit")
-        }
+        ClientProblem::Line(LineProblem::Batch) => (
+            INVALID_REQUEST,
+            "JSON-RPC batches are not supported by the mcpsig guard",
+        ),
+        ClientProblem::Line(LineProblem::TooLarge) => (
+            INVALID_REQUEST,
+            "message longer than the mcpsig guard's limit",
+        ),
         ClientProblem::Line(LineProblem::NotJsonRpc) | ClientProblem::NotAMessage => {
             (INVALID_REQUEST, "invalid JSON-RPC message")
         }
         ClientProblem::DuplicateId => (INVALID_REQUEST, "request id already in flight"),
+        ClientProblem::CallWithoutId => (
+            INVALID_REQUEST,
+            "a call without an id is not forwarded by the mcpsig guard",
+        ),
         ClientProblem::ReservedId => (
             INVALID_REQUEST,
             "request ids starting with `mcpsig-guard/` are reserved for the guard",
@@ -780,4 +808,3 @@ fn refuse_line(id: Option<&Id>, problem: ClientProblem) -> Outcome {
         ..Outcome::default()
     }
 }
-

@@ -85,6 +85,8 @@ pub enum ClientProblem {
     TooManyPending,
     /// A JSON-RPC object that is neither a request, a notification nor a response.
     NotAMessage,
+    /// A `tools/call` or `prompts/get` sent as a notification (no id).
+    CallWithoutId,
 }
 
 impl ClientProblem {
@@ -96,6 +98,7 @@ impl ClientProblem {
             ClientProblem::ReservedId => "reserved-id",
             ClientProblem::TooManyPending => "too-many-pending",
             ClientProblem::NotAMessage => "not-a-message",
+            ClientProblem::CallWithoutId => "call-without-id",
         }
     }
 }

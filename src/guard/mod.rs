@@ -267,7 +267,9 @@ impl Guard {
         E: FnMut(GuardEvent) + Send + 'static,
     {
         let Some(parts) = self.parts.take() else {
-            return Err(GuardError::Wait(std::io::Error::other("the guard already ran")));
+            return Err(GuardError::Wait(std::io::Error::other(
+                "the guard already ran",
+            )));
         };
         let Parts {
             slot,
@@ -321,7 +323,9 @@ impl Guard {
             shared.report(vec![GuardEvent::ServerCutOff { problem }]);
         }
         let gone = lock(&shared.core).server_gone();
-        shared.apply(gone, &[], Dest::Client);
+        let mut staged = Vec::new();
+        shared.apply(gone, &[], Dest::Client, &mut staged);
+        shared.flush_staged(Dest::Client, &mut staged);
         shared.finished.store(true, Ordering::SeqCst);
         lock(&shared.server_in).take();
         let status = wait_child(&slot, pid, limits.shutdown_grace).map_err(GuardError::Wait)?;
@@ -364,29 +368,50 @@ struct Shared {
     pid: u32,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Dest {
     Server,
     Client,
 }
 
 impl Shared {
-    fn apply(&self, out: core::Outcome, line: &[u8], forward_to: Dest) {
+    /// Carries out one decision. Lines for `forward_to` (the pump's own direction) are staged
+    /// in `staged` and written when the pump has no more input buffered, so that a burst of
+    /// messages costs one write, and a lone message is written at once.
+    fn apply(&self, out: core::Outcome, line: &[u8], forward_to: Dest, staged: &mut Vec<u8>) {
         if out.forward {
-            match forward_to {
-                Dest::Server => self.to_server(line),
-                Dest::Client => self.to_client(line),
+            staged.extend_from_slice(line);
+        }
+        for (dest, lines) in [
+            (Dest::Server, &out.to_server),
+            (Dest::Client, &out.to_client),
+        ] {
+            for l in lines {
+                if dest == forward_to {
+                    staged.extend_from_slice(l);
+                } else {
+                    self.write(dest, l);
+                }
             }
-        }
-        for l in &out.to_server {
-            self.to_server(l);
-        }
-        for l in &out.to_client {
-            self.to_client(l);
         }
         if !out.events.is_empty() {
             self.report(out.events);
         }
+    }
+
+    fn write(&self, dest: Dest, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match dest {
+            Dest::Server => self.to_server(bytes),
+            Dest::Client => self.to_client(bytes),
+        }
+    }
+
+    fn flush_staged(&self, dest: Dest, staged: &mut Vec<u8>) {
+        self.write(dest, staged);
+        staged.clear();
     }
 
     /// A failed write means the server is gone; its pump sees that and ends the session.
@@ -418,10 +443,20 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Whether a complete line is already buffered: reading it cannot block, so what is staged can
+/// wait (bounded by the read buffer and one line).
+fn has_line(buffered: &[u8]) -> bool {
+    buffered.contains(&b'\n')
+}
+
 fn client_pump(shared: &Shared, input: impl Read, limits: &GuardLimits) {
     let mut reader = BufReader::with_capacity(READ_BUFFER, input);
     let mut line = Vec::with_capacity(LINE_CAPACITY);
+    let mut staged = Vec::with_capacity(LINE_CAPACITY);
     loop {
+        if !has_line(reader.buffer()) {
+            shared.flush_staged(Dest::Server, &mut staged);
+        }
         let read = wire::read_line(&mut reader, &mut line, limits.max_message_bytes);
         if shared.finished.load(Ordering::SeqCst) {
             return;
@@ -434,8 +469,9 @@ fn client_pump(shared: &Shared, input: impl Read, limits: &GuardLimits) {
             }
             Ok(LineRead::Eof) | Err(_) => break,
         };
-        shared.apply(out, &line, Dest::Server);
+        shared.apply(out, &line, Dest::Server, &mut staged);
     }
+    shared.flush_staged(Dest::Server, &mut staged);
     // The client is gone: the server sees the end of its input and gets the grace period to
     // exit, then SIGTERM, then SIGKILL.
     shared.client_gone.store(true, Ordering::SeqCst);
@@ -460,39 +496,44 @@ fn ticker(shared: &Shared) {
     while !shared.finished.load(Ordering::SeqCst) {
         thread::sleep(TICK);
         let out = lock(&shared.core).tick(Instant::now());
-        shared.apply(out, &[], Dest::Client);
+        let mut staged = Vec::new();
+        shared.apply(out, &[], Dest::Client, &mut staged);
+        shared.flush_staged(Dest::Client, &mut staged);
     }
 }
 
 fn server_pump(shared: &Shared, stdout: ChildStdout, limit: usize) -> GuardEnd {
     let mut reader = BufReader::with_capacity(READ_BUFFER, stdout);
     let mut line = Vec::with_capacity(LINE_CAPACITY);
-    loop {
+    let mut staged = Vec::with_capacity(LINE_CAPACITY);
+    let end = loop {
+        if !has_line(reader.buffer()) {
+            shared.flush_staged(Dest::Client, &mut staged);
+        }
         match wire::read_line(&mut reader, &mut line, limit) {
             Ok(LineRead::Line) => {
                 let decided = lock(&shared.core).server_line(&line, Instant::now());
                 match decided {
-                    Ok(out) => shared.apply(out, &line, Dest::Client),
-                    Err(problem) => return GuardEnd::ServerCutOff(problem),
+                    Ok(out) => shared.apply(out, &line, Dest::Client, &mut staged),
+                    Err(problem) => break GuardEnd::ServerCutOff(problem),
                 }
             }
             Ok(LineRead::TooLarge) => {
-                return GuardEnd::ServerCutOff(CutOffProblem::Line(LineProblem::TooLarge));
+                break GuardEnd::ServerCutOff(CutOffProblem::Line(LineProblem::TooLarge));
             }
-            Ok(LineRead::Eof) => return GuardEnd::ServerExited,
-            Err(_) => return GuardEnd::ServerCutOff(CutOffProblem::ReadError),
+            Ok(LineRead::Eof) => break GuardEnd::ServerExited,
+            Err(_) => break GuardEnd::ServerCutOff(CutOffProblem::ReadError),
         }
-    }
+    };
+    // What was decided before the server went wrong still reaches the client.
+    shared.flush_staged(Dest::Client, &mut staged);
+    end
 }
 
 /// Waits for the server to exit, at most `grace` before killing its process group. Whatever
 /// the server left running in its group is killed before the server is reaped (while the group
 /// id cannot have been reused).
-fn wait_child(
-    slot: &Mutex<ChildSlot>,
-    pid: u32,
-    grace: Duration,
-) -> std::io::Result<ExitStatus> {
+fn wait_child(slot: &Mutex<ChildSlot>, pid: u32, grace: Duration) -> std::io::Result<ExitStatus> {
     use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
     let deadline = Instant::now() + grace;
     loop {

@@ -291,7 +291,10 @@ mod tests {
     #[test]
     fn envelopes() {
         let e = envelope(br#"{"jsonrpc":"2.0","id":7,"method":"tools\/call","params":{"name":"a","arguments":{"x":[1,{"y":null}]}}}"#).unwrap();
-        assert!(matches!(e.shape(), Shape::Request(Id::Int(7), "tools/call")));
+        assert!(matches!(
+            e.shape(),
+            Shape::Request(Id::Int(7), "tools/call")
+        ));
         assert_eq!(e.param_name(), Some("a"));
         let e = envelope(br#"{"id":"x","result":{}}"#).unwrap();
         assert!(matches!(e.shape(), Shape::Response(Id::Str(s)) if s == "x"));
