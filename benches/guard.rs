@@ -102,9 +102,9 @@ impl Conn {
 
 fn call_line(buf: &mut Vec<u8>, id: u64) {
     buf.clear();
-    write!(
+    writeln!(
         buf,
-        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"message\":\"hello {id}\"}}}}}}\n"
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"message\":\"hello {id}\"}}}}}}"
     )
     .unwrap();
 }

@@ -808,3 +808,202 @@ fn refuse_line(id: Option<&Id>, problem: ClientProblem) -> Outcome {
         ..Outcome::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::pins::{CaptureProfile, Pinned, TransportKind};
+
+    fn tool(name: &str, description: &str) -> Value {
+        json!({"name": name, "description": description, "inputSchema": {"type": "object"}})
+    }
+
+    fn core() -> Core {
+        let pin = |v: Value| Pinned::new(v.as_object().cloned().unwrap_or_default()).unwrap();
+        let pins = ToolPins {
+            profile: CaptureProfile {
+                transport: TransportKind::Stdio,
+                protocol_version: "2025-11-25".into(),
+                client_capabilities: Vec::new(),
+                argv: vec!["server".into()],
+                env_names: Vec::new(),
+                url: None,
+            },
+            tools: vec![pin(tool("a", "A.")), pin(tool("b", "B."))],
+            prompts: Vec::new(),
+            resource_templates: Vec::new(),
+            instructions: None,
+        };
+        let limits = GuardLimits {
+            max_pending: 3,
+            max_pages: 2,
+            ..GuardLimits::default()
+        };
+        Core::new(&pins, limits)
+    }
+
+    fn line(v: Value) -> Vec<u8> {
+        let mut l = serde_json::to_vec(&v).unwrap();
+        l.push(b'\n');
+        l
+    }
+
+    fn client(c: &mut Core, v: Value) -> Outcome {
+        c.client_line(&line(v), Instant::now())
+    }
+
+    fn server(c: &mut Core, v: Value) -> Outcome {
+        c.server_line(&line(v), Instant::now()).unwrap()
+    }
+
+    fn listed(out: &Outcome) -> Vec<String> {
+        let v: Value = serde_json::from_slice(&out.to_client[0]).unwrap();
+        v["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn call(id: u64, name: &str) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name}})
+    }
+
+    fn reason(out: &Outcome) -> String {
+        let v: Value = serde_json::from_slice(&out.to_client[0]).unwrap();
+        v["error"]["data"]["reason"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_change_sticks_until_the_list_changes_and_duplicates_hide() {
+        let mut c = core();
+        assert!(client(&mut c, json!({"id": 1, "method": "tools/list"})).forward);
+        let out = server(
+            &mut c,
+            json!({"id": 1, "result": {"tools": [tool("a", "Poisoned."), tool("b", "B.")]}}),
+        );
+        assert_eq!(listed(&out), ["b"]);
+        // The pinned definition shown again, unannounced: still hidden, calls still refused.
+        client(&mut c, json!({"id": 2, "method": "tools/list"}));
+        let out = server(
+            &mut c,
+            json!({"id": 2, "result": {"tools": [tool("a", "A."), tool("b", "B.")]}}),
+        );
+        assert_eq!(listed(&out), ["b"]);
+        assert_eq!(reason(&client(&mut c, call(3, "a"))), "changed");
+        // A new list is announced: forgotten, re-checked on the next call.
+        server(
+            &mut c,
+            json!({"method": "notifications/tools/list_changed"}),
+        );
+        let out = client(&mut c, call(4, "a"));
+        assert!(
+            !out.forward && out.to_server.len() == 1,
+            "held and re-checked"
+        );
+        let own: Value = serde_json::from_slice(&out.to_server[0]).unwrap();
+        let out = server(
+            &mut c,
+            json!({"id": own["id"], "result": {"tools": [tool("a", "A."), tool("a", "A.")]}}),
+        );
+        assert_eq!(reason(&out), "changed", "a duplicate is never trusted");
+        assert!(out.to_server.is_empty());
+    }
+
+    #[test]
+    fn a_recheck_restarts_when_the_list_changes_and_is_bounded_in_pages() {
+        let mut c = core();
+        let out = client(&mut c, call(1, "a"));
+        let first: Value = serde_json::from_slice(&out.to_server[0]).unwrap();
+        server(
+            &mut c,
+            json!({"method": "notifications/tools/list_changed"}),
+        );
+        let out = server(
+            &mut c,
+            json!({"id": first["id"], "result": {"tools": [tool("a", "A.")], "nextCursor": "2"}}),
+        );
+        let again: Value = serde_json::from_slice(&out.to_server[0]).unwrap();
+        assert!(
+            again["params"].get("cursor").is_none(),
+            "started over: {again}"
+        );
+        let out = server(
+            &mut c,
+            json!({"id": again["id"], "result": {"tools": [], "nextCursor": "2"}}),
+        );
+        let page2: Value = serde_json::from_slice(&out.to_server[0]).unwrap();
+        assert_eq!(page2["params"]["cursor"], "2");
+        // Past `max_pages` (2): refused, nothing forwarded.
+        let out = server(
+            &mut c,
+            json!({"id": page2["id"], "result": {"tools": [tool("a", "A.")], "nextCursor": "3"}}),
+        );
+        assert_eq!(reason(&out), "recheck-failed");
+        assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn cancelled_requests_are_forgotten_and_late_answers_dropped() {
+        let mut c = core();
+        client(&mut c, json!({"id": 1, "method": "tools/list"}));
+        client(&mut c, json!({"id": 2, "method": "ping"}));
+        client(&mut c, call(3, "b"));
+        assert_eq!(c.in_flight(), 3);
+        assert_eq!(
+            reason(&client(&mut c, json!({"id": 4, "method": "ping"}))),
+            "too-many-pending"
+        );
+        let out = client(
+            &mut c,
+            json!({"method": "notifications/cancelled", "params": {"requestId": 1}}),
+        );
+        assert!(out.forward);
+        client(
+            &mut c,
+            json!({"method": "notifications/cancelled", "params": {"requestId": 3}}),
+        );
+        assert_eq!(c.in_flight(), 1);
+        // The unfiltered late answer to the cancelled list never reaches the client.
+        let out = server(
+            &mut c,
+            json!({"id": 1, "result": {"tools": [tool("evil", "")]}}),
+        );
+        assert!(!out.forward && out.to_client.is_empty());
+        assert!(matches!(
+            out.events[..],
+            [GuardEvent::ResponseDropped { .. }]
+        ));
+        let gone = c.server_gone();
+        assert_eq!(gone.to_client.len(), 1);
+        assert!(
+            client(&mut c, call(5, "a")).to_client.is_empty(),
+            "nothing after the end"
+        );
+    }
+
+    #[test]
+    fn malformed_list_results_are_withheld() {
+        let mut c = core();
+        for (id, result) in [
+            (1, json!({"tools": {"a": 1}})),
+            (2, json!({})),
+            (3, json!("tools")),
+        ] {
+            client(&mut c, json!({"id": id, "method": "tools/list"}));
+            let out = server(&mut c, json!({"id": id, "result": result}));
+            assert!(!out.forward);
+            assert_eq!(reason(&out), "malformed");
+        }
+        client(&mut c, json!({"id": 4, "method": "tools/list"}));
+        let dup = br#"{"id":4,"result":{"tools":[{"name":"b","description":"B.","inputSchema":{"type":"object"},"description":"X"}]}}"#;
+        let out = c.server_line(dup, Instant::now()).unwrap();
+        assert_eq!(reason(&out), "malformed", "duplicate keys in a definition");
+        assert_eq!(
+            c.server_line(br#"{"id":99,"method":3}"#, Instant::now())
+                .err(),
+            Some(CutOffProblem::Line(LineProblem::NotJsonRpc))
+        );
+    }
+}
