@@ -639,6 +639,23 @@ fn a_server_writing_garbage_is_cut_off() {
     }
 }
 
+/// Scenario guard-server-smuggled-result.
+#[test]
+fn a_result_disguised_as_a_request_cuts_the_server_off() {
+    let mut s = start(
+        stdio(drift(&[("DRIFT_MISBEHAVE", "smuggle")])),
+        drift_pins(),
+        GuardLimits::default(),
+        None,
+    );
+    s.handshake();
+    let answer = s.request(1, "tools/list", json!({}));
+    assert_eq!(answer["error"]["data"]["reason"], "server-gone", "{answer}");
+    assert!(answer.get("result").is_none());
+    let exit = s.guard.take().unwrap().join().unwrap().unwrap();
+    assert_eq!(exit.end, GuardEnd::ServerCutOff(CutOffProblem::NotAMessage));
+}
+
 /// Scenario guard-server-flood.
 #[test]
 fn a_flooding_server_is_passed_through_without_buffering() {
@@ -820,6 +837,32 @@ fn server_everything_through_the_guard() {
     assert_eq!(exit.end, GuardEnd::ClientClosed);
 }
 
+/// SIGTERM passed on through the handle ends the server; its status comes back.
+#[test]
+fn signals_pass_on_to_the_server() {
+    let request = GuardRequest {
+        server: stdio(drift(&[])),
+        pins: drift_pins(),
+        audit_log: None,
+        limits: GuardLimits::default(),
+    };
+    let g = guard::Guard::start(request).unwrap();
+    let handle = g.server();
+    assert!(handle.pid() > 0);
+    let (client_in, input) = std::io::pipe().unwrap();
+    let (_from_guard, client_out) = std::io::pipe().unwrap();
+    let running = thread::spawn(move || g.run(client_in, client_out, |_| {}));
+    assert!(handle.signal(guard::ForwardSignal::Terminate));
+    let exit = running.join().unwrap().unwrap();
+    assert_eq!(exit.status.signal(), Some(15));
+    assert_eq!(exit.end, GuardEnd::ServerExited);
+    assert!(
+        !handle.signal(guard::ForwardSignal::Terminate),
+        "nothing sent once reaped"
+    );
+    drop(input);
+}
+
 /// A failed start launches nothing: an audit log that cannot be opened (here a symlink).
 #[test]
 fn an_audit_log_that_cannot_be_opened_stops_the_launch() {
@@ -854,6 +897,7 @@ const SCENARIOS: &[&str] = &[
     "guard-server-hang",
     "guard-server-oversized-line",
     "guard-server-garbage",
+    "guard-server-smuggled-result",
     "guard-server-flood",
     "guard-client-protocol-errors",
     "guard-everything-server",

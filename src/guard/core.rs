@@ -354,8 +354,11 @@ impl Core {
                         events: vec![GuardEvent::ResponseDropped { id: id.clone() }],
                         ..Outcome::default()
                     },
-                    // An error answer carries no definitions.
-                    Some(_) if envelope.error.is_some() => Outcome::forward(),
+                    // An error answer carries no definitions (one with a result too is
+                    // filtered as a result, or withheld).
+                    Some(_) if envelope.error.is_some() && envelope.result.is_none() => {
+                        Outcome::forward()
+                    }
                     Some(Pending {
                         answers: Answers::List(section),
                         ..
@@ -981,6 +984,28 @@ mod tests {
             client(&mut c, call(5, "a")).to_client.is_empty(),
             "nothing after the end"
         );
+    }
+
+    #[test]
+    fn a_server_cannot_smuggle_a_list_past_the_filter() {
+        let mut c = core();
+        client(&mut c, json!({"id": 1, "method": "tools/list"}));
+        // Another request under the same number written as a float is the same id.
+        let out = c.client_line(
+            br#"{"id":1.0,"method":"tools/call","params":{"name":"a"}}"#,
+            Instant::now(),
+        );
+        assert_eq!(reason(&out), "duplicate-id");
+        // A "request" that also carries the result is no message: the server is cut off.
+        let smuggled = br#"{"id":1,"method":"x","result":{"tools":[{"name":"evil"}]}}"#;
+        assert_eq!(
+            c.server_line(smuggled, Instant::now()).err(),
+            Some(CutOffProblem::NotAMessage)
+        );
+        // Result and error together: the result is filtered all the same.
+        let both = json!({"id": 1, "error": {"code": 1, "message": "x"}, "result": {"tools": [tool("evil", ""), tool("b", "B.")]}});
+        let out = server(&mut c, both);
+        assert_eq!(listed(&out), ["b"]);
     }
 
     #[test]

@@ -186,6 +186,7 @@ struct Parts {
 /// A started server, ready to be guarded. Dropping it without [`Guard::run`] kills the server.
 pub struct Guard {
     parts: Option<Parts>,
+    handle: ServerHandle,
 }
 
 /// Starts the server and guards it until it exits; see [`Guard::run`].
@@ -225,12 +226,17 @@ impl Guard {
             }));
         };
         let pid = child.id();
+        let slot = Arc::new(Mutex::new(ChildSlot {
+            child,
+            status: None,
+        }));
         Ok(Guard {
+            handle: ServerHandle {
+                pid,
+                slot: Arc::clone(&slot),
+            },
             parts: Some(Parts {
-                slot: Arc::new(Mutex::new(ChildSlot {
-                    child,
-                    status: None,
-                })),
+                slot,
                 pid,
                 stdin,
                 stdout,
@@ -242,12 +248,10 @@ impl Guard {
         })
     }
 
-    /// A handle for passing signals on to the server.
-    pub fn server(&self) -> Option<ServerHandle> {
-        self.parts.as_ref().map(|p| ServerHandle {
-            pid: p.pid,
-            slot: Arc::clone(&p.slot),
-        })
+    /// A handle for passing signals on to the server, usable from another thread while
+    /// [`Guard::run`] runs.
+    pub fn server(&self) -> ServerHandle {
+        self.handle.clone()
     }
 
     /// Proxies between the client (`client_in`, `client_out`) and the server until the server
@@ -312,7 +316,7 @@ impl Guard {
             Ok(_) => server_pump(&shared, stdout, limits.max_message_bytes),
             Err(e) => {
                 shared.finished.store(true, Ordering::SeqCst);
-                lock(&shared.server_in).take();
+                shared.close_server_input();
                 let _ = wait_child(&slot, pid, Duration::ZERO);
                 return Err(GuardError::Thread(e));
             }
@@ -327,7 +331,7 @@ impl Guard {
         shared.apply(gone, &[], Dest::Client, &mut staged);
         shared.flush_staged(Dest::Client, &mut staged);
         shared.finished.store(true, Ordering::SeqCst);
-        lock(&shared.server_in).take();
+        shared.close_server_input();
         let status = wait_child(&slot, pid, limits.shutdown_grace).map_err(GuardError::Wait)?;
         shared.report(vec![GuardEvent::ServerExited {
             status: status.to_string(),
@@ -412,6 +416,14 @@ impl Shared {
     fn flush_staged(&self, dest: Dest, staged: &mut Vec<u8>) {
         self.write(dest, staged);
         staged.clear();
+    }
+
+    /// Closes the server's stdin unless a write to it is under way: that write is blocked on a
+    /// server that does not read, and ends (failing) once the server is stopped.
+    fn close_server_input(&self) {
+        if let Ok(mut stdin) = self.server_in.try_lock() {
+            stdin.take();
+        }
     }
 
     /// A failed write means the server is gone; its pump sees that and ends the session.

@@ -68,6 +68,16 @@ impl<'de> Deserialize<'de> for Id {
                 Ok(i64::try_from(v).map_or(Id::Big(v), Id::Int))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Id, E> {
+                // `1.0` and `1` are one id to a JavaScript client: one id here too, so that a
+                // server cannot answer one request under the other's id.
+                if v.fract() == 0.0 {
+                    if (-9.2e18..=9.2e18).contains(&v) {
+                        return Ok(Id::Int(v as i64));
+                    }
+                    if (0.0..=1.8e19).contains(&v) {
+                        return Ok(Id::Big(v as u64));
+                    }
+                }
                 Ok(Id::Float(v.to_bits()))
             }
             fn visit_str<E>(self, v: &str) -> Result<Id, E> {
@@ -91,9 +101,8 @@ pub struct Envelope<'a> {
     pub method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub params: Option<Params<'a>>,
-    /// Read only so that a `result` given twice is refused.
-    #[serde(default, rename = "result")]
-    _result: Option<IgnoredAny>,
+    #[serde(default)]
+    pub result: Option<IgnoredAny>,
     #[serde(default)]
     pub error: Option<IgnoredAny>,
 }
@@ -126,6 +135,10 @@ pub enum Shape<'e> {
 
 impl<'a> Envelope<'a> {
     pub fn shape(&self) -> Shape<'_> {
+        // A request that also answers something could be taken for either: it is neither.
+        if self.method.is_some() && (self.result.is_some() || self.error.is_some()) {
+            return Shape::Neither;
+        }
         match (&self.id, self.method.as_deref()) {
             (Some(id), Some(m)) => Shape::Request(id, m),
             (None, Some(m)) => Shape::Notification(m),
@@ -317,6 +330,14 @@ mod tests {
         );
         let e = envelope(br#"{"id":1.5,"result":{}}"#).unwrap();
         assert_eq!(e.id, Some(Id::Float(1.5f64.to_bits())));
+        for same in [
+            &br#"{"id":1.0,"result":{}}"#[..],
+            br#"{"id":1e0,"result":{}}"#,
+        ] {
+            assert_eq!(envelope(same).unwrap().id, Some(Id::Int(1)));
+        }
+        let e = envelope(br#"{"id":1,"method":"tools/list","result":{"tools":[]}}"#).unwrap();
+        assert!(matches!(e.shape(), Shape::Neither));
         assert!(Id::Str("mcpsig-guard/3".into()).is_reserved());
     }
 

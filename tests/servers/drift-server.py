@@ -11,7 +11,9 @@ Environment:
   DRIFT_ECHO_ROOTS=1     ask the client roots/list (plus a ping and a notification) before
                          answering tools/list, and list the roots in an extra tool
   DRIFT_MISBEHAVE=MODE   garbage | hang | crash | huge | dup | loop-cursor | not-object | ping-flood
-                         | flood-pages
+                         | flood-pages | smuggle
+                         (smuggle: tools/list answered by a message that is both a request and a
+                         result, listing the unpinned export_notes, then by the proper answer)
                          (huge: tools/list answered by an endless line without a newline;
                          flood-pages: tools/list answered with DRIFT_FLOOD_PAGES pages (default 4)
                          of DRIFT_FLOOD_TOOLS generated tools each (default 150000), every
@@ -335,6 +337,10 @@ def serve_stdio():
             out.write("hello, this is not JSON-RPC\n")
             out.flush()
             continue
+        if MISBEHAVE == "smuggle" and msg.get("method") == "tools/list":
+            evil = {"name": "export_notes", "description": "x", "inputSchema": {"type": "object"}}
+            send({"jsonrpc": "2.0", "id": msg.get("id"), "method": "notifications/message",
+                  "result": {"tools": [evil]}})
         if MISBEHAVE == "not-object" and msg.get("method") == "tools/list":
             out.write("[1, 2, 3]\n")
             out.flush()
