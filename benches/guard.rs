@@ -115,90 +115,116 @@ struct Figures {
     calls_per_second: f64,
 }
 
-/// Sequential round trips (each timed), then pipelined calls (throughput).
-fn measure(conn: &mut Conn, calls: usize, first_id: u64) -> Figures {
-    let mut buf = Vec::with_capacity(256);
-    let mut id = first_id;
-    for _ in 0..calls / 10 {
-        call_line(&mut buf, id);
-        conn.send(&buf);
-        conn.answer(id);
-        id += 1;
-    }
-    let mut times = Vec::with_capacity(calls);
-    for _ in 0..calls {
-        call_line(&mut buf, id);
-        let t = Instant::now();
-        conn.send(&buf);
-        conn.answer(id);
-        times.push(t.elapsed());
-        id += 1;
-    }
-    times.sort();
-    let median = times[times.len() / 2];
-    let p99 = times[times.len() * 99 / 100];
-    // Throughput: a window of calls in flight, as a busy client would have.
+/// One timed round trip.
+fn round_trip(conn: &mut Conn, buf: &mut Vec<u8>, id: u64) -> Duration {
+    call_line(buf, id);
+    let t = Instant::now();
+    conn.send(buf);
+    conn.answer(id);
+    t.elapsed()
+}
+
+/// `count` calls with a window of calls in flight, as a busy client would have; the time taken.
+fn pipelined(conn: &mut Conn, buf: &mut Vec<u8>, first: u64, count: u64) -> Duration {
     const WINDOW: u64 = 32;
     let start = Instant::now();
-    let first = id;
-    let last = id + calls as u64;
+    let last = first + count;
     let mut sent = first;
     while sent < first + WINDOW && sent < last {
-        call_line(&mut buf, sent);
-        conn.send(&buf);
+        call_line(buf, sent);
+        conn.send(buf);
         sent += 1;
     }
-    let mut answered = first;
-    while answered < last {
+    for answered in first..last {
         conn.answer(answered);
-        answered += 1;
         if sent < last {
-            call_line(&mut buf, sent);
-            conn.send(&buf);
+            call_line(buf, sent);
+            conn.send(buf);
             sent += 1;
         }
     }
-    let calls_per_second = calls as f64 / start.elapsed().as_secs_f64();
-    Figures {
-        median,
-        p99,
-        calls_per_second,
-    }
+    start.elapsed()
 }
 
-fn direct(launch: &StdioLaunch, calls: usize) -> Figures {
-    let mut child = Command::new(&launch.program)
+/// The set-ups are measured interleaved, call by call (latency) and batch by batch
+/// (throughput), so that load from elsewhere on a shared machine falls on all of them alike.
+fn measure(conns: &mut [&mut Conn], calls: usize) -> Vec<Figures> {
+    let mut buf = Vec::with_capacity(256);
+    let mut id = 10u64;
+    let mut times: Vec<Vec<Duration>> = conns.iter().map(|_| Vec::with_capacity(calls)).collect();
+    for round in 0..calls + calls / 10 {
+        for (conn, t) in conns.iter_mut().zip(&mut times) {
+            let d = round_trip(conn, &mut buf, id);
+            // The first tenth warms up.
+            if round >= calls / 10 {
+                t.push(d);
+            }
+        }
+        id += 1;
+    }
+    const BATCH: u64 = 1000;
+    let batches = (calls as u64 / BATCH).max(1);
+    let mut spent = vec![Duration::ZERO; conns.len()];
+    for _ in 0..batches {
+        for (conn, s) in conns.iter_mut().zip(&mut spent) {
+            *s += pipelined(conn, &mut buf, id, BATCH);
+        }
+        id += BATCH;
+    }
+    times
+        .into_iter()
+        .zip(spent)
+        .map(|(mut t, s)| {
+            t.sort();
+            Figures {
+                median: t[t.len() / 2],
+                p99: t[t.len() * 99 / 100],
+                calls_per_second: (batches * BATCH) as f64 / s.as_secs_f64(),
+            }
+        })
+        .collect()
+}
+
+/// The server as the guard starts it (the same clean environment, so that both run the same
+/// way), without the guard.
+fn spawn(launch: &StdioLaunch) -> std::process::Child {
+    let cache = std::env::temp_dir().join(format!("mcpsig-bench-cache-{}", std::process::id()));
+    Command::new(&launch.program)
         .args(&launch.args)
+        .env_clear()
+        .envs(mcpsig::server_env::base_from_current())
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .env("PYTHONPYCACHEPREFIX", cache)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NODE_DISABLE_COMPILE_CACHE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
-        .unwrap();
-    let mut conn = Conn {
+        .unwrap()
+}
+
+/// What keeps a set-up alive while it is measured.
+enum Running {
+    Child(std::process::Child),
+    Threads(Vec<std::thread::JoinHandle<()>>, std::process::Child),
+    Guard(std::thread::JoinHandle<()>),
+}
+
+fn direct(launch: &StdioLaunch) -> (Conn, Running) {
+    let mut child = spawn(launch);
+    let conn = Conn {
         to: Box::new(child.stdin.take().unwrap()),
         from: BufReader::new(Box::new(child.stdout.take().unwrap())),
         line: Vec::new(),
     };
-    conn.handshake();
-    let figures = measure(&mut conn, calls, 10);
-    drop(conn);
-    let _ = child.kill();
-    let _ = child.wait();
-    figures
+    (conn, Running::Child(child))
 }
 
 /// The floor for any stdio proxy laid out like the guard: two threads copying lines between
 /// the client's pipes and the server's, deciding nothing.
-fn relay(launch: &StdioLaunch, calls: usize) -> Figures {
-    let mut child = Command::new(&launch.program)
-        .args(&launch.args)
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+fn relay(launch: &StdioLaunch) -> (Conn, Running) {
+    let mut child = spawn(launch);
     let (client_in, to_relay) = std::io::pipe().unwrap();
     let (from_relay, client_out) = std::io::pipe().unwrap();
     fn copy_lines(from: impl Read, mut to: impl Write) {
@@ -220,22 +246,15 @@ fn relay(launch: &StdioLaunch, calls: usize) -> Figures {
     let stdout = child.stdout.take().unwrap();
     let up = std::thread::spawn(move || copy_lines(client_in, stdin));
     let down = std::thread::spawn(move || copy_lines(stdout, client_out));
-    let mut conn = Conn {
+    let conn = Conn {
         to: Box::new(to_relay),
         from: BufReader::new(Box::new(from_relay)),
         line: Vec::new(),
     };
-    conn.handshake();
-    let figures = measure(&mut conn, calls, 10);
-    drop(conn);
-    let _ = up.join();
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = down.join();
-    figures
+    (conn, Running::Threads(vec![up, down], child))
 }
 
-fn guarded(launch: &StdioLaunch, calls: usize) -> Figures {
+fn guarded(launch: &StdioLaunch) -> (Conn, Running) {
     let pins = mcpsig::tools::capture(&Launch::Stdio(launch.clone()), &ClientOptions::default())
         .expect("capture the server's pins");
     let guard = Guard::start(GuardRequest {
@@ -250,39 +269,57 @@ fn guarded(launch: &StdioLaunch, calls: usize) -> Figures {
     .expect("start the guard");
     let (client_in, to_guard) = std::io::pipe().unwrap();
     let (from_guard, client_out) = std::io::pipe().unwrap();
-    let running = std::thread::spawn(move || guard.run(client_in, client_out, |_| {}));
-    let mut conn = Conn {
+    let running = std::thread::spawn(move || {
+        let _ = guard.run(client_in, client_out, |_| {});
+    });
+    let conn = Conn {
         to: Box::new(to_guard),
         from: BufReader::new(Box::new(from_guard)),
         line: Vec::new(),
     };
-    conn.handshake();
-    let figures = measure(&mut conn, calls, 10);
+    (conn, Running::Guard(running))
+}
+
+fn stop(conn: Conn, running: Running) {
     drop(conn);
-    let _ = running.join();
-    figures
+    match running {
+        Running::Child(mut c) => {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        Running::Threads(threads, mut c) => {
+            let _ = c.kill();
+            let _ = c.wait();
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+        Running::Guard(t) => {
+            let _ = t.join();
+        }
+    }
 }
 
 fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-fn best(runs: impl Iterator<Item = Figures>) -> Figures {
-    runs.min_by(|a, b| a.median.cmp(&b.median)).unwrap()
-}
-
 fn compare(name: &str, launch: &StdioLaunch, calls: usize) {
-    // Alternate the three set-ups and keep each one's best run, so that a burst of load on a
-    // shared machine does not decide the comparison.
-    let mut runs: [Vec<Figures>; 3] = Default::default();
-    for _ in 0..3 {
-        runs[0].push(direct(launch, calls));
-        runs[1].push(relay(launch, calls));
-        runs[2].push(guarded(launch, calls));
+    let (mut d, dr) = direct(launch);
+    let (mut r, rr) = relay(launch);
+    let (mut g, gr) = guarded(launch);
+    for c in [&mut d, &mut r, &mut g] {
+        c.handshake();
     }
-    let [d, r, g] = runs.map(|r| best(r.into_iter()));
-    println!("{name}, {calls} timed round trips per run, best of 3 runs:");
-    for (label, f) in [("direct", &d), ("relay", &r), ("guarded", &g)] {
+    let figures = measure(&mut [&mut d, &mut r, &mut g], calls);
+    stop(d, dr);
+    stop(r, rr);
+    stop(g, gr);
+    println!(
+        "{name}: {calls} timed round trips and {} pipelined calls per set-up, interleaved",
+        (calls / 1000).max(1) * 1000
+    );
+    for (label, f) in ["direct", "relay", "guarded"].iter().zip(&figures) {
         println!(
             "  {label:8}: median {:8.1} us  p99 {:8.1} us  {:9.0} calls/s",
             micros(f.median),
@@ -290,12 +327,13 @@ fn compare(name: &str, launch: &StdioLaunch, calls: usize) {
             f.calls_per_second
         );
     }
-    for (label, f) in [("relay", &r), ("guarded", &g)] {
+    let base = &figures[0];
+    for (label, f) in ["relay", "guarded"].iter().zip(&figures[1..]) {
         println!(
             "  {label} adds: median {:+8.1} us  p99 {:+8.1} us  throughput {:.1}% of direct",
-            micros(f.median) - micros(d.median),
-            micros(f.p99) - micros(d.p99),
-            100.0 * f.calls_per_second / d.calls_per_second
+            micros(f.median) - micros(base.median),
+            micros(f.p99) - micros(base.p99),
+            100.0 * f.calls_per_second / base.calls_per_second
         );
     }
 }
