@@ -226,7 +226,14 @@ fn an_unpinned_tool_is_hidden_and_its_call_never_reaches_the_server() {
     );
     assert_eq!(calls_received(&log, "read_note"), 1);
     assert!(events.iter().any(|e| matches!(e, GuardEvent::Hidden { name, reason: HideReason::Unpinned, .. } if name == "export_notes")), "{events:?}");
-    assert!(events.iter().any(|e| matches!(e, GuardEvent::Refused { name, reason: RefuseReason::Unpinned, .. } if name == "export_notes")));
+    let refused = events
+        .iter()
+        .find(|e| matches!(e, GuardEvent::Refused { name, reason: RefuseReason::Unpinned, .. } if name == "export_notes"))
+        .expect("a refusal event");
+    assert_eq!(
+        refused.to_string(),
+        "guard: refused tool `export_notes` (request 2): it is not pinned in the signed manifest"
+    );
     // The audit log: JSON lines, private, naming what was hidden and refused and why.
     let text = std::fs::read_to_string(&audit).unwrap();
     let lines: Vec<Value> = text

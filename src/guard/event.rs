@@ -261,3 +261,75 @@ impl AuditLog {
         }
     }
 }
+
+impl HideReason {
+    fn explain(self) -> &'static str {
+        match self {
+            HideReason::Unpinned => "not pinned in the signed manifest",
+            HideReason::Changed => "its live definition differs from the signed one",
+            HideReason::Malformed => "not an object with a string `name`",
+            HideReason::Duplicate => "listed more than once",
+        }
+    }
+}
+
+/// One line for a terminal (the caller escapes it: names come from the server or the client).
+impl std::fmt::Display for GuardEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GuardEvent::Started { pid } => write!(f, "guard: server started (pid {pid})"),
+            GuardEvent::Hidden {
+                kind, name, reason, ..
+            } => write!(f, "guard: hid {kind} `{name}`: {}", reason.explain()),
+            GuardEvent::HiddenMore { kind, count } => {
+                write!(f, "guard: hid {count} more {kind} entries of the same list")
+            }
+            GuardEvent::ResultWithheld { kind, id } => write!(
+                f,
+                "guard: withheld a malformed {kind} list (request {id}); the client got an error"
+            ),
+            GuardEvent::Refused {
+                kind,
+                name,
+                id,
+                reason,
+            } => write!(
+                f,
+                "guard: refused {kind} `{name}` (request {id}): {}",
+                reason.explain()
+            ),
+            GuardEvent::Rechecking { kind } => {
+                write!(f, "guard: holding a call while re-checking the {kind} list")
+            }
+            GuardEvent::ListChanged { kind } => {
+                write!(f, "guard: the server says its {kind} list changed")
+            }
+            GuardEvent::ClientRefused { problem, id } => match id {
+                Some(id) => write!(
+                    f,
+                    "guard: refused client request {id}: {}",
+                    problem.as_str()
+                ),
+                None => write!(f, "guard: refused a client message: {}", problem.as_str()),
+            },
+            GuardEvent::ResponseDropped { id } => {
+                write!(
+                    f,
+                    "guard: dropped a server answer to no request in flight ({id})"
+                )
+            }
+            GuardEvent::RequestTimedOut { id } => {
+                write!(f, "guard: request {id} timed out; the client got an error")
+            }
+            GuardEvent::ServerCutOff { problem } => {
+                write!(f, "guard: stopped the server: {problem}")
+            }
+            GuardEvent::ServerExited { status } => write!(f, "guard: the server exited ({status})"),
+            GuardEvent::AuditLogFailed { path, kind } => write!(
+                f,
+                "guard: cannot write the audit log `{}` ({kind}); events are no longer recorded there",
+                path.display()
+            ),
+        }
+    }
+}
