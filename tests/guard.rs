@@ -501,6 +501,48 @@ fn the_stateless_era_is_guarded_and_rechecks_carry_the_callers_meta() {
     assert!(own.iter().all(|l| l.contains("2026-07-28")), "{own:?}");
 }
 
+/// Scenario guard-stateless-era, with the PyPI reference server mcp-server-fetch (it offers
+/// `server/discover`).
+#[test]
+fn the_fetch_server_in_the_stateless_era_through_the_guard() {
+    let Some(launch) = fetch() else { return };
+    let mut pins = tools::capture(&launch, &options()).expect("capture mcp-server-fetch");
+    assert_eq!(pins.profile.protocol_version, "2026-07-28");
+    // Pinned without its prompt: the prompt is hidden and refused.
+    pins.prompts.clear();
+    let mut s = start(stdio(launch), pins, GuardLimits::default(), None);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "guard-test", "version": "1"},
+    });
+    let discover = s.request(0, "server/discover", json!({"_meta": meta}));
+    assert!(
+        discover["result"]["supportedVersions"]
+            .as_array()
+            .is_some_and(|v| v.contains(&json!("2026-07-28"))),
+        "{discover}"
+    );
+    let list = s.request(1, "tools/list", json!({"_meta": meta}));
+    assert_eq!(names(&list, "tools"), ["fetch"]);
+    let prompts = s.request(2, "prompts/list", json!({"_meta": meta}));
+    assert!(names(&prompts, "prompts").is_empty(), "{prompts}");
+    let refused = s.request(
+        3,
+        "prompts/get",
+        json!({"name": "fetch", "arguments": {"url": "http://127.0.0.1:9/"}, "_meta": meta}),
+    );
+    assert_eq!(refusal_reason(&refused), "unpinned");
+    let refused = s.request(
+        4,
+        "tools/call",
+        json!({"name": "fetch_everything", "arguments": {}, "_meta": meta}),
+    );
+    assert_eq!(refusal_reason(&refused), "unpinned");
+    let (exit, _) = s.finish();
+    assert_eq!(exit.end, GuardEnd::ClientClosed);
+}
+
 /// Scenario guard-instructions-changed.
 #[test]
 fn changed_instructions_are_removed_from_the_handshake() {
