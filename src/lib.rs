@@ -18,6 +18,8 @@ pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
+/// The stdio proxy that keeps a running server to its signed tool pins.
+pub mod guard;
 pub mod http;
 pub mod json;
 pub mod keygen;

@@ -61,45 +61,8 @@ pub(crate) struct StdioTransport {
 
 impl StdioTransport {
     pub(crate) fn spawn(launch: &StdioLaunch, max_message_bytes: usize) -> Result<Self, McpError> {
-        if launch.program.is_empty() {
-            return Err(McpError::InvalidLaunch {
-                problem: LaunchProblem::EmptyCommand,
-            });
-        }
         let server = format!("`{}`", launch.display());
-        for (name, _) in &launch.env {
-            super::env::check_name(name).map_err(McpError::Env)?;
-        }
-        // Interpreter caches go to a private, empty directory of this launch: nothing
-        // compiled that sits in (or is planted in) the server's tree is ever loaded.
-        let cache_dir = tempfile::Builder::new()
-            .prefix("mcpsig-cache-")
-            .tempdir()
-            .map_err(|source| McpError::Spawn {
-                program: launch.program.clone(),
-                source,
-            })?;
-        let mut cmd = Command::new(&launch.program);
-        cmd.args(&launch.args)
-            .env_clear()
-            .envs(super::env::base_from_current())
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .env("PYTHONPYCACHEPREFIX", cache_dir.path())
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("NODE_DISABLE_COMPILE_CACHE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // Own process group, so that killing it also ends whatever the
-            // server started (npx -> node, a shell wrapper -> python, ...).
-            .process_group(0);
-        if let Some(cwd) = &launch.cwd {
-            cmd.current_dir(cwd);
-        }
-        let mut child = cmd.spawn().map_err(|source| McpError::Spawn {
-            program: launch.program.clone(),
-            source,
-        })?;
+        let (mut child, cache_dir) = spawn_child(launch, Stdio::piped())?;
         let (stdin, stdout, child_stderr) =
             match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
                 (Some(i), Some(o), Some(e)) => (i, o, e),
@@ -259,9 +222,59 @@ impl Drop for StdioTransport {
     }
 }
 
+/// Starts a server process with the clean launch environment (the base of
+/// [`super::env::BASE_VARS`], the launch's own variables, private interpreter caches), stdin and
+/// stdout piped, `stderr` as given, in its own process group. The returned directory holds the
+/// launch's interpreter caches: keep it until the process is gone. The one place a server
+/// process is built, for the client here and for the guard.
+pub(crate) fn spawn_child(
+    launch: &StdioLaunch,
+    stderr: Stdio,
+) -> Result<(Child, tempfile::TempDir), McpError> {
+    if launch.program.is_empty() {
+        return Err(McpError::InvalidLaunch {
+            problem: LaunchProblem::EmptyCommand,
+        });
+    }
+    for (name, _) in &launch.env {
+        super::env::check_name(name).map_err(McpError::Env)?;
+    }
+    // Interpreter caches go to a private, empty directory of this launch: nothing
+    // compiled that sits in (or is planted in) the server's tree is ever loaded.
+    let cache_dir = tempfile::Builder::new()
+        .prefix("mcpsig-cache-")
+        .tempdir()
+        .map_err(|source| McpError::Spawn {
+            program: launch.program.clone(),
+            source,
+        })?;
+    let mut cmd = Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .env_clear()
+        .envs(super::env::base_from_current())
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .env("PYTHONPYCACHEPREFIX", cache_dir.path())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("NODE_DISABLE_COMPILE_CACHE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        // Own process group, so that killing it also ends whatever the
+        // server started (npx -> node, a shell wrapper -> python, ...).
+        .process_group(0);
+    if let Some(cwd) = &launch.cwd {
+        cmd.current_dir(cwd);
+    }
+    let child = cmd.spawn().map_err(|source| McpError::Spawn {
+        program: launch.program.clone(),
+        source,
+    })?;
+    Ok((child, cache_dir))
+}
+
 /// Kills the child's process group (then the child itself, in case the group is
 /// gone) and waits for it, so no zombie or orphaned server outlives the client.
-fn kill_and_reap(child: &mut Child) {
+pub(crate) fn kill_and_reap(child: &mut Child) {
     // The group id is the child's pid (process_group(0)); it stays reserved
     // until the child is reaped below, so this cannot hit an unrelated group.
     if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
