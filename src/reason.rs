@@ -86,6 +86,10 @@ reasons! {
     NotCovered => "not-covered",
     /// A configured server reached over HTTP: nothing local to verify.
     RemoteServer => "remote-server",
+    // Verified launch (`mcp-verify run`, spec/cli.md).
+    /// The command the client gave is not the manifest's signed launch, or there is nothing
+    /// local to launch from.
+    LaunchMismatch => "launch-mismatch",
     // The trust policy (spec/policy.md).
     /// The policy's rule for this server accepts only keyless signatures; the bundle is key-signed.
     KeylessRequired => "keyless-required",

@@ -47,7 +47,8 @@ fn every_scenario_has_its_expected_outcome() {
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
         // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
         // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
-        // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs).
+        // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
+        // by tests/run_cli.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -62,6 +63,7 @@ fn every_scenario_has_its_expected_outcome() {
             "config-",
             "policy-",
             "guard-",
+            "run-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

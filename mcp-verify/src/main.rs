@@ -3,6 +3,7 @@
 
 mod config_cmd;
 mod pins_cmd;
+mod run_cmd;
 mod sigstore_cmd;
 mod trust_args;
 mod trust_cmd;
@@ -68,6 +69,9 @@ enum Cmd {
     /// Which servers of an MCP client's configuration a signed manifest covers; --wrap makes
     /// them launch through `mcp-verify run`.
     Config(Box<config_cmd::ConfigArgs>),
+    /// Verify the bundle against a policy and the pin store, then start the server from a
+    /// verified snapshot behind a guard that holds it to its signed tool pins.
+    Run(Box<run_cmd::RunArgs>),
 }
 
 #[derive(Subcommand)]
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
         Some(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
         Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
+        Some(Cmd::Run(args)) => run_cmd::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

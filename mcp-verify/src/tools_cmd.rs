@@ -60,7 +60,7 @@ fn who(report: &mcpsig::verify::Report, bundle: &std::path::Path) -> String {
         .unwrap_or_else(|| bundle.display().to_string())
 }
 
-fn parse_env(s: &str) -> Result<EnvArg, String> {
+pub(crate) fn parse_env(s: &str) -> Result<EnvArg, String> {
     EnvArg::parse(s).map_err(|e| e.to_string())
 }
 

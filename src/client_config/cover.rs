@@ -6,7 +6,6 @@
 use super::{ClientConfig, ClientKind, ConfigError, EntryLaunch, StdioEntry};
 use crate::manifest::{Launch, Manifest, PREDICATE_TYPE, ServerId, Timestamp};
 use crate::reason::Reason;
-use crate::relpath::RelPath;
 use crate::sigstore::bundle::{Bundle, Content};
 use crate::statement::{PAYLOAD_TYPE, Statement};
 use crate::trust_request::{TrustRequest, resolve_trust};
@@ -403,41 +402,18 @@ fn base_for(entry: &StdioEntry, bundle: &Path) -> Option<PathBuf> {
     }
 }
 
-/// Whether an entry launches what a signed launch says: the same number of words, each equal,
-/// or the entry's word is the absolute path `base/WORD` of the signed relative path WORD; and
-/// no `env` value of the entry contradicts a fixed value the manifest signs.
+/// Whether an entry launches what a signed launch says: its words are the signed command line
+/// (`launch::command_matches`, the rule `mcp-verify run` applies), and no `env` value of the
+/// entry contradicts a fixed value the manifest signs.
 fn matches(entry: &StdioEntry, base: &Path, launch: &Launch) -> bool {
-    let Launch::Stdio {
-        command,
-        args,
-        env,
-        workdir,
-        ..
-    } = launch
-    else {
+    let Launch::Stdio { env, .. } = launch else {
         return false;
     };
-    // The signed words are relative to the folder the server starts in.
-    let base = match workdir {
-        Some(w) => base.join(w.as_str()),
-        None => base.to_path_buf(),
-    };
-    let signed: Vec<&String> = std::iter::once(command).chain(args.iter()).collect();
-    let ours = entry.argv();
-    if signed.len() != ours.len() {
-        return false;
-    }
-    let words_match = signed.iter().zip(&ours).all(|(s, o)| {
-        *s == o
-            || (Path::new(o).is_absolute()
-                && RelPath::parse(s).is_ok()
-                && Path::new(o) == base.join(s.as_str()))
-    });
     let env_agrees = entry
         .env
         .iter()
         .all(|(k, v)| env.get(k).is_none_or(|signed| signed == v));
-    words_match && env_agrees
+    env_agrees && crate::launch::command_matches(launch, &entry.argv(), base)
 }
 
 fn check_signature(
@@ -569,6 +545,7 @@ fn read_candidate(path: &Path, bytes: Vec<u8>) -> Result<Candidate, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relpath::RelPath;
     use std::collections::BTreeMap;
 
     fn entry(argv: &[&str], cwd: Option<&str>) -> StdioEntry {

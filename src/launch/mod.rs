@@ -3,6 +3,10 @@
 //! environment (`server_env`). A command that names a file of the tree (`./server.py`) runs the
 //! snapshot's copy; relative arguments resolve there too, since it is the working directory.
 
+pub mod run;
+
+pub use run::{Decision, Ready, RunError, RunRequest, command_matches, decide};
+
 use crate::manifest::{Artifact, Launch as ManifestLaunch, Manifest};
 use crate::mcp::{Launch, StdioLaunch};
 use crate::server_env::EnvArg;
