@@ -173,7 +173,11 @@ impl Ws {
 /// Runs a command to completion with a bound on its run time.
 fn run_bounded(mut cmd: Command) -> std::process::Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    wait_bounded(cmd.spawn().unwrap())
+}
+
+/// Waits for a child whose stdout and stderr are piped, at most [`WAIT`].
+fn wait_bounded(mut child: Child) -> std::process::Output {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -772,6 +776,56 @@ fn a_wrapped_client_configuration_still_launches_its_server() {
     let (code, err) = c.finish();
     assert_eq!(code, Some(0), "{err}");
     assert!(ws.marker().exists(), "the entry's env reached the server");
+}
+
+/// Scenario run-answers-after-client-eof.
+#[test]
+fn a_client_closing_its_input_after_a_call_still_gets_the_answer() {
+    assert_eq!(expected("run-answers-after-client-eof"), "accept");
+    let ws = Ws::new();
+    let v1 = ws.release("1.0.0", "a", None, "", "a.key", "");
+    // Everything at once, then end of input: the call arrives before the guard has seen a list,
+    // so it is held for a re-check, which must still happen after the client's input ended.
+    let session = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+               "params": {"name": "read_note", "arguments": {"id": "1"}}}),
+    ]
+    .iter()
+    .map(|m| format!("{m}\n"))
+    .collect::<String>();
+    let mut cmd = Command::new(bin("mcp-verify"));
+    cmd.arg("run")
+        .arg(&v1)
+        .args(["--key", &ws.pub_key("a.key")]);
+    for (k, v) in ws.env() {
+        cmd.env(k, v);
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(session.as_bytes())
+        .unwrap();
+    let out = wait_bounded(child);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let answer = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|m| m["id"] == 2)
+        .unwrap_or_else(|| panic!("no answer to the call: {stdout}"));
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "called read_note é",
+        "{answer}"
+    );
 }
 
 #[test]

@@ -155,10 +155,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     forward_signals(guard.server())?;
     let quiet = args.quiet;
     let exit = guard.run(std::io::stdin(), std::io::stdout(), move |event| {
-        if quiet && matches!(event, mcpsig::guard::GuardEvent::Started { .. }) {
+        use mcpsig::guard::GuardEvent;
+        let routine = matches!(
+            event,
+            GuardEvent::Started { .. }
+                | GuardEvent::Rechecking { .. }
+                | GuardEvent::ListChanged { .. }
+                | GuardEvent::ServerExited { .. }
+        );
+        if quiet && routine {
             return;
         }
-        errln!("mcp-verify: guard: {}", one_line(&event.to_string()));
+        errln!("mcp-verify: {}", one_line(&event.to_string()));
     })?;
     Ok(exit_code(exit.status))
 }

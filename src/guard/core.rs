@@ -671,6 +671,12 @@ impl Core {
         out
     }
 
+    /// Whether calls are held for a re-check: they still have to be written to the server, so
+    /// its input must stay open.
+    pub(crate) fn holding(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// How many requests wait for the server (for tests of the bound).
     #[cfg(test)]
     fn in_flight(&self) -> usize {

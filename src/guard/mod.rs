@@ -484,6 +484,15 @@ fn client_pump(shared: &Shared, input: impl Read, limits: &GuardLimits) {
         shared.apply(out, &line, Dest::Server, &mut staged);
     }
     shared.flush_staged(Dest::Server, &mut staged);
+    // The client's input ended, but calls it sent may be held for a re-check: they are still
+    // forwarded (or refused) before the server's input is closed, within the re-check bound.
+    let deadline = Instant::now() + limits.recheck_timeout;
+    while lock(&shared.core).holding()
+        && !shared.finished.load(Ordering::SeqCst)
+        && Instant::now() < deadline
+    {
+        thread::sleep(Duration::from_millis(5));
+    }
     // The client is gone: the server sees the end of its input and gets the grace period to
     // exit, then SIGTERM, then SIGKILL.
     shared.client_gone.store(true, Ordering::SeqCst);
