@@ -7,11 +7,13 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let lines: Vec<(bool, &[u8])> = data
+    // Each line with its newline, as the guard's reader hands it over.
+    let lines: Vec<(bool, Vec<u8>)> = data
         .split(|&b| b == b'\n')
         .filter_map(|l| l.split_first())
-        .map(|(side, line)| (*side == b'c', line))
+        .map(|(side, line)| (*side == b'c', [line, b"\n"].concat()))
         .collect();
+    let lines: Vec<(bool, &[u8])> = lines.iter().map(|(c, l)| (*c, l.as_slice())).collect();
     for written in mcpsig::fuzzing::guard_lines(&lines) {
         assert_eq!(written.last(), Some(&b'\n'));
         let value: serde_json::Value =
