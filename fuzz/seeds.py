@@ -188,6 +188,16 @@ def seed_tool_diff(out):
         write(out, "tool_diff", a + b"\xff" + b)
 
 
+def seed_client_configs(out):
+    # os.walk, not glob: the files live in dot-folders (.vscode, .cursor) and dot-files (.mcp.json).
+    roots = [td("client-configs")] + sorted(glob.glob(td("scenarios", "config-*")))
+    for root in roots:
+        for d, _, files in sorted(os.walk(root)):
+            for f in sorted(files):
+                if f.endswith(".json"):
+                    write(out, "client_config", read(os.path.join(d, f)))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -199,6 +209,7 @@ def main():
     seed_tuf(out)
     seed_framing(out)
     seed_tool_diff(out)
+    seed_client_configs(out)
     for target in sorted(os.listdir(out)):
         print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
 

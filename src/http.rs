@@ -19,6 +19,24 @@ pub(crate) enum Redirects {
     Follow(u32),
 }
 
+/// True for an `https://` URL, or a plain `http://` one on loopback (127.0.0.1, localhost,
+/// [::1]): what travels over it is either secret or must not be altered on the way.
+pub(crate) fn https_or_loopback(url: &str) -> bool {
+    if let Some(rest) = url.strip_prefix("https://") {
+        !rest.is_empty()
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        // `http://localhost:80@evil.example/` is a user name, not the host: refused.
+        if authority.contains('@') {
+            return false;
+        }
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        host == "127.0.0.1" || host == "localhost" || host == "[::1]"
+    } else {
+        false
+    }
+}
+
 /// An agent with one whole-request `timeout` (connect, send and read the answer), non-2xx
 /// statuses returned as answers for each client to word, and our user agent.
 pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {
@@ -82,4 +100,32 @@ pub(crate) fn post_json(
         .read_to_string()
         .map_err(PostError::Read)?;
     Ok(HttpReply { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::https_or_loopback;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for ok in [
+            "https://example.com/x",
+            "http://127.0.0.1:8080/x",
+            "http://localhost/x",
+            "http://[::1]:1/",
+        ] {
+            assert!(https_or_loopback(ok), "{ok}");
+        }
+        for bad in [
+            "https://",
+            "http://example.com/",
+            "http://localhost:80@evil.example/",
+            "http://127.0.0.1@evil.example/",
+            "http://127.0.0.1.evil.example/",
+            "ftp://127.0.0.1/",
+            "file:///etc/passwd",
+        ] {
+            assert!(!https_or_loopback(bad), "{bad}");
+        }
+    }
 }

@@ -138,7 +138,11 @@ impl PrivateKey {
                 .map_err(|e| unsupported(&e))?
                 .decrypt(pass.as_bytes())
                 .map_err(|e| match e {
-                    pkcs8::Error::EncryptedPrivateKey(_) => KeyError::BadPassphrase,
+                    // Asn1: the padding check passed by chance (about one time in 256) and the
+                    // "plaintext" is noise that does not parse: a wrong passphrase too.
+                    pkcs8::Error::EncryptedPrivateKey(_) | pkcs8::Error::Asn1(_) => {
+                        KeyError::BadPassphrase
+                    }
                     other => unsupported(&other),
                 })?
         } else {

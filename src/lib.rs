@@ -13,6 +13,7 @@
 //! live in the binaries' internal `mcpsig-cli-support` crate.
 
 pub mod canonical;
+pub mod client_config;
 pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]
@@ -23,14 +24,22 @@ pub mod http;
 pub mod json;
 pub mod keygen;
 pub mod keys;
+/// Starting a verified server from its store snapshot.
+pub mod launch;
 pub mod manifest;
 pub mod mcp;
+/// Trust on first use: the pinned signer, version and tools per server name.
+pub mod pin_store;
+/// The trust policy: who may sign which servers, min version, max age, revocation.
+pub mod policy;
 pub mod reason;
 pub mod relpath;
 pub mod server_env;
 pub mod sign;
 pub mod sigstore;
 pub mod statement;
+/// Private, read-only, content-addressed snapshots that servers are launched from.
+pub mod store;
 pub mod text;
 pub mod tools;
 /// What a verifier trusts, decided from the trust options (`TrustRequest` -> `Trust`).

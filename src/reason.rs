@@ -81,6 +81,27 @@ reasons! {
     InvalidToolPins => "invalid-tool-pins",
     NoToolPins => "no-tool-pins",
     ServerMisbehaved => "server-misbehaved",
+    // Client configurations (`mcp-verify config`, spec/client-config.md).
+    /// A configured local server that no signed manifest covers.
+    NotCovered => "not-covered",
+    /// A configured server reached over HTTP: nothing local to verify.
+    RemoteServer => "remote-server",
+    // Verified launch (`mcp-verify run`, spec/cli.md).
+    /// The command the client gave is not the manifest's signed launch, or there is nothing
+    /// local to launch from.
+    LaunchMismatch => "launch-mismatch",
+    // The trust policy (spec/policy.md).
+    /// The policy's rule for this server accepts only keyless signatures; the bundle is key-signed.
+    KeylessRequired => "keyless-required",
+    /// The version is below the rule's `min-version`, or is not semver under such a rule.
+    VersionTooLow => "version-too-low",
+    /// `issuedAt` is older than the rule's `max-age`.
+    ManifestTooOld => "manifest-too-old",
+    /// The signing key, the signing identity or the manifest is on the revocation list.
+    Revoked => "revoked",
+    /// The revocation list is missing, unreachable, expired, not yet valid, badly signed or
+    /// malformed.
+    RevocationStale => "revocation-stale",
     // TUF refresh of the trusted root (spec/trust.md).
     BelowThreshold => "below-threshold",
     VersionMismatch => "version-mismatch",
@@ -97,6 +118,17 @@ reasons! {
     RootChainBroken => "root-chain-broken",
     /// The cache folder or a file in it can be written by another user.
     UnsafeCache => "unsafe-cache",
+    // The pin store (spec/pin-store.md); `rollback` above is its code for a lower version too.
+    /// The release is signed by another signer than the pinned one.
+    SignerChanged => "signer-changed",
+    /// A newer release changes what the server may do; `--accept` approves it.
+    NeedsApproval => "needs-approval",
+    /// A newer release's `previous` does not name the pinned release, and a chain is required.
+    ChainBroken => "chain-broken",
+    /// A pin store record cannot be read as one (exit 2; the file is left as it is).
+    PinStoreCorrupt => "pin-store-corrupt",
+    /// The pin store folder or a file in it can be written by another user (exit 2).
+    UnsafePinStore => "unsafe-pin-store",
     // Could not decide (exit 2).
     Network => "network",
     Io => "io",
@@ -106,7 +138,14 @@ reasons! {
 impl Reason {
     /// True for the codes that mean "could not decide" (exit 2) rather than "rejected".
     pub fn is_undecided(self) -> bool {
-        matches!(self, Reason::Network | Reason::Io | Reason::Error)
+        matches!(
+            self,
+            Reason::Network
+                | Reason::Io
+                | Reason::Error
+                | Reason::PinStoreCorrupt
+                | Reason::UnsafePinStore
+        )
     }
 }
 

@@ -2,6 +2,13 @@
 //! trusted root applies (an explicit file, a TUF repository's verified cache, the default
 //! instance's cache, the embedded root), the `~` regular-expression convention of the CI fields,
 //! and the identity policy. Warnings come back as values; nothing is printed.
+//!
+//! [`conformance`] holds the same decisions for `sigstore verify-bundle`, the conformance
+//! suite's contract (no TUF cache, an exact identity).
+//!
+//! Over 600 lines only with its unit tests (about 190 lines: root precedence and each refusal).
+
+pub mod conformance;
 
 use crate::fsutil::{ReadError, read_limited};
 use crate::keys::KeyError;
@@ -9,7 +16,7 @@ use crate::sigstore::SigstoreError;
 use crate::sigstore::keys::PublicKey;
 use crate::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
 use crate::sigstore::trust::TrustedRoot;
-use crate::sigstore::tuf::{self, CacheWarning, TufError};
+use crate::sigstore::tuf::{self, CacheLookup, CacheWarning, TufError};
 use crate::verify::Trust;
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -218,6 +225,27 @@ pub fn resolve_trust(req: &TrustRequest) -> Result<ResolvedTrust, TrustError> {
     })
 }
 
+/// The trusted root alone, chosen as [`resolve_trust`] chooses it: for a trust policy, whose
+/// signers come from the policy file. Any key or keyless option given is a conflict.
+pub fn resolve_root(
+    req: &TrustRequest,
+) -> Result<(TrustedRoot, RootSource, Vec<TrustWarning>), TrustError> {
+    if let Some(first) = req
+        .key
+        .as_ref()
+        .map(|_| "--key")
+        .or(keyless_options_given(req))
+    {
+        return Err(TrustError::Conflict {
+            first: "--policy",
+            second: first,
+        });
+    }
+    let mut warnings = Vec::new();
+    let (root, source) = trusted_root(req, &mut warnings)?;
+    Ok((root, source, warnings))
+}
+
 /// The first keyless option given, by its flag.
 fn keyless_options_given(req: &TrustRequest) -> Option<&'static str> {
     let given = [
@@ -268,17 +296,20 @@ fn trusted_root(
     match (&req.tuf_url, &req.tuf_root) {
         (Some(url), Some(tuf_root)) => {
             let anchor = read_limited(tuf_root, tuf::Limits::default().root_bytes)?;
-            let target = match cached_root(cache_dir.as_deref(), url, &anchor, req.now) {
-                Ok(Some(target)) => target,
-                Ok(None) => return Err(TrustError::NotCached { url: url.clone() }),
-                Err(source) => {
-                    return Err(TrustError::CacheUnusable {
-                        url: url.clone(),
-                        source: Box::new(source),
-                    });
-                }
-            };
-            warnings.extend(expired_warning(cache_dir.as_deref(), url, &target));
+            let (target, warning) =
+                match tuf::cached_trusted_root(cache_dir.as_deref(), url, &anchor, req.now) {
+                    CacheLookup::Found { target, warning } => (target, warning),
+                    CacheLookup::Absent => {
+                        return Err(TrustError::NotCached { url: url.clone() });
+                    }
+                    CacheLookup::Unusable { error, .. } => {
+                        return Err(TrustError::CacheUnusable {
+                            url: url.clone(),
+                            source: Box::new(error),
+                        });
+                    }
+                };
+            warnings.extend(warning.map(TrustWarning::Cache));
             let root =
                 TrustedRoot::from_json(&target.bytes).map_err(|source| TrustError::CachedRoot {
                     path: target.path.clone(),
@@ -300,9 +331,9 @@ fn trusted_root(
     } else {
         (tuf::PRODUCTION_URL, tuf::production_root())
     };
-    match cached_root(cache_dir.as_deref(), url, anchor, req.now) {
-        Ok(Some(target)) => {
-            warnings.extend(expired_warning(cache_dir.as_deref(), url, &target));
+    match tuf::cached_trusted_root(cache_dir.as_deref(), url, anchor, req.now) {
+        CacheLookup::Found { target, warning } => {
+            warnings.extend(warning.map(TrustWarning::Cache));
             match TrustedRoot::from_json(&target.bytes) {
                 Ok(root) => {
                     return Ok((
@@ -319,13 +350,10 @@ fn trusted_root(
                 }),
             }
         }
-        Ok(None) => {}
-        Err(error) => warnings.push(TrustWarning::CacheIgnored {
+        CacheLookup::Absent => {}
+        CacheLookup::Unusable { dir, error } => warnings.push(TrustWarning::CacheIgnored {
             url: url.to_owned(),
-            warning: CacheWarning::Ignored {
-                dir: repo_dir(cache_dir.as_deref(), url),
-                error,
-            },
+            warning: CacheWarning::Ignored { dir, error },
         }),
     }
     let root = if req.staging {
@@ -340,45 +368,6 @@ fn trusted_root(
             staging: req.staging,
         },
     ))
-}
-
-fn repo_dir(cache_dir: Option<&Path>, url: &str) -> PathBuf {
-    cache_dir
-        .map(|root| tuf::repo_cache_dir(root, url))
-        .unwrap_or_default()
-}
-
-/// The trusted root cached for `url` under `cache_dir`, verified from `anchor`; `Ok(None)`
-/// without a cache (or without a cache folder to look in).
-fn cached_root(
-    cache_dir: Option<&Path>,
-    url: &str,
-    anchor: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Option<tuf::CachedTarget>, TufError> {
-    let Some(root) = cache_dir else {
-        return Ok(None);
-    };
-    tuf::load_cached_target(
-        &tuf::repo_cache_dir(root, url),
-        tuf::TRUSTED_ROOT_TARGET,
-        anchor,
-        now,
-    )
-}
-
-fn expired_warning(
-    cache_dir: Option<&Path>,
-    url: &str,
-    target: &tuf::CachedTarget,
-) -> Option<TrustWarning> {
-    if target.expired.is_empty() {
-        return None;
-    }
-    Some(TrustWarning::Cache(CacheWarning::Expired {
-        dir: repo_dir(cache_dir, url),
-        roles: target.expired.clone(),
-    }))
 }
 
 /// Exact, or a regular expression (matched against the whole value) when `exact` is absent.

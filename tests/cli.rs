@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{bin, root, run};
+use common::{assert_ok, bin, root, run};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -36,11 +36,7 @@ fn init_demo(dir: &Path, manifest: &Path) {
             s(manifest),
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
 #[test]
@@ -48,11 +44,7 @@ fn keygen_writes_0600_key_and_refuses_to_overwrite() {
     let t = tempfile::tempdir().unwrap();
     let key = t.path().join("k.key");
     let out = run("mcp-sign", &["keygen", "--out", s(&key)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let key_id = String::from_utf8(out.stdout).unwrap();
@@ -102,17 +94,9 @@ fn sign_verify_tamper_round_trip_with_exit_codes() {
             s(&manifest),
         ],
     );
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    assert_ok(&init);
     let sign = run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)]);
-    assert!(
-        sign.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sign.stderr)
-    );
+    assert_ok(&sign);
     let bundle = t.path().join("mcp-manifest.sigstore.json");
     assert!(
         bundle.exists(),
@@ -131,12 +115,7 @@ fn sign_verify_tamper_round_trip_with_exit_codes() {
         "mcp-verify",
         &[s(&bundle), "--key", &pubkey, "--dir", s(&dir), "--json"],
     );
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
+    assert_ok(&ok);
     let report: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(report["verified"], true);
     assert_eq!(report["server"]["name"], "io.github.acme/demo");
@@ -185,12 +164,7 @@ fn manifest_inside_the_pinned_directory_does_not_pin_itself() {
             s(&dir),
         ],
     );
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_ok(&v);
 }
 
 #[test]
@@ -234,12 +208,7 @@ fn openssl_keys_work() {
             s(&dir),
         ],
     );
-    assert_eq!(
-        v.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&v.stdout)
-    );
+    assert_ok(&v);
 }
 
 #[test]
@@ -254,11 +223,7 @@ fn encrypted_keys_need_the_passphrase() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        keygen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&keygen.stderr)
-    );
+    assert_ok(&keygen);
     assert!(
         std::fs::read_to_string(&key)
             .unwrap()
@@ -288,11 +253,7 @@ fn encrypted_keys_need_the_passphrase() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(
-        right.status.success(),
-        "{}",
-        String::from_utf8_lossy(&right.stderr)
-    );
+    assert_ok(&right);
     // The passphrase never appears in any output.
     for o in [&no_pass, &wrong, &right] {
         assert!(!String::from_utf8_lossy(&o.stderr).contains("hunter2"));
@@ -511,11 +472,7 @@ fn keygen_keys_are_read_by_openssl_and_python_cryptography() {
             None => cmd.env_remove("MCPSIG_KEY_PASSPHRASE"),
         };
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         let public = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
 
         // openssl reads the key (with the passphrase when encrypted) and derives our public key.
@@ -605,11 +562,7 @@ fn private_keys_others_can_read_are_refused_with_a_hint() {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_ok(&out);
         std::fs::remove_file(t.path().join("m.sigstore.json")).unwrap();
     }
 }
@@ -666,11 +619,7 @@ fn pkcs8_v2_keys_from_earlier_versions_still_sign() {
     let manifest = t.path().join("m.json");
     init_demo(&dir, &manifest);
     let out = run("mcp-sign", &["sign", "--key", s(&key), s(&manifest)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let public = root().join("testdata/keys/ed25519-pkcs8-v2.key.pub");
     let v = run(
         "mcp-verify",

@@ -8,37 +8,71 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use keyless_common::{Instance, TestResult, run, token, write};
+use keyless_common::{Instance, TestResult, common, run, token, write};
 
 const ISSUER: &str = "https://issuer.example";
 const SUBJECT: &str = "https://example.com/publisher";
 
-/// A workspace binary beside the test executable (target/debug).
-fn bin(name: &str) -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("no target directory")?;
-    let p = dir.join(name);
-    if p.exists() {
-        Ok(p)
-    } else {
-        Err(format!(
-            "{} is missing: build the binaries first (`cargo build --workspace`, which scripts/test.sh does)",
-            p.display()
-        ))
-    }
+/// Binary `name` with `args`, colour off and no ambient token source.
+fn command(name: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(common::bin(name));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+    cmd
 }
 
 fn cli(name: &str, args: &[&str]) -> Result<(bool, String), String> {
-    run(
-        Command::new(bin(name)?)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("SIGSTORE_ID_TOKEN")
-            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        Duration::from_secs(120),
+    run(&mut command(name, args), Duration::from_secs(120))
+}
+
+/// `server/index.js` holding `code`, and `mcp-manifest.json` init'ed for it (with `extra` init
+/// arguments); returns both paths.
+fn init_server(work: &Path, code: &[u8], extra: &[&str]) -> Result<(PathBuf, PathBuf), String> {
+    let server = work.join("server");
+    std::fs::create_dir_all(&server).map_err(|e| e.to_string())?;
+    write(&server.join("index.js"), code)?;
+    let manifest = work.join("mcp-manifest.json");
+    let mut args = vec![
+        "init",
+        "--name",
+        "io.github.acme/weather",
+        "--version",
+        "1.0.0",
+        "--dir",
+        s(&server),
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-o", s(&manifest)]);
+    let (ok, out) = cli("mcp-sign", &args)?;
+    if !ok {
+        return Err(format!("init failed:\n{out}"));
+    }
+    Ok((server, manifest))
+}
+
+/// `mcp-verify BUNDLE` with an identity policy, the instance's root, and the server's tree.
+fn verify_manifest(
+    bundle: &Path,
+    identity: &str,
+    issuer: &str,
+    root: &Path,
+    server: &Path,
+) -> Result<(bool, String), String> {
+    cli(
+        "mcp-verify",
+        &[
+            s(bundle),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            s(root),
+            "--dir",
+            s(server),
+        ],
     )
 }
 
@@ -52,27 +86,11 @@ fn sign_keyless_then_verify_manifest_with_identity() -> TestResult {
         return Ok(());
     };
     let work = tempfile::tempdir()?;
-    let server = work.path().join("server");
-    std::fs::create_dir_all(&server)?;
-    write(&server.join("index.js"), b"console.log('hello');\n")?;
-    let manifest = work.path().join("mcp-manifest.json");
-    let (ok, out) = cli(
-        "mcp-sign",
-        &[
-            "init",
-            "--name",
-            "io.github.acme/weather",
-            "--version",
-            "1.0.0",
-            "--dir",
-            s(&server),
-            "--launch",
-            "node index.js",
-            "-o",
-            s(&manifest),
-        ],
+    let (server, manifest) = init_server(
+        work.path(),
+        b"console.log('hello');\n",
+        &["--launch", "node index.js"],
     )?;
-    assert!(ok, "init failed:\n{out}");
 
     let tok = token(ISSUER, SUBJECT, &[]);
     let (ok, out) = cli(
@@ -93,22 +111,9 @@ fn sign_keyless_then_verify_manifest_with_identity() -> TestResult {
     let bundle = work.path().join("mcp-manifest.sigstore.json");
     assert!(bundle.is_file(), "no bundle written:\n{out}");
 
-    let verify = |identity: &str, issuer: &str| {
-        cli(
-            "mcp-verify",
-            &[
-                s(&bundle),
-                "--certificate-identity",
-                identity,
-                "--certificate-oidc-issuer",
-                issuer,
-                "--trusted-root",
-                s(&instance.trusted_root()),
-                "--dir",
-                s(&server),
-            ],
-        )
-    };
+    let root = instance.trusted_root();
+    let verify =
+        |identity: &str, issuer: &str| verify_manifest(&bundle, identity, issuer, &root, &server);
     let (ok, out) = verify(SUBJECT, ISSUER)?;
     assert!(ok, "mcp-verify refused the keyless bundle:\n{out}");
     let (ok, out) = verify("https://example.com/someone-else", ISSUER)?;
@@ -171,39 +176,21 @@ fn keyless_sign_reads_sigstore_id_token_and_refuses_without_any_token() -> TestR
         return Ok(());
     };
     let work = tempfile::tempdir()?;
-    let server = work.path().join("server");
-    std::fs::create_dir_all(&server)?;
-    write(&server.join("index.js"), b"1\n")?;
-    let manifest = work.path().join("mcp-manifest.json");
-    let (ok, out) = cli(
-        "mcp-sign",
-        &[
-            "init",
-            "--name",
-            "io.github.acme/weather",
-            "--version",
-            "1.0.0",
-            "--dir",
-            s(&server),
-            "-o",
-            s(&manifest),
-        ],
-    )?;
-    assert!(ok, "init failed:\n{out}");
+    let (_server, manifest) = init_server(work.path(), b"1\n", &[])?;
+    let config = instance.trust_config();
     let sign = |env_token: Option<&str>| {
-        let mut cmd = Command::new(bin("mcp-sign")?);
-        cmd.args([
-            "sign",
-            "--keyless",
-            "--no-interactive",
-            "--force",
-            "--signing-config",
-        ])
-        .arg(instance.trust_config())
-        .arg(&manifest)
-        .env("NO_COLOR", "1")
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
+        let mut cmd = command(
+            "mcp-sign",
+            &[
+                "sign",
+                "--keyless",
+                "--no-interactive",
+                "--force",
+                "--signing-config",
+                s(&config),
+                s(&manifest),
+            ],
+        );
         if let Some(t) = env_token {
             cmd.env("SIGSTORE_ID_TOKEN", t);
         }
@@ -252,15 +239,6 @@ fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Result<(Option<i32>, Strin
     ))
 }
 
-fn mcp_sign(args: &[&str]) -> Result<Command, String> {
-    let mut cmd = Command::new(bin("mcp-sign")?);
-    cmd.args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("SIGSTORE_ID_TOKEN")
-        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL");
-    Ok(cmd)
-}
-
 #[test]
 fn identity_token_from_a_file_or_standard_input() -> TestResult {
     use std::os::unix::fs::PermissionsExt as _;
@@ -268,25 +246,7 @@ fn identity_token_from_a_file_or_standard_input() -> TestResult {
         return Ok(());
     };
     let work = tempfile::tempdir()?;
-    let server = work.path().join("server");
-    std::fs::create_dir_all(&server)?;
-    write(&server.join("index.js"), b"1\n")?;
-    let manifest = work.path().join("mcp-manifest.json");
-    let (ok, out) = cli(
-        "mcp-sign",
-        &[
-            "init",
-            "--name",
-            "io.github.acme/weather",
-            "--version",
-            "1.0.0",
-            "--dir",
-            s(&server),
-            "-o",
-            s(&manifest),
-        ],
-    )?;
-    assert!(ok, "init failed:\n{out}");
+    let (server, manifest) = init_server(work.path(), b"1\n", &[])?;
     let bundle = work.path().join("mcp-manifest.sigstore.json");
     let tok = token(ISSUER, SUBJECT, &[]);
     let token_file = work.path().join("token.jwt");
@@ -305,7 +265,7 @@ fn identity_token_from_a_file_or_standard_input() -> TestResult {
         ];
         args.extend_from_slice(extra);
         args.push(s(&manifest));
-        let mut cmd = mcp_sign(&args)?;
+        let mut cmd = command("mcp-sign", &args);
         run_with_stdin(&mut cmd, stdin)
     };
 
@@ -313,20 +273,7 @@ fn identity_token_from_a_file_or_standard_input() -> TestResult {
     let (code, out) = sign(s(&token_file), &[], b"")?;
     assert_eq!(code, Some(0), "--identity-token-file FILE failed:\n{out}");
     assert!(!out.contains(&tok), "the token must never be printed");
-    let (ok, out) = cli(
-        "mcp-verify",
-        &[
-            s(&bundle),
-            "--certificate-identity",
-            SUBJECT,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            s(&instance.trusted_root()),
-            "--dir",
-            s(&server),
-        ],
-    )?;
+    let (ok, out) = verify_manifest(&bundle, SUBJECT, ISSUER, &instance.trusted_root(), &server)?;
     assert!(ok, "mcp-verify refused the bundle:\n{out}");
 
     // The bundle exists now: not replaced without --force, and nothing is signed.
@@ -387,7 +334,7 @@ fn sign_bundle_reads_the_token_from_stdin_and_never_overwrites_silently() -> Tes
         ];
         args.extend_from_slice(extra);
         args.push(s(&artifact));
-        let mut cmd = mcp_sign(&args)?;
+        let mut cmd = command("mcp-sign", &args);
         run_with_stdin(&mut cmd, tok.as_bytes())
     };
     let (code, out) = sign_bundle(&[])?;

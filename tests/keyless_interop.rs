@@ -14,7 +14,9 @@ use mcpsig::sigstore::bundle::Bundle;
 use mcpsig::sigstore::policy::IdentityPolicy;
 use mcpsig::sigstore::signing_config::SigningConfig;
 use mcpsig::sigstore::trust::TrustedRoot;
-use mcpsig::sigstore::{ArtifactRef, SignerPolicy, VerifyOptions, verify_bundle};
+use mcpsig::sigstore::{
+    ArtifactRef, SignerPolicy, SigstoreError, VerifiedBundle, VerifyOptions, verify_bundle,
+};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
@@ -38,6 +40,13 @@ fn signer(instance: &Instance) -> Result<KeylessSigner, Box<dyn std::error::Erro
     Ok(KeylessSigner::new(token, &config, Duration::from_secs(30))?)
 }
 
+/// sigstore-python, pointed at the instance.
+fn python(py: &std::path::Path, instance: &Instance) -> Command {
+    let mut cmd = Command::new(py);
+    cmd.arg("--trust-config").arg(instance.trust_config());
+    cmd
+}
+
 fn python_verify(
     py: &std::path::Path,
     instance: &Instance,
@@ -46,15 +55,48 @@ fn python_verify(
     artifact: &std::path::Path,
 ) -> Result<(bool, String), String> {
     run(
-        Command::new(py)
-            .arg("--trust-config")
-            .arg(instance.trust_config())
+        python(py, instance)
             .args(["verify", "identity", "--offline", "--bundle"])
             .arg(bundle)
             .args(["--cert-identity", identity, "--cert-oidc-issuer", ISSUER])
             .arg(artifact),
         Duration::from_secs(120),
     )
+}
+
+/// sigstore-python signs `artifact` into `bundle` against the instance, as SUBJECT.
+fn python_sign(
+    py: &std::path::Path,
+    instance: &Instance,
+    bundle: &std::path::Path,
+    artifact: &std::path::Path,
+) -> Result<(bool, String), String> {
+    run(
+        python(py, instance)
+            .args([
+                "sign",
+                "--identity-token",
+                &token(ISSUER, SUBJECT, &[]),
+                "--bundle",
+            ])
+            .arg(bundle)
+            .arg(artifact),
+        Duration::from_secs(120),
+    )
+}
+
+/// Verifies `bundle` as we do, for SUBJECT from ISSUER against the instance's trusted root.
+fn verify_as_subject(
+    root: &TrustedRoot,
+    bundle: &Bundle,
+    artifact: &[u8],
+) -> Result<VerifiedBundle, SigstoreError> {
+    let opts = VerifyOptions {
+        trusted_root: Some(root),
+        signer: SignerPolicy::Identity(IdentityPolicy::exact(SUBJECT, ISSUER)),
+        require_transparency: true,
+    };
+    verify_bundle(bundle, Some(ArtifactRef::Bytes(artifact)), &opts)
 }
 
 /// Rekor v1: our DSSE bundle (a `dsse` 0.0.1 entry). Rekor v2 is in
@@ -154,20 +196,7 @@ fn we_verify_a_bundle_sigstore_python_signed() -> TestResult {
     let artifact = work.path().join("a.txt");
     write(&artifact, b"signed by sigstore-python\n")?;
     let bundle_path = work.path().join("a.txt.sigstore.json");
-    let (ok, out) = run(
-        Command::new(&py)
-            .arg("--trust-config")
-            .arg(instance.trust_config())
-            .args([
-                "sign",
-                "--identity-token",
-                &token(ISSUER, SUBJECT, &[]),
-                "--bundle",
-            ])
-            .arg(&bundle_path)
-            .arg(&artifact),
-        Duration::from_secs(120),
-    )?;
+    let (ok, out) = python_sign(&py, &instance, &bundle_path, &artifact)?;
     assert!(
         ok,
         "sigstore-python could not sign against the loopback instance:\n{out}"
@@ -175,16 +204,7 @@ fn we_verify_a_bundle_sigstore_python_signed() -> TestResult {
 
     let bundle = Bundle::from_json(&std::fs::read(&bundle_path)?)?;
     let root = TrustedRoot::from_file(&instance.trusted_root())?;
-    let opts = VerifyOptions {
-        trusted_root: Some(&root),
-        signer: SignerPolicy::Identity(IdentityPolicy::exact(SUBJECT, ISSUER)),
-        require_transparency: true,
-    };
-    let got = verify_bundle(
-        &bundle,
-        Some(ArtifactRef::Bytes(b"signed by sigstore-python\n")),
-        &opts,
-    );
+    let got = verify_as_subject(&root, &bundle, b"signed by sigstore-python\n");
     assert_eq!(outcome(&got), expected("keyless-python-signed")?);
     let n = bundle
         .verification_material
@@ -205,7 +225,7 @@ fn we_verify_a_bundle_sigstore_python_signed() -> TestResult {
             v.times
         );
     }
-    let got = verify_bundle(&bundle, Some(ArtifactRef::Bytes(b"another file\n")), &opts);
+    let got = verify_as_subject(&root, &bundle, b"another file\n");
     assert_eq!(
         outcome(&got),
         expected("keyless-python-signed-wrong-artifact")?
@@ -296,20 +316,7 @@ fn rekor_v2_bundles_interoperate_both_ways() -> TestResult {
 
     // sigstore-python's, through the same v2 log, verified by us.
     let theirs = work.path().join("theirs.sigstore.json");
-    let (ok, out) = run(
-        Command::new(&py)
-            .arg("--trust-config")
-            .arg(instance.trust_config())
-            .args([
-                "sign",
-                "--identity-token",
-                &token(ISSUER, SUBJECT, &[]),
-                "--bundle",
-            ])
-            .arg(&theirs)
-            .arg(&artifact),
-        Duration::from_secs(120),
-    )?;
+    let (ok, out) = python_sign(&py, &instance, &theirs, &artifact)?;
     assert!(
         ok,
         "sigstore-python could not sign through rekor v2:\n{out}"
@@ -322,15 +329,6 @@ fn rekor_v2_bundles_interoperate_both_ways() -> TestResult {
         "0.0.2"
     );
     let root = TrustedRoot::from_file(&instance.trusted_root())?;
-    let opts = VerifyOptions {
-        trusted_root: Some(&root),
-        signer: SignerPolicy::Identity(IdentityPolicy::exact(SUBJECT, ISSUER)),
-        require_transparency: true,
-    };
-    verify_bundle(
-        &bundle,
-        Some(ArtifactRef::Bytes(b"the server's code")),
-        &opts,
-    )?;
+    verify_as_subject(&root, &bundle, b"the server's code")?;
     Ok(())
 }

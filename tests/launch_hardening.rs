@@ -7,31 +7,9 @@
 
 mod common;
 
-use common::{bin, root};
+use common::{VERIFY_TOOLS as VERIFY, assert_ok as ok, root, run_in as run, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn run(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin(name));
-    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
+use std::process::Command;
 
 /// `srv/` holding `server_files` from tests/servers, init'ed, keyed, pinned and signed.
 fn signed_workspace(
@@ -80,15 +58,6 @@ fn signed_workspace(
     ));
     ws
 }
-
-const VERIFY: [&str; 6] = [
-    "tools",
-    "mcp-manifest.sigstore.json",
-    "--key",
-    "k.key.pub",
-    "--dir",
-    "srv",
-];
 
 /// Scenario launch-refuses-tampered-tree.
 #[test]

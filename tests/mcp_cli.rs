@@ -5,36 +5,11 @@
 
 mod mcp_support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
+use mcp_support::common::{VERIFY_TOOLS, assert_ok, run_in as run, text};
 use mcp_support::*;
 use mcpsig::tools::ToolPins;
-
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let p = dir.join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run `cargo build --workspace` first",
-        p.display()
-    );
-    p
-}
-
-fn run(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin(name));
-    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run binary")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// A working directory holding the drift server and an init'ed manifest.
 fn workspace() -> tempfile::TempDir {
@@ -66,6 +41,24 @@ fn workspace() -> tempfile::TempDir {
     );
     assert!(out.status.success(), "init failed: {}", text(&out.stderr));
     dir
+}
+
+/// Keys the workspace (`k.key`), pins its tools with `mcp-sign tools` and `tools_args` when
+/// given, and signs its manifest, each step required to succeed.
+fn sign_workspace(dir: &Path, tools_args: Option<&[&str]>) {
+    assert_ok(&run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[]));
+    if let Some(extra) = tools_args {
+        let mut args = vec!["tools", "mcp-manifest.json", "--dir", "srv"];
+        args.extend_from_slice(extra);
+        assert_ok(&run("mcp-sign", &args, dir, &[]));
+    }
+    let out = run(
+        "mcp-sign",
+        &["sign", "--key", "k.key", "mcp-manifest.json"],
+        dir,
+        &[],
+    );
+    assert_ok(&out);
 }
 
 fn pins_in(path: &Path) -> ToolPins {
@@ -202,58 +195,14 @@ fn sign_tools_reports_a_broken_server() {
 fn verify_tools_detects_drift() {
     let ws = workspace();
     let dir = ws.path();
-    assert!(
-        run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[])
-            .status
-            .success()
-    );
-    assert!(
-        run(
-            "mcp-sign",
-            // The variable is pinned by name (its value is the verifier's), so that the
-            // drifted run below differs in definitions only.
-            &[
-                "tools",
-                "mcp-manifest.json",
-                "--dir",
-                "srv",
-                "--env",
-                "DRIFT="
-            ],
-            dir,
-            &[]
-        )
-        .status
-        .success()
-    );
-    let out = run(
-        "mcp-sign",
-        &["sign", "--key", "k.key", "mcp-manifest.json"],
-        dir,
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let verify = [
-        "tools",
-        "mcp-manifest.sigstore.json",
-        "--key",
-        "k.key.pub",
-        "--dir",
-        "srv",
-        "--env",
-    ];
-    let mut honest = verify.to_vec();
-    honest.push("DRIFT=");
-    let out = run("mcp-verify", &honest, dir, &[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let mut json_args = verify.to_vec();
-    json_args.extend(["DRIFT=annotation", "--json"]);
+    // The variable is pinned by name (its value is the verifier's), so that the drifted run
+    // below differs in definitions only.
+    sign_workspace(dir, Some(&["--env", "DRIFT="]));
+    let mut honest = VERIFY_TOOLS.to_vec();
+    honest.extend(["--env", "DRIFT="]);
+    assert_ok(&run("mcp-verify", &honest, dir, &[]));
+    let mut json_args = VERIFY_TOOLS.to_vec();
+    json_args.extend(["--env", "DRIFT=annotation", "--json"]);
     let out = run("mcp-verify", &json_args, dir, &[]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
@@ -269,27 +218,8 @@ fn verify_tools_detects_drift() {
 fn verify_tools_without_pins_is_rejected() {
     let ws = workspace();
     let dir = ws.path();
-    assert!(
-        run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[])
-            .status
-            .success()
-    );
-    let out = run(
-        "mcp-sign",
-        &["sign", "--key", "k.key", "mcp-manifest.json"],
-        dir,
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let verify = [
-        "tools",
-        "mcp-manifest.sigstore.json",
-        "--key",
-        "k.key.pub",
-        "--dir",
-        "srv",
-    ];
-    let out = run("mcp-verify", &verify, dir, &[]);
+    sign_workspace(dir, None);
+    let out = run("mcp-verify", &VERIFY_TOOLS, dir, &[]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -308,40 +238,8 @@ fn verify_tools_without_pins_is_rejected() {
 fn verify_tools_human_output_shows_the_rug_pull() {
     let ws = workspace();
     let dir = ws.path();
-    assert!(
-        run("mcp-sign", &["keygen", "--out", "k.key"], dir, &[])
-            .status
-            .success()
-    );
-    assert!(
-        run(
-            "mcp-sign",
-            &["tools", "mcp-manifest.json", "--dir", "srv"],
-            dir,
-            &[]
-        )
-        .status
-        .success()
-    );
-    assert!(
-        run(
-            "mcp-sign",
-            &["sign", "--key", "k.key", "mcp-manifest.json"],
-            dir,
-            &[]
-        )
-        .status
-        .success()
-    );
-    let verify = [
-        "tools",
-        "mcp-manifest.sigstore.json",
-        "--key",
-        "k.key.pub",
-        "--dir",
-        "srv",
-    ];
-    let mut drift_args = verify.to_vec();
+    sign_workspace(dir, Some(&[]));
+    let mut drift_args = VERIFY_TOOLS.to_vec();
     drift_args.extend(["--env", "DRIFT"]);
     let out = run("mcp-verify", &drift_args, dir, &[("DRIFT", "description")]);
     assert_eq!(out.status.code(), Some(1));
@@ -360,12 +258,12 @@ fn verify_tools_human_output_shows_the_rug_pull() {
         "{stdout}"
     );
     // A server that no longer starts is "could not decide", not "verified".
-    let mut crash_args = verify.to_vec();
+    let mut crash_args = VERIFY_TOOLS.to_vec();
     crash_args.extend(["--env", "DRIFT_MISBEHAVE=crash"]);
     let out = run("mcp-verify", &crash_args, dir, &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     // A server flooding its listing past the bounds is rejected, not undecided.
-    let mut flood_args = verify.to_vec();
+    let mut flood_args = VERIFY_TOOLS.to_vec();
     flood_args.extend(["--env", "DRIFT_MISBEHAVE=flood-pages"]);
     let out = run("mcp-verify", &flood_args, dir, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));

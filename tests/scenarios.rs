@@ -45,17 +45,25 @@ fn every_scenario_has_its_expected_outcome() {
     for name in &names {
         let dir = scenarios_dir().join(name);
         // Scenarios of other subsystems are run by their own tests (tests/sigstore_*.rs,
-        // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs).
+        // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
+        // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
+        // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
+        // by tests/run_cli.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
             "tool-",
             "tuf-",
             "launch-",
+            "store-",
             "key-",
             "init-",
             "trust-",
+            "pin-",
+            "config-",
+            "policy-",
             "guard-",
+            "run-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

@@ -2,35 +2,20 @@
 //! `verify_bundle`, twice: with the artifact's bytes and with only its SHA-256 digest.
 //! A case named `*_fail` must be rejected; every other case must verify.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use mcpsig::sigstore::keys::PublicKey;
-use mcpsig::sigstore::policy::IdentityPolicy;
+use common::sigstore_case::{io, verify_case};
+use mcpsig::sigstore::SigstoreError;
 use mcpsig::sigstore::trust::TrustedRoot;
-use mcpsig::sigstore::{
-    ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
-};
-use sha2::{Digest as _, Sha256};
-
-const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
 fn root_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sigstore-conformance")
 }
 
-fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned())
-}
-
 /// Runs one case in one mode; `Ok(())` means the bundle verified.
 fn run_case(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigstoreError + '_ {
-        move |source| SigstoreError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
     let art_path = if dir.join("artifact").exists() {
         dir.join("artifact")
     } else {
@@ -41,28 +26,7 @@ fn run_case(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
         p if p.exists() => TrustedRoot::from_file(&p)?,
         _ => TrustedRoot::production()?,
     };
-    let bundle_path = dir.join("bundle.sigstore.json");
-    let bundle = Bundle::from_json(&std::fs::read(&bundle_path).map_err(io(&bundle_path))?)?;
-    let signer = if dir.join("key.pub").exists() {
-        let pem = read_trim(&dir.join("key.pub")).unwrap_or_default();
-        SignerPolicy::Key(PublicKey::from_pem(&pem)?)
-    } else {
-        let id = read_trim(&dir.join("identity")).unwrap_or_else(|| BEACON.to_owned());
-        let iss = read_trim(&dir.join("issuer")).unwrap_or_else(|| GITHUB.to_owned());
-        SignerPolicy::Identity(IdentityPolicy::exact(&id, &iss))
-    };
-    let opts = VerifyOptions {
-        trusted_root: Some(&root),
-        signer,
-        require_transparency: true,
-    };
-    let digest: [u8; 32] = Sha256::digest(&artifact).into();
-    let art = if by_digest {
-        ArtifactRef::Sha256(digest)
-    } else {
-        ArtifactRef::Bytes(&artifact)
-    };
-    verify_bundle(&bundle, Some(art), &opts).map(|_| ())
+    verify_case(dir, &root, &artifact, by_digest)
 }
 
 #[test]

@@ -6,12 +6,10 @@
 
 mod common;
 
+use common::sigstore_case::{BEACON, GITHUB as ISSUER};
 use common::{bin, root};
 use sha2::Digest as _;
 use std::process::Command;
-
-const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 #[test]
 fn every_conformance_case_through_the_binary() {

@@ -3,8 +3,11 @@
 //! rejected. (RFC 3161 tokens are only checked for "no panic": their embedded certificates are
 //! unsigned and deliberately ignored, so some flips there are harmless.)
 
+mod common;
+
 use std::path::Path;
 
+use common::sigstore_case::{BEACON, GITHUB};
 use mcpsig::sigstore::error::BundleProblem;
 use mcpsig::sigstore::policy::IdentityPolicy;
 use mcpsig::sigstore::trust::TrustedRoot;
@@ -12,9 +15,6 @@ use mcpsig::sigstore::{
     ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
 };
 use serde_json::Value;
-
-const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const GITHUB: &str = "https://token.actions.githubusercontent.com";
 
 /// xorshift64: deterministic, so a failure is reproducible.
 struct Rng(u64);

@@ -5,29 +5,13 @@
 //! `trusted_root.sparse-bytes` file stands for a trusted root of that many bytes (a sparse file
 //! made at test time, too large to check in).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use mcpsig::sigstore::keys::PublicKey;
-use mcpsig::sigstore::policy::IdentityPolicy;
+use common::sigstore_case::{io, read_trim, verify_case};
+use mcpsig::sigstore::SigstoreError;
 use mcpsig::sigstore::trust::TrustedRoot;
-use mcpsig::sigstore::{
-    ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
-};
-use sha2::{Digest as _, Sha256};
-
-const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
-const GITHUB: &str = "https://token.actions.githubusercontent.com";
-
-fn read_trim(p: &Path) -> Option<String> {
-    std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned())
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigstoreError + '_ {
-    move |source| SigstoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 fn run(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
     let art_path = dir.join("artifact");
@@ -49,27 +33,7 @@ fn run(dir: &Path, by_digest: bool) -> Result<(), SigstoreError> {
         }
         _ => TrustedRoot::production()?,
     };
-    let bundle_path = dir.join("bundle.sigstore.json");
-    let bundle = Bundle::from_json(&std::fs::read(&bundle_path).map_err(io(&bundle_path))?)?;
-    let signer = match read_trim(&dir.join("key.pub")) {
-        Some(pem) => SignerPolicy::Key(PublicKey::from_pem(&pem)?),
-        None => SignerPolicy::Identity(IdentityPolicy::exact(
-            &read_trim(&dir.join("identity")).unwrap_or_else(|| BEACON.to_owned()),
-            &read_trim(&dir.join("issuer")).unwrap_or_else(|| GITHUB.to_owned()),
-        )),
-    };
-    let opts = VerifyOptions {
-        trusted_root: Some(&root),
-        signer,
-        require_transparency: true,
-    };
-    let digest: [u8; 32] = Sha256::digest(&artifact).into();
-    let art = if by_digest {
-        ArtifactRef::Sha256(digest)
-    } else {
-        ArtifactRef::Bytes(&artifact)
-    };
-    verify_bundle(&bundle, Some(art), &opts).map(|_| ())
+    verify_case(dir, &root, &artifact, by_digest)
 }
 
 #[test]

@@ -99,6 +99,37 @@ enum Cmd {
     /// Sigstore client commands (the Sigstore conformance CLI contract).
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
+    /// Write a signed revocation list for trust policies (spec/policy.md): revoked keys,
+    /// keyless identities and manifests, valid for --expires-in-days.
+    #[command(
+        after_help = "Example:\n  mcp-sign revoke --key revocation.key --revoke-key old-release.key.pub \\\n      --revoke-manifest sha256:ab12... --expires-in-days 7 -o revocations.sigstore.json"
+    )]
+    Revoke(RevokeArgs),
+}
+
+#[derive(clap::Args)]
+struct RevokeArgs {
+    /// The list signer's private key (the policy's [revocation] signer).
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// A revoked key: its id (64 hex digits) or its public key file; repeatable.
+    #[arg(long = "revoke-key", value_name = "ID|PUB")]
+    revoke_keys: Vec<String>,
+    /// A revoked keyless identity, `ISSUER=IDENTITY`; repeatable.
+    #[arg(long = "revoke-identity", value_name = "ISSUER=IDENTITY")]
+    revoke_identities: Vec<String>,
+    /// A revoked manifest: its digest (`sha256:<hex>`) or the manifest file; repeatable.
+    #[arg(long = "revoke-manifest", value_name = "DIGEST|MANIFEST")]
+    revoke_manifests: Vec<String>,
+    /// The list is stale this many days after now: publish a new one before.
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    expires_in_days: u32,
+    /// Output bundle.
+    #[arg(long, short = 'o', value_name = "BUNDLE")]
+    output: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Subcommand)]
@@ -201,6 +232,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
         } => digest(&path, &exclude, algorithm),
         Cmd::Tools(args) => tools_cmd::run(args),
         Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
+        Cmd::Revoke(args) => revoke(args),
     }
 }
 
@@ -435,6 +467,45 @@ fn digest(path: &Path, exclude: &[String], alg: Algorithm) -> Result<(), Failure
     emit(
         &digest.to_string(),
         serde_json::json!({ "path": path.display().to_string(), "digest": digest, "bytes": bytes }),
+    );
+    Ok(())
+}
+
+fn revoke(a: RevokeArgs) -> Result<(), Failure> {
+    let req = mcpsig::policy::revocation::RevokeRequest {
+        issued_at: Timestamp::now(),
+        expires_in_days: a.expires_in_days,
+        keys: a.revoke_keys,
+        identities: a.revoke_identities,
+        manifests: a.revoke_manifests,
+    };
+    let list = req.list().map_err(refused)?;
+    refuse_existing(&a.output, a.force)?;
+    let key = PrivateKey::from_file(&a.key, || read_passphrase("Key passphrase: ", false))
+        .map_err(|e| Failure {
+            hint: e.hint(),
+            err: anyhow::Error::new(e)
+                .context(format!("cannot load signing key `{}`", a.key.display())),
+            code: EXIT_ERROR,
+        })?;
+    let bundle = mcpsig::policy::revocation::sign_list(&list, &mcpsig::sign::KeySigner::new(&key))?;
+    write_atomic(&a.output, &bundle.to_json_pretty(), 0o644, a.force)?;
+    cli::errln!(
+        "signed a revocation list ({} keys, {} identities, {} manifests, expires {}) with key {}; wrote {}",
+        list.keys.len(),
+        list.identities.len(),
+        list.manifests.len(),
+        list.expires_at,
+        key.key_id(),
+        a.output.display()
+    );
+    emit(
+        "",
+        serde_json::json!({
+            "bundle": a.output.display().to_string(),
+            "list": list,
+            "signer": { "kind": "key", "keyId": key.key_id().hex() },
+        }),
     );
     Ok(())
 }

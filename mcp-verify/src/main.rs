@@ -1,6 +1,9 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod config_cmd;
+mod pins_cmd;
+mod run_cmd;
 mod sigstore_cmd;
 mod trust_args;
 mod trust_cmd;
@@ -60,6 +63,15 @@ enum Cmd {
     /// Trusted-root maintenance: `trust refresh` fetches the Sigstore trusted root over TUF.
     #[command(subcommand)]
     Trust(trust_cmd::TrustCmd),
+    /// The pin store (trust on first use): `pins list`, `pins show NAME`, `pins forget NAME`.
+    #[command(subcommand, after_help = pins_cmd::AFTER_HELP)]
+    Pins(pins_cmd::PinsCmd),
+    /// Which servers of an MCP client's configuration a signed manifest covers; --wrap makes
+    /// them launch through `mcp-verify run`.
+    Config(Box<config_cmd::ConfigArgs>),
+    /// Verify the bundle against a policy and the pin store, then start the server from a
+    /// verified snapshot behind a guard that holds it to its signed tool pins.
+    Run(Box<run_cmd::RunArgs>),
 }
 
 #[derive(Subcommand)]
@@ -78,6 +90,11 @@ struct VerifyArgs {
     bundle: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
+    /// Decide by a trust policy file (spec/policy.md) instead of --key or --certificate-*
+    /// options: the rule for the bundle's server names its signers, minimum version, maximum
+    /// age and revocation list.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
     /// Re-hash this directory and compare it with the pinned tree; `NAME=DIR` picks an artifact.
     /// Every pinned artifact must be checked, else the result is `artifact-unchecked`.
     #[arg(long, value_name = "[NAME=]DIR")]
@@ -104,6 +121,9 @@ fn main() -> ExitCode {
         }
         Some(Cmd::Tools(args)) => tools_cmd::run(*args),
         Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
+        Some(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
+        Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
+        Some(Cmd::Run(args)) => run_cmd::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -115,10 +135,27 @@ fn main() -> ExitCode {
 }
 
 fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
-    let bundle_path = args.bundle.context("a BUNDLE argument is required")?;
+    let bundle_path = args
+        .bundle
+        .clone()
+        .context("a BUNDLE argument is required")?;
+    if args.policy.is_some() {
+        return verify_with_policy(args, &bundle_path);
+    }
     let trust = args.trust.to_trust()?;
     let bundle = mcpsig::verify::read_bundle_file(&bundle_path)?;
-    let checks = Checks {
+    let checks = checks(&args);
+    let report = mcpsig::verify::verify(&Request {
+        bundle: &bundle,
+        trust: &trust,
+        now: mcpsig::chrono::Utc::now(),
+        checks,
+    })?;
+    finish_report(&report, &bundle_path, args.json, None)
+}
+
+fn checks(args: &VerifyArgs) -> Checks {
+    Checks {
         dirs: args
             .dir
             .iter()
@@ -131,17 +168,44 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
             .collect(),
         base: None,
         signature_only: args.signature_only,
-    };
-    let report = mcpsig::verify::verify(&Request {
+        snapshot: None,
+    }
+}
+
+/// `--policy FILE`: the policy's rule for the bundle's server decides.
+fn verify_with_policy(args: VerifyArgs, bundle_path: &std::path::Path) -> anyhow::Result<u8> {
+    let policy_path = args.policy.clone().context("--policy FILE")?;
+    let policy = mcpsig::policy::Policy::load(&policy_path)?;
+    let trusted_root = args.trust.to_root()?;
+    let bundle = mcpsig::verify::read_bundle_file(bundle_path)?;
+    let outcome = mcpsig::policy::verify(&mcpsig::policy::PolicyRequest {
+        policy: &policy,
         bundle: &bundle,
-        trust: &trust,
+        trusted_root: &trusted_root,
+        checks: checks(&args),
         now: mcpsig::chrono::Utc::now(),
-        checks,
+        revocation: &mcpsig::policy::RevocationOptions::default(),
     })?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let rule = outcome.rule.map(|r| match r.line {
+        Some(line) => format!("{} ({}:{line})", r.scope, policy_path.display()),
+        None => r.scope.to_string(),
+    });
+    finish_report(&outcome.report, bundle_path, args.json, rule.as_deref())
+}
+
+fn finish_report(
+    report: &Report,
+    bundle_path: &std::path::Path,
+    json: bool,
+    rule: Option<&str>,
+) -> anyhow::Result<u8> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print_human(&report, &bundle_path);
+        print_human(report, bundle_path);
+        if let Some(rule) = rule {
+            outln!("  policy:   rule {}", one_line(rule));
+        }
     }
     Ok(if report.verified {
         EXIT_OK

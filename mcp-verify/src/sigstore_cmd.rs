@@ -1,5 +1,5 @@
 //! `mcp-verify sigstore verify-bundle`: the sigstore-conformance CLI contract over the
-//! library's `verify_bundle`.
+//! library's `trust_request::conformance::verify_bundle_request`.
 //!
 //! ```text
 //! verify-bundle --bundle FILE --certificate-identity ID --certificate-oidc-issuer URL [--trusted-root FILE] FILE_OR_DIGEST
@@ -13,12 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mcpsig::error_chain;
-use mcpsig::fsutil::read_limited;
-use mcpsig::sigstore::policy::IdentityPolicy;
-use mcpsig::sigstore::trust::{MAX_TRUST_FILE_BYTES, TrustedRoot};
-use mcpsig::sigstore::{
-    ArtifactRef, Bundle, SignerPolicy, SigstoreError, VerifyOptions, verify_bundle,
-};
+use mcpsig::trust_request::conformance::{BundleRequest, verify_bundle_request};
 
 /// `verify-bundle` arguments, in the conformance contract's spelling.
 #[derive(clap::Args, Debug)]
@@ -46,84 +41,34 @@ pub struct VerifyBundleArgs {
     input: String,
 }
 
-/// A `sha256:<hex>` artifact digest, parsed by the library's one digest parser.
-fn parse_digest(s: &str) -> Option<[u8; 32]> {
-    let d: mcpsig::digest::Digest = s.parse().ok()?;
-    match d.algorithm() {
-        mcpsig::digest::Algorithm::Sha256 => d.as_bytes().try_into().ok(),
-        _ => None,
-    }
-}
-
-enum Failure {
-    Rejected(SigstoreError),
-    Io(String),
-}
-
-fn run(a: &VerifyBundleArgs) -> Result<(), Failure> {
-    let read = |p: &PathBuf| {
-        std::fs::read(p).map_err(|e| Failure::Io(format!("cannot read `{}`: {e}", p.display())))
-    };
-    let root = match &a.trusted_root {
-        Some(p) => TrustedRoot::from_json(
-            &read_limited(p, MAX_TRUST_FILE_BYTES).map_err(|e| Failure::Io(error_chain(&e)))?,
-        ),
-        None if a.staging => TrustedRoot::staging(),
-        None => TrustedRoot::production(),
-    }
-    .map_err(Failure::Rejected)?;
-    // Bounded like every bundle read: an oversized one is a malformed bundle.
-    let bundle_bytes =
-        mcpsig::verify::read_bundle_file(&a.bundle).map_err(|e| Failure::Io(error_chain(&e)))?;
-    let bundle = Bundle::from_json(&bundle_bytes).map_err(Failure::Rejected)?;
-    let signer = match (&a.key, &a.certificate_identity, &a.certificate_oidc_issuer) {
-        (Some(k), _, _) => SignerPolicy::Key(match mcpsig::keys::public_key_from_file(k) {
-            Ok(key) => key,
-            Err(mcpsig::keys::KeyError::Public(e)) => return Err(Failure::Rejected(e)),
-            Err(e) => return Err(Failure::Io(mcpsig::error_chain(&e))),
-        }),
-        (None, Some(id), Some(iss)) => SignerPolicy::Identity(IdentityPolicy::exact(id, iss)),
-        _ => {
-            return Err(Failure::Io(
-                "give either --key, or both --certificate-identity and --certificate-oidc-issuer"
-                    .into(),
-            ));
-        }
-    };
-    let bytes;
-    let artifact = if a.input.starts_with("sha256:") {
-        ArtifactRef::Sha256(
-            parse_digest(&a.input)
-                .ok_or_else(|| Failure::Io(format!("invalid digest `{}`", a.input)))?,
-        )
-    } else {
-        bytes = read(&PathBuf::from(&a.input))?;
-        ArtifactRef::Bytes(&bytes)
-    };
-    let opts = VerifyOptions {
-        trusted_root: Some(&root),
-        signer,
-        require_transparency: true,
-    };
-    verify_bundle(&bundle, Some(artifact), &opts)
-        .map(|_| ())
-        .map_err(Failure::Rejected)
-}
-
 /// Runs `verify-bundle`.
 pub fn verify_bundle_cmd(a: &VerifyBundleArgs) -> ExitCode {
-    match run(a) {
+    let req = BundleRequest {
+        bundle: a.bundle.clone(),
+        artifact: a.input.clone(),
+        key: a.key.clone(),
+        certificate_identity: a.certificate_identity.clone(),
+        certificate_oidc_issuer: a.certificate_oidc_issuer.clone(),
+        trusted_root: a.trusted_root.clone(),
+        staging: a.staging,
+    };
+    match verify_bundle_request(&req) {
         Ok(()) => {
             cli::outln!("OK: {}", a.bundle.display());
             ExitCode::SUCCESS
         }
-        Err(Failure::Rejected(e)) => {
-            cli::errln!("error: bundle rejected ({}): {e}", e.reason_code());
-            ExitCode::from(1)
-        }
-        Err(Failure::Io(msg)) => {
-            cli::errln!("error: {msg}");
-            ExitCode::from(2)
-        }
+        Err(e) => match e.rejection() {
+            Some(rejected) => {
+                cli::errln!(
+                    "error: bundle rejected ({}): {rejected}",
+                    rejected.reason_code()
+                );
+                ExitCode::from(1)
+            }
+            None => {
+                cli::errln!("error: {}", error_chain(&e));
+                ExitCode::from(2)
+            }
+        },
     }
 }

@@ -51,7 +51,16 @@ pub struct ToolsArgs {
     command: Vec<String>,
 }
 
-fn parse_env(s: &str) -> Result<EnvArg, String> {
+/// The server a report names (`NAME VERSION`), else the bundle's path.
+fn who(report: &mcpsig::verify::Report, bundle: &std::path::Path) -> String {
+    report
+        .server
+        .as_ref()
+        .map(|s| format!("{} {}", s.name, s.version))
+        .unwrap_or_else(|| bundle.display().to_string())
+}
+
+pub(crate) fn parse_env(s: &str) -> Result<EnvArg, String> {
     EnvArg::parse(s).map_err(|e| e.to_string())
 }
 
@@ -81,11 +90,7 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                let who = report
-                    .server
-                    .as_ref()
-                    .map(|s| format!("{} {}", s.name, s.version))
-                    .unwrap_or_else(|| args.bundle.display().to_string());
+                let who = who(&report, &args.bundle);
                 outln!("REJECTED: {who} (the server was not started)");
                 for p in &report.problems {
                     outln!("  [{}] {}", p.reason, p.message);
@@ -134,11 +139,7 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        let who = report
-            .server
-            .as_ref()
-            .map(|s| format!("{} {}", s.name, s.version))
-            .unwrap_or_else(|| args.bundle.display().to_string());
+        let who = who(&report, &args.bundle);
         match reason {
             None => outln!("verified: {who} (live tools match the pins)"),
             Some(r) => {

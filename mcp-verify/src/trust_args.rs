@@ -76,7 +76,7 @@ pub struct TrustArgs {
 
 impl TrustArgs {
     /// The options as a library request; every decision is `mcpsig::trust_request`'s.
-    fn request(&self) -> TrustRequest {
+    pub fn request(&self) -> TrustRequest {
         TrustRequest {
             key: self.key.clone(),
             certificate_identity: self.certificate_identity.clone(),
@@ -95,6 +95,16 @@ impl TrustArgs {
             cache_dir: None,
             now: mcpsig::chrono::Utc::now(),
         }
+    }
+
+    /// The trusted root alone, for `--policy` (whose signers come from the policy file);
+    /// a key or keyless option given with it is a conflict.
+    pub fn to_root(&self) -> Result<mcpsig::sigstore::trust::TrustedRoot, TrustError> {
+        let (root, _, warnings) = mcpsig::trust_request::resolve_root(&self.request())?;
+        for w in &warnings {
+            cli::errln!("warning: {w}");
+        }
+        Ok(root)
     }
 
     /// What the verifier trusts; warnings (a cache ignored or getting old) go to stderr.

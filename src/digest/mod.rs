@@ -4,6 +4,7 @@
 pub mod excluded;
 pub mod glob;
 pub mod links;
+pub mod stat_print;
 pub mod tree;
 mod tree_diff;
 
@@ -212,15 +213,35 @@ fn hash_pooled(
     reader: impl Read,
     regular_size: Option<u64>,
 ) -> std::io::Result<(Digest, u64)> {
+    hash_tee(alg, reader, regular_size, None).map_err(|e| match e {
+        TeeError::Read(e) | TeeError::Write(e) => e,
+    })
+}
+
+/// Which side of a [`hash_tee`] failed.
+#[derive(Debug)]
+pub(crate) enum TeeError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+/// Hashes what `reader` yields and, with `tee`, writes every chunk to it as it is hashed: the
+/// copy is made of exactly the bytes the digest covers, read once.
+pub(crate) fn hash_tee(
+    alg: Algorithm,
+    reader: impl Read,
+    regular_size: Option<u64>,
+    tee: Option<&mut dyn std::io::Write>,
+) -> Result<(Digest, u64), TeeError> {
     BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < CHUNK {
                 buf.resize(CHUNK, 0);
             }
-            hash_with_buffer(alg, reader, &mut buf, regular_size)
+            hash_with_buffer(alg, reader, &mut buf, regular_size, tee)
         }
         // Re-entered on this thread (cannot happen today): fall back to a private buffer.
-        Err(_) => hash_with_buffer(alg, reader, &mut vec![0u8; CHUNK], regular_size),
+        Err(_) => hash_with_buffer(alg, reader, &mut vec![0u8; CHUNK], regular_size, tee),
     })
 }
 
@@ -232,7 +253,8 @@ fn hash_with_buffer(
     mut reader: impl Read,
     buf: &mut [u8],
     regular_size: Option<u64>,
-) -> std::io::Result<(Digest, u64)> {
+    mut tee: Option<&mut dyn std::io::Write>,
+) -> Result<(Digest, u64), TeeError> {
     let mut hasher = Hasher::new(alg);
     let mut total = 0u64;
     loop {
@@ -240,9 +262,12 @@ fn hash_with_buffer(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(TeeError::Read(e)),
         };
         hasher.update(&buf[..n]);
+        if let Some(out) = tee.as_mut() {
+            out.write_all(&buf[..n]).map_err(TeeError::Write)?;
+        }
         total += n as u64;
         if n < buf.len() && regular_size == Some(total) {
             break;

@@ -28,10 +28,58 @@ pub enum FulcioError {
         status: u16,
         body: String,
     },
-    #[error("unexpected answer from {url}: {reason}")]
-    Answer { url: String, reason: String },
+    #[error("unexpected answer from {url}: {problem}")]
+    Answer { url: String, problem: AnswerProblem },
     #[error("certificate from {url} certifies a different public key than the one we sent")]
     KeyMismatch { url: String },
+}
+
+/// What was wrong with Fulcio's answer (or with our request before it was sent).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AnswerProblem {
+    EncodeRequest(der::pem::Error),
+    NotAnAnswer(serde_json::Error),
+    DetachedSct,
+    NoCertificate,
+    Pem(PemProblem),
+    EmptyChain,
+    LeafNotDer(der::Error),
+    LeafPublicKey(der::Error),
+}
+
+impl std::fmt::Display for AnswerProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::EncodeRequest(e) => write!(f, "cannot encode our certificate request: {e}"),
+            Self::NotAnAnswer(e) => write!(f, "not a signingCert answer: {e}"),
+            Self::DetachedSct => {
+                f.write_str("certificate has a detached sct; only embedded scts are supported")
+            }
+            Self::NoCertificate => f.write_str("answer holds no certificate"),
+            Self::Pem(p) => write!(f, "{p}"),
+            Self::EmptyChain => f.write_str("certificate chain is empty"),
+            Self::LeafNotDer(e) => write!(f, "leaf certificate is not valid der: {e}"),
+            Self::LeafPublicKey(e) => write!(f, "leaf public key: {e}"),
+        }
+    }
+}
+
+/// Why a PEM certificate in a chain could not be decoded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PemProblem {
+    NotOneCertificate,
+    NotBase64(base64::DecodeError),
+}
+
+impl std::fmt::Display for PemProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotOneCertificate => f.write_str("chain entry is not one pem certificate"),
+            Self::NotBase64(e) => write!(f, "certificate pem is not base64: {e}"),
+        }
+    }
 }
 
 /// A certificate Fulcio issued: the leaf, then the rest of the chain it sent (intermediates and
@@ -98,7 +146,7 @@ impl FulcioClient {
         let pem = der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, csr_der)
             .map_err(|e| FulcioError::Answer {
                 url: url.clone(),
-                reason: format!("cannot encode our certificate request: {e}"),
+                problem: AnswerProblem::EncodeRequest(e),
             })?;
         // protobuf `bytes` in JSON: base64 of the PEM text, as Fulcio's v2 API expects.
         let body = serde_json::json!({ "certificateSigningRequest": STANDARD.encode(pem) });
@@ -124,7 +172,7 @@ impl FulcioClient {
         let issued = parse_answer(&url, &reply.body)?;
         let leaf = Certificate::from_der(&issued.leaf_der).map_err(|e| FulcioError::Answer {
             url: url.clone(),
-            reason: format!("leaf certificate is not valid der: {e}"),
+            problem: AnswerProblem::LeafNotDer(e),
         })?;
         let leaf_spki = leaf
             .tbs_certificate()
@@ -132,7 +180,7 @@ impl FulcioClient {
             .to_der()
             .map_err(|e| FulcioError::Answer {
                 url: url.clone(),
-                reason: format!("leaf public key: {e}"),
+                problem: AnswerProblem::LeafPublicKey(e),
             })?;
         // Fail closed: a certificate for another key would make our signature unverifiable, or
         // worse, bind our identity to someone else's key.
@@ -144,12 +192,12 @@ impl FulcioClient {
 }
 
 fn parse_answer(url: &str, body: &str) -> Result<IssuedCertificate, FulcioError> {
-    let bad = |reason: String| FulcioError::Answer {
+    let bad = |problem: AnswerProblem| FulcioError::Answer {
         url: url.to_owned(),
-        reason,
+        problem,
     };
     let answer: SigningCertAnswer =
-        serde_json::from_str(body).map_err(|e| bad(format!("not a signingCert answer: {e}")))?;
+        serde_json::from_str(body).map_err(|e| bad(AnswerProblem::NotAnAnswer(e)))?;
     let chain = match (
         answer.signed_certificate_embedded_sct,
         answer.signed_certificate_detached_sct,
@@ -157,20 +205,16 @@ fn parse_answer(url: &str, body: &str) -> Result<IssuedCertificate, FulcioError>
         (Some(c), _) => c.chain.certificates,
         // Bundles have no place for a detached SCT, and verifiers require an embedded one.
         (None, Some(_)) => {
-            return Err(bad(
-                "certificate has a detached sct; only embedded scts are supported".to_owned(),
-            ));
+            return Err(bad(AnswerProblem::DetachedSct));
         }
-        (None, None) => return Err(bad("answer holds no certificate".to_owned())),
+        (None, None) => return Err(bad(AnswerProblem::NoCertificate)),
     };
     let mut ders = Vec::with_capacity(chain.len());
     for pem in &chain {
-        ders.push(certificate_pem_to_der(pem).map_err(bad)?);
+        ders.push(certificate_pem_to_der(pem).map_err(|p| bad(AnswerProblem::Pem(p)))?);
     }
     let mut it = ders.into_iter();
-    let leaf_der = it
-        .next()
-        .ok_or_else(|| bad("certificate chain is empty".to_owned()))?;
+    let leaf_der = it.next().ok_or_else(|| bad(AnswerProblem::EmptyChain))?;
     Ok(IssuedCertificate {
         leaf_der,
         chain_der: it.collect(),
@@ -208,18 +252,16 @@ pub fn certificate_request(key: &p256::ecdsa::SigningKey) -> Result<Vec<u8>, der
 
 /// Decodes one PEM certificate. Lenient about line length (some servers write the base64 on one
 /// line, which strict RFC 7468 parsing refuses), strict about the label and the base64 itself.
-pub(crate) fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn certificate_pem_to_der(pem: &str) -> Result<Vec<u8>, PemProblem> {
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
     let trimmed = pem.trim();
     let inner = trimmed
         .strip_prefix(BEGIN)
         .and_then(|rest| rest.strip_suffix(END))
-        .ok_or_else(|| "chain entry is not one pem certificate".to_owned())?;
+        .ok_or(PemProblem::NotOneCertificate)?;
     let b64: String = inner.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    STANDARD
-        .decode(b64)
-        .map_err(|e| format!("certificate pem is not base64: {e}"))
+    STANDARD.decode(b64).map_err(PemProblem::NotBase64)
 }
 
 #[cfg(test)]

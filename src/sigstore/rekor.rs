@@ -54,6 +54,20 @@ fn mismatch(problem: EntryMismatch) -> SigstoreError {
     SigstoreError::LogEntryMismatch { problem }
 }
 
+/// The one signature a `kind` entry lists: a body with another count is not our envelope's.
+fn only_signature<'a>(list: &'a Value, kind: &'static str) -> Result<&'a Value, SigstoreError> {
+    let sigs = list
+        .as_array()
+        .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind }))?;
+    match sigs.as_slice() {
+        [only] => Ok(only),
+        _ => Err(mismatch(EntryMismatch::SignatureCount {
+            kind,
+            count: sigs.len(),
+        })),
+    }
+}
+
 fn is_v2(entry: &TransparencyLogEntry) -> bool {
     entry.kind_version.version == "0.0.2"
         && matches!(entry.kind_version.kind.as_str(), "hashedrekord" | "dsse")
@@ -367,15 +381,7 @@ fn check_body(
             },
         ) => {
             check_sha256_hex(&body, &["spec", "payloadHash"], &Sha256::digest(payload))?;
-            let sigs = get(&body, &["spec", "signatures"])?
-                .as_array()
-                .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind: "dsse" }))?;
-            let [only] = sigs.as_slice() else {
-                return Err(mismatch(EntryMismatch::SignatureCount {
-                    kind: "dsse",
-                    count: sigs.len(),
-                }));
-            };
+            let only = only_signature(get(&body, &["spec", "signatures"])?, "dsse")?;
             check_sig(&get_b64(only, &["signature"])?, signature)?;
             check_pem_signer(&get_b64(only, &["verifier"])?, signer)
         }
@@ -388,15 +394,7 @@ fn check_body(
         ) => {
             let spec = get(&body, &["spec", "dsseV002"])?;
             check_v2_digest(get(spec, &["payloadHash"])?, &Sha256::digest(payload))?;
-            let sigs = get(spec, &["signatures"])?
-                .as_array()
-                .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind: "dsse" }))?;
-            let [only] = sigs.as_slice() else {
-                return Err(mismatch(EntryMismatch::SignatureCount {
-                    kind: "dsse",
-                    count: sigs.len(),
-                }));
-            };
+            let only = only_signature(get(spec, &["signatures"])?, "dsse")?;
             check_sig(&get_b64(only, &["content"])?, signature)?;
             check_v2_verifier(get(only, &["verifier"])?, signer)
         }
@@ -424,15 +422,7 @@ fn check_body(
                     return Err(mismatch(EntryMismatch::PayloadDiffers));
                 }
             }
-            let sigs = get(content, &["envelope", "signatures"])?
-                .as_array()
-                .ok_or_else(|| mismatch(EntryMismatch::SignaturesNotAList { kind: "intoto" }))?;
-            let [only] = sigs.as_slice() else {
-                return Err(mismatch(EntryMismatch::SignatureCount {
-                    kind: "intoto",
-                    count: sigs.len(),
-                }));
-            };
+            let only = only_signature(get(content, &["envelope", "signatures"])?, "intoto")?;
             // The signature is the envelope's base64 text, base64-encoded again by Rekor.
             let sig_b64 = get_b64(only, &["sig"])?;
             let sig = std::str::from_utf8(&sig_b64)

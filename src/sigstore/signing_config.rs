@@ -360,15 +360,7 @@ fn selector(
 
 /// Tokens and signatures travel to these URLs, so plain http is allowed only on loopback.
 fn check_url(url: &str, origin: &str) -> Result<(), SigningConfigError> {
-    let ok = if let Some(rest) = url.strip_prefix("https://") {
-        !rest.is_empty()
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        host == "127.0.0.1" || host == "localhost" || host == "[::1]"
-    } else {
-        false
-    };
+    let ok = crate::http::https_or_loopback(url);
     if ok {
         Ok(())
     } else {

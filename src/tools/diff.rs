@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{ItemKind, Pinned, ToolPins};
@@ -19,7 +19,7 @@ const MAX_CHANGES: usize = 100;
 const MAX_LCS_CELLS: usize = 4_000_000;
 
 /// Sub-codes of the `tool-drift` reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DiffCode {
     Added,

@@ -6,7 +6,8 @@ use crate::digest::Algorithm;
 use crate::digest::tree::{self, TreeError};
 use crate::manifest::{Artifact, Manifest};
 use crate::reason::Reason;
-use std::path::Path;
+use crate::store::{Outcome, Store, StoreError};
+use std::path::{Path, PathBuf};
 
 /// The artifact a `--dir` or `--file` argument names (`kind` is `dir` or `file`).
 pub(super) fn find_artifact<'m>(
@@ -98,17 +99,23 @@ pub(super) fn check_file(
     Ok(())
 }
 
-/// Re-hashes a directory under the artifact's signed exclude rules and names every change.
+/// Re-hashes a directory under the artifact's signed exclude rules and names every change. With
+/// a `store`, the tree is hashed while it is copied into a snapshot there (made only when it
+/// matches), and the snapshot's path is returned.
 pub(super) fn check_dir(
     artifact: &Artifact,
     path: &Path,
+    store: Option<&Store>,
     problems: &mut Vec<Problem>,
-) -> Result<(), VerifyError> {
+) -> Result<Option<PathBuf>, VerifyError> {
     let Artifact::Directory {
-        exclude, entries, ..
+        exclude,
+        entries,
+        digest,
+        ..
     } = artifact
     else {
-        return Ok(());
+        return Ok(None);
     };
     let alg = entries
         .iter()
@@ -117,32 +124,32 @@ pub(super) fn check_dir(
             tree::EntryKind::Symlink { .. } => None,
         })
         .unwrap_or(Algorithm::Sha256);
-    let actual = match tree::hash_tree(path, exclude, alg) {
-        Ok(a) => a,
-        // What the directory holds is itself a reason to reject: the pinned tree cannot hold it.
-        Err(
-            e @ (TreeError::SymlinkEscapes { .. }
-            | TreeError::SpecialFile { .. }
-            | TreeError::NonUtf8Name { .. }
-            | TreeError::UnsafePath(_)
-            | TreeError::TooManyEntries),
-        ) => {
-            let reason = match e {
-                TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
-                TreeError::SpecialFile { .. } => Reason::SpecialFile,
-                TreeError::TooManyEntries => Reason::TooManyEntries,
-                _ => Reason::UnsafePath,
-            };
-            problems.push(Problem::new(reason, e.to_string()));
-            return Ok(());
-        }
-        Err(source) => {
-            return Err(VerifyError::Dir {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+    let dir_err = |source| VerifyError::Dir {
+        path: path.to_path_buf(),
+        source,
     };
+    let actual = match store {
+        None => match tree::hash_tree(path, exclude, alg) {
+            Ok(a) => a,
+            Err(e) => return tree_problem(e, problems).map_err(dir_err).map(|()| None),
+        },
+        Some(store) => match store.snapshot(path, exclude, alg, digest) {
+            Ok(Outcome::Ready(s)) => return Ok(Some(s.path)),
+            Ok(Outcome::Mismatch { entries, .. }) => entries,
+            Err(StoreError::Tree { source, .. }) => {
+                return tree_problem(source, problems)
+                    .map_err(dir_err)
+                    .map(|()| None);
+            }
+            Err(source) => {
+                return Err(VerifyError::Store {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                });
+            }
+        },
+    };
+    let before = problems.len();
     for change in tree::compare(entries, &actual) {
         problems.push(Problem {
             reason: Reason::ArtifactMismatch,
@@ -150,5 +157,30 @@ pub(super) fn check_dir(
             path: Some(change.path().to_string()),
         });
     }
+    // The store said the digest differs: that is a mismatch even if no entry shows it.
+    if store.is_some() && problems.len() == before {
+        problems.push(Problem::new(
+            Reason::ArtifactMismatch,
+            format!(
+                "directory artifact `{}` ({}) does not have the pinned tree digest",
+                artifact.name(),
+                path.display()
+            ),
+        ));
+    }
+    Ok(None)
+}
+
+/// What the directory holds is itself a reason to reject (the pinned tree cannot hold it): the
+/// problem is added. Any other error means the tree could not be read, and is returned.
+fn tree_problem(e: TreeError, problems: &mut Vec<Problem>) -> Result<(), TreeError> {
+    let reason = match e {
+        TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
+        TreeError::SpecialFile { .. } => Reason::SpecialFile,
+        TreeError::TooManyEntries => Reason::TooManyEntries,
+        TreeError::NonUtf8Name { .. } | TreeError::UnsafePath(_) => Reason::UnsafePath,
+        e => return Err(e),
+    };
+    problems.push(Problem::new(reason, e.to_string()));
     Ok(())
 }

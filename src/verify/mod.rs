@@ -115,6 +115,10 @@ pub struct Checks {
     /// Check the signature, statement and validity window only: the report then says that no
     /// artifact was checked, and carries no `Verified<Manifest>`.
     pub signature_only: bool,
+    /// Check directory artifacts by snapshotting them into this launch store (hashed while
+    /// copied; see `store`) instead of hashing them in place: the report then names each
+    /// matching tree's snapshot, which is what a launch runs.
+    pub snapshot: Option<crate::store::Store>,
 }
 
 #[derive(Debug, Clone)]
@@ -153,7 +157,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(reason: Reason, message: impl Into<String>) -> Problem {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Problem {
         Problem {
             reason,
             message: message.into(),
@@ -170,6 +174,9 @@ pub struct ArtifactReport {
     /// The local path it was compared with, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked: Option<String>,
+    /// The store snapshot made of it, when it was checked by snapshotting and matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<PathBuf>,
 }
 
 /// The outcome of a verification that could be decided.
@@ -238,6 +245,12 @@ pub enum VerifyError {
     AmbiguousArtifact { count: usize, kind: &'static str },
     #[error("{kind} artifact `{name}` is given twice")]
     CheckedTwice { name: String, kind: &'static str },
+    #[error("cannot snapshot directory `{}` into the launch store", path.display())]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: Box<crate::store::StoreError>,
+    },
 }
 
 impl VerifyError {
@@ -254,6 +267,7 @@ impl VerifyError {
             VerifyError::CheckedTwice { kind, .. } => {
                 Some(format!("give each artifact one `--{kind}`"))
             }
+            VerifyError::Store { source, .. } => source.hint(),
             VerifyError::Dir { .. } | VerifyError::File { .. } => None,
         }
     }
@@ -284,8 +298,10 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             name: a.name().to_owned(),
             digest: a.digest().clone(),
             checked: None,
+            snapshot: None,
         })
         .collect();
+    let store = req.checks.snapshot.as_ref();
     for (kind, list) in [("dir", &req.checks.dirs), ("file", &req.checks.files)] {
         for local in list {
             let (index, artifact) = find_artifact(&manifest, kind, local.artifact.as_deref())?;
@@ -296,7 +312,10 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
                 });
             }
             match artifact {
-                Artifact::Directory { .. } => check_dir(artifact, &local.path, &mut problems)?,
+                Artifact::Directory { .. } => {
+                    artifacts[index].snapshot =
+                        check_dir(artifact, &local.path, store, &mut problems)?;
+                }
                 Artifact::File { .. } => check_file(artifact, &local.path, &mut problems)?,
             }
             artifacts[index].checked = Some(local.path.display().to_string());
@@ -314,7 +333,7 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             }
             let path = match artifact {
                 Artifact::Directory { .. } if dir_count == 1 => {
-                    check_dir(artifact, base, &mut problems)?;
+                    report.snapshot = check_dir(artifact, base, store, &mut problems)?;
                     base.clone()
                 }
                 // Several trees: each must be named; left unchecked (and so rejected) here.
@@ -477,9 +496,20 @@ fn check_signature(
     Ok((signer, payload))
 }
 
-/// Reads the signed statement and its manifest, and checks that the subjects are exactly the
-/// manifest's artifacts.
-fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
+/// Checks a bundle's signature against `trust` and reads its in-toto statement, whatever its
+/// predicate type: for signed documents other than manifests (the trust policy's revocation
+/// list), whose caller checks the predicate type and reads the predicate. The problem says
+/// which check failed.
+pub fn verify_signed_statement(
+    bundle: &[u8],
+    trust: &Trust,
+) -> Result<(SignerSummary, Statement), Problem> {
+    let (signer, payload) = check_signature(bundle, trust)?;
+    Ok((signer, parse_statement(&payload)?))
+}
+
+/// A strict in-toto Statement v1.
+fn parse_statement(payload: &[u8]) -> Result<Statement, Problem> {
     let statement: Statement = crate::json::from_slice(payload).map_err(|e| {
         Problem::new(
             Reason::MalformedStatement,
@@ -495,6 +525,13 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
             ),
         ));
     }
+    Ok(statement)
+}
+
+/// Reads the signed statement and its manifest, and checks that the subjects are exactly the
+/// manifest's artifacts.
+fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
+    let statement = parse_statement(payload)?;
     if statement.predicate_type != PREDICATE_TYPE {
         return Err(Problem::new(
             Reason::WrongPredicateType,

@@ -1,7 +1,11 @@
 //! Helpers for tests that drive the real binaries.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+mod rng;
+pub mod sigstore_case;
 mod skip;
+#[allow(unused_imports)]
+pub use rng::Rng;
 #[allow(unused_imports)]
 pub use skip::skip_external;
 
@@ -32,6 +36,41 @@ pub fn run(name: &str, args: &[&str]) -> Output {
         .env_remove("MCPSIG_KEY_PASSPHRASE")
         .output()
         .expect("run binary")
+}
+
+/// `mcp-verify tools` of a workspace signed with `k.key`, its server tree in `srv/`.
+pub const VERIFY_TOOLS: [&str; 6] = [
+    "tools",
+    "mcp-manifest.sigstore.json",
+    "--key",
+    "k.key.pub",
+    "--dir",
+    "srv",
+];
+
+/// Runs binary `name` in `cwd` with `env` added (and colour off).
+pub fn run_in(name: &str, args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin(name));
+    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run binary")
+}
+
+/// Output bytes as text, for messages and `contains` checks.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Asserts that a run succeeded, showing all it printed when it did not.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {

@@ -17,15 +17,11 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 pub const SETUP_HINT: &str = "run scripts/setup-sigstore.sh to install it";
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// True when external programs may be missing (then tests that need them are skipped).
-#[path = "../common/skip.rs"]
-mod skip;
+/// The helpers every test file shares (binaries, the repository root, the skip switch).
+#[path = "../common/mod.rs"]
+pub mod common;
 #[allow(unused_imports)]
-pub use skip::skip_external;
+pub use common::{root, skip_external};
 
 /// A running loopback Sigstore instance with its trust material in a temporary directory.
 pub struct Instance {

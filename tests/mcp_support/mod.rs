@@ -10,14 +10,11 @@ use mcpsig::mcp::{ClientOptions, Launch, StdioLaunch};
 pub const SETUP_HINT: &str =
     "run scripts/setup-mcp-servers.sh to install it (or set MCPSIG_SKIP_EXTERNAL=1 to skip)";
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-#[path = "../common/skip.rs"]
-mod skip;
+/// The helpers every test file shares (binaries, the repository root, the skip switch).
+#[path = "../common/mod.rs"]
+pub mod common;
 #[allow(unused_imports)]
-pub use skip::skip_external;
+pub use common::{root as repo, skip_external};
 
 /// The path of an installed external program, `None` when it is missing and
 /// skipping was asked for; a missing program otherwise fails the test.

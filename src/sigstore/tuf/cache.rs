@@ -12,7 +12,7 @@ use super::metadata::{
     Envelope, Header, MetaFile, MetaSigned, RootSigned, TargetFile, TargetsSigned, check_meta_file,
     check_target, parse_envelope, parse_self_signed_root, rotate, target_url_hash, verify_role,
 };
-use super::{Limits, TRUSTED_ROOT_TARGET, TufError};
+use super::{Limits, MetadataProblem, TRUSTED_ROOT_TARGET, TufError};
 use crate::fsutil::private_dir;
 
 /// The cache root: `$MCPSIG_CACHE_DIR`, else `$XDG_CACHE_HOME/mcpsig`, else `~/.cache/mcpsig`.
@@ -263,7 +263,9 @@ impl VerifiedCache {
             cached_target_path(&self.dir, name, file).ok_or_else(|| TufError::Malformed {
                 role: "targets".into(),
                 url: targets.url.clone(),
-                reason: format!("target `{name}` lists neither a sha256 nor a sha512 hash"),
+                problem: MetadataProblem::TargetNoNamingHash {
+                    name: name.to_owned(),
+                },
             })?;
         private_dir::check_path(&self.dir.join("targets"), private_dir::Place::Inside)?;
         let bytes =
@@ -291,7 +293,9 @@ fn listed_meta<'a>(env: &'a Envelope<MetaSigned>, name: &str) -> Result<&'a Meta
         .ok_or_else(|| TufError::Malformed {
             role: env.signed.typ.clone(),
             url: env.url.clone(),
-            reason: format!("no `{name}` in meta"),
+            problem: MetadataProblem::NotInMeta {
+                name: name.to_owned(),
+            },
         })
 }
 
@@ -392,39 +396,44 @@ impl std::fmt::Display for CacheWarning {
     }
 }
 
-/// The outcome of looking for a cached trusted root: the target when one verified, and what to
-/// tell the user either way.
-#[derive(Debug, Default)]
-pub struct CacheLookup {
-    pub target: Option<CachedTarget>,
-    pub warnings: Vec<CacheWarning>,
+/// The outcome of looking for a cached trusted root.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CacheLookup {
+    /// No cache folder to look in, or no cache in it.
+    Absent,
+    /// The target verified; `warning` says when some of its metadata has expired (the last
+    /// refresh is getting old), which is no reason to refuse it.
+    Found {
+        target: CachedTarget,
+        warning: Option<CacheWarning>,
+    },
+    /// The cache did not verify and must not be used.
+    Unusable { dir: PathBuf, error: TufError },
 }
 
-/// The trusted root cached for repository `url` under [`cache_root`], verified from `anchor`
-/// (see [`VerifiedCache::open`]). A cache that fails is returned as a warning, never as the
-/// target; no cache (or no cache folder to name) is neither.
-pub fn cached_trusted_root(url: &str, anchor: &[u8], now: DateTime<Utc>) -> CacheLookup {
-    let Some(root) = cache_root() else {
-        return CacheLookup::default();
+/// The trusted root cached for repository `url` under `cache_root` (see [`cache_root`]; `None`
+/// when there is no folder to look in), verified from `anchor` (see [`VerifiedCache::open`]).
+pub fn cached_trusted_root(
+    cache_root: Option<&Path>,
+    url: &str,
+    anchor: &[u8],
+    now: DateTime<Utc>,
+) -> CacheLookup {
+    let Some(root) = cache_root else {
+        return CacheLookup::Absent;
     };
-    let dir = repo_cache_dir(&root, url);
+    let dir = repo_cache_dir(root, url);
     match load_cached_target(&dir, TRUSTED_ROOT_TARGET, anchor, now) {
-        Ok(Some(target)) => CacheLookup {
-            warnings: if target.expired.is_empty() {
-                Vec::new()
-            } else {
-                vec![CacheWarning::Expired {
-                    dir,
-                    roles: target.expired.clone(),
-                }]
-            },
-            target: Some(target),
+        Ok(Some(target)) => CacheLookup::Found {
+            warning: (!target.expired.is_empty()).then(|| CacheWarning::Expired {
+                dir,
+                roles: target.expired.clone(),
+            }),
+            target,
         },
-        Ok(None) => CacheLookup::default(),
-        Err(error) => CacheLookup {
-            target: None,
-            warnings: vec![CacheWarning::Ignored { dir, error }],
-        },
+        Ok(None) => CacheLookup::Absent,
+        Err(error) => CacheLookup::Unusable { dir, error },
     }
 }
 

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256, Sha512};
 
-use super::{TufError, olpc};
+use super::{MetadataProblem as P, TufError, olpc};
 use crate::sigstore::keys::PublicKey;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,23 +123,21 @@ pub(super) fn parse_envelope<T: DeserializeOwned + Header>(
     role: &str,
     url: &str,
 ) -> Result<Envelope<T>, TufError> {
-    let bad = |reason: String| TufError::Malformed {
+    let bad = |problem: P| TufError::Malformed {
         role: role.to_owned(),
         url: url.to_owned(),
-        reason,
+        problem,
     };
-    let value = crate::json::parse_value(&raw).map_err(|e| bad(crate::error_chain(&e)))?;
+    let value = crate::json::parse_value(&raw).map_err(|e| bad(P::Json(e)))?;
     let Value::Object(mut top) = value else {
-        return Err(bad("not a JSON object".into()));
+        return Err(bad(P::NotAnObject));
     };
-    let signed_value = top
-        .remove("signed")
-        .ok_or_else(|| bad("no `signed` member".into()))?;
+    let signed_value = top.remove("signed").ok_or_else(|| bad(P::NoSigned))?;
     let sigs = top
         .remove("signatures")
-        .ok_or_else(|| bad("no `signatures` member".into()))?;
+        .ok_or_else(|| bad(P::NoSignatures))?;
     let Value::Array(sigs) = sigs else {
-        return Err(bad("`signatures` is not an array".into()));
+        return Err(bad(P::SignaturesNotAnArray));
     };
     let mut signatures = Vec::with_capacity(sigs.len());
     for s in sigs {
@@ -148,24 +146,31 @@ pub(super) fn parse_envelope<T: DeserializeOwned + Header>(
             keyid: String,
             sig: String,
         }
-        let s: RawSig =
-            serde_json::from_value(s).map_err(|e| bad(format!("invalid signature entry: {e}")))?;
-        let sig = hex::decode(&s.sig)
-            .map_err(|_| bad(format!("signature by key {} is not hex", s.keyid)))?;
+        let s: RawSig = serde_json::from_value(s).map_err(|e| bad(P::SignatureEntry(e)))?;
+        let sig = hex::decode(&s.sig).map_err(|_| {
+            bad(P::SignatureNotHex {
+                keyid: s.keyid.clone(),
+            })
+        })?;
         signatures.push((s.keyid, sig));
     }
-    let canonical = olpc::encode(&signed_value).map_err(|e| bad(e.to_string()))?;
-    let signed: T = serde_json::from_value(signed_value).map_err(|e| bad(e.to_string()))?;
+    let canonical = olpc::encode(&signed_value).map_err(|e| bad(P::Canonical(e)))?;
+    let signed: T = serde_json::from_value(signed_value).map_err(|e| bad(P::Signed(e)))?;
     let (typ, spec_version, version, expires) = signed.header();
     if typ != role {
-        return Err(bad(format!("`_type` is `{typ}`, expected `{role}`")));
+        return Err(bad(P::Type {
+            found: typ.to_owned(),
+            expected: role.to_owned(),
+        }));
     }
     // Only major version 1 of the specification is understood.
     if spec_version.split('.').next() != Some("1") {
-        return Err(bad(format!("unsupported spec_version `{spec_version}`")));
+        return Err(bad(P::SpecVersion {
+            found: spec_version.to_owned(),
+        }));
     }
     if version == 0 {
-        return Err(bad("version 0 (versions start at 1)".into()));
+        return Err(bad(P::VersionZero));
     }
     let expires = parse_expires(expires).map_err(bad)?;
     Ok(Envelope {
@@ -179,13 +184,18 @@ pub(super) fn parse_envelope<T: DeserializeOwned + Header>(
     })
 }
 
-pub(super) fn parse_expires(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_expires(s: &str) -> Result<DateTime<Utc>, P> {
     if !s.ends_with('Z') {
-        return Err(format!("expires `{s}` is not a UTC time ending in Z"));
+        return Err(P::ExpiresNotUtc {
+            value: s.to_owned(),
+        });
     }
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("invalid expires `{s}`: {e}"))
+        .map_err(|source| P::Expires {
+            value: s.to_owned(),
+            source,
+        })
 }
 
 /// A key in one of the forms Sigstore's repositories use; `None` for any other (such a key can
@@ -229,13 +239,17 @@ pub(super) fn verify_role<T>(
         .ok_or_else(|| TufError::Malformed {
             role: "root".into(),
             url: root.url.clone(),
-            reason: format!("no `{role}` role"),
+            problem: P::NoRole {
+                role: role.to_owned(),
+            },
         })?;
     if keys.threshold == 0 {
         return Err(TufError::Malformed {
             role: "root".into(),
             url: root.url.clone(),
-            reason: format!("`{role}` role has threshold 0"),
+            problem: P::ZeroThreshold {
+                role: role.to_owned(),
+            },
         });
     }
     let mut valid = BTreeSet::new();
@@ -368,7 +382,9 @@ pub(super) fn check_meta_file(
         let actual = hash_hex(alg, data).ok_or_else(|| TufError::Malformed {
             role: role.to_owned(),
             url: url.to_owned(),
-            reason: format!("unsupported hash algorithm `{alg}`"),
+            problem: P::UnsupportedHash {
+                algorithm: alg.clone(),
+            },
         })?;
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(mismatch(format!("{alg} hash"), expected.clone(), actual));
@@ -403,7 +419,9 @@ pub(super) fn check_target(
         return Err(TufError::Malformed {
             role: "targets".into(),
             url: url.to_owned(),
-            reason: format!("target `{name}` lists no hashes"),
+            problem: P::TargetNoHashes {
+                name: name.to_owned(),
+            },
         });
     }
     for (alg, expected) in &file.hashes {
@@ -411,7 +429,10 @@ pub(super) fn check_target(
         let actual = hash_hex(alg, data).ok_or_else(|| TufError::Malformed {
             role: "targets".into(),
             url: url.to_owned(),
-            reason: format!("target `{name}` uses unsupported hash algorithm `{alg}`"),
+            problem: P::TargetUnsupportedHash {
+                name: name.to_owned(),
+                algorithm: alg.clone(),
+            },
         })?;
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(TufError::TargetHash {

@@ -31,6 +31,7 @@ pub use cache::{
     cached_trusted_root, load_cached_target, repo_cache_dir,
 };
 pub use metadata::verify_root_self_signed;
+pub use olpc::OlpcError;
 pub use refresh::{RefreshOptions, RefreshReport, TargetReport, refresh};
 pub use request::{RefreshRequest, RefreshRequestError, refresh_request};
 
@@ -114,11 +115,11 @@ pub enum TufError {
         url: String,
         limit: u64,
     },
-    #[error("malformed {role} from {url}: {reason}")]
+    #[error("malformed {role} from {url}: {problem}")]
     Malformed {
         role: String,
         url: String,
-        reason: String,
+        problem: MetadataProblem,
     },
     #[error(
         "{role} v{version} from {url}: {valid} valid signature(s) by {signer} keys, {threshold} required; {bad} signature(s) by its keys failed to verify"
@@ -210,6 +211,107 @@ pub enum TufError {
         claimed: u64,
         verified: u64,
     },
+}
+
+/// What was malformed in a role's metadata (or in what it lists for a target).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MetadataProblem {
+    Json(crate::json::JsonError),
+    NotAnObject,
+    NoSigned,
+    NoSignatures,
+    SignaturesNotAnArray,
+    SignatureEntry(serde_json::Error),
+    SignatureNotHex {
+        keyid: String,
+    },
+    Canonical(olpc::OlpcError),
+    Signed(serde_json::Error),
+    Type {
+        found: String,
+        expected: String,
+    },
+    SpecVersion {
+        found: String,
+    },
+    VersionZero,
+    ExpiresNotUtc {
+        value: String,
+    },
+    Expires {
+        value: String,
+        source: chrono::ParseError,
+    },
+    NoRole {
+        role: String,
+    },
+    ZeroThreshold {
+        role: String,
+    },
+    UnsupportedHash {
+        algorithm: String,
+    },
+    NotInMeta {
+        name: String,
+    },
+    TargetNoHashes {
+        name: String,
+    },
+    TargetUnsupportedHash {
+        name: String,
+        algorithm: String,
+    },
+    /// Neither sha256 nor sha512: nothing to name the file by in a consistent-snapshot repository.
+    TargetNoNamingHash {
+        name: String,
+    },
+    TargetNoUsableHash {
+        name: String,
+    },
+}
+
+impl std::fmt::Display for MetadataProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Json(e) => f.write_str(&crate::error_chain(e)),
+            Self::NotAnObject => f.write_str("not a JSON object"),
+            Self::NoSigned => f.write_str("no `signed` member"),
+            Self::NoSignatures => f.write_str("no `signatures` member"),
+            Self::SignaturesNotAnArray => f.write_str("`signatures` is not an array"),
+            Self::SignatureEntry(e) => write!(f, "invalid signature entry: {e}"),
+            Self::SignatureNotHex { keyid } => write!(f, "signature by key {keyid} is not hex"),
+            Self::Canonical(e) => write!(f, "{e}"),
+            Self::Signed(e) => write!(f, "{e}"),
+            Self::Type { found, expected } => {
+                write!(f, "`_type` is `{found}`, expected `{expected}`")
+            }
+            Self::SpecVersion { found } => write!(f, "unsupported spec_version `{found}`"),
+            Self::VersionZero => f.write_str("version 0 (versions start at 1)"),
+            Self::ExpiresNotUtc { value } => {
+                write!(f, "expires `{value}` is not a UTC time ending in Z")
+            }
+            Self::Expires { value, source } => write!(f, "invalid expires `{value}`: {source}"),
+            Self::NoRole { role } => write!(f, "no `{role}` role"),
+            Self::ZeroThreshold { role } => write!(f, "`{role}` role has threshold 0"),
+            Self::UnsupportedHash { algorithm } => {
+                write!(f, "unsupported hash algorithm `{algorithm}`")
+            }
+            Self::NotInMeta { name } => write!(f, "no `{name}` in meta"),
+            Self::TargetNoHashes { name } => write!(f, "target `{name}` lists no hashes"),
+            Self::TargetUnsupportedHash { name, algorithm } => write!(
+                f,
+                "target `{name}` uses unsupported hash algorithm `{algorithm}`"
+            ),
+            Self::TargetNoNamingHash { name } => {
+                write!(
+                    f,
+                    "target `{name}` lists neither a sha256 nor a sha512 hash"
+                )
+            }
+            Self::TargetNoUsableHash { name } => write!(f, "target `{name}` has no usable hash"),
+        }
+    }
 }
 
 impl From<crate::fsutil::private_dir::PrivateDirError> for TufError {

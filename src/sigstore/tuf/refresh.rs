@@ -15,7 +15,7 @@ use super::metadata::{
     Envelope, MetaFile, MetaSigned, RootSigned, TargetFile, TargetsSigned, check_expiry,
     check_target, parse_envelope, parse_self_signed_root, rotate, target_url_hash, verify_role,
 };
-use super::{Limits, SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, TufError};
+use super::{Limits, MetadataProblem, SIGNING_CONFIG_TARGET, TRUSTED_ROOT_TARGET, TufError};
 use crate::fsutil::private_dir;
 use crate::fsutil::write_atomic;
 
@@ -195,7 +195,9 @@ impl<'a> Refresh<'a> {
             .ok_or_else(|| TufError::Malformed {
                 role: "timestamp".into(),
                 url: url.clone(),
-                reason: "no `snapshot.json` in meta".into(),
+                problem: MetadataProblem::NotInMeta {
+                    name: "snapshot.json".into(),
+                },
             })?
             .clone();
         if let Some(old) = &old {
@@ -274,7 +276,9 @@ impl<'a> Refresh<'a> {
                 .ok_or_else(|| TufError::Malformed {
                     role: "snapshot".into(),
                     url: snapshot.url.clone(),
-                    reason: "no `targets.json` in meta".into(),
+                    problem: MetadataProblem::NotInMeta {
+                        name: "targets.json".into(),
+                    },
                 })?;
         let old: Option<Envelope<TargetsSigned>> =
             load_cached_role(self.dir, "targets", root, limits.targets_bytes)?;
@@ -305,13 +309,17 @@ impl<'a> Refresh<'a> {
         let (alg, hash) = target_url_hash(file).ok_or_else(|| TufError::Malformed {
             role: "targets".into(),
             url: targets.url.clone(),
-            reason: format!("target `{name}` lists neither a sha256 nor a sha512 hash"),
+            problem: MetadataProblem::TargetNoNamingHash {
+                name: name.to_owned(),
+            },
         })?;
         let cache_path =
             cached_target_path(self.dir, name, file).ok_or_else(|| TufError::Malformed {
                 role: "targets".into(),
                 url: targets.url.clone(),
-                reason: format!("target `{name}` has no usable hash"),
+                problem: MetadataProblem::TargetNoUsableHash {
+                    name: name.to_owned(),
+                },
             })?;
         let previous = old_targets
             .and_then(|t| t.signed.targets.get(name))

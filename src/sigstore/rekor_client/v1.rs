@@ -1,11 +1,6 @@
-//! Rekor clients. v1 (`POST /api/v1/log/entries`): logs a DSSE envelope (kind `dsse` 0.0.1) or
-//! a message signature (kind `hashedrekord` 0.0.1) and returns the entry with its signed entry
-//! timestamp and inclusion proof. v2 (`POST /api/v2/log/entries`): kind `hashedrekord` 0.0.2 (for
-//! a DSSE envelope, over sha256 of its PAE) or `dsse` 0.0.2, answered with a bundle-ready
-//! `TransparencyLogEntry` (inclusion proof and checkpoint, no time of its own). Before returning,
-//! it checks that the body the log stored is the one we proposed (same hashes, signature and
-//! certificate), so a log answering for something else is refused here rather than later by a
-//! verifier.
+//! Rekor v1 (`POST /api/v1/log/entries`): kinds `dsse` and `hashedrekord` 0.0.1, the answer
+//! (entry, signed entry timestamp, inclusion proof) decoded, and the logged body compared with
+//! what we proposed.
 
 use std::time::Duration;
 
@@ -14,31 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::bundle::TransparencyLogEntry;
-use super::dsse::Envelope;
-use crate::http::{Redirects, agent, post_json};
-use crate::text::excerpt;
-
-/// Why an entry could not be logged.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RekorError {
-    #[error("request to {url} failed: {problem}")]
-    Http {
-        url: String,
-        problem: crate::http::PostError,
-    },
-    #[error("{url} answered http {status}: {body}")]
-    Status {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    #[error("unexpected answer from {url}: {reason}")]
-    Answer { url: String, reason: String },
-    #[error("entry logged by {url} does not match what we proposed: {what}")]
-    Mismatch { url: String, what: String },
-}
+use super::{AnswerProblem, Mismatch, RekorError, post_entry};
+use crate::http::{Redirects, agent};
 
 /// A logged entry, as Rekor v1 returns it (decoded).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +103,7 @@ impl RekorClient {
         let envelope: serde_json::Value =
             serde_json::from_str(envelope_json).map_err(|e| RekorError::Mismatch {
                 url: url.clone(),
-                what: format!("our envelope is not json: {e}"),
+                what: Mismatch::EnvelopeNotJson(e),
             })?;
         let payload = envelope
             .get("payload")
@@ -187,7 +159,7 @@ impl RekorClient {
 fn body_json(url: &str, entry: &RekorEntry) -> Result<serde_json::Value, RekorError> {
     serde_json::from_slice(&entry.body).map_err(|e| RekorError::Answer {
         url: url.to_owned(),
-        reason: format!("entry body is not json: {e}"),
+        problem: AnswerProblem::BodyNotJson(e),
     })
 }
 
@@ -197,7 +169,7 @@ fn same_certificate(logged_pem: &[u8], ours_pem: &str) -> bool {
     let decode = |pem: &[u8]| {
         std::str::from_utf8(pem)
             .ok()
-            .and_then(|p| super::fulcio::certificate_pem_to_der(p).ok())
+            .and_then(|p| crate::sigstore::fulcio::certificate_pem_to_der(p).ok())
     };
     match (decode(logged_pem), decode(ours_pem.as_bytes())) {
         (Some(a), Some(b)) => a == b,
@@ -224,7 +196,7 @@ fn check_hashedrekord_body(
     if entry.kind != "hashedrekord" || !same {
         return Err(RekorError::Mismatch {
             url: url.to_owned(),
-            what: "hashedrekord digest, signature or certificate differ".to_owned(),
+            what: Mismatch::HashedRekord,
         });
     }
     Ok(())
@@ -237,23 +209,31 @@ fn check_dsse_body(
     sigs: &[&str],
     cert_pem: &str,
 ) -> Result<(), RekorError> {
-    let mismatch = |what: &str| RekorError::Mismatch {
+    let mismatch = |what: Mismatch| RekorError::Mismatch {
         url: url.to_owned(),
-        what: what.to_owned(),
+        what,
     };
     if entry.kind != "dsse" {
-        return Err(mismatch(&format!("kind `{}`, expected `dsse`", entry.kind)));
+        return Err(mismatch(Mismatch::Kind {
+            found: entry.kind.clone(),
+            found_version: None,
+            expected: "dsse",
+            expected_version: None,
+        }));
     }
     let body = body_json(url, entry)?;
     let spec = &body["spec"];
     if spec["payloadHash"]["algorithm"].as_str() != Some("sha256")
         || spec["payloadHash"]["value"].as_str() != Some(payload_hash_hex)
     {
-        return Err(mismatch("payload hash differs"));
+        return Err(mismatch(Mismatch::PayloadHash));
     }
     let logged = spec["signatures"].as_array().cloned().unwrap_or_default();
     if logged.len() != sigs.len() {
-        return Err(mismatch("number of signatures differs"));
+        return Err(mismatch(Mismatch::SignatureCount {
+            logged: logged.len(),
+            ours: sigs.len(),
+        }));
     }
     for item in &logged {
         let sig_ok = item["signature"]
@@ -264,48 +244,48 @@ fn check_dsse_body(
             .and_then(|v| STANDARD.decode(v).ok())
             .is_some_and(|v| same_certificate(&v, cert_pem));
         if !sig_ok || !key_ok {
-            return Err(mismatch("signature or verifier differs"));
+            return Err(mismatch(Mismatch::Signature));
         }
     }
     Ok(())
 }
 
 fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
-    let bad = |reason: String| RekorError::Answer {
+    let bad = |problem: AnswerProblem| RekorError::Answer {
         url: url.to_owned(),
-        reason,
+        problem,
     };
     let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(body).map_err(|e| bad(format!("not a log entry map: {e}")))?;
+        serde_json::from_str(body).map_err(|e| bad(AnswerProblem::NotAnEntryMap(e)))?;
     if map.len() != 1 {
-        return Err(bad(format!("expected one entry, got {}", map.len())));
+        return Err(bad(AnswerProblem::EntryCount(map.len())));
     }
     let Some((uuid, value)) = map.into_iter().next() else {
-        return Err(bad("no entry".to_owned()));
+        return Err(bad(AnswerProblem::NoEntry));
     };
     let raw: RawEntry =
-        serde_json::from_value(value).map_err(|e| bad(format!("malformed entry: {e}")))?;
+        serde_json::from_value(value).map_err(|e| bad(AnswerProblem::MalformedEntry(e)))?;
     let body = STANDARD
         .decode(&raw.body)
-        .map_err(|e| bad(format!("entry body is not base64: {e}")))?;
+        .map_err(|e| bad(AnswerProblem::BodyNotBase64(e)))?;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct KindOnly {
         kind: String,
         api_version: String,
     }
-    let kind: KindOnly = serde_json::from_slice(&body)
-        .map_err(|e| bad(format!("entry body has no kind/apiVersion: {e}")))?;
-    let log_id = hex::decode(&raw.log_id).map_err(|e| bad(format!("logID is not hex: {e}")))?;
+    let kind: KindOnly =
+        serde_json::from_slice(&body).map_err(|e| bad(AnswerProblem::NoKind(e)))?;
+    let log_id = hex::decode(&raw.log_id).map_err(|e| bad(AnswerProblem::LogIdNotHex(e)))?;
     let verification = raw
         .verification
-        .ok_or_else(|| bad("entry has no verification (signed entry timestamp)".to_owned()))?;
+        .ok_or_else(|| bad(AnswerProblem::NoVerification))?;
     let set = verification
         .signed_entry_timestamp
-        .ok_or_else(|| bad("entry has no signed entry timestamp".to_owned()))?;
+        .ok_or_else(|| bad(AnswerProblem::NoSignedEntryTimestamp))?;
     let signed_entry_timestamp = STANDARD
         .decode(set)
-        .map_err(|e| bad(format!("signed entry timestamp is not base64: {e}")))?;
+        .map_err(|e| bad(AnswerProblem::SignedEntryTimestampNotBase64(e)))?;
     let inclusion_proof = verification
         .inclusion_proof
         .map(|p| -> Result<RekorInclusionProof, RekorError> {
@@ -313,11 +293,11 @@ fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
                 log_index: p.log_index,
                 tree_size: p.tree_size,
                 root_hash: hex::decode(&p.root_hash)
-                    .map_err(|e| bad(format!("rootHash is not hex: {e}")))?,
+                    .map_err(|e| bad(AnswerProblem::RootHashNotHex(e)))?,
                 hashes: p
                     .hashes
                     .iter()
-                    .map(|h| hex::decode(h).map_err(|e| bad(format!("proof hash is not hex: {e}"))))
+                    .map(|h| hex::decode(h).map_err(|e| bad(AnswerProblem::ProofHashNotHex(e))))
                     .collect::<Result<_, _>>()?,
                 checkpoint: p.checkpoint,
             })
@@ -334,184 +314,6 @@ fn parse_answer(url: &str, body: &str) -> Result<RekorEntry, RekorError> {
         signed_entry_timestamp,
         inclusion_proof,
     })
-}
-
-/// Proposes an entry to a log (v1 or v2 API) and returns the answer's body; any status other
-/// than 2xx is an error quoting the body's start.
-fn post_entry(
-    agent: &ureq::Agent,
-    url: &str,
-    body: &serde_json::Value,
-) -> Result<String, RekorError> {
-    let reply = post_json(agent, url, None, body).map_err(|problem| RekorError::Http {
-        url: url.to_owned(),
-        problem,
-    })?;
-    if !(200..300).contains(&reply.status) {
-        return Err(RekorError::Status {
-            url: url.to_owned(),
-            status: reply.status,
-            body: excerpt(&reply.body),
-        });
-    }
-    Ok(reply.body)
-}
-
-/// A Rekor v2 instance.
-pub struct RekorV2Client {
-    base_url: String,
-    agent: ureq::Agent,
-}
-
-/// The `verifier` of a v2 request or entry: our leaf certificate, ECDSA P-256 with SHA-256.
-fn v2_verifier(cert_der: &[u8]) -> serde_json::Value {
-    serde_json::json!({
-        "x509Certificate": { "rawBytes": STANDARD.encode(cert_der) },
-        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-    })
-}
-
-impl RekorV2Client {
-    pub fn new(base_url: &str, timeout: Duration) -> Self {
-        Self {
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            agent: agent(timeout, Redirects::Refuse),
-        }
-    }
-
-    pub fn entries_url(&self) -> String {
-        format!("{}/api/v2/log/entries", self.base_url)
-    }
-
-    /// Logs a DSSE envelope signed by `cert_der`'s key as kind `dsse` 0.0.2. Our signer no longer
-    /// writes these (it logs a `hashedrekord` over the PAE, as the other Sigstore clients do);
-    /// kept so tests can obtain genuine `dsse` 0.0.2 entries, which verifiers still accept.
-    pub fn log_dsse(
-        &self,
-        envelope: &Envelope,
-        cert_der: &[u8],
-    ) -> Result<TransparencyLogEntry, RekorError> {
-        let url = self.entries_url();
-        let env = serde_json::to_value(envelope).map_err(|e| RekorError::Mismatch {
-            url: url.clone(),
-            what: format!("our envelope does not serialize: {e}"),
-        })?;
-        let request = serde_json::json!({ "dsseRequestV002": {
-            "envelope": env,
-            "verifiers": [v2_verifier(cert_der)],
-        }});
-        let entry = self.create(&request)?;
-        let sigs: Vec<&[u8]> = envelope
-            .signatures
-            .iter()
-            .map(|s| s.sig.as_slice())
-            .collect();
-        check_v2_body(
-            &url,
-            &entry,
-            "dsse",
-            &Sha256::digest(&envelope.payload),
-            &sigs,
-            cert_der,
-        )?;
-        Ok(entry)
-    }
-
-    /// Logs a signature over a SHA-256 digest (kind `hashedrekord` 0.0.2).
-    pub fn log_hashedrekord(
-        &self,
-        sha256_digest: &[u8],
-        signature: &[u8],
-        cert_der: &[u8],
-    ) -> Result<TransparencyLogEntry, RekorError> {
-        let request = serde_json::json!({ "hashedRekordRequestV002": {
-            "digest": STANDARD.encode(sha256_digest),
-            "signature": { "content": STANDARD.encode(signature), "verifier": v2_verifier(cert_der) },
-        }});
-        let entry = self.create(&request)?;
-        check_v2_body(
-            &self.entries_url(),
-            &entry,
-            "hashedrekord",
-            sha256_digest,
-            &[signature],
-            cert_der,
-        )?;
-        Ok(entry)
-    }
-
-    fn create(&self, request: &serde_json::Value) -> Result<TransparencyLogEntry, RekorError> {
-        let url = self.entries_url();
-        let body = post_entry(&self.agent, &url, request)?;
-        let entry: TransparencyLogEntry =
-            serde_json::from_str(&body).map_err(|e| RekorError::Answer {
-                url: url.clone(),
-                reason: format!("not a TransparencyLogEntry: {e}"),
-            })?;
-        if entry.inclusion_proof.is_none() {
-            return Err(RekorError::Answer {
-                url,
-                reason: "entry has no inclusion proof".to_owned(),
-            });
-        }
-        Ok(entry)
-    }
-}
-
-/// Checks a v2 entry's body names our digest (payload hash or artifact digest), our signatures
-/// and our certificate.
-fn check_v2_body(
-    url: &str,
-    entry: &TransparencyLogEntry,
-    kind: &str,
-    digest: &[u8],
-    sigs: &[&[u8]],
-    cert_der: &[u8],
-) -> Result<(), RekorError> {
-    let mismatch = |what: &str| RekorError::Mismatch {
-        url: url.to_owned(),
-        what: what.to_owned(),
-    };
-    if entry.kind_version.kind != kind || entry.kind_version.version != "0.0.2" {
-        return Err(mismatch(&format!(
-            "kind {} {}, expected {kind} 0.0.2",
-            entry.kind_version.kind, entry.kind_version.version
-        )));
-    }
-    let body: serde_json::Value =
-        serde_json::from_slice(&entry.canonicalized_body).map_err(|e| RekorError::Answer {
-            url: url.to_owned(),
-            reason: format!("entry body is not json: {e}"),
-        })?;
-    let b64_is = |v: &serde_json::Value, want: &[u8]| {
-        v.as_str()
-            .and_then(|s| STANDARD.decode(s).ok())
-            .is_some_and(|d| d == want)
-    };
-    let (hash, logged_sigs) = if kind == "dsse" {
-        let spec = &body["spec"]["dsseV002"];
-        (
-            &spec["payloadHash"],
-            spec["signatures"].as_array().cloned().unwrap_or_default(),
-        )
-    } else {
-        let spec = &body["spec"]["hashedRekordV002"];
-        (&spec["data"], vec![spec["signature"].clone()])
-    };
-    if hash["algorithm"].as_str() != Some("SHA2_256") || !b64_is(&hash["digest"], digest) {
-        return Err(mismatch("digest differs"));
-    }
-    if logged_sigs.len() != sigs.len() {
-        return Err(mismatch("number of signatures differs"));
-    }
-    for item in &logged_sigs {
-        let sig_ok = sigs.iter().any(|s| b64_is(&item["content"], s));
-        let cert_ok = b64_is(&item["verifier"]["x509Certificate"]["rawBytes"], cert_der);
-        if !sig_ok || !cert_ok {
-            return Err(mismatch("signature or verifier differs"));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -608,62 +410,5 @@ mod tests {
             parse_answer("u", two),
             Err(RekorError::Answer { .. })
         ));
-    }
-
-    fn v2_entry(kind: &str, body: &serde_json::Value) -> TransparencyLogEntry {
-        use super::super::bundle::{KindVersion, LogId};
-        TransparencyLogEntry {
-            log_index: 1,
-            log_id: LogId {
-                key_id: vec![0; 32],
-            },
-            kind_version: KindVersion {
-                kind: kind.to_owned(),
-                version: "0.0.2".to_owned(),
-            },
-            integrated_time: 0,
-            inclusion_promise: None,
-            inclusion_proof: None,
-            canonicalized_body: body.to_string().into_bytes(),
-        }
-    }
-
-    #[test]
-    fn refuses_a_v2_entry_that_is_not_ours() -> Result<(), RekorError> {
-        let verifier = v2_verifier(b"cert");
-        let body = serde_json::json!({"apiVersion":"0.0.2","kind":"dsse","spec":{"dsseV002":{
-            "payloadHash":{"algorithm":"SHA2_256","digest":STANDARD.encode([1u8, 2])},
-            "signatures":[{"content":STANDARD.encode(b"sig"),"verifier":verifier}]}}});
-        let e = v2_entry("dsse", &body);
-        check_v2_body("u", &e, "dsse", &[1, 2], &[b"sig"], b"cert")?;
-        for (digest, sig, cert) in [
-            (&[1u8, 3][..], &b"sig"[..], &b"cert"[..]),
-            (&[1u8, 2][..], &b"other"[..], &b"cert"[..]),
-            (&[1u8, 2][..], &b"sig"[..], &b"other"[..]),
-        ] {
-            assert!(matches!(
-                check_v2_body("u", &e, "dsse", digest, &[sig], cert),
-                Err(RekorError::Mismatch { .. })
-            ));
-        }
-        // The right body under another kind is not ours either.
-        assert!(matches!(
-            check_v2_body(
-                "u",
-                &v2_entry("hashedrekord", &body),
-                "dsse",
-                &[1, 2],
-                &[b"sig"],
-                b"cert"
-            ),
-            Err(RekorError::Mismatch { .. })
-        ));
-        let hashed = serde_json::json!({"apiVersion":"0.0.2","kind":"hashedrekord","spec":{"hashedRekordV002":{
-            "data":{"algorithm":"SHA2_256","digest":STANDARD.encode([9u8])},
-            "signature":{"content":STANDARD.encode(b"sig"),"verifier":v2_verifier(b"cert")}}}});
-        let e = v2_entry("hashedrekord", &hashed);
-        check_v2_body("u", &e, "hashedrekord", &[9], &[b"sig"], b"cert")?;
-        assert!(check_v2_body("u", &e, "hashedrekord", &[8], &[b"sig"], b"cert").is_err());
-        Ok(())
     }
 }

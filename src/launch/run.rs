@@ -1,0 +1,313 @@
+//! What `mcp-verify run` decides before anything starts, in the order of DESIGN.md's launch flow:
+//! the policy (signer, version, age, revocation) over a bundle whose every artifact is re-hashed
+//! into the launch store, the command the client asked for held to the signed launch, the pin
+//! store (rollback, signer change, permission changes), then the launch built from the snapshot.
+//! Nothing is started here; a [`Ready`] is what the guard starts.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use super::{LaunchError, prepare};
+use crate::manifest::pins::ToolPins;
+use crate::manifest::{Launch as ManifestLaunch, Manifest};
+use crate::mcp::StdioLaunch;
+use crate::pin_store::{Admission, AdmitRequest, PinStore, PinStoreError};
+use crate::policy::{MatchedRule, Policy, PolicyRequest, RevocationOptions};
+use crate::reason::Reason;
+use crate::relpath::RelPath;
+use crate::server_env::EnvArg;
+use crate::sigstore::trust::TrustedRoot;
+use crate::store::Store;
+use crate::verify::{Checks, LocalArtifact, Problem, Report, Verified, VerifyError};
+
+/// Everything `run` decides from.
+#[derive(Debug)]
+pub struct RunRequest<'a> {
+    pub bundle: &'a [u8],
+    /// Where the bundle was read from: the server's directory defaults to its folder.
+    pub bundle_path: &'a Path,
+    /// The trust policy; command-line trust options are `Policy::single`.
+    pub policy: &'a Policy,
+    pub trusted_root: &'a TrustedRoot,
+    pub revocation: &'a RevocationOptions,
+    /// The server's directory (`--dir`), else the bundle's folder.
+    pub dir: Option<&'a Path>,
+    /// File artifacts checked at other paths (`--file NAME=PATH`).
+    pub files: Vec<LocalArtifact>,
+    pub store: Store,
+    pub pin_store: &'a PinStore,
+    /// Approve permission changes of a newer release (`--accept`).
+    pub accept: bool,
+    pub user_env: &'a [EnvArg],
+    /// The command the client configured (`-- CMD ARGS`), empty when none was given.
+    pub command: &'a [String],
+    pub now: DateTime<Utc>,
+}
+
+/// A server that may start: the launch (from the snapshot, clean environment) and the pins the
+/// guard holds it to.
+#[derive(Debug)]
+pub struct Ready {
+    pub launch: StdioLaunch,
+    pub pins: ToolPins,
+    pub snapshot: PathBuf,
+    pub manifest: Verified<Manifest>,
+}
+
+/// The decision. `ready` is `Some` exactly when `report.verified` is true.
+#[derive(Debug)]
+pub struct Decision {
+    /// Signature, artifacts and policy, plus any refusal of the command or the pin store.
+    pub report: Report,
+    /// The policy rule that decided, when one named the server.
+    pub rule: Option<MatchedRule>,
+    /// What the pin store said, once the policy held.
+    pub admission: Option<Admission>,
+    pub ready: Option<Ready>,
+}
+
+impl Decision {
+    /// True when a problem means "could not decide" (exit 2) rather than "rejected".
+    pub fn undecided(&self) -> bool {
+        self.report.problems.iter().any(|p| p.reason.is_undecided())
+    }
+}
+
+/// Why `run` could not decide (exit 2): a local file could not be read, the pin store or the
+/// launch store could not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    #[error(transparent)]
+    PinStore(#[from] PinStoreError),
+    #[error("cannot build the server's launch")]
+    Launch(#[from] LaunchError),
+}
+
+impl RunError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RunError::Verify(e) => e.hint(),
+            RunError::PinStore(e) => e.hint(),
+            RunError::Launch(_) => None,
+        }
+    }
+}
+
+/// Decides whether the bundle's server may start, and how. Every rejection is a report; `Err`
+/// only when something could not be read or written.
+pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
+    let base = crate::tools::run::launch_base(req.dir, req.bundle_path);
+    let outcome = crate::policy::verify(&PolicyRequest {
+        policy: req.policy,
+        bundle: req.bundle,
+        trusted_root: req.trusted_root,
+        checks: Checks {
+            base: Some(base.clone()),
+            files: req.files,
+            snapshot: Some(req.store),
+            ..Checks::default()
+        },
+        now: req.now,
+        revocation: req.revocation,
+    })?;
+    let mut decision = Decision {
+        report: outcome.report,
+        rule: outcome.rule,
+        admission: None,
+        ready: None,
+    };
+    let Some(manifest) = decision.report.manifest.clone() else {
+        return Ok(decision);
+    };
+    let (Some(signer), Some(rule)) = (outcome.signer, decision.rule.clone()) else {
+        return Ok(refuse(
+            decision,
+            Reason::UntrustedSigner,
+            "the policy named no rule or signer for this server".to_owned(),
+        ));
+    };
+    let Some(pins) = manifest.tools.clone() else {
+        return Ok(refuse(
+            decision,
+            Reason::NoToolPins,
+            "the manifest pins no tool definitions, so the guard would have nothing to hold the \
+             server to (pin them with `mcp-sign tools`)"
+                .to_owned(),
+        ));
+    };
+    let Some(snapshot) = decision
+        .report
+        .artifacts
+        .iter()
+        .find_map(|a| a.snapshot.clone())
+    else {
+        return Ok(refuse(
+            decision,
+            Reason::LaunchMismatch,
+            "the manifest pins no directory to launch the server from".to_owned(),
+        ));
+    };
+    if !req.command.is_empty() {
+        match &manifest.launch {
+            Some(signed) if command_matches(signed, req.command, &base) => {}
+            Some(_) => {
+                return Ok(refuse(
+                    decision,
+                    Reason::LaunchMismatch,
+                    format!(
+                        "the command given (`{}`) is not the manifest's signed launch command",
+                        req.command.join(" ")
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    let admission = req.pin_store.admit(&AdmitRequest {
+        manifest: &manifest,
+        signer: &signer,
+        require_chain: rule.require_chain,
+        accept: req.accept,
+        now: req.now,
+    })?;
+    let admitted = admission.admitted;
+    decision.report.problems.extend(admission.problems.clone());
+    decision.admission = Some(admission);
+    if !admitted {
+        decision.report.verified = false;
+        decision.report.manifest = None;
+        return Ok(decision);
+    }
+    let launch = match &manifest.launch {
+        Some(_) => prepare(&manifest, &snapshot, req.user_env)?,
+        None => from_command(req.command, &base, &snapshot, req.user_env)?,
+    };
+    decision.ready = Some(Ready {
+        launch,
+        pins,
+        snapshot,
+        manifest,
+    });
+    Ok(decision)
+}
+
+fn refuse(mut decision: Decision, reason: Reason, message: String) -> Decision {
+    decision.report.verified = false;
+    decision.report.manifest = None;
+    decision.report.problems.push(Problem {
+        reason,
+        message,
+        path: None,
+    });
+    decision
+}
+
+/// Whether a client's command line is the signed launch: as many words, each equal, or the
+/// absolute path `base/WORD` (with the signed `workdir`) of a signed relative path WORD. Paths
+/// are compared, never resolved: `..` or a symlink spelling does not match.
+pub fn command_matches(signed: &ManifestLaunch, argv: &[String], base: &Path) -> bool {
+    let ManifestLaunch::Stdio {
+        command,
+        args,
+        workdir,
+        ..
+    } = signed
+    else {
+        return false;
+    };
+    let base = match workdir {
+        Some(w) => base.join(w.as_str()),
+        None => base.to_path_buf(),
+    };
+    let signed_words: Vec<&String> = std::iter::once(command).chain(args.iter()).collect();
+    signed_words.len() == argv.len()
+        && signed_words.iter().zip(argv).all(|(s, o)| {
+            *s == o
+                || (Path::new(o).is_absolute()
+                    && RelPath::parse(s).is_ok()
+                    && Path::new(o) == base.join(s.as_str()))
+        })
+}
+
+/// A manifest without a launch configuration runs the client's command, from the snapshot:
+/// an absolute word naming a path inside `base` is moved to the same path in the snapshot, so
+/// what runs is the hashed copy, never the original tree.
+fn from_command(
+    argv: &[String],
+    base: &Path,
+    snapshot: &Path,
+    user_env: &[EnvArg],
+) -> Result<StdioLaunch, LaunchError> {
+    let moved: Vec<String> = argv
+        .iter()
+        .map(|w| match Path::new(w).strip_prefix(base) {
+            Ok(rel) if Path::new(w).is_absolute() => snapshot.join(rel).display().to_string(),
+            _ => w.clone(),
+        })
+        .collect();
+    match crate::tools::run::launch_from_argv(&moved, snapshot, user_env)
+        .map_err(LaunchError::Launch)?
+    {
+        crate::mcp::Launch::Stdio(s) => Ok(s),
+        crate::mcp::Launch::Http(h) => Err(LaunchError::NotLocal { url: h.url }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(argv: &[&str], workdir: Option<&str>) -> ManifestLaunch {
+        ManifestLaunch::Stdio {
+            command: argv[0].to_owned(),
+            args: argv[1..].iter().map(|s| (*s).to_owned()).collect(),
+            env: Default::default(),
+            env_names: Vec::new(),
+            workdir: workdir.map(|w| RelPath::parse(w).unwrap()),
+        }
+    }
+
+    fn words(w: &[&str]) -> Vec<String> {
+        w.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_command_matches_word_for_word_or_as_paths_under_the_base() {
+        let base = Path::new("/srv/weather");
+        let l = signed(&["python3", "server.py", "--stdio"], None);
+        assert!(command_matches(
+            &l,
+            &words(&["python3", "server.py", "--stdio"]),
+            base
+        ));
+        assert!(command_matches(
+            &l,
+            &words(&["python3", "/srv/weather/server.py", "--stdio"]),
+            base
+        ));
+        for bad in [
+            &["python3", "server.py"][..],
+            &["python3", "evil.py", "--stdio"],
+            &["python3", "/srv/other/server.py", "--stdio"],
+            &["python3", "/srv/weather/../weather/server.py", "--stdio"],
+            &["/usr/bin/python3", "server.py", "--stdio"],
+        ] {
+            assert!(!command_matches(&l, &words(bad), base), "{bad:?}");
+        }
+        let w = signed(&["node", "index.js"], Some("dist"));
+        assert!(command_matches(
+            &w,
+            &words(&["node", "/srv/weather/dist/index.js"]),
+            base
+        ));
+        assert!(!command_matches(
+            &w,
+            &words(&["node", "/srv/weather/index.js"]),
+            base
+        ));
+    }
+}
