@@ -250,11 +250,22 @@ fn an_unpinned_tool_is_hidden_and_its_call_never_reaches_the_server() {
             .any(|l| l["event"] == "refused" && l["name"] == "export_notes" && l["id"] == 2)
     );
     assert!(lines.iter().all(|l| l["time"].is_string()));
+    assert_eq!(lines[0]["event"], "started");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&audit).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // A second session appends to the same log; nothing earlier is lost.
+    let s = start(
+        stdio(drift(&[])),
+        drift_pins(),
+        GuardLimits::default(),
+        Some(audit.clone()),
+    );
+    s.finish();
+    let again = std::fs::read_to_string(&audit).unwrap();
+    assert!(again.starts_with(&text) && again.len() > text.len());
 }
 
 /// Scenario guard-byte-faithful.

@@ -6,7 +6,7 @@
 //! The library never prints: what the guard hides or refuses goes to an event callback and,
 //! when asked, to an append-only JSON-lines audit log.
 
-mod core;
+pub(crate) mod core;
 mod event;
 mod wire;
 
