@@ -198,6 +198,13 @@ def seed_client_configs(out):
                     write(out, "client_config", read(os.path.join(d, f)))
 
 
+def seed_policies(out):
+    for d in sorted(glob.glob(td("scenarios", "policy-*"))):
+        f = os.path.join(d, "policy.toml")
+        if os.path.exists(f):
+            write(out, "policy_file", read(f))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -210,6 +217,7 @@ def main():
     seed_framing(out)
     seed_tool_diff(out)
     seed_client_configs(out)
+    seed_policies(out)
     for target in sorted(os.listdir(out)):
         print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
 
