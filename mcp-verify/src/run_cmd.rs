@@ -75,6 +75,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let (policy, trusted_root) = match &args.policy {
         Some(path) => (Policy::load(path)?, args.trust.to_root()?),
         None => {
+            let req = args.trust.request();
+            if req.key.is_none()
+                && req.certificate_identity.is_none()
+                && req.certificate_identity_regexp.is_none()
+            {
+                anyhow::bail!(
+                    "no trust given: pass --policy FILE, --key PUB, or --certificate-identity \
+                     (or --certificate-identity-regexp) with --certificate-oidc-issuer"
+                );
+            }
             let trust = args.trust.to_trust()?;
             let root = match &trust {
                 mcpsig::verify::Trust::Key { trusted_root, .. }
