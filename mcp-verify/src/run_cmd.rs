@@ -158,7 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         if quiet && matches!(event, mcpsig::guard::GuardEvent::Started { .. }) {
             return;
         }
-        errln!("mcp-verify: guard: {}", one_line(&event.to_string()));
+        errln!("mcp-verify: {}", one_line(&event.to_string()));
     })?;
     Ok(exit_code(exit.status))
 }
