@@ -824,7 +824,10 @@ fn a_release_that_cannot_start_is_not_pinned() {
         .as_array()
         .or_else(|| doc["pins"].as_array())
         .unwrap_or_else(|| panic!("{doc}"));
-    assert!(records.is_empty(), "a release that never started was pinned: {doc}");
+    assert!(
+        records.is_empty(),
+        "a release that never started was pinned: {doc}"
+    );
     // Given the variable as `--env NAME=VALUE` (what the hint says), the release starts and is
     // pinned.
     let out = ws.run_and_close(&v1, &["--key", &key, "--env", "NEEDED_TOKEN=x"]);
