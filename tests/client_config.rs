@@ -597,6 +597,7 @@ const SCENARIOS: &[&str] = &[
     "config-wrap-read-only",
     "config-wrap-symlink",
     "config-wrap-without-trust",
+    "config-wrapped-accepts-every-change",
     "config-wrapped-bundle-missing",
     "config-wrapped-command-not-signed",
 ];

@@ -814,6 +814,33 @@ fn client_lines_the_guard_cannot_decide_on_are_answered_not_forwarded() {
         -32600,
         "call-without-id",
     );
+    // The guard reads names as the server does: escapes decoded, positional params read.
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":20,"method":"tools\/call","params":{"name":"export\u005fnotes"}}"#,
+        -32602,
+        "unpinned",
+    );
+    check(
+        &mut s,
+        r#"{"jsonrpc":"2.0","id":21,"method":"tools/call","params":["export_notes"]}"#,
+        -32602,
+        "unpinned",
+    );
+    // A byte-order mark, or a second message after a lone CR (a line break to a reader with
+    // universal newlines), makes the line no JSON: refused whole, nothing forwarded.
+    check(
+        &mut s,
+        "\u{feff}{\"jsonrpc\":\"2.0\",\"id\":22,\"method\":\"tools/call\",\"params\":{\"name\":\"export_notes\"}}",
+        -32700,
+        "not-json",
+    );
+    check(
+        &mut s,
+        "{\"jsonrpc\":\"2.0\",\"id\":23,\"method\":\"ping\"}\r{\"jsonrpc\":\"2.0\",\"id\":24,\"method\":\"tools/call\",\"params\":{\"name\":\"export_notes\"}}",
+        -32700,
+        "not-json",
+    );
     // The server hangs on tools/list: requests pile up to the bound.
     s.send(r#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
     check(
@@ -841,7 +868,8 @@ fn client_lines_the_guard_cannot_decide_on_are_answered_not_forwarded() {
     assert!(
         !received.iter().any(|l| l.contains("export_notes")
             || l.contains("not json")
-            || l.contains("\"id\":7")),
+            || l.contains("\"id\":7")
+            || l.contains("\"id\":23")),
         "{received:?}"
     );
 }

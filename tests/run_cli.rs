@@ -84,6 +84,22 @@ impl Ws {
         key: &str,
         extra: &str,
     ) -> PathBuf {
+        self.release_with(version, tag, previous, drift, key, extra, &[])
+    }
+
+    /// [`Ws::release`] whose launch configuration also names `env_names` (`envNames`: the
+    /// caller's values are passed); the tools are captured with each set to `x`.
+    #[allow(clippy::too_many_arguments)]
+    fn release_with(
+        &self,
+        version: &str,
+        tag: &str,
+        previous: Option<&Path>,
+        drift: &str,
+        key: &str,
+        extra: &str,
+        env_names: &[&str],
+    ) -> PathBuf {
         // The bundle sits in the server's folder, as published: `run`'s default directory.
         let rel = self.path().join("rel").join(format!("{version}-{tag}"));
         std::fs::create_dir_all(&rel).unwrap();
@@ -109,8 +125,12 @@ impl Ws {
         if let Some(p) = &prev {
             args.extend(["--previous", p]);
         }
+        for n in env_names {
+            args.extend(["--env-name", n]);
+        }
         assert_ok(&run_in("mcp-sign", &args, &rel, &[]));
         let drift_env = format!("DRIFT={drift}");
+        let captured: Vec<(&str, &str)> = env_names.iter().map(|n| (*n, "x")).collect();
         assert_ok(&run_in(
             "mcp-sign",
             &[
@@ -122,7 +142,7 @@ impl Ws {
                 &drift_env,
             ],
             &rel,
-            &[],
+            &captured,
         ));
         let key = self.path().join(key).display().to_string();
         assert_ok(&run_in(
@@ -826,6 +846,47 @@ fn a_client_closing_its_input_after_a_call_still_gets_the_answer() {
         answer["result"]["content"][0]["text"], "called read_note é",
         "{answer}"
     );
+}
+
+/// Scenario run-unstartable-release-not-pinned.
+#[test]
+fn a_release_that_cannot_start_is_not_pinned() {
+    assert_eq!(
+        expected("run-unstartable-release-not-pinned"),
+        "error missing-env"
+    );
+    let ws = Ws::new();
+    let v1 = ws.release_with("1.0.0", "a", None, "", "a.key", "", &["NEEDED_TOKEN"]);
+    let key = ws.pub_key("a.key");
+    // The signed launch names a variable this environment does not set: nothing starts (exit
+    // 2), and the pin store must not hold the release the user could not run.
+    let out = ws.run_and_close(&v1, &["--key", &key]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("NEEDED_TOKEN"), "{err}");
+    assert!(out.stdout.is_empty(), "stdout must carry only MCP: {out:?}");
+    assert!(!ws.marker().exists(), "the server started");
+    let mut cmd = Command::new(bin("mcp-verify"));
+    cmd.args(["pins", "list", "--json"]);
+    for (k, v) in ws.env() {
+        cmd.env(k, v);
+    }
+    let listed = run_bounded(cmd);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed.stderr));
+    let doc: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let records = doc
+        .as_array()
+        .or_else(|| doc["pins"].as_array())
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert!(
+        records.is_empty(),
+        "a release that never started was pinned: {doc}"
+    );
+    // Given the variable as `--env NAME=VALUE` (what the hint says), the release starts and is
+    // pinned.
+    let out = ws.run_and_close(&v1, &["--key", &key, "--env", "NEEDED_TOKEN=x"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(ws.marker().exists());
 }
 
 #[test]

@@ -70,6 +70,8 @@ pub enum Note {
     EnvFile,
     /// An `env` name `run` refuses to pass (a credential, reserved or invalid name).
     EnvName { name: String },
+    /// A wrapped entry passes `--accept` on every launch: it is not covered.
+    AcceptsEveryChange,
 }
 
 impl std::fmt::Display for Note {
@@ -92,6 +94,11 @@ impl std::fmt::Display for Note {
             ),
             Note::EnvFile => f.write_str(
                 "it reads variables from an `envFile`, which `run` cannot pass on: not wrapped",
+            ),
+            Note::AcceptsEveryChange => f.write_str(
+                "it passes `--accept` to `run` on every launch, which approves every permission \
+                 change of a new release unseen: remove `--accept` (approve a release once, by \
+                 hand)",
             ),
             Note::EnvName { name } => write!(
                 f,
@@ -350,6 +357,10 @@ fn judge_wrapped(
         }
     };
     r.server = Some(c.server.clone());
+    if w.accept {
+        r.notes.push(Note::AcceptsEveryChange);
+        return;
+    }
     match w.original.as_deref().and_then(<[String]>::split_first) {
         // `run` launches the words after `--`: they must be the signed launch.
         Some((command, args)) => {

@@ -270,6 +270,7 @@ impl StdioEntry {
             bundle: PathBuf::from(bundle),
             dir,
             original,
+            accept: options.iter().any(|a| a == "--accept"),
         })
     }
 }
@@ -283,6 +284,8 @@ pub struct Wrapped {
     /// The command after `--`, which `run` launches and `--unwrap` restores; `None` when `run`
     /// launches the manifest's own command.
     pub original: Option<Vec<String>>,
+    /// It passes `--accept`: every release's permission changes are approved unseen.
+    pub accept: bool,
 }
 
 /// A client configuration as read: its servers, and the document they came from (kept whole,

@@ -1,8 +1,9 @@
 //! What `mcp-verify run` decides before anything starts, in the order of DESIGN.md's launch flow:
 //! the policy (signer, version, age, revocation) over a bundle whose every artifact is re-hashed
-//! into the launch store, the command the client asked for held to the signed launch, the pin
-//! store (rollback, signer change, permission changes), then the launch built from the snapshot.
-//! Nothing is started here; a [`Ready`] is what the guard starts.
+//! into the launch store, the command the client asked for held to the signed launch, the
+//! launch built from the snapshot, then the pin store (rollback, signer change, permission
+//! changes), last, so that a release that cannot start is never recorded. Nothing is started
+//! here; a [`Ready`] is what the guard starts.
 
 use std::path::{Path, PathBuf};
 
@@ -167,6 +168,13 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
             None => {}
         }
     }
+    // Built before the pin store is written: a release that cannot start (a signed `envNames`
+    // variable unset, a command leaving the snapshot) is never recorded, so it cannot hold the
+    // user to its version.
+    let launch = match &manifest.launch {
+        Some(_) => prepare(&manifest, &snapshot, req.user_env)?,
+        None => from_command(req.command, &base, &snapshot, req.user_env)?,
+    };
     let admission = req.pin_store.admit(&AdmitRequest {
         manifest: &manifest,
         signer: &signer,
@@ -182,10 +190,6 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
         decision.report.manifest = None;
         return Ok(decision);
     }
-    let launch = match &manifest.launch {
-        Some(_) => prepare(&manifest, &snapshot, req.user_env)?,
-        None => from_command(req.command, &base, &snapshot, req.user_env)?,
-    };
     decision.ready = Some(Ready {
         launch,
         pins,

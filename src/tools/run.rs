@@ -31,6 +31,10 @@ pub fn launch_from_manifest(
             let mut vars: Vec<(String, String)> =
                 env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             for name in env_names {
+                // A value the user passes (`--env NAME=VALUE`) is added below and wins anyway.
+                if user_env.iter().any(|a| a.name() == name) {
+                    continue;
+                }
                 let value = std::env::var(name)
                     .map_err(|_| ToolsError::MissingEnv { name: name.clone() })?;
                 vars.push((name.clone(), value));
