@@ -506,6 +506,55 @@ fn accept_approves_and_records_the_permission_changes() {
     assert_eq!(again.outcome, Outcome::Unchanged);
 }
 
+/// `m` launched as the drift server, taking `names` from the caller's environment.
+fn with_env_names(mut m: Manifest, names: &[&str]) -> Manifest {
+    m.launch = Some(mcpsig::manifest::Launch::Stdio {
+        command: "python3".into(),
+        args: vec!["drift-server.py".into()],
+        env: BTreeMap::new(),
+        env_names: names.iter().map(|n| (*n).to_owned()).collect(),
+        workdir: None,
+    });
+    m
+}
+
+/// Scenario pin-new-env-name-needs-approval.
+#[test]
+fn a_release_asking_for_a_new_variable_needs_approval() {
+    let w = Work::new();
+    let key = PrivateKey::generate().unwrap();
+    let v1 = with_env_names(w.manifest("1.0.0", None, pins("")), &["NOTES_DIR"]);
+    admit(&w, &v1, &key, false, true).unwrap();
+    let before = read(&w.record());
+    // Same tools, but the new release takes a token from the caller's environment.
+    let v2 = with_env_names(
+        w.manifest("1.1.0", Some(&v1), pins("")),
+        &["NOTES_DIR", "GITHUB_TOKEN"],
+    );
+    let bundle = sign(&v2, &key);
+    let got = admit_in(&w.store(), &w.tree(), &bundle, &key, false, true);
+    expect("pin-new-env-name-needs-approval", &got);
+    let a = got.unwrap();
+    assert_eq!(reasons(&a), [Reason::NeedsApproval]);
+    assert!(
+        a.problems[0].message.contains("GITHUB_TOKEN"),
+        "{:?}",
+        a.problems
+    );
+    assert!(!a.problems[0].message.contains("NOTES_DIR"));
+    assert_eq!(a.new_env_names, ["GITHUB_TOKEN"]);
+    assert_eq!(read(&w.record()), before, "a refusal changed the store");
+    // Approved: recorded with the approval, and the next release asking for the same is fine.
+    let ok = admit_in(&w.store(), &w.tree(), &bundle, &key, true, true).unwrap();
+    assert_eq!(ok.outcome, Outcome::Approved);
+    let rec = w.store().show(&ServerName::parse(NAME).unwrap()).unwrap();
+    assert_eq!(rec.env_names, ["GITHUB_TOKEN", "NOTES_DIR"]);
+    assert_eq!(rec.approvals.last().unwrap().env_names, ["GITHUB_TOKEN"]);
+    let v3 = with_env_names(w.manifest("1.2.0", Some(&v2), pins("")), &["GITHUB_TOKEN"]);
+    let next = admit(&w, &v3, &key, false, true).unwrap();
+    assert_eq!(next.outcome, Outcome::Upgraded, "{:?}", next.problems);
+}
+
 /// Scenario pin-store-corrupt-left-alone.
 #[test]
 fn a_corrupt_record_is_reported_and_left_alone() {

@@ -109,6 +109,10 @@ pub struct Approval {
     pub approved_at: Timestamp,
     /// The changes that needed the approval.
     pub changes: Vec<ChangeSummary>,
+    /// Environment variables the release newly takes from the caller's environment
+    /// (its launch's `envNames`), approved with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_names: Vec<String>,
 }
 
 /// What the store keeps for one server name.
@@ -124,6 +128,11 @@ pub struct PinRecord {
     pub manifest_digest: Digest,
     /// That release's tool pins, in full (a later release is compared with them).
     pub tools: Option<ToolPins>,
+    /// That release's launch `envNames`, sorted: the variables it takes from the caller's
+    /// environment (they may carry secrets). A later release asking for another needs approval.
+    /// Absent in records written before this field existed: read as none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_names: Vec<String>,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub approvals: Vec<Approval>,

@@ -73,6 +73,10 @@ pub struct Admission {
     pub pinned: Option<PinnedRelease>,
     /// The definitions' differences from the pinned release (for a newer release).
     pub changes: Vec<Change>,
+    /// Variables a newer release takes from the caller's environment that the pinned one did
+    /// not (they need approval like a new tool).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_env_names: Vec<String>,
 }
 
 /// An admission and the record to write (none when nothing changes or the release is refused).
@@ -136,6 +140,7 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
         warnings: Vec::new(),
         pinned: None,
         changes: Vec::new(),
+        new_env_names: Vec::new(),
     };
     let Some(rec) = stored else {
         admission.outcome = Outcome::FirstUse;
@@ -147,6 +152,7 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
             version: m.server.version.clone(),
             manifest_digest: digest,
             tools: m.tools.clone(),
+            env_names: env_names(m),
             first_seen: input.now,
             last_seen: input.now,
             approvals: Vec::new(),
@@ -281,6 +287,26 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
             ),
         ));
     }
+    // A variable the pinned release did not take from the caller's environment may carry a
+    // secret (a token, a key): asking for it is a permission change like a new tool.
+    let new_env: Vec<String> = env_names(m)
+        .into_iter()
+        .filter(|n| !rec.env_names.contains(n))
+        .collect();
+    if !new_env.is_empty() && !input.accept {
+        admission.problems.push(problem(
+            Reason::NeedsApproval,
+            format!(
+                "version {} of `{}` takes variables from your environment that the pinned \
+                 release did not ({}); they may carry secrets: review them and pass --accept to \
+                 approve",
+                m.server.version,
+                m.server.name,
+                new_env.join(", ")
+            ),
+        ));
+    }
+    admission.new_env_names = new_env.clone();
     if !admission.problems.is_empty() {
         return Decision {
             admission,
@@ -291,8 +317,9 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
     write.version = m.server.version.clone();
     write.manifest_digest = digest.clone();
     write.tools = m.tools.clone();
+    write.env_names = env_names(m);
     write.last_seen = input.now;
-    if to_approve.is_empty() {
+    if to_approve.is_empty() && new_env.is_empty() {
         admission.outcome = Outcome::Upgraded;
     } else {
         admission.outcome = Outcome::Approved;
@@ -301,6 +328,7 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
             manifest_digest: digest,
             approved_at: input.now,
             changes: to_approve,
+            env_names: new_env,
         });
         let excess = write.approvals.len().saturating_sub(MAX_APPROVALS);
         write.approvals.drain(..excess);
@@ -310,6 +338,17 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
         admission,
         write: Some(write),
     }
+}
+
+/// The launch's `envNames`, sorted and deduplicated (none for a manifest without a stdio launch).
+fn env_names(m: &Manifest) -> Vec<String> {
+    let mut names = match &m.launch {
+        Some(crate::manifest::Launch::Stdio { env_names, .. }) => env_names.clone(),
+        _ => Vec::new(),
+    };
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The definitions' differences, each marked with whether it needs approval. A side without
