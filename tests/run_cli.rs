@@ -889,6 +889,62 @@ fn a_release_that_cannot_start_is_not_pinned() {
     assert!(ws.marker().exists());
 }
 
+/// Scenario run-unsigned-command-warned.
+#[test]
+fn a_manifest_without_a_launch_runs_the_given_command_with_a_warning() {
+    assert_eq!(expected("run-unsigned-command-warned"), "accept");
+    let ws = Ws::new();
+    let rel = ws.path().join("rel/nolaunch");
+    std::fs::create_dir_all(&rel).unwrap();
+    std::fs::copy(
+        root().join("tests/servers/drift-server.py"),
+        rel.join("drift-server.py"),
+    )
+    .unwrap();
+    for args in [
+        &[
+            "init",
+            "--name",
+            NAME,
+            "--version",
+            "1.0.0",
+            "--dir",
+            ".",
+            "-o",
+            "mcp-manifest.json",
+        ][..],
+        &[
+            "tools",
+            "mcp-manifest.json",
+            "--dir",
+            ".",
+            "--",
+            "python3",
+            "drift-server.py",
+        ],
+        &["sign", "--key", "../../a.key", "mcp-manifest.json"],
+    ] {
+        assert_ok(&run_in("mcp-sign", args, &rel, &[]));
+    }
+    let bundle = rel.join("mcp-manifest.sigstore.json");
+    // The absolute path of the server file is moved into the snapshot (unit-tested in
+    // launch::run): the tree's own copy is never what runs.
+    let abs = rel.join("drift-server.py").display().to_string();
+    let mut c = ws.spawn_run(
+        &bundle,
+        &["--key", &ws.pub_key("a.key"), "--", "python3", &abs],
+        &[],
+    );
+    c.initialize();
+    assert_eq!(c.tool_names().len(), 3);
+    let (code, err) = c.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("warning: the manifest signs no launch command"),
+        "{err}"
+    );
+}
+
 #[test]
 fn every_run_scenario_is_run_here() {
     let me = std::fs::read_to_string(root().join("tests/run_cli.rs")).unwrap();

@@ -149,6 +149,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             },
         );
     };
+    for w in &decision.warnings {
+        errln!("warning: {}", one_line(&w.to_string()));
+    }
     if !args.quiet {
         errln!(
             "mcp-verify: verified {who}; starting it from {}",

@@ -20,10 +20,6 @@ pub const MAX_SEARCH_ENTRIES: usize = 10_000;
 
 /// Commands that fetch the code they run when they start: the signed manifest pins their
 /// words, not what they download.
-const PACKAGE_RUNNERS: &[&str] = &[
-    "npx", "npm", "pnpx", "pnpm", "yarn", "bunx", "bun", "uvx", "uv", "pipx", "docker", "podman",
-];
-
 #[derive(Debug, Clone)]
 pub struct ReportRequest {
     pub config: PathBuf,
@@ -398,8 +394,7 @@ fn judge_wrapped(
 }
 
 fn package_runner(command: &str) -> Option<String> {
-    let name = Path::new(command).file_name()?.to_str()?;
-    PACKAGE_RUNNERS.contains(&name).then(|| name.to_owned())
+    crate::launch::package_runner(command)
 }
 
 /// The directory relative words of a signed launch are resolved against: the entry's `cwd`

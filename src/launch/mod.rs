@@ -5,7 +5,10 @@
 
 pub mod run;
 
-pub use run::{Decision, Ready, RunError, RunRequest, command_matches, decide};
+pub use run::{
+    Decision, PACKAGE_RUNNERS, Ready, RunError, RunRequest, RunWarning, command_matches, decide,
+    package_runner,
+};
 
 use crate::manifest::{Artifact, Launch as ManifestLaunch, Manifest};
 use crate::mcp::{Launch, StdioLaunch};

@@ -56,6 +56,35 @@ pub struct Ready {
     pub manifest: Verified<Manifest>,
 }
 
+/// Programs that fetch code when they start (`npx pkg`, `uvx pkg`, `docker run image`): a
+/// signed launch through one of them pins the command's words, not the code it will fetch.
+pub const PACKAGE_RUNNERS: &[&str] = &[
+    "npx", "npm", "pnpx", "pnpm", "yarn", "bunx", "bun", "uvx", "uv", "pipx", "docker", "podman",
+];
+
+/// The package runner a command names (by its file name), if it is one.
+pub fn package_runner(command: &str) -> Option<String> {
+    let name = Path::new(command).file_name()?.to_str()?;
+    PACKAGE_RUNNERS.contains(&name).then(|| name.to_owned())
+}
+
+/// What the user should know about a launch that may proceed: what runs is not entirely the
+/// verified snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunWarning {
+    #[error(
+        "the signed launch starts `{runner}`, which fetches code when it starts: the signature \
+         covers the command's words and the pinned files, not what `{runner}` downloads"
+    )]
+    PackageRunner { runner: String },
+    #[error(
+        "the manifest signs no launch command: the command given after `--` runs (from the \
+         verified snapshot), but the publisher did not sign it"
+    )]
+    CommandNotSigned,
+}
+
 /// The decision. `ready` is `Some` exactly when `report.verified` is true.
 #[derive(Debug)]
 pub struct Decision {
@@ -66,6 +95,8 @@ pub struct Decision {
     /// What the pin store said, once the policy held.
     pub admission: Option<Admission>,
     pub ready: Option<Ready>,
+    /// Said before the server starts; they do not stop it.
+    pub warnings: Vec<RunWarning>,
 }
 
 impl Decision {
@@ -120,6 +151,7 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
         rule: outcome.rule,
         admission: None,
         ready: None,
+        warnings: Vec::new(),
     };
     let Some(manifest) = decision.report.manifest.clone() else {
         return Ok(decision);
@@ -173,8 +205,14 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
     // user to its version.
     let launch = match &manifest.launch {
         Some(_) => prepare(&manifest, &snapshot, req.user_env)?,
-        None => from_command(req.command, &base, &snapshot, req.user_env)?,
+        None => {
+            decision.warnings.push(RunWarning::CommandNotSigned);
+            from_command(req.command, &base, &snapshot, req.user_env)?
+        }
     };
+    if let Some(runner) = package_runner(&launch.program) {
+        decision.warnings.push(RunWarning::PackageRunner { runner });
+    }
     let admission = req.pin_store.admit(&AdmitRequest {
         manifest: &manifest,
         signer: &signer,
@@ -277,6 +315,30 @@ mod tests {
 
     fn words(w: &[&str]) -> Vec<String> {
         w.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn an_unsigned_command_runs_the_snapshot_copies_of_paths_under_the_base() {
+        let l = from_command(
+            &words(&["python3", "/srv/wx/server.py", "/etc/hosts", "rel.py"]),
+            Path::new("/srv/wx"),
+            Path::new("/data/store/trees/ab"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(l.program, "python3");
+        assert_eq!(
+            l.args,
+            ["/data/store/trees/ab/server.py", "/etc/hosts", "rel.py"]
+        );
+        assert_eq!(l.cwd.as_deref(), Some(Path::new("/data/store/trees/ab")));
+    }
+
+    #[test]
+    fn package_runners_are_known_by_file_name() {
+        assert_eq!(package_runner("/usr/bin/npx").as_deref(), Some("npx"));
+        assert_eq!(package_runner("uvx").as_deref(), Some("uvx"));
+        assert_eq!(package_runner("python3"), None);
     }
 
     #[test]
