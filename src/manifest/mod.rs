@@ -445,8 +445,10 @@ impl Manifest {
 
     /// RFC 8785 bytes of the manifest.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        crate::canonical::to_vec(&value).unwrap_or_default()
+        crate::canonical::to_vec_of(self).unwrap_or_else(|| {
+            let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+            crate::canonical::to_vec(&value).unwrap_or_default()
+        })
     }
 
     /// The digest another release's `previous` field names this manifest by.
