@@ -292,7 +292,11 @@ mod ser {
         fn serialize_tuple(self, len: usize) -> Result<Seq<'a>, Unsupported> {
             self.serialize_seq(Some(len))
         }
-        fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<Seq<'a>, Unsupported> {
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            len: usize,
+        ) -> Result<Seq<'a>, Unsupported> {
             self.serialize_seq(Some(len))
         }
         fn serialize_tuple_variant(

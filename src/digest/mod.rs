@@ -109,9 +109,7 @@ impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Written without allocating: trees print (and serialize) one digest per entry.
         let mut buf = [0u8; 2 * 64];
-        let hex = buf
-            .get_mut(..2 * self.bytes.len())
-            .ok_or(fmt::Error)?;
+        let hex = buf.get_mut(..2 * self.bytes.len()).ok_or(fmt::Error)?;
         hex::encode_to_slice(&self.bytes, hex).map_err(|_| fmt::Error)?;
         f.write_str(self.alg.name())?;
         f.write_str(":")?;

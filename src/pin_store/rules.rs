@@ -190,11 +190,12 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
             // `lastSeen` is kept to the hour: a relaunch within it leaves the record as it is
             // (no rewrite, no fsync on every start of an unchanged server).
             let age = input.now.0.signed_duration_since(rec.last_seen.0);
-            let write = (age < chrono::Duration::zero() || age >= LAST_SEEN_GRANULARITY).then(|| {
-                let mut write = rec.clone();
-                write.last_seen = input.now;
-                write
-            });
+            let write =
+                (age < chrono::Duration::zero() || age >= LAST_SEEN_GRANULARITY).then(|| {
+                    let mut write = rec.clone();
+                    write.last_seen = input.now;
+                    write
+                });
             return Decision { admission, write };
         }
         Order::Same | Order::SamePrecedence => {

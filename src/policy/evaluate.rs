@@ -264,9 +264,10 @@ fn choose_signer<'r>(
     if let [only] = candidates {
         return Some(*only);
     }
-    candidates.iter().copied().find(|c| {
-        crate::verify::check_signature(bundle, &c.trust(req.trusted_root)).is_ok()
-    })
+    candidates
+        .iter()
+        .copied()
+        .find(|c| crate::verify::check_signature(bundle, &c.trust(req.trusted_root)).is_ok())
 }
 
 /// The rule's own constraints on a verified manifest.
