@@ -497,7 +497,7 @@ pub(crate) fn check_signature(bundle: &Bundle, trust: &Trust) -> Result<SignerSu
         },
     };
     let verified =
-        verify_bundle(&bundle, None, &opts).map_err(|e| match (&other_key_hint, &e) {
+        verify_bundle(bundle, None, &opts).map_err(|e| match (&other_key_hint, &e) {
             (Some(msg), crate::sigstore::SigstoreError::BadSignature { .. }) => {
                 Problem::new(Reason::UntrustedSigner, msg.clone())
             }
