@@ -107,7 +107,26 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.alg.name(), self.hex())
+        // Written without allocating: trees print (and serialize) one digest per entry.
+        let mut buf = [0u8; 2 * 64];
+        let hex = buf.get_mut(..2 * self.bytes.len()).ok_or(fmt::Error)?;
+        hex::encode_to_slice(&self.bytes, hex).map_err(|_| fmt::Error)?;
+        f.write_str(self.alg.name())?;
+        f.write_str(":")?;
+        f.write_str(std::str::from_utf8(hex).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Digest {
+    /// Appends `ALGORITHM:HEX` (the `Display` form) to `out`.
+    pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.extend_from_slice(self.alg.name().as_bytes());
+        out.push(b':');
+        for b in &self.bytes {
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        }
     }
 }
 

@@ -32,8 +32,8 @@ use std::sync::{Arc, Mutex};
 pub const MAX_ENTRIES: usize = 1_000_000;
 
 /// One pinned entry of a tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "RawEntry", into = "RawEntry")]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawEntry")]
 pub struct Entry {
     pub path: RelPath,
     pub kind: EntryKind,
@@ -61,7 +61,7 @@ impl EntryKind {
 }
 
 /// The JSON shape of an entry; turned into `Entry` only when it is consistent.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     path: RelPath,
@@ -111,30 +111,48 @@ impl TryFrom<RawEntry> for Entry {
     }
 }
 
-impl From<Entry> for RawEntry {
-    fn from(e: Entry) -> RawEntry {
-        match e.kind {
+/// The same JSON shape, written from a borrowed entry (a tree's entries are serialized without
+/// being cloned).
+#[derive(Serialize)]
+struct RawEntryRef<'a> {
+    path: &'a RelPath,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    digest: Option<&'a Digest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    executable: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw = match &self.kind {
             EntryKind::File {
                 digest,
                 size,
                 executable,
-            } => RawEntry {
-                path: e.path,
-                kind: "file".into(),
+            } => RawEntryRef {
+                path: &self.path,
+                kind: "file",
                 digest: Some(digest),
-                size: Some(size),
-                executable: Some(executable),
+                size: Some(*size),
+                executable: Some(*executable),
                 target: None,
             },
-            EntryKind::Symlink { target } => RawEntry {
-                path: e.path,
-                kind: "symlink".into(),
+            EntryKind::Symlink { target } => RawEntryRef {
+                path: &self.path,
+                kind: "symlink",
                 digest: None,
                 size: None,
                 executable: None,
                 target: Some(target),
             },
-        }
+        };
+        raw.serialize(s)
     }
 }
 
@@ -746,8 +764,10 @@ pub fn tree_digest(entries: &[Entry]) -> Digest {
                 size,
                 executable,
             } => {
-                out.extend_from_slice(b"{\"digest\":");
-                write_string(&digest.to_string(), &mut out);
+                // A digest's text (`sha256:` and lowercase hex) needs no escaping.
+                out.extend_from_slice(b"{\"digest\":\"");
+                digest.write_text(&mut out);
+                out.push(b'"');
                 out.extend_from_slice(if *executable {
                     b",\"executable\":true"
                 } else {

@@ -445,8 +445,10 @@ impl Manifest {
 
     /// RFC 8785 bytes of the manifest.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        crate::canonical::to_vec(&value).unwrap_or_default()
+        crate::canonical::to_vec_of(self).unwrap_or_else(|| {
+            let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+            crate::canonical::to_vec(&value).unwrap_or_default()
+        })
     }
 
     /// The digest another release's `previous` field names this manifest by.
@@ -470,6 +472,37 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_bytes_are_those_of_the_json_value() {
+        let mut m: Manifest = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 1,
+            "server": {"name": "io.github.acme/wx", "version": "1.0.0"},
+            "issuedAt": "2026-11-24T12:00:00Z",
+            "artifacts": [{"kind": "file", "name": "a.tgz", "digest": format!("sha256:{}", "0".repeat(64)), "size": 1}],
+        }))
+        .unwrap();
+        let entries = vec![
+            tree::Entry {
+                path: RelPath::parse("lib/a \"é\".js").unwrap(),
+                kind: tree::EntryKind::File {
+                    digest: Digest::sha256_of(b"a"),
+                    size: 1,
+                    executable: true,
+                },
+            },
+            tree::Entry {
+                path: RelPath::parse("lib/b.js").unwrap(),
+                kind: tree::EntryKind::Symlink {
+                    target: "a \"é\".js".to_owned(),
+                },
+            },
+        ];
+        m.artifacts
+            .push(Artifact::directory("srv".to_owned(), Vec::new(), entries));
+        let via_value = crate::canonical::to_vec(&serde_json::to_value(&m).unwrap()).unwrap();
+        assert_eq!(m.canonical_bytes(), via_value);
+    }
 
     #[test]
     fn server_names() {

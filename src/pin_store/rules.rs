@@ -15,6 +15,9 @@ use crate::reason::Reason;
 use crate::tools::diff::{DiffCode, ToolDiff, diff};
 use crate::verify::Problem;
 
+/// How stale `lastSeen` may grow before admitting the unchanged release rewrites it.
+pub const LAST_SEEN_GRANULARITY: chrono::Duration = chrono::Duration::hours(1);
+
 /// What the store decided about a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -190,12 +193,16 @@ pub(super) fn decide(stored: Option<&PinRecord>, input: &Input) -> Decision {
         Order::Same if digest == rec.manifest_digest => {
             admission.outcome = Outcome::Unchanged;
             admission.admitted = true;
-            let mut write = rec.clone();
-            write.last_seen = input.now;
-            return Decision {
-                admission,
-                write: Some(write),
-            };
+            // `lastSeen` is kept to the hour: a relaunch within it leaves the record as it is
+            // (no rewrite, no fsync on every start of an unchanged server).
+            let age = input.now.0.signed_duration_since(rec.last_seen.0);
+            let write =
+                (age < chrono::Duration::zero() || age >= LAST_SEEN_GRANULARITY).then(|| {
+                    let mut write = rec.clone();
+                    write.last_seen = input.now;
+                    write
+                });
+            return Decision { admission, write };
         }
         Order::Same | Order::SamePrecedence => {
             let p = problem(
@@ -591,9 +598,33 @@ mod tests {
         let first = run(None, &v1, false, false);
         assert_eq!(first.admission.outcome, Outcome::FirstUse);
         let rec = first.write.unwrap();
-        // Same release: unchanged, last seen moves.
+        // Same release: unchanged; within the hour the record is left as it is, an hour later
+        // (or with the clock set back) last seen moves.
         let same = run(Some(&rec), &v1, false, true);
         assert_eq!(same.admission.outcome, Outcome::Unchanged);
+        assert!(same.write.is_none());
+        for (shift, moves) in [
+            (LAST_SEEN_GRANULARITY - chrono::Duration::seconds(1), false),
+            (LAST_SEEN_GRANULARITY, true),
+            (-chrono::Duration::seconds(1), true),
+        ] {
+            let later = decide(
+                Some(&rec),
+                &Input {
+                    manifest: &v1,
+                    signer: key('a'),
+                    require_chain: true,
+                    accept: false,
+                    now: Timestamp(now().0 + shift),
+                },
+            );
+            assert_eq!(later.admission.outcome, Outcome::Unchanged);
+            assert_eq!(
+                later.write.map(|w| w.last_seen),
+                moves.then(|| Timestamp(now().0 + shift)),
+                "{shift}"
+            );
+        }
         // Another signer: refused whatever else holds, accept or not.
         let other = decide(
             Some(&rec),

@@ -58,9 +58,11 @@ pub fn verify(req: &PolicyRequest) -> Result<PolicyOutcome, VerifyError> {
             ));
         }
     };
-    // The name is read before the signature is checked only to pick the rule; everything
-    // decided from it is re-read from the verified payload below.
-    let Some(name) = claimed_name(&bundle) else {
+    // The statement is read (strictly, once) before the signature is checked only to pick the
+    // rule by the name it claims; `verify_parsed` trusts it only once the signature over the
+    // same payload held, and everything decided is read from the manifest it returns.
+    let statement = statement(&bundle);
+    let Some(name) = statement.as_ref().and_then(claimed_name) else {
         return Ok(rejected(
             Reason::MalformedStatement,
             "the bundle's payload names no server (not an mcpsig manifest statement)".to_owned(),
@@ -83,42 +85,47 @@ pub fn verify(req: &PolicyRequest) -> Result<PolicyOutcome, VerifyError> {
         Ok(c) => c,
         Err((reason, message)) => return Ok(rejected(reason, message, Some(matched))),
     };
-    let Some(signer) = choose_signer(req, &candidates)? else {
+    let Some(signer) = choose_signer(req, &bundle, &candidates) else {
         // Every candidate failed: the first one's report says why.
-        let mut report = crate::verify::verify(&crate::verify::Request {
-            bundle: req.bundle,
-            trust: &candidates[0].trust(req.trusted_root),
-            now: req.now,
-            checks: Checks {
+        let mut report = crate::verify::verify_parsed(
+            &bundle,
+            None,
+            &candidates[0].trust(req.trusted_root),
+            req.now,
+            &Checks {
                 signature_only: true,
                 ..Checks::default()
             },
-        })?;
+        )?
+        .report;
         report.signature_only = req.checks.signature_only;
         report.manifest = None;
         return Ok(outcome(report, Some(matched)));
     };
-    let mut report = crate::verify::verify(&crate::verify::Request {
-        bundle: req.bundle,
-        trust: &signer.trust(req.trusted_root),
-        now: req.now,
-        checks: req.checks.clone(),
-    })?;
-    let (Some(summary), Some(_)) = (report.signer.clone(), &report.server) else {
-        // The signature or the statement failed: nothing more to judge.
-        report.manifest = None;
+    let signed = crate::verify::verify_parsed(
+        &bundle,
+        statement,
+        &signer.trust(req.trusted_root),
+        req.now,
+        &req.checks,
+    )?;
+    let mut report = signed.report;
+    let summary = report.signer.clone();
+    // The signature held over this payload: the manifest read from it is the signed one.
+    let manifest = match (&report.manifest, &signed.unverified) {
+        (Some(verified), _) => verified.get(),
+        (None, Some(unverified)) => unverified,
+        (None, None) => {
+            // The signature or the statement failed: nothing more to judge.
+            return Ok(outcome(report, Some(matched)));
+        }
+    };
+    let Some(summary) = summary else {
         return Ok(outcome(report, Some(matched)));
     };
-    // The signature held over this payload: the manifest read from it is the signed one.
-    let Some(manifest) = signed_manifest(&bundle) else {
-        report.problems.push(Problem::new(
-            Reason::MalformedManifest,
-            "the signed manifest cannot be read again",
-        ));
-        return Ok(finish(report, matched));
-    };
+    let mut problems = Vec::new();
     if manifest.server.name != name {
-        report.problems.push(Problem::new(
+        problems.push(Problem::new(
             Reason::MalformedStatement,
             format!(
                 "the bundle's server name changed between reads (`{name}`, then `{}`)",
@@ -126,20 +133,21 @@ pub fn verify(req: &PolicyRequest) -> Result<PolicyOutcome, VerifyError> {
             ),
         ));
     }
-    check_rule(rule, &manifest, &summary, req.now, &mut report.problems);
+    check_rule(rule, manifest, &summary, req.now, &mut problems);
     if let Some(source) = req.policy.revocation() {
         match revocation::load(source, req.trusted_root, req.now, req.revocation) {
             Ok(list) => {
                 if let Some(why) = list.revokes(&summary, &manifest.digest()) {
-                    report.problems.push(Problem::new(Reason::Revoked, why));
+                    problems.push(Problem::new(Reason::Revoked, why));
                 }
             }
-            Err(e) => report.problems.push(Problem::new(
+            Err(e) => problems.push(Problem::new(
                 Reason::RevocationStale,
                 crate::error_chain(&e),
             )),
         }
     }
+    report.problems.extend(problems);
     Ok(finish(report, matched))
 }
 
@@ -186,14 +194,9 @@ fn statement(bundle: &Bundle) -> Option<Statement> {
     crate::json::from_slice(&env.payload).ok()
 }
 
-fn claimed_name(bundle: &Bundle) -> Option<ServerName> {
-    let statement = statement(bundle)?;
+fn claimed_name(statement: &Statement) -> Option<ServerName> {
     let name = statement.predicate.get("server")?.get("name")?.as_str()?;
     ServerName::parse(name).ok()
-}
-
-fn signed_manifest(bundle: &Bundle) -> Option<Manifest> {
-    Manifest::from_value(statement(bundle)?.predicate).ok()
 }
 
 /// The rule's signers that can have signed this bundle, the likeliest first: for a key bundle,
@@ -251,30 +254,20 @@ fn candidates<'r>(
 }
 
 /// The first candidate whose signature verifies; `None` when none does. With one candidate
-/// there is nothing to choose: the full verification decides.
+/// there is nothing to choose: the full verification decides. Only the signature is checked
+/// here; the statement is read once, by the full verification of the chosen signer.
 fn choose_signer<'r>(
     req: &PolicyRequest,
+    bundle: &Bundle,
     candidates: &[&'r TrustedSigner],
-) -> Result<Option<&'r TrustedSigner>, VerifyError> {
+) -> Option<&'r TrustedSigner> {
     if let [only] = candidates {
-        return Ok(Some(*only));
+        return Some(*only);
     }
-    for c in candidates {
-        let report = crate::verify::verify(&crate::verify::Request {
-            bundle: req.bundle,
-            trust: &c.trust(req.trusted_root),
-            now: req.now,
-            checks: Checks {
-                signature_only: true,
-                ..Checks::default()
-            },
-        })?;
-        // `signer` is set once the signature held, whatever else was found.
-        if report.signer.is_some() {
-            return Ok(Some(*c));
-        }
-    }
-    Ok(None)
+    candidates
+        .iter()
+        .copied()
+        .find(|c| crate::verify::check_signature(bundle, &c.trust(req.trusted_root)).is_ok())
 }
 
 /// The rule's own constraints on a verified manifest.

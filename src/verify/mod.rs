@@ -276,21 +276,57 @@ impl VerifyError {
 /// Verifies a bundle. `Err` means the answer could not be decided; a `Report` with
 /// `verified: false` means the bundle was rejected.
 pub fn verify(req: &Request) -> Result<Report, VerifyError> {
-    let (signer, payload) = match check_signature(req.bundle, req.trust) {
-        Ok(ok) => ok,
-        Err(problem) => return Ok(Report::rejected(problem)),
+    // Strict (duplicate keys refused) and parsed once: see `Bundle::from_json`.
+    let bundle = match Bundle::from_json(req.bundle) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(Report::rejected(Problem::new(
+                Reason::MalformedBundle,
+                crate::error_chain(&e),
+            )));
+        }
+    };
+    Ok(verify_parsed(&bundle, None, req.trust, req.now, &req.checks)?.report)
+}
+
+/// A verification of a bundle already parsed, with the manifest its signed statement holds.
+pub(crate) struct Signed {
+    pub report: Report,
+    /// The signed manifest when the report does not carry it as verified (an artifact or the
+    /// validity window failed): what was signed, for a caller that judges it further. `None`
+    /// when the signature or the statement failed, or when `report.manifest` holds it.
+    pub unverified: Option<Manifest>,
+}
+
+/// [`verify`] over a parsed bundle. `statement` is the envelope's payload as the caller already
+/// read it strictly (before the signature was checked), so that it is not read twice; it is
+/// trusted only once the signature over that same payload held.
+pub(crate) fn verify_parsed(
+    bundle: &Bundle,
+    statement: Option<Statement>,
+    trust: &Trust,
+    now: DateTime<Utc>,
+    checks: &Checks,
+) -> Result<Signed, VerifyError> {
+    let signer = match check_signature(bundle, trust) {
+        Ok(signer) => signer,
+        Err(problem) => return Ok(unsigned(Report::rejected(problem))),
     };
     // Signed, but not yet verified: it becomes `Verified` only after the last check.
-    let manifest = match read_statement(&payload) {
+    let statement = match statement {
+        Some(s) => check_statement_type(s),
+        None => signed_payload(bundle).and_then(parse_statement),
+    };
+    let manifest = match statement.and_then(read_statement) {
         Ok(m) => m,
         Err(problem) => {
             let mut r = Report::rejected(problem);
             r.signer = Some(signer);
-            return Ok(r);
+            return Ok(unsigned(r));
         }
     };
     let mut problems = Vec::new();
-    check_validity(&manifest, req.now, &mut problems);
+    check_validity(&manifest, now, &mut problems);
     let mut artifacts: Vec<ArtifactReport> = manifest
         .artifacts
         .iter()
@@ -301,8 +337,8 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             snapshot: None,
         })
         .collect();
-    let store = req.checks.snapshot.as_ref();
-    for (kind, list) in [("dir", &req.checks.dirs), ("file", &req.checks.files)] {
+    let store = checks.snapshot.as_ref();
+    for (kind, list) in [("dir", &checks.dirs), ("file", &checks.files)] {
         for local in list {
             let (index, artifact) = find_artifact(&manifest, kind, local.artifact.as_deref())?;
             if artifacts[index].checked.is_some() {
@@ -321,7 +357,7 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             artifacts[index].checked = Some(local.path.display().to_string());
         }
     }
-    if let Some(base) = &req.checks.base {
+    if let Some(base) = &checks.base {
         let dir_count = manifest
             .artifacts
             .iter()
@@ -347,7 +383,7 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
             report.checked = Some(path.display().to_string());
         }
     }
-    if !req.checks.signature_only {
+    if !checks.signature_only {
         for a in artifacts.iter().filter(|a| a.checked.is_none()) {
             let (kind, flag) = match manifest.artifacts.iter().find(|m| m.name() == a.name) {
                 Some(Artifact::File { .. }) => ("file", "--file"),
@@ -365,28 +401,53 @@ pub fn verify(req: &Request) -> Result<Report, VerifyError> {
         }
     }
     let verified = problems.is_empty();
-    Ok(Report {
+    let mut report = Report {
         verified,
         server: Some(manifest.server.clone()),
         signer: Some(signer),
         issued_at: Some(manifest.issued_at.to_string()),
         expires_at: manifest.expires_at.map(|t| t.to_string()),
         artifacts,
-        signature_only: req.checks.signature_only,
+        signature_only: checks.signature_only,
         problems,
-        // Only a manifest whose every check held, artifacts included, is handed out as verified.
-        manifest: (verified && !req.checks.signature_only).then(|| Verified(manifest)),
-    })
+        manifest: None,
+    };
+    // Only a manifest whose every check held, artifacts included, is handed out as verified.
+    if verified && !checks.signature_only {
+        report.manifest = Some(Verified(manifest));
+        Ok(Signed {
+            report,
+            unverified: None,
+        })
+    } else {
+        Ok(Signed {
+            report,
+            unverified: Some(manifest),
+        })
+    }
 }
 
-/// Checks the bundle's signature against the trust given; returns the signer and the payload.
-fn check_signature(
-    bundle_bytes: &[u8],
-    trust: &Trust,
-) -> Result<(SignerSummary, Vec<u8>), Problem> {
-    // Strict (duplicate keys refused) and parsed once: see `Bundle::from_json`.
-    let bundle = Bundle::from_json(bundle_bytes)
-        .map_err(|e| Problem::new(Reason::MalformedBundle, crate::error_chain(&e)))?;
+fn unsigned(report: Report) -> Signed {
+    Signed {
+        report,
+        unverified: None,
+    }
+}
+
+/// The DSSE payload of a bundle whose signature [`check_signature`] accepted.
+fn signed_payload(bundle: &Bundle) -> Result<&[u8], Problem> {
+    match &bundle.content {
+        Content::DsseEnvelope(env) => Ok(&env.payload),
+        Content::MessageSignature(_) => Err(Problem::new(
+            Reason::MalformedBundle,
+            "verified bundle carries no DSSE payload",
+        )),
+    }
+}
+
+/// Checks the bundle's signature against the trust given; returns the signer. The payload it
+/// was checked over is the envelope's (`signed_payload`).
+pub(crate) fn check_signature(bundle: &Bundle, trust: &Trust) -> Result<SignerSummary, Problem> {
     let Content::DsseEnvelope(env) = &bundle.content else {
         return Err(Problem::new(
             Reason::MalformedBundle,
@@ -436,7 +497,7 @@ fn check_signature(
         },
     };
     let verified =
-        verify_bundle(&bundle, None, &opts).map_err(|e| match (&other_key_hint, &e) {
+        verify_bundle(bundle, None, &opts).map_err(|e| match (&other_key_hint, &e) {
             (Some(msg), crate::sigstore::SigstoreError::BadSignature { .. }) => {
                 Problem::new(Reason::UntrustedSigner, msg.clone())
             }
@@ -458,12 +519,12 @@ fn check_signature(
             ),
         ));
     }
-    let payload = verified.payload.ok_or_else(|| {
-        Problem::new(
+    if verified.payload.is_none() {
+        return Err(Problem::new(
             Reason::MalformedBundle,
             "verified bundle carries no DSSE payload",
-        )
-    })?;
+        ));
+    }
     let signer = match verified.signer {
         SignerInfo::Key { key_id } => SignerSummary::Key {
             key_id: hex::encode(key_id),
@@ -493,7 +554,7 @@ fn check_signature(
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         },
     };
-    Ok((signer, payload))
+    Ok(signer)
 }
 
 /// Checks a bundle's signature against `trust` and reads its in-toto statement, whatever its
@@ -504,8 +565,10 @@ pub fn verify_signed_statement(
     bundle: &[u8],
     trust: &Trust,
 ) -> Result<(SignerSummary, Statement), Problem> {
-    let (signer, payload) = check_signature(bundle, trust)?;
-    Ok((signer, parse_statement(&payload)?))
+    let bundle = Bundle::from_json(bundle)
+        .map_err(|e| Problem::new(Reason::MalformedBundle, crate::error_chain(&e)))?;
+    let signer = check_signature(&bundle, trust)?;
+    Ok((signer, parse_statement(signed_payload(&bundle)?)?))
 }
 
 /// A strict in-toto Statement v1.
@@ -516,6 +579,11 @@ fn parse_statement(payload: &[u8]) -> Result<Statement, Problem> {
             format!("signed statement is invalid: {}", crate::error_chain(&e)),
         )
     })?;
+    check_statement_type(statement)
+}
+
+/// A statement read strictly, held to its type.
+fn check_statement_type(statement: Statement) -> Result<Statement, Problem> {
     if statement.type_ != STATEMENT_TYPE {
         return Err(Problem::new(
             Reason::MalformedStatement,
@@ -530,8 +598,7 @@ fn parse_statement(payload: &[u8]) -> Result<Statement, Problem> {
 
 /// Reads the signed statement and its manifest, and checks that the subjects are exactly the
 /// manifest's artifacts.
-fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
-    let statement = parse_statement(payload)?;
+fn read_statement(statement: Statement) -> Result<Manifest, Problem> {
     if statement.predicate_type != PREDICATE_TYPE {
         return Err(Problem::new(
             Reason::WrongPredicateType,
@@ -541,7 +608,7 @@ fn read_statement(payload: &[u8]) -> Result<Manifest, Problem> {
             ),
         ));
     }
-    let manifest = Manifest::from_value(statement.predicate.clone()).map_err(|e| {
+    let manifest = Manifest::from_value(statement.predicate).map_err(|e| {
         let reason = match &e {
             crate::manifest::ManifestError::UnsafeTree {
                 source: TreeError::SymlinkEscapes { .. },
