@@ -36,6 +36,7 @@ fn main() {
         args: Vec::new(),
         env: vec![(ECHO_ENV.into(), "1".into())],
         cwd: None,
+        bytecode: Default::default(),
     };
     compare("own echo server (Rust)", &own, calls);
     let everything = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -298,6 +298,57 @@ fn a_planted_pyc_in_an_excluded_cache_never_runs() {
     let out = run("mcp-verify", &VERIFY, dir, &[]);
     ok(&out);
     assert!(text(&out.stdout).contains("live tools match the pins"));
+    // Through `mcp-verify run`: the server starts from the verified snapshot (which holds no
+    // excluded path) with the interpreter's own bytecode allowed, and still runs the pinned
+    // source: its tool is listed, unchanged.
+    let session = concat!(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        "\n",
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+        "\n"
+    );
+    let mut child = Command::new(common::bin("mcp-verify"))
+        .args([
+            "run",
+            "mcp-manifest.sigstore.json",
+            "--key",
+            "k.key.pub",
+            "--dir",
+            "srv",
+        ])
+        .current_dir(dir)
+        .env("MCPSIG_DATA_DIR", dir.join("data"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(session.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    ok(&out);
+    let listed = text(&out.stdout);
+    assert!(listed.contains(r#""id": 2"#), "{listed}");
+    assert!(!listed.contains("evil.test"), "{listed}");
+    assert!(listed.contains(&honest_description(&honest)), "{listed}");
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(dir.join("data"))
+        .status();
+}
+
+/// The description helper.py's source sets (`DESCRIPTION = "..."`).
+fn honest_description(source: &str) -> String {
+    let start = source.find('"').unwrap() + 1;
+    let end = source.rfind('"').unwrap();
+    source[start..end].to_owned()
 }
 
 /// Scenario launch-init-warns-on-excluded-code.

@@ -180,7 +180,7 @@ struct Parts {
     core: core::Core,
     audit: Option<AuditLog>,
     limits: GuardLimits,
-    _cache_dir: tempfile::TempDir,
+    _cache_dir: Option<tempfile::TempDir>,
 }
 
 /// A started server, ready to be guarded. Dropping it without [`Guard::run`] kills the server.

@@ -64,6 +64,10 @@ pub fn prepare(
         Launch::Stdio(s) => s,
         Launch::Http(h) => return Err(LaunchError::NotLocal { url: h.url }),
     };
+    // Every file under the snapshot was hashed as it was written, and nobody can write there:
+    // Python may use its interpreter's bytecode (its own standard library's) instead of
+    // compiling everything at each start.
+    launch.bytecode = crate::mcp::BytecodeCache::Interpreter;
     let cwd = launch.cwd.clone().unwrap_or_else(|| snapshot.to_path_buf());
     if launch.program.contains('/') && !launch.program.starts_with('/') {
         launch.program = inside(snapshot, &cwd, &launch.program)

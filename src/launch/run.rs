@@ -294,7 +294,10 @@ fn from_command(
     match crate::tools::run::launch_from_argv(&moved, snapshot, user_env)
         .map_err(LaunchError::Launch)?
     {
-        crate::mcp::Launch::Stdio(s) => Ok(s),
+        crate::mcp::Launch::Stdio(mut s) => {
+            s.bytecode = crate::mcp::BytecodeCache::Interpreter;
+            Ok(s)
+        }
         crate::mcp::Launch::Http(h) => Err(LaunchError::NotLocal { url: h.url }),
     }
 }

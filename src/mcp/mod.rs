@@ -65,6 +65,23 @@ pub struct StdioLaunch {
     /// inherits the caller's whole environment); their names are recorded in a capture profile.
     pub env: Vec<(String, String)>,
     pub cwd: Option<PathBuf>,
+    /// Where Python may read compiled bytecode from. [`BytecodeCache::Private`] (the default)
+    /// points it at an empty folder of this launch, so nothing compiled that sits in (or was
+    /// planted in) the server's tree is ever loaded, at the price of compiling the standard
+    /// library at every start. A launch from a verified, read-only store snapshot holds only
+    /// hashed files, so it may use [`BytecodeCache::Interpreter`]'s.
+    pub bytecode: BytecodeCache,
+}
+
+/// See [`StdioLaunch::bytecode`]. Bytecode is never written either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BytecodeCache {
+    /// `PYTHONPYCACHEPREFIX` is an empty private folder.
+    #[default]
+    Private,
+    /// Python's own `__pycache__` folders: only for a working tree whose every file was hashed
+    /// and that nobody can write (a launch store snapshot).
+    Interpreter,
 }
 
 impl StdioLaunch {
@@ -77,6 +94,7 @@ impl StdioLaunch {
             args: args.into_iter().map(Into::into).collect(),
             env: Vec::new(),
             cwd: None,
+            bytecode: BytecodeCache::Private,
         }
     }
 

@@ -56,7 +56,7 @@ pub(crate) struct StdioTransport {
     max_message_bytes: usize,
     /// The launch's private interpreter-cache directory, removed when the transport is dropped
     /// (after the server's process group is killed).
-    _cache_dir: tempfile::TempDir,
+    _cache_dir: Option<tempfile::TempDir>,
 }
 
 impl StdioTransport {
@@ -230,7 +230,7 @@ impl Drop for StdioTransport {
 pub(crate) fn spawn_child(
     launch: &StdioLaunch,
     stderr: Stdio,
-) -> Result<(Child, tempfile::TempDir), McpError> {
+) -> Result<(Child, Option<tempfile::TempDir>), McpError> {
     if launch.program.is_empty() {
         return Err(McpError::InvalidLaunch {
             problem: LaunchProblem::EmptyCommand,
@@ -240,21 +240,29 @@ pub(crate) fn spawn_child(
         super::env::check_name(name).map_err(McpError::Env)?;
     }
     // Interpreter caches go to a private, empty directory of this launch: nothing
-    // compiled that sits in (or is planted in) the server's tree is ever loaded.
-    let cache_dir = tempfile::Builder::new()
-        .prefix("mcpsig-cache-")
-        .tempdir()
-        .map_err(|source| McpError::Spawn {
-            program: launch.program.clone(),
-            source,
-        })?;
+    // compiled that sits in (or is planted in) the server's tree is ever loaded. A verified
+    // snapshot holds only hashed files, so there Python may use its own caches.
+    let cache_dir = match launch.bytecode {
+        super::BytecodeCache::Private => Some(
+            tempfile::Builder::new()
+                .prefix("mcpsig-cache-")
+                .tempdir()
+                .map_err(|source| McpError::Spawn {
+                    program: launch.program.clone(),
+                    source,
+                })?,
+        ),
+        super::BytecodeCache::Interpreter => None,
+    };
     let mut cmd = Command::new(&launch.program);
     cmd.args(&launch.args)
         .env_clear()
         .envs(super::env::base_from_current())
-        .envs(launch.env.iter().map(|(k, v)| (k, v)))
-        .env("PYTHONPYCACHEPREFIX", cache_dir.path())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .envs(launch.env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = &cache_dir {
+        cmd.env("PYTHONPYCACHEPREFIX", dir.path());
+    }
+    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
         .env("NODE_DISABLE_COMPILE_CACHE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -49,6 +49,7 @@ pub fn launch_from_manifest(
                 args: args.clone(),
                 env: vars,
                 cwd: Some(cwd),
+                bytecode: Default::default(),
             }))
         }
         ManifestLaunch::StreamableHttp { url } => Ok(Launch::Http(HttpLaunch {
@@ -72,6 +73,7 @@ pub fn launch_from_argv(
         args: args.to_vec(),
         env,
         cwd: Some(cwd.to_path_buf()),
+        bytecode: Default::default(),
     }))
 }
 
