@@ -198,6 +198,23 @@ def seed_client_configs(out):
                     write(out, "client_config", read(os.path.join(d, f)))
 
 
+def seed_guard_sessions(out):
+    # A client/server exchange: `c` prefixes client lines, `s` server lines.
+    session = [
+        b'c{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{}}}',
+        b's{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true}}}}',
+        b'c{"jsonrpc":"2.0","id":2,"method":"tools/list"}',
+        b's{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"read_note","inputSchema":{"type":"object"}},{"name":"export_notes","inputSchema":{"type":"object"}}]}}',
+        b'c{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"export_notes","arguments":{}}}',
+        b's{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}',
+        b'c{"jsonrpc":"2.0","id":"4","method":"tools/call","params":{"name":"read_note","arguments":{"id":"1"}}}',
+        b's{"jsonrpc":"2.0","id":"mcpsig-guard/1","result":{"tools":[]}}',
+        b'c[{"jsonrpc":"2.0","id":5,"method":"ping"}]',
+    ]
+    write(out, "guard_lines", b"\n".join(session) + b"\n")
+    write(out, "guard_lines", b"\n".join(session[:5]) + b"\n")
+
+
 def seed_policies(out):
     for d in sorted(glob.glob(td("scenarios", "policy-*"))):
         f = os.path.join(d, "policy.toml")
@@ -218,6 +235,7 @@ def main():
     seed_tool_diff(out)
     seed_client_configs(out)
     seed_policies(out)
+    seed_guard_sessions(out)
     for target in sorted(os.listdir(out)):
         print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
 

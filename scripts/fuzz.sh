@@ -36,7 +36,7 @@ python3 fuzz/seeds.py fuzz/corpus
 failed=()
 for target in $(cargo fuzz list); do
   echo "==> fuzz $target for ${seconds}s"
-  mkdir -p "fuzz/artifacts/$target"
+  mkdir -p "fuzz/artifacts/$target" "fuzz/corpus/$target"
   if ! "$bin_dir/$target" "fuzz/corpus/$target" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="fuzz/artifacts/$target/" -print_final_stats=1 2> "fuzz/artifacts/$target.log"; then
