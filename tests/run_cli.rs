@@ -154,6 +154,13 @@ impl Ws {
         rel.join("mcp-manifest.sigstore.json")
     }
 
+    /// Writes `policy.toml` (key paths relative to the scratch folder) and returns its path.
+    fn policy(&self, body: &str) -> String {
+        let path = self.path().join("policy.toml");
+        std::fs::write(&path, format!("schema-version = 1\n{body}")).unwrap();
+        path.display().to_string()
+    }
+
     fn pub_key(&self, key: &str) -> String {
         self.path().join(format!("{key}.pub")).display().to_string()
     }
@@ -560,16 +567,11 @@ fn a_broken_previous_chain_is_refused_when_the_policy_requires_it() {
         "a.key",
         "# 1.1\n",
     );
-    let policy = ws.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "schema-version = 1\n[[server]]\nname = \"{NAME}\"\nrequire-chain = true\n\
+    let policy = ws.policy(&format!(
+        "[[server]]\nname = \"{NAME}\"\nrequire-chain = true\n\
              [[server.signer]]\nkey = \"a.key.pub\"\n"
-        ),
-    )
-    .unwrap();
-    let p = policy.display().to_string();
+    ));
+    let p = policy;
     assert_eq!(
         ws.run_and_close(&v1, &["--policy", &p]).status.code(),
         Some(0)
@@ -600,17 +602,12 @@ fn a_revoked_key_is_refused() {
         ws.path(),
         &[],
     ));
-    let policy = ws.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "schema-version = 1\n[[server]]\nname = \"{NAME}\"\n[[server.signer]]\n\
+    let policy = ws.policy(&format!(
+        "[[server]]\nname = \"{NAME}\"\n[[server.signer]]\n\
              key = \"a.key.pub\"\n[revocation]\nfile = \"revocations.sigstore.json\"\n\
              [[revocation.signer]]\nkey = \"b.key.pub\"\n"
-        ),
-    )
-    .unwrap();
-    let out = ws.run_and_close(&v1, &["--policy", &policy.display().to_string()]);
+    ));
+    let out = ws.run_and_close(&v1, &["--policy", &policy]);
     assert_refused(&ws, &out, "revoked");
 }
 
@@ -627,17 +624,12 @@ fn an_unreachable_revocation_list_is_refused() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let policy = ws.path().join("policy.toml");
-    std::fs::write(
-        &policy,
-        format!(
-            "schema-version = 1\n[[server]]\nname = \"{NAME}\"\n[[server.signer]]\n\
+    let policy = ws.policy(&format!(
+        "[[server]]\nname = \"{NAME}\"\n[[server.signer]]\n\
              key = \"a.key.pub\"\n[revocation]\nurl = \"http://127.0.0.1:{port}/rev.json\"\n\
              [[revocation.signer]]\nkey = \"b.key.pub\"\n"
-        ),
-    )
-    .unwrap();
-    let out = ws.run_and_close(&v1, &["--policy", &policy.display().to_string()]);
+    ));
+    let out = ws.run_and_close(&v1, &["--policy", &policy]);
     assert_refused(&ws, &out, "revocation-stale");
 }
 
