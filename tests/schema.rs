@@ -26,6 +26,209 @@ fn try_predicate_of(bundle: &std::path::Path) -> Option<Value> {
     Some(st["predicate"].clone())
 }
 
+/// Runs tests/support/validate_schema.py on the documents (against `schema`, default the
+/// manifest's) and returns its output.
+fn validate(
+    python: &std::path::Path,
+    schema: Option<&str>,
+    accept: &serde_json::Map<String, Value>,
+    reject: &serde_json::Map<String, Value>,
+) -> std::process::Output {
+    let mut cmd = Command::new(python);
+    cmd.arg(root().join("tests/support/validate_schema.py"))
+        .arg(root().join("spec"));
+    if let Some(s) = schema {
+        cmd.arg(s);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let docs = json!({"accept": accept, "reject": reject});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(docs.to_string().as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn spec_python() -> Option<std::path::PathBuf> {
+    let python = root().join(".venv-spec/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        common::skip_external(),
+        "{} is missing: run scripts/setup-spec.sh",
+        python.display()
+    );
+    None
+}
+
+/// spec/revocations-v1.schema.json and spec/pin-record-v1.schema.json agree with what the code
+/// writes (a list signed by `mcp-sign revoke`, a record the pin store wrote for a real release)
+/// and refuse what the code refuses.
+#[test]
+fn revocation_and_pin_record_schemas_agree_with_the_code() {
+    let Some(python) = spec_python() else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let p = |name: &str| t.path().join(name).display().to_string();
+    assert!(
+        run("mcp-sign", &["keygen", "--out", &p("k.key")])
+            .status
+            .success()
+    );
+    let list = p("revocations.sigstore.json");
+    let out = run(
+        "mcp-sign",
+        &[
+            "revoke",
+            "--key",
+            &p("k.key"),
+            "--revoke-key",
+            &p("k.key.pub"),
+            "--revoke-identity",
+            "https://token.actions.githubusercontent.com=https://github.com/a/b/.github/workflows/r.yml@refs/tags/v1",
+            "--revoke-manifest",
+            &format!("sha256:{}", "ab".repeat(32)),
+            "-o",
+            &list,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = predicate_of(std::path::Path::new(&list));
+    let mut accept = serde_json::Map::new();
+    let mut reject = serde_json::Map::new();
+    accept.insert("mcp-sign-revoke".into(), doc.clone());
+    let mut unknown = doc.clone();
+    unknown["revokedBy"] = json!("x");
+    reject.insert("unknown-field".into(), unknown);
+    let mut upper = doc.clone();
+    upper["manifests"] = json!(["sha256:ABC"]);
+    reject.insert("bad-digest".into(), upper);
+    let mut no_expiry = doc;
+    no_expiry.as_object_mut().unwrap().remove("expiresAt");
+    reject.insert("no-expiry".into(), no_expiry);
+    let out = validate(
+        &python,
+        Some("revocations-v1.schema.json"),
+        &accept,
+        &reject,
+    );
+    assert!(
+        out.status.success(),
+        "revocation schema disagrees with the code:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A pin record, as the store writes it for a real release (with tools and env names).
+    let srv = t.path().join("srv");
+    std::fs::create_dir(&srv).unwrap();
+    std::fs::copy(
+        root().join("tests/servers/drift-server.py"),
+        srv.join("drift-server.py"),
+    )
+    .unwrap();
+    let manifest = p("srv/mcp-manifest.json");
+    for args in [
+        vec![
+            "init",
+            "--name",
+            "io.github.acme/drift",
+            "--version",
+            "1.0.0",
+            "--dir",
+            srv.to_str().unwrap(),
+            "--launch",
+            "python3 drift-server.py",
+            "--env-name",
+            "DRIFT",
+            "-o",
+            &manifest,
+        ],
+        vec![
+            "tools",
+            &manifest,
+            "--dir",
+            srv.to_str().unwrap(),
+            "--env",
+            "DRIFT=",
+        ],
+        vec!["sign", "--key", &p("k.key"), &manifest],
+    ] {
+        let out = common::run_in("mcp-sign", &args, t.path(), &[("DRIFT", "")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let trust = mcpsig::verify::Trust::Key {
+        key: mcpsig::sigstore::keys::PublicKey::from_pem(
+            &std::fs::read_to_string(p("k.key.pub")).unwrap(),
+        )
+        .unwrap(),
+        trusted_root: mcpsig::sigstore::trust::TrustedRoot::production().unwrap(),
+    };
+    let report = mcpsig::verify::verify(&mcpsig::verify::Request {
+        bundle: &std::fs::read(p("srv/mcp-manifest.sigstore.json")).unwrap(),
+        trust: &trust,
+        now: mcpsig::chrono::Utc::now(),
+        checks: mcpsig::verify::Checks {
+            base: Some(srv.clone()),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let (Some(manifest), Some(signer)) = (report.manifest, report.signer) else {
+        panic!("not verified: {:?}", report.problems);
+    };
+    let store = mcpsig::pin_store::PinStore::open(t.path().join("pins"));
+    let admitted = store
+        .admit(&mcpsig::pin_store::AdmitRequest {
+            manifest: &manifest,
+            signer: &signer,
+            require_chain: false,
+            accept: false,
+            now: mcpsig::chrono::Utc::now(),
+        })
+        .unwrap();
+    assert!(admitted.admitted);
+    let record_path = store.record_path(&manifest.server.name);
+    let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    assert_eq!(record["envNames"], json!(["DRIFT"]), "{record}");
+    let mut accept = serde_json::Map::new();
+    let mut reject = serde_json::Map::new();
+    accept.insert("first-use-record".into(), record.clone());
+    let mut approved = record.clone();
+    approved["approvals"] = json!([{"version": "1.1.0", "manifestDigest": record["manifestDigest"],
+        "approvedAt": record["lastSeen"], "changes": [{"kind": "tool", "name": "x", "code": "added"}],
+        "envNames": ["TOKEN"]}]);
+    accept.insert("with-approval".into(), approved);
+    let mut unknown = record.clone();
+    unknown["trusted"] = json!(true);
+    reject.insert("unknown-field".into(), unknown);
+    let mut bad_signer = record;
+    bad_signer["signer"] = json!({"kind": "key", "keyId": "XYZ"});
+    reject.insert("bad-key-id".into(), bad_signer);
+    let out = validate(&python, Some("pin-record-v1.schema.json"), &accept, &reject);
+    assert!(
+        out.status.success(),
+        "pin record schema disagrees with the code:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 #[test]
 fn schema_agrees_with_the_code() {
     let python = root().join(".venv-spec/bin/python");
@@ -140,22 +343,7 @@ fn schema_agrees_with_the_code() {
     bad_digest["previous"] = json!("sha256:ABC");
     reject.insert("uppercase-digest".into(), bad_digest);
 
-    let mut child = Command::new(&python)
-        .arg(root().join("tests/support/validate_schema.py"))
-        .arg(root().join("spec"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let docs = json!({"accept": accept, "reject": reject});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(docs.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = validate(&python, None, &accept, &reject);
     assert!(
         accept.len() >= 10 && reject.len() >= 5,
         "too few documents: {} / {}",

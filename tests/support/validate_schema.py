@@ -1,5 +1,6 @@
-"""Validates JSON documents against spec/manifest-v1.schema.json (with tool-pins.schema.json
-registered under its $id) using the reference `jsonschema` implementation.
+"""Validates JSON documents against spec/manifest-v1.schema.json, or the spec/ schema named by
+the optional second argument (with tool-pins.schema.json registered under its $id), using the
+reference `jsonschema` implementation.
 Input on stdin: {"accept": {NAME: DOC}, "reject": {NAME: DOC}}. Prints one line per document that
 does not get the expected outcome and exits 1 if there was any."""
 import json
@@ -18,7 +19,11 @@ registry = Registry().with_resources([
     (manifest["$id"], Resource.from_contents(manifest)),
     (pins["$id"], Resource.from_contents(pins)),
 ])
-validator = Draft202012Validator(manifest, registry=registry)
+top = manifest
+if len(sys.argv) > 2:
+    top = json.loads((spec / sys.argv[2]).read_text())
+    Draft202012Validator.check_schema(top)
+validator = Draft202012Validator(top, registry=registry)
 docs = json.load(sys.stdin)
 bad = 0
 for name, doc in docs["accept"].items():
