@@ -170,20 +170,7 @@ fn outcome(report: Report, rule: Option<MatchedRule>) -> PolicyOutcome {
 }
 
 fn rejected(reason: Reason, message: String, rule: Option<MatchedRule>) -> PolicyOutcome {
-    outcome(
-        Report {
-            verified: false,
-            server: None,
-            signer: None,
-            issued_at: None,
-            expires_at: None,
-            artifacts: Vec::new(),
-            signature_only: false,
-            problems: vec![Problem::new(reason, message)],
-            manifest: None,
-        },
-        rule,
-    )
+    outcome(Report::rejected(Problem::new(reason, message)), rule)
 }
 
 /// The statement inside the envelope, read strictly but not yet trusted.

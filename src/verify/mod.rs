@@ -204,7 +204,8 @@ pub struct Report {
 }
 
 impl Report {
-    fn rejected(problem: Problem) -> Report {
+    /// A report of one problem found before anything was established (no server, no signer).
+    pub fn rejected(problem: Problem) -> Report {
         Report {
             verified: false,
             server: None,
