@@ -1,5 +1,7 @@
 //! RFC 8785 canonicalization: never panics; the canonical form is a fixed point and parses back
-//! to the input's value (numbers compared as the IEEE doubles JCS makes of them).
+//! to the input's value (numbers compared as the IEEE doubles JCS makes of them); the direct
+//! serializer (`to_vec_of`, used for manifest digests) writes the same bytes as the `Value` path
+//! whenever it answers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,4 +29,7 @@ fuzz_target!(|data: &[u8]| {
     let input = mcpsig::json::parse_value(data).expect("the input parsed once already");
     let back = mcpsig::json::parse_value(&canonical).expect("canonical JSON parses");
     assert!(same(&input, &back), "canonical form changed the value");
+    if let Some(direct) = mcpsig::canonical::to_vec_of(&input) {
+        assert_eq!(direct, canonical, "the two canonicalizers disagree");
+    }
 });

@@ -204,46 +204,7 @@ pub fn first_byte(line: &[u8]) -> Option<u8> {
         .find(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
 
-/// How a bounded line read ended.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LineRead {
-    /// A line is in the buffer, with its `\n` (added when the input ended without one).
-    Line,
-    Eof,
-    /// The line passed the limit; the buffer holds its start, the rest is still unread.
-    TooLarge,
-}
-
-/// Reads one line, `\n` included, never holding more than `limit` bytes of it.
-pub fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>, limit: usize) -> io::Result<LineRead> {
-    buf.clear();
-    loop {
-        let available = match r.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            if buf.is_empty() {
-                return Ok(LineRead::Eof);
-            }
-            buf.push(b'\n');
-            return Ok(LineRead::Line);
-        }
-        let (take, found) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (i + 1, true),
-            None => (available.len(), false),
-        };
-        if buf.len() + take > limit.saturating_add(1) {
-            return Ok(LineRead::TooLarge);
-        }
-        buf.extend_from_slice(&available[..take]);
-        r.consume(take);
-        if found {
-            return Ok(LineRead::Line);
-        }
-    }
-}
+pub use crate::mcp::stdio::{LineRead, read_raw_line as read_line};
 
 /// Discards input up to and including the next `\n`; false when the input ended first.
 pub fn skip_line(r: &mut impl BufRead) -> io::Result<bool> {

@@ -364,16 +364,47 @@ fn excerpt(line: &[u8]) -> String {
     out
 }
 
-#[derive(Debug, PartialEq)]
-pub(crate) enum LineRead {
+/// How a bounded line read ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LineRead {
+    /// A line is in the buffer.
     Line,
     Eof,
+    /// The line passed the limit; the buffer holds its start, the rest is still unread.
     TooLarge,
 }
 
 /// Reads one `\n`-terminated line into `buf` without ever holding more than
 /// `limit` bytes, so a server that never writes a newline cannot exhaust memory.
+/// The line is stored without its `\n` and without a `\r` before it.
 pub(crate) fn read_line_bounded(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<LineRead> {
+    let read = read_line_content(r, buf, limit)?;
+    if read == LineRead::Line && buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(read)
+}
+
+/// As [`read_line_bounded`], but the line is kept exactly as sent, with its `\n` (added when
+/// the input ended without one): what a proxy forwards byte for byte.
+pub fn read_raw_line(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<LineRead> {
+    let read = read_line_content(r, buf, limit)?;
+    if read == LineRead::Line {
+        buf.push(b'\n');
+    }
+    Ok(read)
+}
+
+/// The bytes of one line before its `\n` (consumed, not stored), at most `limit` of them.
+fn read_line_content(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
@@ -402,9 +433,6 @@ pub(crate) fn read_line_bounded(
         buf.extend_from_slice(&available[..take]);
         r.consume(if found { take + 1 } else { take });
         if found {
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
             return Ok(LineRead::Line);
         }
     }
