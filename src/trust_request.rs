@@ -14,7 +14,7 @@ use crate::fsutil::{ReadError, read_limited};
 use crate::keys::KeyError;
 use crate::sigstore::SigstoreError;
 use crate::sigstore::keys::PublicKey;
-use crate::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
+use crate::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher, MatcherChoiceError};
 use crate::sigstore::trust::TrustedRoot;
 use crate::sigstore::tuf::{self, CacheLookup, CacheWarning, TufError};
 use crate::verify::Trust;
@@ -376,15 +376,8 @@ fn exact_or_regex(
     regex: &Option<String>,
     names: (&'static str, &'static str),
 ) -> Result<Option<Matcher>, TrustError> {
-    match (exact, regex) {
-        (Some(_), Some(_)) => Err(TrustError::Conflict {
-            first: names.0,
-            second: names.1,
-        }),
-        (Some(v), None) => Ok(Some(Matcher::Exact(v.clone()))),
-        (None, Some(re)) => Ok(Some(compile(names.1, re)?)),
-        (None, None) => Ok(None),
-    }
+    Matcher::exact_or_regex(exact.as_deref(), regex.as_deref())
+        .map_err(|e| choice_error(e, names.0, names.1))
 }
 
 fn compile(field: &'static str, pattern: &str) -> Result<Matcher, TrustError> {
@@ -397,9 +390,20 @@ fn compile(field: &'static str, pattern: &str) -> Result<Matcher, TrustError> {
 
 /// A CI field's value: a regular expression when it starts with `~`, else exact.
 fn tilde_matcher(field: &'static str, value: &str) -> Result<Matcher, TrustError> {
-    match value.strip_prefix('~') {
-        Some(re) => compile(field, re),
-        None => Ok(Matcher::Exact(value.to_owned())),
+    Matcher::tilde(value).map_err(|e| choice_error(e, field, field))
+}
+
+fn choice_error(e: MatcherChoiceError, exact: &'static str, regex: &'static str) -> TrustError {
+    match e {
+        MatcherChoiceError::Both => TrustError::Conflict {
+            first: exact,
+            second: regex,
+        },
+        MatcherChoiceError::Regex { pattern, source } => TrustError::Regex {
+            field: regex,
+            pattern,
+            source,
+        },
     }
 }
 

@@ -6,7 +6,7 @@ use super::revocation::{RevocationLocation, RevocationSource};
 use super::{Policy, Rule, RuleScope, TrustedSigner};
 use crate::fsutil::{ReadError, read_limited};
 use crate::keys::KeyError;
-use crate::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher};
+use crate::sigstore::policy::{FulcioExtension, IdentityPolicy, Matcher, MatcherChoiceError};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -420,10 +420,7 @@ fn identity(s: &SignerToml) -> Result<IdentityPolicy, RuleProblem> {
         ),
     ] {
         if let Some(v) = value {
-            let m = match v.strip_prefix('~') {
-                Some(re) => regex(field, re)?,
-                None => Matcher::Exact(v.clone()),
-            };
+            let m = Matcher::tilde(v).map_err(|e| choice_problem(e, field, field))?;
             extensions.push((ext, m));
         }
     }
@@ -439,23 +436,22 @@ fn exact_or_regex(
     pattern: &Option<String>,
     names: (&'static str, &'static str),
 ) -> Result<Option<Matcher>, RuleProblem> {
-    match (exact, pattern) {
-        (Some(_), Some(_)) => Err(RuleProblem::Conflict {
-            first: names.0,
-            second: names.1,
-        }),
-        (Some(v), None) => Ok(Some(Matcher::Exact(v.clone()))),
-        (None, Some(re)) => Ok(Some(regex(names.1, re)?)),
-        (None, None) => Ok(None),
-    }
+    Matcher::exact_or_regex(exact.as_deref(), pattern.as_deref())
+        .map_err(|e| choice_problem(e, names.0, names.1))
 }
 
-fn regex(field: &'static str, pattern: &str) -> Result<Matcher, RuleProblem> {
-    Matcher::regex(pattern).map_err(|source| RuleProblem::Regex {
-        field,
-        pattern: pattern.to_owned(),
-        source,
-    })
+fn choice_problem(e: MatcherChoiceError, exact: &'static str, regex: &'static str) -> RuleProblem {
+    match e {
+        MatcherChoiceError::Both => RuleProblem::Conflict {
+            first: exact,
+            second: regex,
+        },
+        MatcherChoiceError::Regex { pattern, source } => RuleProblem::Regex {
+            field: regex,
+            pattern,
+            source,
+        },
+    }
 }
 
 /// `90d`, `12h`, `2w`: a whole number of days, hours or weeks, at most 100 years.

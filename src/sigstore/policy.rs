@@ -12,10 +12,50 @@ pub enum Matcher {
     Regex(regex::Regex),
 }
 
+/// Why two options (an exact value and a regular expression for the same field) or a `~`
+/// value make no matcher. Callers name the fields in their own terms (flags, policy keys).
+#[derive(Debug)]
+pub enum MatcherChoiceError {
+    /// Both the exact and the regular-expression form were given.
+    Both,
+    Regex {
+        pattern: String,
+        source: regex::Error,
+    },
+}
+
 impl Matcher {
     /// A regular expression anchored at both ends, so `foo` never matches `xfoox`.
     pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
         regex::Regex::new(&format!("^(?:{pattern})$")).map(Self::Regex)
+    }
+
+    /// `exact` as it is, or `pattern` as an anchored regular expression; neither is `None`.
+    pub fn exact_or_regex(
+        exact: Option<&str>,
+        pattern: Option<&str>,
+    ) -> Result<Option<Self>, MatcherChoiceError> {
+        match (exact, pattern) {
+            (Some(_), Some(_)) => Err(MatcherChoiceError::Both),
+            (Some(v), None) => Ok(Some(Self::Exact(v.to_owned()))),
+            (None, Some(re)) => Self::checked_regex(re).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The CI fields' convention: a leading `~` makes the rest a regular expression.
+    pub fn tilde(value: &str) -> Result<Self, MatcherChoiceError> {
+        match value.strip_prefix('~') {
+            Some(re) => Self::checked_regex(re),
+            None => Ok(Self::Exact(value.to_owned())),
+        }
+    }
+
+    fn checked_regex(pattern: &str) -> Result<Self, MatcherChoiceError> {
+        Self::regex(pattern).map_err(|source| MatcherChoiceError::Regex {
+            pattern: pattern.to_owned(),
+            source,
+        })
     }
 
     pub fn matches(&self, value: &str) -> bool {
