@@ -215,12 +215,7 @@ fn finish_report(
 }
 
 fn print_human(r: &Report, bundle: &std::path::Path) {
-    let who = r
-        .server
-        .as_ref()
-        .map(|s| format!("{} {}", s.name, s.version))
-        .unwrap_or_else(|| bundle.display().to_string());
-    let who = one_line(&who);
+    let who = one_line(&tools_cmd::who(r, bundle));
     match (r.verified, r.signature_only) {
         (true, false) => outln!("verified: {who}"),
         (true, true) => outln!("signature verified (artifacts NOT checked): {who}"),

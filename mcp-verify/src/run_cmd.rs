@@ -115,14 +115,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         command: &args.command,
         now: mcpsig::chrono::Utc::now(),
     })?;
-    let who = decision
-        .report
-        .server
-        .as_ref()
-        .map(|s| format!("{} {}", s.name, s.version))
-        .unwrap_or_else(|| args.bundle.display().to_string());
-    let who = one_line(&who);
+    let who = one_line(&super::tools_cmd::who(&decision.report, &args.bundle));
     print_admission(&decision, args.quiet);
+    let undecided = decision.undecided();
     let Some(ready) = decision.ready else {
         errln!("mcp-verify: REJECTED: {who} (the server was not started)");
         for p in &decision.report.problems {
@@ -136,18 +131,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         {
             errln!("hint: review the changes above, then run again with --accept to approve them");
         }
-        return Ok(
-            if decision
-                .report
-                .problems
-                .iter()
-                .any(|p| p.reason.is_undecided())
-            {
-                EXIT_ERROR
-            } else {
-                EXIT_REJECTED
-            },
-        );
+        return Ok(if undecided { EXIT_ERROR } else { EXIT_REJECTED });
     };
     for w in &decision.warnings {
         errln!("warning: {}", one_line(&w.to_string()));

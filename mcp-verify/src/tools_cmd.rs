@@ -52,7 +52,7 @@ pub struct ToolsArgs {
 }
 
 /// The server a report names (`NAME VERSION`), else the bundle's path.
-fn who(report: &mcpsig::verify::Report, bundle: &std::path::Path) -> String {
+pub(crate) fn who(report: &mcpsig::verify::Report, bundle: &std::path::Path) -> String {
     report
         .server
         .as_ref()
