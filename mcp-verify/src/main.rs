@@ -215,7 +215,8 @@ fn finish_report(
 }
 
 fn print_human(r: &Report, bundle: &std::path::Path) {
-    let who = one_line(&tools_cmd::who(r, bundle));
+    let who = tools_cmd::who(r, bundle);
+    let who = one_line(&who);
     match (r.verified, r.signature_only) {
         (true, false) => outln!("verified: {who}"),
         (true, true) => outln!("signature verified (artifacts NOT checked): {who}"),

@@ -115,7 +115,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         command: &args.command,
         now: mcpsig::chrono::Utc::now(),
     })?;
-    let who = one_line(&super::tools_cmd::who(&decision.report, &args.bundle));
+    let who = super::tools_cmd::who(&decision.report, &args.bundle);
+    let who = one_line(&who);
     print_admission(&decision, args.quiet);
     let undecided = decision.undecided();
     let Some(ready) = decision.ready else {
