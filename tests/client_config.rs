@@ -600,6 +600,7 @@ const SCENARIOS: &[&str] = &[
     "config-wrapped-accepts-every-change",
     "config-wrapped-bundle-missing",
     "config-wrapped-command-not-signed",
+    "config-wrapped-empty-bundle-not-covered",
 ];
 
 /// Every file under `dir` (following nothing) and its bytes.

@@ -255,7 +255,10 @@ impl StdioEntry {
         if program != "mcp-verify" || self.args.first().map(String::as_str) != Some("run") {
             return None;
         }
-        let bundle = self.args.get(1).filter(|b| !b.starts_with('-'))?;
+        let bundle = self
+            .args
+            .get(1)
+            .filter(|b| !b.is_empty() && !b.starts_with('-'))?;
         let split = self.args.iter().position(|a| a == "--");
         let options = &self.args[..split.unwrap_or(self.args.len())];
         let original = split
@@ -439,6 +442,31 @@ mod tests {
         }
         for k in ClientKind::ALL {
             assert_eq!(ClientKind::parse(k.as_str()), Some(*k));
+        }
+    }
+
+    #[test]
+    fn a_wrapped_entry_names_a_bundle() {
+        let entry = |args: &[&str]| StdioEntry {
+            command: "/usr/bin/mcp-verify".into(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Vec::new(),
+            cwd: None,
+            env_file: false,
+        };
+        assert!(
+            entry(&["run", "b.sigstore.json", "--", "python3"])
+                .wrapped()
+                .is_some()
+        );
+        // Found by the client_config fuzz target: an empty bundle argument is no bundle.
+        for args in [
+            &["run", ""][..],
+            &["run", "--key", "k"],
+            &["run"],
+            &["tools", "b"],
+        ] {
+            assert!(entry(args).wrapped().is_none(), "{args:?}");
         }
     }
 

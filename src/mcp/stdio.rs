@@ -382,8 +382,8 @@ pub(crate) fn read_line_bounded(
     buf: &mut Vec<u8>,
     limit: usize,
 ) -> io::Result<LineRead> {
-    let read = read_line_content(r, buf, limit)?;
-    if read == LineRead::Line && buf.last() == Some(&b'\r') {
+    let (read, terminated) = read_line_content(r, buf, limit)?;
+    if read == LineRead::Line && terminated && buf.last() == Some(&b'\r') {
         buf.pop();
     }
     Ok(read)
@@ -396,19 +396,20 @@ pub fn read_raw_line(
     buf: &mut Vec<u8>,
     limit: usize,
 ) -> io::Result<LineRead> {
-    let read = read_line_content(r, buf, limit)?;
+    let (read, _) = read_line_content(r, buf, limit)?;
     if read == LineRead::Line {
         buf.push(b'\n');
     }
     Ok(read)
 }
 
-/// The bytes of one line before its `\n` (consumed, not stored), at most `limit` of them.
+/// The bytes of one line before its `\n` (consumed, not stored), at most `limit` of them, and
+/// whether the `\n` was there (false for a last line the input ended without one).
 fn read_line_content(
     r: &mut impl BufRead,
     buf: &mut Vec<u8>,
     limit: usize,
-) -> io::Result<LineRead> {
+) -> io::Result<(LineRead, bool)> {
     buf.clear();
     loop {
         let available = match r.fill_buf() {
@@ -417,23 +418,24 @@ fn read_line_content(
             Err(e) => return Err(e),
         };
         if available.is_empty() {
-            return Ok(if buf.is_empty() {
+            let read = if buf.is_empty() {
                 LineRead::Eof
             } else {
                 LineRead::Line
-            });
+            };
+            return Ok((read, false));
         }
         let (take, found) = match available.iter().position(|&b| b == b'\n') {
             Some(i) => (i, true),
             None => (available.len(), false),
         };
         if buf.len() + take > limit {
-            return Ok(LineRead::TooLarge);
+            return Ok((LineRead::TooLarge, false));
         }
         buf.extend_from_slice(&available[..take]);
         r.consume(if found { take + 1 } else { take });
         if found {
-            return Ok(LineRead::Line);
+            return Ok((LineRead::Line, true));
         }
     }
 }
