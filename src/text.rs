@@ -20,6 +20,24 @@ pub fn excerpt(body: &str) -> String {
     out
 }
 
+/// Untrusted text quoted in a message: control characters escaped (no terminal escape or line
+/// break gets through), at most `max` characters, marked with `...` when cut.
+pub fn one_line(s: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == max {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// An error and its causes on one line (`outer: cause: root cause`), for reports and for errors
 /// that carry another error's text.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

@@ -53,7 +53,7 @@ pub fn prepare(
     let name = snapshot.file_name().and_then(|n| n.to_str());
     let pinned = manifest.artifacts.iter().any(|a| match a {
         Artifact::Directory { digest, .. } => Some(digest.hex().as_str()) == name,
-        Artifact::File { .. } => false,
+        _ => false,
     });
     if !pinned {
         return Err(LaunchError::NotThisManifest {

@@ -3,6 +3,7 @@
 //! validated newtypes, and the whole document is checked for internal consistency before any
 //! caller sees it.
 
+pub mod packages;
 pub mod pins;
 
 use crate::digest::glob::Pattern;
@@ -55,6 +56,13 @@ pub enum ManifestError {
     NoArtifacts,
     #[error("tool pins are inconsistent")]
     ToolPins(#[source] pins::PinsError),
+    #[error("{kind} artifact `{name}` is not well formed")]
+    Package {
+        kind: &'static str,
+        name: String,
+        #[source]
+        problem: packages::PackageProblem,
+    },
     /// A symlink that leaves the tree, loops or passes through a file, or an entry beneath a
     /// file or symlink (spec/manifest-v1.md, "Symlink resolution").
     #[error("directory artifact `{name}` pins an unsafe tree")]
@@ -309,18 +317,103 @@ pub enum Artifact {
         digest: Digest,
         size: u64,
     },
+    /// An npm package: its tarball (sha256 and the registry's sha512 integrity) and its whole
+    /// resolved dependency tree, as a lockfile would hold it.
+    Npm {
+        name: String,
+        version: String,
+        /// sha256 of the tarball.
+        digest: Digest,
+        integrity: packages::Integrity,
+        #[serde(default)]
+        dependencies: Vec<packages::NpmDependency>,
+    },
+    /// A PyPI project: its wheel and the whole resolved set of wheels it needs.
+    Pypi {
+        name: String,
+        version: String,
+        file: String,
+        /// sha256 of the wheel.
+        digest: Digest,
+        #[serde(default)]
+        dependencies: Vec<packages::Wheel>,
+    },
+    /// An OCI image by manifest digest (`name` is `REGISTRY/REPOSITORY`); `tag` says what it
+    /// was resolved from and is never trusted.
+    Oci {
+        name: String,
+        digest: Digest,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+    },
+    /// An MCP bundle (`.mcpb`) file by digest, and the files it contains.
+    Mcpb {
+        name: RelPath,
+        digest: Digest,
+        size: u64,
+        /// The tree digest of `entries`.
+        tree: Digest,
+        entries: Vec<Entry>,
+    },
 }
 
 impl Artifact {
     pub fn name(&self) -> &str {
         match self {
             Artifact::Directory { name, .. } => name,
-            Artifact::File { name, .. } => name.as_str(),
+            Artifact::File { name, .. } | Artifact::Mcpb { name, .. } => name.as_str(),
+            Artifact::Npm { name, .. }
+            | Artifact::Pypi { name, .. }
+            | Artifact::Oci { name, .. } => name,
         }
     }
     pub fn digest(&self) -> &Digest {
         match self {
-            Artifact::Directory { digest, .. } | Artifact::File { digest, .. } => digest,
+            Artifact::Directory { digest, .. }
+            | Artifact::File { digest, .. }
+            | Artifact::Npm { digest, .. }
+            | Artifact::Pypi { digest, .. }
+            | Artifact::Oci { digest, .. }
+            | Artifact::Mcpb { digest, .. } => digest,
+        }
+    }
+    /// The kind's name as the manifest spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Artifact::Directory { .. } => "directory",
+            Artifact::File { .. } => "file",
+            Artifact::Npm { .. } => "npm",
+            Artifact::Pypi { .. } => "pypi",
+            Artifact::Oci { .. } => "oci",
+            Artifact::Mcpb { .. } => "mcpb",
+        }
+    }
+    /// Its package pins are well formed (spec/manifest-v1.md); directories and files are
+    /// checked by [`Manifest::check`].
+    fn check_package(&self) -> Result<(), packages::PackageProblem> {
+        match self {
+            Artifact::Directory { .. } | Artifact::File { .. } => Ok(()),
+            Artifact::Npm {
+                name,
+                version,
+                digest,
+                dependencies,
+                ..
+            } => packages::check_npm(name, version, digest, dependencies),
+            Artifact::Pypi {
+                name,
+                version,
+                file,
+                digest,
+                dependencies,
+            } => packages::check_pypi(name, version, file, digest, dependencies),
+            Artifact::Oci { name, tag, .. } => packages::check_oci(name, tag.as_deref()),
+            Artifact::Mcpb {
+                digest,
+                tree,
+                entries,
+                ..
+            } => packages::check_mcpb(digest, tree, entries),
         }
     }
 
@@ -391,6 +484,12 @@ impl Manifest {
             if !names.insert(a.name()) {
                 return Err(ManifestError::DuplicateArtifact(a.name().to_owned()));
             }
+            a.check_package()
+                .map_err(|problem| ManifestError::Package {
+                    kind: a.kind(),
+                    name: a.name().to_owned(),
+                    problem,
+                })?;
             if let Artifact::Directory {
                 name,
                 digest,

@@ -21,7 +21,9 @@ pub(super) fn find_artifact<'m>(
         .enumerate()
         .filter(|(_, a)| match a {
             Artifact::Directory { .. } => kind == "dir",
-            Artifact::File { .. } => kind == "file",
+            // An MCP bundle is a file: its digest pins the contents too.
+            Artifact::File { .. } | Artifact::Mcpb { .. } => kind == "file",
+            Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. } => false,
         })
         .collect();
     let pinned = || {
@@ -60,9 +62,12 @@ pub(super) fn check_file(
     path: &Path,
     problems: &mut Vec<Problem>,
 ) -> Result<(), VerifyError> {
-    let Artifact::File {
+    let (Artifact::File {
         name, digest, size, ..
-    } = artifact
+    }
+    | Artifact::Mcpb {
+        name, digest, size, ..
+    }) = artifact
     else {
         return Ok(());
     };
@@ -72,7 +77,7 @@ pub(super) fn check_file(
         Err(e @ crate::digest::HashError::NotAFile { .. }) => {
             problems.push(Problem {
                 reason: Reason::ArtifactMismatch,
-                message: format!("file artifact `{name}`: {e}"),
+                message: format!("{} artifact `{name}`: {e}", artifact.kind()),
                 path: Some(name.to_string()),
             });
             return Ok(());
@@ -88,7 +93,8 @@ pub(super) fn check_file(
         problems.push(Problem {
             reason: Reason::ArtifactMismatch,
             message: format!(
-                "file artifact `{name}` ({}) differs: expected {} ({size} bytes), got {} ({actual_size} bytes)",
+                "{} artifact `{name}` ({}) differs: expected {} ({size} bytes), got {} ({actual_size} bytes)",
+                artifact.kind(),
                 path.display(),
                 digest.short(),
                 actual.short()

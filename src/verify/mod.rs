@@ -353,7 +353,7 @@ pub(crate) fn verify_parsed(
                     artifacts[index].snapshot =
                         check_dir(artifact, &local.path, store, &mut problems)?;
                 }
-                Artifact::File { .. } => check_file(artifact, &local.path, &mut problems)?,
+                _ => check_file(artifact, &local.path, &mut problems)?,
             }
             artifacts[index].checked = Some(local.path.display().to_string());
         }
@@ -375,7 +375,9 @@ pub(crate) fn verify_parsed(
                 }
                 // Several trees: each must be named; left unchecked (and so rejected) here.
                 Artifact::Directory { .. } => continue,
-                Artifact::File { name, .. } => {
+                // Packages and images are checked against their registries, not a folder.
+                Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. } => continue,
+                Artifact::File { name, .. } | Artifact::Mcpb { name, .. } => {
                     let path = base.join(name.as_str());
                     check_file(artifact, &path, &mut problems)?;
                     path
@@ -386,16 +388,25 @@ pub(crate) fn verify_parsed(
     }
     if !checks.signature_only {
         for a in artifacts.iter().filter(|a| a.checked.is_none()) {
-            let (kind, flag) = match manifest.artifacts.iter().find(|m| m.name() == a.name) {
-                Some(Artifact::File { .. }) => ("file", "--file"),
-                _ => ("directory", "--dir"),
+            let pinned = manifest.artifacts.iter().find(|m| m.name() == a.name);
+            let how = match pinned {
+                Some(Artifact::File { .. } | Artifact::Mcpb { .. }) => {
+                    format!("pass `--file {}=PATH` to re-hash it", a.name)
+                }
+                Some(Artifact::Directory { .. }) | None => {
+                    format!("pass `--dir {}=PATH` to re-hash it", a.name)
+                }
+                Some(Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. }) => {
+                    "it is checked against its registry (without `--offline`)".to_owned()
+                }
             };
+            let kind = pinned.map_or("directory", Artifact::kind);
             problems.push(Problem {
                 reason: Reason::ArtifactUnchecked,
                 message: format!(
-                    "{kind} artifact `{}` was not checked: pass `{flag} {}=PATH` to re-hash it, or \
-                     `--signature-only` to check the signature alone",
-                    a.name, a.name
+                    "{kind} artifact `{}` was not checked: {how}, or pass `--signature-only` to \
+                     check the signature alone",
+                    a.name
                 ),
                 path: None,
             });
