@@ -334,6 +334,24 @@ def record_pypi(data, requirements, pool, written):
         if "versions" in simple:
             simple["versions"] = [v for v in simple["versions"] if v in projects[norm]]
         out = {}
+        for f in simple["files"]:
+            # A page that announces PEP 658 metadata makes pip fetch <url>.metadata: record it.
+            declared = f.get("core-metadata", f.get("dist-info-metadata"))
+            if not declared:
+                continue
+            try:
+                body, _ = fetch(f["url"] + ".metadata")
+            except NotFound:
+                log(f"pypi: {f['filename']}.metadata is announced but absent; announcement dropped")
+                f.pop("core-metadata", None)
+                f.pop("dist-info-metadata", None)
+                continue
+            want = declared.get("sha256") if isinstance(declared, dict) else None
+            if want and hashlib.sha256(body).hexdigest() != want:
+                raise RuntimeError(f"{f['filename']}.metadata: sha256 mismatch")
+            rel = f"pypi/files/{f['filename']}.metadata"
+            write_atomic(os.path.join(data, rel), body)
+            out[rel] = None
         simple_rel = f"pypi/simple/{norm}.json"
         write_atomic(os.path.join(data, simple_rel), json_bytes(simple))
         out[simple_rel] = None
