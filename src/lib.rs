@@ -12,6 +12,7 @@
 //! exactly what the command line does. Exit codes, error rendering, colour, prompts and progress
 //! live in the binaries' internal `mcpsig-cli-support` crate.
 
+pub mod artifact;
 pub mod canonical;
 pub mod client_config;
 pub mod digest;
@@ -33,6 +34,7 @@ pub mod pin_store;
 /// The trust policy: who may sign which servers, min version, max age, revocation.
 pub mod policy;
 pub mod reason;
+pub mod registry;
 pub mod relpath;
 pub mod server_env;
 pub mod sign;

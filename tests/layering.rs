@@ -20,6 +20,8 @@ const LAYERS: &[&str] = &[
     "digest",
     "store",
     "manifest",
+    "registry",
+    "artifact",
     "sigstore",
     "statement",
     "keys",

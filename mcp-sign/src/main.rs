@@ -1,6 +1,7 @@
 //! `mcp-sign`: create, pin and sign MCP server manifests. Argument parsing and output only; every
 //! decision is made by the `mcpsig` library.
 
+mod artifact_cmd;
 mod keyless_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -96,6 +97,8 @@ enum Cmd {
     },
     /// Launch the server, capture its tools, prompts and resource templates, pin them into the manifest.
     Tools(tools_cmd::ToolsArgs),
+    /// Resolve a package (npm, PyPI), image (OCI) or MCP bundle and pin it in a manifest.
+    AddArtifact(artifact_cmd::AddArtifactArgs),
     /// Sigstore client commands (the Sigstore conformance CLI contract).
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
@@ -231,6 +234,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             algorithm,
         } => digest(&path, &exclude, algorithm),
         Cmd::Tools(args) => tools_cmd::run(args),
+        Cmd::AddArtifact(args) => artifact_cmd::run(args),
         Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
         Cmd::Revoke(args) => revoke(args),
     }
@@ -268,9 +272,16 @@ struct InitArgs {
     /// Release version.
     #[arg(long)]
     version: String,
-    /// The server's directory to pin.
-    #[arg(long, value_name = "DIR")]
-    dir: PathBuf,
+    /// The server's directory to pin (omit it for a server that is only packages).
+    #[arg(long, value_name = "DIR", required_unless_present = "artifact")]
+    dir: Option<PathBuf>,
+    /// Also pin a package, image or bundle (npm:NAME@VERSION, pypi:NAME==VERSION, ...; see
+    /// `mcp-sign add-artifact --help`); repeatable.
+    #[arg(long, value_name = "REF")]
+    artifact: Vec<String>,
+    /// The registry or package index --artifact resolves from.
+    #[arg(long, value_name = "URL", requires = "artifact")]
+    registry: Option<String>,
     /// Launch command, split like a shell would (quotes group words; nothing is expanded).
     #[arg(long, value_name = "'CMD ARGS'")]
     launch: Option<String>,
@@ -301,11 +312,18 @@ struct InitArgs {
 }
 
 impl InitArgs {
-    fn request(self) -> InitRequest {
+    fn request(self, resolved: Vec<mcpsig::artifact::resolve::Resolved>) -> InitRequest {
+        // A single package's own executable is the launch when none is given.
+        let default_launch = match (&self.dir, resolved.as_slice()) {
+            (None, [one]) => one.launch.clone(),
+            _ => None,
+        };
         InitRequest {
             name: self.name,
             version: self.version,
             dir: self.dir,
+            artifacts: resolved.into_iter().map(|r| r.artifact).collect(),
+            default_launch,
             launch: self.launch,
             env_names: self.env_names,
             excludes: self.exclude,
@@ -321,7 +339,9 @@ impl InitArgs {
 }
 
 fn init(a: InitArgs) -> Result<(), Failure> {
-    let req = a.request();
+    refuse_existing(&a.output, a.force)?;
+    let resolved = artifact_cmd::resolve_all(&a.artifact, a.registry.as_deref())?;
+    let req = a.request(resolved);
     let started = std::time::Instant::now();
     let done = cli::with_progress(|progress| mcpsig::manifest::init::init(&req, progress))
         .map_err(|e| Failure {
@@ -336,14 +356,22 @@ fn init(a: InitArgs) -> Result<(), Failure> {
     for w in &done.warnings {
         cli::errln!("warning: {w}");
     }
-    cli::errln!(
-        "pinned {} entries ({:.1} MB) of `{}` in {:.2} s; wrote {}",
-        done.entries,
-        done.bytes as f64 / 1e6,
-        req.dir.display(),
-        started.elapsed().as_secs_f64(),
-        done.output.display()
-    );
+    match &req.dir {
+        Some(dir) => cli::errln!(
+            "pinned {} entries ({:.1} MB) of `{}` in {:.2} s; wrote {}",
+            done.entries,
+            done.bytes as f64 / 1e6,
+            dir.display(),
+            started.elapsed().as_secs_f64(),
+            done.output.display()
+        ),
+        None => cli::errln!(
+            "pinned {} artifact(s) in {:.2} s; wrote {}",
+            done.manifest.artifacts.len(),
+            started.elapsed().as_secs_f64(),
+            done.output.display()
+        ),
+    }
     let manifest = &done.manifest;
     emit(
         &manifest.artifacts[0].digest().to_string(),

@@ -106,6 +106,10 @@ struct VerifyArgs {
     /// (the report says so).
     #[arg(long, conflicts_with_all = ["dir", "file"])]
     signature_only: bool,
+    /// Never touch the network: package artifacts (npm, PyPI) are checked only against
+    /// archives already in the launch store, and reported unchecked otherwise.
+    #[arg(long)]
+    offline: bool,
     /// Print the report as JSON on stdout (errors too).
     #[arg(long)]
     json: bool,
@@ -169,6 +173,10 @@ fn checks(args: &VerifyArgs) -> Checks {
         base: None,
         signature_only: args.signature_only,
         snapshot: None,
+        packages: (!args.signature_only).then(|| mcpsig::artifact::PackageChecks {
+            registries: mcpsig::registry::Registries::from_env(),
+            offline: args.offline,
+        }),
     }
 }
 

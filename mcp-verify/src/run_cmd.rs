@@ -25,6 +25,9 @@ Examples:
   mcp-verify run weather.sigstore.json --policy ~/.config/mcpsig/policy.toml --dir ./weather \\
       --env WEATHER_API_KEY --audit-log ~/mcp-audit.jsonl
   mcp-verify run weather.sigstore.json --key release.key.pub --accept   # approve new tools
+  # a server pinned as an npm or PyPI package (`mcp-sign add-artifact`): installed from its
+  # pinned, hash-checked archives into the store, then started from there
+  mcp-verify run memory.sigstore.json --key release.key.pub
   # in an MCP client's configuration (see `mcp-verify config --wrap`):
   mcp-verify run /srv/wx/mcp-manifest.sigstore.json --key /srv/wx/release.key.pub \\
       -- python3 /srv/wx/server.py
@@ -65,6 +68,10 @@ pub struct RunArgs {
     /// Print only problems and refusals on stderr, not the verification summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Never touch the network: a package (npm, PyPI) starts only from an install already in
+    /// the launch store, or from archives already downloaded there.
+    #[arg(long)]
+    offline: bool,
     /// The command the client launches; it must be the manifest's signed launch command
     /// (paths inside DIR may be given absolute). Default: the manifest's launch.
     #[arg(last = true, value_name = "CMD ARGS")]
@@ -97,6 +104,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let store = Store::open_default().context("cannot open the launch store")?;
     let pin_store = PinStore::open_default().context("cannot open the pin store")?;
     let decision = mcpsig::launch::decide(RunRequest {
+        packages: mcpsig::artifact::PackageChecks {
+            registries: mcpsig::registry::Registries::from_env(),
+            offline: args.offline,
+        },
         bundle: &bundle,
         bundle_path: &args.bundle,
         policy: &policy,

@@ -21,6 +21,13 @@ pub fn user_dir(override_var: &str, xdg_var: &str, home_subdir: &str) -> Option<
     nonempty("HOME").map(|h| PathBuf::from(h).join(home_subdir).join("mcpsig"))
 }
 
+/// `$HOME`, when set and not empty.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 /// Where mcpsig keeps what it must not lose (the pin store, the launch store):
 /// `$MCPSIG_DATA_DIR`, else `$XDG_DATA_HOME/mcpsig`, else `~/.local/share/mcpsig`.
 pub fn data_dir() -> Option<PathBuf> {

@@ -51,8 +51,11 @@ pub fn prepare(
     };
     // Held to the manifest: a snapshot is named by the tree digest it holds.
     let name = snapshot.file_name().and_then(|n| n.to_str());
+    // A package's install is named by the digest of the tree installed from its pins, which
+    // only the store's install record holds: the caller passes the snapshot `verify` reported.
     let pinned = manifest.artifacts.iter().any(|a| match a {
         Artifact::Directory { digest, .. } => Some(digest.hex().as_str()) == name,
+        Artifact::Npm { .. } | Artifact::Pypi { .. } => true,
         _ => false,
     });
     if !pinned {

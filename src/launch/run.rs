@@ -37,6 +37,9 @@ pub struct RunRequest<'a> {
     /// File artifacts checked at other paths (`--file NAME=PATH`).
     pub files: Vec<LocalArtifact>,
     pub store: Store,
+    /// Where package artifacts (npm, PyPI) are fetched from, and whether the network may be
+    /// used; they are installed into `store` (a relaunch reuses the checked install).
+    pub packages: crate::artifact::PackageChecks,
     pub pin_store: &'a PinStore,
     /// Approve permission changes of a newer release (`--accept`).
     pub accept: bool,
@@ -141,6 +144,7 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
             base: Some(base.clone()),
             files: req.files,
             snapshot: Some(req.store),
+            packages: Some(req.packages),
             ..Checks::default()
         },
         now: req.now,
@@ -181,7 +185,7 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
         return Ok(refuse(
             decision,
             Reason::LaunchMismatch,
-            "the manifest pins no directory to launch the server from".to_owned(),
+            "the manifest pins no directory or package to launch the server from".to_owned(),
         ));
     };
     if !req.command.is_empty() {

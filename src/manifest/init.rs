@@ -40,8 +40,14 @@ pub struct InitRequest {
     /// Server name, reverse-DNS (`io.github.owner/name`).
     pub name: String,
     pub version: String,
-    /// The server's directory to pin.
-    pub dir: PathBuf,
+    /// The server's directory to pin; `None` for a server that is only packages or an image
+    /// (`artifacts` must then hold them).
+    pub dir: Option<PathBuf>,
+    /// Artifacts pinned besides the directory (resolved packages, images, bundles: see
+    /// `artifact::resolve`).
+    pub artifacts: Vec<Artifact>,
+    /// The launch to use when `launch` is not given (a package's own, from its resolution).
+    pub default_launch: Option<Launch>,
     /// Launch command line, split like a shell would (nothing is expanded).
     pub launch: Option<String>,
     /// Environment variable names the server needs at launch; needs `launch`.
@@ -70,7 +76,9 @@ impl InitRequest {
         InitRequest {
             name: name.to_owned(),
             version: version.to_owned(),
-            dir: dir.to_path_buf(),
+            dir: Some(dir.to_path_buf()),
+            artifacts: Vec::new(),
+            default_launch: None,
             launch: None,
             env_names: Vec::new(),
             excludes: Vec::new(),
@@ -143,6 +151,8 @@ pub enum InitError {
     EnvName(#[from] EnvError),
     #[error("--env-name needs --launch: variable names belong to a launch configuration")]
     EnvNamesWithoutLaunch,
+    #[error("nothing to pin: give the server's directory (--dir) or a package (--artifact REF)")]
+    NothingToPin,
     #[error(transparent)]
     Exclude(#[from] PatternError),
     #[error(transparent)]
@@ -185,6 +195,7 @@ impl InitError {
             | Self::Launch { .. }
             | Self::EnvName(_)
             | Self::EnvNamesWithoutLaunch
+            | Self::NothingToPin
             | Self::Exclude(_)
             | Self::Previous { .. }
             | Self::ExpiryOutOfRange { .. }
@@ -238,30 +249,39 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
         }
         None => None,
     };
-    // Excluded bytes are never verified: code among them could run unseen.
-    let hidden = excluded_code(&req.dir, &patterns, tree::MAX_ENTRIES).map_err(|source| {
-        InitError::Scan {
-            dir: req.dir.clone(),
-            source,
-        }
-    })?;
     let mut warnings = Vec::new();
-    if hidden.count > 0 {
-        if req.strict {
-            return Err(InitError::ExcludedCode(hidden));
+    let mut artifacts = Vec::new();
+    let (mut files, mut bytes) = (0, 0);
+    if let Some(dir) = &req.dir {
+        // Excluded bytes are never verified: code among them could run unseen.
+        let hidden =
+            excluded_code(dir, &patterns, tree::MAX_ENTRIES).map_err(|source| InitError::Scan {
+                dir: dir.clone(),
+                source,
+            })?;
+        if hidden.count > 0 {
+            if req.strict {
+                return Err(InitError::ExcludedCode(hidden));
+            }
+            warnings.push(InitWarning::ExcludedCode(hidden));
         }
-        warnings.push(InitWarning::ExcludedCode(hidden));
+        let entries = tree::hash_tree_with_progress(dir, &patterns, Algorithm::Sha256, progress)
+            .map_err(|source| InitError::Tree {
+                dir: dir.clone(),
+                source: Box::new(source),
+            })?;
+        let artifact_name = match &req.artifact_name {
+            Some(n) => n.clone(),
+            None => default_artifact_name(dir),
+        };
+        (files, bytes) = (entries.len(), tree::total_size(&entries));
+        artifacts.push(Artifact::directory(artifact_name, patterns, entries));
     }
-    let entries = tree::hash_tree_with_progress(&req.dir, &patterns, Algorithm::Sha256, progress)
-        .map_err(|source| InitError::Tree {
-        dir: req.dir.clone(),
-        source: Box::new(source),
-    })?;
-    let artifact_name = match &req.artifact_name {
-        Some(n) => n.clone(),
-        None => default_artifact_name(&req.dir),
-    };
-    let (files, bytes) = (entries.len(), tree::total_size(&entries));
+    artifacts.extend(req.artifacts.iter().cloned());
+    if artifacts.is_empty() {
+        return Err(InitError::NothingToPin);
+    }
+    let launch = launch.or_else(|| req.default_launch.clone());
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
         server: ServerId { name, version },
@@ -269,7 +289,7 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
         expires_at,
         previous,
         launch,
-        artifacts: vec![Artifact::directory(artifact_name, patterns, entries)],
+        artifacts,
         tools: None,
     };
     manifest
@@ -323,7 +343,10 @@ fn excludes(req: &InitRequest) -> Result<Vec<Pattern>, InitError> {
     {
         patterns.push(Pattern::parse(ex)?);
     }
-    for own in own_outputs_inside(&req.dir, &req.output) {
+    let Some(dir) = &req.dir else {
+        return Ok(patterns);
+    };
+    for own in own_outputs_inside(dir, &req.output) {
         if !patterns.iter().any(|p| p.as_str() == own) {
             patterns.push(Pattern::parse(&own)?);
         }

@@ -7,7 +7,10 @@
 //! `sources/<key>.json` remembers, per source folder and tree digest, the stat fingerprint of the
 //! source when it was last hashed, so that an unchanged source is not hashed again.
 
+mod install;
 mod record;
+
+pub use install::{InstallBuild, InstallState};
 
 use crate::digest::glob::Pattern;
 use crate::digest::stat_print::{StatPrint, fingerprint_digest, is_racy, now_ns};
@@ -127,7 +130,7 @@ impl Store {
     /// ancestors must pass the private-folder rule (`fsutil::private_dir`).
     pub fn open(root: &Path) -> Result<Store, StoreError> {
         private_dir::ensure_dir(root)?;
-        for sub in ["trees", "sources"] {
+        for sub in ["trees", "sources", "installs", "blobs"] {
             private_dir::ensure_dir(&root.join(sub))?;
         }
         Ok(Store {

@@ -53,6 +53,20 @@ pub enum ToolsError {
         count: usize,
         first: String,
     },
+    #[error("package artifact `{name}` cannot be installed")]
+    Package {
+        name: String,
+        #[source]
+        source: Box<crate::artifact::ArtifactError>,
+    },
+    #[error("package artifact `{name}` is not what its pins say: {first}")]
+    PackageRejected { name: String, first: String },
+    #[error(
+        "package artifact `{name}` was not checked: offline, and its archives are not in the launch store"
+    )]
+    PackageOffline { name: String },
+    #[error("cannot open the launch store")]
+    Store(#[source] Box<crate::store::StoreError>),
     #[error("cannot hash `{}`", dir.display())]
     Tree {
         dir: std::path::PathBuf,

@@ -121,7 +121,10 @@ pub fn pin_manifest_file(
     })?;
     let base = match base_dir {
         Some(b) => b.to_path_buf(),
-        None => manifest_dir(path),
+        None => match package_install(&doc)? {
+            Some(install) => install,
+            None => manifest_dir(path),
+        },
     };
     // The pins must describe the code the manifest pins: the tree the server runs from is
     // re-hashed first, and a tree changed since `init` is refused. (An explicit command with
@@ -179,6 +182,59 @@ pub fn pin_manifest_file(
         lints,
         written: true,
     })
+}
+
+/// A manifest that pins one npm or PyPI package and no directory runs from the package's
+/// install: checked against its registry (configured as `Registries::from_env` says) and
+/// installed into the launch store, or an unchanged earlier install reused.
+fn package_install(doc: &Value) -> Result<Option<PathBuf>, ToolsError> {
+    let Some(list) = doc.get("artifacts").and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    let kind = |a: &&Value| {
+        a.get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if list.iter().any(|a| kind(&a) == "directory") {
+        return Ok(None);
+    }
+    let packages: Vec<&Value> = list
+        .iter()
+        .filter(|a| matches!(kind(a).as_str(), "npm" | "pypi"))
+        .collect();
+    let [one] = packages.as_slice() else {
+        return Ok(None);
+    };
+    let artifact: crate::manifest::Artifact =
+        serde_json::from_value((*one).clone()).map_err(|source| ToolsError::ManifestMember {
+            path: PathBuf::from("artifacts"),
+            member: "artifacts",
+            source,
+        })?;
+    let store = crate::store::Store::open_default().map_err(|e| ToolsError::Store(Box::new(e)))?;
+    let checks = crate::artifact::PackageChecks {
+        registries: crate::registry::Registries::from_env(),
+        offline: false,
+    };
+    let name = artifact.name().to_owned();
+    let checked = crate::artifact::check(&artifact, &checks, Some(&store), true).map_err(|e| {
+        ToolsError::Package {
+            name: name.clone(),
+            source: Box::new(e),
+        }
+    })?;
+    if let Some(f) = checked.findings.first() {
+        return Err(ToolsError::PackageRejected {
+            name,
+            first: crate::text::error_chain(f),
+        });
+    }
+    match checked.snapshot {
+        Some(s) => Ok(Some(s)),
+        None => Err(ToolsError::PackageOffline { name }),
+    }
 }
 
 /// When the manifest pins exactly one directory, `base` must hold that tree as pinned.

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 mod artifacts;
 mod live;
+mod packages;
 
 use artifacts::{check_dir, check_file, find_artifact};
 pub use live::check_live_tools;
@@ -119,6 +120,10 @@ pub struct Checks {
     /// copied; see `store`) instead of hashing them in place: the report then names each
     /// matching tree's snapshot, which is what a launch runs.
     pub snapshot: Option<crate::store::Store>,
+    /// Check package artifacts (npm, PyPI) against their registries; with `snapshot`, also
+    /// install them there (or reuse an unchanged install) and report the install as the
+    /// snapshot. `None`: they are left unchecked.
+    pub packages: Option<crate::artifact::PackageChecks>,
 }
 
 #[derive(Debug, Clone)]
@@ -246,6 +251,12 @@ pub enum VerifyError {
     AmbiguousArtifact { count: usize, kind: &'static str },
     #[error("{kind} artifact `{name}` is given twice")]
     CheckedTwice { name: String, kind: &'static str },
+    #[error("cannot check package artifact `{name}`")]
+    Package {
+        name: String,
+        #[source]
+        source: Box<crate::artifact::ArtifactError>,
+    },
     #[error("cannot snapshot directory `{}` into the launch store", path.display())]
     Store {
         path: PathBuf,
@@ -269,6 +280,10 @@ impl VerifyError {
                 Some(format!("give each artifact one `--{kind}`"))
             }
             VerifyError::Store { source, .. } => source.hint(),
+            VerifyError::Package { source, .. } => match source.as_ref() {
+                crate::artifact::ArtifactError::Store(e) => e.hint(),
+                _ => None,
+            },
             VerifyError::Dir { .. } | VerifyError::File { .. } => None,
         }
     }
@@ -386,9 +401,25 @@ pub(crate) fn verify_parsed(
             report.checked = Some(path.display().to_string());
         }
     }
+    if let Some(packages) = &checks.packages {
+        for (artifact, report) in manifest.artifacts.iter().zip(artifacts.iter_mut()) {
+            if report.checked.is_none() {
+                packages::check_package(artifact, packages, store, report, &mut problems)?;
+            }
+        }
+    }
     if !checks.signature_only {
         for a in artifacts.iter().filter(|a| a.checked.is_none()) {
             let pinned = manifest.artifacts.iter().find(|m| m.name() == a.name);
+            // A package whose check could not run already says why (offline, unreachable).
+            if checks.packages.is_some()
+                && matches!(pinned, Some(Artifact::Npm { .. } | Artifact::Pypi { .. }))
+                && problems
+                    .iter()
+                    .any(|p| p.path.as_deref() == Some(a.name.as_str()))
+            {
+                continue;
+            }
             let how = match pinned {
                 Some(Artifact::File { .. } | Artifact::Mcpb { .. }) => {
                     format!("pass `--file {}=PATH` to re-hash it", a.name)
