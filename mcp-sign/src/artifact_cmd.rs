@@ -24,8 +24,8 @@ and python3 must be on PATH, or set MCPSIG_NPM / MCPSIG_PYTHON). No package scri
 Registries: --registry, else MCPSIG_NPM_REGISTRY / MCPSIG_PYPI_INDEX, else npm's and pip's own
 configuration (npm_config_registry, ~/.npmrc; PIP_INDEX_URL, pip.conf), else the public ones.
 When the manifest has no launch and this is its only package, the launch becomes the package's
-own executable run from the verified install (`node node_modules/PKG/BIN`, `python3 -I
-bin/SCRIPT`), with the arguments after `--`.";
+own executable run from the verified install (`node node_modules/PKG/BIN`,
+`python3 -I -B bin/SCRIPT`), with the arguments after `--`.";
 
 #[derive(clap::Args)]
 #[command(after_help = AFTER_HELP)]
@@ -139,7 +139,11 @@ pub fn resolve_all(refs: &[String], registry: Option<&str>) -> Result<Vec<Resolv
             file: None,
         })
         .map_err(|e| Failure {
-            code: cli::EXIT_ERROR,
+            code: if e.is_refusal() {
+                EXIT_REJECTED
+            } else {
+                cli::EXIT_ERROR
+            },
             hint: None,
             err: e.into(),
         })?;

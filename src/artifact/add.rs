@@ -57,21 +57,8 @@ pub enum AddError {
 impl AddError {
     /// The input was refused (exit 1), rather than the work failing (exit 2).
     pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            AddError::Manifest { .. }
-                | AddError::Exists(_)
-        ) || matches!(
-            self,
-            AddError::Resolve(e) if matches!(
-                e.as_ref(),
-                ResolveArtifactError::Mismatch { .. }
-                    | ResolveArtifactError::WeakIntegrity(_)
-                    | ResolveArtifactError::Pins(_)
-                    | ResolveArtifactError::Bundle(_)
-                    | ResolveArtifactError::NotFound { .. }
-            )
-        )
+        matches!(self, AddError::Manifest { .. } | AddError::Exists(_))
+            || matches!(self, AddError::Resolve(e) if e.is_refusal())
     }
 }
 

@@ -66,6 +66,21 @@ pub enum ResolveArtifactError {
     Oci,
 }
 
+impl ResolveArtifactError {
+    /// The reference or what it names was refused (exit 1), rather than the work failing to
+    /// run (exit 2: network, a resolver that failed, local I/O).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            ResolveArtifactError::Mismatch { .. }
+                | ResolveArtifactError::WeakIntegrity(_)
+                | ResolveArtifactError::Pins(_)
+                | ResolveArtifactError::Bundle(_)
+                | ResolveArtifactError::NotFound { .. }
+        )
+    }
+}
+
 /// Resolves one reference.
 pub fn resolve(req: &ResolveRequest) -> Result<Resolved, ResolveArtifactError> {
     match req.reference {
@@ -293,7 +308,7 @@ fn pypi(req: &ResolveRequest, name: &str, version: &str) -> Result<Resolved, Res
     })
 }
 
-/// `python3 -I bin/SCRIPT`: the wheel's only console script, or the one named like the
+/// `python3 -I -B bin/SCRIPT`: the wheel's only console script, or the one named like the
 /// project.
 pub fn pypi_launch(name: &str, scripts: &[(String, String)]) -> Option<Launch> {
     let usable: Vec<&(String, String)> = scripts
@@ -310,7 +325,9 @@ pub fn pypi_launch(name: &str, scripts: &[(String, String)]) -> Option<Launch> {
     };
     Some(Launch::Stdio {
         command: "python3".to_owned(),
-        args: vec!["-I".to_owned(), format!("bin/{}", pick.0)],
+        // -I: no PYTHON* variable, user site or current folder changes what is imported; -B:
+        // nothing is written into the install (it is read-only, but not to root).
+        args: vec!["-I".to_owned(), "-B".to_owned(), format!("bin/{}", pick.0)],
         env: Default::default(),
         env_names: Vec::new(),
         workdir: None,

@@ -1,0 +1,738 @@
+//! Servers distributed as packages, end to end through the real binaries: real npm and PyPI
+//! packages (recorded from the public registries by scripts/setup-registries.sh) served on
+//! loopback by tests/support/registries/serve.py, resolved by the real npm and pip, pinned with
+//! `mcp-sign init --artifact`, their tools captured from the installed package, signed, and
+//! launched by `mcp-verify run` from the launch store. Substitutions are served from an overlay
+//! folder that takes precedence over the recorded data. Each test names its scenario under
+//! testdata/scenarios/package-*. The binaries must be built first (`cargo build --workspace`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{assert_ok, bin, root, text};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const NPM_SERVER: &str = "@modelcontextprotocol/server-memory";
+const NPM_VERSION: &str = "2026.8.31";
+const PYPI_SERVER: &str = "mcp-server-time";
+const PYPI_VERSION: &str = "2026.10.19";
+/// Any command here finishes within this, or the test fails (never hangs).
+const WAIT: Duration = Duration::from_secs(180);
+
+fn data() -> PathBuf {
+    let d = root().join("tests/support/registries/data");
+    assert!(
+        d.join("index.json").is_file(),
+        "no recorded registry data at {}: run scripts/setup-registries.sh (scripts/test.sh does)",
+        d.display()
+    );
+    d
+}
+
+fn index() -> &'static Value {
+    static INDEX: OnceLock<Value> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        serde_json::from_slice(&std::fs::read(data().join("index.json")).unwrap()).unwrap()
+    })
+}
+
+/// A recorded npm package of the server's tree: (name, tarball path relative to the data).
+fn npm_tarball(name: &str) -> String {
+    let tree = index()["npm"]["trees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == format!("{NPM_SERVER}@{NPM_VERSION}"))
+        .unwrap();
+    if name == NPM_SERVER {
+        let rec = index()["npm"]["trees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["packages"].as_array().unwrap())
+            .find(|p| p["name"] == name && p["version"] == NPM_VERSION);
+        if let Some(p) = rec {
+            return p["tarball"].as_str().unwrap().to_owned();
+        }
+    }
+    tree["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not recorded"))["tarball"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A recorded wheel of the PyPI server's set: its record in index.json.
+fn wheel(name: &str) -> Value {
+    index()["pypi"]["roots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["files"].as_array().unwrap())
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not recorded"))
+        .clone()
+}
+
+/// serve.py on a random loopback port; stopped when dropped (and when its stdin closes).
+struct Registry {
+    child: Child,
+    url: String,
+    overlay: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let overlay = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(root().join("tests/support/registries/serve.py"))
+            .arg("--data")
+            .arg(data())
+            .arg("--overlay")
+            .arg(overlay.path())
+            .arg("--port")
+            .arg("0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("serve.py said {line:?}"))
+            .to_owned();
+        Registry {
+            child,
+            url,
+            overlay,
+        }
+    }
+
+    /// Serves `bytes` at `rel` (a path relative to the recorded data) instead of the recording.
+    fn substitute(&self, rel: &str, bytes: &[u8]) {
+        let p = self.overlay.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    fn pypi(&self) -> String {
+        format!("{}simple/", self.url)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch folder: its own data folder (launch store, pin store), HOME (npm's cache and
+/// configuration), and a signing key.
+struct Ws {
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Ws {
+    fn drop(&mut self) {
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+w")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+impl Ws {
+    fn new() -> Ws {
+        let ws = Ws {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let out = ws.run("mcp-sign", &["keygen", "--out", "k.key"], None);
+        assert_ok(&out);
+        ws
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn store(&self) -> PathBuf {
+        self.path().join("data/store")
+    }
+
+    fn command(&self, name: &str, args: &[&str], reg: Option<&Registry>) -> Command {
+        let mut cmd = Command::new(bin(name));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("HOME", self.path())
+            .env("MCPSIG_DATA_DIR", self.path().join("data"))
+            .env("MCPSIG_CACHE_DIR", self.path().join("cache"))
+            .env("npm_config_cache", self.path().join("npm-cache"))
+            .env_remove("npm_config_registry")
+            .env_remove("NPM_CONFIG_REGISTRY");
+        // pip's own settings of this machine (find-links, extra indexes) must not reach the
+        // resolver: only the loopback index may answer.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PIP_") {
+                cmd.env_remove(k);
+            }
+        }
+        match reg {
+            Some(r) => cmd
+                .env("MCPSIG_NPM_REGISTRY", &r.url)
+                .env("MCPSIG_PYPI_INDEX", r.pypi()),
+            // A registry that refuses connections: nothing may need it.
+            None => cmd
+                .env("MCPSIG_NPM_REGISTRY", "http://127.0.0.1:9/")
+                .env("MCPSIG_PYPI_INDEX", "http://127.0.0.1:9/simple/"),
+        };
+        cmd
+    }
+
+    fn run(&self, name: &str, args: &[&str], reg: Option<&Registry>) -> Output {
+        let mut cmd = self.command(name, args, reg);
+        cmd.stdin(Stdio::null());
+        bounded(cmd)
+    }
+
+    /// A signed release of `reference` (manifest `NAME.json`, bundle `NAME.sigstore.json`):
+    /// pinned, its tools captured from the installed package, signed with `k.key`.
+    fn release(&self, name: &str, reference: &str, args: &[&str], reg: &Registry) -> PathBuf {
+        let manifest = format!("{name}.json");
+        let init = [
+            "init",
+            "--name",
+            "io.github.acme/packaged",
+            "--version",
+            "1.0.0",
+            "--artifact",
+            reference,
+            "-o",
+            &manifest,
+        ];
+        assert_ok(&self.run("mcp-sign", &init, Some(reg)));
+        if !args.is_empty() {
+            let path = self.path().join(&manifest);
+            let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            // The launch's arguments, added before the tools are captured.
+            let a = m["launch"]["args"].as_array_mut().unwrap();
+            a.extend(args.iter().map(|s| json!(s)));
+            std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        }
+        assert_ok(&self.run("mcp-sign", &["tools", &manifest], Some(reg)));
+        assert_ok(&self.run(
+            "mcp-sign",
+            &["sign", "--key", "k.key", &manifest],
+            Some(reg),
+        ));
+        self.path().join(format!("{name}.sigstore.json"))
+    }
+
+    /// `mcp-verify run BUNDLE --key k.key.pub ARGS`, as a client: initialize, initialized,
+    /// tools/list, then input closed.
+    fn session(&self, bundle: &Path, args: &[&str], reg: Option<&Registry>) -> Output {
+        let bundle = bundle.display().to_string();
+        let mut all = vec!["run", bundle.as_str(), "--key", "k.key.pub"];
+        all.extend(args);
+        let mut cmd = self.command("mcp-verify", &all, reg);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let hello = [
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "packages-test", "version": "1"}}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        ];
+        for m in hello {
+            // A rejected launch never reads its input: a broken pipe is expected then.
+            let _ = writeln!(stdin, "{m}");
+        }
+        drop(stdin);
+        wait_bounded(child)
+    }
+}
+
+fn bounded(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    wait_bounded(cmd.spawn().unwrap())
+}
+
+fn wait_bounded(mut child: Child) -> Output {
+    let deadline = Instant::now() + WAIT;
+    // Read the pipes while waiting, so a chatty child never blocks on a full pipe.
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let o = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut v);
+        v
+    });
+    let e = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut err, &mut v);
+        v
+    });
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("command did not finish in {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: o.join().unwrap(),
+        stderr: e.join().unwrap(),
+    }
+}
+
+/// The tools/list answer a session printed, if any.
+fn listed_tools(out: &Output) -> Option<Vec<String>> {
+    text(&out.stdout).lines().find_map(|l| {
+        let v: Value = serde_json::from_str(l).ok()?;
+        (v["id"] == 2).then(|| {
+            v["result"]["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_owned())
+                .collect()
+        })
+    })
+}
+
+/// Asserts a rejection: exit 1, the reason code printed, and (for a launch) nothing started.
+fn assert_rejected(out: &Output, reason: &str) {
+    // `mcp-verify` prints its report on stdout, `mcp-verify run` on stderr.
+    let err = format!("{}{}", text(&out.stderr), text(&out.stdout));
+    assert_eq!(out.status.code(), Some(1), "expected rejection: {err}");
+    assert!(
+        err.contains(&format!("[{reason}]")),
+        "no [{reason}] in: {err}"
+    );
+    assert!(
+        listed_tools(out).is_none(),
+        "a rejected server answered: {}",
+        text(&out.stdout)
+    );
+}
+
+/// Every npm release in these tests is the same pins; resolved once (npm's resolution is the
+/// slow part), then copied into each test's folder. Returns the manifest file's bytes with
+/// its tools captured, unsigned.
+fn npm_manifest() -> &'static [u8] {
+    static M: OnceLock<Vec<u8>> = OnceLock::new();
+    M.get_or_init(|| {
+        let reg = Registry::start();
+        let ws = Ws::new();
+        ws.release("npm", &format!("npm:{NPM_SERVER}@{NPM_VERSION}"), &[], &reg);
+        std::fs::read(ws.path().join("npm.json")).unwrap()
+    })
+}
+
+fn pypi_manifest() -> &'static [u8] {
+    static M: OnceLock<Vec<u8>> = OnceLock::new();
+    M.get_or_init(|| {
+        let reg = Registry::start();
+        let ws = Ws::new();
+        ws.release(
+            "py",
+            &format!("pypi:{PYPI_SERVER}=={PYPI_VERSION}"),
+            &["--local-timezone", "UTC"],
+            &reg,
+        );
+        std::fs::read(ws.path().join("py.json")).unwrap()
+    })
+}
+
+impl Ws {
+    /// Signs a copy of a prepared manifest here; returns the bundle.
+    fn sign_copy(&self, name: &str, manifest: &[u8]) -> PathBuf {
+        let file = format!("{name}.json");
+        std::fs::write(self.path().join(&file), manifest).unwrap();
+        assert_ok(&self.run("mcp-sign", &["sign", "--key", "k.key", &file], None));
+        self.path().join(format!("{name}.sigstore.json"))
+    }
+}
+
+/// Scenario package-npm-server-launches-verified.
+#[test]
+fn an_npm_server_is_pinned_installed_and_launched_then_relaunched_offline() {
+    let m: Value = serde_json::from_slice(npm_manifest()).unwrap();
+    assert_eq!(m["artifacts"][0]["kind"], "npm");
+    assert!(m["artifacts"][0]["dependencies"].as_array().unwrap().len() > 50);
+    assert_eq!(m["launch"]["command"], "node");
+    assert!(m["tools"]["tools"].as_array().unwrap().len() > 3);
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    let out = ws.session(&bundle, &[], Some(&reg));
+    assert_ok(&out);
+    let tools = listed_tools(&out).expect("the guarded server listed its tools");
+    assert!(tools.contains(&"create_entities".to_owned()), "{tools:?}");
+    // The relaunch needs no registry: the install is reused after its unchanged-check.
+    let again = ws.session(&bundle, &[], None);
+    assert_ok(&again);
+    assert_eq!(listed_tools(&again), Some(tools));
+    // Verification against the registry alone (no install) agrees.
+    let verified = ws.run(
+        "mcp-verify",
+        &["npm.sigstore.json", "--key", "k.key.pub"],
+        Some(&reg),
+    );
+    assert_ok(&verified);
+    assert!(
+        text(&verified.stderr).contains("npm registry")
+            || text(&verified.stdout).contains("npm registry")
+    );
+}
+
+/// Scenario package-npm-substituted-tarball-rejected.
+#[test]
+fn a_substituted_npm_tarball_is_rejected() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    // Another real package's bytes where the server's tarball should be.
+    let other = std::fs::read(data().join(npm_tarball("zod"))).unwrap();
+    reg.substitute(&npm_tarball(NPM_SERVER), &other);
+    let out = ws.run(
+        "mcp-verify",
+        &["npm.sigstore.json", "--key", "k.key.pub"],
+        Some(&reg),
+    );
+    assert_rejected(&out, "artifact-mismatch");
+    assert!(
+        text(&out.stdout).contains(NPM_SERVER),
+        "{}",
+        text(&out.stdout)
+    );
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "artifact-mismatch");
+    // Nothing of the substituted bytes is kept.
+    assert_eq!(
+        std::fs::read_dir(ws.store().join("installs"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+/// Scenario package-npm-changed-dependency-rejected.
+#[test]
+fn a_changed_npm_dependency_is_rejected() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    let rel = npm_tarball("zod");
+    let mut bytes = std::fs::read(data().join(&rel)).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    reg.substitute(&rel, &bytes);
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "artifact-mismatch");
+    assert!(text(&run.stderr).contains("zod@"), "{}", text(&run.stderr));
+}
+
+/// Scenario package-npm-installed-file-edited-rejected.
+#[test]
+fn an_installed_file_edited_after_install_is_found_and_refused() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    assert_ok(&ws.session(&bundle, &[], Some(&reg)));
+    let trees = ws.store().join("trees");
+    let tree = std::fs::read_dir(&trees)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .unwrap();
+    let file = tree.join(format!("node_modules/{NPM_SERVER}/package.json"));
+    let folder = file.parent().unwrap().to_path_buf();
+    Command::new("chmod")
+        .arg("u+w")
+        .arg(&folder)
+        .arg(&file)
+        .status()
+        .unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .unwrap();
+    f.write_all(b"\n").unwrap();
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "artifact-mismatch");
+    let err = text(&run.stderr);
+    assert!(err.contains("changed after it was installed"), "{err}");
+    assert!(err.contains("package.json"), "{err}");
+}
+
+/// Scenario package-npm-tarball-path-escape-rejected.
+#[test]
+fn a_pinned_tarball_escaping_its_folder_is_refused_at_install() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    // A tarball whose digest the publisher signed, but which writes outside its package folder.
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (name, body) in [
+        ("package/package.json", &b"{}"[..]),
+        ("package/../../../escaped.js", &b"pwned"[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, body).unwrap();
+    }
+    let evil = b.into_inner().unwrap().finish().unwrap();
+    reg.substitute(&npm_tarball(NPM_SERVER), &evil);
+    let mut m: Value = serde_json::from_slice(npm_manifest()).unwrap();
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    m["artifacts"][0]["digest"] = json!(format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(&evil))
+    ));
+    m["artifacts"][0]["integrity"] = json!(format!(
+        "sha512-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&evil))
+    ));
+    let bundle = ws.sign_copy("evil", &serde_json::to_vec_pretty(&m).unwrap());
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "unsafe-path");
+    assert!(!ws.store().join("escaped.js").exists());
+    assert!(!ws.path().join("escaped.js").exists());
+}
+
+/// Scenario package-pypi-server-launches-verified.
+#[test]
+fn a_pypi_server_is_pinned_installed_and_launched() {
+    let m: Value = serde_json::from_slice(pypi_manifest()).unwrap();
+    assert_eq!(m["artifacts"][0]["kind"], "pypi");
+    assert!(m["artifacts"][0]["dependencies"].as_array().unwrap().len() > 20);
+    assert_eq!(
+        m["launch"]["args"],
+        json!(["-I", "-B", "bin/mcp-server-time", "--local-timezone", "UTC"])
+    );
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("py", pypi_manifest());
+    let out = ws.session(&bundle, &[], Some(&reg));
+    assert_ok(&out);
+    let tools = listed_tools(&out).expect("the guarded server listed its tools");
+    assert!(tools.contains(&"get_current_time".to_owned()), "{tools:?}");
+    assert_ok(&ws.session(&bundle, &[], None));
+}
+
+/// Scenario package-pypi-wrong-wheel-rejected.
+#[test]
+fn a_wrong_wheel_is_rejected() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("py", pypi_manifest());
+    // The index still lists the pinned hash, but serves another real wheel's bytes.
+    let anyio = wheel("anyio");
+    let other = std::fs::read(data().join(wheel("idna")["file"].as_str().unwrap())).unwrap();
+    reg.substitute(anyio["file"].as_str().unwrap(), &other);
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "artifact-mismatch");
+    assert!(text(&run.stderr).contains("anyio"), "{}", text(&run.stderr));
+}
+
+/// Scenario package-pypi-index-lists-other-hash-rejected.
+#[test]
+fn an_index_listing_another_hash_is_rejected_before_download() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    ws.sign_copy("py", pypi_manifest());
+    let w = wheel(PYPI_SERVER);
+    let page_rel = w["simple"].as_str().unwrap();
+    let mut page: Value =
+        serde_json::from_slice(&std::fs::read(data().join(page_rel)).unwrap()).unwrap();
+    for f in page["files"].as_array_mut().unwrap() {
+        f["hashes"]["sha256"] = json!("0".repeat(64));
+    }
+    reg.substitute(page_rel, &serde_json::to_vec(&page).unwrap());
+    let out = ws.run(
+        "mcp-verify",
+        &["py.sigstore.json", "--key", "k.key.pub"],
+        Some(&reg),
+    );
+    assert_rejected(&out, "artifact-mismatch");
+}
+
+/// Scenario package-offline-unchecked.
+#[test]
+fn offline_checks_only_what_the_store_holds() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    // Nothing in the store: offline cannot check, so nothing starts.
+    let out = ws.session(&bundle, &["--offline"], Some(&reg));
+    assert_rejected(&out, "artifact-unchecked");
+    assert!(
+        text(&out.stderr).contains("offline"),
+        "{}",
+        text(&out.stderr)
+    );
+    let verify = ws.run(
+        "mcp-verify",
+        &["npm.sigstore.json", "--key", "k.key.pub", "--offline"],
+        Some(&reg),
+    );
+    assert_rejected(&verify, "artifact-unchecked");
+    // Installed once (online), it starts offline, with no registry at all.
+    assert_ok(&ws.session(&bundle, &[], Some(&reg)));
+    assert_ok(&ws.session(&bundle, &["--offline"], None));
+}
+
+/// Scenario package-registry-unreachable-undecided.
+#[test]
+fn an_unreachable_registry_cannot_decide() {
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    let out = ws.session(&bundle, &[], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("[network]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(listed_tools(&out).is_none());
+}
+
+/// Scenario package-mcpb-path-escape-refused.
+#[test]
+fn an_mcp_bundle_with_an_escaping_path_cannot_be_pinned() {
+    let ws = Ws::new();
+    let mcpb = ws.path().join("evil.mcpb");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&mcpb).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    z.start_file("manifest.json", opts).unwrap();
+    z.write_all(b"{}").unwrap();
+    z.start_file("../outside.js", opts).unwrap();
+    z.write_all(b"x").unwrap();
+    z.finish().unwrap();
+    let out = ws.run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/b",
+            "--version",
+            "1.0.0",
+            "--artifact",
+            "mcpb:evil.mcpb",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unsafe path"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!ws.path().join("mcp-manifest.json").exists());
+}
+
+/// Scenario package-mcpb-substituted-rejected.
+#[test]
+fn an_mcp_bundle_is_pinned_by_digest_and_contents() {
+    let ws = Ws::new();
+    let write = |path: &Path, body: &[u8]| {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("manifest.json", opts).unwrap();
+        z.write_all(b"{\"name\":\"w\"}").unwrap();
+        z.start_file("server/index.js", opts).unwrap();
+        z.write_all(body).unwrap();
+        z.finish().unwrap();
+    };
+    write(&ws.path().join("w.mcpb"), b"console.log(1)");
+    assert_ok(&ws.run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/b",
+            "--version",
+            "1.0.0",
+            "--artifact",
+            "mcpb:w.mcpb",
+        ],
+        None,
+    ));
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join("mcp-manifest.json")).unwrap())
+            .unwrap();
+    let paths: Vec<&str> = m["artifacts"][0]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["manifest.json", "server/index.js"]);
+    assert_ok(&ws.run(
+        "mcp-sign",
+        &["sign", "--key", "k.key", "mcp-manifest.json"],
+        None,
+    ));
+    let check = [
+        "mcp-manifest.sigstore.json",
+        "--key",
+        "k.key.pub",
+        "--file",
+        "w.mcpb=w.mcpb",
+    ];
+    let ok = ws.run("mcp-verify", &check, None);
+    assert_ok(&ok);
+    write(&ws.path().join("w.mcpb"), b"console.log(2)");
+    let bad = ws.run("mcp-verify", &check, None);
+    assert_rejected(&bad, "artifact-mismatch");
+}
+
+#[test]
+fn every_package_scenario_is_run_here() {
+    let me = std::fs::read_to_string(root().join("tests/packages.rs")).unwrap();
+    let mut n = 0;
+    for e in std::fs::read_dir(root().join("testdata/scenarios")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("package-") {
+            n += 1;
+            assert!(
+                me.contains(&format!("/// Scenario {name}.")),
+                "{name} is not run by tests/packages.rs"
+            );
+        }
+    }
+    assert!(n >= 10, "only {n} package scenarios");
+}
