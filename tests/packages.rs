@@ -216,7 +216,7 @@ impl Ws {
     /// pinned, its tools captured from the installed package, signed with `k.key`.
     fn release(&self, name: &str, reference: &str, args: &[&str], reg: &Registry) -> PathBuf {
         let manifest = format!("{name}.json");
-        let init = [
+        let mut init = vec![
             "init",
             "--name",
             "io.github.acme/packaged",
@@ -227,15 +227,12 @@ impl Ws {
             "-o",
             &manifest,
         ];
-        assert_ok(&self.run("mcp-sign", &init, Some(reg)));
+        // The package's launch takes these arguments (given before its tools are captured).
         if !args.is_empty() {
-            let path = self.path().join(&manifest);
-            let mut m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            // The launch's arguments, added before the tools are captured.
-            let a = m["launch"]["args"].as_array_mut().unwrap();
-            a.extend(args.iter().map(|s| json!(s)));
-            std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+            init.push("--");
+            init.extend(args);
         }
+        assert_ok(&self.run("mcp-sign", &init, Some(reg)));
         assert_ok(&self.run("mcp-sign", &["tools", &manifest], Some(reg)));
         assert_ok(&self.run(
             "mcp-sign",

@@ -309,13 +309,21 @@ struct InitArgs {
     /// Refuse (exit 1) when an exclude rule leaves out files a runtime loads as code.
     #[arg(long)]
     strict: bool,
+    /// Arguments for a single package's own executable, when it becomes the launch.
+    #[arg(last = true, value_name = "ARGS")]
+    args: Vec<String>,
 }
 
 impl InitArgs {
     fn request(self, resolved: Vec<mcpsig::artifact::resolve::Resolved>) -> InitRequest {
         // A single package's own executable is the launch when none is given.
         let default_launch = match (&self.dir, resolved.as_slice()) {
-            (None, [one]) => one.launch.clone(),
+            (None, [one]) => one.launch.clone().map(|mut l| {
+                if let mcpsig::manifest::Launch::Stdio { args, .. } = &mut l {
+                    args.extend(self.args.iter().cloned());
+                }
+                l
+            }),
             _ => None,
         };
         InitRequest {
