@@ -396,6 +396,13 @@ fn an_npm_server_is_pinned_installed_and_launched_then_relaunched_offline() {
     let again = ws.session(&bundle, &[], None);
     assert_ok(&again);
     assert_eq!(listed_tools(&again), Some(tools));
+    // The live tools of the installed package match the pins.
+    let live = ws.run(
+        "mcp-verify",
+        &["tools", "npm.sigstore.json", "--key", "k.key.pub"],
+        Some(&reg),
+    );
+    assert_ok(&live);
     // Verification against the registry alone (no install) agrees.
     let verified = ws.run(
         "mcp-verify",

@@ -176,6 +176,7 @@ fn checks(args: &VerifyArgs) -> Checks {
         packages: (!args.signature_only).then(|| mcpsig::artifact::PackageChecks {
             registries: mcpsig::registry::Registries::from_env(),
             offline: args.offline,
+            install: false,
         }),
     }
 }

@@ -107,6 +107,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         packages: mcpsig::artifact::PackageChecks {
             registries: mcpsig::registry::Registries::from_env(),
             offline: args.offline,
+            install: true,
         },
         bundle: &bundle,
         bundle_path: &args.bundle,

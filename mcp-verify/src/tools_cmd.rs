@@ -81,9 +81,19 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
                 .iter()
                 .map(|f| LocalArtifact::parse_file(f))
                 .collect(),
+            // A package is installed into the launch store, and the server started from there.
+            packages: Some(mcpsig::artifact::PackageChecks {
+                registries: mcpsig::registry::Registries::from_env(),
+                offline: false,
+                install: true,
+            }),
             ..Checks::default()
         },
     })?;
+    let base = match report.artifacts.iter().find_map(|a| a.snapshot.clone()) {
+        Some(install) if args.command.is_empty() => install,
+        _ => base,
+    };
     let manifest = match &report.manifest {
         Some(m) => m,
         None => {

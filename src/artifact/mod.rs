@@ -29,6 +29,9 @@ pub struct PackageChecks {
     pub registries: Registries,
     /// Never touch the network: only archives already in the store count.
     pub offline: bool,
+    /// When the caller gives no launch store, install into the default one
+    /// (`Store::open_default`), opened only if a package is pinned.
+    pub install: bool,
 }
 
 /// Why a package artifact is rejected.

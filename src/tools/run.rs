@@ -217,6 +217,7 @@ fn package_install(doc: &Value) -> Result<Option<PathBuf>, ToolsError> {
     let checks = crate::artifact::PackageChecks {
         registries: crate::registry::Registries::from_env(),
         offline: false,
+        install: true,
     };
     let name = artifact.name().to_owned();
     let checked = crate::artifact::check(&artifact, &checks, Some(&store), true).map_err(|e| {

@@ -21,6 +21,18 @@ pub(super) fn check_package(
     }
     let name = artifact.name().to_owned();
     let kind = artifact.kind();
+    let opened;
+    let store = match store {
+        Some(s) => Some(s),
+        None if checks.install => {
+            opened = Store::open_default().map_err(|source| VerifyError::Store {
+                path: crate::fsutil::data_dir().unwrap_or_default(),
+                source: Box::new(source),
+            })?;
+            Some(&opened)
+        }
+        None => None,
+    };
     let checked = match crate::artifact::check(artifact, checks, store, store.is_some()) {
         Ok(c) => c,
         Err(ArtifactError::Registry(e)) => {
