@@ -222,6 +222,38 @@ def seed_policies(out):
             write(out, "policy_file", read(f))
 
 
+def package_archive(out):
+    """A real npm tarball's tar (kind 0) and real wheels (kind 1) from the recorded registry
+    data, when scripts/setup-registries.sh has recorded it; small hostile ones always."""
+    import gzip
+    import io
+    import tarfile
+    import zipfile
+    data = os.path.join(ROOT, "tests", "support", "registries", "data")
+    for path in sorted(glob.glob(os.path.join(data, "npm", "tarballs", "*", "*.tgz")))[:6]:
+        write(out, "package_archive", b"\x00" + gzip.decompress(read(path)))
+    for path in sorted(glob.glob(os.path.join(data, "pypi", "files", "*.whl")))[:4]:
+        write(out, "package_archive", b"\x01" + read(path))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, body in [("package/package.json", b"{}"), ("package/../x", b"x"), ("package/a/b", b"1")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            t.addfile(info, io.BytesIO(body))
+        link = tarfile.TarInfo("package/link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        t.addfile(link)
+    write(out, "package_archive", b"\x00" + buf.getvalue())
+    z = io.BytesIO()
+    with zipfile.ZipFile(z, "w") as w:
+        w.writestr("p-1.0.dist-info/RECORD", "p/__init__.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\np-1.0.dist-info/RECORD,,\n")
+        w.writestr("p/__init__.py", "")
+        w.writestr("p-1.0.dist-info/entry_points.txt", "[console_scripts]\np = p:main\n")
+    write(out, "package_archive", b"\x01" + z.getvalue())
+    write(out, "package_archive", b"\x02" + z.getvalue())
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -236,6 +268,7 @@ def main():
     seed_client_configs(out)
     seed_policies(out)
     seed_guard_sessions(out)
+    package_archive(out)
     for target in sorted(os.listdir(out)):
         print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
 

@@ -94,3 +94,83 @@ pub fn guard_lines(lines: &[(bool, &[u8])]) -> Vec<Vec<u8>> {
     written.extend(core.server_gone().to_client);
     written
 }
+
+/// What unpacking a hostile archive did: the relative paths written, or the error's text.
+/// `kind` 0 is an npm tarball (`data` is the tar; it is gzip'd here), 1 a wheel, 2 an MCP
+/// bundle's listing. Every path written is checked to lie inside the install folder, and the
+/// files on disk to be exactly those listed.
+pub fn package_archive(kind: u8, data: &[u8]) -> Result<Vec<String>, String> {
+    use crate::artifact::unpack::{self, Writer};
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root = dir.path().join("install");
+    std::fs::create_dir(&root).map_err(|e| e.to_string())?;
+    let mut w = Writer::new(&root);
+    let result = match kind % 3 {
+        0 => {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(data).map_err(|e| e.to_string())?;
+            let tgz = gz.finish().map_err(|e| e.to_string())?;
+            unpack::npm_tarball(&mut w, "fuzz", "node_modules/p", &mut tgz.as_slice())
+                .map(|_| ())
+                .map_err(|e| crate::text::error_chain(&e))
+        }
+        1 => {
+            let path = dir.path().join("w.whl");
+            std::fs::write(&path, data).map_err(|e| e.to_string())?;
+            let f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
+            unpack::wheel(&mut w, "fuzz", "site", f)
+                .map(|_| ())
+                .map_err(|e| crate::text::error_chain(&e))
+        }
+        _ => {
+            let path = dir.path().join("b.mcpb");
+            std::fs::write(&path, data).map_err(|e| e.to_string())?;
+            return crate::artifact::resolve::mcpb_entries(&path)
+                .map(|e| e.into_iter().map(|e| e.path.to_string()).collect())
+                .map_err(|e| crate::text::error_chain(&e));
+        }
+    };
+    let written: Vec<String> = w
+        .into_entries()
+        .into_iter()
+        .map(|e| e.path.to_string())
+        .collect();
+    // Nothing outside the install folder, nothing there but what was listed.
+    let mut on_disk = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| e.to_string())? {
+            let e = e.map_err(|e| e.to_string())?;
+            let t = e.file_type().map_err(|e| e.to_string())?;
+            assert!(!t.is_symlink(), "a symlink was created");
+            if t.is_dir() {
+                stack.push(e.path());
+            } else {
+                let rel = e
+                    .path()
+                    .strip_prefix(&root)
+                    .map_err(|e| e.to_string())?
+                    .to_path_buf();
+                on_disk.push(rel.display().to_string());
+            }
+        }
+    }
+    let outside: Vec<_> = std::fs::read_dir(dir.path())
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "install" && n != "w.whl")
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "written outside the install: {outside:?}"
+    );
+    let mut listed = written.clone();
+    listed.sort();
+    on_disk.sort();
+    if result.is_ok() {
+        assert_eq!(listed, on_disk, "files on disk differ from what was listed");
+    }
+    result.map(|()| written)
+}
