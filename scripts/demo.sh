@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end demo: build mcpsig, sign the example server, verify it, show that a tampered copy
 # and a rug pull are rejected, then run it as an MCP client would: through `mcp-verify run`
-# (verified snapshot, pin store, guard) and through a wrapped client configuration.
+# (verified snapshot, pin store, guard) and through a wrapped client configuration; then an npm
+# server pinned with its whole dependency tree and launched from its verified install.
 # Works on a fresh machine with a Rust toolchain and python3; writes only under target/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,8 +72,8 @@ session='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersio
 {"jsonrpc":"2.0","id":2,"method":"tools/list"}
 {"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_forecast","arguments":{"city":"Paris"}}}'
 guarded() {
-  printf '\n\033[1m$ printf "$session" | mcp-verify run %s --key %s %s\033[0m\n' "$b" "$work/release.key.pub" "$*" >&2
-  printf '%s\n' "$session" | "$bin/mcp-verify" run "$b" --key "$work/release.key.pub" "$@"
+printf '\n\033[1m$ printf "$session" | mcp-verify run %s --key %s %s\033[0m\n' "$b" "$work/release.key.pub" "$*" >&2
+printf '%s\n' "$session" | "$bin/mcp-verify" run "$b" --key "$work/release.key.pub" "$@"
 }
 out=$(guarded --env WEATHER_DEMO_RUGPULL=)
 echo "$out"
@@ -126,7 +127,40 @@ if ! grep -q 'Paris: sunny, 21 C' <<<"$out"; then
 fi
 
 echo
+echo "--- a server installed as an npm package: pinned with its whole tree, then launched ---"
+# Instead of \`npx -y @modelcontextprotocol/server-memory\` (whatever the registry serves today):
+# the package and every dependency pinned by digest, its tools captured, signed; the launch
+# installs exactly that tree from hash-checked tarballs into the store and starts it guarded.
+# Uses the public npm registry (MCPSIG_NPM_REGISTRY or npm's own configuration to change it).
+pkg="$work/memory"
+mkdir -p "$pkg"
+export npm_config_update_notifier=false
+step "$bin/mcp-sign" init --name io.github.modelcontextprotocol/server-memory --version 2026.8.31 \
+    --artifact npm:@modelcontextprotocol/server-memory@2026.8.31 -o "$pkg/memory.json"
+step "$bin/mcp-sign" tools "$pkg/memory.json"
+step "$bin/mcp-sign" sign --key "$work/release.key" "$pkg/memory.json"
+printf '\n\033[1m$ %s < session\033[0m\n' "$bin/mcp-verify run $pkg/memory.sigstore.json --key ..."
+mem=$(printf '%s\n' \
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo","version":"1"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' |
+    "$bin/mcp-verify" run "$pkg/memory.sigstore.json" --key "$work/release.key.pub")
+python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("id") == 2:
+        print("tools/list:", ", ".join(t["name"] for t in m["result"]["tools"]))
+' <<<"$mem"
+grep -q create_entities <<<"$mem" || { echo "demo FAILED: the pinned package did not start" >&2; exit 1; }
+printf '\n\033[1m$ %s\033[0m\n' "(relaunch with --offline: the verified install is reused, no network)"
+printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"demo","version":"1"}}}' |
+    "$bin/mcp-verify" run "$pkg/memory.sigstore.json" --key "$work/release.key.pub" --offline -q | head -c 160
+echo
+
+echo
 echo "demo OK: the signed server and its tools verified (exit 0); the tampered copy and the"
 echo "poisoned tool description were rejected (exit 1); 'mcp-verify run' started the verified"
 echo "snapshot behind the guard, which hid and refused the poisoned tool; the client"
-echo "configuration now launches the weather server through 'mcp-verify run'."
+echo "configuration now launches the weather server through 'mcp-verify run'; an npm server was"
+echo "pinned with its whole dependency tree and launched from its verified install."

@@ -44,7 +44,15 @@ pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {
         Redirects::Refuse => 0,
         Redirects::Follow(n) => n,
     };
+    // The operating system's trust store (which honours SSL_CERT_FILE / SSL_CERT_DIR on
+    // Linux): registries and services behind a company's TLS-inspecting proxy or signed by an
+    // internal CA are reached as every other tool on the machine reaches them. What is fetched
+    // is checked against signed digests anyway; TLS only keeps it private and unaltered.
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
     ureq::Agent::config_builder()
+        .tls_config(tls)
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(max_redirects)

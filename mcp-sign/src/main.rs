@@ -348,9 +348,10 @@ impl InitArgs {
 
 fn init(a: InitArgs) -> Result<(), Failure> {
     refuse_existing(&a.output, a.force)?;
-    let resolved = artifact_cmd::resolve_all(&a.artifact, a.registry.as_deref())?;
-    let req = a.request(resolved);
     let started = std::time::Instant::now();
+    let resolved = artifact_cmd::resolve_all(&a.artifact, a.registry.as_deref())?;
+    let packages: usize = resolved.iter().map(|r| r.packages).sum();
+    let req = a.request(resolved);
     let done = cli::with_progress(|progress| mcpsig::manifest::init::init(&req, progress))
         .map_err(|e| Failure {
             code: if e.is_refusal() {
@@ -374,7 +375,7 @@ fn init(a: InitArgs) -> Result<(), Failure> {
             done.output.display()
         ),
         None => cli::errln!(
-            "pinned {} artifact(s) in {:.2} s; wrote {}",
+            "pinned {} artifact(s) ({packages} package(s) with their dependencies) in {:.2} s; wrote {}",
             done.manifest.artifacts.len(),
             started.elapsed().as_secs_f64(),
             done.output.display()
