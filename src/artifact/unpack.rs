@@ -239,7 +239,8 @@ pub fn npm_tarball(
         archive: archive.to_owned(),
         source,
     };
-    let gz = flate2::read::GzDecoder::new(tgz);
+    // Every gzip member, as node's zlib reads them (a second member must not hide files).
+    let gz = flate2::read::MultiGzDecoder::new(tgz);
     let mut tar = tar::Archive::new(gz);
     let mut package_json = None;
     for entry in tar.entries().map_err(arch_err)? {
