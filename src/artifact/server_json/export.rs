@@ -137,10 +137,11 @@ pub fn export(manifest: &Manifest, into: Option<&ServerJson>) -> Result<Exported
         }
     }
     let document = into.map(|doc| {
-        let mut d = doc.document().clone();
-        if !d.contains_key("$schema") {
+        let mut d = Map::new();
+        if !doc.document().contains_key("$schema") {
             d.insert("$schema".into(), json!(SCHEMA_URL));
         }
+        d.extend(doc.document().clone());
         let version = manifest.server.version.as_str();
         if let Some(old) = d.get("version").and_then(Value::as_str)
             && old != version
