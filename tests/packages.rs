@@ -10,37 +10,19 @@
 
 mod common;
 
-use common::{assert_ok, bin, root, text};
+use common::registries::{Registry, WAIT, Ws, data, index, wait_bounded};
+use common::{assert_ok, root, text};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const NPM_SERVER: &str = "@modelcontextprotocol/server-memory";
 const NPM_VERSION: &str = "2026.8.31";
 const PYPI_SERVER: &str = "mcp-server-time";
 const PYPI_VERSION: &str = "2026.10.19";
-/// Any command here finishes within this, or the test fails (never hangs).
-const WAIT: Duration = Duration::from_secs(180);
-
-fn data() -> PathBuf {
-    let d = root().join("tests/support/registries/data");
-    assert!(
-        d.join("index.json").is_file(),
-        "no recorded registry data at {}: run scripts/setup-registries.sh (scripts/test.sh does)",
-        d.display()
-    );
-    d
-}
-
-fn index() -> &'static Value {
-    static INDEX: OnceLock<Value> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        serde_json::from_slice(&std::fs::read(data().join("index.json")).unwrap()).unwrap()
-    })
-}
 
 /// A recorded npm package of the server's tree: (name, tarball path relative to the data).
 fn npm_tarball(name: &str) -> String {
@@ -84,134 +66,7 @@ fn wheel(name: &str) -> Value {
         .clone()
 }
 
-/// serve.py on a random loopback port; stopped when dropped (and when its stdin closes).
-struct Registry {
-    child: Child,
-    url: String,
-    overlay: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        let overlay = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
-            .arg(root().join("tests/support/registries/serve.py"))
-            .arg("--data")
-            .arg(data())
-            .arg("--overlay")
-            .arg(overlay.path())
-            .arg("--port")
-            .arg("0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("serve.py said {line:?}"))
-            .to_owned();
-        Registry {
-            child,
-            url,
-            overlay,
-        }
-    }
-
-    /// Serves `bytes` at `rel` (a path relative to the recorded data) instead of the recording.
-    fn substitute(&self, rel: &str, bytes: &[u8]) {
-        let p = self.overlay.path().join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, bytes).unwrap();
-    }
-
-    fn pypi(&self) -> String {
-        format!("{}simple/", self.url)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A scratch folder: its own data folder (launch store, pin store), HOME (npm's cache and
-/// configuration), and a signing key.
-struct Ws {
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Ws {
-    fn drop(&mut self) {
-        let _ = Command::new("chmod")
-            .arg("-R")
-            .arg("u+w")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 impl Ws {
-    fn new() -> Ws {
-        let ws = Ws {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        let out = ws.run("mcp-sign", &["keygen", "--out", "k.key"], None);
-        assert_ok(&out);
-        ws
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn store(&self) -> PathBuf {
-        self.path().join("data/store")
-    }
-
-    fn command(&self, name: &str, args: &[&str], reg: Option<&Registry>) -> Command {
-        let mut cmd = Command::new(bin(name));
-        cmd.args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .env("HOME", self.path())
-            .env("MCPSIG_DATA_DIR", self.path().join("data"))
-            .env("MCPSIG_CACHE_DIR", self.path().join("cache"))
-            .env("npm_config_cache", self.path().join("npm-cache"))
-            .env_remove("npm_config_registry")
-            .env_remove("NPM_CONFIG_REGISTRY");
-        // pip's own settings of this machine (find-links, extra indexes) must not reach the
-        // resolver: only the loopback index may answer.
-        for (k, _) in std::env::vars() {
-            if k.starts_with("PIP_") {
-                cmd.env_remove(k);
-            }
-        }
-        match reg {
-            Some(r) => cmd
-                .env("MCPSIG_NPM_REGISTRY", &r.url)
-                .env("MCPSIG_PYPI_INDEX", r.pypi()),
-            // A registry that refuses connections: nothing may need it.
-            None => cmd
-                .env("MCPSIG_NPM_REGISTRY", "http://127.0.0.1:9/")
-                .env("MCPSIG_PYPI_INDEX", "http://127.0.0.1:9/simple/"),
-        };
-        cmd
-    }
-
-    fn run(&self, name: &str, args: &[&str], reg: Option<&Registry>) -> Output {
-        let mut cmd = self.command(name, args, reg);
-        cmd.stdin(Stdio::null());
-        bounded(cmd)
-    }
-
     /// A signed release of `reference` (manifest `NAME.json`, bundle `NAME.sigstore.json`):
     /// pinned, its tools captured from the installed package, signed with `k.key`.
     fn release(&self, name: &str, reference: &str, args: &[&str], reg: &Registry) -> PathBuf {
@@ -265,46 +120,34 @@ impl Ws {
             // A rejected launch never reads its input: a broken pipe is expected then.
             let _ = writeln!(stdin, "{m}");
         }
+        let _ = stdin.flush();
+        // Input stays open until the tools/list answer (or the end of output): a server may
+        // stop at end of input without finishing what it was asked, as a real client's never
+        // ends mid-session.
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + WAIT;
+        let mut lines = Vec::new();
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            let done = serde_json::from_str::<Value>(&line).is_ok_and(|v| v["id"] == 2);
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
         drop(stdin);
-        wait_bounded(child)
-    }
-}
-
-fn bounded(mut cmd: Command) -> Output {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    wait_bounded(cmd.spawn().unwrap())
-}
-
-fn wait_bounded(mut child: Child) -> Output {
-    let deadline = Instant::now() + WAIT;
-    // Read the pipes while waiting, so a chatty child never blocks on a full pipe.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out, &mut v);
-        v
-    });
-    let e = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err, &mut v);
-        v
-    });
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("command did not finish in {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: o.join().unwrap(),
-        stderr: e.join().unwrap(),
+        let mut output = wait_bounded(child);
+        lines.extend(rx.try_iter());
+        output.stdout = lines.join("\n").into_bytes();
+        output
     }
 }
 
@@ -315,7 +158,7 @@ fn listed_tools(out: &Output) -> Option<Vec<String>> {
         (v["id"] == 2).then(|| {
             v["result"]["tools"]
                 .as_array()
-                .unwrap()
+                .unwrap_or_else(|| panic!("tools/list answered {v}"))
                 .iter()
                 .map(|t| t["name"].as_str().unwrap().to_owned())
                 .collect()

@@ -10,7 +10,7 @@ mod terminal;
 pub use error::{print_error, print_error_as, use_color};
 pub use progress::with_progress;
 pub use prompt::read_passphrase;
-pub use terminal::{one_line, terminal_safe};
+pub use terminal::{json_safe, one_line, terminal_safe};
 
 /// Exit codes (spec/cli.md).
 pub const EXIT_OK: u8 = 0;

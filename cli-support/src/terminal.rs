@@ -48,9 +48,41 @@ pub fn one_line(s: &str) -> Cow<'_, str> {
     escape_where(s, is_unsafe_for_terminal)
 }
 
+/// Serialized JSON for a terminal, still the same JSON: every control and invisible format
+/// character (which can only stand inside a string) written as a `\uXXXX` escape. Newlines
+/// are the layout of pretty JSON (a string never holds one raw) and stay.
+pub fn json_safe(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\n' && is_unsafe_for_terminal(c);
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            // Every such character lies in the Basic Multilingual Plane: one escape each.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_stays_the_same_json() {
+        let v = serde_json::json!({"a": "x\u{202E}y\u{9b}z\u{1b}", "b": ["ü"]});
+        let text = serde_json::to_string_pretty(&v).unwrap();
+        let safe = json_safe(&text);
+        assert!(
+            !safe.chars().any(|c| c != '\n' && is_unsafe_for_terminal(c)),
+            "{safe}"
+        );
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), v);
+    }
 
     #[test]
     fn escapes_reach_the_terminal_as_visible_text() {

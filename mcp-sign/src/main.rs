@@ -3,9 +3,12 @@
 
 mod artifact_cmd;
 mod keyless_cmd;
+mod server_json_cmd;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error_as, read_passphrase};
+use mcpsig::artifact::server_json::ServerJson;
+use mcpsig::artifact::server_json::import::Imported;
 use mcpsig::digest::Algorithm;
 use mcpsig::fsutil::{read_limited, refuse_existing, write_atomic};
 use mcpsig::keygen::KeygenRequest;
@@ -99,6 +102,9 @@ enum Cmd {
     Tools(tools_cmd::ToolsArgs),
     /// Resolve a package (npm, PyPI), image (OCI) or MCP bundle and pin it in a manifest.
     AddArtifact(artifact_cmd::AddArtifactArgs),
+    /// Print a manifest's package pins as MCP registry server.json `packages[]` entries
+    /// (with fileSha256), or merge them into a server.json.
+    ServerJson(server_json_cmd::ServerJsonArgs),
     /// Sigstore client commands (the Sigstore conformance CLI contract).
     #[command(subcommand)]
     Sigstore(SigstoreCmd),
@@ -207,7 +213,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn cli_json() -> bool {
+pub(crate) fn cli_json() -> bool {
     JSON.load(std::sync::atomic::Ordering::Relaxed)
 }
 
@@ -235,6 +241,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
         } => digest(&path, &exclude, algorithm),
         Cmd::Tools(args) => tools_cmd::run(args),
         Cmd::AddArtifact(args) => artifact_cmd::run(args),
+        Cmd::ServerJson(args) => server_json_cmd::run(args),
         Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
         Cmd::Revoke(args) => revoke(args),
     }
@@ -267,14 +274,22 @@ fn keygen(out: &Path, encrypt: bool, force: bool) -> Result<(), Failure> {
 #[derive(clap::Args)]
 struct InitArgs {
     /// Server name in reverse-DNS form, as the MCP registry uses (io.github.owner/name).
-    #[arg(long)]
-    name: String,
+    #[arg(long, required_unless_present = "from_server_json")]
+    name: Option<String>,
     /// Release version.
-    #[arg(long)]
-    version: String,
+    #[arg(long, required_unless_present = "from_server_json")]
+    version: Option<String>,
     /// The server's directory to pin (omit it for a server that is only packages).
-    #[arg(long, value_name = "DIR", required_unless_present = "artifact")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["artifact", "from_server_json"])]
     dir: Option<PathBuf>,
+    /// Pin the packages an MCP registry server.json lists (npm, pypi, oci, mcpb), taking the
+    /// server's name and version from it unless --name / --version are given (spec/server-json.md).
+    #[arg(long, value_name = "SERVER_JSON")]
+    from_server_json: Option<PathBuf>,
+    /// Leave out server.json packages of a registry type that cannot be pinned (nuget, ...)
+    /// instead of refusing the document.
+    #[arg(long, requires = "from_server_json")]
+    skip_unsupported: bool,
     /// Also pin a package, image or bundle (npm:NAME@VERSION, pypi:NAME==VERSION, ...; see
     /// `mcp-sign add-artifact --help`); repeatable.
     #[arg(long, value_name = "REF")]
@@ -315,22 +330,43 @@ struct InitArgs {
 }
 
 impl InitArgs {
-    fn request(self, resolved: Vec<mcpsig::artifact::resolve::Resolved>) -> InitRequest {
-        // A single package's own executable is the launch when none is given.
-        let default_launch = match (&self.dir, resolved.as_slice()) {
-            (None, [one]) => one.launch.clone().map(|mut l| {
+    /// The request, with the artifacts resolved from --artifact and --from-server-json.
+    fn request(
+        self,
+        resolved: Vec<mcpsig::artifact::resolve::Resolved>,
+        from_server_json: Option<(ServerJson, Imported)>,
+    ) -> Result<InitRequest, Failure> {
+        // A single package's own executable is the launch when none is given (with the
+        // arguments after `--`; from a server.json: with the arguments and variables that map).
+        let default_launch = match (&self.dir, resolved.as_slice(), &from_server_json) {
+            (None, [one], None) => one.launch.clone().map(|mut l| {
                 if let mcpsig::manifest::Launch::Stdio { args, .. } = &mut l {
                     args.extend(self.args.iter().cloned());
                 }
                 l
             }),
+            (None, [], Some((_, imported))) => imported.launch.clone(),
             _ => None,
         };
-        InitRequest {
-            name: self.name,
-            version: self.version,
+        let (doc_name, doc_version) = match &from_server_json {
+            Some((doc, _)) => (doc.name.clone(), doc.version.clone()),
+            None => (None, None),
+        };
+        let (Some(name), Some(version)) = (self.name.or(doc_name), self.version.or(doc_version))
+        else {
+            return Err(refused(anyhow::anyhow!(
+                "the server.json gives no `name` or `version`: pass --name and --version"
+            )));
+        };
+        let mut artifacts: Vec<_> = resolved.into_iter().map(|r| r.artifact).collect();
+        if let Some((_, imported)) = from_server_json {
+            artifacts.extend(imported.resolved.into_iter().map(|r| r.artifact));
+        }
+        Ok(InitRequest {
+            name,
+            version,
             dir: self.dir,
-            artifacts: resolved.into_iter().map(|r| r.artifact).collect(),
+            artifacts,
             default_launch,
             launch: self.launch,
             env_names: self.env_names,
@@ -342,7 +378,7 @@ impl InitArgs {
             force: self.force,
             strict: self.strict,
             issued_at: Timestamp::now(),
-        }
+        })
     }
 }
 
@@ -350,8 +386,15 @@ fn init(a: InitArgs) -> Result<(), Failure> {
     refuse_existing(&a.output, a.force)?;
     let started = std::time::Instant::now();
     let resolved = artifact_cmd::resolve_all(&a.artifact, a.registry.as_deref())?;
-    let packages: usize = resolved.iter().map(|r| r.packages).sum();
-    let req = a.request(resolved);
+    let from_server_json = match &a.from_server_json {
+        Some(path) => Some(server_json_cmd::import_for_init(path, a.skip_unsupported)?),
+        None => None,
+    };
+    let packages: usize = resolved.iter().map(|r| r.packages).sum::<usize>()
+        + from_server_json
+            .as_ref()
+            .map_or(0, |(_, i)| i.resolved.iter().map(|r| r.packages).sum());
+    let req = a.request(resolved, from_server_json)?;
     let done = cli::with_progress(|progress| mcpsig::manifest::init::init(&req, progress))
         .map_err(|e| Failure {
             code: if e.is_refusal() {
@@ -382,11 +425,30 @@ fn init(a: InitArgs) -> Result<(), Failure> {
         ),
     }
     let manifest = &done.manifest;
+    if req.launch.is_none()
+        && let Some(mcpsig::manifest::Launch::Stdio {
+            command,
+            args,
+            env_names,
+            ..
+        }) = &manifest.launch
+    {
+        cli::errln!(
+            "launch: {command} {}{}",
+            args.join(" "),
+            if env_names.is_empty() {
+                String::new()
+            } else {
+                format!(" (variables supplied at launch: {})", env_names.join(", "))
+            }
+        );
+    }
     emit(
         &manifest.artifacts[0].digest().to_string(),
         serde_json::json!({
             "manifest": done.output.display().to_string(),
             "server": manifest.server,
+            "launch": manifest.launch,
             "artifacts": manifest.artifacts.iter().map(|x| serde_json::json!({"name": x.name(), "digest": x.digest()})).collect::<Vec<_>>(),
             "entries": done.entries,
             "bytes": done.bytes,

@@ -1,10 +1,12 @@
 //! Package artifacts against their registries (spec/manifest-v1.md, spec/packages.md):
 //! resolving a reference into pins (`resolve`), checking pins against what the registry serves
 //! now, and installing exactly the pinned tree into the launch store (`check`), from archives
-//! whose digests were checked, every file hashed as it is written.
+//! whose digests were checked, every file hashed as it is written. `server_json` maps the MCP
+//! registry's `server.json` packages onto these pins and back.
 
 pub mod add;
 pub mod resolve;
+pub mod server_json;
 pub mod unpack;
 
 use crate::digest::tree::Change;

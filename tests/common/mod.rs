@@ -1,6 +1,7 @@
 //! Helpers for tests that drive the real binaries.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod registries;
 mod rng;
 pub mod sigstore_case;
 mod skip;

@@ -1,6 +1,7 @@
-"""Validates JSON documents against spec/manifest-v1.schema.json, or the spec/ schema named by
-the optional second argument (with tool-pins.schema.json registered under its $id), using the
-reference `jsonschema` implementation.
+"""Validates JSON documents against spec/manifest-v1.schema.json, or the schema named by the
+optional second argument (a file in spec/, or an absolute path; tool-pins.schema.json registered
+under its $id), using the reference `jsonschema` implementation and the draft the schema's own
+`$schema` names (2020-12 when it names none).
 Input on stdin: {"accept": {NAME: DOC}, "reject": {NAME: DOC}}. Prints one line per document that
 does not get the expected outcome and exits 1 if there was any."""
 import json
@@ -8,6 +9,7 @@ import pathlib
 import sys
 
 from jsonschema import Draft202012Validator
+from jsonschema.validators import validator_for
 from referencing import Registry, Resource
 
 spec = pathlib.Path(sys.argv[1])
@@ -22,8 +24,9 @@ registry = Registry().with_resources([
 top = manifest
 if len(sys.argv) > 2:
     top = json.loads((spec / sys.argv[2]).read_text())
-    Draft202012Validator.check_schema(top)
-validator = Draft202012Validator(top, registry=registry)
+Validator = validator_for(top, default=Draft202012Validator)
+Validator.check_schema(top)
+validator = Validator(top, registry=registry)
 docs = json.load(sys.stdin)
 bad = 0
 for name, doc in docs["accept"].items():
