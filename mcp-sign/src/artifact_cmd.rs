@@ -67,6 +67,19 @@ pub fn registries(reference: &ArtifactRef, registry: Option<&str>) -> Registries
     r
 }
 
+/// Exit 1 for a refused input, 2 for work that could not run.
+fn failure(refusal: bool, err: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: if refusal {
+            EXIT_REJECTED
+        } else {
+            cli::EXIT_ERROR
+        },
+        hint: None,
+        err: err.into(),
+    }
+}
+
 pub fn parse_ref(s: &str) -> Result<ArtifactRef, Failure> {
     ArtifactRef::parse(s).map_err(refused)
 }
@@ -85,15 +98,7 @@ pub fn run(a: AddArtifactArgs) -> Result<(), Failure> {
         args: &a.args,
         replace: a.replace,
     })
-    .map_err(|e: AddError| Failure {
-        code: if e.is_refusal() {
-            EXIT_REJECTED
-        } else {
-            cli::EXIT_ERROR
-        },
-        hint: None,
-        err: e.into(),
-    })?;
+    .map_err(|e: AddError| failure(e.is_refusal(), e))?;
     cli::errln!(
         "{} {} artifact `{}` ({}{}) in {:.1} s",
         if out.replaced { "replaced" } else { "added" },
@@ -138,15 +143,7 @@ pub fn resolve_all(refs: &[String], registry: Option<&str>) -> Result<Vec<Resolv
             registries: &registries,
             file: None,
         })
-        .map_err(|e| Failure {
-            code: if e.is_refusal() {
-                EXIT_REJECTED
-            } else {
-                cli::EXIT_ERROR
-            },
-            hint: None,
-            err: e.into(),
-        })?;
+        .map_err(|e| failure(e.is_refusal(), e))?;
         out.push(resolved);
     }
     Ok(out)

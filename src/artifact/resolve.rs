@@ -139,20 +139,23 @@ fn fetch_archive(
     Ok((tmp, got.sha256, got.sha512))
 }
 
+/// A local archive as the resolvers take it: its absolute path.
+fn local_spec(local: &Path) -> Result<String, ResolveArtifactError> {
+    std::fs::canonicalize(local)
+        .map(|abs| abs.display().to_string())
+        .map_err(|source| ResolveArtifactError::File {
+            path: local.to_path_buf(),
+            source,
+        })
+}
+
 fn npm(req: &ResolveRequest, name: &str, version: &str) -> Result<Resolved, ResolveArtifactError> {
     let base = &req.registries.npm;
     let url = registry::npm::tarball_url(base, name, version);
     let what = format!("{name}@{version}");
     let (mut tarball, sha256, sha512) = fetch_archive(&url, &what, req.file)?;
     let (main, locked) = match req.file {
-        Some(local) => {
-            let abs =
-                std::fs::canonicalize(local).map_err(|source| ResolveArtifactError::File {
-                    path: local.to_path_buf(),
-                    source,
-                })?;
-            registry::npm::resolve_tree_of(base, &abs.display().to_string(), name, version)?
-        }
+        Some(local) => registry::npm::resolve_tree_of(base, &local_spec(local)?, name, version)?,
         None => registry::npm::resolve_tree(base, name, version)?,
     };
     let integrity =
@@ -239,14 +242,7 @@ pub fn npm_launch(name: &str, package_json: &[u8]) -> Option<Launch> {
 fn pypi(req: &ResolveRequest, name: &str, version: &str) -> Result<Resolved, ResolveArtifactError> {
     let index = &req.registries.pypi;
     let (main, rest) = match req.file {
-        Some(local) => {
-            let abs =
-                std::fs::canonicalize(local).map_err(|source| ResolveArtifactError::File {
-                    path: local.to_path_buf(),
-                    source,
-                })?;
-            registry::pypi::resolve_set_of(index, &abs.display().to_string(), name)?
-        }
+        Some(local) => registry::pypi::resolve_set_of(index, &local_spec(local)?, name)?,
         None => registry::pypi::resolve_set(index, name, version)?,
     };
     let what = format!("{}=={}", main.name, main.version);
