@@ -132,6 +132,18 @@ def seed_manifests(out):
         write(out, "manifest", read(path))
 
 
+def seed_server_json(out):
+    paths = glob.glob(td("server-json", "examples", "*.json")) + glob.glob(td("scenarios", "server-json-*", "server.json"))
+    for path in sorted(paths):
+        raw = read(path)
+        write(out, "server_json", raw)
+        # The fuzz target's manifest describes io.github.acme/weather: merge into its documents.
+        doc = load_json(path)
+        if isinstance(doc, dict):
+            doc["name"] = "io.github.acme/weather"
+            write(out, "server_json", json.dumps(doc, indent=2).encode())
+
+
 def seed_tuf(out):
     for path in sorted(glob.glob(td("sigstore-trust", "*.tuf-root.json"))):
         write(out, "tuf_metadata", b"\x00" + read(path))
@@ -262,6 +274,7 @@ def main():
     seed_trusted_roots(out)
     seed_json(out)
     seed_manifests(out)
+    seed_server_json(out)
     seed_tuf(out)
     seed_framing(out)
     seed_tool_diff(out)

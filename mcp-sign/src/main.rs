@@ -60,7 +60,7 @@ enum Cmd {
     },
     /// Write a manifest pinning a server directory (every file's path and digest).
     #[command(
-        after_help = "Example:\n  mcp-sign init --name io.github.acme/weather --version 1.2.0 --dir ./server \\\n      --launch 'node dist/index.js' --exclude 'node_modules/.cache' --expires-in-days 365"
+        after_help = "Examples:\n  mcp-sign init --name io.github.acme/weather --version 1.2.0 --dir ./server \\\n      --launch 'node dist/index.js' --exclude 'node_modules/.cache' --expires-in-days 365\n  mcp-sign init --from-server-json server.json    # the packages an MCP registry server.json lists"
     )]
     Init(InitArgs),
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
