@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "keygen",
     "mcp",
     "tools",
+    "registry",
     "sign",
     "verify",
     "trust_request",
