@@ -106,6 +106,12 @@ struct VerifyArgs {
     /// (the report says so).
     #[arg(long, conflicts_with_all = ["dir", "file"])]
     signature_only: bool,
+    /// Ask no registry (no network): pinned OCI images are reported unchecked.
+    #[arg(long)]
+    offline: bool,
+    /// Allow plain HTTP to an OCI registry that is not on loopback.
+    #[arg(long)]
+    insecure: bool,
     /// Print the report as JSON on stdout (errors too).
     #[arg(long)]
     json: bool,
@@ -128,7 +134,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            print_error(e.as_ref(), "error", hint_for(&e).as_deref(), json);
+            print_error(e.as_ref(), reason_for(&e), hint_for(&e).as_deref(), json);
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -169,6 +175,11 @@ fn checks(args: &VerifyArgs) -> Checks {
         base: None,
         signature_only: args.signature_only,
         snapshot: None,
+        offline: args.offline,
+        oci: mcpsig::registry::oci::Options {
+            insecure: args.insecure,
+            ..Default::default()
+        },
     }
 }
 
@@ -269,6 +280,17 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
     for p in &r.problems {
         outln!("  [{}] {}", p.reason, p.message);
     }
+}
+
+/// The reason code of an error: `network` when a registry could not be used.
+fn reason_for(e: &anyhow::Error) -> &'static str {
+    let registry = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<mcpsig::verify::VerifyError>(),
+            Some(mcpsig::verify::VerifyError::Registry { .. })
+        )
+    });
+    if registry { "network" } else { "error" }
 }
 
 /// The library's hint for the first error in the chain that has one.

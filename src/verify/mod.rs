@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 mod artifacts;
 mod live;
+mod registry_checks;
 
 use artifacts::{check_dir, check_file, find_artifact};
 pub use live::check_live_tools;
@@ -119,6 +120,10 @@ pub struct Checks {
     /// copied; see `store`) instead of hashing them in place: the report then names each
     /// matching tree's snapshot, which is what a launch runs.
     pub snapshot: Option<crate::store::Store>,
+    /// Ask no registry (no network): pinned packages and images are then reported unchecked.
+    pub offline: bool,
+    /// How OCI registries are reached when a pinned image is checked.
+    pub oci: crate::registry::oci::Options,
 }
 
 #[derive(Debug, Clone)]
@@ -246,6 +251,12 @@ pub enum VerifyError {
     AmbiguousArtifact { count: usize, kind: &'static str },
     #[error("{kind} artifact `{name}` is given twice")]
     CheckedTwice { name: String, kind: &'static str },
+    #[error("cannot check `{image}` against its registry")]
+    Registry {
+        image: String,
+        #[source]
+        source: Box<crate::registry::oci::OciError>,
+    },
     #[error("cannot snapshot directory `{}` into the launch store", path.display())]
     Store {
         path: PathBuf,
@@ -269,6 +280,7 @@ impl VerifyError {
                 Some(format!("give each artifact one `--{kind}`"))
             }
             VerifyError::Store { source, .. } => source.hint(),
+            VerifyError::Registry { source, .. } => source.hint(),
             VerifyError::Dir { .. } | VerifyError::File { .. } => None,
         }
     }
@@ -386,6 +398,7 @@ pub(crate) fn verify_parsed(
             report.checked = Some(path.display().to_string());
         }
     }
+    registry_checks::check_images(&manifest, &mut artifacts, checks, &mut problems)?;
     if !checks.signature_only {
         for a in artifacts.iter().filter(|a| a.checked.is_none()) {
             let pinned = manifest.artifacts.iter().find(|m| m.name() == a.name);
@@ -395,6 +408,11 @@ pub(crate) fn verify_parsed(
                 }
                 Some(Artifact::Directory { .. }) | None => {
                     format!("pass `--dir {}=PATH` to re-hash it", a.name)
+                }
+                Some(Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. })
+                    if checks.offline =>
+                {
+                    "`--offline` was given, so its registry was not asked".to_owned()
                 }
                 Some(Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. }) => {
                     "it is checked against its registry (without `--offline`)".to_owned()
