@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 mod artifacts;
 mod live;
+pub mod oci;
 mod registry_checks;
 
 use artifacts::{check_dir, check_file, find_artifact};
