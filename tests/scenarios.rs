@@ -48,7 +48,7 @@ fn every_scenario_has_its_expected_outcome() {
         // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
         // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
-        // by tests/run_cli.rs).
+        // by tests/run_cli.rs; oci-* by tests/oci.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -64,6 +64,7 @@ fn every_scenario_has_its_expected_outcome() {
             "policy-",
             "guard-",
             "run-",
+            "oci-",
         ]
         .iter()
         .any(|p| name.starts_with(p));
