@@ -113,7 +113,7 @@ impl Registry {
             "latest".to_owned(),
         );
         let token = self
-            .client
+            .client()?
             .auth(&reference, &self.auth, oci_client::RegistryOperation::Pull)
             .await
             .map_err(|e| match e {

@@ -252,8 +252,10 @@ pub struct Registry {
     registry: String,
     scheme: &'static str,
     timeout: Duration,
+    connect_timeout: Duration,
     runtime: tokio::runtime::Runtime,
-    client: oci_client::Client,
+    /// Built on first use: reads need it only for a token exchange.
+    client: std::sync::OnceLock<oci_client::Client>,
     http: reqwest::Client,
     auth: oci_client::secrets::RegistryAuth,
     credentials: Credentials,
@@ -292,29 +294,19 @@ impl Registry {
             .enable_all()
             .build()
             .map_err(OciError::Runtime)?;
-        let config = oci_client::client::ClientConfig {
-            protocol: if plain {
-                oci_client::client::ClientProtocol::Http
-            } else {
-                oci_client::client::ClientProtocol::Https
-            },
-            connect_timeout: Some(options.timeout.min(CONNECT_TIMEOUT)),
-            read_timeout: Some(options.timeout),
-            user_agent: USER_AGENT,
-            // An index is pinned as it is; no platform is ever chosen for the caller.
-            platform_resolver: None,
-            ..Default::default()
-        };
-        let client = oci_client::Client::try_from(config).map_err(|e| client_err(Box::new(e)))?;
-        let http = reqwest::Client::builder()
+        let connect_timeout = options.timeout.min(CONNECT_TIMEOUT);
+        let mut http = reqwest::Client::builder()
             .timeout(options.timeout)
-            .connect_timeout(options.timeout.min(CONNECT_TIMEOUT))
+            .connect_timeout(connect_timeout)
             .user_agent(USER_AGENT)
             // Blob reads may be redirected to storage; reqwest drops credentials on the way.
             .redirect(reqwest::redirect::Policy::limited(5))
-            .https_only(!plain)
-            .build()
-            .map_err(|e| client_err(Box::new(e)))?;
+            .https_only(!plain);
+        if plain {
+            // No TLS is spoken: no trust roots (loading the system's takes ~10 ms).
+            http = http.tls_certs_only(std::iter::empty());
+        }
+        let http = http.build().map_err(|e| client_err(Box::new(e)))?;
         let auth = match &credentials {
             Credentials::Anonymous => oci_client::secrets::RegistryAuth::Anonymous,
             Credentials::Basic { username, password } => {
@@ -326,13 +318,39 @@ impl Registry {
             registry: registry.to_owned(),
             scheme,
             timeout: options.timeout,
+            connect_timeout,
             runtime,
-            client,
+            client: std::sync::OnceLock::new(),
             http,
             auth,
             credentials,
             read_auth: Default::default(),
         })
+    }
+
+    /// The oci-client side of the session (uploads, token exchange).
+    fn client(&self) -> Result<&oci_client::Client, OciError> {
+        if let Some(c) = self.client.get() {
+            return Ok(c);
+        }
+        let config = oci_client::client::ClientConfig {
+            protocol: if self.scheme == "http" {
+                oci_client::client::ClientProtocol::Http
+            } else {
+                oci_client::client::ClientProtocol::Https
+            },
+            connect_timeout: Some(self.connect_timeout),
+            read_timeout: Some(self.timeout),
+            user_agent: USER_AGENT,
+            // An index is pinned as it is; no platform is ever chosen for the caller.
+            platform_resolver: None,
+            ..Default::default()
+        };
+        let client = oci_client::Client::try_from(config).map_err(|e| OciError::Client {
+            registry: self.registry.clone(),
+            source: Box::new(e),
+        })?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     /// Runs one operation on the session's runtime, bounded by its timeout.

@@ -240,10 +240,11 @@ impl Registry {
         digest: &Digest,
     ) -> Result<(), OciError> {
         let reference = self.reference(repo, digest);
-        self.client
+        let client = self.client()?;
+        client
             .store_auth_if_needed(&self.registry, &self.auth)
             .await;
-        self.client
+        client
             .push_blob(&reference, data.to_vec(), &digest.to_string())
             .await
             .map_err(|e| OciError::Push {
@@ -272,10 +273,11 @@ impl Registry {
                 (*t).to_owned(),
             ),
         };
-        self.client
+        let client = self.client()?;
+        client
             .store_auth_if_needed(&self.registry, &self.auth)
             .await;
-        self.client
+        client
             .push_manifest_raw(
                 &reference,
                 bytes,
