@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the OCI registry the tests start on loopback (idempotent): Debian's `docker-registry`
-# (the CNCF distribution registry). It starts no daemon; tests/oci.rs runs it per test.
+# Installs what tests/oci.rs runs (idempotent): Debian's `docker-registry` (the CNCF
+# distribution registry; it starts no daemon, the tests run it per test on loopback) and
+# `htpasswd` (apache2-utils) for the password file of the registry that needs credentials.
 set -euo pipefail
-if command -v docker-registry >/dev/null 2>&1; then
-  echo "setup-oci: docker-registry already installed"
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup-oci: docker-registry and htpasswd already installed"
   exit 0
 fi
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq docker-registry >/dev/null
-echo "setup-oci: installed docker-registry"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+echo "setup-oci: installed ${missing[*]}"

@@ -10,16 +10,33 @@ mod common;
 #[path = "common/oci_registry.rs"]
 mod oci_registry;
 
-use common::{assert_ok, root, run, text};
+use common::{assert_ok, bin, root, text};
 use oci_registry::{
-    FirstBytes, LoopbackRegistry, ReferrersProxy, get, push_blob, push_image, push_manifest, s,
-    sha256,
+    FirstBytes, LoopbackRegistry, ReferrersProxy, get, push_blob, push_image, push_image_as,
+    push_manifest, s, sha256,
 };
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 const REPO: &str = "acme/server";
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+/// A binary run with no registry credentials from this environment or its docker
+/// configuration (DOCKER_CONFIG points at a folder that does not exist).
+fn command(name: &str) -> Command {
+    let mut cmd = Command::new(bin(name));
+    cmd.env("NO_COLOR", "1")
+        .env_remove("MCPSIG_KEY_PASSPHRASE")
+        .env_remove("MCPSIG_REGISTRY_TOKEN")
+        .env_remove("MCPSIG_REGISTRY_USERNAME")
+        .env_remove("MCPSIG_REGISTRY_PASSWORD")
+        .env("DOCKER_CONFIG", "/nonexistent/mcpsig-test-docker-config");
+    cmd
+}
+
+fn run(name: &str, args: &[&str]) -> Output {
+    command(name).args(args).output().unwrap()
+}
 
 fn expected(scenario: &str) -> String {
     let dir = root().join("testdata/scenarios").join(scenario);
@@ -560,4 +577,136 @@ fn pushed_blobs_read_back() {
     let d = push_blob(&reg.host(), REPO, b"hello");
     let (status, body) = get(&format!("http://{}/v2/{REPO}/blobs/{d}", reg.host()), "*/*");
     assert_eq!((status, body.as_slice()), (200, b"hello".as_slice()));
+}
+
+/// Scenarios oci-registry-credentials-accepted and oci-registry-without-credentials-undecided:
+/// a registry that needs a password (basic, htpasswd) is used with the credentials from
+/// MCPSIG_REGISTRY_USERNAME / MCPSIG_REGISTRY_PASSWORD or from the docker configuration, and
+/// without them (or with a wrong one) nothing can be decided; the password never shows.
+#[test]
+fn registry_credentials_come_from_the_environment_or_docker_config() {
+    use base64::Engine as _;
+    const PASSWORD: &str = "pa55-w0rd-never-shown";
+    let reg = LoopbackRegistry::start_with_password("alice", PASSWORD);
+    let host = reg.host();
+    let digest = push_image_as(&host, REPO, "v1", "v1", Some(("alice", PASSWORD)));
+    let ws = Ws::new();
+    let bundle = ws.sign_pinning("m", &format!("{host}/{REPO}"), &digest);
+    let image = format!("oci://{host}/{REPO}:v1");
+    let public = ws.public();
+    let env_login = [
+        ("MCPSIG_REGISTRY_USERNAME", "alice"),
+        ("MCPSIG_REGISTRY_PASSWORD", PASSWORD),
+    ];
+    let run_with = |name: &str, args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = command(name);
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !text(stream).contains(PASSWORD),
+                "password shown: {}",
+                text(stream)
+            );
+        }
+        out
+    };
+
+    // Without credentials: could not decide, with a hint naming where they come from.
+    let out = run_with("mcp-sign", &["attach", s(&bundle), &image], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("MCPSIG_REGISTRY_TOKEN"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run_with("mcp-verify", &[&image, "--key", &public, "--json"], &[]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check(
+        "oci-registry-without-credentials-undecided",
+        out.status.code().unwrap(),
+        &report,
+    );
+    let wrong = [
+        ("MCPSIG_REGISTRY_USERNAME", "alice"),
+        ("MCPSIG_REGISTRY_PASSWORD", "not-it"),
+    ];
+    let out = run_with("mcp-verify", &[&image, "--key", &public, "--json"], &wrong);
+    assert_eq!(out.status.code(), Some(2));
+
+    // From the environment.
+    let out = run_with("mcp-sign", &["attach", s(&bundle), &image], &env_login);
+    assert_ok(&out);
+    let out = run_with(
+        "mcp-verify",
+        &[&image, "--key", &public, "--json"],
+        &env_login,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check(
+        "oci-registry-credentials-accepted",
+        out.status.code().unwrap(),
+        &report,
+    );
+
+    // From a docker configuration.
+    let docker = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    let out = run_with(
+        "mcp-verify",
+        &[&image, "--key", &public, "--json"],
+        &[("DOCKER_CONFIG", s(docker.path()))],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check(
+        "oci-registry-credentials-accepted",
+        out.status.code().unwrap(),
+        &report,
+    );
+}
+
+/// Scenario oci-policy-version-too-low-rejected: `--policy` decides each attached bundle as it
+/// decides a bundle file; the rule is named.
+#[test]
+fn an_image_is_verified_under_a_policy() {
+    let reg = LoopbackRegistry::start();
+    let host = reg.host();
+    let digest = push_image(&host, REPO, "v1", "v1");
+    let ws = Ws::new();
+    let bundle = ws.sign_pinning("m", &format!("{host}/{REPO}"), &digest);
+    attach(&bundle, &format!("oci://{host}/{REPO}:v1"));
+    let policy = ws.dir.path().join("policy.toml");
+    let image = format!("oci://{host}/{REPO}:v1");
+    for (min, code) in [("1.0.0", 0), ("2.0.0", 1)] {
+        std::fs::write(
+            &policy,
+            format!(
+                "schema-version = 1\n[[server]]\nname = \"io.github.acme/server\"\n\
+                 min-version = \"{min}\"\n[[server.signer]]\nkey = \"k.key.pub\"\n"
+            ),
+        )
+        .unwrap();
+        let out = run("mcp-verify", &[&image, "--policy", s(&policy), "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}{}", text(&out.stdout), text(&out.stderr)));
+        assert_eq!(out.status.code(), Some(code), "{report:#}");
+        if code == 1 {
+            check("oci-policy-version-too-low-rejected", 1, &report);
+        }
+        let human = run("mcp-verify", &[&image, "--policy", s(&policy)]);
+        assert_eq!(human.status.code(), Some(code));
+        assert!(
+            text(&human.stdout).contains("policy:   rule io.github.acme/server ("),
+            "{}",
+            text(&human.stdout)
+        );
+    }
 }

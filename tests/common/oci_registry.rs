@@ -20,18 +20,39 @@ pub struct LoopbackRegistry {
 }
 
 impl LoopbackRegistry {
+    /// Anonymous push and pull.
     pub fn start() -> LoopbackRegistry {
+        LoopbackRegistry::start_with(None)
+    }
+
+    /// Every request needs basic credentials `user`:`password` (an htpasswd file, bcrypt, as
+    /// the registry requires; written by apache2-utils' `htpasswd`).
+    pub fn start_with_password(user: &str, password: &str) -> LoopbackRegistry {
+        LoopbackRegistry::start_with(Some((user, password)))
+    }
+
+    fn start_with(login: Option<(&str, &str)>) -> LoopbackRegistry {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-                 delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
+             delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:0\n",
+            dir.path().join("data").display()
+        );
+        if let Some((user, password)) = login {
+            let file = dir.path().join("htpasswd");
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd (run scripts/setup-oci.sh)");
+            assert!(out.status.success());
+            std::fs::write(&file, &out.stdout).unwrap();
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: mcpsig-test\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let log = dir.path().join("registry.log");
         let log_file = std::fs::File::create(&log).unwrap();
         let child = Command::new("docker-registry")
@@ -112,21 +133,34 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn client() -> oci_client::Client {
-    oci_client::Client::try_from(oci_client::client::ClientConfig {
+/// How the helpers log in: `None` for anonymous, else basic `(user, password)`.
+pub type Login<'a> = Option<(&'a str, &'a str)>;
+
+fn client(host: &str, login: Login) -> oci_client::Client {
+    let client = oci_client::Client::try_from(oci_client::client::ClientConfig {
         protocol: oci_client::client::ClientProtocol::Http,
         ..Default::default()
     })
-    .unwrap()
+    .unwrap();
+    let auth = match login {
+        None => oci_client::secrets::RegistryAuth::Anonymous,
+        Some((u, p)) => oci_client::secrets::RegistryAuth::Basic(u.to_owned(), p.to_owned()),
+    };
+    runtime().block_on(client.store_auth_if_needed(host, &auth));
+    client
 }
 
 /// Pushes a blob to `host/repo`.
 pub fn push_blob(host: &str, repo: &str, data: &[u8]) -> String {
+    push_blob_as(host, repo, data, None)
+}
+
+pub fn push_blob_as(host: &str, repo: &str, data: &[u8], login: Login) -> String {
     let digest = sha256(data);
     let reference =
         oci_client::Reference::with_digest(host.to_owned(), repo.to_owned(), digest.clone());
     runtime()
-        .block_on(client().push_blob(&reference, data.to_vec(), &digest))
+        .block_on(client(host, login).push_blob(&reference, data.to_vec(), &digest))
         .unwrap();
     digest
 }
@@ -139,6 +173,17 @@ pub fn push_manifest(
     bytes: &[u8],
     media_type: &'static str,
 ) -> String {
+    push_manifest_as(host, repo, tag, bytes, media_type, None)
+}
+
+pub fn push_manifest_as(
+    host: &str,
+    repo: &str,
+    tag: Option<&str>,
+    bytes: &[u8],
+    media_type: &'static str,
+    login: Login,
+) -> String {
     let digest = sha256(bytes);
     let reference = match tag {
         Some(t) => oci_client::Reference::with_tag(host.to_owned(), repo.to_owned(), t.to_owned()),
@@ -147,7 +192,7 @@ pub fn push_manifest(
         }
     };
     runtime()
-        .block_on(client().push_manifest_raw(
+        .block_on(client(host, login).push_manifest_raw(
             &reference,
             bytes.to_vec(),
             reqwest::header::HeaderValue::from_static(media_type),
@@ -159,6 +204,10 @@ pub fn push_manifest(
 /// A minimal OCI image of our own: one layer (a tar of `server.py` saying `marker`) and its
 /// config, pushed as `host/repo:tag`. Returns the manifest's digest.
 pub fn push_image(host: &str, repo: &str, tag: &str, marker: &str) -> String {
+    push_image_as(host, repo, tag, marker, None)
+}
+
+pub fn push_image_as(host: &str, repo: &str, tag: &str, marker: &str, login: Login) -> String {
     let work = tempfile::tempdir().unwrap();
     std::fs::write(
         work.path().join("server.py"),
@@ -176,7 +225,7 @@ pub fn push_image(host: &str, repo: &str, tag: &str, marker: &str) -> String {
         .unwrap();
     assert!(st.success());
     let layer = std::fs::read(&tar).unwrap();
-    let layer_digest = push_blob(host, repo, &layer);
+    let layer_digest = push_blob_as(host, repo, &layer, login);
     let config = serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -184,7 +233,7 @@ pub fn push_image(host: &str, repo: &str, tag: &str, marker: &str) -> String {
         "rootfs": { "type": "layers", "diff_ids": [layer_digest] },
     }))
     .unwrap();
-    let config_digest = push_blob(host, repo, &config);
+    let config_digest = push_blob_as(host, repo, &config, login);
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -200,12 +249,13 @@ pub fn push_image(host: &str, repo: &str, tag: &str, marker: &str) -> String {
         }],
     }))
     .unwrap();
-    push_manifest(
+    push_manifest_as(
         host,
         repo,
         Some(tag),
         &manifest,
         "application/vnd.oci.image.manifest.v1+json",
+        login,
     )
 }
 
