@@ -67,7 +67,7 @@ pub fn run(args: &VerifyArgs, reference: &str) -> anyhow::Result<u8> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_human(&report, &rules);
+        print_human(&report, &rules, args.policy.is_some());
     }
     Ok(if report.verified {
         EXIT_OK
@@ -76,7 +76,7 @@ pub fn run(args: &VerifyArgs, reference: &str) -> anyhow::Result<u8> {
     })
 }
 
-fn print_human(r: &ImageReport, rules: &[String]) {
+fn print_human(r: &ImageReport, rules: &[String], policy: bool) {
     let named = match &r.tag {
         Some(t) => format!("{}:{t}", r.image),
         None => r.image.clone(),
@@ -89,7 +89,7 @@ fn print_human(r: &ImageReport, rules: &[String]) {
         .map(|s| format!("{} {} ", s.name, s.version))
         .unwrap_or_default();
     if r.verified {
-        outln!("verified: {}{}", one_line(&server), one_line(&named));
+        outln!("verified: {}({})", one_line(&server), one_line(&named));
     } else {
         outln!("REJECTED: {}", one_line(&named));
     }
@@ -118,10 +118,10 @@ fn print_human(r: &ImageReport, rules: &[String]) {
         outln!("  policy:   rule {}", one_line(rule));
     }
     for b in &r.bundles {
-        let mark = if r.satisfied_by.as_ref() == Some(&b.referrer) {
-            " (satisfies the trust)"
-        } else {
-            ""
+        let mark = match (r.satisfied_by.as_ref() == Some(&b.referrer), policy) {
+            (true, true) => " (satisfies the policy)",
+            (true, false) => " (satisfies the trust)",
+            (false, _) => "",
         };
         outln!("  bundle {}{mark}:", b.referrer);
         print_report_lines(&b.report, &who(&b.report), "    ");
