@@ -291,19 +291,26 @@ impl Registry {
         Ok(())
     }
 
-    /// The registry's referrers API answer for `subject`, or `None` when it has no such API
-    /// (a 404, or an answer that is not an image index).
+    /// The registry's referrers API answer for `subject`, or `None` when it has no such API:
+    /// a 404 (what the distribution spec prescribes), a 400, 405 or 501 (what registries that
+    /// predate it answer for an unknown endpoint), or an answer that is not an image index.
     async fn referrers_api(
         &self,
         repo: &Repository,
         subject: &Digest,
     ) -> Result<Option<RawIndex>, OciError> {
         let url = self.url(repo, &format!("referrers/{subject}"));
-        let Some(got) = self
+        let got = match self
             .get(repo, &url, &[IMAGE_INDEX], MAX_MANIFEST_BYTES)
-            .await?
-        else {
-            return Ok(None);
+            .await
+        {
+            Ok(Some(got)) => got,
+            Ok(None)
+            | Err(OciError::Status {
+                status: 400 | 405 | 501,
+                ..
+            }) => return Ok(None),
+            Err(e) => return Err(e),
         };
         Ok(crate::json::from_slice::<RawIndex>(&got.body)
             .ok()
