@@ -458,7 +458,8 @@ fn a_tampered_bundle_blob_is_rejected() {
     let digest = push_image(&host, REPO, "v1", "v1");
     let ws = Ws::new();
     let bundle = ws.sign_pinning("m", &format!("{host}/{REPO}"), &digest);
-    attach(&bundle, &format!("oci://{host}/{REPO}:v1"));
+    let attached = attach(&bundle, &format!("oci://{host}/{REPO}:v1"));
+    let referrer_digest = attached["referrer"]["digest"].as_str().unwrap().to_owned();
     let original = std::fs::read(&bundle).unwrap();
     let stored = reg.blob_path(&sha256(&original));
     // Same length, one byte changed: only the digest can tell.
@@ -470,6 +471,29 @@ fn a_tampered_bundle_blob_is_rejected() {
     check("oci-tampered-referrer-blob-rejected", code, &report);
     let message = report["problems"][0]["message"].as_str().unwrap();
     assert!(message.contains("read back with digest"), "{message}");
+
+    // Longer than its descriptor: refused from the announced length, or cut there.
+    let mut longer = original.clone();
+    longer.extend_from_slice(b"\n   ");
+    std::fs::write(&stored, &longer).unwrap();
+    let (code, report, _) = ws.verify(&format!("oci://{host}/{REPO}:v1"), &[]);
+    check("oci-tampered-referrer-blob-rejected", code, &report);
+    let message = report["problems"][0]["message"].as_str().unwrap();
+    assert!(message.contains("is longer than"), "{message}");
+
+    // The referrer manifest itself altered in storage.
+    std::fs::write(&stored, &original).unwrap();
+    let (code, _, _) = ws.verify(&format!("oci://{host}/{REPO}:v1"), &[]);
+    assert_eq!(code, 0);
+    let referrer = std::fs::read(reg.blob_path(&referrer_digest)).unwrap();
+    let altered = String::from_utf8(referrer)
+        .unwrap()
+        .replace("dsse-envelope", "dsse-envelopf");
+    std::fs::write(reg.blob_path(&referrer_digest), altered).unwrap();
+    let (code, report, _) = ws.verify(&format!("oci://{host}/{REPO}:v1"), &[]);
+    check("oci-tampered-referrer-blob-rejected", code, &report);
+    let message = report["problems"][0]["message"].as_str().unwrap();
+    assert!(message.contains("referrer manifest"), "{message}");
 }
 
 /// Scenario oci-huge-bundle-blob-rejected: an attachment whose bundle layer is larger than
