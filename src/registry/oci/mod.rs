@@ -286,27 +286,18 @@ impl Registry {
                 })?;
         let plain = is_loopback(registry) || options.insecure;
         let scheme = if plain { "http" } else { "https" };
-        let client_err = |source: Box<dyn std::error::Error + Send + Sync>| OciError::Client {
-            registry: registry.to_owned(),
-            source,
-        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(OciError::Runtime)?;
         let connect_timeout = options.timeout.min(CONNECT_TIMEOUT);
-        let mut http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(connect_timeout)
-            .user_agent(USER_AGENT)
-            // Blob reads may be redirected to storage; reqwest drops credentials on the way.
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .https_only(!plain);
-        if plain {
-            // No TLS is spoken: no trust roots (loading the system's takes ~10 ms).
-            http = http.tls_certs_only(std::iter::empty());
-        }
-        let http = http.build().map_err(|e| client_err(Box::new(e)))?;
+        let http =
+            crate::http::async_client(options.timeout, connect_timeout, plain).map_err(|e| {
+                OciError::Client {
+                    registry: registry.to_owned(),
+                    source: Box::new(e),
+                }
+            })?;
         let auth = match &credentials {
             Credentials::Anonymous => oci_client::secrets::RegistryAuth::Anonymous,
             Credentials::Basic { username, password } => {
@@ -341,7 +332,7 @@ impl Registry {
             },
             connect_timeout: Some(self.connect_timeout),
             read_timeout: Some(self.timeout),
-            user_agent: USER_AGENT,
+            user_agent: crate::http::USER_AGENT,
             // An index is pinned as it is; no platform is ever chosen for the caller.
             platform_resolver: None,
             ..Default::default()
@@ -447,7 +438,6 @@ pub fn resolve(registry: &Registry, image: &ImageRef) -> Result<Descriptor, OciE
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const USER_AGENT: &str = concat!("mcpsig/", env!("CARGO_PKG_VERSION"));
 
 fn digest_of(alg: Algorithm, bytes: &[u8]) -> Digest {
     match alg {
