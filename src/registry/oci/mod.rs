@@ -422,8 +422,8 @@ impl Registry {
     }
 }
 
-/// What an image reference resolves to: the subject descriptor, and whether a tag had to be
-/// resolved to get it.
+/// The manifest an image reference names, as a descriptor (a tag resolved, a digest checked
+/// against the bytes): what attachments name as their `subject`.
 pub fn resolve(registry: &Registry, image: &ImageRef) -> Result<Descriptor, OciError> {
     match &image.target {
         OciTarget::Tag(tag) => registry.resolve_tag(&image.repository, tag),
