@@ -1,5 +1,6 @@
-//! Blocking HTTP for every client in the crate (Sigstore services, TUF, OIDC, MCP over HTTP):
-//! the one place an agent is built, so timeouts, redirects and the user agent are decided once.
+//! HTTP for every client in the crate: blocking (Sigstore services, TUF, OIDC, MCP over HTTP)
+//! and, for OCI registries, the async client their crate is built on. The one place agents are
+//! built, so timeouts, redirects and the user agent are decided once.
 
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 const MAX_JSON_RESPONSE: u64 = 8 * 1024 * 1024;
 
 /// The user agent every request carries.
-const USER_AGENT: &str = concat!("mcpsig/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("mcpsig/", env!("CARGO_PKG_VERSION"));
 
 /// How an agent treats redirects. Credentials never follow one: ureq drops `Authorization` on
 /// a redirect.
@@ -59,6 +60,27 @@ pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {
         .user_agent(USER_AGENT)
         .build()
         .into()
+}
+
+/// The async client for registry reads: a whole-request `timeout`, at most 5 redirects
+/// (reqwest drops credentials when one leaves the host), and, for a `plain` HTTP session, no
+/// trust roots (no TLS is spoken; loading the system's takes ~10 ms) and otherwise HTTPS only,
+/// redirects included.
+pub(crate) fn async_client(
+    timeout: Duration,
+    connect_timeout: Duration,
+    plain: bool,
+) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .https_only(!plain);
+    if plain {
+        builder = builder.tls_certs_only(std::iter::empty());
+    }
+    builder.build()
 }
 
 /// A bounded answer to [`post_json`]; non-2xx statuses are returned, not raised.

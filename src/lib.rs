@@ -34,6 +34,8 @@ pub mod pin_store;
 /// The trust policy: who may sign which servers, min version, max age, revocation.
 pub mod policy;
 pub mod reason;
+/// Registry clients: npm, PyPI (packages and their trees) and OCI (attach and discover
+/// bundles, check pinned images).
 pub mod registry;
 pub mod relpath;
 pub mod server_env;

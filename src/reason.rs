@@ -72,6 +72,8 @@ reasons! {
     // Artifacts on disk.
     ArtifactUnchecked => "artifact-unchecked",
     ArtifactMismatch => "artifact-mismatch",
+    /// A bundle attached in an OCI registry is not what the descriptors leading to it name.
+    ReferrerMismatch => "referrer-mismatch",
     UnsafeSymlink => "unsafe-symlink",
     SpecialFile => "special-file",
     UnsafePath => "unsafe-path",

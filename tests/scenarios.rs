@@ -49,7 +49,7 @@ fn every_scenario_has_its_expected_outcome() {
         // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
         // by tests/run_cli.rs; package-* by tests/packages.rs; server-json-* by
-        // tests/server_json.rs).
+        // tests/server_json.rs; oci-* by tests/oci.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -67,6 +67,7 @@ fn every_scenario_has_its_expected_outcome() {
             "run-",
             "package-",
             "server-json-",
+            "oci-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

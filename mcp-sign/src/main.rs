@@ -2,6 +2,7 @@
 //! decision is made by the `mcpsig` library.
 
 mod artifact_cmd;
+mod attach_cmd;
 mod keyless_cmd;
 mod server_json_cmd;
 use anyhow::Context;
@@ -28,6 +29,7 @@ Examples:
       --launch 'node dist/index.js'
   mcp-sign sign --key release.key mcp-manifest.json
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir ./server
+  mcp-sign attach mcp-manifest.sigstore.json oci://ghcr.io/acme/weather@sha256:<hex>
 
 Exit codes: 0 done, 1 input refused (invalid manifest or JSON), 2 could not run (usage, I/O).";
 
@@ -114,6 +116,9 @@ enum Cmd {
         after_help = "Example:\n  mcp-sign revoke --key revocation.key --revoke-key old-release.key.pub \\\n      --revoke-manifest sha256:ab12... --expires-in-days 7 -o revocations.sigstore.json"
     )]
     Revoke(RevokeArgs),
+    /// Attach a signed bundle to the OCI image its manifest pins, in the image's registry
+    /// (an OCI 1.1 referrer; spec/oci.md).
+    Attach(attach_cmd::AttachArgs),
 }
 
 #[derive(clap::Args)]
@@ -244,6 +249,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
         Cmd::ServerJson(args) => server_json_cmd::run(args),
         Cmd::Sigstore(SigstoreCmd::SignBundle(args)) => Ok(keyless_cmd::sign_bundle(&args)?),
         Cmd::Revoke(args) => revoke(args),
+        Cmd::Attach(args) => attach_cmd::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! only; every decision is made by `mcpsig::verify`.
 
 mod config_cmd;
+mod oci_cmd;
 mod pins_cmd;
 mod run_cmd;
 mod sigstore_cmd;
@@ -26,6 +27,8 @@ Examples:
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub --dir server=./server \\
       --file dist/server.tgz=./server.tgz --json
   mcp-verify mcp-manifest.sigstore.json --key release.key.pub --signature-only
+  mcp-verify oci://ghcr.io/acme/weather:1.2.0 --key release.key.pub
+  mcp-verify oci://127.0.0.1:5000/acme/weather@sha256:<hex> --policy trust.toml --json
   mcp-verify mcp-manifest.sigstore.json \\
       --certificate-identity https://github.com/acme/wx/.github/workflows/rel.yml@refs/tags/v1.2 \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
@@ -34,8 +37,14 @@ Examples:
       --certificate-oidc-issuer https://token.actions.githubusercontent.com \\
       --source-repository https://github.com/acme/weather --runner-environment github-hosted
 
-Exit codes: 0 verified, 1 rejected (the report names each reason), 2 could not decide
-(usage, unreadable files). See spec/cli.md for the reason codes and the --json shape.";
+An `oci://` image is resolved to its manifest digest, and every Sigstore bundle attached to it
+in its registry is verified; one must pin that image at that digest (spec/oci.md). Registry
+credentials: MCPSIG_REGISTRY_TOKEN, or MCPSIG_REGISTRY_USERNAME and MCPSIG_REGISTRY_PASSWORD,
+else ~/.docker/config.json. Plain HTTP only to a registry on loopback, unless --insecure.
+
+Exit codes: 0 verified, 1 rejected (the report names each reason; `unsigned` when no bundle is
+attached to an image), 2 could not decide (usage, unreadable files, registry unreachable). See
+spec/cli.md for the reason codes and the --json shape.";
 
 #[derive(Parser)]
 #[command(
@@ -85,8 +94,9 @@ enum SigstoreCmd {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The bundle to verify (`*.sigstore.json`).
-    #[arg(required = true)]
+    /// The bundle to verify (`*.sigstore.json`), or an image `oci://REGISTRY/REPO:TAG` or
+    /// `oci://REGISTRY/REPO@sha256:HEX` whose attached bundles are verified.
+    #[arg(required = true, value_name = "BUNDLE|oci://IMAGE")]
     bundle: Option<PathBuf>,
     #[command(flatten)]
     trust: TrustArgs,
@@ -106,10 +116,13 @@ struct VerifyArgs {
     /// (the report says so).
     #[arg(long, conflicts_with_all = ["dir", "file"])]
     signature_only: bool,
-    /// Never touch the network: package artifacts (npm, PyPI) are checked only against
-    /// archives already in the launch store, and reported unchecked otherwise.
+    /// Ask no registry (no network): npm and PyPI artifacts are checked only against archives
+    /// already in the launch store, pinned OCI images are reported unchecked.
     #[arg(long)]
     offline: bool,
+    /// Allow plain HTTP to an OCI registry that is not on loopback.
+    #[arg(long)]
+    insecure: bool,
     /// Print the report as JSON on stdout (errors too).
     #[arg(long)]
     json: bool,
@@ -132,7 +145,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            print_error(e.as_ref(), "error", hint_for(&e).as_deref(), json);
+            print_error(e.as_ref(), reason_for(&e), hint_for(&e).as_deref(), json);
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -143,6 +156,9 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
         .bundle
         .clone()
         .context("a BUNDLE argument is required")?;
+    if let Some(image) = bundle_path.to_str().filter(|p| p.starts_with("oci:")) {
+        return oci_cmd::run(&args, image);
+    }
     if args.policy.is_some() {
         return verify_with_policy(args, &bundle_path);
     }
@@ -158,7 +174,7 @@ fn verify_cmd(args: VerifyArgs) -> anyhow::Result<u8> {
     finish_report(&report, &bundle_path, args.json, None)
 }
 
-fn checks(args: &VerifyArgs) -> Checks {
+pub(crate) fn checks(args: &VerifyArgs) -> Checks {
     Checks {
         dirs: args
             .dir
@@ -178,6 +194,11 @@ fn checks(args: &VerifyArgs) -> Checks {
             offline: args.offline,
             install: false,
         }),
+        offline: args.offline,
+        oci: mcpsig::registry::oci::Options {
+            insecure: args.insecure,
+            ..Default::default()
+        },
     }
 }
 
@@ -224,24 +245,28 @@ fn finish_report(
 }
 
 fn print_human(r: &Report, bundle: &std::path::Path) {
-    let who = tools_cmd::who(r, bundle);
-    let who = one_line(&who);
+    print_report_lines(r, &tools_cmd::who(r, bundle), "");
+}
+
+/// A report as lines, each starting with `indent`.
+pub(crate) fn print_report_lines(r: &Report, who: &str, indent: &str) {
+    let who = one_line(who);
     match (r.verified, r.signature_only) {
-        (true, false) => outln!("verified: {who}"),
-        (true, true) => outln!("signature verified (artifacts NOT checked): {who}"),
-        (false, _) => outln!("REJECTED: {who}"),
+        (true, false) => outln!("{indent}verified: {who}"),
+        (true, true) => outln!("{indent}signature verified (artifacts NOT checked): {who}"),
+        (false, _) => outln!("{indent}REJECTED: {who}"),
     }
     match &r.signer {
-        Some(SignerSummary::Key { key_id }) => outln!("  signer:   key {key_id}"),
+        Some(SignerSummary::Key { key_id }) => outln!("{indent}  signer:   key {key_id}"),
         Some(SignerSummary::Certificate {
             identity,
             issuer,
             extensions,
             log_time,
         }) => {
-            outln!("  signer:   {}", one_line(identity));
+            outln!("{indent}  signer:   {}", one_line(identity));
             if let Some(i) = issuer {
-                outln!("  issuer:   {}", one_line(i));
+                outln!("{indent}  issuer:   {}", one_line(i));
             }
             for name in [
                 "source-repository-uri",
@@ -250,11 +275,11 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
                 "runner-environment",
             ] {
                 if let Some(v) = extensions.get(name) {
-                    outln!("  {name}: {}", one_line(v));
+                    outln!("{indent}  {name}: {}", one_line(v));
                 }
             }
             if let Some(t) = log_time {
-                outln!("  logged:   {t}");
+                outln!("{indent}  logged:   {t}");
             }
         }
         None => {}
@@ -265,7 +290,7 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
             .as_deref()
             .map(|e| format!(", expires {e}"))
             .unwrap_or_default();
-        outln!("  issued:   {t}{exp}");
+        outln!("{indent}  issued:   {t}{exp}");
     }
     for a in &r.artifacts {
         let checked = match &a.checked {
@@ -273,11 +298,26 @@ fn print_human(r: &Report, bundle: &std::path::Path) {
             None if r.signature_only => " (not checked: --signature-only)".to_owned(),
             None => " (not checked)".to_owned(),
         };
-        outln!("  artifact: {} {}{checked}", one_line(&a.name), a.digest);
+        outln!(
+            "{indent}  artifact: {} {}{checked}",
+            one_line(&a.name),
+            a.digest
+        );
     }
     for p in &r.problems {
-        outln!("  [{}] {}", p.reason, p.message);
+        outln!("{indent}  [{}] {}", p.reason, p.message);
     }
+}
+
+/// The reason code of an error: `network` when a registry could not be used.
+fn reason_for(e: &anyhow::Error) -> &'static str {
+    let registry = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<mcpsig::verify::VerifyError>(),
+            Some(mcpsig::verify::VerifyError::Registry { .. })
+        )
+    });
+    if registry { "network" } else { "error" }
 }
 
 /// The library's hint for the first error in the chain that has one.

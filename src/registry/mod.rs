@@ -1,8 +1,11 @@
-//! Package registries: where npm and PyPI packages are fetched from (configurable, the public
-//! registries by default, npm's and pip's own configuration honoured), and bounded downloads
-//! hashed as they arrive. What a download must hash to is decided by the caller (`artifact`).
+//! Clients of the registries that artifacts are published to: where npm and PyPI packages are
+//! fetched from (configurable, the public registries by default, npm's and pip's own
+//! configuration honoured) with bounded downloads hashed as they arrive (what a download must
+//! hash to is decided by the caller, `artifact`), and OCI registries, where pinned images are
+//! re-checked and signed bundles attached (`oci`).
 
 pub mod npm;
+pub mod oci;
 pub mod pypi;
 
 use crate::digest::{Algorithm, Digest, Hasher};

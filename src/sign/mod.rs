@@ -2,6 +2,7 @@
 //! key (here) and keyless Sigstore (`keyless`). `sign_manifest` wraps a manifest into an in-toto
 //! statement first, so every backend signs the same bytes.
 
+pub mod attach;
 mod bundle_file;
 mod instance;
 pub mod keyless;

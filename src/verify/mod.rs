@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 
 mod artifacts;
 mod live;
+pub mod oci;
 mod packages;
+mod registry_checks;
 
 use artifacts::{check_dir, check_file, find_artifact};
 pub use live::check_live_tools;
@@ -124,6 +126,10 @@ pub struct Checks {
     /// install them there (or reuse an unchanged install) and report the install as the
     /// snapshot. `None`: they are left unchecked.
     pub packages: Option<crate::artifact::PackageChecks>,
+    /// Ask no registry (no network): pinned packages and images are then reported unchecked.
+    pub offline: bool,
+    /// How OCI registries are reached when a pinned image is checked.
+    pub oci: crate::registry::oci::Options,
 }
 
 #[derive(Debug, Clone)]
@@ -257,6 +263,12 @@ pub enum VerifyError {
         #[source]
         source: Box<crate::artifact::ArtifactError>,
     },
+    #[error("cannot check `{image}` against its registry")]
+    Registry {
+        image: String,
+        #[source]
+        source: Box<crate::registry::oci::OciError>,
+    },
     #[error("cannot snapshot directory `{}` into the launch store", path.display())]
     Store {
         path: PathBuf,
@@ -284,6 +296,7 @@ impl VerifyError {
                 crate::artifact::ArtifactError::Store(e) => e.hint(),
                 _ => None,
             },
+            VerifyError::Registry { source, .. } => source.hint(),
             VerifyError::Dir { .. } | VerifyError::File { .. } => None,
         }
     }
@@ -408,6 +421,7 @@ pub(crate) fn verify_parsed(
             }
         }
     }
+    registry_checks::check_images(&manifest, &mut artifacts, checks, &mut problems)?;
     if !checks.signature_only {
         for a in artifacts.iter().filter(|a| a.checked.is_none()) {
             let pinned = manifest.artifacts.iter().find(|m| m.name() == a.name);
@@ -426,6 +440,11 @@ pub(crate) fn verify_parsed(
                 }
                 Some(Artifact::Directory { .. }) | None => {
                     format!("pass `--dir {}=PATH` to re-hash it", a.name)
+                }
+                Some(Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. })
+                    if checks.offline =>
+                {
+                    "`--offline` was given, so its registry was not asked".to_owned()
                 }
                 Some(Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. }) => {
                     "it is checked against its registry (without `--offline`)".to_owned()
