@@ -734,3 +734,53 @@ fn an_image_is_verified_under_a_policy() {
         );
     }
 }
+
+/// `mcp-sign init --artifact oci:REGISTRY/REPO:TAG` pins the image by the digest its tag names
+/// now (the bytes the registry serves hash to it); the tag is kept as information only.
+#[test]
+fn an_image_reference_is_pinned_by_the_digest_its_tag_names() {
+    let reg = LoopbackRegistry::start();
+    let host = reg.host();
+    let digest = push_image(&host, REPO, "v1", "v1");
+    let ws = Ws::new();
+    let out_path = ws.dir.path().join("img.json");
+    let reference = format!("oci:{host}/{REPO}:v1");
+    let out = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/img",
+            "--version",
+            "1.0.0",
+            "--artifact",
+            &reference,
+            "-o",
+            s(&out_path),
+        ],
+    );
+    assert_ok(&out);
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    let a = &m["artifacts"][0];
+    assert_eq!(a["kind"], "oci");
+    assert_eq!(a["name"], format!("{host}/{REPO}").as_str());
+    assert_eq!(a["digest"], digest.as_str());
+    assert_eq!(a["tag"], "v1");
+    // A tag that names nothing cannot be pinned.
+    let missing = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/img",
+            "--version",
+            "1.0.0",
+            "--artifact",
+            &format!("oci:{host}/{REPO}:nope"),
+            "-o",
+            s(&ws.dir.path().join("nope.json")),
+        ],
+    );
+    assert_ne!(missing.status.code(), Some(0), "{}", text(&missing.stderr));
+    assert!(!ws.dir.path().join("nope.json").exists());
+}

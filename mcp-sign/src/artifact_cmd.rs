@@ -142,6 +142,7 @@ pub fn resolve_all(refs: &[String], registry: Option<&str>) -> Result<Vec<Resolv
             reference: &reference,
             registries: &registries,
             file: None,
+            oci: Default::default(),
         })
         .map_err(|e| failure(e.is_refusal(), e))?;
         out.push(resolved);

@@ -77,6 +77,7 @@ pub fn add_artifact(req: &AddRequest) -> Result<AddOutcome, AddError> {
         reference: req.reference,
         registries: req.registries,
         file: req.file,
+        oci: Default::default(),
     })
     .map_err(Box::new)?;
     let outcome = add_resolved(&mut manifest, resolved, req.args, req.replace)?;

@@ -23,6 +23,8 @@ pub struct ResolveRequest<'a> {
     /// Pin this local archive (an `npm pack` tarball, a built wheel, the `.mcpb`) instead of
     /// the registry's copy; its dependencies are still resolved from the registry.
     pub file: Option<&'a Path>,
+    /// How OCI registries are reached (credentials, `--insecure`).
+    pub oci: crate::registry::oci::Options,
 }
 
 /// An artifact, and the launch its package declares (when it declares exactly one way to
@@ -62,8 +64,12 @@ pub enum ResolveArtifactError {
     Pins(#[source] crate::manifest::packages::PackageProblem),
     #[error("the bundle cannot be pinned")]
     Bundle(#[source] unpack::UnpackError),
-    #[error("OCI references are resolved by `registry::oci`")]
-    Oci,
+    #[error("cannot resolve image `{image}` in its registry")]
+    Oci {
+        image: String,
+        #[source]
+        source: Box<crate::registry::oci::OciError>,
+    },
 }
 
 impl ResolveArtifactError {
@@ -87,8 +93,45 @@ pub fn resolve(req: &ResolveRequest) -> Result<Resolved, ResolveArtifactError> {
         ArtifactRef::Npm { name, version } => npm(req, name, version),
         ArtifactRef::Pypi { name, version } => pypi(req, name, version),
         ArtifactRef::Mcpb { path } => mcpb(Path::new(path)),
-        ArtifactRef::Oci { .. } => Err(ResolveArtifactError::Oci),
+        ArtifactRef::Oci { name, target } => oci(req, name, target),
     }
+}
+
+/// An image: a tag resolved to its manifest digest, a digest checked to exist (the bytes the
+/// registry serves hash to it); pinned by that digest, the tag kept as information.
+fn oci(
+    req: &ResolveRequest,
+    name: &str,
+    target: &crate::manifest::packages::OciTarget,
+) -> Result<Resolved, ResolveArtifactError> {
+    use crate::manifest::packages::OciTarget;
+    use crate::registry::oci::{ImageRef, Registry, Repository};
+    let image = ImageRef {
+        repository: Repository::parse(name).ok_or_else(|| {
+            ResolveArtifactError::Pins(crate::manifest::packages::PackageProblem::OciName(
+                name.to_owned(),
+            ))
+        })?,
+        target: target.clone(),
+    };
+    let err = |source| ResolveArtifactError::Oci {
+        image: image.to_string(),
+        source: Box::new(source),
+    };
+    let registry = Registry::connect(image.repository.registry(), &req.oci).map_err(err)?;
+    let descriptor = crate::registry::oci::resolve(&registry, &image).map_err(err)?;
+    Ok(Resolved {
+        artifact: Artifact::Oci {
+            name: name.to_owned(),
+            digest: descriptor.digest,
+            tag: match target {
+                OciTarget::Tag(t) => Some(t.clone()),
+                OciTarget::Digest(_) => None,
+            },
+        },
+        launch: None,
+        packages: 1,
+    })
 }
 
 /// A local file, or a download into a temporary file; hashed with sha256 and sha512.

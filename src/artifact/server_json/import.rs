@@ -6,7 +6,7 @@
 use super::{Argument, ArgumentKind, PackageEntry, ServerJson, has_placeholder};
 use crate::artifact::resolve::{ResolveArtifactError, ResolveRequest, Resolved, resolve};
 use crate::digest::{Algorithm, Digest};
-use crate::manifest::packages::{ArtifactRef, OciTarget, RefError};
+use crate::manifest::packages::{ArtifactRef, RefError};
 use crate::manifest::{Artifact, Launch};
 use crate::registry::{self, Registries, RegistryError};
 use std::fmt;
@@ -224,6 +224,7 @@ fn package(
         reference: &reference,
         registries: &registries,
         file: None,
+        oci: Default::default(),
     })
     .map_err(|source| ImportError::Resolve {
         entry: label.to_owned(),
@@ -302,7 +303,7 @@ fn check_sha256(expected: Option<Digest>, found: &Digest, label: &str) -> Result
 
 /// An OCI entry: pinned by the digest its identifier names; a tag alone goes through the
 /// resolver (which cannot resolve tags yet, and says so).
-fn oci(entry: &PackageEntry, label: &str, reg: &Registries) -> Result<Resolved, ImportError> {
+fn oci(entry: &PackageEntry, label: &str, _reg: &Registries) -> Result<Resolved, ImportError> {
     let mut id =
         super::OciIdentifier::parse(&entry.identifier).map_err(|p| ImportError::Reference {
             entry: label.to_owned(),
@@ -336,31 +337,18 @@ fn oci(entry: &PackageEntry, label: &str, reg: &Registries) -> Result<Resolved, 
             packages: 1,
         });
     }
-    let Some(tag) = id.tag.clone() else {
+    // A server.json names what users install: an image it lists by tag alone is refused (a
+    // tag moves), with the `@sha256:` form to use instead.
+    if id.tag.is_none() {
         return Err(ImportError::Malformed {
             entry: label.to_owned(),
             problem: "the image reference names neither a tag nor a digest".into(),
         });
-    };
-    let reference = ArtifactRef::Oci {
-        name: id.name.clone(),
-        target: OciTarget::Tag(tag),
-    };
-    match resolve(&ResolveRequest {
-        reference: &reference,
-        registries: reg,
-        file: None,
-    }) {
-        Ok(r) => Ok(r),
-        Err(ResolveArtifactError::Oci) => Err(ImportError::OciTag {
-            entry: label.to_owned(),
-            name: id.name,
-        }),
-        Err(source) => Err(ImportError::Resolve {
-            entry: label.to_owned(),
-            source: Box::new(source),
-        }),
     }
+    Err(ImportError::OciTag {
+        entry: label.to_owned(),
+        name: id.name,
+    })
 }
 
 /// An MCP bundle entry: the identifier is its download URL (https, or plain http on
@@ -432,6 +420,7 @@ fn mcpb(entry: &PackageEntry, label: &str, notes: &mut Vec<Note>) -> Result<Reso
         reference: &reference,
         registries: &Registries::public(),
         file: None,
+        oci: Default::default(),
     })
     .map_err(|source| ImportError::Resolve {
         entry: label.to_owned(),
