@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "registry",
     "artifact",
     "sigstore",
+    "mcpb_sig",
     "statement",
     "keys",
     "keygen",
