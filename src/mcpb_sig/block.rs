@@ -23,6 +23,8 @@ pub enum BlockProblem {
         "the file ends with MCPB_SIG_END but no MCPB_SIG_V1 precedes it within the last {searched} bytes"
     )]
     NoHeader { searched: usize },
+    #[error("the signature block is {len} bytes long: at most {MAX_BLOCK} are accepted")]
+    TooLarge { len: usize },
     #[error("the signature block is cut short: no room for its 4-byte length")]
     NoLength,
     #[error("the signature block declares an empty signature")]
@@ -31,7 +33,7 @@ pub enum BlockProblem {
         "the signature block declares {declared} bytes of signature, but only {room} fit before MCPB_SIG_END"
     )]
     LengthDoesNotFit { declared: u64, room: usize },
-    #[error("{count} bytes that are not zero padding lie between the signature and MCPB_SIG_END")]
+    #[error("the {count} bytes between the signature and MCPB_SIG_END are not all zero padding")]
     BytesAfterSignature { count: usize },
     #[error("a signature block that does not end the file (truncated, or followed by other bytes)")]
     NotAtEnd,
@@ -90,6 +92,11 @@ pub fn locate(tail: &[u8], file_len: u64) -> Result<Located, BlockProblem> {
     let h = rfind(&tail[..footer_at], HEADER).ok_or(BlockProblem::NoHeader {
         searched: tail.len(),
     })?;
+    if tail.len() - h > MAX_BLOCK {
+        return Err(BlockProblem::TooLarge {
+            len: tail.len() - h,
+        });
+    }
     let len_at = h + HEADER.len();
     let der_at = len_at + 4;
     if der_at > footer_at {
@@ -188,6 +195,22 @@ mod tests {
         };
         assert_eq!(b.start, ZIP.len() as u64);
         assert_eq!(b.der, ZIP.len() as u64 + 15..ZIP.len() as u64 + 17);
+    }
+
+    #[test]
+    fn a_block_over_the_bound_is_malformed() {
+        let big = file(ZIP, &block(&vec![0x30; MAX_BLOCK], 0));
+        assert_eq!(
+            locate(&big, big.len() as u64),
+            Err(BlockProblem::TooLarge {
+                len: MAX_BLOCK + 27
+            })
+        );
+        let fits = file(ZIP, &block(&vec![0x30; MAX_BLOCK - 27], 0));
+        assert!(matches!(
+            locate(&fits, fits.len() as u64),
+            Ok(Located::Block(_))
+        ));
     }
 
     #[test]

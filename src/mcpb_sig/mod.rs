@@ -20,6 +20,7 @@ use sha2::Digest as _;
 
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::reason::Reason;
+use crate::sigstore::SigstoreError;
 use crate::sigstore::cert::{ParsedCert, check_leaf_usage};
 use crate::sigstore::keys::HashAlg;
 use crate::sigstore::signer_info;
@@ -370,9 +371,15 @@ fn decide(
         chain::Found::Path(p) => p,
         chain::Found::ExpiredIssuer(c) => return Ok(report.reject(expired(c, "now", now))),
         chain::Found::None(detail) => {
+            let detail = detail.unwrap_or_else(|| {
+                format!(
+                    "nothing in the block leads from its issuer `{}` to an anchor",
+                    parsed.signer.cert.tbs_certificate().issuer()
+                )
+            });
             return Ok(report.reject(Rejection::NoPath {
                 anchors: anchors.describe(),
-                detail,
+                detail: Some(detail),
             }));
         }
     };
@@ -385,7 +392,10 @@ fn decide(
         return Ok(report.reject(expired(&parsed.signer, "at its signing time", t)));
     }
     let usage = check_leaf_usage(&parsed.signer)
-        .map_err(|e| e.to_string())
+        .map_err(|e| match e {
+            SigstoreError::BadCertificate { problem } => problem.to_string(),
+            other => other.to_string(),
+        })
         .and_then(|()| match chain::unknown_critical(&parsed.signer) {
             Some(oid) => Err(format!("critical extension {oid} not understood")),
             None => Ok(()),
