@@ -48,7 +48,7 @@ fn every_scenario_has_its_expected_outcome() {
         // tests/keyless_*.rs, tests/mcp_*.rs; init-* and trust-* by tests/request_scenarios.rs;
         // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
-        // by tests/run_cli.rs; package-* by tests/packages.rs).
+        // by tests/run_cli.rs; package-* by tests/packages.rs; mcpb-sig-* by tests/mcpb_signature.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -65,6 +65,7 @@ fn every_scenario_has_its_expected_outcome() {
             "guard-",
             "run-",
             "package-",
+            "mcpb-sig-",
         ]
         .iter()
         .any(|p| name.starts_with(p));
