@@ -43,6 +43,18 @@ authorityKeyIdentifier=keyid
 basicConstraints=critical,CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth
+[tls_only_ca]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,keyCertSign
+extendedKeyUsage=serverAuth
+[no_cert_sign_ca]
+basicConstraints=critical,CA:TRUE
+keyUsage=critical,digitalSignature
+[odd_critical]
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=codeSigning
+1.3.6.1.4.1.99999.1=critical,ASN1:NULL
 ";
 
 fn mcpb_cli() -> Option<PathBuf> {
@@ -130,6 +142,7 @@ impl Pki {
                 ],
             );
         }
+        let serial = std::cell::Cell::new(100u32);
         let issue = |name: &str, key: &[&str], subject: &str, ca: &str, ext: &str| {
             let mut args = vec!["req", "-new", "-nodes", "-keyout"];
             let keyfile = format!("{name}.key");
@@ -149,7 +162,7 @@ impl Pki {
                     "-CAkey",
                     &format!("{ca}.key"),
                     "-set_serial",
-                    &format!("{}", name.len() * 7919),
+                    &serial.replace(serial.get() + 1).to_string(),
                     "-days",
                     "10",
                     "-out",
@@ -186,6 +199,69 @@ impl Pki {
             "intermediate",
             "code_signing",
         );
+        // Issuers that may not issue: a leaf, a CA under a path length of 0, a CA for TLS only,
+        // a CA without keyCertSign; and a leaf with a critical extension nobody understands.
+        issue(
+            "subleaf",
+            ec,
+            "/CN=Issued by a leaf",
+            "leaf",
+            "code_signing",
+        );
+        issue(
+            "intermediate2",
+            ec,
+            "/CN=second intermediate",
+            "intermediate",
+            "intermediate_ca",
+        );
+        issue(
+            "deepleaf",
+            ec,
+            "/CN=Too deep publisher",
+            "intermediate2",
+            "code_signing",
+        );
+        issue(
+            "tlsca",
+            ec,
+            "/CN=TLS-only intermediate",
+            "root",
+            "tls_only_ca",
+        );
+        issue(
+            "tlscaleaf",
+            ec,
+            "/CN=Publisher under a TLS CA",
+            "tlsca",
+            "code_signing",
+        );
+        issue(
+            "nosignca",
+            ec,
+            "/CN=intermediate without keyCertSign",
+            "root",
+            "no_cert_sign_ca",
+        );
+        issue(
+            "nosignleaf",
+            ec,
+            "/CN=Publisher under a non-signing CA",
+            "nosignca",
+            "code_signing",
+        );
+        issue(
+            "oddleaf",
+            ec,
+            "/CN=Publisher with an odd extension",
+            "ca",
+            "odd_critical",
+        );
+        let chain = [pki.path("intermediate.pem"), pki.path("intermediate2.pem")]
+            .map(|p| std::fs::read(p).unwrap())
+            .concat();
+        std::fs::write(d.join("deepchain.pem"), chain).unwrap();
+
         // Expired: `openssl ca` can set past dates (x509 -req cannot before OpenSSL 3.4).
         std::fs::write(d.join("index.txt"), "").unwrap();
         std::fs::write(d.join("serial"), "1000\n").unwrap();
@@ -452,9 +528,78 @@ fn make(pki: &Pki, case: &str) -> Vec<u8> {
         .concat(),
         "self-signed" => pki.upstream_signed("self", &[]),
         "expired" => pki.upstream_signed("expired", &[]),
+        "no-certificates" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["ecleaf"], None, &["-nocerts"]), 0),
+        ]
+        .concat(),
+        "no-signed-attributes" => [
+            zip.clone(),
+            block(
+                &pki.cms(&zip, &["ecleaf"], Some("intermediate"), &["-noattr"]),
+                0,
+            ),
+        ]
+        .concat(),
+        "footer-only" => [zip, FOOTER.to_vec()].concat(),
+        "issued-by-leaf" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["subleaf"], Some("leaf"), &[]), 0),
+        ]
+        .concat(),
+        "path-too-long" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["deepleaf"], Some("deepchain"), &[]), 0),
+        ]
+        .concat(),
+        "issuer-tls-only" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["tlscaleaf"], Some("tlsca"), &[]), 0),
+        ]
+        .concat(),
+        "issuer-no-cert-sign" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["nosignleaf"], Some("nosignca"), &[]), 0),
+        ]
+        .concat(),
+        "unknown-critical" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["oddleaf"], None, &[]), 0),
+        ]
+        .concat(),
+        "signing-time-before-validity" => [zip.clone(), block(&backdated(pki, &zip), 0)].concat(),
         "server-auth-leaf" => pki.upstream_signed("tls", &[]),
         other => panic!("unknown case `{other}`"),
     }
+}
+
+/// A signature by `leaf` (RSA, so the signature keeps its length) whose signed `signingTime`
+/// says 2021, before the certificate was issued: openssl's signature with that one attribute
+/// changed and the attributes signed again with `openssl dgst`.
+fn backdated(pki: &Pki, zip: &[u8]) -> Vec<u8> {
+    let mut der = pki.cms(zip, &["leaf"], None, &[]);
+    let parsed = mcpsig::mcpb_sig::pkcs7::parse(&der).unwrap();
+    let attrs = parsed.signed_attributes.clone();
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    // signingTime: OID 1.2.840.113549.1.9.5, then SET { UTCTime (13 bytes) }.
+    let oid = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x05, 0x31, 0x0f, 0x17, 0x0d,
+    ];
+    let t = find(&attrs, &oid).unwrap() + oid.len();
+    let mut backdated = attrs.clone();
+    backdated[t..t + 13].copy_from_slice(b"210101000000Z");
+    std::fs::write(pki.path("attrs.der"), &backdated).unwrap();
+    let sig = openssl(
+        pki.dir.path(),
+        &["dgst", "-sha256", "-sign", "leaf.key", "attrs.der"],
+    );
+    assert_eq!(sig.len(), parsed.signature.len());
+    // In the SignerInfo the attributes are tagged [0] instead of SET; the rest is the same.
+    let a = find(&der, &attrs[1..]).unwrap();
+    der[a..a + attrs.len() - 1].copy_from_slice(&backdated[1..]);
+    let s = find(&der, &parsed.signature).unwrap();
+    der[s..s + sig.len()].copy_from_slice(&sig);
+    der
 }
 
 fn fill(pki: &Pki, s: &str) -> String {
@@ -505,6 +650,15 @@ fn run_case(pki: &Pki, dir: &Path) -> Result<(), String> {
     let report: serde_json::Value = serde_json::from_str(&stdout)
         .map_err(|e| format!("not JSON ({e}): {stdout}{}", text(&out.stderr)))?;
     let first_reason = report["problems"][0]["reason"].as_str().unwrap_or("");
+    let first_message = report["problems"][0]["message"].as_str().unwrap_or("");
+    if let Ok(want) = std::fs::read_to_string(dir.join("message"))
+        && !first_message.contains(want.trim())
+    {
+        return Err(format!(
+            "the message does not say `{}`: {stdout}",
+            want.trim()
+        ));
+    }
     eprintln!(
         "{name}: exit {code:?}, {} {first_reason}: {}",
         report["outcome"],
