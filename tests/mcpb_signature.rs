@@ -1,8 +1,9 @@
 //! `mcp-verify mcpb` on real signatures (spec/mcpb.md). Every `testdata/scenarios/mcpb-sig-*`
 //! directory is one case: `case` names how its bundle is made (below), `args` holds more
 //! arguments (one per line; `{ca}`, `{root}`, `{other}`, `{self}`: certificate files this test
-//! makes), `env` variables to set (`NAME=VALUE`, same placeholders), and `expected` is `accept`,
-//! `reject REASON` or `error` (exit 2).
+//! makes), `env` variables to set (`NAME=VALUE`, same placeholders), `expected` is `accept`,
+//! `reject REASON` or `error` (exit 2), and `message` (optional) is text the first problem's
+//! message must contain, so a refusal is known to come from the check its scenario is about.
 //!
 //! Certificates are made fresh each run with `openssl`; bundles are packed by the upstream
 //! `mcpb` CLI (scripts/setup-mcpb.sh installs it) and signed either by its own `mcpb sign` (RSA,
