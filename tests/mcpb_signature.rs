@@ -258,6 +258,14 @@ impl Pki {
             "ca",
             "odd_critical",
         );
+        let p521: &[&str] = &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521"];
+        issue(
+            "p521leaf",
+            p521,
+            "/CN=Publisher on P-521",
+            "ca",
+            "code_signing",
+        );
         let chain = [pki.path("intermediate.pem"), pki.path("intermediate2.pem")]
             .map(|p| std::fs::read(p).unwrap())
             .concat();
@@ -540,6 +548,11 @@ fn make(pki: &Pki, case: &str) -> Vec<u8> {
                 &pki.cms(&zip, &["ecleaf"], Some("intermediate"), &["-noattr"]),
                 0,
             ),
+        ]
+        .concat(),
+        "p521" => [
+            zip.clone(),
+            block(&pki.cms(&zip, &["p521leaf"], None, &[]), 0),
         ]
         .concat(),
         "footer-only" => [zip, FOOTER.to_vec()].concat(),

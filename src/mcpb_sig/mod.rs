@@ -340,15 +340,19 @@ fn decide(
     let hashed = hash_prefix(file, blk.start, &patches, Some(parsed.digest)).map_err(Decide::Io)?;
     report.zip_sha256 = Some(hashed.sha256[0].clone());
 
-    let signature_holds = signer_info::verify_signer(
+    match signer_info::verify_signer(
         &parsed.signer,
         parsed.alg,
         &parsed.signed_attributes,
         &parsed.signature,
-    )
-    .unwrap_or(false);
-    if !signature_holds {
-        return Ok(report.reject(Rejection::SignatureDoesNotVerify));
+    ) {
+        Ok(true) => {}
+        Ok(false) => return Ok(report.reject(Rejection::SignatureDoesNotVerify)),
+        // An ECDSA or Ed25519 signature from a key of another kind, or of an unsupported curve.
+        Err(e) => {
+            let detail = e.to_string();
+            return Ok(report.reject(Pkcs7Problem::SignerKey { detail }.into()));
+        }
     }
     let Some(form) = hashed
         .signed

@@ -66,6 +66,8 @@ pub enum Pkcs7Problem {
     MessageDigestLength { len: usize },
     #[error("the signing time is out of range")]
     SigningTimeRange,
+    #[error("the signer's key cannot make this kind of signature: {detail}")]
+    SignerKey { detail: String },
 }
 
 /// What verification needs from a parsed signature.
