@@ -266,6 +266,59 @@ def package_archive(out):
     write(out, "package_archive", b"\x02" + z.getvalue())
 
 
+def seed_mcpb_signatures(out):
+    """Signed bundles in the layouts spec/mcpb.md accepts, made with openssl (skipped without)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("manifest.json", '{"name": "fuzz"}')
+    plain = buf.getvalue()
+    write(out, "mcpb_signature", plain)
+
+    def block(der, padding=0):
+        return b"MCPB_SIG_V1" + len(der).to_bytes(4, "little") + der + b"\0" * padding + b"MCPB_SIG_END"
+
+    def comment_length(zip_bytes, value):
+        at = zip_bytes.rindex(b"PK\x05\x06") + 20
+        return zip_bytes[:at] + value.to_bytes(2, "little") + zip_bytes[at + 2:]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        def run(*args):
+            return subprocess.run(
+                ["openssl", *args], cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ).returncode == 0
+
+        def sign(content):
+            with open(os.path.join(tmp, "content"), "wb") as f:
+                f.write(content)
+            if not run("cms", "-sign", "-binary", "-in", "content", "-signer", "cert.pem",
+                       "-inkey", "key.pem", "-outform", "DER", "-out", "sig.der"):
+                return None
+            return read(os.path.join(tmp, "sig.der"))
+
+        try:
+            made = run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-nodes", "-keyout", "key.pem", "-out", "cert.pem", "-days", "1",
+                       "-subj", "/CN=fuzz")
+        except OSError:
+            return
+        if not made:
+            return
+        der = sign(plain)
+        if der is None:
+            return
+        write(out, "mcpb_signature", plain + block(der))
+        write(out, "mcpb_signature", plain + block(der, 40))
+        raised = block(der)
+        write(out, "mcpb_signature", comment_length(plain, len(raised)) + raised)
+        prepared = comment_length(plain, 16384)
+        der = sign(prepared)
+        if der is not None:
+            write(out, "mcpb_signature", prepared + block(der, 16384 - 27 - len(der)))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -282,6 +335,7 @@ def main():
     seed_policies(out)
     seed_guard_sessions(out)
     package_archive(out)
+    seed_mcpb_signatures(out)
     for target in sorted(os.listdir(out)):
         print(f"{target}: {len(os.listdir(os.path.join(out, target)))} seeds")
 

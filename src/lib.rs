@@ -3,7 +3,8 @@
 //!
 //! Module map (dependencies point inward, checked by tests/layering.rs): `reason`, `text`,
 //! `json`, `http`, `relpath`, `fsutil`, `canonical`, `digest` and `manifest` are the leaves;
-//! `sigstore` and `statement` read and check bundles; `mcp` and `tools` talk to servers; `keys`
+//! `sigstore` and `statement` read and check bundles; `mcpb_sig` checks the signatures `.mcpb`
+//! files carry themselves; `mcp` and `tools` talk to servers; `keys`
 //! and `sign` produce bundles; `verify` orchestrates.
 //!
 //! The library decides and returns values; it never prints. Each command of the two binaries is
@@ -29,6 +30,8 @@ pub mod keys;
 pub mod launch;
 pub mod manifest;
 pub mod mcp;
+/// The PKCS#7 signatures MCP bundles (`.mcpb`) carry themselves (spec/mcpb.md).
+pub mod mcpb_sig;
 /// Trust on first use: the pinned signer, version and tools per server name.
 pub mod pin_store;
 /// The trust policy: who may sign which servers, min version, max age, revocation.

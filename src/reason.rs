@@ -36,8 +36,10 @@ reasons! {
     // The bundle and its signature.
     /// Not JSON, truncated, duplicate keys, wrong shape or media type, not a DSSE bundle.
     MalformedBundle => "malformed-bundle",
-    /// The envelope carries no signature.
+    /// The envelope carries no signature (an MCP bundle: no signature block).
     Unsigned => "unsigned",
+    /// An MCP bundle's signature block, or the PKCS#7 in it, cannot be read.
+    MalformedSignature => "malformed-signature",
     /// Signed by another key than the trusted one, or by a certificate when a key is trusted.
     UntrustedSigner => "untrusted-signer",
     /// No signature verifies.

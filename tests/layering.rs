@@ -21,6 +21,7 @@ const LAYERS: &[&str] = &[
     "store",
     "manifest",
     "sigstore",
+    "mcpb_sig",
     "statement",
     "keys",
     "keygen",

@@ -49,7 +49,7 @@ fn every_scenario_has_its_expected_outcome() {
         // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
         // by tests/run_cli.rs; package-* by tests/packages.rs; server-json-* by
-        // tests/server_json.rs; oci-* by tests/oci.rs).
+        // tests/server_json.rs; oci-* by tests/oci.rs; mcpb-sig-* by tests/mcpb_signature.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -68,6 +68,7 @@ fn every_scenario_has_its_expected_outcome() {
             "package-",
             "server-json-",
             "oci-",
+            "mcpb-sig-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

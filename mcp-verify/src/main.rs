@@ -2,6 +2,7 @@
 //! only; every decision is made by `mcpsig::verify`.
 
 mod config_cmd;
+mod mcpb_cmd;
 mod oci_cmd;
 mod pins_cmd;
 mod run_cmd;
@@ -81,6 +82,10 @@ enum Cmd {
     /// Verify the bundle against a policy and the pin store, then start the server from a
     /// verified snapshot behind a guard that holds it to its signed tool pins.
     Run(Box<run_cmd::RunArgs>),
+    /// Check the signature an MCP bundle (`.mcpb`) carries itself: absent, malformed, invalid,
+    /// untrusted or valid.
+    #[command(after_help = mcpb_cmd::AFTER_HELP)]
+    Mcpb(mcpb_cmd::McpbArgs),
 }
 
 #[derive(Subcommand)]
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
         Some(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
         Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
         Some(Cmd::Run(args)) => run_cmd::run(*args),
+        Some(Cmd::Mcpb(args)) => return ExitCode::from(mcpb_cmd::run(args)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -91,7 +91,8 @@ impl ParsedCert {
         tbs.issuer() == tbs.subject() && verify_signed_by(self, self).is_ok()
     }
 
-    fn is_ca(&self) -> bool {
+    /// True when basicConstraints says this is a CA.
+    pub fn is_ca(&self) -> bool {
         matches!(
             self.cert
                 .tbs_certificate()

@@ -15,6 +15,7 @@ pub mod rekor;
 pub mod rekor_client;
 pub mod rfc3161;
 mod serde_pb;
+pub mod signer_info;
 pub mod signing_config;
 pub mod trust;
 pub mod tsa;

@@ -3,7 +3,7 @@
 //! from); only Fulcio's own arc is ours.
 
 use const_oid::ObjectIdentifier;
-use const_oid::db::{rfc3161, rfc5911, rfc5912, rfc6962, rfc8410};
+use const_oid::db::{rfc3161, rfc5280, rfc5911, rfc5912, rfc6962, rfc8410};
 
 // Digests.
 pub(crate) const SHA256: ObjectIdentifier = rfc5912::ID_SHA_256;
@@ -26,6 +26,7 @@ pub(crate) const RSA_SHA512: ObjectIdentifier = rfc5912::SHA_512_WITH_RSA_ENCRYP
 // Certificate extensions and key purposes.
 pub(crate) const EKU_CODE_SIGNING: ObjectIdentifier = rfc5912::ID_KP_CODE_SIGNING;
 pub(crate) const EKU_TIME_STAMPING: ObjectIdentifier = rfc5912::ID_KP_TIME_STAMPING;
+pub(crate) const EKU_ANY: ObjectIdentifier = rfc5280::ANY_EXTENDED_KEY_USAGE;
 /// Embedded SCT list (RFC 6962 section 3.3).
 pub(crate) const SCT_LIST: ObjectIdentifier = rfc6962::CT_PRECERT_SCTS;
 /// Arc of Fulcio's certificate extensions (`1.3.6.1.4.1.57264.1.N`), as a dotted prefix.
@@ -33,6 +34,8 @@ pub(crate) const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
 
 // CMS and RFC 3161 timestamps.
 pub(crate) const SIGNED_DATA: ObjectIdentifier = rfc5911::ID_SIGNED_DATA;
+pub(crate) const DATA: ObjectIdentifier = rfc5911::ID_DATA;
+pub(crate) const SIGNING_TIME: ObjectIdentifier = rfc5911::ID_SIGNING_TIME;
 pub(crate) const CT_TSTINFO: ObjectIdentifier = rfc3161::ID_CT_TST_INFO;
 pub(crate) const CONTENT_TYPE: ObjectIdentifier = rfc5911::ID_CONTENT_TYPE;
 pub(crate) const MESSAGE_DIGEST: ObjectIdentifier = rfc5911::ID_MESSAGE_DIGEST;
@@ -62,8 +65,11 @@ mod tests {
             (RSA_SHA512, "1.2.840.113549.1.1.13"),
             (EKU_CODE_SIGNING, "1.3.6.1.5.5.7.3.3"),
             (EKU_TIME_STAMPING, "1.3.6.1.5.5.7.3.8"),
+            (EKU_ANY, "2.5.29.37.0"),
             (SCT_LIST, "1.3.6.1.4.1.11129.2.4.2"),
             (SIGNED_DATA, "1.2.840.113549.1.7.2"),
+            (DATA, "1.2.840.113549.1.7.1"),
+            (SIGNING_TIME, "1.2.840.113549.1.9.5"),
             (CT_TSTINFO, "1.2.840.113549.1.9.16.1.4"),
             (CONTENT_TYPE, "1.2.840.113549.1.9.3"),
             (MESSAGE_DIGEST, "1.2.840.113549.1.9.4"),

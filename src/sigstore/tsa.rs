@@ -9,38 +9,21 @@ use der::asn1::OctetString;
 use der::{Any, Decode as _, Encode as _, Tagged as _};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
-use super::cert::{ParsedCert, verify_rsa};
+use super::cert::ParsedCert;
 use super::error::{EkuProblem, SigstoreError, TimestampProblem};
 use super::keys::HashAlg;
-use super::oid::{
-    CONTENT_TYPE, CT_TSTINFO, EC_PUBLIC_KEY, ECDSA_SHA256, ECDSA_SHA384, ECDSA_SHA512, ED25519,
-    EKU_TIME_STAMPING, MESSAGE_DIGEST, RSA_ENCRYPTION, RSA_SHA256, RSA_SHA384, RSA_SHA512, SHA256,
-    SHA384, SHA512, SIGNED_DATA,
-};
+use super::oid::{CONTENT_TYPE, CT_TSTINFO, EKU_TIME_STAMPING, MESSAGE_DIGEST, SIGNED_DATA};
 use super::rfc3161::{TimeStampResp, TstInfo};
+use super::signer_info::{self, SignerAlg};
 use super::trust::CertificateAuthority;
-
-/// How the timestamp's signed attributes are signed.
-#[derive(Debug, Clone, Copy)]
-enum SigAlg {
-    Ecdsa(HashAlg),
-    Ed25519,
-    Rsa(HashAlg),
-}
 
 fn bad(problem: TimestampProblem) -> SigstoreError {
     SigstoreError::BadTimestamp { problem }
 }
 
 fn digest_alg(oid: &ObjectIdentifier) -> Result<HashAlg, SigstoreError> {
-    match *oid {
-        SHA256 => Ok(HashAlg::Sha256),
-        SHA384 => Ok(HashAlg::Sha384),
-        SHA512 => Ok(HashAlg::Sha512),
-        other => Err(bad(TimestampProblem::UnsupportedDigestAlgorithm {
-            oid: other,
-        })),
-    }
+    signer_info::digest_alg(oid)
+        .ok_or_else(|| bad(TimestampProblem::UnsupportedDigestAlgorithm { oid: *oid }))
 }
 
 /// A verified timestamp.
@@ -191,22 +174,11 @@ pub fn verify_timestamp(
     let signed = attrs
         .to_der()
         .map_err(|error| bad(TimestampProblem::SignedAttributesUnencodable { error }))?;
-    let sig_alg = match si.signature_algorithm.oid {
-        ECDSA_SHA256 => SigAlg::Ecdsa(HashAlg::Sha256),
-        ECDSA_SHA384 => SigAlg::Ecdsa(HashAlg::Sha384),
-        ECDSA_SHA512 => SigAlg::Ecdsa(HashAlg::Sha512),
-        EC_PUBLIC_KEY => SigAlg::Ecdsa(dalg),
-        ED25519 => SigAlg::Ed25519,
-        RSA_ENCRYPTION => SigAlg::Rsa(dalg),
-        RSA_SHA256 => SigAlg::Rsa(HashAlg::Sha256),
-        RSA_SHA384 => SigAlg::Rsa(HashAlg::Sha384),
-        RSA_SHA512 => SigAlg::Rsa(HashAlg::Sha512),
-        other => {
-            return Err(bad(TimestampProblem::UnsupportedSignatureAlgorithm {
-                oid: other,
-            }));
-        }
-    };
+    let sig_alg = signer_info::signer_alg(&si.signature_algorithm.oid, dalg).ok_or_else(|| {
+        bad(TimestampProblem::UnsupportedSignatureAlgorithm {
+            oid: si.signature_algorithm.oid,
+        })
+    })?;
     let sig = si.signature.as_bytes();
 
     let mut last = bad(TimestampProblem::NoTrustedAuthority);
@@ -228,7 +200,7 @@ fn check_authority(
     ca: &CertificateAuthority,
     signed: &[u8],
     sig: &[u8],
-    sig_alg: SigAlg,
+    sig_alg: SignerAlg,
     gen_time: i64,
 ) -> Result<(), SigstoreError> {
     let chain = ca
@@ -237,12 +209,7 @@ fn check_authority(
     let leaf = chain
         .first()
         .ok_or_else(|| bad(TimestampProblem::EmptyAuthorityChain))?;
-    let verified = match sig_alg {
-        SigAlg::Ecdsa(h) => leaf.public_key()?.verify_with_hash(signed, sig, h).is_ok(),
-        SigAlg::Ed25519 => leaf.public_key()?.verify(signed, sig).is_ok(),
-        SigAlg::Rsa(h) => verify_rsa(&leaf.spki_der()?, h, signed, sig).is_ok(),
-    };
-    if !verified {
+    if !signer_info::verify_signer(leaf, sig_alg, signed, sig)? {
         return Err(bad(TimestampProblem::SignatureDoesNotVerify {
             authority: ca.uri.clone(),
         }));
@@ -302,6 +269,7 @@ mod tests {
     use der::asn1::{Int, ObjectIdentifier as Oid};
     use spki::AlgorithmIdentifierOwned;
 
+    use super::super::oid::SHA256;
     use super::super::rfc3161::MessageImprint;
     use super::*;
 
