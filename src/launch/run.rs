@@ -144,6 +144,8 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
             base: Some(base.clone()),
             files: req.files,
             snapshot: Some(req.store),
+            // `--offline` holds for pinned images as for packages: no registry is asked.
+            offline: req.packages.offline,
             packages: Some(req.packages),
             ..Checks::default()
         },
