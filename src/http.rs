@@ -31,11 +31,26 @@ pub(crate) fn https_or_loopback(url: &str) -> bool {
         if authority.contains('@') {
             return false;
         }
-        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-        host == "127.0.0.1" || host == "localhost" || host == "[::1]"
+        loopback_authority(authority)
     } else {
         false
     }
+}
+
+/// Whether `HOST[:PORT]` is on loopback: `localhost`, an address in 127.0.0.0/8 written as four
+/// decimal numbers, or `::1` (`[::1]`).
+pub fn loopback_authority(authority: &str) -> bool {
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _port)| host)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An agent with one whole-request `timeout` (connect, send and read the answer), non-2xx

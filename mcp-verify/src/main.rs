@@ -197,7 +197,6 @@ pub(crate) fn checks(args: &VerifyArgs) -> Checks {
         snapshot: None,
         packages: (!args.signature_only).then(|| mcpsig::artifact::PackageChecks {
             registries: mcpsig::registry::Registries::from_env(),
-            offline: args.offline,
             install: false,
         }),
         offline: args.offline,

@@ -106,9 +106,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let decision = mcpsig::launch::decide(RunRequest {
         packages: mcpsig::artifact::PackageChecks {
             registries: mcpsig::registry::Registries::from_env(),
-            offline: args.offline,
             install: true,
         },
+        offline: args.offline,
         bundle: &bundle,
         bundle_path: &args.bundle,
         policy: &policy,

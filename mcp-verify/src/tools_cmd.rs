@@ -84,7 +84,6 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             // A package is installed into the launch store, and the server started from there.
             packages: Some(mcpsig::artifact::PackageChecks {
                 registries: mcpsig::registry::Registries::from_env(),
-                offline: false,
                 install: true,
             }),
             ..Checks::default()

@@ -29,8 +29,6 @@ const INSTALLER: &str = "mcpsig-install-v1";
 #[derive(Debug, Clone)]
 pub struct PackageChecks {
     pub registries: Registries,
-    /// Never touch the network: only archives already in the store count.
-    pub offline: bool,
     /// When the caller gives no launch store, install into the default one
     /// (`Store::open_default`), opened only if a package is pinned.
     pub install: bool,
@@ -117,13 +115,15 @@ enum Fetched {
 
 /// Checks a package artifact (`npm` or `pypi`; other kinds return an empty result) against its
 /// registry: every archive it pins is fetched (or found in the store) and its digest compared.
-/// With `install`, the pinned tree is installed into `store` (or an install made earlier is
+/// With `offline`, nothing is fetched: only archives already in the store count. With
+/// `install`, the pinned tree is installed into `store` (or an install made earlier is
 /// checked unchanged and reused without any network) and its snapshot returned.
 pub fn check(
     artifact: &Artifact,
     checks: &PackageChecks,
     store: Option<&Store>,
     install: bool,
+    offline: bool,
 ) -> Result<Checked, ArtifactError> {
     let plan = match plan(artifact, &checks.registries) {
         Some(p) => p,
@@ -142,10 +142,7 @@ pub fn check(
                 expected,
                 found,
             } => {
-                let mut changes = crate::digest::tree::compare(&expected, &found);
-                if changes.is_empty() {
-                    changes = Vec::new();
-                }
+                let changes = crate::digest::tree::compare(&expected, &found);
                 out.findings
                     .push(Finding::InstalledChanged { path, changes });
                 return Ok(out);
@@ -153,7 +150,7 @@ pub fn check(
             InstallState::Missing => {}
         }
     }
-    let fetched = fetch_all(&plan.archives, store, checks.offline)?;
+    let fetched = fetch_all(&plan.archives, store, offline)?;
     let mut paths = Vec::new();
     for (a, f) in plan.archives.iter().zip(fetched) {
         match f {

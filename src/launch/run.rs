@@ -40,6 +40,9 @@ pub struct RunRequest<'a> {
     /// Where package artifacts (npm, PyPI) are fetched from, and whether the network may be
     /// used; they are installed into `store` (a relaunch reuses the checked install).
     pub packages: crate::artifact::PackageChecks,
+    /// Ask no registry: packages start only from what the store holds, pinned images are
+    /// unchecked.
+    pub offline: bool,
     pub pin_store: &'a PinStore,
     /// Approve permission changes of a newer release (`--accept`).
     pub accept: bool,
@@ -144,8 +147,7 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
             base: Some(base.clone()),
             files: req.files,
             snapshot: Some(req.store),
-            // `--offline` holds for pinned images as for packages: no registry is asked.
-            offline: req.packages.offline,
+            offline: req.offline,
             packages: Some(req.packages),
             ..Checks::default()
         },

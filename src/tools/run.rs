@@ -216,16 +216,16 @@ fn package_install(doc: &Value) -> Result<Option<PathBuf>, ToolsError> {
     let store = crate::store::Store::open_default().map_err(|e| ToolsError::Store(Box::new(e)))?;
     let checks = crate::artifact::PackageChecks {
         registries: crate::registry::Registries::from_env(),
-        offline: false,
         install: true,
     };
     let name = artifact.name().to_owned();
-    let checked = crate::artifact::check(&artifact, &checks, Some(&store), true).map_err(|e| {
-        ToolsError::Package {
-            name: name.clone(),
-            source: Box::new(e),
-        }
-    })?;
+    let checked =
+        crate::artifact::check(&artifact, &checks, Some(&store), true, false).map_err(|e| {
+            ToolsError::Package {
+                name: name.clone(),
+                source: Box::new(e),
+            }
+        })?;
     if let Some(f) = checked.findings.first() {
         return Err(ToolsError::PackageRejected {
             name,

@@ -417,7 +417,14 @@ pub(crate) fn verify_parsed(
     if let Some(packages) = &checks.packages {
         for (artifact, report) in manifest.artifacts.iter().zip(artifacts.iter_mut()) {
             if report.checked.is_none() {
-                packages::check_package(artifact, packages, store, report, &mut problems)?;
+                packages::check_package(
+                    artifact,
+                    packages,
+                    store,
+                    checks.offline,
+                    report,
+                    &mut problems,
+                )?;
             }
         }
     }

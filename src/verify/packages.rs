@@ -13,6 +13,7 @@ pub(super) fn check_package(
     artifact: &Artifact,
     checks: &PackageChecks,
     store: Option<&Store>,
+    offline: bool,
     report: &mut ArtifactReport,
     problems: &mut Vec<Problem>,
 ) -> Result<(), VerifyError> {
@@ -33,7 +34,7 @@ pub(super) fn check_package(
         }
         None => None,
     };
-    let checked = match crate::artifact::check(artifact, checks, store, store.is_some()) {
+    let checked = match crate::artifact::check(artifact, checks, store, store.is_some(), offline) {
         Ok(c) => c,
         Err(ArtifactError::Registry(e)) => {
             problems.push(Problem {

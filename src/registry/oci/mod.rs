@@ -231,20 +231,9 @@ impl OciError {
     }
 }
 
-/// Whether a registry `HOST[:PORT]` is on loopback: `localhost`, an address in 127.0.0.0/8
-/// written as four decimal numbers, or `::1` (`[::1]`).
+/// Whether a registry `HOST[:PORT]` is on loopback (the rule of every plain-HTTP client here).
 pub fn is_loopback(registry: &str) -> bool {
-    let host = if let Some(rest) = registry.strip_prefix('[') {
-        rest.split(']').next().unwrap_or_default()
-    } else {
-        registry
-            .rsplit_once(':')
-            .map_or(registry, |(host, _port)| host)
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::http::loopback_authority(registry)
 }
 
 /// A session with one registry: its clients, credentials and runtime.
