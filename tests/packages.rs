@@ -583,3 +583,124 @@ fn every_package_scenario_is_run_here() {
     }
     assert!(n >= 10, "only {n} package scenarios");
 }
+
+/// Scenario package-store-blob-swapped-rejected.
+#[test]
+fn an_archive_swapped_in_the_store_is_refused_at_install() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let bundle = ws.sign_copy("npm", npm_manifest());
+    assert_ok(&ws.session(&bundle, &[], Some(&reg)));
+    // The install goes away, and the kept tarball of the server is replaced with other bytes.
+    let store = ws.store();
+    Command::new("chmod")
+        .arg("-R")
+        .arg("u+w")
+        .arg(&store)
+        .status()
+        .unwrap();
+    std::fs::remove_dir_all(store.join("trees")).unwrap();
+    std::fs::create_dir(store.join("trees")).unwrap();
+    for e in std::fs::read_dir(store.join("installs")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let ours = std::fs::read(data().join(npm_tarball(NPM_SERVER))).unwrap();
+    let blob = std::fs::read_dir(store.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read(p).is_ok_and(|b| b == ours))
+        .expect("the server's tarball is kept in the store");
+    std::fs::write(
+        &blob,
+        std::fs::read(data().join(npm_tarball("zod"))).unwrap(),
+    )
+    .unwrap();
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "artifact-mismatch");
+    assert!(
+        text(&run.stderr).contains("in the store"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+/// Scenario package-wheel-record-mismatch-rejected.
+#[test]
+fn a_pinned_wheel_whose_files_differ_from_its_record_is_refused() {
+    use sha2::Digest as _;
+    let reg = Registry::start();
+    let ws = Ws::new();
+    // A wheel the publisher signed, whose RECORD lies about one of its files.
+    let mut zip_bytes = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zip_bytes);
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("mcp_server_time/__init__.py", opts).unwrap();
+        z.write_all(b"def main():\n    return 0\n").unwrap();
+        z.start_file("mcp_server_time-2026.10.19.dist-info/RECORD", opts)
+            .unwrap();
+        z.write_all(
+            b"mcp_server_time/__init__.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,25\n\
+              mcp_server_time-2026.10.19.dist-info/RECORD,,\n",
+        )
+        .unwrap();
+        z.finish().unwrap();
+    }
+    let evil = zip_bytes.into_inner();
+    let hex = hex::encode(sha2::Sha256::digest(&evil));
+    let w = wheel(PYPI_SERVER);
+    reg.substitute(w["file"].as_str().unwrap(), &evil);
+    let page_rel = w["simple"].as_str().unwrap();
+    let mut page: Value =
+        serde_json::from_slice(&std::fs::read(data().join(page_rel)).unwrap()).unwrap();
+    for f in page["files"].as_array_mut().unwrap() {
+        f["hashes"]["sha256"] = json!(hex);
+    }
+    reg.substitute(page_rel, &serde_json::to_vec(&page).unwrap());
+    let mut m: Value = serde_json::from_slice(pypi_manifest()).unwrap();
+    m["artifacts"][0]["digest"] = json!(format!("sha256:{hex}"));
+    let bundle = ws.sign_copy("evil", &serde_json::to_vec_pretty(&m).unwrap());
+    let run = ws.session(&bundle, &[], Some(&reg));
+    assert_rejected(&run, "artifact-mismatch");
+    assert!(
+        text(&run.stderr).contains("RECORD"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+/// Scenario package-resolver-gets-no-secrets.
+#[test]
+fn the_resolver_never_sees_our_secrets() {
+    let reg = Registry::start();
+    let ws = Ws::new();
+    let dump = ws.path().join("resolver-env");
+    let npm = ws.path().join("npm-wrapper.sh");
+    std::fs::write(
+        &npm,
+        format!("#!/bin/sh\nenv > '{}'\nexec npm \"$@\"\n", dump.display()),
+    )
+    .unwrap();
+    Command::new("chmod").arg("+x").arg(&npm).status().unwrap();
+    let mut cmd = ws.command(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/packaged",
+            "--version",
+            "1.0.0",
+            "--artifact",
+            &format!("npm:{NPM_SERVER}@{NPM_VERSION}"),
+        ],
+        Some(&reg),
+    );
+    cmd.env("MCPSIG_NPM", &npm)
+        .env("SIGSTORE_ID_TOKEN", "secret-oidc-token")
+        .env("MCPSIG_KEY_PASSPHRASE", "secret-passphrase")
+        .stdin(Stdio::null());
+    assert_ok(&common::registries::bounded(cmd));
+    let env = std::fs::read_to_string(&dump).unwrap();
+    assert!(env.contains("PATH="), "the wrapper ran: {env}");
+    assert!(!env.contains("secret-"), "{env}");
+}

@@ -74,6 +74,10 @@ pub(crate) fn run_resolver(
     timeout: Duration,
 ) -> Result<(), ResolveError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
+    // The resolver needs the user's own registry configuration, never our secrets.
+    for name in crate::server_env::NEVER_PASSED {
+        cmd.env_remove(name);
+    }
     let stderr_file = tempfile::tempfile().map_err(ResolveError::Temp)?;
     let mut child = cmd
         .stdin(Stdio::null())
