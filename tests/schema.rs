@@ -7,7 +7,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::{root, run};
+use common::{root, run, text};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -355,5 +355,96 @@ fn schema_agrees_with_the_code() {
         "schema disagrees with the code:\n{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The package artifact kinds (npm, pypi, oci, mcpb): what the code accepts the schema accepts,
+/// and each malformed variant is refused by both.
+#[test]
+fn package_artifact_kinds_agree_with_the_code() {
+    let Some(python) = spec_python() else {
+        return;
+    };
+    let sri = |b: u8| {
+        format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode([b; 64])
+        )
+    };
+    let h = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    let file_entry = json!({"path": "manifest.json", "type": "file", "digest": h('1'), "size": 2, "executable": false});
+    let tree = {
+        let e: Vec<mcpsig::digest::tree::Entry> =
+            serde_json::from_value(json!([file_entry.clone()])).unwrap();
+        mcpsig::digest::tree::tree_digest(&e).to_string()
+    };
+    let base = |artifact: Value| {
+        json!({
+            "schemaVersion": 1,
+            "server": {"name": "io.github.acme/pkg", "version": "1.0.0"},
+            "issuedAt": "2026-12-01T00:00:00Z",
+            "artifacts": [artifact],
+        })
+    };
+    let npm = json!({"kind": "npm", "name": "@acme/server", "version": "1.2.3", "digest": h('a'),
+    "integrity": sri(1), "dependencies": [
+        {"path": "node_modules/@acme/server/node_modules/zod", "name": "zod", "version": "3.25.76", "integrity": sri(2)},
+        {"path": "node_modules/fsevents", "name": "fsevents", "version": "2.3.3", "integrity": sri(3), "os": ["darwin"], "cpu": ["!ia32"]},
+    ]});
+    let pypi = json!({"kind": "pypi", "name": "mcp-server-time", "version": "2026.10.19",
+    "file": "mcp_server_time-2026.10.19-py3-none-any.whl", "digest": h('b'), "dependencies": [
+        {"name": "pydantic_core", "version": "2.33.2", "file": "pydantic_core-2.33.2-cp311-cp311-manylinux_2_17_x86_64.whl", "digest": h('c')},
+    ]});
+    let oci = json!({"kind": "oci", "name": "ghcr.io/acme/server", "digest": h('d'), "tag": "v1"});
+    let mcpb = json!({"kind": "mcpb", "name": "server.mcpb", "digest": h('e'), "size": 10, "tree": tree, "entries": [file_entry]});
+    let mut accept = serde_json::Map::new();
+    let mut reject = serde_json::Map::new();
+    for (name, a) in [
+        ("npm", &npm),
+        ("pypi", &pypi),
+        ("oci", &oci),
+        ("mcpb", &mcpb),
+    ] {
+        let doc = base(a.clone());
+        mcpsig::manifest::Manifest::from_value(doc.clone())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        accept.insert(name.into(), doc);
+    }
+    let mut variants: Vec<(&str, Value)> = Vec::new();
+    let mut v = npm.clone();
+    v["integrity"] = json!(format!("sha1-{}", "A".repeat(27) + "="));
+    variants.push(("npm-sha1-integrity", v));
+    let mut v = npm.clone();
+    v["dependencies"][0]["extra"] = json!(true);
+    variants.push(("npm-dependency-unknown-field", v));
+    let mut v = npm.clone();
+    v["name"] = json!("Acme");
+    variants.push(("npm-uppercase-name", v));
+    let mut v = pypi.clone();
+    v["file"] = json!("mcp-server-time-2026.10.19.tar.gz");
+    variants.push(("pypi-sdist", v));
+    let mut v = oci.clone();
+    v["name"] = json!("ghcr.io/Acme/server");
+    variants.push(("oci-uppercase-repository", v));
+    let mut v = mcpb.clone();
+    v["entries"][0] = json!({"path": "link", "type": "symlink", "target": "manifest.json"});
+    variants.push(("mcpb-symlink", v));
+    let mut v = mcpb.clone();
+    v["digest"] = json!(format!("sha512:{}", "f".repeat(128)));
+    variants.push(("mcpb-sha512-digest", v));
+    for (name, a) in variants {
+        let doc = base(a);
+        assert!(
+            mcpsig::manifest::Manifest::from_value(doc.clone()).is_err(),
+            "the code accepts {name}"
+        );
+        reject.insert(name.into(), doc);
+    }
+    let out = validate(&python, None, &accept, &reject);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
     );
 }
