@@ -384,12 +384,16 @@ fn mcpb(path: &Path) -> Result<Resolved, ResolveArtifactError> {
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| RelPath::parse(n).ok())
-        .ok_or_else(|| ferr(std::io::ErrorKind::InvalidInput.into()))?;
+        .ok_or_else(|| {
+            ferr(std::io::Error::other(
+                "its file name is not a safe relative path",
+            ))
+        })?;
     let (digest, size) =
         crate::digest::hash_file(Algorithm::Sha256, path).map_err(|e| match e {
             crate::digest::HashError::Io { source, .. } => ferr(source),
             crate::digest::HashError::NotAFile { .. } => {
-                ferr(std::io::ErrorKind::InvalidInput.into())
+                ferr(std::io::Error::other("not a regular file"))
             }
         })?;
     let entries = mcpb_entries(path).map_err(ResolveArtifactError::Bundle)?;
