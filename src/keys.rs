@@ -208,7 +208,7 @@ impl PrivateKey {
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey::Ed25519(self.inner.verifying_key())
+        PublicKey::from(self.inner.verifying_key())
     }
 
     pub fn key_id(&self) -> KeyId {

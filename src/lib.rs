@@ -16,6 +16,8 @@
 pub mod artifact;
 pub mod canonical;
 pub mod client_config;
+/// Signature verification behind a provider trait (aws-lc-rs or pure Rust).
+pub mod crypto;
 pub mod digest;
 pub mod fsutil;
 #[doc(hidden)]

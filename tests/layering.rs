@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "http",
     "relpath",
     "fsutil",
+    "crypto",
     "server_env",
     "canonical",
     "digest",

@@ -49,7 +49,7 @@ fn local_key_bundle(sk: &ed25519_dalek::SigningKey, artifact_digest: [u8; 32]) -
 #[test]
 fn local_key_bundle_round_trips_and_verifies_without_log() -> Result<(), SigstoreError> {
     let sk = ed25519_dalek::SigningKey::from_bytes(&[11u8; 32]);
-    let key = PublicKey::Ed25519(sk.verifying_key());
+    let key = PublicKey::from(sk.verifying_key());
     let digest: [u8; 32] = Sha256::digest(b"artifact").into();
     let bundle = Bundle::from_json(&local_key_bundle(&sk, digest).to_json_pretty())?;
     let opts = VerifyOptions {
@@ -88,8 +88,7 @@ fn local_key_bundle_round_trips_and_verifies_without_log() -> Result<(), Sigstor
         Some("missing-transparency")
     );
 
-    let other =
-        PublicKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[12u8; 32]).verifying_key());
+    let other = PublicKey::from(ed25519_dalek::SigningKey::from_bytes(&[12u8; 32]).verifying_key());
     let wrong = VerifyOptions {
         signer: SignerPolicy::Key(other),
         ..opts

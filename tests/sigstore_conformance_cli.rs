@@ -1,6 +1,7 @@
 //! The Sigstore conformance cases through the real binary, as the suite drives a client:
 //! `mcp-verify sigstore verify-bundle ...`, once with the artifact's path and once with its
 //! `sha256:<hex>` digest. A case named `*_fail` must exit non-zero, every other case 0.
+//! Everything runs once per crypto provider of the build (`MCPSIG_CRYPTO_PROVIDER`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +14,32 @@ use std::process::Command;
 
 #[test]
 fn every_conformance_case_through_the_binary() {
+    for provider in mcpsig::crypto::names() {
+        every_case_with(provider);
+    }
+}
+
+#[test]
+fn an_unknown_crypto_provider_is_a_usage_error() {
+    let out = Command::new(bin("mcp-verify"))
+        .args([
+            "sigstore",
+            "verify-bundle",
+            "--bundle",
+            "b.json",
+            "--key",
+            "k.pub",
+            "a.txt",
+        ])
+        .env("MCPSIG_CRYPTO_PROVIDER", "openssl")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MCPSIG_CRYPTO_PROVIDER=openssl"), "{err}");
+}
+
+fn every_case_with(provider: &str) {
     let base = root().join("testdata/sigstore-conformance");
     let prod = root().join("testdata/sigstore-trust/production.trusted_root.json");
     let mut wrong = Vec::new();
@@ -45,6 +72,7 @@ fn every_conformance_case_through_the_binary() {
         );
         for input in [artifact.display().to_string(), digest] {
             let mut cmd = Command::new(bin("mcp-verify"));
+            cmd.env("MCPSIG_CRYPTO_PROVIDER", provider);
             cmd.args(["sigstore", "verify-bundle", "--bundle"])
                 .arg(case.join("bundle.sigstore.json"));
             if case.join("key.pub").exists() {
@@ -63,7 +91,7 @@ fn every_conformance_case_through_the_binary() {
             let want_ok = !name.ends_with("_fail");
             if out.status.success() != want_ok {
                 wrong.push(format!(
-                    "{name} [{input}]: exit {:?}: {}",
+                    "{provider}: {name} [{input}]: exit {:?}: {}",
                     out.status.code(),
                     String::from_utf8_lossy(&out.stderr)
                 ));
@@ -71,7 +99,7 @@ fn every_conformance_case_through_the_binary() {
             // Rejections are exit 1 (not a crash or usage error).
             if !want_ok && out.status.code() != Some(1) {
                 wrong.push(format!(
-                    "{name} [{input}]: rejected with exit {:?}, want 1",
+                    "{provider}: {name} [{input}]: rejected with exit {:?}, want 1",
                     out.status.code()
                 ));
             }

@@ -32,3 +32,29 @@ macro_rules! errln {
         eprintln!("{}", $crate::terminal_safe(&format!($($arg)*)))
     };
 }
+
+/// The environment variable that picks the signature backend (`aws-lc` or `rustcrypto`).
+pub const CRYPTO_PROVIDER_ENV: &str = "MCPSIG_CRYPTO_PROVIDER";
+
+/// Installs the crypto provider named by `MCPSIG_CRYPTO_PROVIDER`, if set. Call first thing in
+/// `main`; an unknown name is a usage error (exit 2), never a silent fallback.
+pub fn select_crypto_provider() -> Result<(), std::process::ExitCode> {
+    let Some(name) = std::env::var_os(CRYPTO_PROVIDER_ENV) else {
+        return Ok(());
+    };
+    let name = name.to_string_lossy();
+    match mcpsig::crypto::by_name(&name) {
+        Some(p) => {
+            // Nothing has parsed a key yet, so this cannot fail; if it did, the default stays.
+            let _ = mcpsig::crypto::install_default(p);
+            Ok(())
+        }
+        None => {
+            errln!(
+                "error: {CRYPTO_PROVIDER_ENV}={name} is not a provider of this build (have: {})",
+                mcpsig::crypto::names().join(", ")
+            );
+            Err(std::process::ExitCode::from(EXIT_ERROR))
+        }
+    }
+}

@@ -198,6 +198,9 @@ pub(crate) fn emit(human: &str, json: serde_json::Value) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(code) = cli::select_crypto_provider() {
+        return code;
+    }
     JSON.store(cli.json, std::sync::atomic::Ordering::Relaxed);
     match run(cli.cmd) {
         Ok(()) => ExitCode::from(EXIT_OK),

@@ -135,6 +135,9 @@ struct VerifyArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(code) = cli::select_crypto_provider() {
+        return code;
+    }
     let json = cli.verify.json || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json);
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),

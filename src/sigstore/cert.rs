@@ -226,25 +226,9 @@ pub fn verify_signed_by(child: &ParsedCert, issuer: &ParsedCert) -> Result<(), S
 
 /// RSA PKCS#1 v1.5 verification, for CA and timestamp authority keys only.
 pub(crate) fn verify_rsa(spki: &[u8], hash: HashAlg, msg: &[u8], sig: &[u8]) -> Result<(), ()> {
-    use rsa::pkcs1v15::{Signature, VerifyingKey};
-    use rsa::signature::Verifier as _;
-    let spki = spki::SubjectPublicKeyInfoRef::from_der(spki).map_err(|_| ())?;
-    let sig = Signature::try_from(sig).map_err(|_| ())?;
-    let ok = match hash {
-        HashAlg::Sha256 => {
-            VerifyingKey::<sha2::Sha256>::try_from(spki).map(|k| k.verify(msg, &sig))
-        }
-        HashAlg::Sha384 => {
-            VerifyingKey::<sha2::Sha384>::try_from(spki).map(|k| k.verify(msg, &sig))
-        }
-        HashAlg::Sha512 => {
-            VerifyingKey::<sha2::Sha512>::try_from(spki).map(|k| k.verify(msg, &sig))
-        }
-    };
-    match ok {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
-    }
+    crate::crypto::provider()
+        .verify_rsa_pkcs1(spki, hash, msg, sig)
+        .map_err(|_| ())
 }
 
 /// A verified path from a leaf to a trusted certificate authority.

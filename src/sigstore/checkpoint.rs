@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn parse_and_verify_with_cosignature() -> Result<(), SigstoreError> {
         let sk = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
-        let pk = PublicKey::Ed25519(sk.verifying_key());
+        let pk = PublicKey::from(sk.verifying_key());
         let root = super::super::serde_pb::encode_b64(&[5u8; 32]);
         let body = format!("log.example\n12\n{root}\n");
         let signed = note(&body, &sk, [1, 2, 3, 4]);

@@ -612,18 +612,14 @@ pub enum KeyProblem {
     Ed25519Parameters,
     #[error("Ed25519 key is {len} bytes, not 32")]
     Ed25519Length { len: usize },
-    #[error("invalid Ed25519 point: {error}")]
-    Ed25519Point {
-        error: ed25519_dalek::SignatureError,
-    },
     #[error("EC key without curve parameter")]
     NoCurve,
     #[error("EC curve parameter is not an OID: {error}")]
     CurveNotOid { error: der::Error },
-    #[error("invalid P-256 point: {error}")]
-    P256Point { error: p256::ecdsa::Error },
-    #[error("invalid P-384 point: {error}")]
-    P384Point { error: p384::ecdsa::Error },
+    #[error("invalid {kind:?} point: not on the curve")]
+    NotOnCurve { kind: crate::crypto::KeyKind },
+    #[error("{error}")]
+    Rejected { error: crate::crypto::KeyRejected },
 }
 
 /// Why a trusted root document was refused.

@@ -1,40 +1,43 @@
-//! Public keys Sigstore signs with: Ed25519 (strict verification), ECDSA P-256 with SHA-256 and
-//! ECDSA P-384 with SHA-384 (signatures DER-encoded). Parsing from SPKI DER/PEM, key ids
-//! (SHA-256 of the SPKI DER), and verification over messages or precomputed digests.
+//! Public keys Sigstore signs with: Ed25519, ECDSA P-256 with SHA-256 and ECDSA P-384 with
+//! SHA-384 (signatures DER-encoded). Parsing from SPKI DER/PEM, key ids (SHA-256 of the SPKI
+//! DER), and verification over messages or precomputed digests. The arithmetic is the process's
+//! [`crate::crypto`] provider's; a key is parsed by it once and reused for every signature.
+
+use std::sync::Arc;
 
 use const_oid::ObjectIdentifier;
 use der::Decode as _;
-use ecdsa::signature::hazmat::PrehashVerifier as _;
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
-use spki::{EncodePublicKey as _, SubjectPublicKeyInfoRef};
+use der::Encode as _;
+use sha2::{Digest as _, Sha256};
+use spki::SubjectPublicKeyInfoRef;
+
+use crate::crypto::{self, VerifyingKey};
+pub use crate::crypto::{HashAlg, KeyKind};
 
 use super::error::{KeyAlgorithm, KeyProblem, SignatureCheck, SigstoreError};
 use super::oid::{EC_PUBLIC_KEY, ED25519, SECP256R1, SECP384R1};
 
-/// Hash functions an ECDSA signature can be computed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HashAlg {
-    Sha256,
-    Sha384,
-    Sha512,
+/// A verification key: its kind, its public encoding (the 32 Ed25519 bytes, or the uncompressed
+/// SEC1 point), and the provider's parsed form. Equal when kind and encoding are.
+#[derive(Clone)]
+pub struct PublicKey {
+    kind: KeyKind,
+    raw: Arc<[u8]>,
+    verifier: Arc<dyn VerifyingKey>,
 }
 
-impl HashAlg {
-    pub fn digest(self, msg: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Sha256 => Sha256::digest(msg).to_vec(),
-            Self::Sha384 => Sha384::digest(msg).to_vec(),
-            Self::Sha512 => Sha512::digest(msg).to_vec(),
-        }
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.raw == other.raw
     }
 }
 
-/// A verification key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PublicKey {
-    Ed25519(ed25519_dalek::VerifyingKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
+impl Eq for PublicKey {}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({:?}, {})", self.kind, hex::encode(&self.raw))
+    }
 }
 
 fn malformed(problem: KeyProblem) -> SigstoreError {
@@ -42,6 +45,29 @@ fn malformed(problem: KeyProblem) -> SigstoreError {
 }
 
 impl PublicKey {
+    /// A key from its kind and raw public encoding (32 bytes for Ed25519, a SEC1 point,
+    /// compressed or not, for ECDSA), parsed by the process's provider.
+    pub fn from_raw(kind: KeyKind, raw: &[u8]) -> Result<Self, SigstoreError> {
+        let raw: Arc<[u8]> = match (kind, raw.first()) {
+            // Compressed points are stored uncompressed, so equal keys compare (and hash) equal.
+            (KeyKind::P256, Some(2 | 3)) => p256::ecdsa::VerifyingKey::from_sec1_bytes(raw)
+                .map(|k| Arc::from(k.to_sec1_point(false).as_bytes()))
+                .map_err(|_| malformed(KeyProblem::NotOnCurve { kind }))?,
+            (KeyKind::P384, Some(2 | 3)) => p384::ecdsa::VerifyingKey::from_sec1_bytes(raw)
+                .map(|k| Arc::from(k.to_sec1_point(false).as_bytes()))
+                .map_err(|_| malformed(KeyProblem::NotOnCurve { kind }))?,
+            _ => Arc::from(raw),
+        };
+        let verifier = crypto::provider()
+            .parse_key(kind, &raw)
+            .map_err(|error| malformed(KeyProblem::Rejected { error }))?;
+        Ok(Self {
+            kind,
+            raw,
+            verifier,
+        })
+    }
+
     /// Parses a DER `SubjectPublicKeyInfo`.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, SigstoreError> {
         let spki = SubjectPublicKeyInfoRef::from_der(der)
@@ -60,14 +86,12 @@ impl PublicKey {
             if spki.algorithm.parameters.is_some() {
                 return Err(malformed(KeyProblem::Ed25519Parameters));
             }
-            let arr: &[u8; 32] = key_bytes.try_into().map_err(|_| {
-                malformed(KeyProblem::Ed25519Length {
+            if key_bytes.len() != 32 {
+                return Err(malformed(KeyProblem::Ed25519Length {
                     len: key_bytes.len(),
-                })
-            })?;
-            let k = ed25519_dalek::VerifyingKey::from_bytes(arr)
-                .map_err(|error| malformed(KeyProblem::Ed25519Point { error }))?;
-            return Ok(Self::Ed25519(k));
+                }));
+            }
+            return Self::from_raw(KeyKind::Ed25519, key_bytes);
         }
         if alg == EC_PUBLIC_KEY {
             let curve: ObjectIdentifier = spki
@@ -78,14 +102,10 @@ impl PublicKey {
                 .decode_as()
                 .map_err(|error| malformed(KeyProblem::CurveNotOid { error }))?;
             if curve == SECP256R1 {
-                let k = p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
-                    .map_err(|error| malformed(KeyProblem::P256Point { error }))?;
-                return Ok(Self::P256(k));
+                return Self::from_raw(KeyKind::P256, key_bytes);
             }
             if curve == SECP384R1 {
-                let k = p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
-                    .map_err(|error| malformed(KeyProblem::P384Point { error }))?;
-                return Ok(Self::P384(k));
+                return Self::from_raw(KeyKind::P384, key_bytes);
             }
             return Err(SigstoreError::UnsupportedKeyAlgorithm {
                 algorithm: KeyAlgorithm::EcCurve(curve),
@@ -108,15 +128,35 @@ impl PublicKey {
         Self::from_spki_der(&der)
     }
 
+    /// What kind of key this is.
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// The raw public encoding (32 Ed25519 bytes, or the uncompressed SEC1 point).
+    pub fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The key as SPKI DER.
     pub fn to_spki_der(&self) -> Vec<u8> {
-        // Encoding a valid in-memory key cannot fail; an empty result would only make ids differ.
-        let doc = match self {
-            Self::Ed25519(k) => k.to_public_key_der(),
-            Self::P256(k) => k.to_public_key_der(),
-            Self::P384(k) => k.to_public_key_der(),
+        let (oid, curve) = match self.kind {
+            KeyKind::Ed25519 => (ED25519, None),
+            KeyKind::P256 => (EC_PUBLIC_KEY, Some(SECP256R1)),
+            KeyKind::P384 => (EC_PUBLIC_KEY, Some(SECP384R1)),
         };
-        doc.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+        // Encoding a valid in-memory key cannot fail; an empty result would only make ids differ.
+        let Ok(bits) = der::asn1::BitStringRef::from_bytes(&self.raw) else {
+            return Vec::new();
+        };
+        let spki = spki::SubjectPublicKeyInfo {
+            algorithm: spki::AlgorithmIdentifier {
+                oid,
+                parameters: curve,
+            },
+            subject_public_key: bits,
+        };
+        spki.to_der().unwrap_or_default()
     }
 
     /// The key as a PEM `PUBLIC KEY` block.
@@ -132,65 +172,73 @@ impl PublicKey {
 
     /// The hash Sigstore pairs with this key: SHA-256 for P-256, SHA-384 for P-384.
     pub fn default_hash(&self) -> Option<HashAlg> {
-        match self {
-            Self::Ed25519(_) => None,
-            Self::P256(_) => Some(HashAlg::Sha256),
-            Self::P384(_) => Some(HashAlg::Sha384),
+        match self.kind {
+            KeyKind::Ed25519 => None,
+            KeyKind::P256 => Some(HashAlg::Sha256),
+            KeyKind::P384 => Some(HashAlg::Sha384),
         }
     }
 
     /// Verifies `sig` over `msg` (ECDSA: DER signature over the curve's default hash).
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), SigstoreError> {
-        match self.default_hash() {
-            None => self.verify_ed25519(msg, sig),
-            Some(h) => self.verify_prehash(&h.digest(msg), sig),
-        }
+        self.verify_with_hash(msg, sig, self.default_hash().unwrap_or(HashAlg::Sha512))
     }
 
     /// Verifies with an explicit hash (certificates name theirs, e.g. ecdsa-with-SHA384).
+    /// Ed25519 ignores `hash`: it hashes internally.
     pub fn verify_with_hash(
         &self,
         msg: &[u8],
         sig: &[u8],
         hash: HashAlg,
     ) -> Result<(), SigstoreError> {
-        match self {
-            Self::Ed25519(_) => self.verify_ed25519(msg, sig),
-            _ => self.verify_prehash(&hash.digest(msg), sig),
-        }
+        let what = match self.kind {
+            KeyKind::Ed25519 => SignatureCheck::Ed25519,
+            _ => SignatureCheck::Ecdsa,
+        };
+        self.verifier
+            .verify(hash, msg, sig)
+            .map_err(|_| SigstoreError::BadSignature { what })
     }
 
     /// Verifies a DER ECDSA signature over a digest computed elsewhere. Ed25519 signs the whole
     /// message and cannot be checked from a digest, so it is refused.
     pub fn verify_prehash(&self, digest: &[u8], sig: &[u8]) -> Result<(), SigstoreError> {
-        let bad = || SigstoreError::BadSignature {
-            what: SignatureCheck::Ecdsa,
-        };
-        match self {
-            Self::Ed25519(_) => Err(SigstoreError::BadSignature {
+        if self.kind == KeyKind::Ed25519 {
+            return Err(SigstoreError::BadSignature {
                 what: SignatureCheck::Ed25519FromDigest,
-            }),
-            Self::P256(k) => {
-                let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
-                k.verify_prehash(digest, &s).map_err(|_| bad())
-            }
-            Self::P384(k) => {
-                let s = p384::ecdsa::Signature::from_der(sig).map_err(|_| bad())?;
-                k.verify_prehash(digest, &s).map_err(|_| bad())
-            }
+            });
         }
+        self.verifier
+            .verify_prehash(digest, sig)
+            .map_err(|_| SigstoreError::BadSignature {
+                what: SignatureCheck::Ecdsa,
+            })
     }
+}
 
-    fn verify_ed25519(&self, msg: &[u8], sig: &[u8]) -> Result<(), SigstoreError> {
-        let bad = || SigstoreError::BadSignature {
-            what: SignatureCheck::Ed25519,
-        };
-        let Self::Ed25519(k) = self else {
-            return Err(bad());
-        };
-        let arr: &[u8; 64] = sig.try_into().map_err(|_| bad())?;
-        let s = ed25519_dalek::Signature::from_bytes(arr);
-        k.verify_strict(msg, &s).map_err(|_| bad())
+impl From<ed25519_dalek::VerifyingKey> for PublicKey {
+    /// Panics never: a dalek key that decoded is a valid point; a weak one is still refused
+    /// by verification (it then fails every signature).
+    fn from(key: ed25519_dalek::VerifyingKey) -> Self {
+        Self::from_raw(KeyKind::Ed25519, key.as_bytes()).unwrap_or_else(|_| Self {
+            kind: KeyKind::Ed25519,
+            raw: Arc::from(&key.as_bytes()[..]),
+            verifier: Arc::new(Refusing),
+        })
+    }
+}
+
+/// The verifier of a key no provider accepted: every signature fails.
+#[derive(Debug)]
+struct Refusing;
+
+impl VerifyingKey for Refusing {
+    fn verify(&self, _: HashAlg, _: &[u8], _: &[u8]) -> Result<(), crypto::BadSignature> {
+        Err(crypto::BadSignature)
+    }
+    fn verify_prehash(&self, _: &[u8], _: &[u8]) -> Result<(), crypto::BadSignature> {
+        Err(crypto::BadSignature)
     }
 }
 
@@ -259,7 +307,7 @@ mod tests {
     #[test]
     fn ed25519_round_trip_and_key_id() -> Result<(), SigstoreError> {
         let sk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let pk = PublicKey::Ed25519(sk.verifying_key());
+        let pk = PublicKey::from(sk.verifying_key());
         let pem = pk.to_pem();
         let again = PublicKey::from_pem(&pem)?;
         assert_eq!(again, pk);
@@ -280,7 +328,9 @@ mod tests {
         let sk = p256::ecdsa::SigningKey::from_bytes(&[9u8; 32].into())?;
         let sig: p256::ecdsa::Signature = sk.sign(b"hello");
         let der = sig.to_der();
-        let pk = PublicKey::from_spki_der(&PublicKey::P256(*sk.verifying_key()).to_spki_der())?;
+        let pk = PublicKey::from_spki_der(
+            spki::EncodePublicKey::to_public_key_der(sk.verifying_key())?.as_bytes(),
+        )?;
         pk.verify(b"hello", der.as_bytes())?;
         pk.verify_prehash(&Sha256::digest(b"hello"), der.as_bytes())?;
         assert!(pk.verify(b"hellO", der.as_bytes()).is_err());

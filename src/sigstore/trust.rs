@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::cert::{ParsedCert, verify_signed_by};
 use super::error::{AuthorityChainProblem, SigstoreError, TrustEntry, TrustedRootProblem};
-use super::keys::PublicKey;
+use super::keys::{KeyKind, PublicKey};
 use super::serde_pb::b64;
 use crate::fsutil::{ReadError, read_limited};
 
@@ -243,10 +243,10 @@ impl TryFrom<RawTlog> for LogInstance {
             "PKIX_ED25519" | "PKIX_ECDSA_P256_SHA_256" | "PKIX_ECDSA_P384_SHA_384" => {
                 let k = PublicKey::from_spki_der(&raw.public_key.raw_bytes)?;
                 let matches = matches!(
-                    (&k, raw.public_key.key_details.as_str()),
-                    (PublicKey::Ed25519(_), "PKIX_ED25519")
-                        | (PublicKey::P256(_), "PKIX_ECDSA_P256_SHA_256")
-                        | (PublicKey::P384(_), "PKIX_ECDSA_P384_SHA_384")
+                    (k.kind(), raw.public_key.key_details.as_str()),
+                    (KeyKind::Ed25519, "PKIX_ED25519")
+                        | (KeyKind::P256, "PKIX_ECDSA_P256_SHA_256")
+                        | (KeyKind::P384, "PKIX_ECDSA_P384_SHA_384")
                 );
                 if !matches {
                     return Err(malformed(TrustedRootProblem::KeyDetailsMismatch {
@@ -378,7 +378,7 @@ mod tests {
         let v1 = p
             .tlogs
             .iter()
-            .find(|l| matches!(l.key, Some(PublicKey::P256(_))));
+            .find(|l| l.key.as_ref().is_some_and(|k| k.kind() == KeyKind::P256));
         let v1 = v1.ok_or("no p256")?;
         assert_eq!(
             v1.key.as_ref().map(|k| k.key_id().to_vec()),

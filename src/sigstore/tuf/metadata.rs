@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256, Sha512};
 
 use super::{MetadataProblem as P, TufError, olpc};
-use crate::sigstore::keys::PublicKey;
+use crate::sigstore::keys::{KeyKind, PublicKey};
 
 #[derive(Debug, Clone, Deserialize)]
 pub(super) struct RawKey {
@@ -204,21 +204,19 @@ pub(super) fn parse_key(k: &RawKey) -> Option<PublicKey> {
     match (k.keytype.as_str(), k.scheme.as_str()) {
         ("ecdsa" | "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256") => {
             match PublicKey::from_pem(&k.keyval.public).ok()? {
-                key @ PublicKey::P256(_) => Some(key),
+                key if key.kind() == KeyKind::P256 => Some(key),
                 _ => None,
             }
         }
         ("ecdsa" | "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384") => {
             match PublicKey::from_pem(&k.keyval.public).ok()? {
-                key @ PublicKey::P384(_) => Some(key),
+                key if key.kind() == KeyKind::P384 => Some(key),
                 _ => None,
             }
         }
         ("ed25519", "ed25519") => {
             let bytes: [u8; 32] = hex::decode(&k.keyval.public).ok()?.try_into().ok()?;
-            ed25519_dalek::VerifyingKey::from_bytes(&bytes)
-                .ok()
-                .map(PublicKey::Ed25519)
+            PublicKey::from_raw(KeyKind::Ed25519, &bytes).ok()
         }
         _ => None,
     }

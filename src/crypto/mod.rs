@@ -1,0 +1,170 @@
+//! Signature verification behind a small provider trait (the rustls model): the rest of the
+//! crate parses keys and checks signatures only through [`CryptoProvider`], so the arithmetic
+//! can come from a fast backend or from pure Rust without touching any verification logic.
+//!
+//! Two providers exist: [`AWS_LC`] (aws-lc-rs; the default when the `aws-lc` feature is on, which
+//! it is by default) and [`RUST_CRYPTO`] (the RustCrypto crates `p256`, `p384`, `ed25519-dalek`
+//! and `rsa`; always built, since signing uses those crates anyway). Both accept and refuse the
+//! same inputs: DER ECDSA signatures (no raw `r||s`), Ed25519 keys that are not of small order,
+//! RSA PKCS#1 v1.5 with moduli of 2048 to 8192 bits, prehashed ECDSA over SHA-256/384/512-sized
+//! digests only. The conformance suite runs on each (tests/conformance.rs).
+//!
+//! The process-wide provider is chosen once: [`install_default`] before first use, or the
+//! default. The command-line tools honour `MCPSIG_CRYPTO_PROVIDER=aws-lc|rustcrypto`.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
+mod rust_crypto;
+
+#[cfg(feature = "aws-lc")]
+pub use aws_lc::AWS_LC;
+pub use rust_crypto::RUST_CRYPTO;
+
+/// Hash functions a signature can be computed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashAlg {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl HashAlg {
+    /// The digest of `msg`.
+    pub fn digest(self, msg: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            Self::Sha256 => sha2::Sha256::digest(msg).to_vec(),
+            Self::Sha384 => sha2::Sha384::digest(msg).to_vec(),
+            Self::Sha512 => sha2::Sha512::digest(msg).to_vec(),
+        }
+    }
+
+    /// The hash whose output has `len` bytes (how a prehashed digest names its function).
+    pub fn from_len(len: usize) -> Option<Self> {
+        match len {
+            32 => Some(Self::Sha256),
+            48 => Some(Self::Sha384),
+            64 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// The public key types Sigstore and mcpsig sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    Ed25519,
+    /// ECDSA over NIST P-256.
+    P256,
+    /// ECDSA over NIST P-384.
+    P384,
+}
+
+/// A key a provider refused to parse (not a point on the curve, wrong length, small order).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?} public key rejected by the {provider} provider: {reason}")]
+pub struct KeyRejected {
+    pub kind: KeyKind,
+    pub provider: &'static str,
+    pub reason: &'static str,
+}
+
+/// A signature that does not verify (or cannot be decoded). Deliberately carries nothing more:
+/// callers say which signature it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("signature does not verify")]
+pub struct BadSignature;
+
+/// A parsed public key, ready to verify any number of signatures.
+pub trait VerifyingKey: Send + Sync + fmt::Debug {
+    /// Ed25519 (`hash` is ignored: Ed25519 hashes internally) or ECDSA with a DER signature over
+    /// `hash(msg)`.
+    fn verify(&self, hash: HashAlg, msg: &[u8], sig: &[u8]) -> Result<(), BadSignature>;
+    /// ECDSA with a DER signature over a digest computed elsewhere (32, 48 or 64 bytes). Ed25519
+    /// cannot be checked from a digest and always fails.
+    fn verify_prehash(&self, digest: &[u8], sig: &[u8]) -> Result<(), BadSignature>;
+}
+
+/// A signature backend.
+pub trait CryptoProvider: Send + Sync + fmt::Debug {
+    /// A short name for reports (`aws-lc`, `rustcrypto`).
+    fn name(&self) -> &'static str;
+    /// Parses a public key: the 32-byte encoding for Ed25519, a SEC1 point (compressed or not)
+    /// for ECDSA.
+    fn parse_key(&self, kind: KeyKind, raw: &[u8]) -> Result<Arc<dyn VerifyingKey>, KeyRejected>;
+    /// RSA PKCS#1 v1.5 over `hash(msg)`, the key given as SubjectPublicKeyInfo DER (2048 to
+    /// 8192-bit moduli). Used for certificate authorities and timestamp authorities only.
+    fn verify_rsa_pkcs1(
+        &self,
+        spki_der: &[u8],
+        hash: HashAlg,
+        msg: &[u8],
+        sig: &[u8],
+    ) -> Result<(), BadSignature>;
+}
+
+/// Smallest and largest RSA modulus accepted, in bits (both providers).
+pub const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+static PROVIDER: OnceLock<&'static dyn CryptoProvider> = OnceLock::new();
+
+/// The provider used when none was installed: aws-lc with the `aws-lc` feature, else RustCrypto.
+pub fn builtin_default() -> &'static dyn CryptoProvider {
+    #[cfg(feature = "aws-lc")]
+    {
+        &AWS_LC
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        &RUST_CRYPTO
+    }
+}
+
+/// The process-wide provider (installed, else the built-in default, fixed from then on).
+pub fn provider() -> &'static dyn CryptoProvider {
+    *PROVIDER.get_or_init(builtin_default)
+}
+
+/// Makes `provider` the process-wide provider. Fails, returning the one in use, once any key has
+/// been parsed or another provider was installed.
+pub fn install_default(
+    provider: &'static dyn CryptoProvider,
+) -> Result<(), &'static dyn CryptoProvider> {
+    PROVIDER.set(provider).map_err(|_| self::provider())
+}
+
+/// The providers this build has, by name.
+pub fn by_name(name: &str) -> Option<&'static dyn CryptoProvider> {
+    match name {
+        #[cfg(feature = "aws-lc")]
+        "aws-lc" => Some(&AWS_LC),
+        "rustcrypto" => Some(&RUST_CRYPTO),
+        _ => None,
+    }
+}
+
+/// Names accepted by [`by_name`], for error messages.
+pub fn names() -> &'static [&'static str] {
+    #[cfg(feature = "aws-lc")]
+    {
+        &["aws-lc", "rustcrypto"]
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        &["rustcrypto"]
+    }
+}
+
+/// True when the 32-byte Ed25519 encoding decodes to a point that is not of small order (the
+/// check `verify_strict` makes). Shared so both providers refuse the same keys.
+fn ed25519_key_ok(raw: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
+    let arr: &[u8; 32] = raw.try_into().ok()?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(arr).ok()?;
+    (!key.is_weak()).then_some(key)
+}
+
+#[cfg(test)]
+mod tests;
