@@ -3,12 +3,18 @@
 #   (a) one 1 GiB file;  (b) a node_modules-like tree of 20,000 files, about 500 MB,
 #   sizes from 100 B to 1 MB. Warm page cache (each input is read once before timing).
 # Usage: bench/digest.sh [WORKDIR]   (default: target/bench-digest; needs ~1.6 GB free)
+#   MCP_SIGN=PATH        time that mcp-sign binary instead of building one (bench/speed.sh)
+#   DIGEST_RESULTS=FILE  also write the timings there as `name seconds` lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-target/bench-digest}
 mkdir -p "$work"
-cargo build --release --locked --quiet -p mcp-sign
-sign=target/release/mcp-sign
+if [ -n "${MCP_SIGN:-}" ]; then
+  sign=$MCP_SIGN
+else
+  cargo build --release --locked --quiet -p mcp-sign
+  sign=${CARGO_TARGET_DIR:-target}/release/mcp-sign
+fi
 
 big=$work/big.bin
 if [ ! -f "$big" ] || [ "$(stat -c %s "$big")" -ne 1073741824 ]; then
@@ -73,3 +79,8 @@ t_us_tree=$(best "$sign" digest "$tree")
 echo "  openssl dgst (one stream)   $(rate "$tree_bytes" "$t_ssl_tree")"
 echo "  sha256sum (one stream)      $(rate "$tree_bytes" "$t_sum_tree")"
 echo "  mcp-sign digest (tree)      $(rate "$tree_bytes" "$t_us_tree")   = $(awk -v a="$t_ssl_tree" -v b="$t_us_tree" 'BEGIN { printf "%.2fx", a / b }') openssl on the tree, $(awk -v a="$t_ssl" -v b="$t_us_tree" -v x="$bytes" -v y="$tree_bytes" 'BEGIN { printf "%.2fx", (y / b) / (x / a) }') openssl single-stream rate"
+if [ -n "${DIGEST_RESULTS:-}" ]; then
+  printf '%s\n' "file_bytes $bytes" "file_openssl $t_ssl" "file_sha256sum $t_sum" "file_ours $t_us" \
+    "tree_bytes $tree_bytes" "tree_files $tree_files" "tree_openssl $t_ssl_tree" \
+    "tree_sha256sum $t_sum_tree" "tree_ours $t_us_tree" > "$DIGEST_RESULTS"
+fi
