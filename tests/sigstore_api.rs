@@ -133,3 +133,51 @@ fn keyless_dsse_without_artifact_returns_payload_and_identity() -> Result<(), Si
     }
     Ok(())
 }
+
+/// A trusted root whose authority chain is not internally linked (its intermediate paired with
+/// another authority's root) is refused, even though the leaf verifies against the intermediate:
+/// the links are checked lazily, for the issuing authority only, but they are checked.
+#[test]
+fn authority_chain_with_a_foreign_root_is_refused() -> Result<(), SigstoreError> {
+    use mcpsig::sigstore::cert::{ParsedCert, verify_chain};
+    use mcpsig::sigstore::trust::CertificateAuthority;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let json = std::fs::read(dir.join(
+        "testdata/sigstore-conformance/bundle-verify/happy-path-v0.3-new-mediaType/bundle.sigstore.json",
+    ))
+    .map_err(|e| panic!("{e}"))?;
+    let bundle = Bundle::from_json(&json)?;
+    let leaf = ParsedCert::from_der(
+        bundle
+            .verification_material
+            .signer
+            .leaf_certificate()
+            .unwrap_or_else(|| panic!("no leaf")),
+    )?;
+    let root = TrustedRoot::production()?;
+    let issuing = verify_chain(&leaf, &root.certificate_authorities)?.authority;
+    assert!(
+        issuing.cert_chain.len() >= 2,
+        "the issuing authority has an intermediate"
+    );
+    let foreign_root = root
+        .certificate_authorities
+        .iter()
+        .filter_map(|ca| ca.cert_chain.last())
+        .find(|r| Some(*r) != issuing.cert_chain.last())
+        .unwrap_or_else(|| panic!("the production root lists one authority root only"))
+        .clone();
+    let mut chain = issuing.cert_chain.clone();
+    let last = chain.len() - 1;
+    chain[last] = foreign_root;
+    let broken = CertificateAuthority::new(issuing.uri.clone(), chain, issuing.valid_for);
+    let err = verify_chain(&leaf, std::slice::from_ref(&broken))
+        .err()
+        .unwrap_or_else(|| panic!("a chain with a foreign root was accepted"));
+    let text = err.to_string();
+    assert!(
+        text.contains("chain of authority") && text.contains("CN=sigstore-intermediate"),
+        "{text}"
+    );
+    Ok(())
+}

@@ -267,13 +267,17 @@ fn verify_chain_to(
     leaf: &ParsedCert,
     ca: &CertificateAuthority,
 ) -> Result<ParsedCert, SigstoreError> {
-    let chain = ca
-        .checked_chain()
-        .map_err(|p| chain_err(ChainProblem::Authority(p)))?;
-    let first = chain
+    // The leaf against the authority's first certificate before the authority's own links:
+    // of the several authorities a root lists, only the issuing one is checked.
+    let first = ca
+        .parsed_chain()
+        .map_err(|p| chain_err(ChainProblem::Authority(p)))?
         .first()
         .ok_or_else(|| chain_err(ChainProblem::EmptyTrustedChain))?;
     verify_signed_by(leaf, first)?;
+    let chain = ca
+        .checked_chain()
+        .map_err(|p| chain_err(ChainProblem::Authority(p)))?;
     if !ca.valid_for.contains(leaf.not_before) {
         return Err(chain_err(ChainProblem::OutsideAuthorityValidity {
             issued_at: leaf.not_before,

@@ -63,9 +63,12 @@ pub struct CertificateAuthority {
     /// DER certificates, the issuing (intermediate) certificate first, the root last.
     pub cert_chain: Vec<Vec<u8>>,
     pub valid_for: TimeRange,
-    /// The parsed chain with its internal links verified, computed once: a trusted root's own
-    /// certificates do not change between verifications, so only the leaf is checked each time.
-    checked: OnceLock<Result<Vec<ParsedCert>, AuthorityChainProblem>>,
+    /// The parsed chain, computed once: a trusted root's own certificates do not change
+    /// between verifications, so only the leaf is checked each time.
+    parsed: OnceLock<Result<Vec<ParsedCert>, AuthorityChainProblem>>,
+    /// The chain's internal links verified, computed once and only for an authority that
+    /// actually issued something being verified (a root lists several).
+    linked: OnceLock<Result<(), AuthorityChainProblem>>,
 }
 
 impl CertificateAuthority {
@@ -74,13 +77,14 @@ impl CertificateAuthority {
             uri,
             cert_chain,
             valid_for,
-            checked: OnceLock::new(),
+            parsed: OnceLock::new(),
+            linked: OnceLock::new(),
         }
     }
 
-    /// The chain parsed, first certificate first, each signed by the next.
-    pub(crate) fn checked_chain(&self) -> Result<&[ParsedCert], AuthorityChainProblem> {
-        self.checked
+    /// The chain parsed, first certificate first; its links not checked yet.
+    pub(crate) fn parsed_chain(&self) -> Result<&[ParsedCert], AuthorityChainProblem> {
+        self.parsed
             .get_or_init(|| {
                 let chain = self
                     .cert_chain
@@ -96,6 +100,18 @@ impl CertificateAuthority {
                         authority: self.uri.clone(),
                     });
                 }
+                Ok(chain)
+            })
+            .as_ref()
+            .map(Vec::as_slice)
+            .map_err(Clone::clone)
+    }
+
+    /// The chain parsed, first certificate first, each signed by the next.
+    pub(crate) fn checked_chain(&self) -> Result<&[ParsedCert], AuthorityChainProblem> {
+        let chain = self.parsed_chain()?;
+        self.linked
+            .get_or_init(|| {
                 for pair in chain.windows(2) {
                     verify_signed_by(&pair[0], &pair[1]).map_err(|e| {
                         AuthorityChainProblem::Broken {
@@ -104,11 +120,10 @@ impl CertificateAuthority {
                         }
                     })?;
                 }
-                Ok(chain)
+                Ok(())
             })
-            .as_ref()
-            .map(Vec::as_slice)
-            .map_err(Clone::clone)
+            .clone()?;
+        Ok(chain)
     }
 }
 
