@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     "trust_request",
     "pin_store",
     "policy",
+    "catalog",
     "launch",
     "guard",
     "client_config",
