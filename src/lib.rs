@@ -15,6 +15,8 @@
 
 pub mod artifact;
 pub mod canonical;
+/// Verifying many bundles at once, in parallel, with bounded memory (`mcp-verify catalog`).
+pub mod catalog;
 pub mod client_config;
 /// Signature verification behind a provider trait (aws-lc-rs or pure Rust).
 pub mod crypto;

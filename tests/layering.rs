@@ -35,6 +35,7 @@ const LAYERS: &[&str] = &[
     "trust_request",
     "pin_store",
     "policy",
+    "catalog",
     "launch",
     "guard",
     "client_config",

@@ -26,7 +26,7 @@ mod common;
 mod keyless_common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{bin, root};
+use common::{bin, root, serve_once};
 use mcpsig::digest::{Algorithm, tree};
 use mcpsig::keys::PrivateKey;
 use mcpsig::manifest::{Artifact, Launch, Manifest, ServerId, ServerName, Timestamp, Version};
@@ -36,7 +36,7 @@ use mcpsig::sign::{KeySigner, Signer, sign_manifest};
 use mcpsig::sigstore::trust::TrustedRoot;
 use mcpsig::verify::Checks;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
 
 const ISSUER: &str = "https://issuer.example";
@@ -163,35 +163,6 @@ impl Fixture {
         })
         .unwrap()
     }
-}
-
-/// Serves `body` once on 127.0.0.1 (a real HTTP server, answering the first request) and
-/// returns its URL.
-fn serve_once(body: Vec<u8>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/revocations.json", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        if let Ok((mut stream, _)) = listener.accept() {
-            stream
-                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                .unwrap();
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 64 * 1024 {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => seen.extend_from_slice(&buf[..n]),
-                }
-            }
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    url
 }
 
 /// A loopback URL nothing listens on.

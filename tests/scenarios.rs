@@ -49,7 +49,8 @@ fn every_scenario_has_its_expected_outcome() {
         // pin-* by tests/pin_store.rs; store-* by tests/launch_store.rs; config-* by
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
         // by tests/run_cli.rs; package-* by tests/packages.rs; server-json-* by
-        // tests/server_json.rs; oci-* by tests/oci.rs; mcpb-sig-* by tests/mcpb_signature.rs).
+        // tests/server_json.rs; oci-* by tests/oci.rs; mcpb-sig-* by tests/mcpb_signature.rs;
+        // catalog-* by tests/catalog.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -69,6 +70,7 @@ fn every_scenario_has_its_expected_outcome() {
             "server-json-",
             "oci-",
             "mcpb-sig-",
+            "catalog-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

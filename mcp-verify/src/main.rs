@@ -1,6 +1,7 @@
 //! `mcp-verify`: verify a signed MCP server manifest before launch. Argument parsing and output
 //! only; every decision is made by `mcpsig::verify`.
 
+mod catalog_cmd;
 mod config_cmd;
 mod mcpb_cmd;
 mod oci_cmd;
@@ -86,6 +87,10 @@ enum Cmd {
     /// untrusted or valid.
     #[command(after_help = mcpb_cmd::AFTER_HELP)]
     Mcpb(mcpb_cmd::McpbArgs),
+    /// Verify every bundle of a catalog (files, directories, JSON-lines lists) in parallel:
+    /// signatures, signers and policy, not artifacts; one line per bundle and a summary.
+    #[command(after_help = catalog_cmd::AFTER_HELP)]
+    Catalog(Box<catalog_cmd::CatalogArgs>),
 }
 
 #[derive(Subcommand)]
@@ -138,7 +143,9 @@ fn main() -> ExitCode {
     if let Err(code) = cli::select_crypto_provider() {
         return code;
     }
-    let json = cli.verify.json || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json);
+    let json = cli.verify.json
+        || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json)
+        || matches!(&cli.cmd, Some(Cmd::Catalog(a)) if a.json());
     let result = match cli.cmd {
         None => verify_cmd(cli.verify),
         Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
@@ -150,6 +157,7 @@ fn main() -> ExitCode {
         Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
         Some(Cmd::Run(args)) => run_cmd::run(*args),
         Some(Cmd::Mcpb(args)) => return ExitCode::from(mcpb_cmd::run(args)),
+        Some(Cmd::Catalog(args)) => catalog_cmd::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,7 +3,7 @@
 //! then the rule's keyless requirement, minimum version and maximum age and the revocation list
 //! are applied. A rejected report never carries a `Verified<Manifest>`.
 
-use super::revocation::{self, RevocationOptions};
+use super::revocation::{self, RevocationList, RevocationOptions};
 use super::{Policy, Rule, RuleScope, TrustedSigner};
 use crate::keys::KeyId;
 use crate::manifest::{Manifest, ServerName};
@@ -45,9 +45,61 @@ pub struct PolicyOutcome {
     pub signer: Option<SignerSummary>,
 }
 
+/// A policy's revocation list, read (or fetched) and checked once, for evaluating many bundles
+/// at the same time (`mcp-verify catalog`): [`verify_with_list`] then never reads it again.
+#[derive(Debug, Clone)]
+pub struct LoadedRevocation(Option<Result<RevocationList, Problem>>);
+
+impl LoadedRevocation {
+    /// Loads the list `policy` names, if any, as [`verify`] would for one bundle at `now`; a
+    /// list that cannot be used is kept as the `revocation-stale` problem every evaluation
+    /// under it reports.
+    pub fn load(
+        policy: &Policy,
+        trusted_root: &TrustedRoot,
+        now: DateTime<Utc>,
+        opts: &RevocationOptions,
+    ) -> LoadedRevocation {
+        LoadedRevocation(
+            policy
+                .revocation()
+                .map(|source| load_list(source, trusted_root, now, opts)),
+        )
+    }
+}
+
+/// Where an evaluation gets the revocation list.
+enum ListSource<'a> {
+    /// Read (or fetched) by this evaluation, once its signature held.
+    Load,
+    Loaded(&'a LoadedRevocation),
+}
+
 /// Evaluates a bundle against a policy. `Err` means it could not be decided (a local artifact
 /// could not be read); every rejection, a stale revocation list included, is a report.
 pub fn verify(req: &PolicyRequest) -> Result<PolicyOutcome, VerifyError> {
+    evaluate(req, ListSource::Load)
+}
+
+/// [`verify`] with the revocation list already loaded (for `req.policy`, at `req.now`).
+pub fn verify_with_list(
+    req: &PolicyRequest,
+    list: &LoadedRevocation,
+) -> Result<PolicyOutcome, VerifyError> {
+    evaluate(req, ListSource::Loaded(list))
+}
+
+fn load_list(
+    source: &super::RevocationSource,
+    trusted_root: &TrustedRoot,
+    now: DateTime<Utc>,
+    opts: &RevocationOptions,
+) -> Result<RevocationList, Problem> {
+    revocation::load(source, trusted_root, now, opts)
+        .map_err(|e| Problem::new(Reason::RevocationStale, crate::error_chain(&e)))
+}
+
+fn evaluate(req: &PolicyRequest, lists: ListSource) -> Result<PolicyOutcome, VerifyError> {
     let bundle = match Bundle::from_json(req.bundle) {
         Ok(b) => b,
         Err(e) => {
@@ -134,18 +186,25 @@ pub fn verify(req: &PolicyRequest) -> Result<PolicyOutcome, VerifyError> {
         ));
     }
     check_rule(rule, manifest, &summary, req.now, &mut problems);
-    if let Some(source) = req.policy.revocation() {
-        match revocation::load(source, req.trusted_root, req.now, req.revocation) {
-            Ok(list) => {
-                if let Some(why) = list.revokes(&summary, &manifest.digest()) {
-                    problems.push(Problem::new(Reason::Revoked, why));
-                }
-            }
-            Err(e) => problems.push(Problem::new(
-                Reason::RevocationStale,
-                crate::error_chain(&e),
-            )),
+    let loaded;
+    let list = match lists {
+        ListSource::Load => {
+            loaded = req
+                .policy
+                .revocation()
+                .map(|source| load_list(source, req.trusted_root, req.now, req.revocation));
+            loaded.as_ref()
         }
+        ListSource::Loaded(l) => l.0.as_ref(),
+    };
+    match list {
+        None => {}
+        Some(Ok(list)) => {
+            if let Some(why) = list.revokes(&summary, &manifest.digest()) {
+                problems.push(Problem::new(Reason::Revoked, why));
+            }
+        }
+        Some(Err(stale)) => problems.push(stale.clone()),
     }
     report.problems.extend(problems);
     Ok(finish(report, matched))

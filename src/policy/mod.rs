@@ -8,7 +8,9 @@ mod file;
 pub mod glob;
 pub mod revocation;
 
-pub use evaluate::{MatchedRule, PolicyOutcome, PolicyRequest, verify};
+pub use evaluate::{
+    LoadedRevocation, MatchedRule, PolicyOutcome, PolicyRequest, verify, verify_with_list,
+};
 pub use file::{PolicyFileError, RuleProblem};
 pub use glob::NamePattern;
 pub use revocation::{RevocationOptions, RevocationSource};

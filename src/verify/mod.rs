@@ -747,15 +747,27 @@ fn check_validity(m: &Manifest, now: DateTime<Utc>, problems: &mut Vec<Problem>)
 /// Reads a bundle file for [`verify`]: at most one byte more than the JSON size limit, so an
 /// oversized bundle is a rejection (`malformed-bundle`), not an I/O error or a memory blow-up.
 pub fn read_bundle_file(path: &Path) -> Result<Vec<u8>, crate::fsutil::ReadError> {
-    use std::io::Read;
-    let io = |source| crate::fsutil::ReadError::Io {
+    let file = std::fs::File::open(path).map_err(|source| crate::fsutil::ReadError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
+    })?;
+    read_bundle(file, path)
+}
+
+/// [`read_bundle_file`] from a file the caller opened (`path` names it in errors): with the
+/// same bound, for callers that open it their own way (through a directory descriptor, without
+/// following symbolic links).
+pub fn read_bundle(
+    file: impl std::io::Read,
+    path: &Path,
+) -> Result<Vec<u8>, crate::fsutil::ReadError> {
+    use std::io::Read;
     let mut data = Vec::new();
     file.take(crate::json::MAX_DOCUMENT_BYTES as u64 + 1)
         .read_to_end(&mut data)
-        .map_err(io)?;
+        .map_err(|source| crate::fsutil::ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     Ok(data)
 }
