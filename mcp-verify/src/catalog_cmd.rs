@@ -36,7 +36,14 @@ MESSAGE`, `ERROR PATH REASON: MESSAGE` (could not be read), `SKIPPED PATH: WHY`;
 goes to stderr. --json: one object per line, then {\"summary\": {...}}.
 
 Exit codes: 0 every bundle verified; 1 any rejected; 2 none rejected but one could not be read,
-no bundle found, or usage.";
+no bundle found, or usage.
+
+Examples:
+  mcp-verify catalog registry/bundles/ --key publisher.pub
+  mcp-verify catalog index.jsonl --policy policy.toml --json > report.jsonl
+  find /srv -name '*.sigstore.json' | jq -R . | mcp-verify catalog - \\
+      --certificate-identity-regexp '^https://github.com/acme/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com";
 
 #[derive(Args)]
 pub struct CatalogArgs {
