@@ -159,8 +159,29 @@ printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocol
 echo
 
 echo
+echo "--- a registry's view: every bundle of a catalog verified at once, one line each ---"
+mkdir -p "$work/catalog"
+cp "$b" "$work/catalog/weather.sigstore.json"
+cp "$pkg/memory.sigstore.json" "$work/catalog/memory.sigstore.json"
+# A forged entry: the weather bundle with its payload altered after signing.
+python3 - "$b" "$work/catalog/forged.sigstore.json" <<'PY'
+import base64, json, sys
+doc = json.load(open(sys.argv[1]))
+env = doc["dsseEnvelope"]
+payload = base64.b64decode(env["payload"]).replace(b"weather-demo", b"weather-dem0")
+env["payload"] = base64.b64encode(payload).decode()
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+set +e
+step "$bin/mcp-verify" catalog "$work/catalog" --key "$work/release.key.pub"
+rc=$?
+set -e
+[ "$rc" = 1 ] || { echo "demo FAILED: the catalog with a forged bundle exited $rc, want 1" >&2; exit 1; }
+
+echo
 echo "demo OK: the signed server and its tools verified (exit 0); the tampered copy and the"
 echo "poisoned tool description were rejected (exit 1); 'mcp-verify run' started the verified"
 echo "snapshot behind the guard, which hid and refused the poisoned tool; the client"
 echo "configuration now launches the weather server through 'mcp-verify run'; an npm server was"
-echo "pinned with its whole dependency tree and launched from its verified install."
+echo "pinned with its whole dependency tree and launched from its verified install; a catalog of"
+echo "bundles was verified in one command and its forged entry rejected."
