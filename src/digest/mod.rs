@@ -120,12 +120,23 @@ impl fmt::Display for Digest {
 impl Digest {
     /// Appends `ALGORITHM:HEX` (the `Display` form) to `out`.
     pub(crate) fn write_text(&self, out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         out.extend_from_slice(self.alg.name().as_bytes());
         out.push(b':');
-        for b in &self.bytes {
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
+        // Through a stack buffer: a push per nibble costs more than the rest of an entry.
+        let mut buf = [0u8; 2 * 64];
+        let n = 2 * self.bytes.len();
+        let encoded = buf
+            .get_mut(..n)
+            .is_some_and(|hex| hex::encode_to_slice(&self.bytes, hex).is_ok());
+        match buf.get(..n) {
+            Some(hex) if encoded => out.extend_from_slice(hex),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for b in &self.bytes {
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 0xf)]);
+                }
+            }
         }
     }
 }
@@ -252,15 +263,33 @@ pub(crate) fn hash_tee(
     regular_size: Option<u64>,
     tee: Option<&mut dyn std::io::Write>,
 ) -> Result<(Digest, u64), TeeError> {
+    hash_tee_after(Hasher::new(alg), 0, reader, regular_size, tee)
+}
+
+/// [`hash_tee`] of the rest of a stream, `hasher` having been fed its first `total` bytes.
+pub(crate) fn hash_tee_after(
+    hasher: Hasher,
+    total: u64,
+    reader: impl Read,
+    regular_size: Option<u64>,
+    tee: Option<&mut dyn std::io::Write>,
+) -> Result<(Digest, u64), TeeError> {
     BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
             if buf.len() < CHUNK {
                 buf.resize(CHUNK, 0);
             }
-            hash_with_buffer(alg, reader, &mut buf, regular_size, tee)
+            hash_with_buffer(hasher, total, reader, &mut buf, regular_size, tee)
         }
         // Re-entered on this thread (cannot happen today): fall back to a private buffer.
-        Err(_) => hash_with_buffer(alg, reader, &mut vec![0u8; CHUNK], regular_size, tee),
+        Err(_) => hash_with_buffer(
+            hasher,
+            total,
+            reader,
+            &mut vec![0u8; CHUNK],
+            regular_size,
+            tee,
+        ),
     })
 }
 
@@ -268,14 +297,13 @@ pub(crate) fn hash_tee(
 /// total to exactly that size is the end of the file, which saves one read call per small file.
 /// Anything else (a pipe, a file still growing) reads on until read returns 0.
 fn hash_with_buffer(
-    alg: Algorithm,
+    mut hasher: Hasher,
+    mut total: u64,
     mut reader: impl Read,
     buf: &mut [u8],
     regular_size: Option<u64>,
     mut tee: Option<&mut dyn std::io::Write>,
 ) -> Result<(Digest, u64), TeeError> {
-    let mut hasher = Hasher::new(alg);
-    let mut total = 0u64;
     loop {
         let n = match reader.read(buf) {
             Ok(0) => break,
