@@ -70,16 +70,11 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args, Failure> {
 
 fn main() -> ExitCode {
     // The same provider switch as the binaries, so both providers can be timed.
-    if let Ok(name) = std::env::var("MCPSIG_CRYPTO_PROVIDER") {
-        match mcpsig::crypto::by_name(&name) {
-            Some(p) => {
-                let _ = mcpsig::crypto::install_default(p);
-            }
-            None => {
-                eprintln!("unknown MCPSIG_CRYPTO_PROVIDER={name}");
-                return ExitCode::from(2);
-            }
-        }
+    if let Ok(name) = std::env::var("MCPSIG_CRYPTO_PROVIDER")
+        && let Err(e) = mcpsig::crypto::install_named(&name)
+    {
+        eprintln!("MCPSIG_CRYPTO_PROVIDER: {e}");
+        return ExitCode::from(2);
     }
     let mut argv = std::env::args().skip(1);
     let result = match argv.next().as_deref() {

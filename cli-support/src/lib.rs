@@ -42,19 +42,12 @@ pub fn select_crypto_provider() -> Result<(), std::process::ExitCode> {
     let Some(name) = std::env::var_os(CRYPTO_PROVIDER_ENV) else {
         return Ok(());
     };
-    let name = name.to_string_lossy();
-    match mcpsig::crypto::by_name(&name) {
-        Some(p) => {
-            // Nothing has parsed a key yet, so this cannot fail; if it did, the default stays.
-            let _ = mcpsig::crypto::install_default(p);
-            Ok(())
-        }
-        None => {
-            errln!(
-                "error: {CRYPTO_PROVIDER_ENV}={name} is not a provider of this build (have: {})",
-                mcpsig::crypto::names().join(", ")
-            );
-            Err(std::process::ExitCode::from(EXIT_ERROR))
-        }
-    }
+    mcpsig::crypto::install_named(&name.to_string_lossy()).map_err(|e| {
+        errln!(
+            "error: {CRYPTO_PROVIDER_ENV}={} is not a provider of this build (have: {})",
+            e.name,
+            mcpsig::crypto::names().join(", ")
+        );
+        std::process::ExitCode::from(EXIT_ERROR)
+    })
 }

@@ -146,6 +146,24 @@ pub fn by_name(name: &str) -> Option<&'static dyn CryptoProvider> {
     }
 }
 
+/// A provider name this build does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{name}` is not a crypto provider of this build (have: {})", names().join(", "))]
+pub struct UnknownProvider {
+    pub name: String,
+}
+
+/// Installs the provider called `name` (see [`install_default`]; if a provider is already in
+/// use, it stays). The command-line tools call this with `MCPSIG_CRYPTO_PROVIDER`.
+pub fn install_named(name: &str) -> Result<(), UnknownProvider> {
+    let p = by_name(name).ok_or_else(|| UnknownProvider {
+        name: name.to_owned(),
+    })?;
+    // Before any key is parsed this cannot fail; afterwards the provider in use stays.
+    let _ = install_default(p);
+    Ok(())
+}
+
 /// Names accepted by [`by_name`], for error messages.
 pub fn names() -> &'static [&'static str] {
     #[cfg(feature = "aws-lc")]
