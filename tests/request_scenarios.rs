@@ -55,6 +55,16 @@ fn args(dir: &Path, work: &Path) -> Vec<String> {
         .collect()
 }
 
+/// `env`: `NAME=VALUE` lines set for the command.
+fn env(dir: &Path) -> Vec<(String, String)> {
+    read(dir, "env")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 fn setup(dir: &Path, work: &Path) -> Result<(), String> {
     if dir.join("setup.sh").exists() {
         let st = Command::new("sh")
@@ -169,6 +179,7 @@ fn run_trust_scenario(dir: &Path) -> Result<(), String> {
         .args(args(dir, work.path()))
         .env("NO_COLOR", "1")
         .env("MCPSIG_CACHE_DIR", &cache)
+        .envs(env(dir))
         .output()
         .unwrap();
     judge(dir, &out)

@@ -118,7 +118,7 @@ impl CryptoProvider for AwsLc {
         };
         match kind {
             KeyKind::Ed25519 => {
-                super::ed25519_key_ok(raw).ok_or(rejected("not a valid Ed25519 key"))?;
+                super::ed25519_key_ok(raw).map_err(rejected)?;
                 let parsed = sig::UnparsedPublicKey::new(&sig::ED25519, raw)
                     .parse()
                     .map_err(|_| rejected("not a valid Ed25519 key"))?;

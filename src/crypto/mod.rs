@@ -176,12 +176,15 @@ pub fn names() -> &'static [&'static str] {
     }
 }
 
-/// True when the 32-byte Ed25519 encoding decodes to a point that is not of small order (the
-/// check `verify_strict` makes). Shared so both providers refuse the same keys.
-fn ed25519_key_ok(raw: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
-    let arr: &[u8; 32] = raw.try_into().ok()?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(arr).ok()?;
-    (!key.is_weak()).then_some(key)
+/// The 32-byte Ed25519 encoding as a point that is not of small order (the check
+/// `verify_strict` makes), or why not. Shared so both providers refuse the same keys.
+fn ed25519_key_ok(raw: &[u8]) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+    let arr: &[u8; 32] = raw.try_into().map_err(|_| "not 32 bytes")?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(arr).map_err(|_| "not a curve point")?;
+    if key.is_weak() {
+        return Err("a point of small order (a weak key any signature can match)");
+    }
+    Ok(key)
 }
 
 #[cfg(test)]

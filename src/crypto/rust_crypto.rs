@@ -63,9 +63,7 @@ impl CryptoProvider for RustCrypto {
             reason,
         };
         let key = match kind {
-            KeyKind::Ed25519 => {
-                Key::Ed25519(super::ed25519_key_ok(raw).ok_or(rejected("not a valid Ed25519 key"))?)
-            }
+            KeyKind::Ed25519 => Key::Ed25519(super::ed25519_key_ok(raw).map_err(rejected)?),
             KeyKind::P256 => Key::P256(
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(raw)
                     .map_err(|_| rejected("not a point on the curve"))?,
