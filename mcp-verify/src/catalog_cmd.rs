@@ -45,7 +45,7 @@ Examples:
       --certificate-identity-regexp '^https://github.com/acme/' \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com";
 
-#[derive(Args)]
+#[derive(Args, Debug)]
 pub struct CatalogArgs {
     /// Bundle files, directories to walk, JSON-lines lists (`*.jsonl`, `-` for stdin).
     #[arg(required = true, value_name = "PATH")]

@@ -93,7 +93,7 @@ enum Cmd {
     Catalog(Box<catalog_cmd::CatalogArgs>),
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum SigstoreCmd {
     /// Verify a Sigstore bundle over a file or a `sha256:<hex>` digest.
     #[command(
@@ -102,7 +102,7 @@ enum SigstoreCmd {
     VerifyBundle(sigstore_cmd::VerifyBundleArgs),
 }
 
-#[derive(Args)]
+#[derive(Args, Debug)]
 struct VerifyArgs {
     /// The bundle to verify (`*.sigstore.json`), or an image `oci://REGISTRY/REPO:TAG` or
     /// `oci://REGISTRY/REPO@sha256:HEX` whose attached bundles are verified.
@@ -138,26 +138,87 @@ struct VerifyArgs {
     json: bool,
 }
 
+/// What the command line asks for.
+enum Invocation {
+    /// `mcp-verify BUNDLE ...`
+    Verify(Box<VerifyArgs>),
+    Sub(Cmd),
+}
+
+/// Parses the command line. clap builds a command's whole tree (every subcommand and argument,
+/// with its help text) before it parses, a fifth of a millisecond for this tree, paid by every
+/// verification. A plain use of `sigstore`, `run`, `catalog` or of the default verification is
+/// therefore parsed with only that part built; anything else (help, version, a usage error, any
+/// other subcommand) goes to the full parser, which says exactly what it always says. The test
+/// `fast_and_full_parsers_agree` holds the two to the same result.
+fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
+    fast_parse(args).unwrap_or_else(|| {
+        let cli = Cli::parse_from(args);
+        match cli.cmd {
+            Some(cmd) => Invocation::Sub(cmd),
+            None => Invocation::Verify(Box::new(cli.verify)),
+        }
+    })
+}
+
+fn fast_parse(args: &[std::ffi::OsString]) -> Option<Invocation> {
+    use clap::{Args as _, Command, FromArgMatches as _, Subcommand as _};
+    let rest = args.get(1..)?;
+    let words: Vec<&str> = rest.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    // Words after `--` are the server's own command line (`run`), not ours.
+    let ours = words.split(|w| *w == "--").next().unwrap_or_default();
+    if ours
+        .iter()
+        .any(|w| matches!(*w, "-h" | "--help" | "-V" | "--version" | "help"))
+    {
+        return None;
+    }
+    let top = Command::new("mcp-verify");
+    let sub = match *words.first()? {
+        "sigstore" => SigstoreCmd::augment_subcommands(Command::new("sigstore"))
+            .subcommand_required(true)
+            .arg_required_else_help(true),
+        "run" => run_cmd::RunArgs::augment_args(Command::new("run")),
+        "catalog" => catalog_cmd::CatalogArgs::augment_args(Command::new("catalog")),
+        // The default verification: only when no word could be taken for a subcommand.
+        _ if !ours.iter().any(|w| Cmd::has_subcommand(w)) => {
+            let m = VerifyArgs::augment_args(top)
+                .try_get_matches_from(args)
+                .ok()?;
+            return VerifyArgs::from_arg_matches(&m)
+                .ok()
+                .map(|v| Invocation::Verify(Box::new(v)));
+        }
+        _ => return None,
+    };
+    let m = top.subcommand(sub).try_get_matches_from(args).ok()?;
+    Cmd::from_arg_matches(&m).ok().map(Invocation::Sub)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let invocation = parse_invocation(&args);
     if let Err(code) = cli::select_crypto_provider() {
         return code;
     }
-    let json = cli.verify.json
-        || matches!(&cli.cmd, Some(Cmd::Tools(a)) if a.json)
-        || matches!(&cli.cmd, Some(Cmd::Catalog(a)) if a.json());
-    let result = match cli.cmd {
-        None => verify_cmd(cli.verify),
-        Some(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
+    let json = match &invocation {
+        Invocation::Verify(v) => v.json,
+        Invocation::Sub(Cmd::Tools(a)) => a.json,
+        Invocation::Sub(Cmd::Catalog(a)) => a.json(),
+        Invocation::Sub(_) => false,
+    };
+    let result = match invocation {
+        Invocation::Verify(v) => verify_cmd(*v),
+        Invocation::Sub(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))) => {
             return sigstore_cmd::verify_bundle_cmd(&a);
         }
-        Some(Cmd::Tools(args)) => tools_cmd::run(*args),
-        Some(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
-        Some(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
-        Some(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
-        Some(Cmd::Run(args)) => run_cmd::run(*args),
-        Some(Cmd::Mcpb(args)) => return ExitCode::from(mcpb_cmd::run(args)),
-        Some(Cmd::Catalog(args)) => catalog_cmd::run(*args),
+        Invocation::Sub(Cmd::Tools(args)) => tools_cmd::run(*args),
+        Invocation::Sub(Cmd::Trust(cmd)) => return ExitCode::from(trust_cmd::run(cmd)),
+        Invocation::Sub(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
+        Invocation::Sub(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
+        Invocation::Sub(Cmd::Run(args)) => run_cmd::run(*args),
+        Invocation::Sub(Cmd::Mcpb(args)) => return ExitCode::from(mcpb_cmd::run(args)),
+        Invocation::Sub(Cmd::Catalog(args)) => catalog_cmd::run(*args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -349,4 +410,174 @@ fn hint_for(e: &anyhow::Error) -> Option<String> {
             None
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn describe(inv: &Invocation) -> String {
+        match inv {
+            Invocation::Verify(v) => format!("verify {v:?}"),
+            Invocation::Sub(Cmd::Sigstore(c)) => format!("sigstore {c:?}"),
+            Invocation::Sub(Cmd::Run(a)) => format!("run {a:?}"),
+            Invocation::Sub(Cmd::Catalog(a)) => format!("catalog {a:?}"),
+            Invocation::Sub(_) => "other".into(),
+        }
+    }
+
+    fn full(words: &[&str]) -> Option<Invocation> {
+        let cli = Cli::try_parse_from(words).ok()?;
+        Some(match cli.cmd {
+            Some(cmd) => Invocation::Sub(cmd),
+            None => Invocation::Verify(Box::new(cli.verify)),
+        })
+    }
+
+    fn fast(words: &[&str]) -> Option<Invocation> {
+        let args: Vec<std::ffi::OsString> = words.iter().map(Into::into).collect();
+        fast_parse(&args)
+    }
+
+    #[test]
+    fn fast_and_full_parsers_agree() {
+        Cli::command().debug_assert();
+        let taken: &[&[&str]] = &[
+            &[
+                "mcp-verify",
+                "sigstore",
+                "verify-bundle",
+                "--bundle",
+                "b.json",
+                "--certificate-identity",
+                "me@example.com",
+                "--certificate-oidc-issuer",
+                "https://accounts.google.com",
+                "--trusted-root",
+                "root.json",
+                "a.txt",
+            ],
+            &[
+                "mcp-verify",
+                "sigstore",
+                "verify-bundle",
+                "--bundle",
+                "b.json",
+                "--key",
+                "k.pub",
+                "--staging",
+                "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            ],
+            &[
+                "mcp-verify",
+                "b.sigstore.json",
+                "--key",
+                "k.pub",
+                "--dir",
+                "srv=./srv",
+                "--json",
+            ],
+            &[
+                "mcp-verify",
+                "--key",
+                "k.pub",
+                "b.sigstore.json",
+                "--signature-only",
+            ],
+            &[
+                "mcp-verify",
+                "oci://127.0.0.1:5000/a/b:1",
+                "--policy",
+                "p.toml",
+                "--offline",
+            ],
+            &[
+                "mcp-verify",
+                "b.json",
+                "--certificate-identity-regexp",
+                "^https://x/",
+                "--certificate-oidc-issuer",
+                "https://i",
+            ],
+            &[
+                "mcp-verify",
+                "run",
+                "b.json",
+                "--key",
+                "k.pub",
+                "--env",
+                "A=1",
+                "--env",
+                "HOME",
+                "-q",
+                "--",
+                "node",
+                "server.js",
+                "--help",
+            ],
+            &[
+                "mcp-verify",
+                "run",
+                "b.json",
+                "--policy",
+                "p.toml",
+                "--accept",
+                "--audit-log",
+                "a",
+            ],
+            &[
+                "mcp-verify",
+                "catalog",
+                "dir/",
+                "list.jsonl",
+                "-",
+                "--key",
+                "k.pub",
+                "-j",
+                "3",
+                "--json",
+            ],
+        ];
+        for words in taken {
+            let f = fast(words).unwrap_or_else(|| panic!("fast path not taken for {words:?}"));
+            let g = full(words).unwrap_or_else(|| panic!("full parser refuses {words:?}"));
+            assert_eq!(describe(&f), describe(&g), "{words:?}");
+        }
+        // Left to the full parser: help, version, usage errors, other subcommands, and anything
+        // where a word could be a subcommand.
+        let left: &[&[&str]] = &[
+            &["mcp-verify"],
+            &["mcp-verify", "--help"],
+            &["mcp-verify", "-V"],
+            &["mcp-verify", "sigstore"],
+            &["mcp-verify", "sigstore", "verify-bundle", "-h"],
+            &[
+                "mcp-verify",
+                "sigstore",
+                "verify-bundle",
+                "--bundle",
+                "b",
+                "--nope",
+                "a",
+            ],
+            &["mcp-verify", "run", "--key", "k.pub"],
+            &[
+                "mcp-verify",
+                "b.json",
+                "--key",
+                "k",
+                "--certificate-identity",
+                "x",
+            ],
+            &["mcp-verify", "--key", "k.pub", "run", "b.json"],
+            &["mcp-verify", "b.json", "--dir", "catalog", "--key", "k.pub"],
+            &["mcp-verify", "pins", "list"],
+            &["mcp-verify", "tools", "b.json", "--key", "k.pub"],
+            &["mcp-verify", "help", "run"],
+        ];
+        for words in left {
+            assert!(fast(words).is_none(), "fast path taken for {words:?}");
+        }
+    }
 }

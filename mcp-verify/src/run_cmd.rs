@@ -18,7 +18,7 @@ use mcpsig::verify::LocalArtifact;
 
 use super::trust_args::TrustArgs;
 
-#[derive(Args)]
+#[derive(Args, Debug)]
 #[command(after_help = "\
 Examples:
   mcp-verify run mcp-manifest.sigstore.json --key release.key.pub
