@@ -45,6 +45,7 @@ pub mod reason;
 /// bundles, check pinned images).
 pub mod registry;
 pub mod relpath;
+pub mod remote;
 pub mod server_env;
 pub mod sign;
 pub mod sigstore;

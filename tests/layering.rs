@@ -38,6 +38,7 @@ const LAYERS: &[&str] = &[
     "catalog",
     "launch",
     "guard",
+    "remote",
     "client_config",
     "fuzzing",
 ];

@@ -64,7 +64,7 @@ enum Cmd {
     #[command(
         after_help = "Examples:\n  mcp-sign init --name io.github.acme/weather --version 1.2.0 --dir ./server \\\n      --launch 'node dist/index.js' --exclude 'node_modules/.cache' --expires-in-days 365\n  mcp-sign init --from-server-json server.json    # the packages an MCP registry server.json lists"
     )]
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     /// Sign a manifest into a Sigstore bundle (in-toto statement in a DSSE envelope).
     #[command(
         after_help = "Examples:\n  mcp-sign sign --key release.key mcp-manifest.json    # writes mcp-manifest.sigstore.json\n  mcp-sign sign --keyless mcp-manifest.json            # Sigstore public-good instance\n\nKeyless signing takes its identity token from --identity-token-file (FILE, or - for stdin),\n--identity-token, SIGSTORE_ID_TOKEN, GitHub Actions (permissions: id-token: write), or a\nbrowser login when run in a terminal. A token on the command line is visible to other users\nof the machine; pass it in a file, on stdin or in SIGSTORE_ID_TOKEN instead."
@@ -232,7 +232,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             encrypt,
             force,
         } => keygen(&out, encrypt, force),
-        Cmd::Init(args) => init(args),
+        Cmd::Init(args) => init(*args),
         Cmd::Sign {
             key,
             keyless: _,
@@ -289,7 +289,7 @@ struct InitArgs {
     #[arg(long, required_unless_present = "from_server_json")]
     version: Option<String>,
     /// The server's directory to pin (omit it for a server that is only packages).
-    #[arg(long, value_name = "DIR", required_unless_present_any = ["artifact", "from_server_json"])]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["artifact", "from_server_json", "url"])]
     dir: Option<PathBuf>,
     /// Pin the packages an MCP registry server.json lists (npm, pypi, oci, mcpb), taking the
     /// server's name and version from it unless --name / --version are given (spec/server-json.md).
@@ -312,6 +312,19 @@ struct InitArgs {
     /// Environment variable NAMES the server needs at launch (values are never pinned).
     #[arg(long = "env-name", value_name = "NAME")]
     env_names: Vec<String>,
+    /// A remote server: its Streamable HTTP endpoint (https; plain http only to loopback). The
+    /// manifest then pins where it lives, not code; pin its tools with `mcp-sign tools`.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["launch", "env_names"])]
+    url: Option<String>,
+    /// A PEM CA certificate the endpoint's chain must lead to (instead of the system's roots);
+    /// repeatable.
+    #[arg(long, value_name = "PEM", requires = "url")]
+    tls_ca: Vec<PathBuf>,
+    /// `sha256:HEX` of the SubjectPublicKeyInfo the endpoint's certificate must carry
+    /// (`openssl x509 -in CERT -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum`);
+    /// repeatable.
+    #[arg(long, value_name = "sha256:HEX", requires = "url")]
+    tls_spki: Vec<mcpsig::digest::Digest>,
     /// Exclude paths matching this glob (`*`, `?`, `**`); repeatable. `.git` is always excluded.
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
@@ -357,6 +370,10 @@ impl InitArgs {
             (None, [], Some((_, imported))) => imported.launch.clone(),
             _ => None,
         };
+        let default_launch = match &self.url {
+            Some(url) => Some(remote_launch(url, &self.tls_ca, &self.tls_spki)?),
+            None => default_launch,
+        };
         let (doc_name, doc_version) = match &from_server_json {
             Some((doc, _)) => (doc.name.clone(), doc.version.clone()),
             None => (None, None),
@@ -389,6 +406,47 @@ impl InitArgs {
             issued_at: Timestamp::now(),
         })
     }
+}
+
+/// The streamable-http launch of `--url`, with the TLS identity of `--tls-ca` / `--tls-spki`.
+fn remote_launch(
+    url: &str,
+    cas: &[PathBuf],
+    spki: &[mcpsig::digest::Digest],
+) -> Result<mcpsig::manifest::Launch, Failure> {
+    use mcpsig::manifest::remote::{TlsIdentity, check_url};
+    check_url(url).map_err(|e| refused(anyhow::anyhow!("--url: {e}")))?;
+    let mut tls = TlsIdentity {
+        ca_certificates: Vec::new(),
+        spki_digests: spki.to_vec(),
+    };
+    for path in cas {
+        let pem = mcpsig::fsutil::read_limited(path, 64 * 1024)
+            .map_err(|e| refused(anyhow::anyhow!("--tls-ca `{}`: {e}", path.display())))?;
+        let pem = String::from_utf8(pem).map_err(|_| {
+            refused(anyhow::anyhow!(
+                "--tls-ca `{}` is not PEM text",
+                path.display()
+            ))
+        })?;
+        tls.ca_certificates.push(pem);
+    }
+    let tls = if tls.ca_certificates.is_empty() && tls.spki_digests.is_empty() {
+        None
+    } else {
+        tls.check()
+            .map_err(|e| refused(anyhow::anyhow!("the TLS identity: {e}")))?;
+        if url.starts_with("http:") {
+            return Err(refused(anyhow::anyhow!(
+                "--tls-ca / --tls-spki need an https URL"
+            )));
+        }
+        Some(tls)
+    };
+    Ok(mcpsig::manifest::Launch::StreamableHttp {
+        url: url.to_owned(),
+        tls,
+    })
 }
 
 fn init(a: InitArgs) -> Result<(), Failure> {
@@ -452,8 +510,24 @@ fn init(a: InitArgs) -> Result<(), Failure> {
             }
         );
     }
+    if let Some(mcpsig::manifest::Launch::StreamableHttp { url, tls }) = &manifest.launch {
+        cli::errln!(
+            "remote server: {}{}",
+            cli::one_line(url),
+            match tls {
+                Some(_) => " (TLS identity pinned)",
+                None => "",
+            }
+        );
+    }
+    // The line a script reads: the first artifact's digest, or a remote server's endpoint.
+    let first = match (manifest.artifacts.first(), &manifest.launch) {
+        (Some(a), _) => a.digest().to_string(),
+        (None, Some(mcpsig::manifest::Launch::StreamableHttp { url, .. })) => url.clone(),
+        (None, _) => String::new(),
+    };
     emit(
-        &manifest.artifacts[0].digest().to_string(),
+        &first,
         serde_json::json!({
             "manifest": done.output.display().to_string(),
             "server": manifest.server,

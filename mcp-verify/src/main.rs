@@ -6,6 +6,7 @@ mod config_cmd;
 mod mcpb_cmd;
 mod oci_cmd;
 mod pins_cmd;
+mod proxy_cmd;
 mod run_cmd;
 mod sigstore_cmd;
 mod trust_args;
@@ -83,6 +84,9 @@ enum Cmd {
     /// Verify the bundle against a policy and the pin store, then start the server from a
     /// verified snapshot behind a guard that holds it to its signed tool pins.
     Run(Box<run_cmd::RunArgs>),
+    /// Verify a remote server's bundle, then serve a local Streamable HTTP endpoint that
+    /// forwards to its pinned URL behind the guard (its TLS identity and tool pins held).
+    Proxy(Box<proxy_cmd::ProxyArgs>),
     /// Check the signature an MCP bundle (`.mcpb`) carries itself: absent, malformed, invalid,
     /// untrusted or valid.
     #[command(after_help = mcpb_cmd::AFTER_HELP)]
@@ -217,6 +221,7 @@ fn main() -> ExitCode {
         Invocation::Sub(Cmd::Pins(cmd)) => return ExitCode::from(pins_cmd::run(cmd)),
         Invocation::Sub(Cmd::Config(args)) => return ExitCode::from(config_cmd::run(*args)),
         Invocation::Sub(Cmd::Run(args)) => run_cmd::run(*args),
+        Invocation::Sub(Cmd::Proxy(args)) => proxy_cmd::run(*args),
         Invocation::Sub(Cmd::Mcpb(args)) => return ExitCode::from(mcpb_cmd::run(args)),
         Invocation::Sub(Cmd::Catalog(args)) => catalog_cmd::run(*args),
     };

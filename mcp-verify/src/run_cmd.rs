@@ -183,7 +183,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 
 /// What the pin store said, on stderr: the first use, an upgrade, warnings, and the permission
 /// diff of a newer release.
-fn print_admission(d: &Decision, quiet: bool) {
+pub(crate) fn print_admission(d: &Decision, quiet: bool) {
     let Some(a) = &d.admission else { return };
     if !quiet {
         match a.outcome {

@@ -196,6 +196,11 @@ pub enum GuardEvent {
     ServerCutOff { problem: CutOffProblem },
     /// The server exited (`status` as the system describes it).
     ServerExited { status: String },
+    /// A remote endpoint's answer refused or cut short by the proxy (`reason`: spec/cli.md).
+    UpstreamRefused {
+        reason: &'static str,
+        detail: String,
+    },
     /// The audit log could not be written; events still reach the caller.
     AuditLogFailed {
         #[serde(skip)]
@@ -325,6 +330,9 @@ impl std::fmt::Display for GuardEvent {
                 write!(f, "guard: stopped the server: {problem}")
             }
             GuardEvent::ServerExited { status } => write!(f, "guard: the server exited ({status})"),
+            GuardEvent::UpstreamRefused { reason, detail } => {
+                write!(f, "proxy: [{reason}] {detail}")
+            }
             GuardEvent::AuditLogFailed { path, kind } => write!(
                 f,
                 "guard: cannot write the audit log `{}` ({kind}); events are no longer recorded there",

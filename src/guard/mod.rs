@@ -8,7 +8,7 @@
 
 pub(crate) mod core;
 mod event;
-mod wire;
+pub(crate) mod wire;
 
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
@@ -24,6 +24,7 @@ pub use wire::{Id, LineProblem, OWN_ID_PREFIX};
 use crate::manifest::pins::{PinsError, ToolPins};
 use crate::mcp::{LaunchProblem, McpError, StdioLaunch};
 use event::AuditLog;
+pub(crate) use event::AuditLog as AuditLogHandle;
 use wire::LineRead;
 
 /// How often deadlines (re-checks, request timeouts) are looked at.

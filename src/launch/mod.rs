@@ -6,8 +6,8 @@
 pub mod run;
 
 pub use run::{
-    Decision, PACKAGE_RUNNERS, Ready, RunError, RunRequest, RunWarning, command_matches, decide,
-    package_runner,
+    Decision, PACKAGE_RUNNERS, Ready, RemoteDecision, RemoteReady, RemoteRequest, RunError,
+    RunRequest, RunWarning, command_matches, decide, decide_remote, package_runner,
 };
 
 use crate::manifest::{Artifact, Launch as ManifestLaunch, Manifest};
@@ -44,7 +44,7 @@ pub fn prepare(
 ) -> Result<StdioLaunch, LaunchError> {
     let config = match &manifest.launch {
         None => return Err(LaunchError::NoLaunch),
-        Some(ManifestLaunch::StreamableHttp { url }) => {
+        Some(ManifestLaunch::StreamableHttp { url, .. }) => {
             return Err(LaunchError::NotLocal { url: url.clone() });
         }
         Some(c @ ManifestLaunch::Stdio { .. }) => c,

@@ -388,3 +388,111 @@ mod tests {
         ));
     }
 }
+
+/// Everything `proxy` decides from: `run`'s request without the local parts.
+#[derive(Debug)]
+pub struct RemoteRequest<'a> {
+    pub bundle: &'a [u8],
+    pub policy: &'a Policy,
+    pub trusted_root: &'a TrustedRoot,
+    pub revocation: &'a RevocationOptions,
+    pub pin_store: &'a PinStore,
+    pub accept: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// A remote server that may be talked to: its pinned endpoint and the pins the proxy holds it
+/// to.
+#[derive(Debug)]
+pub struct RemoteReady {
+    pub url: String,
+    pub tls: Option<crate::manifest::remote::TlsIdentity>,
+    pub pins: ToolPins,
+    pub manifest: Verified<Manifest>,
+}
+
+/// What `proxy` decided: as [`Decision`], with a remote endpoint instead of a local launch.
+#[derive(Debug)]
+pub struct RemoteDecision {
+    pub decision: Decision,
+    pub ready: Option<RemoteReady>,
+}
+
+/// Decides whether a remote server may be used: the signature and policy as for `run`, a
+/// streamable-http launch, tool pins, and the pin store's admission (rollback, signer change,
+/// new permissions).
+pub fn decide_remote(req: RemoteRequest) -> Result<RemoteDecision, RunError> {
+    let outcome = crate::policy::verify(&PolicyRequest {
+        policy: req.policy,
+        bundle: req.bundle,
+        trusted_root: req.trusted_root,
+        checks: Checks::default(),
+        now: req.now,
+        revocation: req.revocation,
+    })?;
+    let mut decision = Decision {
+        report: outcome.report,
+        rule: outcome.rule,
+        admission: None,
+        ready: None,
+        warnings: Vec::new(),
+    };
+    let done = |decision| {
+        Ok(RemoteDecision {
+            decision,
+            ready: None,
+        })
+    };
+    let Some(manifest) = decision.report.manifest.clone() else {
+        return done(decision);
+    };
+    let (Some(signer), Some(rule)) = (outcome.signer, decision.rule.clone()) else {
+        return done(refuse(
+            decision,
+            Reason::UntrustedSigner,
+            "the policy named no rule or signer for this server".to_owned(),
+        ));
+    };
+    let Some(ManifestLaunch::StreamableHttp { url, tls }) = manifest.launch.clone() else {
+        return done(refuse(
+            decision,
+            Reason::LaunchMismatch,
+            "the manifest does not describe a remote (streamable-http) server: start a local \
+             one with `mcp-verify run`"
+                .to_owned(),
+        ));
+    };
+    let Some(pins) = manifest.tools.clone() else {
+        return done(refuse(
+            decision,
+            Reason::NoToolPins,
+            "the manifest pins no tool definitions, so the guard would have nothing to hold the \
+             server to (pin them with `mcp-sign tools`)"
+                .to_owned(),
+        ));
+    };
+    let admission = req.pin_store.admit(&AdmitRequest {
+        manifest: &manifest,
+        signer: &signer,
+        require_chain: rule.require_chain,
+        accept: req.accept,
+        now: req.now,
+    })?;
+    let admitted = admission.admitted;
+    decision.report.problems.extend(admission.problems.clone());
+    decision.admission = Some(admission);
+    if !admitted {
+        decision.report.verified = false;
+        decision.report.manifest = None;
+        return done(decision);
+    }
+    Ok(RemoteDecision {
+        decision,
+        ready: Some(RemoteReady {
+            url,
+            tls,
+            pins,
+            manifest,
+        }),
+    })
+}

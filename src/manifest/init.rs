@@ -151,7 +151,10 @@ pub enum InitError {
     EnvName(#[from] EnvError),
     #[error("--env-name needs --launch: variable names belong to a launch configuration")]
     EnvNamesWithoutLaunch,
-    #[error("nothing to pin: give the server's directory (--dir) or a package (--artifact REF)")]
+    #[error(
+        "nothing to pin: give the server's directory (--dir), a package (--artifact REF) or a \
+         remote server's endpoint (--url)"
+    )]
     NothingToPin,
     #[error(transparent)]
     Exclude(#[from] PatternError),
@@ -278,10 +281,11 @@ pub fn build(req: &InitRequest, progress: Option<&Progress>) -> Result<InitOutco
         artifacts.push(Artifact::directory(artifact_name, patterns, entries));
     }
     artifacts.extend(req.artifacts.iter().cloned());
-    if artifacts.is_empty() {
+    let launch = launch.or_else(|| req.default_launch.clone());
+    // A remote server has no code to pin: its endpoint (and tools) are what the manifest holds.
+    if artifacts.is_empty() && !matches!(launch, Some(Launch::StreamableHttp { .. })) {
         return Err(InitError::NothingToPin);
     }
-    let launch = launch.or_else(|| req.default_launch.clone());
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
         server: ServerId { name, version },

@@ -5,6 +5,7 @@
 
 pub mod packages;
 pub mod pins;
+pub mod remote;
 
 use crate::digest::glob::Pattern;
 use crate::digest::tree::{self, Entry};
@@ -54,6 +55,8 @@ pub enum ManifestError {
     ExpiryBeforeIssue { issued: String, expires: String },
     #[error("manifest pins no artifacts")]
     NoArtifacts,
+    #[error("the remote endpoint cannot be pinned")]
+    Remote(#[source] remote::RemoteProblem),
     #[error("tool pins are inconsistent")]
     ToolPins(#[source] pins::PinsError),
     #[error("{kind} artifact `{name}` is not well formed")]
@@ -222,8 +225,13 @@ pub enum Launch {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         workdir: Option<RelPath>,
     },
-    /// A remote server reached over MCP Streamable HTTP.
-    StreamableHttp { url: String },
+    /// A remote server reached over MCP Streamable HTTP: https (plain http only to loopback),
+    /// optionally with the TLS identity its endpoint must present.
+    StreamableHttp {
+        url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls: Option<remote::TlsIdentity>,
+    },
 }
 
 /// Why a launch command line could not be split into words.
@@ -476,8 +484,22 @@ impl Manifest {
         if self.schema_version != SCHEMA_VERSION {
             return Err(ManifestError::Version(self.schema_version));
         }
-        if self.artifacts.is_empty() {
+        // A remote server has nothing to hash: its manifest pins where it lives, how it proves
+        // its identity and what its tools are.
+        let remote = matches!(self.launch, Some(Launch::StreamableHttp { .. }));
+        if self.artifacts.is_empty() && !remote {
             return Err(ManifestError::NoArtifacts);
+        }
+        if let Some(Launch::StreamableHttp { url, tls }) = &self.launch {
+            remote::check_url(url).map_err(ManifestError::Remote)?;
+            if let Some(tls) = tls {
+                tls.check().map_err(ManifestError::Remote)?;
+                if url.starts_with("http:") {
+                    return Err(ManifestError::Remote(
+                        remote::RemoteProblem::TlsWithoutHttps,
+                    ));
+                }
+            }
         }
         let mut names = BTreeSet::new();
         for a in &self.artifacts {

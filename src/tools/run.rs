@@ -52,7 +52,7 @@ pub fn launch_from_manifest(
                 bytecode: Default::default(),
             }))
         }
-        ManifestLaunch::StreamableHttp { url } => Ok(Launch::Http(HttpLaunch {
+        ManifestLaunch::StreamableHttp { url, .. } => Ok(Launch::Http(HttpLaunch {
             url: url.clone(),
             headers: Vec::new(),
         })),

@@ -392,24 +392,35 @@ def serve_http():
                 self.end_headers()
                 return
             sid = self.headers.get("mcp-session-id")
+            # What a session's server sends while it handles a request (its answer and a
+            # list_changed, with DRIFT_CHANGE_AFTER) goes out in this request's answer.
+            outbox = []
             if msg["method"] == "initialize":
                 sid = str(uuid.uuid4())
-                sessions[sid] = Server(lambda m: None, lambda m, p: {})
+                sessions[sid] = (Server(lambda m: sessions[sid][1].append(m), lambda m, p: {}), [])
             elif msg["method"] == "server/discover" or "_meta" in (msg.get("params") or {}):
-                server = Server(lambda m: None, lambda m, p: {})
-                return self.answer(server.handle(msg), None)
+                server = Server(outbox.append, lambda m, p: {})
+                return self.answer(server.handle(msg), None, outbox)
             elif sid not in sessions:
                 return self.reply(404, {"error": "unknown session"})
-            return self.answer(sessions[sid].handle(msg), sid)
+            server, outbox = sessions[sid]
+            outbox.clear()
+            response = server.handle(msg)
+            return self.answer(response, sid, list(outbox))
 
-        def answer(self, response, sid):
+        def answer(self, response, sid, sent=()):
+            sent = list(sent)
+            if response is None:
+                response = next((m for m in sent if "id" in m), None)
+                sent = [m for m in sent if m is not response]
             if not sse:
                 return self.reply(200, response, sid)
             note = {"jsonrpc": "2.0", "method": "notifications/message",
                     "params": {"level": "info", "data": "working"}}
             body = (": keep-alive\n\n"
                     "event: message\ndata: " + json.dumps(note) + "\n\n"
-                    "id: 1\ndata: " + json.dumps(response) + "\n\n").encode()
+                    "id: 1\ndata: " + json.dumps(response) + "\n\n"
+                    + "".join("event: message\ndata: " + json.dumps(m) + "\n\n" for m in sent)).encode()
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.send_header("content-length", str(len(body)))

@@ -1,0 +1,168 @@
+//! `mcp-verify proxy`: decide from the policy whether a remote server may be used, then serve a
+//! local Streamable HTTP endpoint that forwards to the pinned URL and holds the server to its
+//! signed tool pins. Every decision is `mcpsig::launch::decide_remote`'s and
+//! `mcpsig::remote::proxy`'s; this file parses and renders.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use cli::{EXIT_ERROR, EXIT_REJECTED, errln, one_line, outln};
+use mcpsig::launch::RemoteRequest;
+use mcpsig::pin_store::PinStore;
+use mcpsig::policy::{Policy, RevocationOptions};
+use mcpsig::remote::{Proxy, ProxyConfig, ProxyLimits};
+
+use super::trust_args::TrustArgs;
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  mcp-verify proxy weather.sigstore.json --key release.key.pub --listen 127.0.0.1:8808
+  mcp-verify proxy weather.sigstore.json --policy ~/.config/mcpsig/policy.toml \\
+      --listen 127.0.0.1:8808 --audit-log ~/mcp-audit.jsonl
+  # then configure the MCP client with http://127.0.0.1:8808/mcp instead of the remote URL
+
+The bundle must pin a streamable-http launch (its URL, optionally the TLS identity the endpoint
+must present) and its tool definitions. Before anything is forwarded: the signature, the policy
+and the pin store, as for `run`. Then every request goes to the pinned URL only (certificate
+checked against the system's roots, or the pinned CA / key; redirects never followed), and every
+answer, JSON or event stream, passes the same guard as `run`'s: unpinned or changed tools hidden,
+calls to them refused, a `list_changed` re-checked. Authorization and other headers pass through
+to the pinned origin; none is ever logged.
+
+The first line on stdout is the local URL to configure (useful with --listen 127.0.0.1:0).
+Exit codes: 1 rejected (nothing was served), 2 could not decide or could not listen.")]
+pub struct ProxyArgs {
+    /// The bundle to verify (`*.sigstore.json`).
+    bundle: PathBuf,
+    #[command(flatten)]
+    trust: TrustArgs,
+    /// Decide by a trust policy file (spec/policy.md) instead of --key or --certificate-*.
+    #[arg(long, value_name = "FILE", help_heading = "Trust")]
+    policy: Option<PathBuf>,
+    /// Where to listen: loopback only, unless --allow-remote-clients.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8808")]
+    listen: SocketAddr,
+    /// Allow --listen on an address other hosts can reach (the proxy carries the client's
+    /// credentials to the server: think twice).
+    #[arg(long)]
+    allow_remote_clients: bool,
+    /// Approve the permission changes of a newer release and record them in the pin store.
+    #[arg(long)]
+    accept: bool,
+    /// Append what the guard hid or refused, and why, to FILE as JSON lines (created 0600).
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+    /// Seconds to wait for the endpoint's answer to begin.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    upstream_timeout: u64,
+    /// Print only problems and refusals on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
+    let (policy, trusted_root) = match &args.policy {
+        Some(path) => (Policy::load(path)?, args.trust.to_root()?),
+        None => {
+            let req = args.trust.request();
+            if req.key.is_none()
+                && req.certificate_identity.is_none()
+                && req.certificate_identity_regexp.is_none()
+            {
+                anyhow::bail!(
+                    "no trust given: pass --policy FILE, --key PUB, or --certificate-identity \
+                     (or --certificate-identity-regexp) with --certificate-oidc-issuer"
+                );
+            }
+            let trust = args.trust.to_trust()?;
+            let root = match &trust {
+                mcpsig::verify::Trust::Key { trusted_root, .. }
+                | mcpsig::verify::Trust::Identity { trusted_root, .. } => trusted_root.clone(),
+            };
+            (Policy::single(&trust), root)
+        }
+    };
+    let bundle = mcpsig::verify::read_bundle_file(&args.bundle)?;
+    let pin_store = PinStore::open_default().context("cannot open the pin store")?;
+    let remote = mcpsig::launch::decide_remote(RemoteRequest {
+        bundle: &bundle,
+        policy: &policy,
+        trusted_root: &trusted_root,
+        revocation: &RevocationOptions::default(),
+        pin_store: &pin_store,
+        accept: args.accept,
+        now: mcpsig::chrono::Utc::now(),
+    })?;
+    let decision = remote.decision;
+    let who = super::tools_cmd::who(&decision.report, &args.bundle);
+    let who = one_line(&who);
+    super::run_cmd::print_admission(&decision, args.quiet);
+    let Some(ready) = remote.ready else {
+        errln!("mcp-verify: REJECTED: {who} (nothing is served)");
+        for p in &decision.report.problems {
+            errln!("  [{}] {}", p.reason, one_line(&p.message));
+        }
+        if decision
+            .report
+            .problems
+            .iter()
+            .any(|p| p.reason == mcpsig::reason::Reason::NeedsApproval)
+        {
+            errln!("hint: review the changes above, then run again with --accept to approve them");
+        }
+        return Ok(if decision.undecided() {
+            EXIT_ERROR
+        } else {
+            EXIT_REJECTED
+        });
+    };
+    let upstream = mcpsig::manifest::remote::check_url(&ready.url)
+        .context("the pinned endpoint cannot be used")?;
+    let proxy = Proxy::bind(
+        ProxyConfig {
+            upstream: upstream.clone(),
+            tls: ready.tls.clone(),
+            pins: ready.pins,
+            limits: ProxyLimits {
+                response_timeout: Duration::from_secs(args.upstream_timeout.max(1)),
+                ..ProxyLimits::default()
+            },
+            audit_log: args.audit_log.clone(),
+        },
+        args.listen,
+        args.allow_remote_clients,
+    )?;
+    let local = proxy
+        .local_addr()
+        .context("cannot read the bound address")?;
+    outln!("http://{local}/mcp");
+    if !args.quiet {
+        let identity = match &ready.tls {
+            Some(t) if !t.spki_digests.is_empty() => " (pinned key)",
+            Some(_) => " (pinned CA)",
+            None if upstream.scheme() == "https" => " (system roots)",
+            None => " (loopback, plain http)",
+        };
+        errln!(
+            "mcp-verify: verified {who}; proxying http://{local}/mcp -> {}{identity}",
+            one_line(upstream.as_str())
+        );
+    }
+    let quiet = args.quiet;
+    proxy.serve(move |event| {
+        use mcpsig::guard::GuardEvent;
+        let routine = matches!(
+            event,
+            GuardEvent::Rechecking { .. } | GuardEvent::ListChanged { .. }
+        );
+        if quiet && routine {
+            return;
+        }
+        errln!("mcp-verify: {}", one_line(&event.to_string()));
+    })?;
+    Ok(EXIT_ERROR)
+}

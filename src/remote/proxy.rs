@@ -1,0 +1,1232 @@
+//! The guard for a remote server: a local Streamable HTTP endpoint that forwards to the pinned
+//! URL and holds what comes back to the signed pins, with the same decisions as the stdio guard
+//! (`guard::core`): unpinned or changed entries hidden from lists, calls to them refused without
+//! reaching the server, a call to something not yet seen held while the guard lists it itself,
+//! `list_changed` forgetting what was known. JSON and `text/event-stream` answers both pass
+//! through it, message by message.
+//!
+//! Sessions: each `Mcp-Session-Id` the server hands out gets its own guard state (what one
+//! session was shown says nothing of another); requests without one (the stateless revision,
+//! or a server without sessions) share one. Headers pass to the pinned origin only (redirects
+//! are never followed), and nothing that holds a header value is ever logged.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::tls::PinnedVerifier;
+use crate::guard::core::{Core, Outcome};
+use crate::guard::{GuardEvent, GuardLimits, Id};
+use crate::manifest::pins::ToolPins;
+use crate::manifest::remote::TlsIdentity;
+
+type Body = BoxBody<Bytes, std::io::Error>;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const JSON: &str = "application/json";
+const EVENT_STREAM: &str = "text/event-stream";
+/// How often a call held for a re-check looks at the guard's deadlines.
+const HELD_TICK: Duration = Duration::from_millis(100);
+
+/// Bounds and timeouts of the proxy.
+#[derive(Debug, Clone)]
+pub struct ProxyLimits {
+    /// The guard's own bounds (message size, pending requests, re-check timeout).
+    pub guard: GuardLimits,
+    /// To connect to the pinned endpoint (TCP and TLS).
+    pub connect_timeout: Duration,
+    /// From sending a request until the endpoint's answer begins (its status line).
+    pub response_timeout: Duration,
+    /// The longest silence inside an answer: between two chunks of a JSON body or an event
+    /// stream (servers keep streams alive with comments).
+    pub idle_timeout: Duration,
+    /// Sessions held at once; the oldest is forgotten past it.
+    pub max_sessions: usize,
+}
+
+impl Default for ProxyLimits {
+    fn default() -> Self {
+        Self {
+            guard: GuardLimits::default(),
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(300),
+            max_sessions: 256,
+        }
+    }
+}
+
+/// What the proxy is started with.
+pub struct ProxyConfig {
+    /// The pinned endpoint (checked by `manifest::remote::check_url`).
+    pub upstream: url::Url,
+    pub tls: Option<TlsIdentity>,
+    pub pins: ToolPins,
+    pub limits: ProxyLimits,
+    /// Append-only JSON-lines record of what was hidden or refused, and why.
+    pub audit_log: Option<PathBuf>,
+}
+
+/// Why the endpoint's answer could not be used: the reason codes of spec/cli.md.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamProblem {
+    /// The TLS handshake failed: a certificate or key other than the pinned ones.
+    TlsIdentity,
+    /// The endpoint answered with a redirect; it is never followed.
+    RedirectRefused,
+    /// No answer began within the response timeout, or an answer stalled.
+    UpstreamTimeout,
+    /// One message was larger than the limit.
+    UpstreamTooLarge,
+    /// Connecting failed.
+    UpstreamUnreachable,
+    /// The answer broke the protocol (not JSON-RPC, an event stream that is no stream).
+    UpstreamProtocol,
+}
+
+impl UpstreamProblem {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UpstreamProblem::TlsIdentity => "tls-identity",
+            UpstreamProblem::RedirectRefused => "redirect-refused",
+            UpstreamProblem::UpstreamTimeout => "upstream-timeout",
+            UpstreamProblem::UpstreamTooLarge => "upstream-too-large",
+            UpstreamProblem::UpstreamUnreachable => "upstream-unreachable",
+            UpstreamProblem::UpstreamProtocol => "upstream-protocol",
+        }
+    }
+}
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{addr} is not a loopback address: pass --allow-remote-clients to listen there")]
+    NotLoopback { addr: SocketAddr },
+    #[error("the pinned endpoint cannot be used")]
+    Endpoint(#[from] crate::manifest::remote::RemoteProblem),
+    #[error("cannot build the HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("cannot start the proxy's runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot open the audit log `{}`", path.display())]
+    AuditLog {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound proxy, ready to serve.
+pub struct Proxy {
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+}
+
+type EventSink = Box<dyn Fn(&GuardEvent) + Send + Sync>;
+
+struct State {
+    upstream: url::Url,
+    client: reqwest::Client,
+    verifier: Option<Arc<PinnedVerifier>>,
+    pins: ToolPins,
+    limits: ProxyLimits,
+    sessions: Mutex<Sessions>,
+    audit: Option<Mutex<crate::guard::AuditLogHandle>>,
+    events: Mutex<Option<EventSink>>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<String, Arc<Session>>,
+    order: VecDeque<String>,
+    /// Requests that carry no session id.
+    none: Option<Arc<Session>>,
+}
+
+struct Session {
+    core: Mutex<Core>,
+    /// The headers of the latest client request, for the guard's own requests (they speak with
+    /// the client's authorization and protocol version). Held in memory only.
+    headers: Mutex<HeaderMap>,
+    /// Held calls waiting for the re-check that decides them.
+    waiters: Mutex<HashMap<Id, oneshot::Sender<Vec<u8>>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Proxy {
+    /// Checks the endpoint, builds its TLS configuration and binds `listen` (loopback only,
+    /// unless `allow_remote_clients`).
+    pub fn bind(
+        config: ProxyConfig,
+        listen: SocketAddr,
+        allow_remote_clients: bool,
+    ) -> Result<Proxy, ProxyError> {
+        if !listen.ip().is_loopback() && !allow_remote_clients {
+            return Err(ProxyError::NotLoopback { addr: listen });
+        }
+        crate::manifest::remote::check_url(config.upstream.as_str())?;
+        let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.limits.connect_timeout)
+            .no_proxy()
+            .http1_only()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(ProxyError::Client)?;
+        let audit = match &config.audit_log {
+            Some(path) => Some(Mutex::new(
+                crate::guard::AuditLogHandle::open(path).map_err(|source| {
+                    ProxyError::AuditLog {
+                        path: path.clone(),
+                        source,
+                    }
+                })?,
+            )),
+            None => None,
+        };
+        let listener =
+            std::net::TcpListener::bind(listen).map_err(|source| ProxyError::Listen {
+                addr: listen,
+                source,
+            })?;
+        Ok(Proxy {
+            listener,
+            state: Arc::new(State {
+                upstream: config.upstream,
+                client,
+                verifier,
+                pins: config.pins,
+                limits: config.limits,
+                sessions: Mutex::new(Sessions::default()),
+                audit,
+                events: Mutex::new(None),
+            }),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends; `on_event` sees what the guard hid or refused.
+    pub fn serve(
+        self,
+        on_event: impl Fn(&GuardEvent) + Send + Sync + 'static,
+    ) -> Result<(), ProxyError> {
+        *lock(&self.state.events) = Some(Box::new(on_event));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("mcp-proxy")
+            .build()
+            .map_err(ProxyError::Runtime)?;
+        runtime.block_on(async move {
+            self.listener
+                .set_nonblocking(true)
+                .map_err(ProxyError::Runtime)?;
+            let listener =
+                tokio::net::TcpListener::from_std(self.listener).map_err(ProxyError::Runtime)?;
+            loop {
+                let (stream, _) = match listener.accept().await {
+                    Ok(s) => s,
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = Arc::clone(&self.state);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = Arc::clone(&state);
+                        async move { Ok::<_, std::convert::Infallible>(state.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        })
+    }
+}
+
+/// A body of `bytes`.
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed()
+}
+
+fn without_newline(mut line: Vec<u8>) -> Vec<u8> {
+    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        line.pop();
+    }
+    line
+}
+
+/// The id of a response line, if it is one.
+fn response_id(line: &[u8]) -> Option<Id> {
+    match crate::guard::wire::envelope(line).ok()?.shape() {
+        crate::guard::wire::Shape::Response(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+/// The id and method of a request line, if it is one.
+fn request_of(line: &[u8]) -> Option<(Id, String)> {
+    match crate::guard::wire::envelope(line).ok()?.shape() {
+        crate::guard::wire::Shape::Request(id, m) => Some((id.clone(), m.to_owned())),
+        _ => None,
+    }
+}
+
+/// Headers that belong to one hop, never forwarded either way.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "accept-encoding"
+            | "content-encoding"
+    )
+}
+
+fn forwardable(headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in headers {
+        if !hop_by_hop(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// An error answer of ours: JSON-RPC error for `id`, with our reason code.
+fn error_response(
+    status: StatusCode,
+    id: Option<&Id>,
+    reason: &str,
+    message: &str,
+) -> Response<Body> {
+    let line = without_newline(crate::guard::wire::error_line(
+        id,
+        crate::guard::wire::INTERNAL_ERROR,
+        message,
+        json!({ "reason": reason }),
+    ));
+    let mut r = Response::new(full(line));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r
+}
+
+/// Whether a request's `Origin` or `Host` could come from a web page on another site (DNS
+/// rebinding): only loopback names pass.
+fn foreign_origin(headers: &HeaderMap) -> bool {
+    let loopback_authority = |a: &str| {
+        let host = a
+            .strip_prefix("http://")
+            .or_else(|| a.strip_prefix("https://"))
+            .unwrap_or(a);
+        let host = host.split('/').next().unwrap_or(host);
+        let host = if let Some(rest) = host.strip_prefix('[') {
+            rest.split(']').next().unwrap_or(rest)
+        } else {
+            host.rsplit_once(':').map_or(host, |(h, _)| h)
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let bad = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v != "null" && !loopback_authority(v))
+    };
+    bad(header::ORIGIN)
+}
+
+enum SendError {
+    Problem(UpstreamProblem, String),
+}
+
+impl State {
+    fn emit(&self, events: &[GuardEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let sink = lock(&self.events);
+        for e in events {
+            if let Some(audit) = &self.audit
+                && let Some(failed) = lock(audit).write(e)
+                && let Some(f) = sink.as_ref()
+            {
+                f(&failed);
+            }
+            if let Some(f) = sink.as_ref() {
+                f(e);
+            }
+        }
+    }
+
+    fn upstream_refused(&self, problem: &UpstreamProblem, detail: &str) {
+        self.emit(&[GuardEvent::UpstreamRefused {
+            reason: problem.as_str(),
+            detail: crate::text::one_line(detail, 300),
+        }]);
+    }
+
+    fn new_session(&self) -> Arc<Session> {
+        Arc::new(Session {
+            core: Mutex::new(Core::new(&self.pins, self.limits.guard.clone())),
+            headers: Mutex::new(HeaderMap::new()),
+            waiters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The session a request belongs to; `initialize` always starts a new one.
+    fn session_for(&self, id: Option<&str>, initialize: bool) -> Arc<Session> {
+        if initialize {
+            return self.new_session();
+        }
+        let mut s = lock(&self.sessions);
+        match id {
+            None => s.none.get_or_insert_with(|| self.new_session()).clone(),
+            Some(id) => {
+                if let Some(found) = s.by_id.get(id) {
+                    return found.clone();
+                }
+                // A session id we never saw handed out: the server decides (it answers 404 for
+                // one it does not know); the guard starts from nothing for it.
+                let fresh = self.new_session();
+                self.remember(&mut s, id.to_owned(), fresh.clone());
+                fresh
+            }
+        }
+    }
+
+    fn remember(&self, s: &mut Sessions, id: String, session: Arc<Session>) {
+        if s.by_id.insert(id.clone(), session).is_none() {
+            s.order.push_back(id);
+        }
+        while s.by_id.len() > self.limits.max_sessions {
+            match s.order.pop_front() {
+                Some(old) => {
+                    s.by_id.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        if foreign_origin(req.headers()) {
+            return error_response(
+                StatusCode::FORBIDDEN,
+                None,
+                "foreign-origin",
+                "mcp-verify proxy: requests from another site's pages are refused",
+            );
+        }
+        match *req.method() {
+            Method::POST => self.post(req).await,
+            Method::GET => self.get(req).await,
+            Method::DELETE => self.delete(req).await,
+            _ => {
+                let mut r = Response::new(full(Bytes::new()));
+                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                r
+            }
+        }
+    }
+
+    fn session_header(headers: &HeaderMap) -> Option<String> {
+        headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    async fn post(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let headers = forwardable(req.headers());
+        let session_id = Self::session_header(req.headers());
+        let max = self.limits.guard.max_message_bytes;
+        let body = match read_limited(req.into_body(), max).await {
+            Ok(b) => b,
+            Err(Limited::TooLarge) => {
+                let session = self.session_for(session_id.as_deref(), false);
+                let out = lock(&session.core).client_too_large();
+                self.emit(&out.events);
+                let line = out.to_client.into_iter().next().unwrap_or_default();
+                let mut r = Response::new(full(without_newline(line)));
+                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+                return r;
+            }
+            Err(Limited::Failed) => {
+                let mut r = Response::new(full(Bytes::new()));
+                *r.status_mut() = StatusCode::BAD_REQUEST;
+                return r;
+            }
+        };
+        let request = request_of(&body);
+        let initialize = request.as_ref().is_some_and(|(_, m)| m == "initialize");
+        let session = self.session_for(session_id.as_deref(), initialize);
+        *lock(&session.headers) = headers.clone();
+        let (out, held) = {
+            let mut core = lock(&session.core);
+            let out = core.client_line(&body, Instant::now());
+            // Registered under the guard's lock: a re-check that releases it cannot run between.
+            let held = match &request {
+                Some((id, _)) if !out.forward && out.to_client.is_empty() => {
+                    let (tx, rx) = oneshot::channel();
+                    lock(&session.waiters).insert(id.clone(), tx);
+                    Some((id.clone(), rx))
+                }
+                _ => None,
+            };
+            (out, held)
+        };
+        self.emit(&out.events);
+        if !out.to_server.is_empty() {
+            tokio::spawn(Arc::clone(&self).drive(Arc::clone(&session), out.to_server));
+        }
+        if out.forward {
+            return self
+                .forward(
+                    session,
+                    Method::POST,
+                    headers,
+                    Some(body),
+                    request.map(|r| r.0),
+                    initialize,
+                )
+                .await;
+        }
+        if let Some((id, rx)) = held {
+            return match self.wait_held(&session, &id, rx).await {
+                Some(line) if request_of(&line).is_some() => {
+                    self.forward(
+                        session,
+                        Method::POST,
+                        headers,
+                        Some(Bytes::from(line)),
+                        Some(id),
+                        false,
+                    )
+                    .await
+                }
+                Some(answer) => json_response(StatusCode::OK, without_newline(answer)),
+                None => error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    Some(&id),
+                    "recheck-timed-out",
+                    "mcp-verify proxy: the call was held for a re-check that did not finish",
+                ),
+            };
+        }
+        match out.to_client.into_iter().next() {
+            Some(line) => json_response(StatusCode::OK, without_newline(line)),
+            // A notification or response the guard swallowed: accepted, as the server would.
+            None => {
+                let mut r = Response::new(full(Bytes::new()));
+                *r.status_mut() = StatusCode::ACCEPTED;
+                r
+            }
+        }
+    }
+
+    /// Waits for a held call's fate: the call itself to send on, or the guard's answer.
+    async fn wait_held(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        id: &Id,
+        mut rx: oneshot::Receiver<Vec<u8>>,
+    ) -> Option<Vec<u8>> {
+        let give_up = Instant::now() + self.limits.guard.recheck_timeout + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout(HELD_TICK, &mut rx).await {
+                Ok(Ok(line)) => return Some(line),
+                Ok(Err(_)) => return None,
+                Err(_) => {
+                    let out = lock(&session.core).tick(Instant::now());
+                    self.dispatch(session, out, None);
+                    if Instant::now() > give_up {
+                        lock(&session.waiters).remove(id);
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Routes what the guard decided outside of any one answer: released calls and answers to
+    /// held calls to their waiters, its own requests to the server. Returns the lines meant for
+    /// the client that no waiter takes.
+    fn dispatch(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        out: Outcome,
+        extra: Option<&mut Vec<Vec<u8>>>,
+    ) {
+        self.emit(&out.events);
+        let mut own = Vec::new();
+        for line in out.to_server {
+            match request_of(&line) {
+                Some((id, _)) if !id.is_reserved() => {
+                    if let Some(tx) = lock(&session.waiters).remove(&id) {
+                        let _ = tx.send(line);
+                    }
+                }
+                _ => own.push(line),
+            }
+        }
+        let mut rest = Vec::new();
+        for line in out.to_client {
+            let waiter = response_id(&line).and_then(|id| lock(&session.waiters).remove(&id));
+            match waiter {
+                Some(tx) => {
+                    let _ = tx.send(line);
+                }
+                None => rest.push(line),
+            }
+        }
+        if let Some(extra) = extra {
+            extra.extend(rest);
+        }
+        if !own.is_empty() {
+            tokio::spawn(Arc::clone(self).drive(Arc::clone(session), own));
+        }
+    }
+
+    /// Sends the guard's own requests (re-check pages) and feeds their answers back to it.
+    async fn drive(self: Arc<Self>, session: Arc<Session>, lines: Vec<Vec<u8>>) {
+        for line in lines {
+            let line = without_newline(line);
+            let Some((id, method)) = request_of(&line) else {
+                continue;
+            };
+            if !id.is_reserved() {
+                if let Some(tx) = lock(&session.waiters).remove(&id) {
+                    let _ = tx.send(line);
+                }
+                continue;
+            }
+            let mut headers = lock(&session.headers).clone();
+            // The client's headers, but naming this request's own method (the revision that
+            // mirrors the method in a header checks that they agree).
+            headers.remove("mcp-name");
+            if let Ok(m) = HeaderValue::from_str(&method) {
+                headers.insert("mcp-method", m);
+            }
+            let mut answered = false;
+            match self
+                .send(Method::POST, headers, Some(Bytes::from(line)))
+                .await
+            {
+                Ok(resp) => {
+                    let messages = self.read_messages(resp).await.unwrap_or_default();
+                    for m in messages {
+                        if response_id(&m).as_ref() == Some(&id) {
+                            answered = true;
+                        }
+                        let out = lock(&session.core).server_line(&m, Instant::now());
+                        match out {
+                            Ok(out) => self.dispatch(&session, out, None),
+                            Err(problem) => {
+                                self.emit(&[GuardEvent::ServerCutOff { problem }]);
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(SendError::Problem(p, detail)) => self.upstream_refused(&p, &detail),
+            }
+            if !answered {
+                // The re-check failed: an error answer of our own, so the held calls are refused
+                // (`recheck-failed`) rather than left waiting.
+                let err = crate::guard::wire::error_line(
+                    Some(&id),
+                    crate::guard::wire::INTERNAL_ERROR,
+                    "the endpoint did not answer the guard's list request",
+                    json!({}),
+                );
+                if let Ok(out) =
+                    lock(&session.core).server_line(&without_newline(err), Instant::now())
+                {
+                    self.dispatch(&session, out, None);
+                }
+            }
+        }
+    }
+
+    /// One request to the pinned endpoint, its answer begun.
+    async fn send(
+        &self,
+        method: Method,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+    ) -> Result<reqwest::Response, SendError> {
+        let mut req = self
+            .client
+            .request(method, self.upstream.clone())
+            .headers(headers);
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        let resp = match tokio::time::timeout(self.limits.response_timeout, req.send()).await {
+            Err(_) => {
+                return Err(SendError::Problem(
+                    UpstreamProblem::UpstreamTimeout,
+                    format!(
+                        "no answer within {} s",
+                        self.limits.response_timeout.as_secs_f64()
+                    ),
+                ));
+            }
+            Ok(Err(e)) => {
+                if let Some(r) = self.verifier.as_ref().and_then(|v| v.last_refusal()) {
+                    return Err(SendError::Problem(
+                        UpstreamProblem::TlsIdentity,
+                        r.to_string(),
+                    ));
+                }
+                let chain = crate::error_chain(&e);
+                let tls =
+                    chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS");
+                return Err(SendError::Problem(
+                    if tls {
+                        UpstreamProblem::TlsIdentity
+                    } else if e.is_timeout() {
+                        UpstreamProblem::UpstreamTimeout
+                    } else {
+                        UpstreamProblem::UpstreamUnreachable
+                    },
+                    chain,
+                ));
+            }
+            Ok(Ok(r)) => r,
+        };
+        if resp.status().is_redirection() {
+            let to = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("");
+            return Err(SendError::Problem(
+                UpstreamProblem::RedirectRefused,
+                format!(
+                    "the endpoint redirected to `{}`; redirects are never followed",
+                    crate::text::one_line(to, 200)
+                ),
+            ));
+        }
+        Ok(resp)
+    }
+
+    /// Reads an answer's messages (one JSON body, or the events of a stream), each to `each`.
+    async fn read_messages(
+        &self,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<Vec<u8>>, (UpstreamProblem, String)> {
+        let mut messages = Vec::new();
+        let max = self.limits.guard.max_message_bytes;
+        let stream = content_type(resp.headers()) == Some(EVENT_STREAM);
+        let mut sse = SseParser::new(max);
+        let mut body = Vec::new();
+        loop {
+            let chunk = match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
+                Err(_) => {
+                    return Err((
+                        UpstreamProblem::UpstreamTimeout,
+                        "the answer stalled".into(),
+                    ));
+                }
+                Ok(Err(e)) => {
+                    return Err((UpstreamProblem::UpstreamProtocol, crate::error_chain(&e)));
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => c,
+            };
+            if stream {
+                for ev in sse
+                    .push(&chunk)
+                    .map_err(|p| (p, "an event too large".into()))?
+                {
+                    messages.push(ev.data);
+                }
+            } else {
+                if body.len() + chunk.len() > max {
+                    return Err((
+                        UpstreamProblem::UpstreamTooLarge,
+                        format!("an answer over {max} bytes"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+        if !stream && !body.is_empty() {
+            messages.push(body);
+        }
+        Ok(messages)
+    }
+
+    /// Forwards a client request and streams the endpoint's answer back through the guard.
+    async fn forward(
+        self: Arc<Self>,
+        session: Arc<Session>,
+        method: Method,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        id: Option<Id>,
+        initialize: bool,
+    ) -> Response<Body> {
+        let resp = match self.send(method, headers, body).await {
+            Ok(r) => r,
+            Err(SendError::Problem(p, detail)) => {
+                self.upstream_refused(&p, &detail);
+                if let Some(id) = &id {
+                    // The guard stops waiting for it.
+                    let _ = lock(&session.core).server_line(
+                        &without_newline(crate::guard::wire::error_line(
+                            Some(id),
+                            crate::guard::wire::INTERNAL_ERROR,
+                            "upstream failed",
+                            json!({}),
+                        )),
+                        Instant::now(),
+                    );
+                }
+                let status = match p {
+                    UpstreamProblem::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+                    _ => StatusCode::BAD_GATEWAY,
+                };
+                return error_response(
+                    status,
+                    id.as_ref(),
+                    p.as_str(),
+                    &format!("mcp-verify proxy: {}", crate::text::one_line(&detail, 300)),
+                );
+            }
+        };
+        let status = resp.status();
+        let mut out_headers = HeaderMap::new();
+        for (name, value) in resp.headers() {
+            if !hop_by_hop(name) {
+                out_headers.append(name.clone(), value.clone());
+            }
+        }
+        if initialize {
+            let mut s = lock(&self.sessions);
+            match Self::session_header(resp.headers()) {
+                Some(sid) => self.remember(&mut s, sid, Arc::clone(&session)),
+                None => s.none = Some(Arc::clone(&session)),
+            }
+        }
+        let kind = content_type(resp.headers());
+        if kind == Some(EVENT_STREAM) {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+            let state = Arc::clone(&self);
+            tokio::spawn(async move {
+                state.pump_stream(session, resp, tx).await;
+            });
+            let body = ChannelBody { rx }.boxed();
+            let mut r = Response::new(body);
+            *r.status_mut() = status;
+            *r.headers_mut() = out_headers;
+            return r;
+        }
+        let is_json = kind == Some(JSON);
+        let messages = match self.read_messages(resp).await {
+            Ok(m) => m,
+            Err((p, detail)) => {
+                self.upstream_refused(&p, &detail);
+                return error_response(
+                    StatusCode::BAD_GATEWAY,
+                    id.as_ref(),
+                    p.as_str(),
+                    &format!("mcp-verify proxy: {detail}"),
+                );
+            }
+        };
+        if !is_json || !status.is_success() {
+            // 202 for notifications, and the endpoint's own errors (401 with its challenge,
+            // 404 for an expired session): passed on as they are.
+            let mut r = Response::new(full(messages.into_iter().next().unwrap_or_default()));
+            *r.status_mut() = status;
+            *r.headers_mut() = out_headers;
+            return r;
+        }
+        let mut lines = Vec::new();
+        for m in messages {
+            match self.through_guard(&session, m) {
+                Ok(mut l) => lines.append(&mut l),
+                Err(()) => {
+                    return error_response(
+                        StatusCode::BAD_GATEWAY,
+                        id.as_ref(),
+                        UpstreamProblem::UpstreamProtocol.as_str(),
+                        "mcp-verify proxy: the endpoint broke the protocol; the session is cut off",
+                    );
+                }
+            }
+        }
+        // One answer: the response (a JSON body carries exactly one message).
+        let body = lines.into_iter().next().unwrap_or_default();
+        out_headers.remove(header::CONTENT_LENGTH);
+        let mut r = Response::new(full(body));
+        *r.status_mut() = status;
+        *r.headers_mut() = out_headers;
+        r
+    }
+
+    /// One message from the endpoint through the guard: the lines to pass on. `Err` when the
+    /// endpoint broke the protocol (the session's guard is closed).
+    fn through_guard(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        message: Vec<u8>,
+    ) -> Result<Vec<Vec<u8>>, ()> {
+        let out = lock(&session.core).server_line(&message, Instant::now());
+        match out {
+            Ok(mut out) => {
+                let mut lines = Vec::new();
+                if out.forward {
+                    lines.push(message);
+                }
+                let to_client = std::mem::take(&mut out.to_client);
+                let mut extra = Vec::new();
+                let out = Outcome { to_client, ..out };
+                self.dispatch(session, out, Some(&mut extra));
+                lines.extend(extra.into_iter().map(without_newline));
+                Ok(lines)
+            }
+            Err(problem) => {
+                self.emit(&[GuardEvent::ServerCutOff { problem }]);
+                Err(())
+            }
+        }
+    }
+
+    /// Passes an event stream through the guard, event by event.
+    async fn pump_stream(
+        self: Arc<Self>,
+        session: Arc<Session>,
+        mut resp: reqwest::Response,
+        tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
+    ) {
+        let max = self.limits.guard.max_message_bytes;
+        let mut sse = SseParser::new(max);
+        loop {
+            let chunk = match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
+                Err(_) => {
+                    self.upstream_refused(
+                        &UpstreamProblem::UpstreamTimeout,
+                        "an event stream went silent",
+                    );
+                    return;
+                }
+                Ok(Err(_)) | Ok(Ok(None)) => return,
+                Ok(Ok(Some(c))) => c,
+            };
+            let events = match sse.push(&chunk) {
+                Ok(e) => e,
+                Err(p) => {
+                    self.upstream_refused(
+                        &p,
+                        &format!("an event over {max} bytes; the stream was cut"),
+                    );
+                    return;
+                }
+            };
+            for ev in events {
+                let lines = if ev.data.is_empty() {
+                    Vec::new()
+                } else {
+                    match self.through_guard(&session, ev.data) {
+                        Ok(l) => l,
+                        Err(()) => return,
+                    }
+                };
+                for (i, line) in lines.into_iter().enumerate() {
+                    let mut out = Vec::with_capacity(line.len() + 32);
+                    if i == 0
+                        && let Some(id) = &ev.id
+                    {
+                        out.extend_from_slice(b"id: ");
+                        out.extend_from_slice(id.as_bytes());
+                        out.push(b'\n');
+                    }
+                    out.extend_from_slice(b"event: message\n");
+                    for part in line.split(|b| *b == b'\n') {
+                        out.extend_from_slice(b"data: ");
+                        out.extend_from_slice(part);
+                        out.push(b'\n');
+                    }
+                    out.push(b'\n');
+                    if tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn get(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let headers = forwardable(req.headers());
+        let session = self.session_for(Self::session_header(req.headers()).as_deref(), false);
+        self.forward(session, Method::GET, headers, None, None, false)
+            .await
+    }
+
+    async fn delete(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let headers = forwardable(req.headers());
+        let sid = Self::session_header(req.headers());
+        let session = self.session_for(sid.as_deref(), false);
+        let r = self
+            .clone()
+            .forward(session, Method::DELETE, headers, None, None, false)
+            .await;
+        if let Some(sid) = sid {
+            let mut s = lock(&self.sessions);
+            s.by_id.remove(&sid);
+            s.order.retain(|o| o != &sid);
+        }
+        r
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    r
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&'static str> {
+    let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = v.split(';').next()?.trim();
+    if essence.eq_ignore_ascii_case(JSON) {
+        Some(JSON)
+    } else if essence.eq_ignore_ascii_case(EVENT_STREAM) {
+        Some(EVENT_STREAM)
+    } else {
+        None
+    }
+}
+
+enum Limited {
+    TooLarge,
+    Failed,
+}
+
+async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Limited> {
+    let mut out = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Limited::Failed)?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > max {
+                return Err(Limited::TooLarge);
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// A response body fed by a channel: the events of a stream, as the guard passes them.
+struct ChannelBody {
+    rx: mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// One event of a stream: its data lines joined, its id.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SseEvent {
+    pub data: Vec<u8>,
+    pub id: Option<String>,
+}
+
+/// An incremental `text/event-stream` parser with a bound on one event's size.
+pub(crate) struct SseParser {
+    buf: Vec<u8>,
+    data: Vec<u8>,
+    has_data: bool,
+    id: Option<String>,
+    max: usize,
+}
+
+impl SseParser {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            data: Vec::new(),
+            has_data: false,
+            id: None,
+            max,
+        }
+    }
+
+    /// Feeds a chunk; returns the events it completed.
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, UpstreamProblem> {
+        self.buf.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        let mut start = 0;
+        while let Some(nl) = self.buf[start..].iter().position(|b| *b == b'\n') {
+            let mut line = &self.buf[start..start + nl];
+            start += nl + 1;
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            if line.is_empty() {
+                if self.has_data {
+                    events.push(SseEvent {
+                        data: std::mem::take(&mut self.data),
+                        id: self.id.clone(),
+                    });
+                }
+                self.has_data = false;
+                continue;
+            }
+            if line[0] == b':' {
+                continue;
+            }
+            let (field, value) = match line.iter().position(|b| *b == b':') {
+                Some(i) => {
+                    let v = &line[i + 1..];
+                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (line, &b""[..]),
+            };
+            match field {
+                b"data" => {
+                    if self.has_data {
+                        self.data.push(b'\n');
+                    }
+                    self.data.extend_from_slice(value);
+                    self.has_data = true;
+                }
+                b"id" if !value.contains(&0) => {
+                    self.id = std::str::from_utf8(value).ok().map(str::to_owned);
+                }
+                _ => {}
+            }
+            if self.data.len() > self.max {
+                return Err(UpstreamProblem::UpstreamTooLarge);
+            }
+        }
+        self.buf.drain(..start);
+        if self.buf.len() > self.max + 1024 {
+            return Err(UpstreamProblem::UpstreamTooLarge);
+        }
+        Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_parsed_across_chunks_and_bounded() {
+        let mut p = SseParser::new(100);
+        assert!(
+            p.push(b"id: 7\r\nevent: message\ndata: {\"a\"")
+                .unwrap()
+                .is_empty()
+        );
+        let ev = p
+            .push(b":1}\n\n: keep-alive\n\ndata: x\ndata: y\n\n")
+            .unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                SseEvent {
+                    data: b"{\"a\":1}".to_vec(),
+                    id: Some("7".into())
+                },
+                SseEvent {
+                    data: b"x\ny".to_vec(),
+                    id: Some("7".into())
+                },
+            ]
+        );
+        let mut p = SseParser::new(10);
+        assert_eq!(
+            p.push(b"data: 0123456789abc\n"),
+            Err(UpstreamProblem::UpstreamTooLarge)
+        );
+        let mut p = SseParser::new(10);
+        assert_eq!(
+            p.push(&[b'x'; 2000]),
+            Err(UpstreamProblem::UpstreamTooLarge)
+        );
+    }
+
+    #[test]
+    fn only_loopback_origins_pass() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::ORIGIN, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        assert!(!foreign_origin(&HeaderMap::new()));
+        assert!(!foreign_origin(&h("http://localhost:6274")));
+        assert!(!foreign_origin(&h("http://127.0.0.1:3000")));
+        assert!(!foreign_origin(&h("http://[::1]:3000")));
+        assert!(!foreign_origin(&h("null")));
+        assert!(foreign_origin(&h("https://evil.example")));
+        assert!(foreign_origin(&h("http://127.0.0.1.evil.example")));
+    }
+}

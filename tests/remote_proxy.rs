@@ -1,0 +1,598 @@
+//! `mcp-verify proxy` against real servers on loopback: the drift server in Streamable HTTP mode
+//! (JSON answers, event streams, a tool changed mid-session), behind a TLS terminator with the
+//! test PKI of testdata/tls; and hostile endpoints (a redirect to another host, one that never
+//! answers, one that floods).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{bin, root};
+use serde_json::{Value, json};
+
+/// A process this test started, killed and reaped on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The drift server in HTTP mode (answers as events with `sse`), and its URL.
+fn drift(vars: &[(&str, &str)]) -> (Running, String) {
+    let mut cmd = Command::new("python3");
+    cmd.arg("tests/servers/drift-server.py")
+        .current_dir(root())
+        .env("DRIFT_HTTP", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("python3 runs the drift server");
+    let out = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening ")
+        .expect("address")
+        .to_owned();
+    (running, url)
+}
+
+/// A workspace: a key, and `name.sigstore.json` pinning `url` with the tools of `pins_from`.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
+        let w = Workspace { dir };
+        w.ok("mcp-sign", &["keygen", "--out", "k"]);
+        w
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn cmd(&self, name: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(bin(name));
+        c.args(args)
+            .current_dir(self.path())
+            .env("HOME", self.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.path().join("home/.config"))
+            .env("XDG_DATA_HOME", self.path().join("home/.local/share"))
+            .env("XDG_CACHE_HOME", self.path().join("home/.cache"))
+            .env("NO_COLOR", "1");
+        c
+    }
+    fn ok(&self, name: &str, args: &[&str]) -> String {
+        let out = self.cmd(name, args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    /// Signs a manifest for `url`, its tools captured from `capture_url` (the same server, or
+    /// one reached differently), with `extra` init options.
+    fn sign(&self, name: &str, url: &str, capture_url: &str, extra: &[&str]) -> String {
+        let manifest = format!("{name}.json");
+        let mut init = vec![
+            "init",
+            "--name",
+            "io.github.acme/remote",
+            "--version",
+            "1.0.0",
+            "--url",
+            capture_url,
+            "-o",
+            &manifest,
+            "--force",
+        ];
+        init.extend_from_slice(extra);
+        self.ok("mcp-sign", &init);
+        self.ok("mcp-sign", &["tools", &manifest]);
+        if url != capture_url {
+            let text = std::fs::read_to_string(self.path().join(&manifest)).unwrap();
+            let text = text.replace(capture_url, url);
+            std::fs::write(self.path().join(&manifest), text).unwrap();
+        }
+        self.ok("mcp-sign", &["sign", &manifest, "--key", "k"]);
+        format!("{name}.sigstore.json")
+    }
+    /// Starts the proxy for `bundle`; returns it with its local URL.
+    fn proxy(&self, bundle: &str, extra: &[&str]) -> (Running, String) {
+        let mut args = vec!["proxy", bundle, "--key", "k.pub", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = self
+            .cmd("mcp-verify", &args)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(self.path().join("proxy.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let running = Running(child);
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with("http://127.0.0.1:"),
+            "proxy did not start: {line:?} {}",
+            self.stderr()
+        );
+        (running, line.trim().to_owned())
+    }
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.path().join("proxy.err")).unwrap_or_default()
+    }
+}
+
+/// A minimal MCP client over Streamable HTTP: one POST per message, JSON or event answers.
+struct Client {
+    url: String,
+    session: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new(url: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        Client {
+            url: url.to_owned(),
+            session: None,
+            agent,
+        }
+    }
+    /// Posts one message; returns the status and every message of the answer.
+    fn post(&mut self, msg: Value) -> (u16, Vec<Value>) {
+        let method = msg["method"].as_str().unwrap_or_default().to_owned();
+        let mut req = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-method", &method)
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("authorization", "Bearer test-secret-token");
+        if let Some(s) = &self.session {
+            req = req.header("mcp-session-id", s);
+        }
+        let mut resp = req.send(msg.to_string()).unwrap();
+        let status = resp.status().as_u16();
+        if let Some(s) = resp.headers().get("mcp-session-id") {
+            self.session = Some(s.to_str().unwrap().to_owned());
+        }
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"));
+        let body = resp.body_mut().read_to_string().unwrap();
+        let messages = if sse {
+            body.split("\n\n")
+                .filter_map(|ev| {
+                    let data: Vec<&str> = ev
+                        .lines()
+                        .filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:")))
+                        .collect();
+                    (!data.is_empty()).then(|| serde_json::from_str(&data.join("\n")).unwrap())
+                })
+                .collect()
+        } else if body.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![serde_json::from_str(&body).unwrap()]
+        };
+        (status, messages)
+    }
+    fn initialize(&mut self) {
+        let (status, msgs) = self.post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "test", "version": "1"}}}));
+        assert_eq!(status, 200, "{msgs:?}");
+        let (status, _) =
+            self.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        assert_eq!(status, 202);
+    }
+    /// The response (the message with `id`) of a request.
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let (status, msgs) =
+            self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let found = msgs.iter().find(|m| m["id"] == json!(id)).cloned();
+        found.unwrap_or_else(|| panic!("no answer to {method} {id}: {status} {msgs:?}"))
+    }
+    fn tool_names(&mut self, id: u64) -> Vec<String> {
+        let r = self.request(id, "tools/list", json!({}));
+        r["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+fn call(c: &mut Client, id: u64, tool: &str) -> Value {
+    c.request(
+        id,
+        "tools/call",
+        json!({"name": tool, "arguments": {"id": "n1"}}),
+    )
+}
+
+#[test]
+fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused() {
+    for sse in [false, true] {
+        let vars: &[(&str, &str)] = if sse { &[("DRIFT_HTTP_SSE", "1")] } else { &[] };
+        let (_server, url) = drift(vars);
+        let w = Workspace::new();
+        let bundle = w.sign("remote", &url, &url, &[]);
+        let (_proxy, local) = w.proxy(&bundle, &[]);
+        let mut c = Client::new(&local);
+        c.initialize();
+        let names = c.tool_names(2);
+        assert_eq!(names.len(), 3, "sse={sse}: {names:?}");
+        let ok = call(&mut c, 3, "read_note");
+        assert!(ok["result"].is_object(), "sse={sse}: {ok}");
+        let refused = call(&mut c, 4, "delete_everything");
+        assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
+        let err = w.stderr();
+        assert!(err.contains("refused tool `delete_everything`"), "{err}");
+        assert!(
+            !err.contains("test-secret-token"),
+            "a token was logged: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
+    // Pinned from a clean server; the server behind the proxy changes read_note's description
+    // after the first call and says so with list_changed.
+    let (_clean, clean_url) = drift(&[]);
+    let (_server, url) = drift(&[("DRIFT_CHANGE_AFTER", "1"), ("DRIFT_HTTP_SSE", "1")]);
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &clean_url, &[]);
+    let (_proxy, local) = w.proxy(&bundle, &[]);
+    let mut c = Client::new(&local);
+    c.initialize();
+    assert!(c.tool_names(2).contains(&"read_note".to_owned()));
+    let first = call(&mut c, 3, "read_note");
+    assert!(first["result"].is_object(), "{first}");
+    // Now changed: the next call is held, re-checked, and refused.
+    let second = call(&mut c, 4, "read_note");
+    assert_eq!(second["error"]["data"]["reason"], "changed", "{second}");
+    assert!(!c.tool_names(5).contains(&"read_note".to_owned()));
+    let err = w.stderr();
+    assert!(err.contains("hid tool `read_note`"), "{err}");
+}
+
+/// A one-shot HTTP endpoint on loopback that answers every request with `answer` (or never,
+/// when `None`), for hostile-endpoint tests.
+fn raw_endpoint(answer: Option<&'static [u8]>) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(8) {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                let _ = s.read(&mut buf);
+                match answer {
+                    Some(a) => {
+                        let _ = s.write_all(a);
+                    }
+                    None => std::thread::sleep(Duration::from_secs(20)),
+                }
+            });
+        }
+    });
+    format!("http://{addr}/mcp")
+}
+
+/// Signs a manifest for a hostile `url` with the tools of a clean drift server.
+fn hostile(url: &str, extra_proxy: &[&str]) -> (Workspace, Running, String) {
+    let (_clean, clean_url) = drift(&[]);
+    let w = Workspace::new();
+    let bundle = w.sign("remote", url, &clean_url, &[]);
+    let (proxy, local) = w.proxy(&bundle, extra_proxy);
+    (w, proxy, local)
+}
+
+#[test]
+fn a_redirect_to_another_host_is_refused() {
+    let url = raw_endpoint(Some(
+        b"HTTP/1.1 307 Temporary Redirect\r\nlocation: https://evil.example/steal\r\ncontent-length: 0\r\n\r\n",
+    ));
+    let (w, _proxy, local) = hostile(&url, &[]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert_eq!(status, 502);
+    assert_eq!(
+        msgs[0]["error"]["data"]["reason"], "redirect-refused",
+        "{msgs:?}"
+    );
+    assert!(w.stderr().contains("[redirect-refused]"), "{}", w.stderr());
+}
+
+#[test]
+fn a_hanging_endpoint_times_out() {
+    let url = raw_endpoint(None);
+    let (w, _proxy, local) = hostile(&url, &["--upstream-timeout", "1"]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert_eq!(status, 504);
+    assert_eq!(
+        msgs[0]["error"]["data"]["reason"], "upstream-timeout",
+        "{msgs:?}"
+    );
+    assert!(w.stderr().contains("[upstream-timeout]"));
+}
+
+#[test]
+fn a_flooding_endpoint_is_cut_off() {
+    // An event stream that never ends one event: more than the message limit (16 MiB) of data.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 65536];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\ndata: ");
+            let chunk = vec![b'x'; 1 << 20];
+            for _ in 0..64 {
+                if s.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let (w, _proxy, local) = hostile(&format!("http://{addr}/mcp"), &[]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert_eq!(status, 200);
+    assert!(msgs.is_empty(), "{msgs:?}");
+    assert!(
+        w.stderr().contains("[upstream-too-large]"),
+        "{}",
+        w.stderr()
+    );
+}
+
+/// A TLS terminator on loopback: TLS with `cert`/`key` (testdata/tls), plain TCP to `upstream`.
+fn tls_terminator(cert: &str, key: &str, upstream: SocketAddr) -> SocketAddr {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = root().join("testdata/tls");
+    let certs = vec![CertificateDer::from_pem_file(dir.join(cert)).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(dir.join(key)).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    l.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            loop {
+                let Ok((tcp, _)) = l.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+fn socket_of(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn tls_case(cert: &str, key: &str, pin: &[&str]) -> (Workspace, Running, String, Vec<Running>) {
+    let (server, url) = drift(&[]);
+    let front = tls_terminator(cert, key, socket_of(&url));
+    let https = format!("https://127.0.0.1:{}/mcp", front.port());
+    let (clean, clean_url) = drift(&[]);
+    let w = Workspace::new();
+    std::fs::copy(
+        root().join("testdata/tls/test-ca.pem"),
+        w.path().join("ca.pem"),
+    )
+    .unwrap();
+    // Tools are captured from a plain server; the manifest then names the TLS endpoint.
+    let manifest = "remote.json";
+    let mut init = vec![
+        "init",
+        "--name",
+        "io.github.acme/remote",
+        "--version",
+        "1.0.0",
+        "--url",
+        &https,
+        "-o",
+        manifest,
+    ];
+    init.extend_from_slice(pin);
+    w.ok("mcp-sign", &init);
+    let text = std::fs::read_to_string(w.path().join(manifest)).unwrap();
+    std::fs::write(w.path().join("cap.json"), text.replace(&https, &clean_url)).unwrap();
+    let text_cap = {
+        w.ok("mcp-sign", &["tools", "cap.json"]);
+        std::fs::read_to_string(w.path().join("cap.json")).unwrap()
+    };
+    std::fs::write(
+        w.path().join(manifest),
+        text_cap.replace(&clean_url, &https),
+    )
+    .unwrap();
+    w.ok("mcp-sign", &["sign", manifest, "--key", "k"]);
+    let (proxy, local) = w.proxy("remote.sigstore.json", &[]);
+    (w, proxy, local, vec![server, clean])
+}
+
+fn spki(name: &str) -> String {
+    std::fs::read_to_string(root().join("testdata/tls").join(name))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_pinned_ca_or_key_admits_the_endpoint_and_anything_else_is_refused() {
+    let server_spki = spki("server.spki");
+    let other_spki = spki("other-server.spki");
+    // The right endpoint under each kind of pin.
+    for pin in [
+        vec!["--tls-ca", "ca.pem"],
+        vec!["--tls-spki", server_spki.as_str()],
+        vec!["--tls-ca", "ca.pem", "--tls-spki", server_spki.as_str()],
+    ] {
+        let (_w, _p, local, _s) = tls_case("server.pem", "server.key", &pin);
+        let mut c = Client::new(&local);
+        c.initialize();
+        assert_eq!(c.tool_names(2).len(), 3, "{pin:?}");
+    }
+    // A certificate from another CA, and the right CA's chain with another key pinned.
+    for (cert, key, pin) in [
+        (
+            "other-server.pem",
+            "other-server.key",
+            vec!["--tls-ca", "ca.pem"],
+        ),
+        (
+            "other-server.pem",
+            "other-server.key",
+            vec!["--tls-spki", server_spki.as_str()],
+        ),
+        (
+            "server.pem",
+            "server.key",
+            vec!["--tls-spki", other_spki.as_str()],
+        ),
+    ] {
+        let (w, _p, local, _s) = tls_case(cert, key, &pin);
+        let mut c = Client::new(&local);
+        let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}}));
+        assert_eq!(status, 502, "{cert} {pin:?}");
+        assert_eq!(
+            msgs[0]["error"]["data"]["reason"], "tls-identity",
+            "{msgs:?}"
+        );
+        assert!(w.stderr().contains("[tls-identity]"), "{}", w.stderr());
+    }
+}
+
+#[test]
+fn the_proxy_refuses_bad_manifests_and_listen_addresses() {
+    let (_clean, clean_url) = drift(&[]);
+    let w = Workspace::new();
+    // Plain http off loopback cannot even be pinned.
+    let out = w
+        .cmd(
+            "mcp-sign",
+            &[
+                "init",
+                "--name",
+                "io.github.acme/r",
+                "--version",
+                "1.0.0",
+                "--url",
+                "http://mcp.example.com/mcp",
+                "-o",
+                "bad.json",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+    // A remote manifest without tool pins is not served.
+    w.ok(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/r",
+            "--version",
+            "1.0.0",
+            "--url",
+            &clean_url,
+            "-o",
+            "nopins.json",
+        ],
+    );
+    w.ok("mcp-sign", &["sign", "nopins.json", "--key", "k"]);
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &[
+                "proxy",
+                "nopins.sigstore.json",
+                "--key",
+                "k.pub",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[no-tool-pins]"));
+    // Listening beyond loopback needs saying so.
+    let bundle = w.sign("ok", &clean_url, &clean_url, &[]);
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &["proxy", &bundle, "--key", "k.pub", "--listen", "0.0.0.0:0"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote-clients"));
+}
