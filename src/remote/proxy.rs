@@ -1105,6 +1105,8 @@ pub(crate) struct SseParser {
     has_data: bool,
     id: Option<String>,
     max: usize,
+    /// Bytes of `buf` already searched for a line end.
+    scanned: usize,
 }
 
 impl SseParser {
@@ -1115,6 +1117,7 @@ impl SseParser {
             has_data: false,
             id: None,
             max,
+            scanned: 0,
         }
     }
 
@@ -1123,9 +1126,12 @@ impl SseParser {
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
         let mut start = 0;
-        while let Some(nl) = self.buf[start..].iter().position(|b| *b == b'\n') {
-            let mut line = &self.buf[start..start + nl];
-            start += nl + 1;
+        // Only the new bytes are searched for a line end: a long line costs linear time.
+        let mut from = self.scanned;
+        while let Some(nl) = self.buf[from..].iter().position(|b| *b == b'\n') {
+            let mut line = &self.buf[start..from + nl];
+            start = from + nl + 1;
+            from = start;
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
@@ -1167,6 +1173,7 @@ impl SseParser {
             }
         }
         self.buf.drain(..start);
+        self.scanned = self.buf.len();
         if self.buf.len() > self.max + 1024 {
             return Err(UpstreamProblem::UpstreamTooLarge);
         }
