@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Added latency and throughput of `mcp-verify proxy`, against the direct connection, in one run:
-# the drift server (tests/servers/drift-server.py) in Streamable HTTP mode on loopback, once
-# direct and once through the proxy; examples/http_load.rs sends N tools/call requests in a row
-# (latency: median and p90) and then CLIENTS sessions at once (throughput). Rounds alternate.
+# Added latency and throughput of `mcp-verify proxy` against the direct connection, in one run:
+# server-everything (scripts/setup-mcp-servers.sh) in Streamable HTTP mode on loopback, reached
+# directly and through the proxy (manifest pinned from it, signed with a throwaway key);
+# examples/http_load.rs calls its `echo` tool N times, alternating direct and proxied (latency:
+# median, p90) and then from CLIENTS sessions at once (throughput). Rounds alternate direct and
+# proxied so both see the same load.
 # Usage: bench/proxy.sh [N] [CLIENTS] [ROUNDS]   (defaults 2000 4 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}; clients=${2:-4}; rounds=${3:-3}
-cargo build --release --locked --quiet -p mcp-sign -p mcp-verify --example http_load
-t=${CARGO_TARGET_DIR:-target}/release
+cargo build --release --locked --quiet -p mcp-sign -p mcp-verify
+cargo build --release --locked --quiet -p mcpsig --example http_load --example tcp_relay
+t=$(realpath "${CARGO_TARGET_DIR:-target}")/release
+everything=$(realpath tests/servers/node/node_modules/.bin/mcp-server-everything)
+[ -x "$everything" ] || { echo "run scripts/setup-mcp-servers.sh first" >&2; exit 2; }
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 export HOME=$work/home; mkdir -p "$HOME"
-DRIFT_HTTP=1 python3 tests/servers/drift-server.py > "$work/drift.out" 2>/dev/null &
-for _ in $(seq 50); do [ -s "$work/drift.out" ] && break; sleep 0.1; done
-url=$(sed 's/^listening //' "$work/drift.out")
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$port "$everything" streamableHttp > /dev/null 2>&1 &
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+url=http://127.0.0.1:$port/mcp
 (cd "$work" && "$t/mcp-sign" keygen --out k >/dev/null 2>&1 \
   && "$t/mcp-sign" init --name io.github.acme/bench --version 1.0.0 --url "$url" -o m.json >/dev/null 2>&1 \
   && "$t/mcp-sign" tools m.json >/dev/null 2>&1 && "$t/mcp-sign" sign m.json --key k >/dev/null 2>&1)
@@ -21,13 +27,18 @@ url=$(sed 's/^listening //' "$work/drift.out")
   > "$work/proxy.out" 2>/dev/null &
 for _ in $(seq 50); do [ -s "$work/proxy.out" ] && break; sleep 0.1; done
 proxy=$(head -n 1 "$work/proxy.out")
-echo "direct $url   proxy $proxy   ($n calls in a row, then $clients sessions x $n)"
+"$t/examples/tcp_relay" "127.0.0.1:$port" > "$work/relay.out" &
+for _ in $(seq 50); do [ -s "$work/relay.out" ] && break; sleep 0.1; done
+relay=http://$(head -n 1 "$work/relay.out")/mcp
+load() { "$t/examples/http_load" "$url" "$1" "$n" "$clients" echo '{"message":"hi"}'; }
+echo "server-everything direct $url; through the guard proxy $proxy; through a plain TCP relay $relay"
+echo "$n calls alternating direct and the other, then $clients sessions x $n each"
+load "$proxy" > /dev/null   # warm-up (node's JIT), not counted
 for r in $(seq "$rounds"); do
-  d=$("$t/examples/http_load" "$url" "$n" "$clients")
-  p=$("$t/examples/http_load" "$proxy" "$n" "$clients")
-  echo "round $r: direct: $d | proxy: $p" | tee -a "$work/rounds"
+  echo "round $r, proxy: $(load "$proxy")" | tee -a "$work/rounds.proxy"
+  echo "round $r, relay: $(load "$relay")" | tee -a "$work/rounds.relay"
 done
-awk '{ for (i = 1; i <= NF; i++) { if ($i == "median_us") { if (++k % 2) dm[++a] = $(i+1); else pm[++b] = $(i+1) }
-                                    if ($i == "rps") { if (++q % 2) dr[++c] = $(i+1); else pr[++e] = $(i+1) } } }
-     END { for (i = 1; i <= a; i++) { add += pm[i] - dm[i]; ratio += pr[i] / dr[i] }
-           printf "added median latency: %.0f us; throughput through the proxy: %.0f%% of direct (mean of %d rounds)\n", add / a, 100 * ratio / a, a }' "$work/rounds"
+field() { awk -v f="$1" '{ for (i = 1; i <= NF; i++) if ($i == f) print $(i+1) }' "$2" | sort -n; }
+med() { awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo "added median latency per request: guard proxy $(field added_us "$work/rounds.proxy" | med) us (rounds: $(field added_us "$work/rounds.proxy" | tr '\n' ' ')), plain TCP relay $(field added_us "$work/rounds.relay" | med) us"
+echo "throughput through the guard proxy: $(field throughput_pct "$work/rounds.proxy" | med)% of direct; through the relay: $(field throughput_pct "$work/rounds.relay" | med)%"

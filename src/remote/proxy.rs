@@ -238,9 +238,8 @@ impl Proxy {
         on_event: impl Fn(&GuardEvent) + Send + Sync + 'static,
     ) -> Result<(), ProxyError> {
         *lock(&self.state.events) = Some(Box::new(on_event));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .thread_name("mcp-proxy")
             .build()
             .map_err(ProxyError::Runtime)?;
         runtime.block_on(async move {
@@ -864,12 +863,21 @@ impl State {
         }
         let kind = content_type(resp.headers());
         if kind == Some(EVENT_STREAM) {
-            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+            let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
             let state = Arc::clone(&self);
+            let request_driven = id.is_some();
             tokio::spawn(async move {
                 state.pump_stream(session, resp, tx).await;
             });
-            let body = ChannelBody { rx }.boxed();
+            // The answer to a request starts with its first event, so that the status line and
+            // that event reach the client in one write; a GET stream starts at once (it may stay
+            // silent for long).
+            let first = if request_driven {
+                rx.recv().await
+            } else {
+                None
+            };
+            let body = ChannelBody { first, rx }.boxed();
             let mut r = Response::new(body);
             *r.status_mut() = status;
             *r.headers_mut() = out_headers;
@@ -956,17 +964,22 @@ impl State {
     ) {
         let max = self.limits.guard.max_message_bytes;
         let mut sse = SseParser::new(max);
+        // The next chunk, when one was already read to see whether the stream ended.
+        let mut ready: Option<Bytes> = None;
         loop {
-            let chunk = match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
-                Err(_) => {
-                    self.upstream_refused(
-                        &UpstreamProblem::UpstreamTimeout,
-                        "an event stream went silent",
-                    );
-                    return;
-                }
-                Ok(Err(_)) | Ok(Ok(None)) => return,
-                Ok(Ok(Some(c))) => c,
+            let chunk = match ready.take() {
+                Some(c) => c,
+                None => match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
+                    Err(_) => {
+                        self.upstream_refused(
+                            &UpstreamProblem::UpstreamTimeout,
+                            "an event stream went silent",
+                        );
+                        return;
+                    }
+                    Ok(Err(_)) | Ok(Ok(None)) => return,
+                    Ok(Ok(Some(c))) => c,
+                },
             };
             let events = match sse.push(&chunk) {
                 Ok(e) => e,
@@ -978,6 +991,8 @@ impl State {
                     return;
                 }
             };
+            // Every event of the chunk in one frame: one write to the client, not one per event.
+            let mut out = Vec::new();
             for ev in events {
                 let lines = if ev.data.is_empty() {
                     Vec::new()
@@ -988,7 +1003,6 @@ impl State {
                     }
                 };
                 for (i, line) in lines.into_iter().enumerate() {
-                    let mut out = Vec::with_capacity(line.len() + 32);
                     if i == 0
                         && let Some(id) = &ev.id
                     {
@@ -1003,10 +1017,23 @@ impl State {
                         out.push(b'\n');
                     }
                     out.push(b'\n');
-                    if tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
-                        return;
-                    }
                 }
+            }
+            // If the stream has already ended (the usual answer: the response, then the end),
+            // the last events and the end go out together.
+            let ended = match tokio::time::timeout(Duration::ZERO, resp.chunk()).await {
+                Ok(Ok(Some(next))) => {
+                    ready = Some(next);
+                    false
+                }
+                Ok(Ok(None)) | Ok(Err(_)) => true,
+                Err(_) => false,
+            };
+            if !out.is_empty() && tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
+                return;
+            }
+            if ended {
+                return;
             }
         }
     }
@@ -1076,6 +1103,7 @@ async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Limited> 
 
 /// A response body fed by a channel: the events of a stream, as the guard passes them.
 struct ChannelBody {
+    first: Option<Result<Frame<Bytes>, std::io::Error>>,
     rx: mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>,
 }
 
@@ -1087,6 +1115,9 @@ impl hyper::body::Body for ChannelBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(first) = self.first.take() {
+            return std::task::Poll::Ready(Some(first));
+        }
         self.rx.poll_recv(cx)
     }
 }
