@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real MCP servers the mcpsig tests talk to (idempotent; safe to re-run):
 #   tests/servers/node/node_modules  @modelcontextprotocol/server-everything, server-memory (npm ci, lockfile committed)
+#   tests/servers/conformance        @modelcontextprotocol/conformance 0.1.12 (npm ci, lockfile committed)
 #   .venv-mcp/                       mcp-server-fetch, mcp-server-time and the Python MCP SDK (pinned versions)
 # Needs: node + npm, python3 (>= 3.10) with venv. Network: the npm registry and PyPI only.
 set -euo pipefail
@@ -21,6 +22,14 @@ if [ -f package-lock.json ]; then
   fi
 else
   npm install --no-audit --no-fund --ignore-scripts --save-exact
+fi
+
+echo "setup-mcp-servers: the MCP conformance suite in tests/servers/conformance" >&2
+cd "$root/tests/servers/conformance"
+if [ ! -x node_modules/.bin/conformance ] \
+   || ! cmp -s package-lock.json node_modules/.mcpsig-installed-lock 2>/dev/null; then
+  npm ci --no-audit --no-fund --ignore-scripts
+  cp package-lock.json node_modules/.mcpsig-installed-lock
 fi
 
 echo "setup-mcp-servers: python servers in .venv-mcp" >&2

@@ -87,8 +87,8 @@ impl Workspace {
         );
         String::from_utf8(out.stdout).unwrap()
     }
-    /// Signs a manifest for `url`, its tools captured from `capture_url` (the same server, or
-    /// one reached differently), with `extra` init options.
+    /// Signs a manifest for `url` (with `extra` init options), its tools captured from
+    /// `capture_url` (the same server reached another way, or a clean twin of it).
     fn sign(&self, name: &str, url: &str, capture_url: &str, extra: &[&str]) -> String {
         let manifest = format!("{name}.json");
         let mut init = vec![
@@ -98,22 +98,36 @@ impl Workspace {
             "--version",
             "1.0.0",
             "--url",
-            capture_url,
+            url,
             "-o",
             &manifest,
             "--force",
         ];
         init.extend_from_slice(extra);
         self.ok("mcp-sign", &init);
-        self.ok("mcp-sign", &["tools", &manifest]);
-        if url != capture_url {
-            let text = std::fs::read_to_string(self.path().join(&manifest)).unwrap();
-            let text = text.replace(capture_url, url);
-            std::fs::write(self.path().join(&manifest), text).unwrap();
+        if url == capture_url {
+            self.ok("mcp-sign", &["tools", &manifest]);
+        } else {
+            // Captured through a copy that names the other endpoint (without a TLS identity,
+            // which a plain one cannot carry), then moved back to the signed endpoint.
+            let read = |f: &str| -> Value {
+                serde_json::from_str(&std::fs::read_to_string(self.path().join(f)).unwrap())
+                    .unwrap()
+            };
+            let mut doc = read(&manifest);
+            let launch = doc["launch"].clone();
+            doc["launch"] = json!({"transport": "streamable-http", "url": capture_url});
+            let copy = format!("{name}.capture.json");
+            std::fs::write(self.path().join(&copy), doc.to_string()).unwrap();
+            self.ok("mcp-sign", &["tools", &copy]);
+            let mut doc = read(&copy);
+            doc["launch"] = launch;
+            std::fs::write(self.path().join(&manifest), doc.to_string()).unwrap();
         }
         self.ok("mcp-sign", &["sign", &manifest, "--key", "k"]);
         format!("{name}.sigstore.json")
     }
+
     /// Starts the proxy for `bundle`; returns it with its local URL.
     fn proxy(&self, bundle: &str, extra: &[&str]) -> (Running, String) {
         let mut args = vec!["proxy", bundle, "--key", "k.pub", "--listen", "127.0.0.1:0"];
@@ -443,33 +457,7 @@ fn tls_case(cert: &str, key: &str, pin: &[&str]) -> (Workspace, Running, String,
         w.path().join("ca.pem"),
     )
     .unwrap();
-    // Tools are captured from a plain server; the manifest then names the TLS endpoint.
-    let manifest = "remote.json";
-    let mut init = vec![
-        "init",
-        "--name",
-        "io.github.acme/remote",
-        "--version",
-        "1.0.0",
-        "--url",
-        &https,
-        "-o",
-        manifest,
-    ];
-    init.extend_from_slice(pin);
-    w.ok("mcp-sign", &init);
-    let text = std::fs::read_to_string(w.path().join(manifest)).unwrap();
-    std::fs::write(w.path().join("cap.json"), text.replace(&https, &clean_url)).unwrap();
-    let text_cap = {
-        w.ok("mcp-sign", &["tools", "cap.json"]);
-        std::fs::read_to_string(w.path().join("cap.json")).unwrap()
-    };
-    std::fs::write(
-        w.path().join(manifest),
-        text_cap.replace(&clean_url, &https),
-    )
-    .unwrap();
-    w.ok("mcp-sign", &["sign", manifest, "--key", "k"]);
+    w.sign("remote", &https, &clean_url, pin);
     let (proxy, local) = w.proxy("remote.sigstore.json", &[]);
     (w, proxy, local, vec![server, clean])
 }
@@ -595,4 +583,181 @@ fn the_proxy_refuses_bad_manifests_and_listen_addresses() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote-clients"));
+}
+
+/// server-everything in Streamable HTTP mode on a free port, and its URL.
+fn everything() -> (Running, String) {
+    let bin = root().join("tests/servers/node/node_modules/.bin/mcp-server-everything");
+    assert!(bin.exists(), "run scripts/setup-mcp-servers.sh first");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(bin)
+        .arg("streamableHttp")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < until,
+            "server-everything did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (running, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+#[test]
+fn server_everything_behind_tls_with_a_pinned_key_works_through_the_proxy() {
+    let (_server, url) = everything();
+    let front = tls_terminator("server.pem", "server.key", socket_of(&url));
+    let https = format!("https://127.0.0.1:{}/mcp", front.port());
+    let w = Workspace::new();
+    let key = spki("server.spki");
+    // Pinned from the plain endpoint, signed for the TLS one with its key.
+    let bundle = w.sign("remote", &https, &url, &["--tls-spki", &key]);
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("remote.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["launch"]["url"], json!(https));
+    assert_eq!(manifest["launch"]["tls"]["spkiDigests"], json!([key]));
+    let pinned: Vec<String> = manifest["tools"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    let (_proxy, local) = w.proxy(&bundle, &[]);
+    let mut c = Client::new(&local);
+    c.initialize();
+    let mut names = c.tool_names(2);
+    let mut want = pinned.clone();
+    names.sort();
+    want.sort();
+    assert_eq!(names, want);
+    let echo = c.request(
+        3,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "hi"}}),
+    );
+    assert_eq!(echo["result"]["content"][0]["text"], "Echo: hi", "{echo}");
+}
+
+/// The conformance suite's verdict per scenario (`✓ name: ...` / `✗ name: ...`).
+fn conformance(url: &str, out: &Path) -> Vec<(String, bool)> {
+    let bin = root().join("tests/servers/conformance/node_modules/.bin/conformance");
+    assert!(bin.exists(), "run scripts/setup-mcp-servers.sh first");
+    let output = Command::new(bin)
+        .args(["server", "--url", url, "-o"])
+        .arg(out)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (mark, rest) = l.split_at_checked(l.char_indices().nth(1)?.0)?;
+            let name = rest.trim().split(':').next()?.to_owned();
+            match mark {
+                "✓" => Some((name, true)),
+                "✗" => Some((name, false)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_conformance_suite_passes_through_the_proxy_what_it_passes_directly() {
+    let (_server, url) = everything();
+    let w = Workspace::new();
+    // The suite's client declares sampling and elicitation: pinned under the same profile.
+    let manifest = "everything.json";
+    w.ok(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/everything",
+            "--version",
+            "1.0.0",
+            "--url",
+            &url,
+            "-o",
+            manifest,
+        ],
+    );
+    w.ok(
+        "mcp-sign",
+        &[
+            "tools",
+            manifest,
+            "--capability",
+            "sampling",
+            "--capability",
+            "elicitation",
+        ],
+    );
+    w.ok("mcp-sign", &["sign", manifest, "--key", "k"]);
+    let (_proxy, local) = w.proxy("everything.sigstore.json", &[]);
+    let direct = conformance(&url, &w.path().join("direct"));
+    let proxied = conformance(&local, &w.path().join("proxied"));
+    assert!(
+        direct.len() >= 20,
+        "the suite ran too few scenarios: {direct:?}"
+    );
+    let passed_directly = direct.iter().filter(|(_, ok)| *ok).count();
+    assert!(passed_directly >= 10, "{direct:?}");
+    assert_eq!(
+        direct.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        proxied.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join(manifest)).unwrap()).unwrap();
+    let pinned: Vec<String> = ["tools", "prompts"]
+        .iter()
+        .flat_map(|k| doc["tools"][*k].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect();
+    assert!(pinned.iter().any(|n| n == "echo"), "{pinned:?}");
+    for ((name, ok_direct), (_, ok_proxied)) in direct.iter().zip(&proxied) {
+        if !*ok_direct || *ok_proxied {
+            continue;
+        }
+        // The one allowed difference: the suite calls a tool or prompt the server does not
+        // have; the server answers with an error result (which this suite version counts as
+        // a pass), the guard with its JSON-RPC refusal, since nothing unpinned is called.
+        let dir = std::fs::read_dir(w.path().join("proxied"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("server-{name}-"))
+            })
+            .unwrap_or_else(|| panic!("no results for {name}"));
+        let checks: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("checks.json")).unwrap())
+                .unwrap();
+        for check in checks.as_array().unwrap() {
+            if check["status"] == "SUCCESS" {
+                continue;
+            }
+            let msg = check["errorMessage"].as_str().unwrap_or_default();
+            assert!(
+                msg.contains("refused by the mcpsig guard: it is not pinned"),
+                "{name} passes directly but not through the proxy: {check}"
+            );
+            let refused = msg.split('`').nth(1).unwrap_or_default();
+            assert!(
+                !refused.is_empty() && !pinned.iter().any(|n| n == refused),
+                "{name}: the guard refused `{refused}`, which the server pins"
+            );
+        }
+    }
 }
