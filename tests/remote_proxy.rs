@@ -250,6 +250,9 @@ fn call(c: &mut Client, id: u64, tool: &str) -> Value {
     )
 }
 
+/// Scenario proxy-guards-a-pinned-remote-server.
+/// Scenario proxy-refuses-unpinned-call.
+/// Scenario proxy-foreign-origin.
 #[test]
 fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused() {
     for sse in [false, true] {
@@ -266,6 +269,17 @@ fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused
         assert!(ok["result"].is_object(), "sse={sse}: {ok}");
         let refused = call(&mut c, 4, "delete_everything");
         assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
+        // A page of another site reaching the loopback proxy (DNS rebinding) is refused.
+        let mut resp = c
+            .agent
+            .post(&local)
+            .header("content-type", "application/json")
+            .header("origin", "https://evil.example")
+            .send(r#"{"jsonrpc":"2.0","id":9,"method":"tools/list"}"#)
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 403);
+        let body = resp.body_mut().read_to_string().unwrap();
+        assert!(body.contains("foreign-origin"), "{body}");
         let err = w.stderr();
         assert!(err.contains("refused tool `delete_everything`"), "{err}");
         assert!(
@@ -275,6 +289,7 @@ fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused
     }
 }
 
+/// Scenario proxy-tool-changed-mid-session.
 #[test]
 fn a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
     // Pinned from a clean server; the server behind the proxy changes read_note's description
@@ -330,6 +345,7 @@ fn hostile(url: &str, extra_proxy: &[&str]) -> (Workspace, Running, String) {
     (w, proxy, local)
 }
 
+/// Scenario proxy-redirect-off-origin.
 #[test]
 fn a_redirect_to_another_host_is_refused() {
     let url = raw_endpoint(Some(
@@ -346,6 +362,7 @@ fn a_redirect_to_another_host_is_refused() {
     assert!(w.stderr().contains("[redirect-refused]"), "{}", w.stderr());
 }
 
+/// Scenario proxy-upstream-hangs.
 #[test]
 fn a_hanging_endpoint_times_out() {
     let url = raw_endpoint(None);
@@ -360,6 +377,7 @@ fn a_hanging_endpoint_times_out() {
     assert!(w.stderr().contains("[upstream-timeout]"));
 }
 
+/// Scenario proxy-upstream-floods.
 #[test]
 fn a_flooding_endpoint_is_cut_off() {
     // An event stream that never ends one event: more than the message limit (16 MiB) of data.
@@ -469,6 +487,9 @@ fn spki(name: &str) -> String {
         .to_owned()
 }
 
+/// Scenario proxy-tls-certificate-from-another-ca.
+/// Scenario proxy-tls-key-not-pinned.
+/// Scenario proxy-tls-pinned-key-or-ca-admitted.
 #[test]
 fn a_pinned_ca_or_key_admits_the_endpoint_and_anything_else_is_refused() {
     let server_spki = spki("server.spki");
@@ -516,6 +537,11 @@ fn a_pinned_ca_or_key_admits_the_endpoint_and_anything_else_is_refused() {
     }
 }
 
+/// Scenario proxy-no-tool-pins.
+/// Scenario proxy-listen-off-loopback.
+/// Scenario remote-url-plain-http-off-loopback.
+/// Scenario remote-url-with-credentials.
+/// Scenario remote-tls-identity-on-plain-http.
 #[test]
 fn the_proxy_refuses_bad_manifests_and_listen_addresses() {
     let (_clean, clean_url) = drift(&[]);
@@ -540,6 +566,80 @@ fn the_proxy_refuses_bad_manifests_and_listen_addresses() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
+    // Credentials in the URL are never signed.
+    let out = w
+        .cmd(
+            "mcp-sign",
+            &[
+                "init",
+                "--name",
+                "io.github.acme/r",
+                "--version",
+                "1.0.0",
+                "--url",
+                "https://user:secret@mcp.example.com/mcp",
+                "-o",
+                "cred.json",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("user name or password") && !err.contains("secret"),
+        "{err}"
+    );
+    // A TLS identity cannot be pinned for plain http, nor smuggled in by editing the manifest.
+    let out = w
+        .cmd(
+            "mcp-sign",
+            &[
+                "init",
+                "--name",
+                "io.github.acme/r",
+                "--version",
+                "1.0.0",
+                "--url",
+                &clean_url,
+                "--tls-spki",
+                &spki("server.spki"),
+                "-o",
+                "tlshttp.json",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need an https URL"));
+    w.ok(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/r",
+            "--version",
+            "1.0.0",
+            "--url",
+            "https://127.0.0.1:9/mcp",
+            "--tls-spki",
+            &spki("server.spki"),
+            "-o",
+            "edited.json",
+        ],
+    );
+    let text = std::fs::read_to_string(w.path().join("edited.json")).unwrap();
+    std::fs::write(
+        w.path().join("edited.json"),
+        text.replace("https://127.0.0.1:9", "http://127.0.0.1:9"),
+    )
+    .unwrap();
+    let out = w
+        .cmd("mcp-sign", &["sign", "edited.json", "--key", "k"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs an https URL"));
     // A remote manifest without tool pins is not served.
     w.ok(
         "mcp-sign",
@@ -613,6 +713,7 @@ fn everything() -> (Running, String) {
     (running, format!("http://127.0.0.1:{port}/mcp"))
 }
 
+/// Scenario proxy-tls-pinned-key-or-ca-admitted.
 #[test]
 fn server_everything_behind_tls_with_a_pinned_key_works_through_the_proxy() {
     let (_server, url) = everything();
@@ -672,6 +773,7 @@ fn conformance(url: &str, out: &Path) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Scenario proxy-conformance-unchanged.
 #[test]
 fn the_conformance_suite_passes_through_the_proxy_what_it_passes_directly() {
     let (_server, url) = everything();
@@ -757,6 +859,20 @@ fn the_conformance_suite_passes_through_the_proxy_what_it_passes_directly() {
             assert!(
                 !refused.is_empty() && !pinned.iter().any(|n| n == refused),
                 "{name}: the guard refused `{refused}`, which the server pins"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_proxy_scenario_is_run_here() {
+    let me = std::fs::read_to_string(root().join("tests/remote_proxy.rs")).unwrap();
+    for e in std::fs::read_dir(root().join("testdata/scenarios")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("proxy-") || name.starts_with("remote-") {
+            assert!(
+                me.contains(&format!("/// Scenario {name}.")),
+                "{name} is not run by tests/remote_proxy.rs"
             );
         }
     }

@@ -50,7 +50,7 @@ fn every_scenario_has_its_expected_outcome() {
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
         // by tests/run_cli.rs; package-* by tests/packages.rs; server-json-* by
         // tests/server_json.rs; oci-* by tests/oci.rs; mcpb-sig-* by tests/mcpb_signature.rs;
-        // catalog-* by tests/catalog.rs).
+        // catalog-* by tests/catalog.rs; proxy-* and remote-* by tests/remote_proxy.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -71,6 +71,8 @@ fn every_scenario_has_its_expected_outcome() {
             "oci-",
             "mcpb-sig-",
             "catalog-",
+            "proxy-",
+            "remote-",
         ]
         .iter()
         .any(|p| name.starts_with(p));
