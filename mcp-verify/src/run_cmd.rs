@@ -12,7 +12,7 @@ use mcpsig::guard::{ForwardSignal, GuardRequest};
 use mcpsig::launch::{Decision, RunRequest};
 use mcpsig::mcp::env::EnvArg;
 use mcpsig::pin_store::{Outcome, PinStore};
-use mcpsig::policy::{Policy, RevocationOptions};
+use mcpsig::policy::RevocationOptions;
 use mcpsig::store::Store;
 use mcpsig::verify::LocalArtifact;
 
@@ -79,27 +79,7 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let (policy, trusted_root) = match &args.policy {
-        Some(path) => (Policy::load(path)?, args.trust.to_root()?),
-        None => {
-            let req = args.trust.request();
-            if req.key.is_none()
-                && req.certificate_identity.is_none()
-                && req.certificate_identity_regexp.is_none()
-            {
-                anyhow::bail!(
-                    "no trust given: pass --policy FILE, --key PUB, or --certificate-identity \
-                     (or --certificate-identity-regexp) with --certificate-oidc-issuer"
-                );
-            }
-            let trust = args.trust.to_trust()?;
-            let root = match &trust {
-                mcpsig::verify::Trust::Key { trusted_root, .. }
-                | mcpsig::verify::Trust::Identity { trusted_root, .. } => trusted_root.clone(),
-            };
-            (Policy::single(&trust), root)
-        }
-    };
+    let (policy, trusted_root) = args.trust.to_policy(args.policy.as_deref())?;
     let bundle = mcpsig::verify::read_bundle_file(&args.bundle)?;
     let store = Store::open_default().context("cannot open the launch store")?;
     let pin_store = PinStore::open_default().context("cannot open the pin store")?;

@@ -115,4 +115,32 @@ impl TrustArgs {
         }
         Ok(resolved.trust)
     }
+
+    /// The policy a launch decides by: `--policy FILE` with the trusted root, or these trust
+    /// options as a one-rule policy (`run`, `proxy`). No trust at all is an error.
+    pub fn to_policy(
+        &self,
+        policy: Option<&std::path::Path>,
+    ) -> anyhow::Result<(mcpsig::policy::Policy, mcpsig::sigstore::trust::TrustedRoot)> {
+        if let Some(path) = policy {
+            return Ok((mcpsig::policy::Policy::load(path)?, self.to_root()?));
+        }
+        let req = self.request();
+        if req.key.is_none()
+            && req.certificate_identity.is_none()
+            && req.certificate_identity_regexp.is_none()
+        {
+            anyhow::bail!(
+                "no trust given: pass --policy FILE, --key PUB, or --certificate-identity \
+                 (or --certificate-identity-regexp) with --certificate-oidc-issuer"
+            );
+        }
+        let trust = self.to_trust()?;
+        let root = match &trust {
+            Trust::Key { trusted_root, .. } | Trust::Identity { trusted_root, .. } => {
+                trusted_root.clone()
+            }
+        };
+        Ok((mcpsig::policy::Policy::single(&trust), root))
+    }
 }

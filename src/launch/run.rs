@@ -221,19 +221,15 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
     if let Some(runner) = package_runner(&launch.program) {
         decision.warnings.push(RunWarning::PackageRunner { runner });
     }
-    let admission = req.pin_store.admit(&AdmitRequest {
-        manifest: &manifest,
-        signer: &signer,
-        require_chain: rule.require_chain,
-        accept: req.accept,
-        now: req.now,
-    })?;
-    let admitted = admission.admitted;
-    decision.report.problems.extend(admission.problems.clone());
-    decision.admission = Some(admission);
-    if !admitted {
-        decision.report.verified = false;
-        decision.report.manifest = None;
+    if !admit(
+        &mut decision,
+        req.pin_store,
+        &manifest,
+        &signer,
+        &rule,
+        req.accept,
+        req.now,
+    )? {
         return Ok(decision);
     }
     decision.ready = Some(Ready {
@@ -243,6 +239,35 @@ pub fn decide(req: RunRequest) -> Result<Decision, RunError> {
         manifest,
     });
     Ok(decision)
+}
+
+/// The pin store's admission (rollback, signer change, permission changes), recorded in the
+/// decision; false when it refuses (the report then says why and carries no manifest).
+#[allow(clippy::too_many_arguments)]
+fn admit(
+    decision: &mut Decision,
+    pin_store: &PinStore,
+    manifest: &Verified<Manifest>,
+    signer: &crate::verify::SignerSummary,
+    rule: &MatchedRule,
+    accept: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, RunError> {
+    let admission = pin_store.admit(&AdmitRequest {
+        manifest,
+        signer,
+        require_chain: rule.require_chain,
+        accept,
+        now,
+    })?;
+    let admitted = admission.admitted;
+    decision.report.problems.extend(admission.problems.clone());
+    decision.admission = Some(admission);
+    if !admitted {
+        decision.report.verified = false;
+        decision.report.manifest = None;
+    }
+    Ok(admitted)
 }
 
 fn refuse(mut decision: Decision, reason: Reason, message: String) -> Decision {
@@ -471,19 +496,15 @@ pub fn decide_remote(req: RemoteRequest) -> Result<RemoteDecision, RunError> {
                 .to_owned(),
         ));
     };
-    let admission = req.pin_store.admit(&AdmitRequest {
-        manifest: &manifest,
-        signer: &signer,
-        require_chain: rule.require_chain,
-        accept: req.accept,
-        now: req.now,
-    })?;
-    let admitted = admission.admitted;
-    decision.report.problems.extend(admission.problems.clone());
-    decision.admission = Some(admission);
-    if !admitted {
-        decision.report.verified = false;
-        decision.report.manifest = None;
+    if !admit(
+        &mut decision,
+        req.pin_store,
+        &manifest,
+        &signer,
+        &rule,
+        req.accept,
+        req.now,
+    )? {
         return done(decision);
     }
     Ok(RemoteDecision {
