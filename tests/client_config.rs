@@ -587,6 +587,7 @@ const SCENARIOS: &[&str] = &[
     "config-not-an-object",
     "config-path-with-dot-dot",
     "config-remote-server",
+    "config-remote-server-pinned",
     "config-servers-not-an-object",
     "config-uncovered-entry",
     "config-unknown-file-name",

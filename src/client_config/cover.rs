@@ -68,6 +68,9 @@ pub enum Note {
     EnvName { name: String },
     /// A wrapped entry passes `--accept` on every launch: it is not covered.
     AcceptsEveryChange,
+    /// A remote entry whose URL a signed manifest pins: a client cannot start the proxy, so
+    /// the user runs it and points the entry at it.
+    RemotePinned { bundle: String },
 }
 
 impl std::fmt::Display for Note {
@@ -99,6 +102,13 @@ impl std::fmt::Display for Note {
             Note::EnvName { name } => write!(
                 f,
                 "`run` refuses to pass the variable `{name}` to a server: not wrapped"
+            ),
+            Note::RemotePinned { bundle } => write!(
+                f,
+                "the manifest of `{bundle}` pins this endpoint: run `mcp-verify proxy {bundle} \
+                 (TRUST | --policy FILE) --listen 127.0.0.1:PORT` and set this entry's url to \
+                 http://127.0.0.1:PORT/mcp (a client cannot start the proxy itself; --wrap leaves \
+                 URL entries as they are)"
             ),
         }
     }
@@ -270,6 +280,9 @@ fn judge(
             r.status = Status::Remote;
             r.reason = Some(Reason::RemoteServer);
             r.url = url.clone();
+            if let Some(url) = url {
+                judge_remote(&mut r, url, candidates, trust, now);
+            }
             return r;
         }
         EntryLaunch::Stdio(e) => e,
@@ -325,6 +338,51 @@ fn judge(
         break;
     }
     r
+}
+
+/// A remote entry: the newest bundle (whose signature verifies, when trust is given) that pins
+/// the same endpoint is named, with how to guard it. It stays `remote`: nothing guards it until
+/// the client talks to a proxy.
+fn judge_remote(
+    r: &mut ServerReport,
+    url: &str,
+    candidates: &[Candidate],
+    trust: Option<&Trust>,
+    now: DateTime<Utc>,
+) {
+    let Ok(wanted) = url::Url::parse(url) else {
+        return;
+    };
+    let mut matching: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| {
+            matches!(&c.launch, Some(Launch::StreamableHttp { url: pinned, .. })
+                if url::Url::parse(pinned).is_ok_and(|p| p == wanted))
+        })
+        .collect();
+    matching.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then(a.path.cmp(&b.path)));
+    for c in matching {
+        let signer = match trust {
+            Some(trust) => match check_signature(c, trust, now) {
+                Ok(s) => Some(s),
+                Err(problems) => {
+                    r.rejected.push(RejectedBundle {
+                        bundle: c.path.display().to_string(),
+                        problems,
+                    });
+                    continue;
+                }
+            },
+            None => None,
+        };
+        r.bundle = Some(c.path.display().to_string());
+        r.server = Some(c.server.clone());
+        r.signer = signer;
+        r.notes.push(Note::RemotePinned {
+            bundle: c.path.display().to_string(),
+        });
+        break;
+    }
 }
 
 /// An entry that launches `mcp-verify run BUNDLE`: covered when BUNDLE is an mcpsig bundle
