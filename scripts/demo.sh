@@ -2,7 +2,8 @@
 # End-to-end demo: build mcpsig, sign the example server, verify it, show that a tampered copy
 # and a rug pull are rejected, then run it as an MCP client would: through `mcp-verify run`
 # (verified snapshot, pin store, guard) and through a wrapped client configuration; then an npm
-# server pinned with its whole dependency tree and launched from its verified install.
+# server pinned with its whole dependency tree and launched from its verified install; a catalog
+# verified at once; a remote (Streamable HTTP) server used through `mcp-verify proxy`.
 # Works on a fresh machine with a Rust toolchain and python3; writes only under target/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -179,9 +180,55 @@ set -e
 [ "$rc" = 1 ] || { echo "demo FAILED: the catalog with a forged bundle exited $rc, want 1" >&2; exit 1; }
 
 echo
+echo "--- a remote server (Streamable HTTP): its endpoint and tools pinned, used through 'mcp-verify proxy' ---"
+DRIFT_HTTP=1 python3 tests/servers/drift-server.py > "$work/remote.out" 2> /dev/null &
+remote_pid=$!
+proxy_pid=
+trap 'kill $remote_pid $proxy_pid 2> /dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$work/remote.out" ] && break; sleep 0.1; done
+url=$(sed 's/^listening //' "$work/remote.out")
+step "$bin/mcp-sign" init --name io.github.mcpsig/remote-demo --version 1.0.0 --url "$url" -o "$work/remote.json"
+step "$bin/mcp-sign" tools "$work/remote.json"
+step "$bin/mcp-sign" sign --key "$work/release.key" "$work/remote.json"
+printf '\n\033[1m$ %s\033[0m\n' "$bin/mcp-verify proxy $work/remote.sigstore.json --key $work/release.key.pub --listen 127.0.0.1:0 &"
+"$bin/mcp-verify" proxy "$work/remote.sigstore.json" --key "$work/release.key.pub" \
+    --listen 127.0.0.1:0 > "$work/proxy.out" 2> "$work/proxy.err" &
+proxy_pid=$!
+for _ in $(seq 100); do [ -s "$work/proxy.out" ] && break; sleep 0.1; done
+local_url=$(head -n 1 "$work/proxy.out")
+cat "$work/proxy.err"
+printf '\n\033[1m$ %s\033[0m\n' "(an MCP client configured with $local_url: initialize, a pinned call, an unpinned one)"
+python3 - "$local_url" <<'PY'
+import json, sys, urllib.request
+url, session = sys.argv[1], None
+def post(msg):
+    global session
+    h = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+         "mcp-method": msg["method"], "authorization": "Bearer demo-token-never-logged"}
+    if session:
+        h["mcp-session-id"] = session
+    with urllib.request.urlopen(urllib.request.Request(url, json.dumps(msg).encode(), h)) as r:
+        session = r.headers.get("mcp-session-id") or session
+        body = r.read().decode()
+        return json.loads(body) if body.strip() else None
+post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+      "capabilities": {}, "clientInfo": {"name": "demo", "version": "1"}}})
+post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+ok = post({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read_note", "arguments": {"id": "n1"}}})
+print("read_note (pinned):       ", json.dumps(ok["result"]["content"][0]["text"]))
+bad = post({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "delete_everything", "arguments": {}}})
+print("delete_everything (not):  ", bad["error"]["message"])
+assert "result" in ok and bad["error"]["data"]["reason"] == "unpinned", "demo FAILED: the proxy did not guard"
+PY
+sleep 0.2
+tail -n 1 "$work/proxy.err"
+! grep -q demo-token "$work/proxy.err" || { echo "demo FAILED: a token was logged" >&2; exit 1; }
+
+echo
 echo "demo OK: the signed server and its tools verified (exit 0); the tampered copy and the"
 echo "poisoned tool description were rejected (exit 1); 'mcp-verify run' started the verified"
 echo "snapshot behind the guard, which hid and refused the poisoned tool; the client"
 echo "configuration now launches the weather server through 'mcp-verify run'; an npm server was"
 echo "pinned with its whole dependency tree and launched from its verified install; a catalog of"
-echo "bundles was verified in one command and its forged entry rejected."
+echo "bundles was verified in one command and its forged entry rejected; a remote server was"
+echo "used through 'mcp-verify proxy', which answered its pinned tool and refused an unpinned one."
