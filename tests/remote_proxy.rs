@@ -362,6 +362,26 @@ fn a_redirect_to_another_host_is_refused() {
     assert!(w.stderr().contains("[redirect-refused]"), "{}", w.stderr());
 }
 
+/// Scenario proxy-result-under-error-status.
+#[test]
+fn a_result_under_an_error_status_does_not_pass_around_the_guard() {
+    // An endpoint answering 400 with a tools/list result listing a tool nobody pinned: a client
+    // might read it; the proxy refuses the answer instead of passing it on raw.
+    let url = raw_endpoint(Some(
+        b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 88\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"exfiltrate\",\"inputSchema\":{}}]}}    ",
+    ));
+    let (w, _proxy, local) = hostile(&url, &[]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert_eq!(status, 502, "{msgs:?}");
+    assert_eq!(
+        msgs[0]["error"]["data"]["reason"], "upstream-protocol",
+        "{msgs:?}"
+    );
+    assert!(!format!("{msgs:?}").contains("exfiltrate"));
+    assert!(w.stderr().contains("[upstream-protocol]"), "{}", w.stderr());
+}
+
 /// Scenario proxy-upstream-hangs.
 #[test]
 fn a_hanging_endpoint_times_out() {

@@ -898,8 +898,24 @@ impl State {
         };
         if !is_json || !status.is_success() {
             // 202 for notifications, and the endpoint's own errors (401 with its challenge,
-            // 404 for an expired session): passed on as they are.
-            let mut r = Response::new(full(messages.into_iter().next().unwrap_or_default()));
+            // 404 for an expired session): passed on as they are, unless the body carries what
+            // only the guard may pass (a result, a request, a notification) under an error
+            // status, where a client might still read it.
+            let body = messages.into_iter().next().unwrap_or_default();
+            if !status.is_success() && carries_messages(&body) {
+                let detail = format!(
+                    "the endpoint answered HTTP {} with JSON-RPC messages in the body",
+                    status.as_u16()
+                );
+                self.upstream_refused(&UpstreamProblem::UpstreamProtocol, &detail);
+                return error_response(
+                    StatusCode::BAD_GATEWAY,
+                    id.as_ref(),
+                    UpstreamProblem::UpstreamProtocol.as_str(),
+                    &format!("mcp-verify proxy: {detail}"),
+                );
+            }
+            let mut r = Response::new(full(body));
             *r.status_mut() = status;
             *r.headers_mut() = out_headers;
             return r;
@@ -1059,6 +1075,21 @@ impl State {
             s.order.retain(|o| o != &sid);
         }
         r
+    }
+}
+
+/// Whether a body holds a JSON-RPC message other than an error response (or a batch holding
+/// one): what must never pass around the guard.
+fn carries_messages(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let one = |m: &serde_json::Value| {
+        m.get("result").is_some() || m.get("method").is_some() || m.get("params").is_some()
+    };
+    match &v {
+        serde_json::Value::Array(items) => items.iter().any(one),
+        other => one(other),
     }
 }
 
@@ -1250,6 +1281,24 @@ mod tests {
             p.push(&[b'x'; 2000]),
             Err(UpstreamProblem::UpstreamTooLarge)
         );
+    }
+
+    #[test]
+    fn error_statuses_may_carry_errors_only() {
+        assert!(!carries_messages(br#"{"error": "unknown session"}"#));
+        assert!(!carries_messages(
+            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"x"}}"#
+        ));
+        assert!(!carries_messages(b"not json"));
+        assert!(carries_messages(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#
+        ));
+        assert!(carries_messages(
+            br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#
+        ));
+        assert!(carries_messages(
+            br#"[{"jsonrpc":"2.0","id":1,"error":{}},{"jsonrpc":"2.0","id":2,"result":{}}]"#
+        ));
     }
 
     #[test]
