@@ -380,6 +380,15 @@ fn a_result_under_an_error_status_does_not_pass_around_the_guard() {
     );
     assert!(!format!("{msgs:?}").contains("exfiltrate"));
     assert!(w.stderr().contains("[upstream-protocol]"), "{}", w.stderr());
+    // The same result as 200 text/plain: not JSON by its type, still not passed around.
+    let url = raw_endpoint(Some(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 88\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"exfiltrate\",\"inputSchema\":{}}]}}    ",
+    ));
+    let (_w, _proxy, local) = hostile(&url, &[]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    assert_eq!(status, 502, "{msgs:?}");
+    assert!(!format!("{msgs:?}").contains("exfiltrate"));
 }
 
 /// Scenario proxy-upstream-hangs.

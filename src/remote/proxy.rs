@@ -900,12 +900,17 @@ impl State {
             // 202 for notifications, and the endpoint's own errors (401 with its challenge,
             // 404 for an expired session): passed on as they are, unless the body carries what
             // only the guard may pass (a result, a request, a notification) under an error
-            // status, where a client might still read it.
+            // status or another content type, where a lenient client might still read it.
             let body = messages.into_iter().next().unwrap_or_default();
-            if !status.is_success() && carries_messages(&body) {
+            if carries_messages(&body) {
                 let detail = format!(
-                    "the endpoint answered HTTP {} with JSON-RPC messages in the body",
-                    status.as_u16()
+                    "the endpoint answered HTTP {} ({}) with JSON-RPC messages in the body",
+                    status.as_u16(),
+                    if is_json {
+                        "JSON"
+                    } else {
+                        "not declared as JSON"
+                    }
                 );
                 self.upstream_refused(&UpstreamProblem::UpstreamProtocol, &detail);
                 return error_response(
