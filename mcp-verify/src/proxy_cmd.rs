@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use cli::{EXIT_ERROR, EXIT_REJECTED, errln, one_line, outln};
+use cli::{EXIT_ERROR, errln, one_line, outln};
 use mcpsig::launch::RemoteRequest;
 use mcpsig::pin_store::PinStore;
 use mcpsig::policy::RevocationOptions;
@@ -82,23 +82,11 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
     let who = one_line(&who);
     super::run_cmd::print_admission(&decision, args.quiet);
     let Some(ready) = remote.ready else {
-        errln!("mcp-verify: REJECTED: {who} (nothing is served)");
-        for p in &decision.report.problems {
-            errln!("  [{}] {}", p.reason, one_line(&p.message));
-        }
-        if decision
-            .report
-            .problems
-            .iter()
-            .any(|p| p.reason == mcpsig::reason::Reason::NeedsApproval)
-        {
-            errln!("hint: review the changes above, then run again with --accept to approve them");
-        }
-        return Ok(if decision.undecided() {
-            EXIT_ERROR
-        } else {
-            EXIT_REJECTED
-        });
+        return Ok(super::run_cmd::print_rejection(
+            &decision,
+            &who,
+            "nothing is served",
+        ));
     };
     let upstream = mcpsig::manifest::remote::check_url(&ready.url)
         .context("the pinned endpoint cannot be used")?;

@@ -110,21 +110,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let who = super::tools_cmd::who(&decision.report, &args.bundle);
     let who = one_line(&who);
     print_admission(&decision, args.quiet);
-    let undecided = decision.undecided();
     let Some(ready) = decision.ready else {
-        errln!("mcp-verify: REJECTED: {who} (the server was not started)");
-        for p in &decision.report.problems {
-            errln!("  [{}] {}", p.reason, one_line(&p.message));
-        }
-        if decision
-            .report
-            .problems
-            .iter()
-            .any(|p| p.reason == mcpsig::reason::Reason::NeedsApproval)
-        {
-            errln!("hint: review the changes above, then run again with --accept to approve them");
-        }
-        return Ok(if undecided { EXIT_ERROR } else { EXIT_REJECTED });
+        return Ok(print_rejection(
+            &decision,
+            &who,
+            "the server was not started",
+        ));
     };
     for w in &decision.warnings {
         errln!("warning: {}", one_line(&w.to_string()));
@@ -159,6 +150,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         errln!("mcp-verify: {}", one_line(&event.to_string()));
     })?;
     Ok(exit_code(exit.status))
+}
+
+/// A refusal on stderr (why, each reason, how to approve a release); the exit code: 2 when it
+/// could not be decided, else 1.
+pub(crate) fn print_rejection(d: &Decision, who: &str, consequence: &str) -> u8 {
+    errln!("mcp-verify: REJECTED: {who} ({consequence})");
+    for p in &d.report.problems {
+        errln!("  [{}] {}", p.reason, one_line(&p.message));
+    }
+    if d.report
+        .problems
+        .iter()
+        .any(|p| p.reason == mcpsig::reason::Reason::NeedsApproval)
+    {
+        errln!("hint: review the changes above, then run again with --accept to approve them");
+    }
+    if d.undecided() {
+        EXIT_ERROR
+    } else {
+        EXIT_REJECTED
+    }
 }
 
 /// What the pin store said, on stderr: the first use, an upgrade, warnings, and the permission

@@ -315,29 +315,40 @@ fn judge(
         })
         .collect();
     matching.sort_by(|(a, _), (b, _)| b.issued_at.cmp(&a.issued_at).then(a.path.cmp(&b.path)));
-    for (c, base) in matching {
-        let signer = match trust {
-            Some(trust) => match check_signature(c, trust, now) {
-                Ok(s) => Some(s),
-                Err(problems) => {
-                    r.rejected.push(RejectedBundle {
-                        bundle: c.path.display().to_string(),
-                        problems,
-                    });
-                    continue;
-                }
-            },
-            None => None,
-        };
+    if let Some(((c, base), signer)) = first_trusted(&mut r, matching, |(c, _)| c, trust, now) {
         r.status = Status::Covered;
         r.reason = None;
         r.bundle = Some(c.path.display().to_string());
         r.server = Some(c.server.clone());
         r.signer = signer;
         r.base = Some(base);
-        break;
     }
     r
+}
+
+/// The first of `matching` (newest first) whose signature verifies with `trust` (any, without
+/// trust), and its signer; the others tried are recorded in `r.rejected`.
+fn first_trusted<'c, T>(
+    r: &mut ServerReport,
+    matching: Vec<T>,
+    candidate: impl Fn(&T) -> &'c Candidate,
+    trust: Option<&Trust>,
+    now: DateTime<Utc>,
+) -> Option<(T, Option<SignerSummary>)> {
+    for m in matching {
+        let c = candidate(&m);
+        let Some(trust) = trust else {
+            return Some((m, None));
+        };
+        match check_signature(c, trust, now) {
+            Ok(s) => return Some((m, Some(s))),
+            Err(problems) => r.rejected.push(RejectedBundle {
+                bundle: c.path.display().to_string(),
+                problems,
+            }),
+        }
+    }
+    None
 }
 
 /// A remote entry: the newest bundle (whose signature verifies, when trust is given) that pins
@@ -361,27 +372,13 @@ fn judge_remote(
         })
         .collect();
     matching.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then(a.path.cmp(&b.path)));
-    for c in matching {
-        let signer = match trust {
-            Some(trust) => match check_signature(c, trust, now) {
-                Ok(s) => Some(s),
-                Err(problems) => {
-                    r.rejected.push(RejectedBundle {
-                        bundle: c.path.display().to_string(),
-                        problems,
-                    });
-                    continue;
-                }
-            },
-            None => None,
-        };
+    if let Some((c, signer)) = first_trusted(r, matching, |c| c, trust, now) {
         r.bundle = Some(c.path.display().to_string());
         r.server = Some(c.server.clone());
         r.signer = signer;
         r.notes.push(Note::RemotePinned {
             bundle: c.path.display().to_string(),
         });
-        break;
     }
 }
 
