@@ -893,6 +893,76 @@ fn the_conformance_suite_passes_through_the_proxy_what_it_passes_directly() {
     }
 }
 
+/// Scenario remote-url-not-https.
+/// Scenario remote-url-with-fragment.
+/// Scenario remote-url-too-long.
+/// Scenario remote-tls-ca-not-a-certificate.
+/// Scenario remote-tls-key-digest-not-sha256.
+/// Scenario remote-tls-too-many-pins.
+#[test]
+fn every_malformed_remote_endpoint_is_refused_when_pinned() {
+    let w = Workspace::new();
+    std::fs::write(
+        w.path().join("notacert.pem"),
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let long = format!("https://mcp.example.com/{}", "a".repeat(3000));
+    let sha512 = format!("sha512:{}", "ab".repeat(64));
+    let many: Vec<String> = (0..17).map(|i| format!("sha256:{:064x}", i)).collect();
+    let mut too_many = vec!["--url", "https://mcp.example.com/mcp"];
+    for d in &many {
+        too_many.extend(["--tls-spki", d.as_str()]);
+    }
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--url", "ftp://mcp.example.com/mcp"], "is not https"),
+        (
+            vec!["--url", "https://mcp.example.com/mcp#frag"],
+            "fragment",
+        ),
+        (vec!["--url", long.as_str()], "longer than 2048 bytes"),
+        (
+            vec![
+                "--url",
+                "https://mcp.example.com/mcp",
+                "--tls-ca",
+                "notacert.pem",
+            ],
+            "caCertificates[0] is not one PEM certificate",
+        ),
+        (
+            vec![
+                "--url",
+                "https://mcp.example.com/mcp",
+                "--tls-spki",
+                sha512.as_str(),
+            ],
+            "key digests are sha256",
+        ),
+        (too_many, "more than 16"),
+    ];
+    for (args, want) in cases {
+        let mut all = vec![
+            "init",
+            "--name",
+            "io.github.acme/r",
+            "--version",
+            "1.0.0",
+            "-o",
+            "bad.json",
+        ];
+        all.extend(args.iter().copied());
+        let out = w.cmd("mcp-sign", &all).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            !w.path().join("bad.json").exists(),
+            "{args:?} wrote a manifest"
+        );
+    }
+}
+
 #[test]
 fn every_proxy_scenario_is_run_here() {
     let me = std::fs::read_to_string(root().join("tests/remote_proxy.rs")).unwrap();
