@@ -893,6 +893,7 @@ fn the_conformance_suite_passes_through_the_proxy_what_it_passes_directly() {
     }
 }
 
+/// Scenario remote-url-control-characters.
 /// Scenario remote-url-not-https.
 /// Scenario remote-url-with-fragment.
 /// Scenario remote-url-too-long.

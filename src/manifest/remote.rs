@@ -38,6 +38,10 @@ pub enum RemoteProblem {
     Unparsable { url: String, why: String },
     #[error("the URL is longer than {MAX_URL_BYTES} bytes")]
     TooLong,
+    #[error(
+        "the URL holds a control character or white space: what is signed must be what is reached, byte for byte"
+    )]
+    ControlCharacters,
     #[error("`{scheme}:` is not https (plain http is allowed only to a loopback address)")]
     Scheme { scheme: String },
     #[error("plain http to `{host}`, which is not a loopback address: use https")]
@@ -76,6 +80,11 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 pub fn check_url(url: &str) -> Result<url::Url, RemoteProblem> {
     if url.len() > MAX_URL_BYTES {
         return Err(RemoteProblem::TooLong);
+    }
+    // A URL parser would percent-encode or drop these, so the endpoint reached would not be the
+    // string signed (and a terminal would interpret them when it is shown).
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(RemoteProblem::ControlCharacters);
     }
     let parsed = url::Url::parse(url).map_err(|e| RemoteProblem::Unparsable {
         url: crate::text::one_line(url, 200),
@@ -208,7 +217,16 @@ mod tests {
             bad("https://mcp.example.com/#x"),
             RemoteProblem::Fragment
         ));
-        assert!(matches!(bad("not a url"), RemoteProblem::Unparsable { .. }));
+        assert!(matches!(bad("not a url"), RemoteProblem::ControlCharacters));
+        assert!(matches!(bad("nota-url"), RemoteProblem::Unparsable { .. }));
+        assert!(matches!(
+            bad("https://x/\u{1b}[31m"),
+            RemoteProblem::ControlCharacters
+        ));
+        assert!(matches!(
+            bad("https://x/a b"),
+            RemoteProblem::ControlCharacters
+        ));
         assert!(matches!(
             bad(&format!("https://x/{}", "a".repeat(3000))),
             RemoteProblem::TooLong
