@@ -342,6 +342,41 @@ fn schema_agrees_with_the_code() {
     let mut bad_digest = m2v;
     bad_digest["previous"] = json!("sha256:ABC");
     reject.insert("uppercase-digest".into(), bad_digest);
+    // A remote server's manifest written by the binary: no artifacts, a URL and a TLS identity.
+    let m3 = t.path().join("m3.json");
+    let ca = root().join("testdata/tls/test-ca.pem");
+    let spki = std::fs::read_to_string(root().join("testdata/tls/server.spki")).unwrap();
+    let out = run(
+        "mcp-sign",
+        &[
+            "init",
+            "--name",
+            "io.github.acme/remote",
+            "--version",
+            "1",
+            "--url",
+            "https://mcp.example.com/mcp",
+            "--tls-ca",
+            ca.to_str().unwrap(),
+            "--tls-spki",
+            spki.trim(),
+            "-o",
+            m3.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let remote: Value = serde_json::from_slice(&std::fs::read(&m3).unwrap()).unwrap();
+    accept.insert("init-output-remote".into(), remote.clone());
+    let mut plain = remote.clone();
+    plain["launch"] = json!({"transport": "streamable-http", "url": "http://mcp.example.com/mcp"});
+    reject.insert("remote-plain-http-off-loopback".into(), plain);
+    let mut empty_tls = remote;
+    empty_tls["launch"]["tls"] = json!({});
+    reject.insert("remote-empty-tls".into(), empty_tls);
 
     let out = validate(&python, None, &accept, &reject);
     assert!(
