@@ -13,7 +13,7 @@ pub(crate) mod wire;
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -296,6 +296,7 @@ impl Guard {
             }),
             finished: AtomicBool::new(false),
             client_gone: AtomicBool::new(false),
+            server_writes: AtomicUsize::new(0),
             slot: Arc::clone(&slot),
             pid,
         });
@@ -327,7 +328,7 @@ impl Guard {
             signal_group(pid, rustix::process::Signal::KILL);
             shared.report(vec![GuardEvent::ServerCutOff { problem }]);
         }
-        let gone = lock(&shared.core).server_gone();
+        let gone = shared.decide(core::Core::server_gone, outcome);
         let mut staged = Vec::new();
         shared.apply(gone, &[], Dest::Client, &mut staged);
         shared.flush_staged(Dest::Client, &mut staged);
@@ -369,6 +370,10 @@ struct Shared {
     reporter: Mutex<Reporter>,
     finished: AtomicBool,
     client_gone: AtomicBool,
+    /// Decisions taken with lines for the server that are not yet written: the client pump
+    /// does not close the server's input while one is in flight (a call released from a
+    /// re-check after the client's input ended must still reach the server).
+    server_writes: AtomicUsize,
     slot: Arc<Mutex<ChildSlot>>,
     pid: u32,
 }
@@ -384,6 +389,29 @@ impl Shared {
     /// in `staged` and written when the pump has no more input buffered, so that a burst of
     /// messages costs one write, and a lone message is written at once.
     fn apply(&self, out: core::Outcome, line: &[u8], forward_to: Dest, staged: &mut Vec<u8>) {
+        let counted = !out.to_server.is_empty();
+        self.apply_lines(out, line, forward_to, staged);
+        if counted {
+            self.server_writes.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Takes one decision under the core's lock. One with lines for the server is counted in
+    /// `server_writes` before the lock is let go, and [`Shared::apply`] uncounts it once written.
+    fn decide<T>(
+        &self,
+        f: impl FnOnce(&mut core::Core) -> T,
+        outcome: impl Fn(&T) -> Option<&core::Outcome>,
+    ) -> T {
+        let mut core = lock(&self.core);
+        let decided = f(&mut core);
+        if outcome(&decided).is_some_and(|o| !o.to_server.is_empty()) {
+            self.server_writes.fetch_add(1, Ordering::SeqCst);
+        }
+        decided
+    }
+
+    fn apply_lines(&self, out: core::Outcome, line: &[u8], forward_to: Dest, staged: &mut Vec<u8>) {
         if out.forward {
             staged.extend_from_slice(line);
         }
@@ -452,6 +480,11 @@ impl Shared {
     }
 }
 
+/// For [`Shared::decide`]: a plain decision is its own outcome.
+fn outcome(o: &core::Outcome) -> Option<&core::Outcome> {
+    Some(o)
+}
+
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -475,10 +508,10 @@ fn client_pump(shared: &Shared, input: impl Read, limits: &GuardLimits) {
             return;
         }
         let out = match read {
-            Ok(LineRead::Line) => lock(&shared.core).client_line(&line, Instant::now()),
+            Ok(LineRead::Line) => shared.decide(|c| c.client_line(&line, Instant::now()), outcome),
             Ok(LineRead::TooLarge) => {
                 let _ = wire::skip_line(&mut reader);
-                lock(&shared.core).client_too_large()
+                shared.decide(core::Core::client_too_large, outcome)
             }
             Ok(LineRead::Eof) | Err(_) => break,
         };
@@ -488,7 +521,7 @@ fn client_pump(shared: &Shared, input: impl Read, limits: &GuardLimits) {
     // The client's input ended, but calls it sent may be held for a re-check: they are still
     // forwarded (or refused) before the server's input is closed, within the re-check bound.
     let deadline = Instant::now() + limits.recheck_timeout;
-    while lock(&shared.core).holding()
+    while (lock(&shared.core).holding() || shared.server_writes.load(Ordering::SeqCst) > 0)
         && !shared.finished.load(Ordering::SeqCst)
         && Instant::now() < deadline
     {
@@ -517,7 +550,7 @@ fn client_pump(shared: &Shared, input: impl Read, limits: &GuardLimits) {
 fn ticker(shared: &Shared) {
     while !shared.finished.load(Ordering::SeqCst) {
         thread::sleep(TICK);
-        let out = lock(&shared.core).tick(Instant::now());
+        let out = shared.decide(|c| c.tick(Instant::now()), outcome);
         let mut staged = Vec::new();
         shared.apply(out, &[], Dest::Client, &mut staged);
         shared.flush_staged(Dest::Client, &mut staged);
@@ -534,7 +567,10 @@ fn server_pump(shared: &Shared, stdout: ChildStdout, limit: usize) -> GuardEnd {
         }
         match wire::read_line(&mut reader, &mut line, limit) {
             Ok(LineRead::Line) => {
-                let decided = lock(&shared.core).server_line(&line, Instant::now());
+                let decided = shared.decide(
+                    |c| c.server_line(&line, Instant::now()),
+                    |d| d.as_ref().ok(),
+                );
                 match decided {
                     Ok(out) => shared.apply(out, &line, Dest::Client, &mut staged),
                     Err(problem) => break GuardEnd::ServerCutOff(problem),
