@@ -964,6 +964,270 @@ fn every_malformed_remote_endpoint_is_refused_when_pinned() {
     }
 }
 
+/// `mcp-verify proxy --stdio`: a client that starts commands only, talking JSON-RPC lines.
+struct StdioClient {
+    _child: Running,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<Value>,
+}
+
+impl StdioClient {
+    fn start(w: &Workspace, bundle: &str, extra: &[&str], env: &[(&str, &str)]) -> StdioClient {
+        let mut args = vec!["proxy", bundle, "--key", "k.pub", "--stdio"];
+        args.extend_from_slice(extra);
+        let mut cmd = w.cmd("mcp-verify", &args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(w.path().join("proxy.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        StdioClient {
+            _child: Running(child),
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+    fn send(&mut self, msg: &Value) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(format!("{msg}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    /// Every line is one JSON-RPC message; waits (bounded) for the one answering `id`.
+    fn answer(&mut self, id: u64) -> Value {
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(i) = self.seen.iter().position(|m| m["id"] == json!(id)) {
+                return self.seen.remove(i);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no answer to {id}; seen {:?}", self.seen));
+            let msg: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not one JSON message per line: {line:?}: {e}"));
+            self.seen.push(msg);
+        }
+    }
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.answer(id)
+    }
+    fn initialize(&mut self) -> Value {
+        let r = self.request(
+            1,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}}),
+        );
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        r
+    }
+    fn tool_names(&mut self, id: u64) -> Vec<String> {
+        let r = self.request(id, "tools/list", json!({}));
+        r["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+    fn call(&mut self, id: u64, tool: &str) -> Value {
+        self.request(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": {"id": "n1"}}),
+        )
+    }
+    /// Closes the client's input; the bridge must end by itself, with `code`.
+    fn close(mut self, code: i32) {
+        drop(self.stdin.take());
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self._child.0.try_wait().unwrap() {
+                assert_eq!(status.code(), Some(code));
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "the bridge did not end after its input closed"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Scenario proxy-stdio-guards-a-pinned-remote-server.
+/// Scenario proxy-stdio-header-from-environment.
+#[test]
+fn a_client_that_starts_commands_only_gets_the_same_guard_over_stdio() {
+    const TOKEN: &str = "Bearer stdio-secret-token";
+    for sse in [false, true] {
+        let mut vars = vec![("DRIFT_HTTP_AUTH", TOKEN)];
+        if sse {
+            vars.push(("DRIFT_HTTP_SSE", "1"));
+        }
+        let (_server, url) = drift(&vars);
+        let (_clean, clean_url) = drift(&[]);
+        let w = Workspace::new();
+        let bundle = w.sign("remote", &url, &clean_url, &[]);
+        let mut c = StdioClient::start(
+            &w,
+            &bundle,
+            &["--header-env", "Authorization=REMOTE_AUTH", "--url", &url],
+            &[("REMOTE_AUTH", TOKEN)],
+        );
+        let init = c.initialize();
+        assert!(
+            init["result"]["serverInfo"].is_object(),
+            "sse={sse}: {init}"
+        );
+        let names = c.tool_names(2);
+        assert_eq!(names.len(), 3, "sse={sse}: {names:?}");
+        let ok = c.call(3, "read_note");
+        assert!(ok["result"].is_object(), "sse={sse}: {ok}");
+        let refused = c.call(4, "delete_everything");
+        assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
+        c.close(0);
+        let err = w.stderr();
+        assert!(err.contains("refused tool `delete_everything`"), "{err}");
+        assert!(
+            !err.contains("stdio-secret-token"),
+            "a token was logged: {err}"
+        );
+
+        // Without the header the endpoint refuses, and the client is told so (not left waiting).
+        let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+        let init = c.initialize();
+        let message = init["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("401"), "sse={sse}: {init}");
+        c.close(0);
+    }
+}
+
+/// Scenario proxy-stdio-tool-changed-mid-session.
+#[test]
+fn over_stdio_a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
+    let (_clean, clean_url) = drift(&[]);
+    let (_server, url) = drift(&[("DRIFT_CHANGE_AFTER", "1"), ("DRIFT_HTTP_SSE", "1")]);
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &clean_url, &[]);
+    let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+    c.initialize();
+    assert!(c.tool_names(2).contains(&"read_note".to_owned()));
+    let first = c.call(3, "read_note");
+    assert!(first["result"].is_object(), "{first}");
+    let second = c.call(4, "read_note");
+    assert_eq!(second["error"]["data"]["reason"], "changed", "{second}");
+    assert!(!c.tool_names(5).contains(&"read_note".to_owned()));
+    c.close(0);
+}
+
+/// Scenario proxy-stdio-url-mismatch.
+/// Scenario proxy-stdio-header-env-unset.
+#[test]
+fn over_stdio_another_url_or_a_missing_header_variable_serves_nothing() {
+    let (_server, url) = drift(&[]);
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &url, &[]);
+    let other = url.replace("/mcp", "/other");
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &[
+                "proxy", &bundle, "--key", "k.pub", "--stdio", "--url", &other,
+            ],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("remote-url-mismatch"), "{err}");
+    assert!(out.stdout.is_empty());
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &[
+                "proxy",
+                &bundle,
+                "--key",
+                "k.pub",
+                "--stdio",
+                "--header-env",
+                "Authorization=NOT_SET_ANYWHERE",
+            ],
+        )
+        .env_remove("NOT_SET_ANYWHERE")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("NOT_SET_ANYWHERE is not set"), "{err}");
+    // A header the bridge sets itself cannot be given.
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &[
+                "proxy",
+                &bundle,
+                "--key",
+                "k.pub",
+                "--stdio",
+                "--header-env",
+                "Mcp-Session-Id=HOME",
+            ],
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// Scenario proxy-stdio-real-server-behind-tls.
+#[test]
+fn server_everything_behind_tls_works_over_stdio() {
+    let (_server, url) = everything();
+    let front = tls_terminator("server.pem", "server.key", socket_of(&url));
+    let https = format!("https://127.0.0.1:{}/mcp", front.port());
+    let w = Workspace::new();
+    let bundle = w.sign(
+        "remote",
+        &https,
+        &url,
+        &["--tls-spki", &spki("server.spki")],
+    );
+    let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+    let init = c.initialize();
+    assert!(init["result"]["protocolVersion"].is_string(), "{init}");
+    assert!(c.tool_names(2).contains(&"echo".to_owned()));
+    let echo = c.request(
+        3,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "hi"}}),
+    );
+    assert_eq!(echo["result"]["content"][0]["text"], "Echo: hi", "{echo}");
+    c.close(0);
+}
+
 #[test]
 fn every_proxy_scenario_is_run_here() {
     let me = std::fs::read_to_string(root().join("tests/remote_proxy.rs")).unwrap();

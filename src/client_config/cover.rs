@@ -361,14 +361,11 @@ fn judge_remote(
     trust: Option<&Trust>,
     now: DateTime<Utc>,
 ) {
-    let Ok(wanted) = url::Url::parse(url) else {
-        return;
-    };
     let mut matching: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| {
             matches!(&c.launch, Some(Launch::StreamableHttp { url: pinned, .. })
-                if url::Url::parse(pinned).is_ok_and(|p| p == wanted))
+                if crate::manifest::remote::same_endpoint(pinned, url))
         })
         .collect();
     matching.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then(a.path.cmp(&b.path)));

@@ -75,6 +75,12 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
     }
 }
 
+/// Whether two URLs name the same endpoint: equal once parsed (so `HTTPS://Host:443/mcp` is
+/// `https://host/mcp`); a URL that does not parse names none.
+pub fn same_endpoint(a: &str, b: &str) -> bool {
+    matches!((url::Url::parse(a), url::Url::parse(b)), (Ok(a), Ok(b)) if a == b)
+}
+
 /// Checks a remote endpoint's URL: https, or http to loopback only; no credentials, no
 /// fragment. Returns it parsed.
 pub fn check_url(url: &str) -> Result<url::Url, RemoteProblem> {

@@ -2,7 +2,9 @@
 //! identity its manifest pins (`tls`), and the guard proxy that holds it to its signed tool pins
 //! while a client talks to it (`proxy`). What a manifest may pin is `manifest::remote`.
 
+pub mod bridge;
 pub mod proxy;
 pub mod tls;
 
+pub use bridge::{BridgeEnd, StdioBridge};
 pub use proxy::{Proxy, ProxyConfig, ProxyError, ProxyLimits, UpstreamProblem};

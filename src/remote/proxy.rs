@@ -33,9 +33,9 @@ use crate::manifest::remote::TlsIdentity;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
-const SESSION_HEADER: &str = "mcp-session-id";
-const JSON: &str = "application/json";
-const EVENT_STREAM: &str = "text/event-stream";
+pub(super) const SESSION_HEADER: &str = "mcp-session-id";
+pub(super) const JSON: &str = "application/json";
+pub(super) const EVENT_STREAM: &str = "text/event-stream";
 /// How often a call held for a re-check looks at the guard's deadlines.
 const HELD_TICK: Duration = Duration::from_millis(100);
 
@@ -133,6 +133,11 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "header `{}` cannot be sent: not a valid header name and value, or one the proxy sets itself",
+        crate::text::one_line(name, 80)
+    )]
+    Header { name: String },
 }
 
 /// A bound proxy, ready to serve.
@@ -141,9 +146,9 @@ pub struct Proxy {
     state: Arc<State>,
 }
 
-type EventSink = Box<dyn Fn(&GuardEvent) + Send + Sync>;
+pub(super) type EventSink = Box<dyn Fn(&GuardEvent) + Send + Sync>;
 
-struct State {
+pub(super) struct State {
     upstream: url::Url,
     client: reqwest::Client,
     verifier: Option<Arc<PinnedVerifier>>,
@@ -171,7 +176,7 @@ struct Session {
     waiters: Mutex<HashMap<Id, oneshot::Sender<Vec<u8>>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -186,46 +191,13 @@ impl Proxy {
         if !listen.ip().is_loopback() && !allow_remote_clients {
             return Err(ProxyError::NotLoopback { addr: listen });
         }
-        crate::manifest::remote::check_url(config.upstream.as_str())?;
-        let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.limits.connect_timeout)
-            .no_proxy()
-            .http1_only()
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(ProxyError::Client)?;
-        let audit = match &config.audit_log {
-            Some(path) => Some(Mutex::new(
-                crate::guard::AuditLogHandle::open(path).map_err(|source| {
-                    ProxyError::AuditLog {
-                        path: path.clone(),
-                        source,
-                    }
-                })?,
-            )),
-            None => None,
-        };
+        let state = State::new(config)?;
         let listener =
             std::net::TcpListener::bind(listen).map_err(|source| ProxyError::Listen {
                 addr: listen,
                 source,
             })?;
-        Ok(Proxy {
-            listener,
-            state: Arc::new(State {
-                upstream: config.upstream,
-                client,
-                verifier,
-                pins: config.pins,
-                limits: config.limits,
-                sessions: Mutex::new(Sessions::default()),
-                audit,
-                events: Mutex::new(None),
-            }),
-        })
+        Ok(Proxy { listener, state })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -258,20 +230,25 @@ impl Proxy {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let state = Arc::clone(&self.state);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, std::convert::Infallible>(state.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
+                tokio::spawn(serve_connection(Arc::clone(&self.state), stream));
             }
         })
     }
+}
+
+/// Serves one client connection (a socket, or the stdio bridge's in-memory pipe).
+pub(super) async fn serve_connection<I>(state: Arc<State>, io: I)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let state = Arc::clone(&state);
+        async move { Ok::<_, std::convert::Infallible>(state.handle(req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
 }
 
 /// A body of `bytes`.
@@ -305,7 +282,7 @@ fn request_of(line: &[u8]) -> Option<(Id, String)> {
 }
 
 /// Headers that belong to one hop, never forwarded either way.
-fn hop_by_hop(name: &HeaderName) -> bool {
+pub(super) fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "connection"
@@ -386,6 +363,50 @@ enum SendError {
 }
 
 impl State {
+    /// Checks the endpoint and builds its client, with the pinned TLS identity.
+    pub(super) fn new(config: ProxyConfig) -> Result<Arc<State>, ProxyError> {
+        crate::manifest::remote::check_url(config.upstream.as_str())?;
+        let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(config.limits.connect_timeout)
+            .no_proxy()
+            .http1_only()
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(ProxyError::Client)?;
+        let audit = match &config.audit_log {
+            Some(path) => Some(Mutex::new(
+                crate::guard::AuditLogHandle::open(path).map_err(|source| {
+                    ProxyError::AuditLog {
+                        path: path.clone(),
+                        source,
+                    }
+                })?,
+            )),
+            None => None,
+        };
+        Ok(Arc::new(State {
+            upstream: config.upstream,
+            client,
+            verifier,
+            pins: config.pins,
+            limits: config.limits,
+            sessions: Mutex::new(Sessions::default()),
+            audit,
+            events: Mutex::new(None),
+        }))
+    }
+
+    pub(super) fn max_message_bytes(&self) -> usize {
+        self.limits.guard.max_message_bytes
+    }
+
+    pub(super) fn set_events(&self, on_event: EventSink) {
+        *lock(&self.events) = Some(on_event);
+    }
+
     fn emit(&self, events: &[GuardEvent]) {
         if events.is_empty() {
             return;

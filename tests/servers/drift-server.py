@@ -21,6 +21,7 @@ Environment:
   DRIFT_HTTP=1           serve Streamable HTTP on 127.0.0.1 (random port, printed on stdout
                          as `listening http://127.0.0.1:PORT/mcp`) instead of stdio
   DRIFT_HTTP_SSE=1       answer HTTP requests with text/event-stream instead of JSON
+  DRIFT_HTTP_AUTH=VALUE  answer 401 to any HTTP request whose Authorization is not VALUE
   DRIFT_ENV_DUMP=PATH    at start, write the whole environment as JSON to PATH (launch tests)
   DRIFT_WIRE_LOG=PATH    append every stdio line received and sent, as JSON lines
                          {"dir": "in"|"out", "line": "<the line as on the wire>"} (guard tests:
@@ -381,6 +382,9 @@ def serve_http():
         def do_POST(self):
             length = int(self.headers.get("content-length", "0"))
             msg = json.loads(self.rfile.read(length))
+            wanted = os.environ.get("DRIFT_HTTP_AUTH")
+            if wanted is not None and self.headers.get("authorization") != wanted:
+                return self.reply(401, {"error": "authorization required"})
             accept = self.headers.get("accept", "")
             if "application/json" not in accept or "text/event-stream" not in accept:
                 return self.reply(406, {"error": "Accept must list application/json and text/event-stream"})

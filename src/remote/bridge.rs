@@ -1,0 +1,517 @@
+//! The guard proxy for a client that can only start stdio servers: `mcp-verify proxy --stdio`
+//! reads the client's JSON-RPC messages one per line, hands each to the same guard proxy as the
+//! HTTP endpoint does (through an in-memory pipe: nothing listens on any socket), and writes
+//! what comes back (JSON or event-stream answers, and the server's own messages from the
+//! session's GET stream) one message per line.
+//!
+//! Headers the remote server needs (a bearer token) are given by the caller and sent with every
+//! request; they are never logged. The client's requests run concurrently (a long call does not
+//! hold up a ping); `initialize` is answered before anything else is read, and notifications
+//! and responses are sent in order.
+
+use std::io::{BufReader, Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::proxy::{
+    EVENT_STREAM, JSON, SESSION_HEADER, SseParser, State, hop_by_hop, lock, serve_connection,
+};
+use super::{ProxyConfig, ProxyError};
+use crate::guard::wire::{self, Id, Shape};
+use crate::guard::{GuardEvent, LineProblem};
+use crate::mcp::stdio::LineRead;
+
+/// How long in-flight requests may still finish once the client's input has ended.
+const DRAIN: Duration = Duration::from_secs(10);
+/// Requests of the client under way at once.
+const MAX_IN_FLIGHT: usize = 64;
+/// Consecutive failed attempts at the session's GET stream before the bridge stops trying.
+const GET_ATTEMPTS: u32 = 3;
+const PROTOCOL_HEADER: &str = "mcp-protocol-version";
+const METHOD_HEADER: &str = "mcp-method";
+
+/// How a stdio session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeEnd {
+    /// The client's input ended.
+    ClientClosed,
+}
+
+/// A guard proxy for one stdio client.
+pub struct StdioBridge {
+    state: Arc<State>,
+    headers: HeaderMap,
+}
+
+enum Input {
+    Line(Vec<u8>),
+    TooLarge,
+}
+
+struct Ctx {
+    state: Arc<State>,
+    headers: HeaderMap,
+    session: Mutex<Option<HeaderValue>>,
+    protocol: Mutex<Option<HeaderValue>>,
+    out: mpsc::Sender<Vec<u8>>,
+}
+
+impl StdioBridge {
+    /// Checks the endpoint and builds its client, as [`super::Proxy::bind`] does, without
+    /// listening anywhere. `headers` (name, value) go with every request to the endpoint.
+    pub fn new(
+        config: ProxyConfig,
+        headers: &[(String, String)],
+    ) -> Result<StdioBridge, ProxyError> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let bad = || ProxyError::Header { name: name.clone() };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            if hop_by_hop(&name)
+                || [SESSION_HEADER, PROTOCOL_HEADER, METHOD_HEADER].contains(&name.as_str())
+                || name == header::CONTENT_TYPE
+                || name == header::ACCEPT
+            {
+                return Err(bad());
+            }
+            let mut value = HeaderValue::from_str(value).map_err(|_| bad())?;
+            value.set_sensitive(true);
+            map.append(name, value);
+        }
+        let headers = map;
+        Ok(StdioBridge {
+            state: State::new(config)?,
+            headers,
+        })
+    }
+
+    /// Serves the client on `input` / `output` until its input ends; `on_event` sees what the
+    /// guard hid or refused.
+    pub fn serve(
+        self,
+        input: impl Read + Send + 'static,
+        output: impl Write + Send + 'static,
+        on_event: impl Fn(&GuardEvent) + Send + Sync + 'static,
+    ) -> Result<BridgeEnd, ProxyError> {
+        self.state.set_events(Box::new(on_event));
+        let max = self.state.max_message_bytes();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ProxyError::Runtime)?;
+        let (in_tx, mut in_rx) = mpsc::channel::<Input>(64);
+        let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(256);
+        std::thread::Builder::new()
+            .name("mcpsig-bridge-in".into())
+            .spawn(move || read_input(input, max, &in_tx))
+            .map_err(ProxyError::Runtime)?;
+        let writer = std::thread::Builder::new()
+            .name("mcpsig-bridge-out".into())
+            .spawn(move || write_output(output, out_rx))
+            .map_err(ProxyError::Runtime)?;
+        let ctx = Arc::new(Ctx {
+            state: self.state,
+            headers: self.headers,
+            session: Mutex::new(None),
+            protocol: Mutex::new(None),
+            out: out_tx,
+        });
+        runtime.block_on(async {
+            let mut inflight = JoinSet::new();
+            let mut listening: Option<tokio::task::JoinHandle<()>> = None;
+            while let Some(input) = in_rx.recv().await {
+                while inflight.try_join_next().is_some() {}
+                let line = match input {
+                    Input::Line(l) => l,
+                    Input::TooLarge => {
+                        let line = wire::error_line(
+                            None,
+                            wire::INVALID_REQUEST,
+                            &format!("message larger than {max} bytes refused (mcpsig guard)"),
+                            json!({ "guard": "mcpsig", "reason": "too-large" }),
+                        );
+                        ctx.emit(line).await;
+                        continue;
+                    }
+                };
+                match classify(&line) {
+                    Ok(kind)
+                        if kind.id.is_some() && kind.method.as_deref() == Some("initialize") =>
+                    {
+                        Arc::clone(&ctx).exchange(line, kind, true).await;
+                    }
+                    Ok(kind) if kind.id.is_some() => {
+                        // Bounded: past the limit, the next line waits for a request to end.
+                        if inflight.len() >= MAX_IN_FLIGHT {
+                            inflight.join_next().await;
+                        }
+                        inflight.spawn(Arc::clone(&ctx).exchange(line, kind, false));
+                    }
+                    Ok(kind) => {
+                        let initialized =
+                            kind.method.as_deref() == Some("notifications/initialized");
+                        Arc::clone(&ctx).exchange(line, kind, false).await;
+                        if initialized && listening.is_none() {
+                            listening = Some(tokio::spawn(Arc::clone(&ctx).listen()));
+                        }
+                    }
+                    Err(problem) => {
+                        let line = wire::error_line(
+                            None,
+                            wire::PARSE_ERROR,
+                            &format!("{problem} (mcpsig guard)"),
+                            json!({ "guard": "mcpsig", "reason": "malformed" }),
+                        );
+                        ctx.emit(line).await;
+                    }
+                }
+            }
+            let _ = tokio::time::timeout(DRAIN, async {
+                while inflight.join_next().await.is_some() {}
+            })
+            .await;
+            inflight.abort_all();
+            if let Some(l) = listening {
+                l.abort();
+            }
+            ctx.end_session().await;
+        });
+        drop(runtime);
+        drop(ctx);
+        let _ = writer.join();
+        Ok(BridgeEnd::ClientClosed)
+    }
+}
+
+/// What the bridge needs of a client message: its id when it is a request, its method when it
+/// has one.
+struct Kind {
+    id: Option<Id>,
+    method: Option<String>,
+}
+
+fn classify(line: &[u8]) -> Result<Kind, LineProblem> {
+    Ok(match wire::envelope(line)?.shape() {
+        Shape::Request(id, m) => Kind {
+            id: Some(id.clone()),
+            method: Some(m.to_owned()),
+        },
+        Shape::Notification(m) => Kind {
+            id: None,
+            method: Some(m.to_owned()),
+        },
+        _ => Kind {
+            id: None,
+            method: None,
+        },
+    })
+}
+
+fn read_input(input: impl Read, max: usize, tx: &mpsc::Sender<Input>) {
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    let mut line = Vec::new();
+    loop {
+        let item = match wire::read_line(&mut reader, &mut line, max) {
+            Ok(LineRead::Line) => {
+                let text = line.trim_ascii();
+                if text.is_empty() {
+                    continue;
+                }
+                Input::Line(text.to_vec())
+            }
+            Ok(LineRead::TooLarge) => {
+                if !matches!(wire::skip_line(&mut reader), Ok(true)) {
+                    let _ = tx.blocking_send(Input::TooLarge);
+                    return;
+                }
+                Input::TooLarge
+            }
+            Ok(LineRead::Eof) | Err(_) => return,
+        };
+        if tx.blocking_send(item).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_output(output: impl Write, mut rx: mpsc::Receiver<Vec<u8>>) {
+    let mut output = output;
+    while let Some(line) = rx.blocking_recv() {
+        let mut batch = line;
+        // What else is already waiting goes out in the same write.
+        while let Ok(more) = rx.try_recv() {
+            batch.extend_from_slice(&more);
+        }
+        if output
+            .write_all(&batch)
+            .and_then(|()| output.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// One JSON-RPC message per line: a JSON text holds line breaks only as white space (inside a
+/// string they are escaped), so they become spaces.
+fn one_line(mut message: Vec<u8>) -> Vec<u8> {
+    for b in &mut message {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+    let len = message.trim_ascii_end().len();
+    message.truncate(len);
+    message.push(b'\n');
+    message
+}
+
+impl Ctx {
+    async fn emit(&self, line: Vec<u8>) {
+        let _ = self.out.send(line).await;
+    }
+
+    /// Writes one message of an answer when it is a JSON-RPC message (anything else, such as
+    /// the JSON body of an HTTP error, is not the client's to read); whether it answers `id`.
+    async fn emit_message(&self, body: &[u8], id: Option<&Id>, initialize: bool) -> bool {
+        let answers = match wire::envelope(body).as_ref().map(wire::Envelope::shape) {
+            Ok(Shape::Neither) | Err(_) => return false,
+            Ok(Shape::Response(r)) => id == Some(r),
+            Ok(_) => false,
+        };
+        if initialize
+            && answers
+            && let Ok(m) = serde_json::from_slice::<serde_json::Value>(body)
+        {
+            self.note_protocol(&m);
+        }
+        self.emit(one_line(body.to_vec())).await;
+        answers
+    }
+
+    fn note_protocol(&self, message: &serde_json::Value) {
+        if let Some(v) = message["result"]["protocolVersion"].as_str()
+            && let Ok(h) = HeaderValue::from_str(v)
+        {
+            *lock(&self.protocol) = Some(h);
+        }
+    }
+
+    fn request(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = hyper::Uri::from_static("/mcp");
+        let h = req.headers_mut();
+        for (name, value) in &self.headers {
+            h.append(name.clone(), value.clone());
+        }
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+        if let Some(s) = lock(&self.session).clone() {
+            h.insert(SESSION_HEADER, s);
+        }
+        if let Some(p) = lock(&self.protocol).clone() {
+            h.insert(PROTOCOL_HEADER, p);
+        }
+        req
+    }
+
+    /// Sends one request to the guard proxy through an in-memory pipe.
+    async fn send(
+        &self,
+        req: Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+        let (ours, theirs) = tokio::io::duplex(256 * 1024);
+        tokio::spawn(serve_connection(Arc::clone(&self.state), theirs));
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(ours))
+                .await
+                .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        sender.send_request(req).await.map_err(|e| e.to_string())
+    }
+
+    /// Sends one client message and writes every message of the answer.
+    async fn exchange(self: Arc<Self>, line: Vec<u8>, kind: Kind, initialize: bool) {
+        let mut req = self.request(Method::POST, Bytes::from(line));
+        // The method in a header as well (the 2026 revision routes on it).
+        if let Some(m) = kind
+            .method
+            .as_deref()
+            .and_then(|m| HeaderValue::from_str(m).ok())
+        {
+            req.headers_mut().insert(METHOD_HEADER, m);
+        }
+        let id = kind.id;
+        let resp = match self.send(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(id) = &id {
+                    self.fail(id, &format!("the guard proxy failed: {e}")).await;
+                }
+                return;
+            }
+        };
+        if initialize && let Some(s) = resp.headers().get(SESSION_HEADER) {
+            *lock(&self.session) = Some(s.clone());
+        }
+        let status = resp.status();
+        let streamed = content_type_is(resp.headers(), EVENT_STREAM);
+        let max = self.state.max_message_bytes();
+        let mut body = resp.into_body();
+        if streamed {
+            let answered = self.pump(&mut body, id.as_ref(), initialize).await;
+            if !answered && let Some(id) = &id {
+                let message = if status.is_success() {
+                    "the server's event stream ended without an answer".to_owned()
+                } else {
+                    format!("the server answered {status}")
+                };
+                self.fail(id, &message).await;
+            }
+            return;
+        }
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            if let Ok(data) = frame.into_data() {
+                bytes.extend_from_slice(&data);
+                if bytes.len() > max.saturating_mul(2) {
+                    break;
+                }
+            }
+        }
+        let answered = !bytes.trim_ascii().is_empty()
+            && self.emit_message(&bytes, id.as_ref(), initialize).await;
+        if !answered && let Some(id) = &id {
+            let message = if status.is_success() {
+                format!("the server answered {status} without a JSON-RPC answer")
+            } else {
+                format!("the server answered {status}")
+            };
+            self.fail(id, &message).await;
+        }
+    }
+
+    /// Writes every event of a stream; whether one answered `id`.
+    async fn pump(
+        &self,
+        body: &mut hyper::body::Incoming,
+        id: Option<&Id>,
+        initialize: bool,
+    ) -> bool {
+        let mut parser = SseParser::new(self.state.max_message_bytes());
+        let mut answered = false;
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let Ok(events) = parser.push(&data) else {
+                break;
+            };
+            for e in events {
+                if e.data.trim_ascii().is_empty() {
+                    continue;
+                }
+                answered |= self.emit_message(&e.data, id, initialize).await;
+            }
+        }
+        answered
+    }
+
+    async fn fail(&self, id: &Id, message: &str) {
+        let line = wire::error_line(
+            Some(id),
+            wire::INTERNAL_ERROR,
+            &format!("{message} (mcpsig guard)"),
+            json!({ "guard": "mcpsig", "reason": "upstream-failed" }),
+        );
+        self.emit(line).await;
+    }
+
+    /// The session's GET stream: the server's own requests and notifications (a changed tool
+    /// list), through the guard like everything else. A server without one (405) is left be.
+    async fn listen(self: Arc<Self>) {
+        let mut failures = 0;
+        while failures < GET_ATTEMPTS {
+            let mut req = self.request(Method::GET, Bytes::new());
+            req.headers_mut().remove(header::CONTENT_TYPE);
+            req.headers_mut()
+                .insert(header::ACCEPT, HeaderValue::from_static(EVENT_STREAM));
+            let resp = match self.send(req).await {
+                Ok(r) => r,
+                Err(_) => {
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if resp.status() != StatusCode::OK || !content_type_is(resp.headers(), EVENT_STREAM) {
+                return;
+            }
+            let started = tokio::time::Instant::now();
+            let mut body = resp.into_body();
+            self.pump(&mut body, None, false).await;
+            if started.elapsed() < Duration::from_secs(5) {
+                failures += 1;
+            } else {
+                failures = 0;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Ends the server's session (DELETE), briefly.
+    async fn end_session(&self) {
+        if lock(&self.session).is_none() {
+            return;
+        }
+        let mut req = self.request(Method::DELETE, Bytes::new());
+        req.headers_mut().remove(header::CONTENT_TYPE);
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.send(req)).await;
+    }
+}
+
+fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(wanted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_become_single_lines() {
+        assert_eq!(
+            one_line(b"{\n  \"a\": \"x\\ny\"\r\n}\n\n".to_vec()),
+            b"{   \"a\": \"x\\ny\"  }\n"
+        );
+    }
+
+    #[test]
+    fn content_types_are_compared_without_parameters() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Text/Event-Stream; charset=utf-8"),
+        );
+        assert!(content_type_is(&h, EVENT_STREAM));
+        assert!(!content_type_is(&h, JSON));
+    }
+}
