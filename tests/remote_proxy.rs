@@ -1228,6 +1228,202 @@ fn server_everything_behind_tls_works_over_stdio() {
     c.close(0);
 }
 
+/// The servers of a configuration file.
+fn config_servers(path: &Path) -> serde_json::Map<String, Value> {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["mcpServers"].as_object().unwrap().clone()
+}
+
+/// Scenario proxy-config-wrap-remote-entry.
+/// Scenario proxy-config-legacy-sse-left.
+/// Scenario proxy-config-url-not-signed.
+#[test]
+fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restores_it() {
+    const TOKEN: &str = "Bearer wrapped-secret-token";
+    let (_server, url) = drift(&[("DRIFT_HTTP_AUTH", TOKEN)]);
+    let (_clean, clean_url) = drift(&[]);
+    let w = Workspace::new();
+    w.sign("remote", &url, &clean_url, &[]);
+    std::fs::create_dir(w.path().join("bundles")).unwrap();
+    std::fs::rename(
+        w.path().join("remote.sigstore.json"),
+        w.path().join("bundles/remote.sigstore.json"),
+    )
+    .unwrap();
+    let config = w.path().join(".mcp.json");
+    let original = json!({"mcpServers": {
+        "remote": {"type": "http", "url": url, "headers": {"Authorization": TOKEN}},
+        "old": {"type": "sse", "url": url},
+        "other": {"type": "http", "url": "https://mcp.example.com/mcp"}
+    }});
+    std::fs::write(&config, serde_json::to_string_pretty(&original).unwrap()).unwrap();
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &[
+                "config",
+                ".mcp.json",
+                "--bundles",
+                "bundles",
+                "--key",
+                "k.pub",
+                "--wrap",
+                "--json",
+            ],
+        )
+        .output()
+        .unwrap();
+    // `other` is pinned by nothing and `old` speaks the older transport: not all wrapped.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |n: &str| {
+        report["report"]["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_name("remote")["status"], "wrapped", "{report}");
+    assert_eq!(by_name("old")["status"], "remote");
+    assert!(
+        by_name("old")["notes"].to_string().contains("legacy-sse"),
+        "{report}"
+    );
+    let servers = config_servers(&config);
+    let entry = &servers["remote"];
+    assert_eq!(entry["type"], "stdio");
+    assert!(
+        entry.get("url").is_none() && entry.get("headers").is_none(),
+        "{entry}"
+    );
+    let args: Vec<String> = serde_json::from_value(entry["args"].clone()).unwrap();
+    assert_eq!(args[0], "proxy");
+    assert!(args.contains(&"--stdio".to_owned()), "{args:?}");
+    assert!(
+        args.windows(2)
+            .any(|p| p == ["--header-env", "Authorization=MCPSIG_HEADER_AUTHORIZATION"]),
+        "{args:?}"
+    );
+    assert!(args.windows(2).any(|p| p == ["--url", url.as_str()]));
+    assert!(
+        !args.iter().any(|a| a.contains("wrapped-secret-token")),
+        "a token in argv"
+    );
+    assert_eq!(entry["env"]["MCPSIG_HEADER_AUTHORIZATION"], TOKEN);
+    assert_eq!(servers["old"], original["mcpServers"]["old"]);
+    assert_eq!(servers["other"], original["mcpServers"]["other"]);
+
+    // Started as a client starts a stdio entry: command, args, env.
+    let mut cmd = Command::new(entry["command"].as_str().unwrap());
+    cmd.args(&args)
+        .current_dir(w.path())
+        .env("HOME", w.path().join("home"))
+        .env("XDG_CONFIG_HOME", w.path().join("home/.config"))
+        .env("XDG_DATA_HOME", w.path().join("home/.local/share"))
+        .env("XDG_CACHE_HOME", w.path().join("home/.cache"));
+    for (k, v) in entry["env"].as_object().unwrap() {
+        cmd.env(k, v.as_str().unwrap());
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let session = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    ];
+    let mut stdin = child.stdin.take().unwrap();
+    for m in &session {
+        stdin.write_all(format!("{m}\n").as_bytes()).unwrap();
+    }
+    drop(stdin);
+    let running = Running(child);
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let mut running = running;
+    while running.0.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the wrapped entry did not end"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut stdout = String::new();
+    running
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    running
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let list = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|m| m["id"] == 2)
+        .unwrap_or_else(|| panic!("no tools/list answer: {stdout} {stderr}"));
+    assert_eq!(
+        list["result"]["tools"].as_array().unwrap().len(),
+        3,
+        "{list}"
+    );
+    assert!(!stderr.contains("wrapped-secret-token"), "{stderr}");
+
+    // The entry's URL edited afterwards: not wrapped any more (and the proxy would refuse it).
+    let mut edited: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let a = edited["mcpServers"]["remote"]["args"]
+        .as_array_mut()
+        .unwrap();
+    let i = a.iter().position(|v| v == "--url").unwrap();
+    a[i + 1] = json!("https://evil.example/mcp");
+    let edited_path = w.path().join("edited/.mcp.json");
+    std::fs::create_dir(w.path().join("edited")).unwrap();
+    std::fs::write(&edited_path, edited.to_string()).unwrap();
+    let out = w
+        .cmd(
+            "mcp-verify",
+            &["config", "edited/.mcp.json", "--key", "k.pub", "--json"],
+        )
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let remote = r["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "remote")
+        .unwrap();
+    assert_eq!(remote["status"], "not-covered", "{r}");
+    assert!(
+        remote["notes"].to_string().contains("url-not-signed"),
+        "{r}"
+    );
+
+    // Unwrapped: the URL, the header and the type come back.
+    w.ok("mcp-verify", &["config", ".mcp.json", "--unwrap"]);
+    let servers = config_servers(&config);
+    assert_eq!(servers["remote"], original["mcpServers"]["remote"]);
+}
+
 #[test]
 fn every_proxy_scenario_is_run_here() {
     let me = std::fs::read_to_string(root().join("tests/remote_proxy.rs")).unwrap();

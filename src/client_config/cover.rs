@@ -68,9 +68,14 @@ pub enum Note {
     EnvName { name: String },
     /// A wrapped entry passes `--accept` on every launch: it is not covered.
     AcceptsEveryChange,
-    /// A remote entry whose URL a signed manifest pins: a client cannot start the proxy, so
-    /// the user runs it and points the entry at it.
+    /// A remote entry whose URL a signed manifest pins: `--wrap` makes the client start
+    /// `mcp-verify proxy BUNDLE --stdio` for it.
     RemotePinned { bundle: String },
+    /// A remote entry of the older HTTP+SSE transport (`type` `sse`): the proxy speaks
+    /// Streamable HTTP, so it is not wrapped.
+    LegacySse,
+    /// A proxied entry's `--url` is not the endpoint its bundle signs.
+    UrlNotSigned,
 }
 
 impl std::fmt::Display for Note {
@@ -105,11 +110,16 @@ impl std::fmt::Display for Note {
             ),
             Note::RemotePinned { bundle } => write!(
                 f,
-                "the manifest of `{bundle}` pins this endpoint: run `mcp-verify proxy {bundle} \
-                 (TRUST | --policy FILE) --listen 127.0.0.1:PORT` and set this entry's url to \
-                 http://127.0.0.1:PORT/mcp (a client cannot start the proxy itself; --wrap leaves \
-                 URL entries as they are)"
+                "the manifest of `{bundle}` pins this endpoint: --wrap makes the client start \
+                 `mcp-verify proxy {bundle} ... --stdio` for it (or run `mcp-verify proxy \
+                 {bundle} (TRUST | --policy FILE) --listen 127.0.0.1:PORT` and set this entry's \
+                 url to http://127.0.0.1:PORT/mcp)"
             ),
+            Note::LegacySse => f.write_str(
+                "its `type` is `sse` (the older HTTP+SSE transport); the proxy speaks Streamable \
+                 HTTP: not wrapped",
+            ),
+            Note::UrlNotSigned => f.write_str("its --url is not the endpoint its bundle signs"),
         }
     }
 }
@@ -276,18 +286,25 @@ fn judge(
         base: None,
     };
     let entry = match launch {
-        EntryLaunch::Remote { url } => {
+        EntryLaunch::Remote(remote) => {
             r.status = Status::Remote;
             r.reason = Some(Reason::RemoteServer);
-            r.url = url.clone();
-            if let Some(url) = url {
+            r.url = remote.url.clone();
+            if let Some(url) = &remote.url {
                 judge_remote(&mut r, url, candidates, trust, now);
+                if r.bundle.is_some() && remote.transport.as_deref() == Some("sse") {
+                    r.notes.push(Note::LegacySse);
+                }
             }
             return r;
         }
         EntryLaunch::Stdio(e) => e,
     };
     r.command = Some(entry.argv());
+    if let Some(p) = entry.proxied() {
+        judge_proxied(&mut r, &p, trust, now);
+        return r;
+    }
     if let Some(w) = entry.wrapped() {
         judge_wrapped(&mut r, entry, &w, trust, now);
         return r;
@@ -377,6 +394,60 @@ fn judge_remote(
             bundle: c.path.display().to_string(),
         });
     }
+}
+
+/// An entry that serves a remote server through `mcp-verify proxy BUNDLE ... --stdio`: wrapped
+/// when BUNDLE is an mcpsig bundle pinning a Streamable HTTP endpoint (its signature verifying,
+/// when trust is given) and the entry's `--url`, if any, is that endpoint.
+fn judge_proxied(
+    r: &mut ServerReport,
+    p: &super::Proxied,
+    trust: Option<&Trust>,
+    now: DateTime<Utc>,
+) {
+    r.bundle = Some(p.bundle.display().to_string());
+    let Ok(bytes) = crate::verify::read_bundle_file(&p.bundle) else {
+        r.notes.push(Note::BundleMissing);
+        return;
+    };
+    let c = match read_candidate(&p.bundle, bytes) {
+        Ok(c) => c,
+        Err(problem) => {
+            r.notes.push(Note::BundleUnreadable { problem });
+            return;
+        }
+    };
+    r.server = Some(c.server.clone());
+    let Some(Launch::StreamableHttp { url: pinned, .. }) = &c.launch else {
+        r.notes.push(Note::UrlNotSigned);
+        return;
+    };
+    r.url = Some(pinned.clone());
+    if p.url
+        .as_deref()
+        .is_some_and(|u| !crate::manifest::remote::same_endpoint(u, pinned))
+    {
+        r.notes.push(Note::UrlNotSigned);
+        return;
+    }
+    if p.accept {
+        r.notes.push(Note::AcceptsEveryChange);
+        return;
+    }
+    if let Some(trust) = trust {
+        match check_signature(&c, trust, now) {
+            Ok(signer) => r.signer = Some(signer),
+            Err(problems) => {
+                r.rejected.push(RejectedBundle {
+                    bundle: c.path.display().to_string(),
+                    problems,
+                });
+                return;
+            }
+        }
+    }
+    r.status = Status::Wrapped;
+    r.reason = None;
 }
 
 /// An entry that launches `mcp-verify run BUNDLE`: covered when BUNDLE is an mcpsig bundle

@@ -205,6 +205,8 @@ pub enum EntryProblem {
     BadArgs,
     #[error("`env` is not an object of string values")]
     BadEnv,
+    #[error("`headers` is not an object of string values")]
+    BadHeaders,
     #[error("the entry has neither `command` nor `url`")]
     NoCommand,
     #[error("`type` is `{0}`, not stdio, http or sse")]
@@ -225,7 +227,16 @@ pub enum EntryLaunch {
     Stdio(StdioEntry),
     /// A server the client reaches over HTTP (`url`, or `type` http or sse): nothing local to
     /// verify.
-    Remote { url: Option<String> },
+    Remote(RemoteEntry),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEntry {
+    pub url: Option<String>,
+    /// The entry's `type`, when it has one (`http`, `sse`, `streamable-http`).
+    pub transport: Option<String>,
+    /// The entry's `headers`, in file order (values as written, placeholders unexpanded).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,6 +257,44 @@ impl StdioEntry {
         std::iter::once(self.command.clone())
             .chain(self.args.iter().cloned())
             .collect()
+    }
+
+    /// The entry as `mcp-verify proxy --stdio` serves it, if it does: `command` is a program
+    /// named `mcp-verify`, and `args` are `proxy BUNDLE ... --stdio ...`.
+    pub fn proxied(&self) -> Option<Proxied> {
+        let program = Path::new(&self.command).file_name()?;
+        if program != "mcp-verify"
+            || self.args.first().map(String::as_str) != Some("proxy")
+            || !self.args.iter().any(|a| a == "--stdio")
+        {
+            return None;
+        }
+        let bundle = self
+            .args
+            .get(1)
+            .filter(|b| !b.is_empty() && !b.starts_with('-'))?;
+        let value_of = |flag: &str| {
+            self.args
+                .iter()
+                .position(|a| a == flag)
+                .and_then(|i| self.args.get(i + 1))
+                .cloned()
+        };
+        let header_env = self
+            .args
+            .windows(2)
+            .filter(|w| w[0] == "--header-env")
+            .filter_map(|w| {
+                w[1].split_once('=')
+                    .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            })
+            .collect();
+        Some(Proxied {
+            bundle: PathBuf::from(bundle),
+            url: value_of("--url"),
+            header_env,
+            accept: self.args.iter().any(|a| a == "--accept"),
+        })
     }
 
     /// The entry as `mcp-verify run` launches it, if it does: `command` is a program named
@@ -276,6 +325,18 @@ impl StdioEntry {
             accept: options.iter().any(|a| a == "--accept"),
         })
     }
+}
+
+/// An entry that reaches a remote server through `mcp-verify proxy BUNDLE ... --stdio`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proxied {
+    pub bundle: PathBuf,
+    /// Its `--url`: the entry's URL before wrapping, which `--unwrap` restores.
+    pub url: Option<String>,
+    /// Its `--header-env NAME=VAR` pairs.
+    pub header_env: Vec<(String, String)>,
+    /// It passes `--accept`.
+    pub accept: bool,
 }
 
 /// An entry that launches through `mcp-verify run`.
@@ -390,7 +451,23 @@ fn parse_entry(entry: &Value) -> Result<EntryLaunch, EntryProblem> {
         Some(other) => return Err(EntryProblem::UnknownType(other.to_owned())),
     };
     if remote {
-        return Ok(EntryLaunch::Remote { url });
+        let headers = match obj.get("headers") {
+            None => Vec::new(),
+            Some(Value::Object(h)) => h
+                .iter()
+                .map(|(k, v)| {
+                    v.as_str()
+                        .map(|v| (k.clone(), v.to_owned()))
+                        .ok_or(EntryProblem::BadHeaders)
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(EntryProblem::BadHeaders),
+        };
+        return Ok(EntryLaunch::Remote(RemoteEntry {
+            url,
+            transport,
+            headers,
+        }));
     }
     let command = string_field(obj, "command")?.ok_or(EntryProblem::NoCommand)?;
     let args = match obj.get("args") {
@@ -481,7 +558,7 @@ mod tests {
         assert_eq!(c.servers.len(), 2);
         assert!(matches!(
             &c.servers[1].launch,
-            EntryLaunch::Remote { url: Some(_) }
+            EntryLaunch::Remote(RemoteEntry { url: Some(_), .. })
         ));
         assert!(read(r#"{"other":1}"#).unwrap().servers.is_empty());
         for (doc, want) in [

@@ -99,36 +99,58 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
     let mut changes = Vec::new();
     if let Some(Value::Object(servers)) = doc.get_mut(key) {
         for (entry, judged) in config.servers.iter().zip(&before.servers) {
-            let EntryLaunch::Stdio(stdio) = &entry.launch else {
-                continue;
-            };
-            let new_argv: Option<Vec<String>> =
-                match req.mode {
-                    WrapMode::Wrap => {
-                        let blocked = judged
-                            .notes
-                            .iter()
-                            .any(|n| matches!(n, Note::EnvFile | Note::EnvName { .. }));
-                        match (&judged.status, &judged.bundle, &judged.base, blocked) {
-                            (Status::Covered, Some(bundle), Some(base), false) => Some(
-                                wrapped_argv(&req.mcp_verify, bundle, base, &run_options, stdio),
-                            ),
-                            _ => None,
-                        }
-                    }
-                    WrapMode::Unwrap => stdio.wrapped().and_then(|w| w.original),
-                };
-            let (Some(argv), Some(Value::Object(obj))) = (new_argv, servers.get_mut(&entry.name))
-            else {
+            let Some(Value::Object(obj)) = servers.get_mut(&entry.name) else {
                 continue;
             };
             let before_value = Value::Object(obj.clone());
-            set_argv(obj, &argv);
-            changes.push(EntryChange {
-                name: entry.name.clone(),
-                before: before_value,
-                after: Value::Object(obj.clone()),
-            });
+            let changed = match (&entry.launch, req.mode) {
+                (EntryLaunch::Stdio(stdio), WrapMode::Wrap) => {
+                    let blocked = judged
+                        .notes
+                        .iter()
+                        .any(|n| matches!(n, Note::EnvFile | Note::EnvName { .. }));
+                    match (&judged.status, &judged.bundle, &judged.base, blocked) {
+                        (Status::Covered, Some(bundle), Some(base), false) => {
+                            let argv =
+                                wrapped_argv(&req.mcp_verify, bundle, base, &run_options, stdio);
+                            set_argv(obj, &argv);
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                (EntryLaunch::Stdio(stdio), WrapMode::Unwrap) => {
+                    if let Some(original) = stdio.wrapped().and_then(|w| w.original) {
+                        set_argv(obj, &original);
+                        true
+                    } else if let Some(p) = stdio.proxied() {
+                        unproxy(obj, &p)
+                    } else {
+                        false
+                    }
+                }
+                (EntryLaunch::Remote(remote), WrapMode::Wrap) => {
+                    let pinned = judged
+                        .notes
+                        .iter()
+                        .any(|n| matches!(n, Note::RemotePinned { .. }));
+                    let sse = judged.notes.iter().any(|n| matches!(n, Note::LegacySse));
+                    match (&judged.bundle, &remote.url) {
+                        (Some(bundle), Some(url)) if pinned && !sse => {
+                            proxy_entry(obj, &req.mcp_verify, bundle, &run_options, url, remote)
+                        }
+                        _ => false,
+                    }
+                }
+                (EntryLaunch::Remote(_), WrapMode::Unwrap) => false,
+            };
+            if changed {
+                changes.push(EntryChange {
+                    name: entry.name.clone(),
+                    before: before_value,
+                    after: Value::Object(obj.clone()),
+                });
+            }
         }
     }
     let new_bytes = if changes.is_empty() {
@@ -213,6 +235,100 @@ fn wrapped_argv(
     argv.push("--".to_owned());
     argv.extend(entry.argv());
     argv
+}
+
+/// The prefix of the variables a wrapped remote entry's `env` holds its headers in.
+const HEADER_VAR_PREFIX: &str = "MCPSIG_HEADER_";
+
+/// Rewrites a remote entry to start `MCP_VERIFY proxy BUNDLE OPTIONS --stdio [--header-env
+/// NAME=VAR]... --url URL`: each header's value moves to the entry's `env` (the client sets it
+/// for the process; a value is never an argument), `url` and `headers` go, and a `type` becomes
+/// `stdio`. False (nothing changed) when the entry's `env` is not an object.
+fn proxy_entry(
+    obj: &mut Map<String, Value>,
+    mcp_verify: &Path,
+    bundle: &str,
+    options: &[String],
+    url: &str,
+    remote: &super::RemoteEntry,
+) -> bool {
+    let mut env = match obj.get("env") {
+        None => Map::new(),
+        Some(Value::Object(e)) => e.clone(),
+        Some(_) => return false,
+    };
+    let mut argv = vec![
+        mcp_verify.display().to_string(),
+        "proxy".to_owned(),
+        bundle.to_owned(),
+    ];
+    argv.extend(options.iter().cloned());
+    argv.push("--stdio".to_owned());
+    for (name, value) in &remote.headers {
+        let base: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut var = format!("{HEADER_VAR_PREFIX}{base}");
+        let mut n = 2;
+        while env.contains_key(&var) {
+            var = format!("{HEADER_VAR_PREFIX}{base}_{n}");
+            n += 1;
+        }
+        env.insert(var.clone(), Value::String(value.clone()));
+        argv.extend(["--header-env".to_owned(), format!("{name}={var}")]);
+    }
+    argv.extend(["--url".to_owned(), url.to_owned()]);
+    obj.shift_remove("url");
+    obj.shift_remove("headers");
+    if obj.contains_key("type") {
+        obj.insert("type".to_owned(), Value::String("stdio".to_owned()));
+    }
+    set_argv(obj, &argv);
+    if !env.is_empty() {
+        obj.insert("env".to_owned(), Value::Object(env));
+    }
+    true
+}
+
+/// Restores a proxied entry: `url` from its `--url`, `headers` from the `env` variables its
+/// `--header-env` options name (removed from `env`), `type` `http` for `stdio`. False when it
+/// has no `--url` (nothing says which URL it had).
+fn unproxy(obj: &mut Map<String, Value>, p: &super::Proxied) -> bool {
+    let Some(url) = &p.url else {
+        return false;
+    };
+    let mut env = match obj.get("env") {
+        Some(Value::Object(e)) => e.clone(),
+        _ => Map::new(),
+    };
+    let mut headers = Map::new();
+    for (name, var) in &p.header_env {
+        if let Some(v) = env.shift_remove(var) {
+            headers.insert(name.clone(), v);
+        }
+    }
+    obj.shift_remove("command");
+    obj.shift_remove("args");
+    if obj.get("type").and_then(Value::as_str) == Some("stdio") {
+        obj.insert("type".to_owned(), Value::String("http".to_owned()));
+    }
+    obj.insert("url".to_owned(), Value::String(url.clone()));
+    if !headers.is_empty() {
+        obj.insert("headers".to_owned(), Value::Object(headers));
+    }
+    if env.is_empty() {
+        obj.shift_remove("env");
+    } else {
+        obj.insert("env".to_owned(), Value::Object(env));
+    }
+    true
 }
 
 /// `FILE.mcpsig-backup`.
