@@ -1105,6 +1105,22 @@ fn a_client_that_starts_commands_only_gets_the_same_guard_over_stdio() {
         assert!(ok["result"].is_object(), "sse={sse}: {ok}");
         let refused = c.call(4, "delete_everything");
         assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
+        // Lines the guard cannot read get its refusal (id null), as on stdio; then it goes on.
+        for bad in [
+            "not json",
+            r#"[{"jsonrpc":"2.0","id":7,"method":"ping"}]"#,
+            r#"{"jsonrpc":"2.0","id":8,"id":9,"method":"ping"}"#,
+        ] {
+            let stdin = c.stdin.as_mut().unwrap();
+            stdin.write_all(format!("{bad}\n").as_bytes()).unwrap();
+            let line = c.lines.recv_timeout(Duration::from_secs(30)).unwrap();
+            let m: Value = serde_json::from_str(&line).unwrap();
+            assert!(
+                m["id"].is_null() && m["error"]["code"].is_i64(),
+                "{bad}: {m}"
+            );
+        }
+        assert_eq!(c.tool_names(5).len(), 3);
         c.close(0);
         let err = w.stderr();
         assert!(err.contains("refused tool `delete_everything`"), "{err}");

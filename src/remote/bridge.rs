@@ -163,14 +163,13 @@ impl StdioBridge {
                             listening = Some(tokio::spawn(Arc::clone(&ctx).listen()));
                         }
                     }
-                    Err(problem) => {
-                        let line = wire::error_line(
-                            None,
-                            wire::PARSE_ERROR,
-                            &format!("{problem} (mcpsig guard)"),
-                            json!({ "guard": "mcpsig", "reason": "malformed" }),
-                        );
-                        ctx.emit(line).await;
+                    // Not a message the guard can read: the guard answers it, as on stdio.
+                    Err(_) => {
+                        let kind = Kind {
+                            id: None,
+                            method: None,
+                        };
+                        Arc::clone(&ctx).exchange(line, kind, false).await;
                     }
                 }
             }
