@@ -77,6 +77,30 @@ pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {
         .into()
 }
 
+/// The agent for an MCP endpoint pinned by a manifest: redirects never followed (the pins are
+/// the pinned URL's, not another's), and the endpoint's certificate checked against `cas` (DER)
+/// instead of the system's roots when there are some.
+pub(crate) fn endpoint_agent(timeout: Duration, cas: &[Vec<u8>]) -> ureq::Agent {
+    if cas.is_empty() {
+        return agent(timeout, Redirects::Refuse);
+    }
+    let roots: Vec<ureq::tls::Certificate<'static>> = cas
+        .iter()
+        .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
+        .collect();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(USER_AGENT)
+        .build()
+        .into()
+}
+
 /// The async client for registry reads: a whole-request `timeout`, at most 5 redirects
 /// (reqwest drops credentials when one leaves the host), and, for a `plain` HTTP session, no
 /// trust roots (no TLS is spoken; loading the system's takes ~10 ms) and otherwise HTTPS only,

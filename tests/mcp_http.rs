@@ -28,6 +28,7 @@ fn http(url: &str) -> Launch {
     Launch::Http(HttpLaunch {
         url: url.to_owned(),
         headers: vec![("x-test".into(), "mcpsig".into())],
+        tls: None,
     })
 }
 

@@ -566,6 +566,79 @@ fn a_pinned_ca_or_key_admits_the_endpoint_and_anything_else_is_refused() {
     }
 }
 
+/// `mcp-sign tools` on a manifest (`--tls-ca` given to init) capturing from `url`: its output.
+fn capture(w: &Workspace, url: &str, pin: &[&str]) -> std::process::Output {
+    let mut init = vec![
+        "init",
+        "--name",
+        "io.github.acme/remote",
+        "--version",
+        "1.0.0",
+        "--url",
+        url,
+        "-o",
+        "cap.json",
+        "--force",
+    ];
+    init.extend_from_slice(pin);
+    w.ok("mcp-sign", &init);
+    w.cmd("mcp-sign", &["tools", "cap.json"]).output().unwrap()
+}
+
+/// Scenario remote-capture-over-pinned-ca.
+/// Scenario remote-capture-other-ca-refused.
+/// Scenario remote-capture-key-pin-refused.
+/// Scenario remote-capture-redirect-refused.
+#[test]
+fn tools_are_captured_over_the_pinned_ca_and_never_from_elsewhere() {
+    let (_server, url) = drift(&[]);
+    let front = tls_terminator("server.pem", "server.key", socket_of(&url));
+    let https = format!("https://127.0.0.1:{}/mcp", front.port());
+    let w = Workspace::new();
+    for ca in ["test-ca.pem", "other-ca.pem"] {
+        std::fs::copy(root().join("testdata/tls").join(ca), w.path().join(ca)).unwrap();
+    }
+    // The test CA is in no system store: only the pinned CA admits the endpoint.
+    let out = capture(&w, &https, &["--tls-ca", "test-ca.pem"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("cap.json")).unwrap()).unwrap();
+    assert_eq!(m["tools"]["tools"].as_array().unwrap().len(), 3, "{m}");
+    let pinned_before = std::fs::read(w.path().join("cap.json")).unwrap();
+    // Another CA: refused, nothing captured.
+    let out = capture(&w, &https, &["--tls-ca", "other-ca.pem"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("cap.json")).unwrap()).unwrap();
+    assert!(
+        m.get("tools").is_none(),
+        "tools captured over another CA: {m}"
+    );
+    assert_ne!(
+        pinned_before,
+        std::fs::read(w.path().join("cap.json")).unwrap()
+    );
+    // A pinned key cannot be checked by the capturing client: refused, saying so.
+    let out = capture(&w, &https, &["--tls-spki", &spki("server.spki")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("pins its key"), "{err}");
+    // A redirect is never followed: the pins would be another server's.
+    let redirecting = raw_endpoint(Some(
+        b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:9/mcp\r\ncontent-length: 0\r\n\r\n",
+    ));
+    let out = capture(&w, &redirecting, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("redirects are never followed"), "{err}");
+}
+
 /// Scenario proxy-no-tool-pins.
 /// Scenario proxy-listen-off-loopback.
 /// Scenario remote-url-plain-http-off-loopback.

@@ -185,6 +185,10 @@ pub enum LaunchProblem {
     NoPipes,
     /// The HTTP endpoint is not an `http://` or `https://` URL.
     NotHttpUrl { url: String },
+    /// The endpoint's TLS identity cannot be used (a CA certificate that does not parse).
+    BadTlsIdentity { why: String },
+    /// The endpoint pins its key (`spkiDigests`), which this client cannot check.
+    KeyPinned,
 }
 
 impl std::fmt::Display for LaunchProblem {
@@ -195,6 +199,18 @@ impl std::fmt::Display for LaunchProblem {
             LaunchProblem::NotHttpUrl { url } => {
                 write!(f, "`{url}` is not an http:// or https:// URL")
             }
+            LaunchProblem::BadTlsIdentity { why } => {
+                write!(
+                    f,
+                    "the endpoint's pinned TLS identity cannot be used: {why}"
+                )
+            }
+            LaunchProblem::KeyPinned => f.write_str(
+                "the endpoint pins its key (tls.spkiDigests), which `mcp-sign tools` cannot check \
+                 yet: capture the tools with the manifest pinning the endpoint's CA \
+                 (tls.caCertificates) instead, then add the key pin before signing (`mcp-verify \
+                 proxy` checks key pins)",
+            ),
         }
     }
 }
@@ -283,6 +299,11 @@ pub enum HttpProblem {
     ContentType {
         content_type: String,
     },
+    /// A redirect: never followed for an MCP endpoint (the pins are the pinned URL's).
+    Redirect {
+        status: u16,
+        location: String,
+    },
     ReadBody(ureq::Error),
     ReadStream(std::io::Error),
     StreamTimeout,
@@ -295,6 +316,10 @@ impl std::fmt::Display for HttpProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HttpProblem::Status { status, body } => write!(f, "status {status}: {body}"),
+            HttpProblem::Redirect { status, location } => write!(
+                f,
+                "status {status}: redirected to `{location}`; redirects are never followed"
+            ),
             HttpProblem::ContentType { content_type } => {
                 write!(f, "unexpected content type `{content_type}`")
             }

@@ -38,8 +38,20 @@ impl HttpTransport {
                 },
             });
         }
-        // One bound for connecting, sending and reading the whole answer.
-        let agent = crate::http::agent(options.timeout, crate::http::Redirects::Follow(10));
+        // One bound for connecting, sending and reading the whole answer; no redirects; the
+        // pinned CAs when there are some.
+        let cas = match &launch.tls {
+            None => Vec::new(),
+            Some(t) if !t.spki_digests.is_empty() => {
+                return Err(McpError::InvalidLaunch {
+                    problem: LaunchProblem::KeyPinned,
+                });
+            }
+            Some(t) => t.check().map_err(|e| McpError::InvalidLaunch {
+                problem: LaunchProblem::BadTlsIdentity { why: e.to_string() },
+            })?,
+        };
+        let agent = crate::http::endpoint_agent(options.timeout, &cas);
         Ok(Self {
             url: launch.url.clone(),
             server: format!("`{}`", launch.url),
@@ -80,6 +92,17 @@ impl HttpTransport {
             .unwrap_or("")
             .to_ascii_lowercase();
         let limit = self.max_message_bytes as u64;
+        if (300..400).contains(&status) {
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
+            return Err(self.http_error(HttpProblem::Redirect { status, location }));
+        }
         if !(200..300).contains(&status) {
             let body = response
                 .into_body()

@@ -112,6 +112,10 @@ pub struct HttpLaunch {
     pub url: String,
     /// Extra request headers (e.g. `Authorization`).
     pub headers: Vec<(String, String)>,
+    /// The TLS identity the endpoint must present (a manifest's `tls`): its CA certificates
+    /// replace the system's roots. A pinned key cannot be checked by this client: such an
+    /// endpoint is refused (`LaunchProblem::KeyPinned`).
+    pub tls: Option<crate::manifest::remote::TlsIdentity>,
 }
 
 pub use crate::manifest::pins::Capability;

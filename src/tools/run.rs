@@ -52,9 +52,10 @@ pub fn launch_from_manifest(
                 bytecode: Default::default(),
             }))
         }
-        ManifestLaunch::StreamableHttp { url, .. } => Ok(Launch::Http(HttpLaunch {
+        ManifestLaunch::StreamableHttp { url, tls } => Ok(Launch::Http(HttpLaunch {
             url: url.clone(),
             headers: Vec::new(),
+            tls: tls.clone(),
         })),
     }
 }
