@@ -225,10 +225,43 @@ tail -n 1 "$work/proxy.err"
 ! grep -q demo-token "$work/proxy.err" || { echo "demo FAILED: a token was logged" >&2; exit 1; }
 
 echo
+echo "--- the same remote server for a client that starts commands only: 'config --wrap' points its entry at 'mcp-verify proxy --stdio' ---"
+mkdir -p "$work/cursor"
+cat > "$work/cursor/mcp.json" <<JSON
+{ "mcpServers": { "remote": { "url": "$url", "headers": { "Authorization": "Bearer demo-token-never-logged" } } } }
+JSON
+step "$bin/mcp-verify" config "$work/cursor/mcp.json" --bundles "$work" --key "$work/release.key.pub" --wrap
+cat "$work/cursor/mcp.json"
+printf '\n\033[1m$ %s\033[0m\n' "(the client starts that entry: initialize, a pinned call, an unpinned one on its stdin)"
+python3 - "$work/cursor/mcp.json" <<'PY'
+import json, os, subprocess, sys
+entry = json.load(open(sys.argv[1]))["mcpServers"]["remote"]
+assert "url" not in entry and "--stdio" in entry["args"], "demo FAILED: the entry was not wrapped"
+assert not any("demo-token" in a for a in entry["args"]), "demo FAILED: a token in the arguments"
+lines = [
+    {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+     "capabilities": {}, "clientInfo": {"name": "demo", "version": "1"}}},
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read_note", "arguments": {"id": "n1"}}},
+    {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "delete_everything", "arguments": {}}},
+]
+env = dict(os.environ, **entry.get("env", {}))
+out = subprocess.run([entry["command"], *entry["args"]], input="".join(json.dumps(m) + "\n" for m in lines),
+                     capture_output=True, text=True, env=env, timeout=60)
+answers = {m.get("id"): m for m in map(json.loads, out.stdout.splitlines())}
+print("read_note (pinned):       ", json.dumps(answers[2]["result"]["content"][0]["text"]))
+print("delete_everything (not):  ", answers[3]["error"]["message"])
+assert out.returncode == 0 and answers[3]["error"]["data"]["reason"] == "unpinned", "demo FAILED: stdio proxy"
+assert "demo-token" not in out.stderr, "demo FAILED: a token was logged"
+PY
+step "$bin/mcp-verify" config "$work/cursor/mcp.json" --unwrap
+
+echo
 echo "demo OK: the signed server and its tools verified (exit 0); the tampered copy and the"
 echo "poisoned tool description were rejected (exit 1); 'mcp-verify run' started the verified"
 echo "snapshot behind the guard, which hid and refused the poisoned tool; the client"
 echo "configuration now launches the weather server through 'mcp-verify run'; an npm server was"
 echo "pinned with its whole dependency tree and launched from its verified install; a catalog of"
 echo "bundles was verified in one command and its forged entry rejected; a remote server was"
-echo "used through 'mcp-verify proxy', which answered its pinned tool and refused an unpinned one."
+echo "used through 'mcp-verify proxy', which answered its pinned tool and refused an unpinned one,"
+echo "and, its client entry wrapped by 'config --wrap', through 'mcp-verify proxy --stdio' the same way."

@@ -1251,43 +1251,21 @@ fn over_stdio_another_url_or_a_missing_header_variable_serves_nothing() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("remote-url-mismatch"), "{err}");
     assert!(out.stdout.is_empty());
-    let out = w
-        .cmd(
-            "mcp-verify",
-            &[
-                "proxy",
-                &bundle,
-                "--key",
-                "k.pub",
-                "--stdio",
-                "--header-env",
-                "Authorization=NOT_SET_ANYWHERE",
-            ],
-        )
-        .env_remove("NOT_SET_ANYWHERE")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let stdio = |extra: &[&str]| {
+        let mut args = vec!["proxy", bundle.as_str(), "--key", "k.pub", "--stdio"];
+        args.extend_from_slice(extra);
+        w.cmd("mcp-verify", &args)
+            .env_remove("NOT_SET_ANYWHERE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = stdio(&["--header-env", "Authorization=NOT_SET_ANYWHERE"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("NOT_SET_ANYWHERE is not set"), "{err}");
     // A header the bridge sets itself cannot be given.
-    let out = w
-        .cmd(
-            "mcp-verify",
-            &[
-                "proxy",
-                &bundle,
-                "--key",
-                "k.pub",
-                "--stdio",
-                "--header-env",
-                "Mcp-Session-Id=HOME",
-            ],
-        )
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = stdio(&["--header-env", "Mcp-Session-Id=HOME"]);
     assert_eq!(out.status.code(), Some(2));
 }
 

@@ -169,17 +169,15 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
         response_timeout: Duration::from_secs(args.upstream_timeout.max(1)),
         ..ProxyLimits::default()
     };
+    let config = ProxyConfig {
+        upstream: upstream.clone(),
+        tls: ready.tls.clone(),
+        pins: ready.pins,
+        limits,
+        audit_log: args.audit_log.clone(),
+    };
     if args.stdio {
-        let bridge = StdioBridge::new(
-            ProxyConfig {
-                upstream: upstream.clone(),
-                tls: ready.tls.clone(),
-                pins: ready.pins,
-                limits,
-                audit_log: args.audit_log.clone(),
-            },
-            &headers,
-        )?;
+        let bridge = StdioBridge::new(config, &headers)?;
         if !args.quiet {
             errln!(
                 "mcp-verify: verified {who}; serving stdio -> {}{}",
@@ -190,17 +188,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
         bridge.serve(std::io::stdin(), std::io::stdout(), on_event(args.quiet))?;
         return Ok(EXIT_OK);
     }
-    let proxy = Proxy::bind(
-        ProxyConfig {
-            upstream: upstream.clone(),
-            tls: ready.tls.clone(),
-            pins: ready.pins,
-            limits,
-            audit_log: args.audit_log.clone(),
-        },
-        args.listen,
-        args.allow_remote_clients,
-    )?;
+    let proxy = Proxy::bind(config, args.listen, args.allow_remote_clients)?;
     let local = proxy
         .local_addr()
         .context("cannot read the bound address")?;

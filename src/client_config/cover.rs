@@ -434,8 +434,14 @@ fn judge_proxied(
         r.notes.push(Note::AcceptsEveryChange);
         return;
     }
+    finish_wrapped(r, &c, trust, now);
+}
+
+/// The last step for an entry that names its bundle: `wrapped` unless, with trust given, the
+/// bundle's signature fails (then it is listed under `rejected`).
+fn finish_wrapped(r: &mut ServerReport, c: &Candidate, trust: Option<&Trust>, now: DateTime<Utc>) {
     if let Some(trust) = trust {
-        match check_signature(&c, trust, now) {
+        match check_signature(c, trust, now) {
             Ok(signer) => r.signer = Some(signer),
             Err(problems) => {
                 r.rejected.push(RejectedBundle {
@@ -500,20 +506,7 @@ fn judge_wrapped(
         }
         None => r.notes.push(Note::NoOriginalCommand),
     }
-    if let Some(trust) = trust {
-        match check_signature(&c, trust, now) {
-            Ok(signer) => r.signer = Some(signer),
-            Err(problems) => {
-                r.rejected.push(RejectedBundle {
-                    bundle: c.path.display().to_string(),
-                    problems,
-                });
-                return;
-            }
-        }
-    }
-    r.status = Status::Wrapped;
-    r.reason = None;
+    finish_wrapped(r, &c, trust, now);
 }
 
 fn package_runner(command: &str) -> Option<String> {
