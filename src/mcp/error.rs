@@ -206,10 +206,10 @@ impl std::fmt::Display for LaunchProblem {
                 )
             }
             LaunchProblem::KeyPinned => f.write_str(
-                "the endpoint pins its key (tls.spkiDigests), which `mcp-sign tools` cannot check \
-                 yet: capture the tools with the manifest pinning the endpoint's CA \
-                 (tls.caCertificates) instead, then add the key pin before signing (`mcp-verify \
-                 proxy` checks key pins)",
+                "the endpoint pins its key (tls.spkiDigests), which reading its tools over HTTP \
+                 (`mcp-sign tools`, drift checks) cannot verify yet: do that with the manifest \
+                 pinning the endpoint's CA (tls.caCertificates), then add the key pin before \
+                 signing (`mcp-verify proxy` enforces key pins)",
             ),
         }
     }
