@@ -1229,6 +1229,29 @@ fn over_stdio_a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
     c.close(0);
 }
 
+/// Scenario proxy-stdio-stream-held-open.
+#[test]
+fn over_stdio_a_stream_held_open_after_its_answer_does_not_hold_up_the_client() {
+    // Every answer's event stream stays open for a minute of keep-alive comments: the client
+    // must have each answer, and the bridge must end with its input, long before.
+    let (_server, url) = drift(&[("DRIFT_HTTP_SSE", "1"), ("DRIFT_HTTP_SSE_HOLD", "1")]);
+    let (_clean, clean_url) = drift(&[]);
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &clean_url, &[]);
+    let started = std::time::Instant::now();
+    let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+    c.initialize();
+    assert_eq!(c.tool_names(2).len(), 3);
+    let ok = c.call(3, "read_note");
+    assert!(ok["result"].is_object(), "{ok}");
+    c.close(0);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "the bridge waited for the streams to end: {:?}",
+        started.elapsed()
+    );
+}
+
 /// Scenario proxy-stdio-url-mismatch.
 /// Scenario proxy-stdio-header-env-unset.
 #[test]
@@ -1304,6 +1327,7 @@ fn config_servers(path: &Path) -> serde_json::Map<String, Value> {
 /// Scenario proxy-config-wrap-remote-entry.
 /// Scenario proxy-config-legacy-sse-left.
 /// Scenario proxy-config-url-not-signed.
+/// Scenario proxy-config-bundle-relative.
 #[test]
 fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restores_it() {
     const TOKEN: &str = "Bearer wrapped-secret-token";
@@ -1346,6 +1370,10 @@ fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restor
         Some(1),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("wrapped-secret-token"),
+        "a token in the report"
     );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let by_name = |n: &str| {
@@ -1454,36 +1482,52 @@ fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restor
     );
     assert!(!stderr.contains("wrapped-secret-token"), "{stderr}");
 
-    // The entry's URL edited afterwards: not wrapped any more (and the proxy would refuse it).
-    let mut edited: Value =
-        serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-    let a = edited["mcpServers"]["remote"]["args"]
-        .as_array_mut()
-        .unwrap();
-    let i = a.iter().position(|v| v == "--url").unwrap();
-    a[i + 1] = json!("https://evil.example/mcp");
-    let edited_path = w.path().join("edited/.mcp.json");
+    // Edited afterwards: another URL (either spelling of the option), or the bundle named by a
+    // relative path the client would resolve elsewhere: not wrapped any more.
     std::fs::create_dir(w.path().join("edited")).unwrap();
-    std::fs::write(&edited_path, edited.to_string()).unwrap();
-    let out = w
-        .cmd(
-            "mcp-verify",
-            &["config", "edited/.mcp.json", "--key", "k.pub", "--json"],
-        )
-        .output()
-        .unwrap();
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let remote = r["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "remote")
-        .unwrap();
-    assert_eq!(remote["status"], "not-covered", "{r}");
-    assert!(
-        remote["notes"].to_string().contains("url-not-signed"),
-        "{r}"
-    );
+    let edited_path = w.path().join("edited/.mcp.json");
+    let wrapped: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    type Edit = fn(&mut Vec<Value>);
+    let edits: [(&str, Edit); 3] = [
+        ("url-not-signed", |a| {
+            let i = a.iter().position(|v| v == "--url").unwrap();
+            a[i + 1] = json!("https://evil.example/mcp");
+        }),
+        ("url-not-signed", |a| {
+            let i = a.iter().position(|v| v == "--url").unwrap();
+            a.remove(i + 1);
+            a[i] = json!("--url=https://evil.example/mcp");
+        }),
+        ("bundle-relative", |a| {
+            a[1] = json!("bundles/remote.sigstore.json")
+        }),
+    ];
+    for (note, edit) in edits {
+        let mut edited = wrapped.clone();
+        let mut args: Vec<Value> = edited["mcpServers"]["remote"]["args"]
+            .as_array()
+            .unwrap()
+            .clone();
+        edit(&mut args);
+        edited["mcpServers"]["remote"]["args"] = Value::Array(args);
+        std::fs::write(&edited_path, edited.to_string()).unwrap();
+        let out = w
+            .cmd(
+                "mcp-verify",
+                &["config", "edited/.mcp.json", "--key", "k.pub", "--json"],
+            )
+            .output()
+            .unwrap();
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let remote = r["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "remote")
+            .unwrap();
+        assert_eq!(remote["status"], "not-covered", "{note}: {r}");
+        assert!(remote["notes"].to_string().contains(note), "{note}: {r}");
+    }
 
     // Unwrapped: the URL, the header and the type come back.
     w.ok("mcp-verify", &["config", ".mcp.json", "--unwrap"]);

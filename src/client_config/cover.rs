@@ -76,6 +76,9 @@ pub enum Note {
     LegacySse,
     /// A proxied entry's `--url` is not the endpoint its bundle signs.
     UrlNotSigned,
+    /// A wrapped or proxied entry names its bundle by a relative path, which the client resolves
+    /// against a folder this report cannot know.
+    BundleRelative,
 }
 
 impl std::fmt::Display for Note {
@@ -120,6 +123,10 @@ impl std::fmt::Display for Note {
                  HTTP: not wrapped",
             ),
             Note::UrlNotSigned => f.write_str("its --url is not the endpoint its bundle signs"),
+            Note::BundleRelative => f.write_str(
+                "it names its bundle by a relative path, which the client resolves against its \
+                 own folder: give the bundle's absolute path",
+            ),
         }
     }
 }
@@ -406,6 +413,10 @@ fn judge_proxied(
     now: DateTime<Utc>,
 ) {
     r.bundle = Some(p.bundle.display().to_string());
+    if !p.bundle.is_absolute() {
+        r.notes.push(Note::BundleRelative);
+        return;
+    }
     let Ok(bytes) = crate::verify::read_bundle_file(&p.bundle) else {
         r.notes.push(Note::BundleMissing);
         return;
@@ -467,6 +478,10 @@ fn judge_wrapped(
     now: DateTime<Utc>,
 ) {
     r.bundle = Some(w.bundle.display().to_string());
+    if !w.bundle.is_absolute() {
+        r.notes.push(Note::BundleRelative);
+        return;
+    }
     let bytes = match crate::verify::read_bundle_file(&w.bundle) {
         Ok(b) => b,
         Err(_) => {

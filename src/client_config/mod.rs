@@ -263,25 +263,33 @@ impl StdioEntry {
     /// named `mcp-verify`, and `args` are `proxy BUNDLE ... --stdio ...`.
     pub fn proxied(&self) -> Option<Proxied> {
         let program = Path::new(&self.command).file_name()?;
-        if program != "mcp-verify"
-            || self.args.first().map(String::as_str) != Some("proxy")
-            || !self.args.iter().any(|a| a == "--stdio")
-        {
+        if program != "mcp-verify" || self.args.first().map(String::as_str) != Some("proxy") {
             return None;
         }
-        let bundle = self
-            .args
+        // The options as the CLI reads them: `--flag=value` is `--flag value`. A `--` or a
+        // repeated `--url` is read differently by the CLI (or refused): not a form judged here.
+        let mut words: Vec<&str> = Vec::new();
+        for a in &self.args {
+            match a.split_once('=') {
+                Some((flag, value)) if flag.starts_with("--") => words.extend([flag, value]),
+                _ => words.push(a),
+            }
+        }
+        let count = |flag: &str| words.iter().filter(|w| **w == flag).count();
+        if words.contains(&"--") || count("--url") > 1 || count("--stdio") != 1 {
+            return None;
+        }
+        let bundle = words
             .get(1)
             .filter(|b| !b.is_empty() && !b.starts_with('-'))?;
         let value_of = |flag: &str| {
-            self.args
+            words
                 .iter()
-                .position(|a| a == flag)
-                .and_then(|i| self.args.get(i + 1))
-                .cloned()
+                .position(|a| *a == flag)
+                .and_then(|i| words.get(i + 1))
+                .map(|v| (*v).to_owned())
         };
-        let header_env = self
-            .args
+        let header_env = words
             .windows(2)
             .filter(|w| w[0] == "--header-env")
             .filter_map(|w| {
@@ -293,7 +301,7 @@ impl StdioEntry {
             bundle: PathBuf::from(bundle),
             url: value_of("--url"),
             header_env,
-            accept: self.args.iter().any(|a| a == "--accept"),
+            accept: words.contains(&"--accept"),
         })
     }
 

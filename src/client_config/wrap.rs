@@ -43,7 +43,8 @@ pub struct WrapRequest {
     pub now: DateTime<Utc>,
 }
 
-/// One entry as it was and as it is (or would be) written.
+/// One entry as it was and as it is (or would be) written, the values of its `env` and
+/// `headers` shown as `<redacted>`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryChange {
@@ -147,8 +148,8 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
             if changed {
                 changes.push(EntryChange {
                     name: entry.name.clone(),
-                    before: before_value,
-                    after: Value::Object(obj.clone()),
+                    before: redacted(&before_value),
+                    after: redacted(&Value::Object(obj.clone())),
                 });
             }
         }
@@ -329,6 +330,22 @@ fn unproxy(obj: &mut Map<String, Value>, p: &super::Proxied) -> bool {
         obj.insert("env".to_owned(), Value::Object(env));
     }
     true
+}
+
+/// An entry as a change shows it: the values of its `env` and `headers` (tokens, often) as
+/// `<redacted>`, their names kept.
+fn redacted(entry: &Value) -> Value {
+    let mut out = entry.clone();
+    if let Value::Object(obj) = &mut out {
+        for key in ["env", "headers"] {
+            if let Some(Value::Object(vars)) = obj.get_mut(key) {
+                for v in vars.values_mut() {
+                    *v = Value::String("<redacted>".to_owned());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `FILE.mcpsig-backup`.

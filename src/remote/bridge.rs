@@ -31,6 +31,8 @@ use crate::mcp::stdio::LineRead;
 
 /// How long in-flight requests may still finish once the client's input has ended.
 const DRAIN: Duration = Duration::from_secs(10);
+/// At most this many bytes of waiting messages are joined into one write to the client.
+const MAX_BATCH: usize = 1 << 20;
 /// Requests of the client under way at once.
 const MAX_IN_FLIGHT: usize = 64;
 /// Consecutive failed attempts at the session's GET stream before the bridge stops trying.
@@ -245,8 +247,10 @@ fn write_output(output: impl Write, mut rx: mpsc::Receiver<Vec<u8>>) {
     let mut output = output;
     while let Some(line) = rx.blocking_recv() {
         let mut batch = line;
-        // What else is already waiting goes out in the same write.
-        while let Ok(more) = rx.try_recv() {
+        // What else is already waiting goes out in the same write, up to a bound.
+        while batch.len() < MAX_BATCH
+            && let Ok(more) = rx.try_recv()
+        {
             batch.extend_from_slice(&more);
         }
         if output
@@ -370,7 +374,16 @@ impl Ctx {
         let max = self.state.max_message_bytes();
         let mut body = resp.into_body();
         if streamed {
-            let answered = self.pump(&mut body, id.as_ref(), initialize).await;
+            let Some(awaited) = &id else {
+                // A stream for a notification or a response (unusual): read in the background,
+                // so that the next line is read now.
+                tokio::spawn(async move {
+                    let mut body = body;
+                    self.pump(&mut body, None, false).await;
+                });
+                return;
+            };
+            let answered = self.pump(&mut body, Some(awaited), initialize).await;
             if !answered && let Some(id) = &id {
                 let message = if status.is_success() {
                     "the server's event stream ended without an answer".to_owned()
@@ -425,6 +438,11 @@ impl Ctx {
                     continue;
                 }
                 answered |= self.emit_message(&e.data, id, initialize).await;
+            }
+            // The request's answer is complete: a stream the server keeps open (with
+            // keep-alive comments) must not hold up the client.
+            if answered {
+                return true;
             }
         }
         answered

@@ -21,6 +21,8 @@ Environment:
   DRIFT_HTTP=1           serve Streamable HTTP on 127.0.0.1 (random port, printed on stdout
                          as `listening http://127.0.0.1:PORT/mcp`) instead of stdio
   DRIFT_HTTP_SSE=1       answer HTTP requests with text/event-stream instead of JSON
+  DRIFT_HTTP_SSE_HOLD=1  with DRIFT_HTTP_SSE: keep each event stream open after the answer,
+                         sending a keep-alive comment every 0.5 s for 60 s
   DRIFT_HTTP_AUTH=VALUE  answer 401 to any HTTP request whose Authorization is not VALUE
   DRIFT_ENV_DUMP=PATH    at start, write the whole environment as JSON to PATH (launch tests)
   DRIFT_WIRE_LOG=PATH    append every stdio line received and sent, as JSON lines
@@ -425,13 +427,27 @@ def serve_http():
                     "event: message\ndata: " + json.dumps(note) + "\n\n"
                     "id: 1\ndata: " + json.dumps(response) + "\n\n"
                     + "".join("event: message\ndata: " + json.dumps(m) + "\n\n" for m in sent)).encode()
+            hold = os.environ.get("DRIFT_HTTP_SSE_HOLD") == "1"
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
-            self.send_header("content-length", str(len(body)))
+            if hold:
+                self.send_header("connection", "close")
+            else:
+                self.send_header("content-length", str(len(body)))
             if sid:
                 self.send_header("mcp-session-id", sid)
             self.end_headers()
             self.wfile.write(body)
+            if hold:
+                import time
+                try:
+                    for _ in range(120):
+                        self.wfile.write(b": keep-alive\n\n")
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                except OSError:
+                    pass
+                self.close_connection = True
 
         def reply(self, status, obj, sid=None):
             body = json.dumps(obj).encode()
