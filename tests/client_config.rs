@@ -578,6 +578,7 @@ const SCENARIOS: &[&str] = &[
     "config-bogus-bundle-ignored",
     "config-bundle-folder-too-large",
     "config-bundle-wrong-signer",
+    "config-command-and-url",
     "config-comments-refused",
     "config-covered-entry-accepted",
     "config-duplicate-keys",

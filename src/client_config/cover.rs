@@ -79,6 +79,9 @@ pub enum Note {
     /// A wrapped or proxied entry names its bundle by a relative path, which the client resolves
     /// against a folder this report cannot know.
     BundleRelative,
+    /// The entry has both `command` and `url` (and no `type`): a client may use either, so no
+    /// command of it covers it.
+    CommandAndUrl,
 }
 
 impl std::fmt::Display for Note {
@@ -123,6 +126,10 @@ impl std::fmt::Display for Note {
                  HTTP: not wrapped",
             ),
             Note::UrlNotSigned => f.write_str("its --url is not the endpoint its bundle signs"),
+            Note::CommandAndUrl => f.write_str(
+                "it has both `command` and `url`: a client may reach the url instead of starting \
+                 the command, so nothing covers it; remove one",
+            ),
             Note::BundleRelative => f.write_str(
                 "it names its bundle by a relative path, which the client resolves against its \
                  own folder: give the bundle's absolute path",
@@ -308,6 +315,11 @@ fn judge(
         EntryLaunch::Stdio(e) => e,
     };
     r.command = Some(entry.argv());
+    if entry.url.is_some() {
+        r.url.clone_from(&entry.url);
+        r.notes.push(Note::CommandAndUrl);
+        return r;
+    }
     if let Some(p) = entry.proxied() {
         judge_proxied(&mut r, &p, trust, now);
         return r;
@@ -692,6 +704,7 @@ mod tests {
             env: vec![],
             cwd: cwd.map(str::to_owned),
             env_file: false,
+            url: None,
         }
     }
 

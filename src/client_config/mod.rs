@@ -249,6 +249,9 @@ pub struct StdioEntry {
     pub cwd: Option<String>,
     /// VS Code's `envFile`: variables the client sets that the entry does not list.
     pub env_file: bool,
+    /// A `url` the entry has besides its `command` (and no `type`): which one a client uses is
+    /// the client's choice.
+    pub url: Option<String>,
 }
 
 impl StdioEntry {
@@ -504,6 +507,7 @@ fn parse_entry(entry: &Value) -> Result<EntryLaunch, EntryProblem> {
         env,
         cwd: string_field(obj, "cwd")?,
         env_file: obj.contains_key("envFile"),
+        url: if transport.is_none() { url } else { None },
     }))
 }
 
@@ -538,6 +542,7 @@ mod tests {
             env: Vec::new(),
             cwd: None,
             env_file: false,
+            url: None,
         };
         assert!(
             entry(&["run", "b.sigstore.json", "--", "python3"])
@@ -630,6 +635,7 @@ mod tests {
             env: vec![],
             cwd: None,
             env_file: false,
+            url: None,
         };
         let w = e.wrapped().unwrap();
         assert_eq!(w.bundle, PathBuf::from("/b/x.sigstore.json"));
