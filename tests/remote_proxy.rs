@@ -1272,8 +1272,16 @@ fn over_stdio_another_url_or_a_missing_header_variable_serves_nothing() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("remote-url-mismatch"), "{err}");
+    assert!(err.contains("[launch-mismatch]"), "{err}");
     assert!(out.stdout.is_empty());
+    // Nothing was recorded for the refused entry; the right URL is admitted (and recorded).
+    let pins = w.path().join("home/.local/share/mcpsig/pins");
+    let recorded = || std::fs::read_dir(&pins).is_ok_and(|mut d| d.next().is_some());
+    assert!(!recorded(), "a refused entry wrote the pin store");
+    let mut c = StdioClient::start(&w, &bundle, &["--url", &url], &[]);
+    assert!(c.initialize()["result"].is_object());
+    c.close(0);
+    assert!(recorded(), "the pin store is not where this test looks");
     let stdio = |extra: &[&str]| {
         let mut args = vec!["proxy", bundle.as_str(), "--key", "k.pub", "--stdio"];
         args.extend_from_slice(extra);

@@ -61,8 +61,8 @@ pub struct ProxyArgs {
     /// request to the endpoint (repeatable).
     #[arg(long, value_name = "NAME=VAR", requires = "stdio")]
     header_env: Vec<String>,
-    /// With --stdio: the URL the client entry had; refused unless the bundle pins it (written
-    /// by `mcp-verify config --wrap`, and what `--unwrap` restores).
+    /// With --stdio: the URL the client entry had; refused (launch-mismatch) unless the bundle
+    /// pins it (written by `mcp-verify config --wrap`, and what `--unwrap` restores).
     #[arg(long, value_name = "URL", requires = "stdio")]
     url: Option<String>,
     /// Allow --listen on an address other hosts can reach (the proxy carries the client's
@@ -124,6 +124,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
         revocation: &RevocationOptions::default(),
         pin_store: &pin_store,
         accept: args.accept,
+        expected_url: args.url.as_deref(),
         now: mcpsig::chrono::Utc::now(),
     })?;
     let decision = remote.decision;
@@ -139,19 +140,6 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
     };
     let upstream = mcpsig::manifest::remote::check_url(&ready.url)
         .context("the pinned endpoint cannot be used")?;
-    if let Some(url) = &args.url
-        && !mcpsig::manifest::remote::same_endpoint(url, upstream.as_str())
-    {
-        {
-            errln!(
-                "mcp-verify: REJECTED: {who} pins {}, not {} (nothing is served)",
-                one_line(upstream.as_str()),
-                one_line(url)
-            );
-            errln!("  [remote-url-mismatch] the entry's URL is not the signed endpoint");
-            return Ok(cli::EXIT_REJECTED);
-        }
-    }
     let on_event = move |quiet: bool| {
         move |event: &mcpsig::guard::GuardEvent| {
             use mcpsig::guard::GuardEvent;

@@ -423,6 +423,9 @@ pub struct RemoteRequest<'a> {
     pub revocation: &'a RevocationOptions,
     pub pin_store: &'a PinStore,
     pub accept: bool,
+    /// The URL the caller was configured with (a client entry's): unless it is the signed
+    /// endpoint, the server is refused before anything is recorded.
+    pub expected_url: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -487,6 +490,19 @@ pub fn decide_remote(req: RemoteRequest) -> Result<RemoteDecision, RunError> {
                 .to_owned(),
         ));
     };
+    if let Some(expected) = req.expected_url
+        && !crate::manifest::remote::same_endpoint(expected, &url)
+    {
+        return done(refuse(
+            decision,
+            Reason::LaunchMismatch,
+            format!(
+                "the manifest pins the endpoint `{}`, not `{}`",
+                crate::text::one_line(&url, 300),
+                crate::text::one_line(expected, 300)
+            ),
+        ));
+    }
     let Some(pins) = manifest.tools.clone() else {
         return done(refuse(
             decision,
