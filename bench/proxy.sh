@@ -11,18 +11,7 @@ cd "$(dirname "$0")/.."
 n=${1:-2000}; clients=${2:-4}; rounds=${3:-3}
 cargo build --release --locked --quiet -p mcp-sign -p mcp-verify
 cargo build --release --locked --quiet -p mcpsig --example http_load --example tcp_relay
-t=$(realpath "${CARGO_TARGET_DIR:-target}")/release
-everything=$(realpath tests/servers/node/node_modules/.bin/mcp-server-everything)
-[ -x "$everything" ] || { echo "run scripts/setup-mcp-servers.sh first" >&2; exit 2; }
-work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-export HOME=$work/home; mkdir -p "$HOME"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-PORT=$port "$everything" streamableHttp > /dev/null 2>&1 &
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-url=http://127.0.0.1:$port/mcp
-(cd "$work" && "$t/mcp-sign" keygen --out k >/dev/null 2>&1 \
-  && "$t/mcp-sign" init --name io.github.acme/bench --version 1.0.0 --url "$url" -o m.json >/dev/null 2>&1 \
-  && "$t/mcp-sign" tools m.json >/dev/null 2>&1 && "$t/mcp-sign" sign m.json --key k >/dev/null 2>&1)
+. bench/proxy-setup.sh
 "$t/mcp-verify" proxy "$work/m.sigstore.json" --key "$work/k.pub" --listen 127.0.0.1:0 -q \
   > "$work/proxy.out" 2>/dev/null &
 for _ in $(seq 50); do [ -s "$work/proxy.out" ] && break; sleep 0.1; done

@@ -56,17 +56,23 @@ pub fn loopback_authority(authority: &str) -> bool {
 /// An agent with one whole-request `timeout` (connect, send and read the answer), non-2xx
 /// statuses returned as answers for each client to word, and our user agent.
 pub(crate) fn agent(timeout: Duration, redirects: Redirects) -> ureq::Agent {
-    let max_redirects = match redirects {
-        Redirects::Refuse => 0,
-        Redirects::Follow(n) => n,
-    };
     // The operating system's trust store (which honours SSL_CERT_FILE / SSL_CERT_DIR on
     // Linux): registries and services behind a company's TLS-inspecting proxy or signed by an
     // internal CA are reached as every other tool on the machine reaches them. What is fetched
     // is checked against signed digests anyway; TLS only keeps it private and unaltered.
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
+    agent_with_roots(timeout, redirects, ureq::tls::RootCerts::PlatformVerifier)
+}
+
+fn agent_with_roots(
+    timeout: Duration,
+    redirects: Redirects,
+    roots: ureq::tls::RootCerts,
+) -> ureq::Agent {
+    let max_redirects = match redirects {
+        Redirects::Refuse => 0,
+        Redirects::Follow(n) => n,
+    };
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
     ureq::Agent::config_builder()
         .tls_config(tls)
         .timeout_global(Some(timeout))
@@ -88,17 +94,11 @@ pub(crate) fn endpoint_agent(timeout: Duration, cas: &[Vec<u8>]) -> ureq::Agent 
         .iter()
         .map(|der| ureq::tls::Certificate::from_der(der).to_owned())
         .collect();
-    let tls = ureq::tls::TlsConfig::builder()
-        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)))
-        .build();
-    ureq::Agent::config_builder()
-        .tls_config(tls)
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(USER_AGENT)
-        .build()
-        .into()
+    agent_with_roots(
+        timeout,
+        Redirects::Refuse,
+        ureq::tls::RootCerts::Specific(std::sync::Arc::new(roots)),
+    )
 }
 
 /// The async client for registry reads: a whole-request `timeout`, at most 5 redirects

@@ -89,8 +89,8 @@ impl Workspace {
     }
     /// Signs a manifest for `url` (with `extra` init options), its tools captured from
     /// `capture_url` (the same server reached another way, or a clean twin of it).
-    fn sign(&self, name: &str, url: &str, capture_url: &str, extra: &[&str]) -> String {
-        let manifest = format!("{name}.json");
+    /// `mcp-sign init` of a manifest for `url` (with `extra` init options) into `manifest`.
+    fn init(&self, manifest: &str, url: &str, extra: &[&str]) {
         let mut init = vec![
             "init",
             "--name",
@@ -100,11 +100,15 @@ impl Workspace {
             "--url",
             url,
             "-o",
-            &manifest,
+            manifest,
             "--force",
         ];
         init.extend_from_slice(extra);
         self.ok("mcp-sign", &init);
+    }
+    fn sign(&self, name: &str, url: &str, capture_url: &str, extra: &[&str]) -> String {
+        let manifest = format!("{name}.json");
+        self.init(&manifest, url, extra);
         if url == capture_url {
             self.ok("mcp-sign", &["tools", &manifest]);
         } else {
@@ -568,20 +572,7 @@ fn a_pinned_ca_or_key_admits_the_endpoint_and_anything_else_is_refused() {
 
 /// `mcp-sign tools` on a manifest (`--tls-ca` given to init) capturing from `url`: its output.
 fn capture(w: &Workspace, url: &str, pin: &[&str]) -> std::process::Output {
-    let mut init = vec![
-        "init",
-        "--name",
-        "io.github.acme/remote",
-        "--version",
-        "1.0.0",
-        "--url",
-        url,
-        "-o",
-        "cap.json",
-        "--force",
-    ];
-    init.extend_from_slice(pin);
-    w.ok("mcp-sign", &init);
+    w.init("cap.json", url, pin);
     w.cmd("mcp-sign", &["tools", "cap.json"]).output().unwrap()
 }
 

@@ -140,19 +140,6 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
     };
     let upstream = mcpsig::manifest::remote::check_url(&ready.url)
         .context("the pinned endpoint cannot be used")?;
-    let on_event = move |quiet: bool| {
-        move |event: &mcpsig::guard::GuardEvent| {
-            use mcpsig::guard::GuardEvent;
-            let routine = matches!(
-                event,
-                GuardEvent::Rechecking { .. } | GuardEvent::ListChanged { .. }
-            );
-            if quiet && routine {
-                return;
-            }
-            errln!("mcp-verify: {}", one_line(&event.to_string()));
-        }
-    };
     let limits = ProxyLimits {
         response_timeout: Duration::from_secs(args.upstream_timeout.max(1)),
         ..ProxyLimits::default()
@@ -173,7 +160,11 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
                 identity(ready.tls.as_ref(), upstream.as_str())
             );
         }
-        bridge.serve(std::io::stdin(), std::io::stdout(), on_event(args.quiet))?;
+        bridge.serve(
+            std::io::stdin(),
+            std::io::stdout(),
+            move |e: &mcpsig::guard::GuardEvent| print_event(e, args.quiet),
+        )?;
         return Ok(EXIT_OK);
     }
     let proxy = Proxy::bind(config, args.listen, args.allow_remote_clients)?;
@@ -188,8 +179,20 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<u8> {
             identity(ready.tls.as_ref(), upstream.as_str())
         );
     }
-    proxy.serve(on_event(args.quiet))?;
+    proxy.serve(move |e: &mcpsig::guard::GuardEvent| print_event(e, args.quiet))?;
     Ok(EXIT_ERROR)
+}
+
+/// A guard event on stderr (with --quiet, only problems and refusals).
+fn print_event(event: &mcpsig::guard::GuardEvent, quiet: bool) {
+    use mcpsig::guard::GuardEvent;
+    let routine = matches!(
+        event,
+        GuardEvent::Rechecking { .. } | GuardEvent::ListChanged { .. }
+    );
+    if !(quiet && routine) {
+        errln!("mcp-verify: {}", one_line(&event.to_string()));
+    }
 }
 
 fn identity(tls: Option<&mcpsig::manifest::remote::TlsIdentity>, upstream: &str) -> &'static str {

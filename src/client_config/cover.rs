@@ -424,23 +424,9 @@ fn judge_proxied(
     trust: Option<&Trust>,
     now: DateTime<Utc>,
 ) {
-    r.bundle = Some(p.bundle.display().to_string());
-    if !p.bundle.is_absolute() {
-        r.notes.push(Note::BundleRelative);
-        return;
-    }
-    let Ok(bytes) = crate::verify::read_bundle_file(&p.bundle) else {
-        r.notes.push(Note::BundleMissing);
+    let Some(c) = named_bundle(r, &p.bundle) else {
         return;
     };
-    let c = match read_candidate(&p.bundle, bytes) {
-        Ok(c) => c,
-        Err(problem) => {
-            r.notes.push(Note::BundleUnreadable { problem });
-            return;
-        }
-    };
-    r.server = Some(c.server.clone());
     let Some(Launch::StreamableHttp { url: pinned, .. }) = &c.launch else {
         r.notes.push(Note::UrlNotSigned);
         return;
@@ -458,6 +444,31 @@ fn judge_proxied(
         return;
     }
     finish_wrapped(r, &c, trust, now);
+}
+
+/// The bundle a wrapped or proxied entry names, read for matching (not verified), with its path
+/// and server in the report; `None` (with the note saying why) when it is named by a relative
+/// path, cannot be read, or is not an mcpsig bundle.
+fn named_bundle(r: &mut ServerReport, bundle: &Path) -> Option<Candidate> {
+    r.bundle = Some(bundle.display().to_string());
+    if !bundle.is_absolute() {
+        r.notes.push(Note::BundleRelative);
+        return None;
+    }
+    let Ok(bytes) = crate::verify::read_bundle_file(bundle) else {
+        r.notes.push(Note::BundleMissing);
+        return None;
+    };
+    match read_candidate(bundle, bytes) {
+        Ok(c) => {
+            r.server = Some(c.server.clone());
+            Some(c)
+        }
+        Err(problem) => {
+            r.notes.push(Note::BundleUnreadable { problem });
+            None
+        }
+    }
 }
 
 /// The last step for an entry that names its bundle: `wrapped` unless, with trust given, the
@@ -489,26 +500,9 @@ fn judge_wrapped(
     trust: Option<&Trust>,
     now: DateTime<Utc>,
 ) {
-    r.bundle = Some(w.bundle.display().to_string());
-    if !w.bundle.is_absolute() {
-        r.notes.push(Note::BundleRelative);
+    let Some(c) = named_bundle(r, &w.bundle) else {
         return;
-    }
-    let bytes = match crate::verify::read_bundle_file(&w.bundle) {
-        Ok(b) => b,
-        Err(_) => {
-            r.notes.push(Note::BundleMissing);
-            return;
-        }
     };
-    let c = match read_candidate(&w.bundle, bytes) {
-        Ok(c) => c,
-        Err(problem) => {
-            r.notes.push(Note::BundleUnreadable { problem });
-            return;
-        }
-    };
-    r.server = Some(c.server.clone());
     if w.accept {
         r.notes.push(Note::AcceptsEveryChange);
         return;

@@ -262,11 +262,16 @@ impl StdioEntry {
             .collect()
     }
 
+    /// Whether the entry starts a program named `mcp-verify` with `subcommand` first.
+    fn runs_mcp_verify(&self, subcommand: &str) -> bool {
+        Path::new(&self.command).file_name() == Some(std::ffi::OsStr::new("mcp-verify"))
+            && self.args.first().map(String::as_str) == Some(subcommand)
+    }
+
     /// The entry as `mcp-verify proxy --stdio` serves it, if it does: `command` is a program
     /// named `mcp-verify`, and `args` are `proxy BUNDLE ... --stdio ...`.
     pub fn proxied(&self) -> Option<Proxied> {
-        let program = Path::new(&self.command).file_name()?;
-        if program != "mcp-verify" || self.args.first().map(String::as_str) != Some("proxy") {
+        if !self.runs_mcp_verify("proxy") {
             return None;
         }
         // The options as the CLI reads them: `--flag=value` is `--flag value`. A `--` or a
@@ -311,8 +316,7 @@ impl StdioEntry {
     /// The entry as `mcp-verify run` launches it, if it does: `command` is a program named
     /// `mcp-verify`, and `args` are `run BUNDLE ...`.
     pub fn wrapped(&self) -> Option<Wrapped> {
-        let program = Path::new(&self.command).file_name()?;
-        if program != "mcp-verify" || self.args.first().map(String::as_str) != Some("run") {
+        if !self.runs_mcp_verify("run") {
             return None;
         }
         let bundle = self

@@ -181,6 +181,11 @@ impl Core {
 
     /// A line from the client longer than the limit (already skipped).
     pub(crate) fn client_too_large(&mut self) -> Outcome {
+        Core::too_large_refusal()
+    }
+
+    /// The refusal of a client line longer than the limit (its id cannot be read).
+    pub(crate) fn too_large_refusal() -> Outcome {
         refuse_line(None, ClientProblem::Line(LineProblem::TooLarge))
     }
 

@@ -22,7 +22,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::proxy::{
-    EVENT_STREAM, JSON, SESSION_HEADER, SseParser, State, hop_by_hop, lock, serve_connection,
+    EVENT_STREAM, JSON, SESSION_HEADER, SseParser, State, content_type, hop_by_hop, lock,
+    serve_connection,
 };
 use super::{ProxyConfig, ProxyError};
 use crate::guard::wire::{self, Id, Shape};
@@ -39,13 +40,6 @@ const MAX_IN_FLIGHT: usize = 64;
 const GET_ATTEMPTS: u32 = 3;
 const PROTOCOL_HEADER: &str = "mcp-protocol-version";
 const METHOD_HEADER: &str = "mcp-method";
-
-/// How a stdio session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BridgeEnd {
-    /// The client's input ended.
-    ClientClosed,
-}
 
 /// A guard proxy for one stdio client.
 pub struct StdioBridge {
@@ -95,14 +89,14 @@ impl StdioBridge {
         })
     }
 
-    /// Serves the client on `input` / `output` until its input ends; `on_event` sees what the
-    /// guard hid or refused.
+    /// Serves the client on `input` / `output` until its input ends (then returns); `on_event`
+    /// sees what the guard hid or refused.
     pub fn serve(
         self,
         input: impl Read + Send + 'static,
         output: impl Write + Send + 'static,
         on_event: impl Fn(&GuardEvent) + Send + Sync + 'static,
-    ) -> Result<BridgeEnd, ProxyError> {
+    ) -> Result<(), ProxyError> {
         self.state.set_events(Box::new(on_event));
         let max = self.state.max_message_bytes();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,14 +127,13 @@ impl StdioBridge {
                 while inflight.try_join_next().is_some() {}
                 let line = match input {
                     Input::Line(l) => l,
+                    // The guard's own refusal, as on stdio.
                     Input::TooLarge => {
-                        let line = wire::error_line(
-                            None,
-                            wire::INVALID_REQUEST,
-                            &format!("message larger than {max} bytes refused (mcpsig guard)"),
-                            json!({ "guard": "mcpsig", "reason": "too-large" }),
-                        );
-                        ctx.emit(line).await;
+                        let out = crate::guard::core::Core::too_large_refusal();
+                        ctx.state.emit(&out.events);
+                        for line in out.to_client {
+                            ctx.emit(line).await;
+                        }
                         continue;
                     }
                 };
@@ -188,7 +181,7 @@ impl StdioBridge {
         drop(runtime);
         drop(ctx);
         let _ = writer.join();
-        Ok(BridgeEnd::ClientClosed)
+        Ok(())
     }
 }
 
@@ -370,7 +363,7 @@ impl Ctx {
             *lock(&self.session) = Some(s.clone());
         }
         let status = resp.status();
-        let streamed = content_type_is(resp.headers(), EVENT_STREAM);
+        let streamed = content_type(resp.headers()) == Some(EVENT_STREAM);
         let max = self.state.max_message_bytes();
         let mut body = resp.into_body();
         if streamed {
@@ -475,7 +468,8 @@ impl Ctx {
                     continue;
                 }
             };
-            if resp.status() != StatusCode::OK || !content_type_is(resp.headers(), EVENT_STREAM) {
+            if resp.status() != StatusCode::OK || content_type(resp.headers()) != Some(EVENT_STREAM)
+            {
                 return;
             }
             let started = tokio::time::Instant::now();
@@ -501,14 +495,6 @@ impl Ctx {
     }
 }
 
-fn content_type_is(headers: &HeaderMap, wanted: &str) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(wanted))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -528,7 +514,7 @@ mod tests {
             header::CONTENT_TYPE,
             HeaderValue::from_static("Text/Event-Stream; charset=utf-8"),
         );
-        assert!(content_type_is(&h, EVENT_STREAM));
-        assert!(!content_type_is(&h, JSON));
+        assert_eq!(content_type(&h), Some(EVENT_STREAM));
+        assert_ne!(content_type(&h), Some(JSON));
     }
 }

@@ -6,5 +6,5 @@ pub mod bridge;
 pub mod proxy;
 pub mod tls;
 
-pub use bridge::{BridgeEnd, StdioBridge};
+pub use bridge::StdioBridge;
 pub use proxy::{Proxy, ProxyConfig, ProxyError, ProxyLimits, UpstreamProblem};

@@ -407,7 +407,7 @@ impl State {
         *lock(&self.events) = Some(on_event);
     }
 
-    fn emit(&self, events: &[GuardEvent]) {
+    pub(super) fn emit(&self, events: &[GuardEvent]) {
         if events.is_empty() {
             return;
         }
@@ -1127,7 +1127,7 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     r
 }
 
-fn content_type(headers: &HeaderMap) -> Option<&'static str> {
+pub(super) fn content_type(headers: &HeaderMap) -> Option<&'static str> {
     let v = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     let essence = v.split(';').next()?.trim();
     if essence.eq_ignore_ascii_case(JSON) {
