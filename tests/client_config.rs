@@ -587,6 +587,7 @@ const SCENARIOS: &[&str] = &[
     "config-huge-file",
     "config-not-an-object",
     "config-path-with-dot-dot",
+    "config-remote-headers-malformed",
     "config-remote-server",
     "config-remote-server-pinned",
     "config-servers-not-an-object",

@@ -1140,6 +1140,7 @@ impl StdioClient {
 
 /// Scenario proxy-stdio-guards-a-pinned-remote-server.
 /// Scenario proxy-stdio-header-from-environment.
+/// Scenario proxy-stdio-line-too-large.
 #[test]
 fn a_client_that_starts_commands_only_gets_the_same_guard_over_stdio() {
     const TOKEN: &str = "Bearer stdio-secret-token";
@@ -1183,6 +1184,18 @@ fn a_client_that_starts_commands_only_gets_the_same_guard_over_stdio() {
                 m["id"].is_null() && m["error"]["code"].is_i64(),
                 "{bad}: {m}"
             );
+        }
+        // A line over the guard's 16 MiB limit: refused (its id cannot be read), and the
+        // session goes on.
+        if !sse {
+            let stdin = c.stdin.as_mut().unwrap();
+            let huge = vec![b'x'; 16 * 1024 * 1024 + 1];
+            stdin.write_all(&huge).unwrap();
+            stdin.write_all(b"\n").unwrap();
+            let line = c.lines.recv_timeout(Duration::from_secs(30)).unwrap();
+            let m: Value = serde_json::from_str(&line).unwrap();
+            assert!(m["id"].is_null(), "{m}");
+            assert_eq!(m["error"]["data"]["reason"], "too-large", "{m}");
         }
         assert_eq!(c.tool_names(5).len(), 3);
         c.close(0);
