@@ -1338,6 +1338,7 @@ fn config_servers(path: &Path) -> serde_json::Map<String, Value> {
 
 /// Scenario proxy-config-wrap-remote-entry.
 /// Scenario proxy-config-legacy-sse-left.
+/// Scenario proxy-config-header-unusable-left.
 /// Scenario proxy-config-url-not-signed.
 /// Scenario proxy-config-bundle-relative.
 #[test]
@@ -1357,6 +1358,7 @@ fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restor
     let original = json!({"mcpServers": {
         "remote": {"type": "http", "url": url, "headers": {"Authorization": TOKEN}},
         "old": {"type": "sse", "url": url},
+        "crlf": {"url": url, "headers": {"Authorization": "Bearer x\r\nX-Evil: 1"}},
         "other": {"type": "http", "url": "https://mcp.example.com/mcp"}
     }});
     std::fs::write(&config, serde_json::to_string_pretty(&original).unwrap()).unwrap();
@@ -1425,6 +1427,14 @@ fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restor
     );
     assert_eq!(entry["env"]["MCPSIG_HEADER_AUTHORIZATION"], TOKEN);
     assert_eq!(servers["old"], original["mcpServers"]["old"]);
+    // A header the proxy could not send (a line break in its value): left, with a note.
+    assert_eq!(servers["crlf"], original["mcpServers"]["crlf"]);
+    assert!(
+        by_name("crlf")["notes"]
+            .to_string()
+            .contains("header-unusable"),
+        "{report}"
+    );
     assert_eq!(servers["other"], original["mcpServers"]["other"]);
 
     // Started as a client starts a stdio entry: command, args, env.

@@ -79,6 +79,9 @@ pub enum Note {
     /// A wrapped or proxied entry names its bundle by a relative path, which the client resolves
     /// against a folder this report cannot know.
     BundleRelative,
+    /// A remote entry's header that `mcp-verify proxy --stdio` could not send (not a valid name
+    /// or value, or one the proxy sets itself): wrapping it would break it.
+    HeaderUnusable { name: String },
     /// The entry has both `command` and `url` (and no `type`): a client may use either, so no
     /// command of it covers it.
     CommandAndUrl,
@@ -126,6 +129,11 @@ impl std::fmt::Display for Note {
                  HTTP: not wrapped",
             ),
             Note::UrlNotSigned => f.write_str("its --url is not the endpoint its bundle signs"),
+            Note::HeaderUnusable { name } => write!(
+                f,
+                "its header `{name}` cannot be sent by `mcp-verify proxy --stdio` (not a valid \
+                 header, or one the proxy sets itself): not wrapped"
+            ),
             Note::CommandAndUrl => f.write_str(
                 "it has both `command` and `url`: a client may reach the url instead of starting \
                  the command, so nothing covers it; remove one",
@@ -308,6 +316,13 @@ fn judge(
                 judge_remote(&mut r, url, candidates, trust, now);
                 if r.bundle.is_some() && remote.transport.as_deref() == Some("sse") {
                     r.notes.push(Note::LegacySse);
+                }
+                if r.bundle.is_some() {
+                    for (name, value) in &remote.headers {
+                        if crate::remote::bridge::header(name, value).is_none() {
+                            r.notes.push(Note::HeaderUnusable { name: name.clone() });
+                        }
+                    }
                 }
             }
             return r;

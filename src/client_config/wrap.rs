@@ -135,9 +135,12 @@ pub fn wrap(req: &WrapRequest) -> Result<WrapOutcome, ConfigError> {
                         .notes
                         .iter()
                         .any(|n| matches!(n, Note::RemotePinned { .. }));
-                    let sse = judged.notes.iter().any(|n| matches!(n, Note::LegacySse));
+                    let blocked = judged
+                        .notes
+                        .iter()
+                        .any(|n| matches!(n, Note::LegacySse | Note::HeaderUnusable { .. }));
                     match (&judged.bundle, &remote.url) {
-                        (Some(bundle), Some(url)) if pinned && !sse => {
+                        (Some(bundle), Some(url)) if pinned && !blocked => {
                             proxy_entry(obj, &req.mcp_verify, bundle, &run_options, url, remote)
                         }
                         _ => false,

@@ -69,17 +69,8 @@ impl StdioBridge {
     ) -> Result<StdioBridge, ProxyError> {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            let bad = || ProxyError::Header { name: name.clone() };
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
-            if hop_by_hop(&name)
-                || [SESSION_HEADER, PROTOCOL_HEADER, METHOD_HEADER].contains(&name.as_str())
-                || name == header::CONTENT_TYPE
-                || name == header::ACCEPT
-            {
-                return Err(bad());
-            }
-            let mut value = HeaderValue::from_str(value).map_err(|_| bad())?;
-            value.set_sensitive(true);
+            let (name, value) =
+                header(name, value).ok_or_else(|| ProxyError::Header { name: name.clone() })?;
             map.append(name, value);
         }
         let headers = map;
@@ -183,6 +174,22 @@ impl StdioBridge {
         let _ = writer.join();
         Ok(())
     }
+}
+
+/// A header the bridge may send with every request: a valid name and value, not one the bridge
+/// or a hop sets itself. The value is marked sensitive (never shown in debug output).
+pub fn header(name: &str, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+    if hop_by_hop(&name)
+        || [SESSION_HEADER, PROTOCOL_HEADER, METHOD_HEADER].contains(&name.as_str())
+        || name == header::CONTENT_TYPE
+        || name == header::ACCEPT
+    {
+        return None;
+    }
+    let mut value = HeaderValue::from_str(value).ok()?;
+    value.set_sensitive(true);
+    Some((name, value))
 }
 
 /// What the bridge needs of a client message: its id when it is a request, its method when it
