@@ -1400,6 +1400,15 @@ fn config_wrap_points_a_pinned_remote_entry_at_the_stdio_proxy_and_unwrap_restor
             .unwrap()
     };
     assert_eq!(by_name("remote")["status"], "wrapped", "{report}");
+    let human = w
+        .cmd("mcp-verify", &["config", ".mcp.json", "--key", "k.pub"])
+        .output()
+        .unwrap();
+    let human = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        human.contains("remote: wrapped: mcp-verify proxy --stdio"),
+        "{human}"
+    );
     assert_eq!(by_name("old")["status"], "remote");
     assert!(
         by_name("old")["notes"].to_string().contains("legacy-sse"),

@@ -25,7 +25,7 @@ Files: claude_desktop_config.json (Claude Desktop), mcp.json (Cursor), .vscode/m
 (VS Code), .mcp.json (Claude Code); --format names another. Bundles are matched by their
 signed launch command; without trust options their signatures are checked only at launch.
 Exit codes: 0 every server is covered (with --wrap: every server now launches through
-`mcp-verify run`; --unwrap: done), 1 some are not (`not-covered`, `remote-server`, or covered
+`mcp-verify run`, or `mcp-verify proxy --stdio` for a remote one a bundle pins; --unwrap: done), 1 some are not (`not-covered`, `remote-server`, or covered
 but left unwrapped), 2 could not decide (unreadable or malformed configuration, backup kept).
 See spec/client-config.md.")]
 pub struct ConfigArgs {
@@ -43,10 +43,11 @@ pub struct ConfigArgs {
     /// With --wrap: the policy file `mcp-verify run` verifies with.
     #[arg(long, value_name = "FILE", requires = "wrap")]
     policy: Option<PathBuf>,
-    /// Rewrite each covered entry to launch through `mcp-verify run` (backup: FILE.mcpsig-backup).
+    /// Rewrite each covered entry to launch through `mcp-verify run`, and each pinned remote entry
+    /// through `mcp-verify proxy --stdio` (backup: FILE.mcpsig-backup).
     #[arg(long, conflicts_with = "unwrap")]
     wrap: bool,
-    /// Restore each wrapped entry to the command after its `--`.
+    /// Restore each wrapped entry to the command after its `--` (a proxied one to its URL).
     #[arg(long)]
     unwrap: bool,
     /// With --wrap or --unwrap: print the changes, write nothing.
@@ -196,7 +197,19 @@ fn print_server(s: &ServerReport) {
         "verify at launch"
     };
     match s.status {
-        Status::Wrapped => outln!("  {name}: wrapped: mcp-verify run {bundle}{server} ({checked})"),
+        // A proxied remote entry names the endpoint its bundle pins.
+        Status::Wrapped => match &s.url {
+            Some(url) => outln!(
+                "  {name}: wrapped: mcp-verify proxy --stdio {bundle}{server} -> {} ({})",
+                one_line(url),
+                if s.signer.is_some() {
+                    "signature verified; held to its pins while it runs"
+                } else {
+                    "verify at start"
+                }
+            ),
+            None => outln!("  {name}: wrapped: mcp-verify run {bundle}{server} ({checked})"),
+        },
         Status::Covered => outln!("  {name}: covered by {bundle}{server} ({checked})"),
         Status::NotCovered => {
             outln!("  {name}: [not-covered] {what}: no signed manifest covers it")
