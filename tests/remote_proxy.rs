@@ -228,13 +228,12 @@ impl Client {
             self.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         assert_eq!(status, 202);
     }
+}
+
+/// What the tests ask of either client (HTTP or stdio).
+trait Mcp {
     /// The response (the message with `id`) of a request.
-    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        let (status, msgs) =
-            self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let found = msgs.iter().find(|m| m["id"] == json!(id)).cloned();
-        found.unwrap_or_else(|| panic!("no answer to {method} {id}: {status} {msgs:?}"))
-    }
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value;
     fn tool_names(&mut self, id: u64) -> Vec<String> {
         let r = self.request(id, "tools/list", json!({}));
         r["result"]["tools"]
@@ -244,14 +243,22 @@ impl Client {
             .map(|t| t["name"].as_str().unwrap().to_owned())
             .collect()
     }
+    fn call(&mut self, id: u64, tool: &str) -> Value {
+        self.request(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": {"id": "n1"}}),
+        )
+    }
 }
 
-fn call(c: &mut Client, id: u64, tool: &str) -> Value {
-    c.request(
-        id,
-        "tools/call",
-        json!({"name": tool, "arguments": {"id": "n1"}}),
-    )
+impl Mcp for Client {
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let (status, msgs) =
+            self.post(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let found = msgs.iter().find(|m| m["id"] == json!(id)).cloned();
+        found.unwrap_or_else(|| panic!("no answer to {method} {id}: {status} {msgs:?}"))
+    }
 }
 
 /// Scenario proxy-guards-a-pinned-remote-server.
@@ -269,9 +276,9 @@ fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused
         c.initialize();
         let names = c.tool_names(2);
         assert_eq!(names.len(), 3, "sse={sse}: {names:?}");
-        let ok = call(&mut c, 3, "read_note");
+        let ok = c.call(3, "read_note");
         assert!(ok["result"].is_object(), "sse={sse}: {ok}");
-        let refused = call(&mut c, 4, "delete_everything");
+        let refused = c.call(4, "delete_everything");
         assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
         // A page of another site reaching the loopback proxy (DNS rebinding) is refused.
         let mut resp = c
@@ -293,6 +300,17 @@ fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused
     }
 }
 
+/// With a drift server that changes `read_note` after its first call: the first call is answered,
+/// the next is held, re-checked and refused (`changed`), and the tool is hidden from then on.
+fn a_changed_tool_is_refused_then_hidden(c: &mut impl Mcp) {
+    assert!(c.tool_names(2).contains(&"read_note".to_owned()));
+    let first = c.call(3, "read_note");
+    assert!(first["result"].is_object(), "{first}");
+    let second = c.call(4, "read_note");
+    assert_eq!(second["error"]["data"]["reason"], "changed", "{second}");
+    assert!(!c.tool_names(5).contains(&"read_note".to_owned()));
+}
+
 /// Scenario proxy-tool-changed-mid-session.
 #[test]
 fn a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
@@ -305,13 +323,7 @@ fn a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
     let (_proxy, local) = w.proxy(&bundle, &[]);
     let mut c = Client::new(&local);
     c.initialize();
-    assert!(c.tool_names(2).contains(&"read_note".to_owned()));
-    let first = call(&mut c, 3, "read_note");
-    assert!(first["result"].is_object(), "{first}");
-    // Now changed: the next call is held, re-checked, and refused.
-    let second = call(&mut c, 4, "read_note");
-    assert_eq!(second["error"]["data"]["reason"], "changed", "{second}");
-    assert!(!c.tool_names(5).contains(&"read_note".to_owned()));
+    a_changed_tool_is_refused_then_hidden(&mut c);
     let err = w.stderr();
     assert!(err.contains("hid tool `read_note`"), "{err}");
 }
@@ -1036,6 +1048,13 @@ struct StdioClient {
     seen: Vec<Value>,
 }
 
+impl Mcp for StdioClient {
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        self.answer(id)
+    }
+}
+
 impl StdioClient {
     fn start(w: &Workspace, bundle: &str, extra: &[&str], env: &[(&str, &str)]) -> StdioClient {
         let mut args = vec!["proxy", bundle, "--key", "k.pub", "--stdio"];
@@ -1090,10 +1109,6 @@ impl StdioClient {
             self.seen.push(msg);
         }
     }
-    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        self.answer(id)
-    }
     fn initialize(&mut self) -> Value {
         let r = self.request(
             1,
@@ -1103,22 +1118,6 @@ impl StdioClient {
         );
         self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         r
-    }
-    fn tool_names(&mut self, id: u64) -> Vec<String> {
-        let r = self.request(id, "tools/list", json!({}));
-        r["result"]["tools"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{r}"))
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_owned())
-            .collect()
-    }
-    fn call(&mut self, id: u64, tool: &str) -> Value {
-        self.request(
-            id,
-            "tools/call",
-            json!({"name": tool, "arguments": {"id": "n1"}}),
-        )
     }
     /// Closes the client's input; the bridge must end by itself, with `code`.
     fn close(mut self, code: i32) {
@@ -1224,12 +1223,7 @@ fn over_stdio_a_tool_changed_mid_session_is_hidden_and_its_calls_refused() {
     let bundle = w.sign("remote", &url, &clean_url, &[]);
     let mut c = StdioClient::start(&w, &bundle, &[], &[]);
     c.initialize();
-    assert!(c.tool_names(2).contains(&"read_note".to_owned()));
-    let first = c.call(3, "read_note");
-    assert!(first["result"].is_object(), "{first}");
-    let second = c.call(4, "read_note");
-    assert_eq!(second["error"]["data"]["reason"], "changed", "{second}");
-    assert!(!c.tool_names(5).contains(&"read_note".to_owned()));
+    a_changed_tool_is_refused_then_hidden(&mut c);
     c.close(0);
 }
 
