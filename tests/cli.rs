@@ -686,3 +686,75 @@ fn digest_names_a_tree_or_a_file_and_refuses_bad_patterns() {
     let missing = run("mcp-sign", &["digest", "/nonexistent/x"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// The subcommands listed under `Commands:` in a help text.
+fn listed_commands(help: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in help.lines() {
+        if line == "Commands:" {
+            inside = true;
+        } else if inside && line.is_empty() {
+            break;
+        } else if inside && line.starts_with("  ") && !line.starts_with("   ") {
+            let mut parts = line.trim().splitn(2, ' ');
+            let name = parts.next().unwrap().to_string();
+            let about = parts.next().unwrap_or("").trim().to_string();
+            if name != "help" {
+                out.push((name, about));
+            }
+        }
+    }
+    out
+}
+
+/// Every subcommand's own help (`X --help` and `help X`) opens with the summary its parent lists
+/// for it, at every level of both binaries. The subcommands are built only when used (clap's
+/// `defer`, for start-up time), and a doc comment on an argument struct would then silently
+/// replace a subcommand's description: this walks the whole tree so that cannot come back.
+#[test]
+fn every_subcommand_help_opens_with_its_listed_summary() {
+    for bin_name in ["mcp-sign", "mcp-verify"] {
+        let mut queue: Vec<Vec<String>> = vec![vec![]];
+        let mut checked = 0;
+        while let Some(path) = queue.pop() {
+            let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+            args.push("--help");
+            let out = run(bin_name, &args);
+            assert_ok(&out);
+            let help = String::from_utf8(out.stdout).unwrap();
+            for (name, about) in listed_commands(&help) {
+                let mut sub = path.clone();
+                sub.push(name.clone());
+                // The listed summary may be wrapped: compare its first words.
+                let head: String = about
+                    .split_whitespace()
+                    .take(4)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let mut as_flag: Vec<&str> = sub.iter().map(String::as_str).collect();
+                as_flag.push("--help");
+                let mut as_help = vec!["help"];
+                as_help.extend(sub.iter().map(String::as_str));
+                for form in [as_flag, as_help] {
+                    let out = run(bin_name, &form);
+                    assert_ok(&out);
+                    let text = String::from_utf8(out.stdout).unwrap();
+                    let first = text.lines().next().unwrap_or("");
+                    let first_words: String = first
+                        .split_whitespace()
+                        .take(4)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    assert_eq!(
+                        first_words, head,
+                        "{bin_name} {form:?}: help opens with {first:?}, parent lists {about:?}"
+                    );
+                }
+                checked += 1;
+                queue.push(sub);
+            }
+        }
+        assert!(checked >= 8, "{bin_name}: only {checked} subcommands found");
+    }
+}

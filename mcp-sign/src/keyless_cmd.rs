@@ -10,7 +10,8 @@ use mcpsig::sign::keyless::{
     KeylessOptions, KeylessSigner, ShowLoginUrl, Zeroizing, sign_bundle_file,
 };
 
-/// Where to sign keylessly and as whom. (No `Debug`: it holds the identity token.)
+// Where to sign keylessly and as whom (a plain comment: a doc comment would replace the about of
+// the subcommands it is flattened into). No `Debug`: it holds the identity token.
 #[derive(Clone, clap::Args)]
 pub struct KeylessArgs {
     /// Use Sigstore's staging instance instead of the public-good (production) instance.
@@ -76,10 +77,11 @@ pub fn keyless_signer(args: &KeylessArgs) -> anyhow::Result<KeylessSigner> {
     Ok(signer)
 }
 
-/// The conformance contract:
-/// `sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE [--trusted-root F]
-/// [--signing-config F] FILE`, plus `--identity-token-file` in place of `--identity-token` and
-/// `--force` to replace an existing bundle.
+// The conformance contract (a plain comment: a doc comment would replace the subcommand's
+// about, as the subcommands are built deferred):
+// `sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE [--trusted-root F]
+// [--signing-config F] FILE`, plus `--identity-token-file` in place of `--identity-token` and
+// `--force` to replace an existing bundle.
 #[derive(Clone, clap::Args)]
 pub struct SignBundleArgs {
     /// Use Sigstore's staging instance instead of production.

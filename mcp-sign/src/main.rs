@@ -44,6 +44,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Cmd {
     /// Generate an Ed25519 signing key: PATH (PKCS#8 PEM, mode 0600) and PATH.pub (SPKI PEM).
     #[command(
@@ -147,6 +148,7 @@ struct RevokeArgs {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum SigstoreCmd {
     /// Sign FILE keylessly into a Sigstore bundle (`--in-toto`: FILE is an in-toto statement,
     /// signed as a DSSE envelope).

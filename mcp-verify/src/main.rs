@@ -66,6 +66,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Cmd {
     /// Verify any Sigstore bundle (the Sigstore conformance CLI contract).
     #[command(subcommand)]
@@ -98,6 +99,7 @@ enum Cmd {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum SigstoreCmd {
     /// Verify a Sigstore bundle over a file or a `sha256:<hex>` digest.
     #[command(

@@ -19,6 +19,7 @@ lets its next release be pinned anew (the only way past `signer-changed`).
 Exit codes: 0 done, 2 could not decide (unknown name, corrupt or unsafe store, I/O).";
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum PinsCmd {
     /// List the pinned servers: name, version, signer, manifest digest, last seen.
     #[command(after_help = AFTER_HELP)]

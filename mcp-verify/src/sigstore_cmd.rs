@@ -15,7 +15,8 @@ use std::process::ExitCode;
 use mcpsig::error_chain;
 use mcpsig::trust_request::conformance::{BundleRequest, verify_bundle_request};
 
-/// `verify-bundle` arguments, in the conformance contract's spelling.
+// `verify-bundle` arguments, in the conformance contract's spelling. (A plain comment: a doc
+// comment here would replace the subcommand's about, as the subcommands are built deferred.)
 #[derive(clap::Args, Debug)]
 pub struct VerifyBundleArgs {
     /// The Sigstore bundle to verify.

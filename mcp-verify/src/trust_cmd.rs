@@ -9,6 +9,7 @@ use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
 use mcpsig::sigstore::tuf::{self, RefreshReport};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum TrustCmd {
     /// Refresh the Sigstore trusted root (and signing config) over TUF into the local cache.
     #[command(after_help = "\

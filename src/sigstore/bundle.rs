@@ -173,10 +173,10 @@ impl Bundle {
     /// Parses a bundle from its JSON form, once: strictly (duplicate keys, trailing data and
     /// oversized input are refused before anything else), then into the model.
     pub fn from_json(bytes: &[u8]) -> Result<Self, SigstoreError> {
-        let value = crate::json::parse_value(bytes)
+        crate::json::check(bytes)
             .map_err(|error| SigstoreError::malformed(BundleProblem::Json { error }))?;
         // Shape first, then structure outside serde, so a structural error keeps its type.
-        let raw: RawBundle = serde_json::from_value(value)
+        let raw: RawBundle = serde_json::from_slice(bytes)
             .map_err(|error| SigstoreError::malformed(BundleProblem::Shape { error }))?;
         Self::try_from(raw)
     }
