@@ -236,6 +236,26 @@ impl Proxy {
     }
 }
 
+/// The body's next chunk if it is there without waiting: polled once, and once more after every
+/// other ready task has run (the connection's task decodes the end of a chunked body that came
+/// in the same read as the last data). No timer is armed: a zero timeout would register one and
+/// wake the I/O driver through its eventfd for every answer.
+async fn chunk_if_ready(
+    resp: &mut reqwest::Response,
+) -> Option<Result<Option<Bytes>, reqwest::Error>> {
+    let mut next = std::pin::pin!(resp.chunk());
+    for yielded in [false, true] {
+        if yielded {
+            tokio::task::yield_now().await;
+        }
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(next.as_mut().poll(cx)));
+        if let std::task::Poll::Ready(r) = polled.await {
+            return Some(r);
+        }
+    }
+    None
+}
+
 /// Serves one client connection (a socket, or the stdio bridge's in-memory pipe).
 pub(super) async fn serve_connection<I>(state: Arc<State>, io: I)
 where
@@ -1063,13 +1083,13 @@ impl State {
             }
             // If the stream has already ended (the usual answer: the response, then the end),
             // the last events and the end go out together.
-            let ended = match tokio::time::timeout(Duration::ZERO, resp.chunk()).await {
-                Ok(Ok(Some(next))) => {
+            let ended = match chunk_if_ready(&mut resp).await {
+                Some(Ok(Some(next))) => {
                     ready = Some(next);
                     false
                 }
-                Ok(Ok(None)) | Ok(Err(_)) => true,
-                Err(_) => false,
+                Some(Ok(None)) | Some(Err(_)) => true,
+                None => false,
             };
             if !out.is_empty() && tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
                 return;
