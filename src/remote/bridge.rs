@@ -18,7 +18,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::proxy::{
@@ -36,6 +36,10 @@ const DRAIN: Duration = Duration::from_secs(10);
 const MAX_BATCH: usize = 1 << 20;
 /// Requests of the client under way at once.
 const MAX_IN_FLIGHT: usize = 64;
+/// Bytes of answers waiting for the client at once. Past it the next answer waits, and with it
+/// the reading of the endpoint: a client that stops reading holds the server back, not memory
+/// (without it, 256 queued answers of up to 16 MiB each could be held).
+const MAX_PENDING_OUT: usize = 32 << 20;
 /// Consecutive failed attempts at the session's GET stream before the bridge stops trying.
 const GET_ATTEMPTS: u32 = 3;
 const PROTOCOL_HEADER: &str = "mcp-protocol-version";
@@ -57,7 +61,7 @@ struct Ctx {
     headers: HeaderMap,
     session: Mutex<Option<HeaderValue>>,
     protocol: Mutex<Option<HeaderValue>>,
-    out: mpsc::Sender<Vec<u8>>,
+    out: OutQueue,
 }
 
 impl StdioBridge {
@@ -95,7 +99,7 @@ impl StdioBridge {
             .build()
             .map_err(ProxyError::Runtime)?;
         let (in_tx, mut in_rx) = mpsc::channel::<Input>(64);
-        let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(256);
+        let (out_tx, out_rx) = OutQueue::new(256, MAX_PENDING_OUT);
         std::thread::Builder::new()
             .name("mcpsig-bridge-in".into())
             .spawn(move || read_input(input, max, &in_tx))
@@ -243,15 +247,50 @@ fn read_input(input: impl Read, max: usize, tx: &mpsc::Sender<Input>) {
     }
 }
 
-fn write_output(output: impl Write, mut rx: mpsc::Receiver<Vec<u8>>) {
+/// The answers' way to the writer thread, bounded in count and in bytes: each line holds its
+/// share of the byte budget until it has been written.
+struct OutQueue {
+    tx: mpsc::Sender<Queued>,
+    budget: Arc<Semaphore>,
+    bytes: usize,
+}
+
+struct Queued {
+    line: Vec<u8>,
+    /// Its share of the budget, given back once the line is written.
+    held: OwnedSemaphorePermit,
+}
+
+impl OutQueue {
+    fn new(count: usize, bytes: usize) -> (OutQueue, mpsc::Receiver<Queued>) {
+        let (tx, rx) = mpsc::channel(count);
+        let bytes = bytes.clamp(1, u32::MAX as usize);
+        let budget = Arc::new(Semaphore::new(bytes));
+        (OutQueue { tx, budget, bytes }, rx)
+    }
+
+    /// Queues `line`, waiting while the budget is spent (a line larger than the whole budget
+    /// waits for all of it). False when the writer is gone.
+    async fn send(&self, line: Vec<u8>) -> bool {
+        let share = u32::try_from(line.len().min(self.bytes)).unwrap_or(u32::MAX);
+        let Ok(held) = Arc::clone(&self.budget).acquire_many_owned(share).await else {
+            return false;
+        };
+        self.tx.send(Queued { line, held }).await.is_ok()
+    }
+}
+
+fn write_output(output: impl Write, mut rx: mpsc::Receiver<Queued>) {
     let mut output = output;
-    while let Some(line) = rx.blocking_recv() {
-        let mut batch = line;
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = first.line;
+        let mut held = vec![first.held];
         // What else is already waiting goes out in the same write, up to a bound.
         while batch.len() < MAX_BATCH
             && let Ok(more) = rx.try_recv()
         {
-            batch.extend_from_slice(&more);
+            batch.extend_from_slice(&more.line);
+            held.push(more.held);
         }
         if output
             .write_all(&batch)
@@ -260,6 +299,8 @@ fn write_output(output: impl Write, mut rx: mpsc::Receiver<Vec<u8>>) {
         {
             return;
         }
+        // Written: their bytes no longer count against the budget.
+        drop(held);
     }
 }
 
@@ -505,6 +546,36 @@ impl Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_waiting_for_the_client_are_bounded_in_bytes() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (q, mut rx) = OutQueue::new(16, 10);
+            let wait = Duration::from_millis(50);
+            assert!(q.send(vec![b'a'; 6]).await);
+            // 6 + 6 bytes is over the budget of 10: the second waits, though the count allows it.
+            let mut second = std::pin::pin!(q.send(vec![b'b'; 6]));
+            assert!(tokio::time::timeout(wait, &mut second).await.is_err());
+            // Once the first is written (its share dropped), the second goes.
+            let first = rx.recv().await.unwrap();
+            assert_eq!(first.line, vec![b'a'; 6]);
+            drop(first);
+            assert!(tokio::time::timeout(wait, &mut second).await.unwrap());
+            // A line over the whole budget waits for all of it, then goes alone.
+            let mut big = std::pin::pin!(q.send(vec![b'c'; 25]));
+            assert!(tokio::time::timeout(wait, &mut big).await.is_err());
+            drop(rx.recv().await.unwrap());
+            assert!(tokio::time::timeout(wait, &mut big).await.unwrap());
+            assert_eq!(rx.recv().await.unwrap().line.len(), 25);
+            // The writer gone: sending fails rather than waits.
+            drop(rx);
+            assert!(!q.send(b"x".to_vec()).await);
+        });
+    }
 
     #[test]
     fn messages_become_single_lines() {
