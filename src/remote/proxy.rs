@@ -38,6 +38,8 @@ pub(super) const JSON: &str = "application/json";
 pub(super) const EVENT_STREAM: &str = "text/event-stream";
 /// How often a call held for a re-check looks at the guard's deadlines.
 const HELD_TICK: Duration = Duration::from_millis(100);
+/// Frames of an event stream waiting for the client, at most.
+const STREAM_FRAMES: usize = 4;
 
 /// Bounds and timeouts of the proxy.
 #[derive(Debug, Clone)]
@@ -904,7 +906,9 @@ impl State {
         }
         let kind = content_type(resp.headers());
         if kind == Some(EVENT_STREAM) {
-            let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
+            // A frame holds every event of one upstream chunk (each up to the message limit), so
+            // the queue is short: a client that reads slowly holds the endpoint back.
+            let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(STREAM_FRAMES);
             let state = Arc::clone(&self);
             let request_driven = id.is_some();
             tokio::spawn(async move {
