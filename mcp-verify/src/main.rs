@@ -156,9 +156,9 @@ enum Invocation {
 /// carries every argument of the default verification (0.1 M instructions, 1.3% of a whole
 /// `sigstore verify-bundle`, measured with callgrind against the full parser alone). A plain use
 /// of `sigstore`, `run`, `catalog` or of the default verification is therefore parsed with only
-/// that part built; anything else (help, version, a usage error, any
-/// other subcommand) goes to the full parser, which says exactly what it always says. The test
-/// `fast_and_full_parsers_agree` holds the two to the same result.
+/// that part built; anything else (help, version, a usage error, any other subcommand) goes to
+/// the full parser, which says exactly what it always says. The test `fast_and_full_parsers_agree`
+/// holds the two to the same result.
 fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
     fast_parse(args).unwrap_or_else(|| {
         let cli = Cli::parse_from(args);

@@ -245,17 +245,20 @@ impl Proxy {
 async fn chunk_if_ready(
     resp: &mut reqwest::Response,
 ) -> Option<Result<Option<Bytes>, reqwest::Error>> {
-    let mut next = std::pin::pin!(resp.chunk());
-    for yielded in [false, true] {
-        if yielded {
-            tokio::task::yield_now().await;
-        }
-        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(next.as_mut().poll(cx)));
-        if let std::task::Poll::Ready(r) = polled.await {
-            return Some(r);
-        }
+    use std::task::Poll;
+    /// One poll of `f` with this task's context: its output, or `Pending` without waiting.
+    async fn poll_once<F: Future>(mut f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        std::future::poll_fn(move |cx| Poll::Ready(f.as_mut().poll(cx))).await
     }
-    None
+    let mut next = std::pin::pin!(resp.chunk());
+    if let Poll::Ready(r) = poll_once(next.as_mut()).await {
+        return Some(r);
+    }
+    tokio::task::yield_now().await;
+    match poll_once(next).await {
+        Poll::Ready(r) => Some(r),
+        Poll::Pending => None,
+    }
 }
 
 /// Serves one client connection (a socket, or the stdio bridge's in-memory pipe).
