@@ -1573,3 +1573,248 @@ fn every_proxy_scenario_is_run_here() {
         }
     }
 }
+
+/// A server on the Python MCP SDK (tests/servers/sdk-http-server.py) in Streamable HTTP mode on
+/// `port`, once it listens.
+fn sdk_server(port: u16, vars: &[(&str, &str)]) -> Running {
+    let python = root().join(".venv-mcp/bin/python");
+    assert!(python.exists(), "run scripts/setup-mcp-servers.sh first");
+    let mut cmd = Command::new(python);
+    cmd.arg("tests/servers/sdk-http-server.py")
+        .arg(port.to_string())
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let running = Running(cmd.spawn().unwrap());
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < until,
+            "the SDK server did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    running
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn echo(c: &mut StdioClient, id: u64, text: &str) -> Value {
+    c.request(
+        id,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"text": text}}),
+    )
+}
+
+/// Scenario proxy-stdio-session-restarted.
+#[test]
+fn over_stdio_a_session_the_server_forgot_is_started_anew_and_still_guarded() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let server = sdk_server(port, &[]);
+    let w = Workspace::new();
+    let bundle = w.sign("sdk", &url, &url, &[]);
+    let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+    c.initialize();
+    let first = echo(&mut c, 2, "before");
+    assert_eq!(first["result"]["content"][0]["text"], "before", "{first}");
+
+    // The server is redeployed (on the same port, with a tool the manifest does not pin): it
+    // no longer knows the session and answers 404.
+    drop(server);
+    let _server = sdk_server(port, &[("SDK_EXTRA_TOOL", "1")]);
+    let again = echo(&mut c, 3, "after");
+    assert_eq!(again["result"]["content"][0]["text"], "after", "{again}");
+    // The new session is guarded as the first was: the new tool is hidden and refused.
+    let mut names = c.tool_names(4);
+    names.sort();
+    assert_eq!(names, ["ask", "echo"]);
+    let refused = c.request(
+        5,
+        "tools/call",
+        json!({"name": "delete_everything", "arguments": {}}),
+    );
+    assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
+    // The bridge's own initialize was answered to the bridge, not written to the client.
+    assert!(
+        c.seen.iter().all(|m| m["result"]["serverInfo"].is_null()),
+        "{:?}",
+        c.seen
+    );
+    c.close(0);
+    let err = w.stderr();
+    assert!(err.contains("no longer knew the session"), "{err}");
+}
+
+/// An endpoint that accepts one session (`initialize` answered with a session id,
+/// notifications with 202) and then answers 404 to everything, a new `initialize` included.
+fn forgetful_endpoint() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut initialized = false;
+        for conn in l.incoming().take(64) {
+            let Ok(mut s) = conn else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let mut buf = vec![0u8; 65536];
+            let mut got = Vec::new();
+            // One request per connection: the headers and a body of Content-Length bytes.
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let reply = if text.contains("\"initialize\"") && !initialized {
+                initialized = true;
+                let body = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"forgetful","version":"1"}}}"#;
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nmcp-session-id: s1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else if text.starts_with("POST") && !text.contains("\"id\"") {
+                "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+            } else {
+                let body = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Session not found"}}"#;
+                format!(
+                    "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+    format!("http://{addr}/mcp")
+}
+
+/// Scenario proxy-stdio-session-restart-refused.
+#[test]
+fn over_stdio_a_session_that_cannot_be_started_anew_fails_the_request() {
+    let (_clean, clean_url) = drift(&[]);
+    let url = forgetful_endpoint();
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &clean_url, &[]);
+    let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+    let init = c.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "forgetful", "{init}");
+    let r = c.request(2, "ping", json!({}));
+    assert_eq!(r["error"]["data"]["reason"], "upstream-failed", "{r}");
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no longer knows the session"), "{r}");
+    // The 404's own body (id null) is not written to the client.
+    assert!(c.seen.iter().all(|m| !m["id"].is_null()), "{:?}", c.seen);
+    c.close(0);
+    assert!(!w.stderr().contains("a new one was started"));
+}
+
+/// Scenario proxy-stdio-answers-pass-waiting-requests.
+/// Scenario proxy-stdio-too-many-requests.
+#[test]
+fn over_stdio_answers_to_the_servers_requests_pass_requests_that_wait() {
+    // 64 requests under way is the bridge's bound; past it requests wait (1,024 at most) and
+    // past that they are refused. Every call here asks the client through elicitation, so
+    // nothing ends until the client answers: the answers must be read past the waiting calls.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let _server = sdk_server(port, &[]);
+    let w = Workspace::new();
+    let bundle = w.sign("sdk", &url, &url, &[]);
+    let mut c = StdioClient::start(&w, &bundle, &[], &[]);
+    let init = c.request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}},
+               "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    assert!(init["result"].is_object(), "{init}");
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+
+    const FIRST: u64 = 1000;
+    const SENT: u64 = 64 + 1024 + 1;
+    let mut batch = String::new();
+    for id in FIRST..FIRST + SENT {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": {"name": "ask", "arguments": {"question": "ok?"}}});
+        batch.push_str(&format!("{call}\n"));
+    }
+    // The waiting ones past the first 70 are cancelled: they are never sent.
+    let kept = FIRST + 70;
+    for id in kept..FIRST + SENT - 1 {
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                            "params": {"requestId": id, "reason": "test"}});
+        batch.push_str(&format!("{cancel}\n"));
+    }
+    // Written from another thread: a bridge that stops reading must fail this test by its
+    // deadline, not block it in a write.
+    let mut stdin = c.stdin.take().unwrap();
+    let (to_stdin, queued) = std::sync::mpsc::channel::<String>();
+    to_stdin.send(batch).unwrap();
+    let writer = std::thread::spawn(move || {
+        for text in queued {
+            if stdin.write_all(text.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut results = std::collections::BTreeMap::new();
+    let mut refused = Vec::new();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while results.len() < 70 || refused.is_empty() {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        let line = c.lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "stuck with {} results and {} refused",
+                results.len(),
+                refused.len()
+            )
+        });
+        let m: Value = serde_json::from_str(&line).unwrap();
+        if m["method"] == "elicitation/create" {
+            let answer = json!({"jsonrpc": "2.0", "id": m["id"],
+                                "result": {"action": "accept", "content": {"ok": true}}});
+            to_stdin.send(format!("{answer}\n")).unwrap();
+        } else if m["error"]["data"]["reason"] == "too-many-pending" {
+            refused.push(m["id"].as_u64().unwrap());
+        } else {
+            let id = m["id"].as_u64().unwrap_or_else(|| panic!("{m}"));
+            results.insert(id, m);
+        }
+    }
+    assert_eq!(refused, [FIRST + SENT - 1]);
+    assert_eq!(
+        results.keys().copied().collect::<Vec<_>>(),
+        (FIRST..kept).collect::<Vec<_>>()
+    );
+    for (id, m) in &results {
+        assert_eq!(m["result"]["content"][0]["text"], "accept", "{id}: {m}");
+    }
+    // Nothing more: the cancelled requests were never sent, so never answered.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(c.lines.try_recv().is_err());
+    drop(to_stdin);
+    writer.join().unwrap();
+    c.close(0);
+}

@@ -189,6 +189,11 @@ impl Core {
         refuse_line(None, ClientProblem::Line(LineProblem::TooLarge))
     }
 
+    /// The refusal of a client request when too many are already under way.
+    pub(crate) fn busy_refusal(id: &Id) -> Outcome {
+        refuse_line(Some(id), ClientProblem::TooManyPending)
+    }
+
     /// One line from the client.
     pub(crate) fn client_line(&mut self, line: &[u8], now: Instant) -> Outcome {
         if self.closed || wire::first_byte(line).is_none() {

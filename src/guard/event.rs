@@ -201,6 +201,9 @@ pub enum GuardEvent {
         reason: &'static str,
         detail: String,
     },
+    /// `proxy --stdio`: the endpoint answered 404 for the session (it expired, or the server
+    /// was restarted); a new one was started with the client's own `initialize`.
+    SessionRestarted,
     /// The audit log could not be written; events still reach the caller.
     AuditLogFailed {
         #[serde(skip)]
@@ -333,6 +336,11 @@ impl std::fmt::Display for GuardEvent {
             GuardEvent::UpstreamRefused { reason, detail } => {
                 write!(f, "proxy: [{reason}] {detail}")
             }
+            GuardEvent::SessionRestarted => write!(
+                f,
+                "proxy: the endpoint no longer knew the session (HTTP 404); a new one was started \
+                 with the client's initialize, and the request sent again"
+            ),
             GuardEvent::AuditLogFailed { path, kind } => write!(
                 f,
                 "guard: cannot write the audit log `{}` ({kind}); events are no longer recorded there",

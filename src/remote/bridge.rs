@@ -6,8 +6,10 @@
 //!
 //! Headers the remote server needs (a bearer token) are given by the caller and sent with every
 //! request; they are never logged. The client's requests run concurrently (a long call does not
-//! hold up a ping); `initialize` is answered before anything else is read, and notifications
-//! and responses are sent in order.
+//! hold up a ping), a bounded number at once, the rest waiting while the input is still read
+//! (the client's answer to an elicitation must not queue behind them); `initialize` is answered
+//! before anything else is read, and notifications and responses are sent in order. A session
+//! the endpoint no longer knows (404) is started anew with the client's own `initialize`.
 
 use std::io::{BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,14 @@ const DRAIN: Duration = Duration::from_secs(10);
 const MAX_BATCH: usize = 1 << 20;
 /// Requests of the client under way at once.
 const MAX_IN_FLIGHT: usize = 64;
+/// Requests waiting for one of those places, in count and in bytes. The client's input is read
+/// on while they wait (an answer to the server's own request must not queue behind them); past
+/// either bound a request is answered at once with an error (`too-many-pending`).
+const MAX_WAITING: usize = 1024;
+const MAX_WAITING_BYTES: usize = 32 << 20;
+/// The id of the bridge's own `initialize` when it starts a new session (not one the guard
+/// reserves for itself).
+const RESTART_ID: &str = "mcpsig-bridge/restart";
 /// Bytes of answers waiting for the client at once. Past it the next answer waits, and with it
 /// the reading of the endpoint: a client that stops reading holds the server back, not memory
 /// (without it, 256 queued answers of up to 16 MiB each could be held).
@@ -62,6 +72,55 @@ struct Ctx {
     session: Mutex<Option<HeaderValue>>,
     protocol: Mutex<Option<HeaderValue>>,
     out: OutQueue,
+    /// The client's `initialize`, once the endpoint accepted it with a session: sent again when
+    /// the endpoint no longer knows the session.
+    init_line: Mutex<Option<Bytes>>,
+    /// One restart at a time.
+    restarting: tokio::sync::Mutex<()>,
+    /// The session's GET stream, once opened.
+    listening: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Client requests waiting for a place among those under way.
+#[derive(Default)]
+struct Waiting {
+    lines: std::collections::VecDeque<(Vec<u8>, Kind)>,
+    bytes: usize,
+}
+
+impl Waiting {
+    fn push(&mut self, line: Vec<u8>, kind: Kind) -> Result<(), (Vec<u8>, Kind)> {
+        if self.lines.len() >= MAX_WAITING
+            || self.bytes.saturating_add(line.len()) > MAX_WAITING_BYTES
+        {
+            return Err((line, kind));
+        }
+        self.bytes += line.len();
+        self.lines.push_back((line, kind));
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Option<(Vec<u8>, Kind)> {
+        let (line, kind) = self.lines.pop_front()?;
+        self.bytes -= line.len();
+        Some((line, kind))
+    }
+
+    /// Drops the waiting request `id` (the client cancelled it before it was sent); whether
+    /// there was one.
+    fn cancel(&mut self, id: &Id) -> bool {
+        let Some(i) = self
+            .lines
+            .iter()
+            .position(|(_, k)| k.id.as_ref() == Some(id))
+        else {
+            return false;
+        };
+        if let Some((line, _)) = self.lines.remove(i) {
+            self.bytes -= line.len();
+        }
+        true
+    }
 }
 
 impl StdioBridge {
@@ -114,21 +173,35 @@ impl StdioBridge {
             session: Mutex::new(None),
             protocol: Mutex::new(None),
             out: out_tx,
+            init_line: Mutex::new(None),
+            restarting: tokio::sync::Mutex::new(()),
+            listening: Mutex::new(None),
         });
         runtime.block_on(async {
             let mut inflight = JoinSet::new();
-            let mut listening: Option<tokio::task::JoinHandle<()>> = None;
-            while let Some(input) = in_rx.recv().await {
-                while inflight.try_join_next().is_some() {}
+            let mut waiting = Waiting::default();
+            loop {
+                let input = tokio::select! {
+                    // A request ended: the longest-waiting one takes its place.
+                    Some(_) = inflight.join_next(), if !inflight.is_empty() => {
+                        while inflight.len() < MAX_IN_FLIGHT
+                            && let Some((line, kind)) = waiting.pop()
+                        {
+                            inflight.spawn(Arc::clone(&ctx).exchange(line, kind, false));
+                        }
+                        continue;
+                    }
+                    input = in_rx.recv() => match input {
+                        Some(i) => i,
+                        None => break,
+                    },
+                };
                 let line = match input {
                     Input::Line(l) => l,
                     // The guard's own refusal, as on stdio.
                     Input::TooLarge => {
-                        let out = crate::guard::core::Core::too_large_refusal();
-                        ctx.state.emit(&out.events);
-                        for line in out.to_client {
-                            ctx.emit(line).await;
-                        }
+                        ctx.refuse(crate::guard::core::Core::too_large_refusal())
+                            .await;
                         continue;
                     }
                 };
@@ -139,18 +212,27 @@ impl StdioBridge {
                         Arc::clone(&ctx).exchange(line, kind, true).await;
                     }
                     Ok(kind) if kind.id.is_some() => {
-                        // Bounded: past the limit, the next line waits for a request to end.
-                        if inflight.len() >= MAX_IN_FLIGHT {
-                            inflight.join_next().await;
+                        if inflight.len() < MAX_IN_FLIGHT && waiting.lines.is_empty() {
+                            inflight.spawn(Arc::clone(&ctx).exchange(line, kind, false));
+                        } else if let Err((_, kind)) = waiting.push(line, kind)
+                            && let Some(id) = &kind.id
+                        {
+                            ctx.refuse(crate::guard::core::Core::busy_refusal(id)).await;
                         }
-                        inflight.spawn(Arc::clone(&ctx).exchange(line, kind, false));
                     }
                     Ok(kind) => {
+                        // A cancellation of a request still waiting: it is never sent.
+                        if kind.method.as_deref() == Some("notifications/cancelled")
+                            && let Some(id) = cancelled_id(&line)
+                            && waiting.cancel(&id)
+                        {
+                            continue;
+                        }
                         let initialized =
                             kind.method.as_deref() == Some("notifications/initialized");
                         Arc::clone(&ctx).exchange(line, kind, false).await;
-                        if initialized && listening.is_none() {
-                            listening = Some(tokio::spawn(Arc::clone(&ctx).listen()));
+                        if initialized {
+                            ctx.start_listening(false);
                         }
                     }
                     // Not a message the guard can read: the guard answers it, as on stdio.
@@ -163,12 +245,22 @@ impl StdioBridge {
                     }
                 }
             }
+            // The client's input ended: what waits is still sent, within the same grace.
             let _ = tokio::time::timeout(DRAIN, async {
-                while inflight.join_next().await.is_some() {}
+                loop {
+                    while inflight.len() < MAX_IN_FLIGHT
+                        && let Some((line, kind)) = waiting.pop()
+                    {
+                        inflight.spawn(Arc::clone(&ctx).exchange(line, kind, false));
+                    }
+                    if inflight.join_next().await.is_none() {
+                        break;
+                    }
+                }
             })
             .await;
             inflight.abort_all();
-            if let Some(l) = listening {
+            if let Some(l) = lock(&ctx.listening).take() {
                 l.abort();
             }
             ctx.end_session().await;
@@ -218,6 +310,22 @@ fn classify(line: &[u8]) -> Result<Kind, LineProblem> {
             method: None,
         },
     })
+}
+
+/// The `requestId` of a `notifications/cancelled`.
+fn cancelled_id(line: &[u8]) -> Option<Id> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        #[serde(rename = "requestId")]
+        request_id: Id,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        params: Params,
+    }
+    serde_json::from_slice::<Message>(line)
+        .ok()
+        .map(|m| m.params.request_id)
 }
 
 fn read_input(input: impl Read, max: usize, tx: &mpsc::Sender<Input>) {
@@ -304,6 +412,39 @@ fn write_output(output: impl Write, mut rx: mpsc::Receiver<Queued>) {
     }
 }
 
+/// A body, up to twice `max` bytes (what is over is the guard proxy's to refuse; `0` reads
+/// and drops it all).
+async fn read_body(body: &mut hyper::body::Incoming, max: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        if let Ok(data) = frame.into_data()
+            && max > 0
+        {
+            bytes.extend_from_slice(&data);
+            if bytes.len() > max.saturating_mul(2) {
+                break;
+            }
+        }
+    }
+    bytes
+}
+
+/// Whether `message` is the response to `id`.
+fn response_to(message: &[u8], id: &Id) -> bool {
+    matches!(
+        wire::envelope(message).as_ref().map(wire::Envelope::shape),
+        Ok(Shape::Response(r)) if r == id
+    )
+}
+
+/// `message` (a JSON object) with its `id` replaced.
+fn with_id(message: &[u8], id: &str) -> Option<Bytes> {
+    let mut m: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(message).ok()?;
+    m.insert("id".to_owned(), json!(id));
+    serde_json::to_vec(&m).ok().map(Bytes::from)
+}
+
 /// One JSON-RPC message per line: a JSON text holds line breaks only as white space (inside a
 /// string they are escaped), so they become spaces.
 fn one_line(mut message: Vec<u8>) -> Vec<u8> {
@@ -386,30 +527,76 @@ impl Ctx {
         sender.send_request(req).await.map_err(|e| e.to_string())
     }
 
-    /// Sends one client message and writes every message of the answer.
-    async fn exchange(self: Arc<Self>, line: Vec<u8>, kind: Kind, initialize: bool) {
-        let mut req = self.request(Method::POST, Bytes::from(line));
-        // The method in a header as well (the 2026 revision routes on it).
-        if let Some(m) = kind
-            .method
-            .as_deref()
-            .and_then(|m| HeaderValue::from_str(m).ok())
-        {
+    /// Writes the guard's own refusal.
+    async fn refuse(&self, out: crate::guard::core::Outcome) {
+        self.state.emit(&out.events);
+        for line in out.to_client {
+            self.emit(line).await;
+        }
+    }
+
+    /// A POST of one client message, with the method in a header as well (the 2026 revision
+    /// routes on it).
+    fn post(&self, body: Bytes, method: Option<&str>) -> Request<Full<Bytes>> {
+        let mut req = self.request(Method::POST, body);
+        if let Some(m) = method.and_then(|m| HeaderValue::from_str(m).ok()) {
             req.headers_mut().insert(METHOD_HEADER, m);
         }
-        let id = kind.id;
-        let resp = match self.send(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(id) = &id {
-                    self.fail(id, &format!("the guard proxy failed: {e}")).await;
+        req
+    }
+
+    /// Sends one client message and writes every message of the answer. A request or
+    /// notification the endpoint answers 404 for its session (expired, or the server restarted)
+    /// is sent once more in a new session.
+    async fn exchange(self: Arc<Self>, line: Vec<u8>, kind: Kind, initialize: bool) {
+        let body = Bytes::from(line);
+        let mut again = !initialize && kind.method.is_some();
+        loop {
+            let sent = lock(&self.session).clone();
+            let req = self.post(body.clone(), kind.method.as_deref());
+            let resp = match self.send(req).await {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Some(id) = &kind.id {
+                        self.fail(id, &format!("the guard proxy failed: {e}")).await;
+                    }
+                    return;
+                }
+            };
+            if resp.status() == StatusCode::NOT_FOUND
+                && again
+                && let Some(stale) = sent
+            {
+                drop(resp);
+                again = false;
+                if self.restart(&stale).await {
+                    continue;
+                }
+                if let Some(id) = &kind.id {
+                    let message = "the server no longer knows the session (404), \
+                                   and a new one could not be started";
+                    self.fail(id, message).await;
                 }
                 return;
             }
-        };
-        if initialize && let Some(s) = resp.headers().get(SESSION_HEADER) {
-            *lock(&self.session) = Some(s.clone());
+            if initialize
+                && resp.status().is_success()
+                && let Some(s) = resp.headers().get(SESSION_HEADER)
+            {
+                *lock(&self.session) = Some(s.clone());
+                *lock(&self.init_line) = Some(body.clone());
+            }
+            return self.answer(resp, kind.id, initialize).await;
         }
+    }
+
+    /// Writes every message of one answer; a request left without its response gets an error.
+    async fn answer(
+        self: Arc<Self>,
+        resp: hyper::Response<hyper::body::Incoming>,
+        id: Option<Id>,
+        initialize: bool,
+    ) {
         let status = resp.status();
         let streamed = content_type(resp.headers()) == Some(EVENT_STREAM);
         let max = self.state.max_message_bytes();
@@ -435,16 +622,7 @@ impl Ctx {
             }
             return;
         }
-        let mut bytes = Vec::new();
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { break };
-            if let Ok(data) = frame.into_data() {
-                bytes.extend_from_slice(&data);
-                if bytes.len() > max.saturating_mul(2) {
-                    break;
-                }
-            }
-        }
+        let bytes = read_body(&mut body, max).await;
         let answered = !bytes.trim_ascii().is_empty()
             && self.emit_message(&bytes, id.as_ref(), initialize).await;
         if !answered && let Some(id) = &id {
@@ -455,6 +633,97 @@ impl Ctx {
             };
             self.fail(id, &message).await;
         }
+    }
+
+    /// Starts a new session after the endpoint answered 404 for `stale`: the client's
+    /// `initialize` again (under the bridge's own id; its answer is the bridge's, not the
+    /// client's), `notifications/initialized`, and the GET stream again. True when the session
+    /// in use is a live one (started here, or by another request meanwhile). On failure the
+    /// stale session stays, so the next request tries again.
+    async fn restart(self: &Arc<Self>, stale: &HeaderValue) -> bool {
+        let _one = self.restarting.lock().await;
+        if lock(&self.session).as_ref().is_some_and(|now| now != stale) {
+            return true;
+        }
+        let Some(init) = lock(&self.init_line).clone() else {
+            return false;
+        };
+        let Some(body) = with_id(&init, RESTART_ID) else {
+            return false;
+        };
+        *lock(&self.session) = None;
+        let protocol = lock(&self.protocol).take();
+        let Some(session) = self.initialize(body).await else {
+            *lock(&self.session) = Some(stale.clone());
+            *lock(&self.protocol) = protocol;
+            return false;
+        };
+        *lock(&self.session) = Some(session);
+        let initialized =
+            Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        let req = self.post(initialized, Some("notifications/initialized"));
+        if let Ok(resp) = self.send(req).await {
+            let _ = read_body(&mut resp.into_body(), 0).await;
+        }
+        self.start_listening(true);
+        self.state.emit(&[GuardEvent::SessionRestarted]);
+        true
+    }
+
+    /// The bridge's own `initialize`: the new session's id when the endpoint accepted it.
+    async fn initialize(&self, body: Bytes) -> Option<HeaderValue> {
+        let resp = self.send(self.post(body, Some("initialize"))).await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let session = resp.headers().get(SESSION_HEADER).cloned()?;
+        let streamed = content_type(resp.headers()) == Some(EVENT_STREAM);
+        let max = self.state.max_message_bytes();
+        let mut body = resp.into_body();
+        let own = Id::Str(RESTART_ID.to_owned());
+        let answer = if streamed {
+            // Other messages before the answer (the server's log, say) are the client's.
+            let mut parser = SseParser::new(max);
+            let mut found = None;
+            'read: while let Some(Ok(frame)) = body.frame().await {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                for e in parser.push(&data).ok()? {
+                    if response_to(&e.data, &own) {
+                        found = Some(e.data);
+                        break 'read;
+                    }
+                    if !e.data.trim_ascii().is_empty() {
+                        self.emit_message(&e.data, None, false).await;
+                    }
+                }
+            }
+            found?
+        } else {
+            read_body(&mut body, max).await
+        };
+        let m: serde_json::Value = serde_json::from_slice(&answer).ok()?;
+        if m["id"] != RESTART_ID || !m["result"].is_object() {
+            return None;
+        }
+        self.note_protocol(&m);
+        Some(session)
+    }
+
+    /// Opens the session's GET stream: once, or (`again`) anew when one was opened before.
+    fn start_listening(self: &Arc<Self>, again: bool) {
+        let mut listening = lock(&self.listening);
+        match listening.take() {
+            Some(old) if again => old.abort(),
+            Some(old) => {
+                *listening = Some(old);
+                return;
+            }
+            None if again => return,
+            None => {}
+        }
+        *listening = Some(tokio::spawn(Arc::clone(self).listen()));
     }
 
     /// Writes every event of a stream; whether one answered `id`.
