@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Writes mcp-verify/link-order.txt: the functions one whole `mcp-verify` process runs, in the
+# order it first runs them, read with callgrind from the release binary itself (its symbol
+# names depend on the release profile's settings, so no other build will do). mcp-verify/build.rs
+# hands the list to the linker, which places those functions together: a verification then
+# faults in about 15 pages of code instead of about 55 spread over 10 MB.
+#
+# Run it again after a dependency update or a large change (names the list has and the build
+# does not are skipped, so a stale list costs speed, never correctness). Prints the page faults
+# of one verification before and after.
+#
+# Usage: bench/link-order.sh            (needs valgrind and perf)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+out=mcp-verify/link-order.txt
+bin=target/release/mcp-verify
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+beacon="https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main"
+github="https://token.actions.githubusercontent.com"
+cases=testdata/sigstore-conformance/bundle-verify
+kinds=(happy-path-intoto-in-dsse-v3 happy-path-v0.3-new-mediaType rekor2-dsse-happy-path rekor2-happy-path)
+args_of() {
+  local root=testdata/sigstore-trust/production.trusted_root.json
+  [ -f "$cases/$1/trusted_root.json" ] && root=$cases/$1/trusted_root.json
+  echo "--bundle $cases/$1/bundle.sigstore.json --certificate-identity $beacon --certificate-oidc-issuer $github --trusted-root $root testdata/sigstore-conformance/a.txt"
+}
+faults() {  # page faults of one DSSE verification, median of 50
+  # shellcheck disable=SC2046
+  perf stat -r 50 -x, -e page-faults "$bin" sigstore verify-bundle $(args_of "${kinds[0]}") 2>&1 >/dev/null \
+    | awk -F, '/page-faults/ {print $1}'
+}
+
+cargo build --release --locked -p mcp-verify
+echo "page faults of one verification with the current list: $(faults)"
+i=0
+for k in "${kinds[@]}"; do
+  i=$((i + 1))
+  # shellcheck disable=SC2046
+  valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/$i.cg" \
+    "$bin" sigstore verify-bundle $(args_of "$k") > /dev/null 2> "$tmp/$i.err" \
+    || { echo "callgrind run failed for $k" >&2; tail -n 3 "$tmp/$i.err" >&2; exit 1; }
+done
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/v.cg" "$bin" --version \
+  > /dev/null 2> "$tmp/v.err"
+nm "$bin" | awk 'NF == 3 {print $3}' | sort -u > "$tmp/symbols"
+# First appearance across the runs (the DSSE case first), names of this binary only.
+python3 - "$tmp/symbols" "$tmp"/{1,2,3,4,v}.cg > "$tmp/order" <<'PY'
+import re, sys
+symbols = set(open(sys.argv[1]).read().split())
+seen = set()
+for path in sys.argv[2:]:
+    for line in open(path):
+        m = re.match(r"c?fn=\(\d+\) (.+)$", line.rstrip("\n"))
+        if m and m.group(1) in symbols and m.group(1) not in seen:
+            seen.add(m.group(1))
+            print(m.group(1))
+PY
+mv "$tmp/order" "$out"
+echo "$out: $(wc -l < "$out") functions"
+cargo build --release --locked -p mcp-verify
+echo "page faults of one verification with the new list: $(faults)"

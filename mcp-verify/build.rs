@@ -1,0 +1,51 @@
+//! Places the functions one verification runs next to each other in the release binary, so a
+//! whole `mcp-verify` process faults in a few pages of code instead of pages spread over 10 MB
+//! (bench/link-order.sh writes the list; README "Speed" has the figures). Only where the
+//! linker is rust-lld, the default for x86_64 Linux since Rust 1.90: another linker does not
+//! know the option, and the build goes on without it.
+
+use std::path::Path;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=link-order.txt");
+    println!("cargo:rerun-if-env-changed=MCPSIG_NO_LINK_ORDER");
+    let release = std::env::var("PROFILE").as_deref() == Ok("release");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let other_linker = flags.contains("linker") || flags.contains("fuse-ld");
+    if !release
+        || target != "x86_64-unknown-linux-gnu"
+        || other_linker
+        || std::env::var_os("MCPSIG_NO_LINK_ORDER").is_some()
+        || !rust_lld_by_default()
+    {
+        return;
+    }
+    let order = Path::new(env!("CARGO_MANIFEST_DIR")).join("link-order.txt");
+    if order.is_file() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        // Names the build does not have (the list is older than the code) are skipped quietly.
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    }
+}
+
+/// Whether the compiler is Rust 1.90 or later (it links with rust-lld on this target).
+fn rust_lld_by_default() -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    let Ok(out) = Command::new(rustc).arg("--version").output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    major > 1 || (major == 1 && minor >= 90)
+}
