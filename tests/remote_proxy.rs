@@ -1632,7 +1632,7 @@ fn over_stdio_a_session_the_server_forgot_is_started_anew_and_still_guarded() {
     // The server is redeployed (on the same port, with a tool the manifest does not pin): it
     // no longer knows the session and answers 404.
     drop(server);
-    let _server = sdk_server(port, &[("SDK_EXTRA_TOOL", "1")]);
+    let server = sdk_server(port, &[("SDK_EXTRA_TOOL", "1")]);
     let again = echo(&mut c, 3, "after");
     assert_eq!(again["result"]["content"][0]["text"], "after", "{again}");
     // The new session is guarded as the first was: the new tool is hidden and refused.
@@ -1645,6 +1645,21 @@ fn over_stdio_a_session_the_server_forgot_is_started_anew_and_still_guarded() {
         json!({"name": "delete_everything", "arguments": {}}),
     );
     assert_eq!(refused["error"]["data"]["reason"], "unpinned", "{refused}");
+    // Redeployed again, with eight calls under way at once: one new session serves them all.
+    drop(server);
+    let _server = sdk_server(port, &[]);
+    for id in 10..18u64 {
+        c.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                       "params": {"name": "echo", "arguments": {"text": format!("call {id}")}}}));
+    }
+    for id in 10..18u64 {
+        let r = c.answer(id);
+        assert_eq!(
+            r["result"]["content"][0]["text"],
+            format!("call {id}"),
+            "{r}"
+        );
+    }
     // The bridge's own initialize was answered to the bridge, not written to the client.
     assert!(
         c.seen.iter().all(|m| m["result"]["serverInfo"].is_null()),
@@ -1653,7 +1668,11 @@ fn over_stdio_a_session_the_server_forgot_is_started_anew_and_still_guarded() {
     );
     c.close(0);
     let err = w.stderr();
-    assert!(err.contains("no longer knew the session"), "{err}");
+    assert_eq!(
+        err.matches("no longer knew the session").count(),
+        2,
+        "one new session per redeployment: {err}"
+    );
 }
 
 /// An endpoint that accepts one session (`initialize` answered with a session id,

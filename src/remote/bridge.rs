@@ -651,11 +651,9 @@ impl Ctx {
         let Some(body) = with_id(&init, RESTART_ID) else {
             return false;
         };
-        *lock(&self.session) = None;
-        let protocol = lock(&self.protocol).take();
+        // Requests sent meanwhile still carry the stale session: they meet the same 404 and wait
+        // here for the new one.
         let Some(session) = self.initialize(body).await else {
-            *lock(&self.session) = Some(stale.clone());
-            *lock(&self.protocol) = protocol;
             return false;
         };
         *lock(&self.session) = Some(session);
@@ -672,7 +670,11 @@ impl Ctx {
 
     /// The bridge's own `initialize`: the new session's id when the endpoint accepted it.
     async fn initialize(&self, body: Bytes) -> Option<HeaderValue> {
-        let resp = self.send(self.post(body, Some("initialize"))).await.ok()?;
+        let mut req = self.post(body, Some("initialize"));
+        // As the first time: no session yet, no protocol version agreed.
+        req.headers_mut().remove(SESSION_HEADER);
+        req.headers_mut().remove(PROTOCOL_HEADER);
+        let resp = self.send(req).await.ok()?;
         if !resp.status().is_success() {
             return None;
         }
