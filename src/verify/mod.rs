@@ -758,17 +758,10 @@ pub fn read_bundle_file(path: &Path) -> Result<Vec<u8>, crate::fsutil::ReadError
 /// same bound, for callers that open it their own way (through a directory descriptor, without
 /// following symbolic links).
 pub fn read_bundle(file: std::fs::File, path: &Path) -> Result<Vec<u8>, crate::fsutil::ReadError> {
-    use std::io::Read;
-    // Room for the size the file says it has (within the bound) and one byte more: read in one
-    // call and the end seen in the next, instead of ten reads of doubling size.
+    let limit = crate::json::MAX_DOCUMENT_BYTES as u64;
     let said = file.metadata().map_or(0, |m| m.len());
-    let room = usize::try_from(said.min(crate::json::MAX_DOCUMENT_BYTES as u64)).unwrap_or(0);
-    let mut data = Vec::with_capacity(room + 1);
-    file.take(crate::json::MAX_DOCUMENT_BYTES as u64 + 1)
-        .read_to_end(&mut data)
-        .map_err(|source| crate::fsutil::ReadError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(data)
+    crate::fsutil::read_within(file, said, limit).map_err(|source| crate::fsutil::ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
