@@ -196,10 +196,21 @@ impl Core {
 
     /// One line from the client.
     pub(crate) fn client_line(&mut self, line: &[u8], now: Instant) -> Outcome {
+        self.client_message(line, wire::envelope(line), now)
+    }
+
+    /// One line from the client, already read as a message (`wire::envelope(line)`), for a
+    /// caller that looked at it first.
+    pub(crate) fn client_message(
+        &mut self,
+        line: &[u8],
+        envelope: Result<wire::Envelope<'_>, wire::LineProblem>,
+        now: Instant,
+    ) -> Outcome {
         if self.closed || wire::first_byte(line).is_none() {
             return Outcome::default();
         }
-        let envelope = match wire::envelope(line) {
+        let envelope = match envelope {
             Ok(e) => e,
             Err(problem) => return refuse_line(None, ClientProblem::Line(problem)),
         };

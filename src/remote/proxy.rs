@@ -26,6 +26,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::tls::PinnedVerifier;
+use super::upstream::{Answer, Failure, Upstream};
 use crate::guard::core::{Core, Outcome};
 use crate::guard::{GuardEvent, GuardLimits, Id};
 use crate::manifest::pins::ToolPins;
@@ -40,6 +41,8 @@ pub(super) const EVENT_STREAM: &str = "text/event-stream";
 const HELD_TICK: Duration = Duration::from_millis(100);
 /// Frames of an event stream waiting for the client, at most.
 const STREAM_FRAMES: usize = 4;
+/// Connections to the endpoint kept open between requests, at most.
+const MAX_IDLE_CONNECTIONS: usize = 64;
 
 /// Bounds and timeouts of the proxy.
 #[derive(Debug, Clone)]
@@ -125,8 +128,8 @@ pub enum ProxyError {
     NotLoopback { addr: SocketAddr },
     #[error("the pinned endpoint cannot be used")]
     Endpoint(#[from] crate::manifest::remote::RemoteProblem),
-    #[error("cannot build the HTTP client")]
-    Client(#[source] reqwest::Error),
+    #[error("cannot build the client for the pinned endpoint: {0}")]
+    Client(String),
     #[error("cannot start the proxy's runtime")]
     Runtime(#[source] std::io::Error),
     #[error("cannot open the audit log `{}`", path.display())]
@@ -151,8 +154,7 @@ pub struct Proxy {
 pub(super) type EventSink = Box<dyn Fn(&GuardEvent) + Send + Sync>;
 
 pub(super) struct State {
-    upstream: url::Url,
-    client: reqwest::Client,
+    client: super::upstream::Upstream,
     verifier: Option<Arc<PinnedVerifier>>,
     pins: ToolPins,
     limits: ProxyLimits,
@@ -242,9 +244,7 @@ impl Proxy {
 /// other ready task has run (the connection's task decodes the end of a chunked body that came
 /// in the same read as the last data). No timer is armed: a zero timeout would register one and
 /// wake the I/O driver through its eventfd for every answer.
-async fn chunk_if_ready(
-    resp: &mut reqwest::Response,
-) -> Option<Result<Option<Bytes>, reqwest::Error>> {
+async fn chunk_if_ready(resp: &mut Answer) -> Option<Result<Option<Bytes>, hyper::Error>> {
     use std::task::Poll;
     /// One poll of `f` with this task's context: its output, or `Pending` without waiting.
     async fn poll_once<F: Future>(mut f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
@@ -325,14 +325,29 @@ pub(super) fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-fn forwardable(headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    for (name, value) in headers {
-        if !hop_by_hop(name) {
-            out.append(name.clone(), value.clone());
+/// The hop-by-hop headers of `hop_by_hop`, removed in place.
+fn forwardable(mut headers: HeaderMap) -> HeaderMap {
+    const HOP: [HeaderName; 12] = [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::HOST,
+        header::CONTENT_LENGTH,
+        header::ACCEPT_ENCODING,
+        header::CONTENT_ENCODING,
+    ];
+    for name in &HOP {
+        debug_assert!(hop_by_hop(name));
+        if headers.contains_key(name) {
+            headers.remove(name);
         }
     }
-    out
+    headers
 }
 
 /// An error answer of ours: JSON-RPC error for `id`, with our reason code.
@@ -392,15 +407,13 @@ impl State {
     pub(super) fn new(config: ProxyConfig) -> Result<Arc<State>, ProxyError> {
         crate::manifest::remote::check_url(config.upstream.as_str())?;
         let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
-        let client = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(config.limits.connect_timeout)
-            .no_proxy()
-            .http1_only()
-            .pool_max_idle_per_host(64)
-            .build()
-            .map_err(ProxyError::Client)?;
+        let client = Upstream::new(
+            &config.upstream,
+            tls,
+            config.limits.connect_timeout,
+            MAX_IDLE_CONNECTIONS,
+        )
+        .map_err(ProxyError::Client)?;
         let audit = match &config.audit_log {
             Some(path) => Some(Mutex::new(
                 crate::guard::AuditLogHandle::open(path).map_err(|source| {
@@ -413,7 +426,6 @@ impl State {
             None => None,
         };
         Ok(Arc::new(State {
-            upstream: config.upstream,
             client,
             verifier,
             pins: config.pins,
@@ -531,10 +543,11 @@ impl State {
     }
 
     async fn post(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
-        let headers = forwardable(req.headers());
-        let session_id = Self::session_header(req.headers());
+        let (parts, body) = req.into_parts();
+        let session_id = Self::session_header(&parts.headers);
+        let headers = forwardable(parts.headers);
         let max = self.limits.guard.max_message_bytes;
-        let body = match read_limited(req.into_body(), max).await {
+        let body = match read_limited(body, max).await {
             Ok(b) => b,
             Err(Limited::TooLarge) => {
                 let session = self.session_for(session_id.as_deref(), false);
@@ -553,13 +566,22 @@ impl State {
                 return r;
             }
         };
-        let request = request_of(&body);
-        let initialize = request.as_ref().is_some_and(|(_, m)| m == "initialize");
+        let envelope = crate::guard::wire::envelope(&body);
+        let request = match envelope.as_ref().map(|e| e.shape()) {
+            Ok(crate::guard::wire::Shape::Request(id, m)) => Some((id.clone(), m == "initialize")),
+            _ => None,
+        };
+        let initialize = request.as_ref().is_some_and(|(_, init)| *init);
         let session = self.session_for(session_id.as_deref(), initialize);
-        *lock(&session.headers) = headers.clone();
+        {
+            let mut kept = lock(&session.headers);
+            if *kept != headers {
+                *kept = headers.clone();
+            }
+        }
         let (out, held) = {
             let mut core = lock(&session.core);
-            let out = core.client_line(&body, Instant::now());
+            let out = core.client_message(&body, envelope, Instant::now());
             // Registered under the guard's lock: a re-check that releases it cannot run between.
             let held = match &request {
                 Some((id, _)) if !out.forward && out.to_client.is_empty() => {
@@ -709,7 +731,8 @@ impl State {
                 .await
             {
                 Ok(resp) => {
-                    let messages = self.read_messages(resp).await.unwrap_or_default();
+                    let stream = content_type(&resp.headers) == Some(EVENT_STREAM);
+                    let messages = self.read_messages(resp, stream).await.unwrap_or_default();
                     for m in messages {
                         if response_id(&m).as_ref() == Some(&id) {
                             answered = true;
@@ -750,15 +773,9 @@ impl State {
         method: Method,
         headers: HeaderMap,
         body: Option<Bytes>,
-    ) -> Result<reqwest::Response, SendError> {
-        let mut req = self
-            .client
-            .request(method, self.upstream.clone())
-            .headers(headers);
-        if let Some(b) = body {
-            req = req.body(b);
-        }
-        let resp = match tokio::time::timeout(self.limits.response_timeout, req.send()).await {
+    ) -> Result<Answer, SendError> {
+        let sent = self.client.send(method, headers, body);
+        let resp = match tokio::time::timeout(self.limits.response_timeout, sent).await {
             Err(_) => {
                 return Err(SendError::Problem(
                     UpstreamProblem::UpstreamTimeout,
@@ -768,32 +785,27 @@ impl State {
                     ),
                 ));
             }
-            Ok(Err(e)) => {
-                if let Some(r) = self.verifier.as_ref().and_then(|v| v.last_refusal()) {
-                    return Err(SendError::Problem(
-                        UpstreamProblem::TlsIdentity,
-                        r.to_string(),
-                    ));
-                }
-                let chain = crate::error_chain(&e);
-                let tls =
-                    chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS");
-                return Err(SendError::Problem(
-                    if tls {
+            Ok(Err(failure)) => {
+                let problem = match &failure {
+                    Failure::Tls(_) => {
+                        if let Some(r) = self.verifier.as_ref().and_then(|v| v.last_refusal()) {
+                            return Err(SendError::Problem(
+                                UpstreamProblem::TlsIdentity,
+                                r.to_string(),
+                            ));
+                        }
                         UpstreamProblem::TlsIdentity
-                    } else if e.is_timeout() {
-                        UpstreamProblem::UpstreamTimeout
-                    } else {
-                        UpstreamProblem::UpstreamUnreachable
-                    },
-                    chain,
-                ));
+                    }
+                    Failure::ConnectTimeout => UpstreamProblem::UpstreamTimeout,
+                    Failure::Connect(_) | Failure::Http(_) => UpstreamProblem::UpstreamUnreachable,
+                };
+                return Err(SendError::Problem(problem, failure.to_string()));
             }
             Ok(Ok(r)) => r,
         };
-        if resp.status().is_redirection() {
+        if resp.status.is_redirection() {
             let to = resp
-                .headers()
+                .headers
                 .get(header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .unwrap_or("");
@@ -811,11 +823,11 @@ impl State {
     /// Reads an answer's messages (one JSON body, or the events of a stream), each to `each`.
     async fn read_messages(
         &self,
-        mut resp: reqwest::Response,
+        mut resp: Answer,
+        stream: bool,
     ) -> Result<Vec<Vec<u8>>, (UpstreamProblem, String)> {
         let mut messages = Vec::new();
         let max = self.limits.guard.max_message_bytes;
-        let stream = content_type(resp.headers()) == Some(EVENT_STREAM);
         let mut sse = SseParser::new(max);
         let mut body = Vec::new();
         loop {
@@ -865,7 +877,7 @@ impl State {
         id: Option<Id>,
         initialize: bool,
     ) -> Response<Body> {
-        let resp = match self.send(method, headers, body).await {
+        let mut resp = match self.send(method, headers, body).await {
             Ok(r) => r,
             Err(SendError::Problem(p, detail)) => {
                 self.upstream_refused(&p, &detail);
@@ -893,38 +905,50 @@ impl State {
                 );
             }
         };
-        let status = resp.status();
-        let mut out_headers = HeaderMap::new();
-        for (name, value) in resp.headers() {
-            if !hop_by_hop(name) {
-                out_headers.append(name.clone(), value.clone());
-            }
-        }
+        let status = resp.status;
         if initialize {
             let mut s = lock(&self.sessions);
-            match Self::session_header(resp.headers()) {
+            match Self::session_header(&resp.headers) {
                 Some(sid) => self.remember(&mut s, sid, Arc::clone(&session)),
                 None => s.none = Some(Arc::clone(&session)),
             }
         }
-        let kind = content_type(resp.headers());
+        let kind = content_type(&resp.headers);
+        let mut out_headers = forwardable(std::mem::take(&mut resp.headers));
         if kind == Some(EVENT_STREAM) {
+            let mut pump = Pump::new(self.limits.guard.max_message_bytes);
+            // The answer to a request starts with its first events, so that the status line and
+            // they reach the client in one write; when the stream has ended with them (the
+            // usual answer: the response, then the end), that is the whole body and no task is
+            // needed. A GET stream starts at once (it may stay silent for long).
+            let mut first = None;
+            if id.is_some() {
+                loop {
+                    match self.pump_step(&session, &mut resp, &mut pump).await {
+                        None => break,
+                        Some((frame, true)) => {
+                            let mut r = Response::new(full(frame));
+                            *r.status_mut() = status;
+                            *r.headers_mut() = out_headers;
+                            return r;
+                        }
+                        Some((frame, false)) if frame.is_empty() => {}
+                        Some((frame, false)) => {
+                            first = Some(Ok(Frame::data(Bytes::from(frame))));
+                            break;
+                        }
+                    }
+                }
+            }
             // A frame holds every event of one upstream chunk (each up to the message limit), so
             // the queue is short: a client that reads slowly holds the endpoint back.
-            let (tx, mut rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(STREAM_FRAMES);
-            let state = Arc::clone(&self);
-            let request_driven = id.is_some();
-            tokio::spawn(async move {
-                state.pump_stream(session, resp, tx).await;
-            });
-            // The answer to a request starts with its first event, so that the status line and
-            // that event reach the client in one write; a GET stream starts at once (it may stay
-            // silent for long).
-            let first = if request_driven {
-                rx.recv().await
-            } else {
-                None
-            };
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(STREAM_FRAMES);
+            if first.is_some() || id.is_none() {
+                let state = Arc::clone(&self);
+                tokio::spawn(async move {
+                    state.pump_stream(session, resp, pump, tx).await;
+                });
+            }
             let body = ChannelBody { first, rx }.boxed();
             let mut r = Response::new(body);
             *r.status_mut() = status;
@@ -932,7 +956,7 @@ impl State {
             return r;
         }
         let is_json = kind == Some(JSON);
-        let messages = match self.read_messages(resp).await {
+        let messages = match self.read_messages(resp, false).await {
             Ok(m) => m,
             Err((p, detail)) => {
                 self.upstream_refused(&p, &detail);
@@ -1024,80 +1048,15 @@ impl State {
         }
     }
 
-    /// Passes an event stream through the guard, event by event.
+    /// Passes the rest of an event stream through the guard, event by event.
     async fn pump_stream(
         self: Arc<Self>,
         session: Arc<Session>,
-        mut resp: reqwest::Response,
+        mut resp: Answer,
+        mut pump: Pump,
         tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
     ) {
-        let max = self.limits.guard.max_message_bytes;
-        let mut sse = SseParser::new(max);
-        // The next chunk, when one was already read to see whether the stream ended.
-        let mut ready: Option<Bytes> = None;
-        loop {
-            let chunk = match ready.take() {
-                Some(c) => c,
-                None => match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
-                    Err(_) => {
-                        self.upstream_refused(
-                            &UpstreamProblem::UpstreamTimeout,
-                            "an event stream went silent",
-                        );
-                        return;
-                    }
-                    Ok(Err(_)) | Ok(Ok(None)) => return,
-                    Ok(Ok(Some(c))) => c,
-                },
-            };
-            let events = match sse.push(&chunk) {
-                Ok(e) => e,
-                Err(p) => {
-                    self.upstream_refused(
-                        &p,
-                        &format!("an event over {max} bytes; the stream was cut"),
-                    );
-                    return;
-                }
-            };
-            // Every event of the chunk in one frame: one write to the client, not one per event.
-            let mut out = Vec::new();
-            for ev in events {
-                let lines = if ev.data.is_empty() {
-                    Vec::new()
-                } else {
-                    match self.through_guard(&session, ev.data) {
-                        Ok(l) => l,
-                        Err(()) => return,
-                    }
-                };
-                for (i, line) in lines.into_iter().enumerate() {
-                    if i == 0
-                        && let Some(id) = &ev.id
-                    {
-                        out.extend_from_slice(b"id: ");
-                        out.extend_from_slice(id.as_bytes());
-                        out.push(b'\n');
-                    }
-                    out.extend_from_slice(b"event: message\n");
-                    for part in line.split(|b| *b == b'\n') {
-                        out.extend_from_slice(b"data: ");
-                        out.extend_from_slice(part);
-                        out.push(b'\n');
-                    }
-                    out.push(b'\n');
-                }
-            }
-            // If the stream has already ended (the usual answer: the response, then the end),
-            // the last events and the end go out together.
-            let ended = match chunk_if_ready(&mut resp).await {
-                Some(Ok(Some(next))) => {
-                    ready = Some(next);
-                    false
-                }
-                Some(Ok(None)) | Some(Err(_)) => true,
-                None => false,
-            };
+        while let Some((out, ended)) = self.pump_step(&session, &mut resp, &mut pump).await {
             if !out.is_empty() && tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
                 return;
             }
@@ -1107,16 +1066,86 @@ impl State {
         }
     }
 
+    /// The next chunk of an event stream through the guard: every event of the chunk in one
+    /// frame (one write to the client, not one per event; it may be empty), and whether the
+    /// stream ended with it. `None` when the stream ended or was cut.
+    async fn pump_step(
+        self: &Arc<Self>,
+        session: &Arc<Session>,
+        resp: &mut Answer,
+        pump: &mut Pump,
+    ) -> Option<(Vec<u8>, bool)> {
+        let max = self.limits.guard.max_message_bytes;
+        let chunk = match pump.ready.take() {
+            Some(c) => c,
+            None => match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
+                Err(_) => {
+                    self.upstream_refused(
+                        &UpstreamProblem::UpstreamTimeout,
+                        "an event stream went silent",
+                    );
+                    return None;
+                }
+                Ok(Err(_)) | Ok(Ok(None)) => return None,
+                Ok(Ok(Some(c))) => c,
+            },
+        };
+        let events = match pump.sse.push(&chunk) {
+            Ok(e) => e,
+            Err(p) => {
+                self.upstream_refused(
+                    &p,
+                    &format!("an event over {max} bytes; the stream was cut"),
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        for ev in events {
+            let lines = if ev.data.is_empty() {
+                Vec::new()
+            } else {
+                self.through_guard(session, ev.data).ok()?
+            };
+            for (i, line) in lines.into_iter().enumerate() {
+                if i == 0
+                    && let Some(id) = &ev.id
+                {
+                    out.extend_from_slice(b"id: ");
+                    out.extend_from_slice(id.as_bytes());
+                    out.push(b'\n');
+                }
+                out.extend_from_slice(b"event: message\n");
+                for part in line.split(|b| *b == b'\n') {
+                    out.extend_from_slice(b"data: ");
+                    out.extend_from_slice(part);
+                    out.push(b'\n');
+                }
+                out.push(b'\n');
+            }
+        }
+        // If the stream has already ended, the last events and the end go out together.
+        let ended = match chunk_if_ready(resp).await {
+            Some(Ok(Some(next))) => {
+                pump.ready = Some(next);
+                false
+            }
+            Some(Ok(None)) | Some(Err(_)) => true,
+            None => false,
+        };
+        Some((out, ended))
+    }
+
     async fn get(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
-        let headers = forwardable(req.headers());
         let session = self.session_for(Self::session_header(req.headers()).as_deref(), false);
+        let headers = forwardable(req.into_parts().0.headers);
         self.forward(session, Method::GET, headers, None, None, false)
             .await
     }
 
     async fn delete(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
-        let headers = forwardable(req.headers());
         let sid = Self::session_header(req.headers());
+        let headers = forwardable(req.into_parts().0.headers);
         let session = self.session_for(sid.as_deref(), false);
         let r = self
             .clone()
@@ -1183,6 +1212,22 @@ async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Limited> 
         }
     }
     Ok(Bytes::from(out))
+}
+
+/// Where an event stream is: its parser, and the next chunk when one was already read to see
+/// whether the stream ended.
+struct Pump {
+    sse: SseParser,
+    ready: Option<Bytes>,
+}
+
+impl Pump {
+    fn new(max: usize) -> Pump {
+        Pump {
+            sse: SseParser::new(max),
+            ready: None,
+        }
+    }
 }
 
 /// A response body fed by a channel: the events of a stream, as the guard passes them.
