@@ -422,6 +422,62 @@ fn a_hanging_endpoint_times_out() {
     assert!(w.stderr().contains("[upstream-timeout]"));
 }
 
+/// Scenario proxy-upstream-closes-kept-connections.
+/// Scenario proxy-upstream-unreachable.
+#[test]
+fn a_kept_connection_the_endpoint_closed_is_not_used_and_a_closed_port_is_unreachable() {
+    // An endpoint that answers `ping` and keeps the connection (no `connection: close`), then
+    // closes it 100 ms later, as servers do with idle connections: the next request must go
+    // out on a new connection, not fail on the dead one.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(8) {
+            let Ok(mut s) = conn else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 65536];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let _ = s.read(&mut buf);
+            let body = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (w, proxy, local) = hostile(&format!("http://{addr}/mcp"), &[]);
+    let mut c = Client::new(&local);
+    for _ in 0..3 {
+        let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+        assert_eq!(status, 200, "{msgs:?} {}", w.stderr());
+        assert_eq!(msgs, vec![json!({"jsonrpc":"2.0","id":1,"result":{}})]);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    drop(proxy);
+
+    // Nothing listens on the pinned port any more.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", closed.local_addr().unwrap());
+    let (w, _proxy, local) = hostile(&url, &[]);
+    drop(closed);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert_eq!(status, 502, "{msgs:?}");
+    assert_eq!(
+        msgs[0]["error"]["data"]["reason"], "upstream-unreachable",
+        "{msgs:?}"
+    );
+    let err = w.stderr();
+    assert!(err.contains("[upstream-unreachable]"), "{err}");
+    assert!(err.contains("cannot connect"), "{err}");
+}
+
 /// Scenario proxy-upstream-floods.
 #[test]
 fn a_flooding_endpoint_is_cut_off() {
