@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes mcp-verify/link-order.txt: the functions one whole `mcp-verify` process runs, in the
-# order it first runs them, read with callgrind from the release binary itself (its symbol
+# order it first runs them (then those the guard proxy adds, for its calls), read with callgrind from the release binary itself (its symbol
 # names depend on the release profile's settings, so no other build will do). mcp-verify/build.rs
 # hands the list to the linker, which places those functions together: a verification then
 # faults in about 15 pages of code instead of about 55 spread over 10 MB.
@@ -9,7 +9,7 @@
 # does not are skipped, so a stale list costs speed, never correctness). Prints the page faults
 # of one verification before and after.
 #
-# Usage: bench/link-order.sh            (needs valgrind and perf)
+# Usage: bench/link-order.sh            (needs valgrind, perf and scripts/setup-mcp-servers.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -45,9 +45,27 @@ for k in "${kinds[@]}"; do
 done
 valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/v.cg" "$bin" --version \
   > /dev/null 2> "$tmp/v.err"
+# The guard proxy's path, after the verification's: server-everything through `mcp-verify proxy`
+# (scripts/setup-mcp-servers.sh), 200 calls of its echo tool.
+cargo build --release --locked --quiet -p mcp-sign
+cargo build --release --locked --quiet -p mcpsig --example http_load
+home=$HOME
+# shellcheck source=bench/proxy-setup.sh
+. bench/proxy-setup.sh
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work" "$tmp"' EXIT
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$tmp/p.cg" "$bin" proxy \
+  "$work/m.sigstore.json" --key "$work/k.pub" --listen 127.0.0.1:0 -q > "$work/proxy.out" 2> "$tmp/p.err" &
+vp=$!
+for _ in $(seq 300); do [ -s "$work/proxy.out" ] && break; sleep 0.1; done
+proxy=$(head -n 1 "$work/proxy.out")
+"$t/examples/http_load" "$proxy" "$proxy" 50 1 echo '{"message":"hi"}' > /dev/null
+callgrind_control -d "$vp" > /dev/null
+kill "$vp"; wait "$vp" 2>/dev/null || true
+export HOME=$home  # proxy-setup.sh gave the proxy a HOME of its own; cargo needs the real one
 nm "$bin" | awk 'NF == 3 {print $3}' | sort -u > "$tmp/symbols"
-# First appearance across the runs (the DSSE case first), names of this binary only.
-python3 - "$tmp/symbols" "$tmp"/{1,2,3,4,v}.cg > "$tmp/order" <<'PY'
+# First appearance across the runs (the DSSE case first, the proxy last), names of this binary
+# only.
+python3 - "$tmp/symbols" "$tmp"/{1,2,3,4,v}.cg "$tmp"/p.cg.* > "$tmp/order" <<'PY'
 import re, sys
 symbols = set(open(sys.argv[1]).read().split())
 seen = set()

@@ -178,6 +178,7 @@ impl StdioBridge {
             listening: Mutex::new(None),
         });
         runtime.block_on(async {
+            super::proxy::keep_a_timer_armed();
             let mut inflight = JoinSet::new();
             let mut waiting = Waiting::default();
             loop {

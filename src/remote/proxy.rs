@@ -224,6 +224,7 @@ impl Proxy {
                 .map_err(ProxyError::Runtime)?;
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).map_err(ProxyError::Runtime)?;
+            keep_a_timer_armed();
             loop {
                 let (stream, _) = match listener.accept().await {
                     Ok(s) => s,
@@ -240,25 +241,41 @@ impl Proxy {
     }
 }
 
+/// Keeps a timer armed within the next second, on the current runtime, for as long as it runs.
+///
+/// Every request to the endpoint arms its response timeout. When the I/O driver is parked with
+/// no timer due sooner, tokio wakes it to re-plan (a write to its eventfd, and one more event
+/// to read back): a syscall pair per request for nothing. A timer that is always due within a
+/// second means a new timeout (longer) never needs that; the cost is one wake-up a second.
+pub(super) fn keep_a_timer_armed() {
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+        }
+    });
+}
+
 /// The body's next chunk if it is there without waiting: polled once, and once more after every
 /// other ready task has run (the connection's task decodes the end of a chunked body that came
-/// in the same read as the last data). No timer is armed: a zero timeout would register one and
-/// wake the I/O driver through its eventfd for every answer.
+/// in the same read as the last data). Neither a timer nor `yield_now` is used: a zero timeout
+/// would register a timer, and `yield_now` makes the runtime poll the I/O driver (a syscall)
+/// before it runs the task again; waking itself puts the task behind the ready ones only.
 async fn chunk_if_ready(resp: &mut Answer) -> Option<Result<Option<Bytes>, hyper::Error>> {
     use std::task::Poll;
-    /// One poll of `f` with this task's context: its output, or `Pending` without waiting.
-    async fn poll_once<F: Future>(mut f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-        std::future::poll_fn(move |cx| Poll::Ready(f.as_mut().poll(cx))).await
-    }
     let mut next = std::pin::pin!(resp.chunk());
-    if let Poll::Ready(r) = poll_once(next.as_mut()).await {
-        return Some(r);
-    }
-    tokio::task::yield_now().await;
-    match poll_once(next).await {
-        Poll::Ready(r) => Some(r),
-        Poll::Pending => None,
-    }
+    let mut polled = false;
+    std::future::poll_fn(move |cx| match next.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(Some(r)),
+        Poll::Pending if polled => Poll::Ready(None),
+        Poll::Pending => {
+            polled = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 /// Serves one client connection (a socket, or the stdio bridge's in-memory pipe).
@@ -327,25 +344,9 @@ pub(super) fn hop_by_hop(name: &HeaderName) -> bool {
 
 /// The hop-by-hop headers of `hop_by_hop`, removed in place.
 fn forwardable(mut headers: HeaderMap) -> HeaderMap {
-    const HOP: [HeaderName; 12] = [
-        header::CONNECTION,
-        HeaderName::from_static("keep-alive"),
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::HOST,
-        header::CONTENT_LENGTH,
-        header::ACCEPT_ENCODING,
-        header::CONTENT_ENCODING,
-    ];
-    for name in &HOP {
-        debug_assert!(hop_by_hop(name));
-        if headers.contains_key(name) {
-            headers.remove(name);
-        }
+    let hop: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
+    for name in hop {
+        headers.remove(name);
     }
     headers
 }
