@@ -798,7 +798,9 @@ impl State {
                         UpstreamProblem::TlsIdentity
                     }
                     Failure::ConnectTimeout => UpstreamProblem::UpstreamTimeout,
-                    Failure::Connect(_) | Failure::Http(_) => UpstreamProblem::UpstreamUnreachable,
+                    Failure::Connect(_) | Failure::TlsBroken(_) | Failure::Http(_) => {
+                        UpstreamProblem::UpstreamUnreachable
+                    }
                 };
                 return Err(SendError::Problem(problem, failure.to_string()));
             }
@@ -831,6 +833,7 @@ impl State {
         let max = self.limits.guard.max_message_bytes;
         let mut sse = SseParser::new(max);
         let mut body = Vec::new();
+        let mut total = 0usize;
         loop {
             let chunk = match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
                 Err(_) => {
@@ -850,6 +853,15 @@ impl State {
                     .push(&chunk)
                     .map_err(|p| (p, "an event too large".into()))?
                 {
+                    // Read whole, so bounded as a whole too: a stream that never ends must not
+                    // grow without limit (each event is bounded by the parser).
+                    total += ev.data.len();
+                    if total > 2 * max {
+                        return Err((
+                            UpstreamProblem::UpstreamTooLarge,
+                            format!("an answer's events over {} bytes", 2 * max),
+                        ));
+                    }
                     messages.push(ev.data);
                 }
             } else {
@@ -1117,7 +1129,9 @@ impl State {
                     out.push(b'\n');
                 }
                 out.extend_from_slice(b"event: message\n");
-                for part in line.split(|b| *b == b'\n') {
+                // A message's line breaks (JSON whitespace) as `data` lines: CR as well as LF,
+                // so that none reaches the client inside a line.
+                for part in line.split(|b| *b == b'\n' || *b == b'\r') {
                     out.extend_from_slice(b"data: ");
                     out.extend_from_slice(part);
                     out.push(b'\n');
@@ -1259,7 +1273,10 @@ pub(crate) struct SseEvent {
     pub id: Option<String>,
 }
 
-/// An incremental `text/event-stream` parser with a bound on one event's size.
+/// An incremental `text/event-stream` parser with a bound on one event's size. Lines end at
+/// CRLF, LF or a lone CR, as the SSE specification says and as clients' parsers read them: a
+/// CR the guard took for part of a line would let the endpoint start lines the client sees and
+/// the guard does not.
 pub(crate) struct SseParser {
     buf: Vec<u8>,
     data: Vec<u8>,
@@ -1268,6 +1285,9 @@ pub(crate) struct SseParser {
     max: usize,
     /// Bytes of `buf` already searched for a line end.
     scanned: usize,
+    /// The last line ended with a CR at the end of a chunk: a LF that starts the next one
+    /// belongs to it.
+    after_cr: bool,
 }
 
 impl SseParser {
@@ -1279,23 +1299,39 @@ impl SseParser {
             id: None,
             max,
             scanned: 0,
+            after_cr: false,
         }
     }
 
     /// Feeds a chunk; returns the events it completed.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, UpstreamProblem> {
+        let chunk = if self.after_cr && !chunk.is_empty() {
+            self.after_cr = false;
+            chunk.strip_prefix(b"\n").unwrap_or(chunk)
+        } else {
+            chunk
+        };
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
         let mut start = 0;
         // Only the new bytes are searched for a line end: a long line costs linear time.
         let mut from = self.scanned;
-        while let Some(nl) = self.buf[from..].iter().position(|b| *b == b'\n') {
-            let mut line = &self.buf[start..from + nl];
-            start = from + nl + 1;
-            from = start;
-            if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
+        while let Some(end) = self.buf[from..]
+            .iter()
+            .position(|b| *b == b'\n' || *b == b'\r')
+        {
+            let end = from + end;
+            let line = &self.buf[start..end];
+            let mut next = end + 1;
+            if self.buf[end] == b'\r' {
+                match self.buf.get(next) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
             }
+            start = next;
+            from = next;
             if line.is_empty() {
                 if self.has_data {
                     events.push(SseEvent {
@@ -1324,7 +1360,9 @@ impl SseParser {
                     self.data.extend_from_slice(value);
                     self.has_data = true;
                 }
-                b"id" if !value.contains(&0) => {
+                // The id is written back to the client: one without control bytes only (the
+                // specification ignores one with NUL; we ignore any control byte).
+                b"id" if !value.iter().any(|b| b.is_ascii_control()) => {
                     self.id = std::str::from_utf8(value).ok().map(str::to_owned);
                 }
                 _ => {}
@@ -1380,6 +1418,43 @@ mod tests {
             p.push(&[b'x'; 2000]),
             Err(UpstreamProblem::UpstreamTooLarge)
         );
+    }
+
+    #[test]
+    fn lines_end_at_cr_lf_or_both_even_across_chunks() {
+        // A lone CR ends a line: the event after it is an event, not part of the id.
+        let mut p = SseParser::new(1000);
+        let ev = p.push(b"id: 7\rdata: a\r\rdata: b\r\n\r\n").unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                SseEvent {
+                    data: b"a".to_vec(),
+                    id: Some("7".into())
+                },
+                SseEvent {
+                    data: b"b".to_vec(),
+                    id: Some("7".into())
+                },
+            ]
+        );
+        // CRLF split across chunks is one line end, not a line end and a blank line.
+        let mut p = SseParser::new(1000);
+        assert!(p.push(b"data: a\r").unwrap().is_empty());
+        assert!(p.push(b"\n").unwrap().is_empty());
+        assert!(p.push(b"data: b\r").unwrap().is_empty());
+        let ev = p.push(b"\n\n").unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].data, b"a\nb");
+        // A CR at a chunk's end, then a line that is not its LF.
+        let mut p = SseParser::new(1000);
+        assert!(p.push(b"data: a\r").unwrap().is_empty());
+        let ev = p.push(b"\r").unwrap();
+        assert_eq!(ev[0].data, b"a");
+        // An id with a control byte is ignored (it would be written back to the client).
+        let mut p = SseParser::new(1000);
+        let ev = p.push(b"id: 1\x1b[2J\ndata: x\n\n").unwrap();
+        assert_eq!(ev[0].id, None);
     }
 
     #[test]

@@ -58,9 +58,10 @@ impl PinnedVerifier {
         }
     }
 
-    /// The reason the last handshake was refused, if it was refused here.
+    /// The reason the last handshake was refused, if it was refused here; taken, so that a
+    /// later failure is never explained by an old refusal.
     pub fn last_refusal(&self) -> Option<TlsRefusal> {
-        self.last_refusal.lock().ok().and_then(|l| l.clone())
+        self.last_refusal.lock().ok().and_then(|mut l| l.take())
     }
 }
 

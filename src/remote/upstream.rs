@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
@@ -35,8 +35,11 @@ pub(super) enum Failure {
     ConnectTimeout,
     /// The host name did not resolve, or no address accepted the connection.
     Connect(String),
-    /// The TLS handshake failed.
+    /// The TLS handshake failed on what the endpoint presented (a rustls error: its
+    /// certificate, key or protocol).
     Tls(std::io::Error),
+    /// The connection broke during the TLS handshake (reset, closed): not the identity's fault.
+    TlsBroken(std::io::Error),
     /// The connection broke before the answer began.
     Http(hyper::Error),
 }
@@ -47,12 +50,20 @@ impl std::fmt::Display for Failure {
             Failure::ConnectTimeout => write!(f, "no connection within the connect timeout"),
             Failure::Connect(why) => write!(f, "cannot connect: {why}"),
             Failure::Tls(e) => write!(f, "the TLS handshake failed: {e}"),
+            Failure::TlsBroken(e) => {
+                write!(f, "the connection broke during the TLS handshake: {e}")
+            }
             Failure::Http(e) => write!(f, "{}", crate::error_chain(e)),
         }
     }
 }
 
-type Idle = Arc<Mutex<Vec<SendRequest<RequestBody>>>>;
+/// Kept connections, each with the time it was put back.
+type Idle = Arc<Mutex<Vec<(SendRequest<RequestBody>, Instant)>>>;
+
+/// A kept connection idle longer is closed rather than used: one a NAT or the endpoint dropped
+/// without a word would take the request down with it.
+const MAX_IDLE_TIME: Duration = Duration::from_secs(60);
 
 /// The pinned endpoint and the connections kept to it.
 pub(super) struct Upstream {
@@ -88,7 +99,7 @@ impl Answer {
                     if let Some(conn) = self.conn.take() {
                         let mut idle = lock(&self.idle);
                         if idle.len() < self.max_idle {
-                            idle.push(conn);
+                            idle.push((conn, Instant::now()));
                         }
                     }
                     return Ok(None);
@@ -202,8 +213,8 @@ impl Upstream {
     /// A kept connection ready for a request, if there is one.
     async fn kept(&self) -> Option<SendRequest<RequestBody>> {
         loop {
-            let mut conn = lock(&self.idle).pop()?;
-            if conn.is_closed() {
+            let (mut conn, since) = lock(&self.idle).pop()?;
+            if conn.is_closed() || since.elapsed() > MAX_IDLE_TIME {
                 continue;
             }
             if let Ok(Ok(())) = tokio::time::timeout(READY_WAIT, conn.ready()).await {
@@ -220,10 +231,13 @@ impl Upstream {
             match &self.tls {
                 None => handshake(tcp).await,
                 Some((connector, name)) => {
-                    let tls = connector
-                        .connect(name.clone(), tcp)
-                        .await
-                        .map_err(Failure::Tls)?;
+                    let tls = connector.connect(name.clone(), tcp).await.map_err(|e| {
+                        if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+                            Failure::Tls(e)
+                        } else {
+                            Failure::TlsBroken(e)
+                        }
+                    })?;
                     handshake(tls).await
                 }
             }
@@ -242,16 +256,24 @@ impl Upstream {
                 .map_err(|e| Failure::Connect(format!("cannot resolve `{d}`: {e}")))?
                 .collect(),
         };
-        let mut last = None;
+        // Each address gets its share of the connect timeout, so that one that drops packets
+        // (a broken IPv6 route, say) leaves time for the others.
+        let share = self.connect_timeout / u32::try_from(addrs.len().max(1)).unwrap_or(u32::MAX);
+        let mut failed = Vec::new();
         for addr in addrs {
-            match tokio::net::TcpStream::connect(addr).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(format!("{addr}: {e}")),
+            match tokio::time::timeout(share, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => return Ok(s),
+                Ok(Err(e)) => failed.push(format!("{addr}: {e}")),
+                Err(_) => failed.push(format!("{addr}: no answer within {share:?}")),
             }
         }
-        Err(Failure::Connect(last.unwrap_or_else(|| {
-            format!("`{}` resolved to no address", self.host)
-        })))
+        if failed.is_empty() {
+            return Err(Failure::Connect(format!(
+                "`{}` resolved to no address",
+                self.host
+            )));
+        }
+        Err(Failure::Connect(failed.join("; ")))
     }
 }
 
