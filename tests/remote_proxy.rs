@@ -439,6 +439,82 @@ data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"le
     assert!(body.contains("notifications/message"), "{body:?}");
 }
 
+/// Scenario capture-sse-lone-cr-lines.
+#[test]
+fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
+    // A server framing its events with CR alone (valid SSE): the capture reads the events a
+    // client reads. A capture splitting at LF only read one event hiding inside an `id` line
+    // and pinned what no client sees.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(16) {
+            let Ok(mut s) = conn else { continue };
+            let mut buf = vec![0u8; 65536];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            // The head, then the body by its content-length (they may come in two writes).
+            let mut req = String::new();
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                req.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if let Some((head, body)) = req.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            let msg: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let id = msg["id"].clone();
+            let result = match msg["method"].as_str() {
+                Some("initialize") => json!({"protocolVersion": "2025-06-18",
+                    "capabilities": {"tools": {}}, "serverInfo": {"name": "cr", "version": "1"}}),
+                Some("tools/list") => json!({"tools": [{"name": "seen_by_clients",
+                    "description": "the tool a client reads", "inputSchema": {"type": "object"}}]}),
+                _ if id.is_null() => {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                    continue;
+                }
+                _ => Value::Null,
+            };
+            let answer = if result.is_null() {
+                json!({"jsonrpc": "2.0", "id": id,
+                       "error": {"code": -32601, "message": "Method not found"}})
+            } else {
+                json!({"jsonrpc": "2.0", "id": id, "result": result})
+            };
+            let events = format!("id: 1\rdata: {answer}\r\r: the rest hides nothing\r\r");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nmcp-session-id: s1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                events.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(events.as_bytes());
+        }
+    });
+    let w = Workspace::new();
+    let out = capture(&w, &format!("http://{addr}/mcp"), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = std::fs::read_to_string(w.path().join("cap.json")).unwrap();
+    assert!(doc.contains("seen_by_clients"), "{doc}");
+}
+
 /// Scenario proxy-upstream-hangs.
 #[test]
 fn a_hanging_endpoint_times_out() {

@@ -187,23 +187,26 @@ impl HttpTransport {
     }
 
     /// Reads SSE events until one carries a message; false at the end of the stream.
+    ///
+    /// Lines end at CRLF, LF or a lone CR, as the SSE specification says and clients read them:
+    /// a server must not show this capture other events than a client would see.
     fn read_event(&mut self) -> Result<bool, McpError> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Ok(false);
-        };
+        let limit = self.max_message_bytes;
+        let mut complete: Vec<Vec<u8>> = Vec::new();
         let mut data: Vec<u8> = Vec::new();
+        let mut has_data = false;
         let mut event_type = String::new();
         let mut line = Vec::new();
-        let limit = self.max_message_bytes;
-        loop {
-            let read = read_line_bounded(stream, &mut line, limit);
-            match read {
-                Ok(LineRead::TooLarge) => {
-                    return Err(McpError::MessageTooLarge {
-                        server: self.server.clone(),
-                        limit,
-                    });
-                }
+        let too_large = |server: &str| McpError::MessageTooLarge {
+            server: server.to_owned(),
+            limit,
+        };
+        let at_end = loop {
+            let Some(stream) = self.stream.as_mut() else {
+                break true;
+            };
+            match read_line_bounded(stream, &mut line, limit) {
+                Ok(LineRead::TooLarge) => return Err(too_large(&self.server)),
                 Err(e) => {
                     self.stream = None;
                     if e.kind() == io::ErrorKind::TimedOut {
@@ -213,51 +216,61 @@ impl HttpTransport {
                 }
                 Ok(LineRead::Eof) => {
                     self.stream = None;
-                    if !data.is_empty() && (event_type.is_empty() || event_type == "message") {
-                        self.enqueue(&data)?;
-                        return Ok(true);
-                    }
-                    return Ok(false);
+                    break true;
                 }
                 Ok(LineRead::Line) => {}
             }
-            if line.is_empty() {
-                // Blank line: dispatch the event.
-                if !data.is_empty() && (event_type.is_empty() || event_type == "message") {
-                    self.enqueue(&data)?;
-                    return Ok(true);
-                }
-                data.clear();
-                event_type.clear();
-                continue;
-            }
-            if line.starts_with(b":") {
-                continue;
-            }
-            let (field, value) = match line.iter().position(|&b| b == b':') {
-                Some(i) => {
-                    let v = &line[i + 1..];
-                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-                }
-                None => (&line[..], &b""[..]),
-            };
-            match field {
-                b"data" => {
-                    if data.len() + value.len() + 1 > limit {
-                        return Err(McpError::MessageTooLarge {
-                            server: self.server.clone(),
-                            limit,
-                        });
+            // One line up to LF (its CR before the LF already gone) may hold several, ended by
+            // lone CRs.
+            for part in line.split(|b| *b == b'\r') {
+                if part.is_empty() {
+                    // Blank line: dispatch the event.
+                    if !data.is_empty() && (event_type.is_empty() || event_type == "message") {
+                        complete.push(std::mem::take(&mut data));
                     }
-                    if !data.is_empty() {
-                        data.push(b'\n');
-                    }
-                    data.extend_from_slice(value);
+                    data.clear();
+                    has_data = false;
+                    event_type.clear();
+                    continue;
                 }
-                b"event" => event_type = String::from_utf8_lossy(value).into_owned(),
-                _ => {}
+                if part.starts_with(b":") {
+                    continue;
+                }
+                let (field, value) = match part.iter().position(|&b| b == b':') {
+                    Some(i) => {
+                        let v = &part[i + 1..];
+                        (&part[..i], v.strip_prefix(b" ").unwrap_or(v))
+                    }
+                    None => (part, &b""[..]),
+                };
+                match field {
+                    b"data" => {
+                        if data.len() + value.len() + 1 > limit {
+                            return Err(too_large(&self.server));
+                        }
+                        if has_data {
+                            data.push(b'\n');
+                        }
+                        data.extend_from_slice(value);
+                        has_data = true;
+                    }
+                    b"event" => event_type = String::from_utf8_lossy(value).into_owned(),
+                    _ => {}
+                }
             }
+            // At an event's boundary with something read: done for now.
+            if !complete.is_empty() && !has_data {
+                break false;
+            }
+        };
+        if at_end && !data.is_empty() && (event_type.is_empty() || event_type == "message") {
+            complete.push(data);
         }
+        let any = !complete.is_empty();
+        for message in complete {
+            self.enqueue(&message)?;
+        }
+        Ok(any)
     }
 }
 
