@@ -439,7 +439,7 @@ data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"le
     assert!(body.contains("notifications/message"), "{body:?}");
 }
 
-/// Scenario capture-sse-lone-cr-lines.
+/// Scenario remote-capture-sse-lone-cr-lines.
 #[test]
 fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
     // A server framing its events with CR alone (valid SSE): the capture reads the events a
