@@ -41,8 +41,6 @@ pub(super) const EVENT_STREAM: &str = "text/event-stream";
 const HELD_TICK: Duration = Duration::from_millis(100);
 /// Frames of an event stream waiting for the client, at most.
 const STREAM_FRAMES: usize = 4;
-/// Connections to the endpoint kept open between requests, at most.
-const MAX_IDLE_CONNECTIONS: usize = 64;
 
 /// Bounds and timeouts of the proxy.
 #[derive(Debug, Clone)]
@@ -408,13 +406,8 @@ impl State {
     pub(super) fn new(config: ProxyConfig) -> Result<Arc<State>, ProxyError> {
         crate::manifest::remote::check_url(config.upstream.as_str())?;
         let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
-        let client = Upstream::new(
-            &config.upstream,
-            tls,
-            config.limits.connect_timeout,
-            MAX_IDLE_CONNECTIONS,
-        )
-        .map_err(ProxyError::Client)?;
+        let client = Upstream::new(&config.upstream, tls, config.limits.connect_timeout)
+            .map_err(ProxyError::Client)?;
         let audit = match &config.audit_log {
             Some(path) => Some(Mutex::new(
                 crate::guard::AuditLogHandle::open(path).map_err(|source| {

@@ -27,6 +27,8 @@ pub(super) type RequestBody = Full<Bytes>;
 /// How long a kept connection may take to finish the previous answer before a new one is used
 /// instead (it has the whole answer already; this only waits for its task to run).
 const READY_WAIT: Duration = Duration::from_millis(200);
+/// Connections kept open between requests, at most.
+const MAX_IDLE_CONNECTIONS: usize = 64;
 
 /// Why a request did not get an answer.
 #[derive(Debug)]
@@ -76,7 +78,6 @@ pub(super) struct Upstream {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     connect_timeout: Duration,
     idle: Idle,
-    max_idle: usize,
 }
 
 /// The endpoint's answer, its body still to read. Read to its end, its connection is kept for
@@ -87,7 +88,6 @@ pub(super) struct Answer {
     body: Incoming,
     conn: Option<SendRequest<RequestBody>>,
     idle: Idle,
-    max_idle: usize,
 }
 
 impl Answer {
@@ -98,7 +98,7 @@ impl Answer {
                 None => {
                     if let Some(conn) = self.conn.take() {
                         let mut idle = lock(&self.idle);
-                        if idle.len() < self.max_idle {
+                        if idle.len() < MAX_IDLE_CONNECTIONS {
                             idle.push((conn, Instant::now()));
                         }
                     }
@@ -128,7 +128,6 @@ impl Upstream {
         url: &url::Url,
         tls: rustls::ClientConfig,
         connect_timeout: Duration,
-        max_idle: usize,
     ) -> Result<Upstream, String> {
         let host = url
             .host()
@@ -166,7 +165,6 @@ impl Upstream {
             tls,
             connect_timeout,
             idle: Arc::new(Mutex::new(Vec::new())),
-            max_idle,
         })
     }
 
@@ -197,7 +195,6 @@ impl Upstream {
                         body,
                         conn: Some(conn),
                         idle: Arc::clone(&self.idle),
-                        max_idle: self.max_idle,
                     });
                 }
                 Err(mut e) => match e.take_message() {
