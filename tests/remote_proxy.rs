@@ -291,6 +291,45 @@ fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused
         assert_eq!(resp.status().as_u16(), 403);
         let body = resp.body_mut().read_to_string().unwrap();
         assert!(body.contains("foreign-origin"), "{body}");
+        // After DNS rebinding, a page's same-origin GET carries no `Origin`, only its own name as
+        // `Host`; a sandboxed frame's POST carries the opaque `Origin: null`. Both are refused,
+        // and a loopback `Host` spelled `localhost` is not.
+        let addr = local.trim_start_matches("http://");
+        let addr = addr.split('/').next().unwrap();
+        let port = addr.rsplit_once(':').unwrap().1;
+        let raw = |request: String| {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer
+        };
+        let body = r#"{"jsonrpc":"2.0","id":9,"method":"tools/list"}"#;
+        let rebound = raw(format!(
+            "GET /mcp HTTP/1.1\r\nHost: evil.example:{port}\r\nAccept: text/event-stream\r\n\
+             Connection: close\r\n\r\n"
+        ));
+        assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+        assert!(rebound.contains("foreign-origin"), "{rebound}");
+        assert!(rebound.contains("`Host`"), "{rebound}");
+        let null = raw(format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: null\r\n\
+             Content-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        assert!(null.starts_with("HTTP/1.1 403"), "{null}");
+        assert!(null.contains("foreign-origin"), "{null}");
+        let named = raw(format!(
+            "POST /mcp HTTP/1.1\r\nHost: localhost:{port}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        assert!(!named.starts_with("HTTP/1.1 403"), "{named}");
+        assert!(!named.contains("foreign-origin"), "{named}");
         let err = w.stderr();
         assert!(err.contains("refused tool `delete_everything`"), "{err}");
         assert!(

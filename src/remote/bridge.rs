@@ -138,7 +138,7 @@ impl StdioBridge {
         }
         let headers = map;
         Ok(StdioBridge {
-            state: State::new(config)?,
+            state: State::new(config, false)?,
             headers,
         })
     }

@@ -159,6 +159,8 @@ pub(super) struct State {
     sessions: Mutex<Sessions>,
     audit: Option<Mutex<crate::guard::AuditLogHandle>>,
     events: Mutex<Option<EventSink>>,
+    /// Whether a request's `Host` must be a loopback name (the proxy listens on loopback).
+    check_host: bool,
 }
 
 #[derive(Default)]
@@ -193,7 +195,7 @@ impl Proxy {
         if !listen.ip().is_loopback() && !allow_remote_clients {
             return Err(ProxyError::NotLoopback { addr: listen });
         }
-        let state = State::new(config)?;
+        let state = State::new(config, listen.ip().is_loopback())?;
         let listener =
             std::net::TcpListener::bind(listen).map_err(|source| ProxyError::Listen {
                 addr: listen,
@@ -369,9 +371,11 @@ fn error_response(
     r
 }
 
-/// Whether a request's `Origin` or `Host` could come from a web page on another site (DNS
-/// rebinding): only loopback names pass.
-fn foreign_origin(headers: &HeaderMap) -> bool {
+/// Whether a request could come from a web page of another site (DNS rebinding): its `Origin`
+/// must be a loopback name when present, and so must its `Host` when `check_host` (the proxy
+/// listens on loopback). A page that rebinds its own name to 127.0.0.1 sends no `Origin` on a
+/// same-origin GET, but its `Host` is still its own name.
+fn foreign_origin(headers: &HeaderMap, check_host: bool) -> Option<&'static str> {
     let loopback_authority = |a: &str| {
         let host = a
             .strip_prefix("http://")
@@ -379,7 +383,10 @@ fn foreign_origin(headers: &HeaderMap) -> bool {
             .unwrap_or(a);
         let host = host.split('/').next().unwrap_or(host);
         let host = if let Some(rest) = host.strip_prefix('[') {
-            rest.split(']').next().unwrap_or(rest)
+            match rest.split_once(']') {
+                Some((h, after)) if after.is_empty() || after.starts_with(':') => h,
+                _ => return false,
+            }
         } else {
             host.rsplit_once(':').map_or(host, |(h, _)| h)
         };
@@ -388,13 +395,21 @@ fn foreign_origin(headers: &HeaderMap) -> bool {
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.is_loopback())
     };
+    // An opaque `Origin` ("null": a sandboxed frame, a data: or file: page) is refused too: any
+    // site can make one.
     let bad = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v != "null" && !loopback_authority(v))
+        headers.get_all(name).iter().any(|v| match v.to_str() {
+            Ok(v) => !loopback_authority(v),
+            Err(_) => true,
+        })
     };
-    bad(header::ORIGIN)
+    if bad(header::ORIGIN) {
+        Some("an `Origin` of another site")
+    } else if check_host && bad(header::HOST) {
+        Some("a `Host` that is not a loopback name")
+    } else {
+        None
+    }
 }
 
 enum SendError {
@@ -403,7 +418,8 @@ enum SendError {
 
 impl State {
     /// Checks the endpoint and builds its client, with the pinned TLS identity.
-    pub(super) fn new(config: ProxyConfig) -> Result<Arc<State>, ProxyError> {
+    /// `check_host`: the proxy listens on loopback, so a request's `Host` must name loopback too.
+    pub(super) fn new(config: ProxyConfig, check_host: bool) -> Result<Arc<State>, ProxyError> {
         crate::manifest::remote::check_url(config.upstream.as_str())?;
         let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
         let client = Upstream::new(&config.upstream, tls, config.limits.connect_timeout)
@@ -427,6 +443,7 @@ impl State {
             sessions: Mutex::new(Sessions::default()),
             audit,
             events: Mutex::new(None),
+            check_host,
         }))
     }
 
@@ -507,12 +524,15 @@ impl State {
     }
 
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
-        if foreign_origin(req.headers()) {
+        if let Some(what) = foreign_origin(req.headers(), self.check_host) {
             return error_response(
                 StatusCode::FORBIDDEN,
                 None,
                 "foreign-origin",
-                "mcp-verify proxy: requests from another site's pages are refused",
+                &format!(
+                    "mcp-verify proxy: a request with {what} is refused (a web page of another \
+                     site reaching the proxy)"
+                ),
             );
         }
         match *req.method() {
@@ -1475,12 +1495,40 @@ mod tests {
             m.insert(header::ORIGIN, HeaderValue::from_str(v).unwrap());
             m
         };
-        assert!(!foreign_origin(&HeaderMap::new()));
-        assert!(!foreign_origin(&h("http://localhost:6274")));
-        assert!(!foreign_origin(&h("http://127.0.0.1:3000")));
-        assert!(!foreign_origin(&h("http://[::1]:3000")));
-        assert!(!foreign_origin(&h("null")));
-        assert!(foreign_origin(&h("https://evil.example")));
-        assert!(foreign_origin(&h("http://127.0.0.1.evil.example")));
+        let foreign = |m: &HeaderMap| foreign_origin(m, true).is_some();
+        assert!(!foreign(&HeaderMap::new()));
+        assert!(!foreign(&h("http://localhost:6274")));
+        assert!(!foreign(&h("http://127.0.0.1:3000")));
+        assert!(!foreign(&h("http://[::1]:3000")));
+        assert!(foreign(&h("null")));
+        assert!(foreign(&h("https://evil.example")));
+        assert!(foreign(&h("http://127.0.0.1.evil.example")));
+        assert!(foreign(&h("http://[::1].evil.example")));
+        let host = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::HOST, HeaderValue::from_str(v).unwrap());
+            m
+        };
+        for ok in [
+            "localhost:8080",
+            "LOCALHOST",
+            "127.0.0.1:1",
+            "127.5.6.7",
+            "[::1]:9",
+        ] {
+            assert!(!foreign(&host(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "127.0.0.1.nip.io",
+            "null",
+            "",
+            "[::1]x",
+            "10.0.0.1",
+        ] {
+            assert!(foreign(&host(bad)), "{bad}");
+            // Listening beyond loopback (`--allow-remote-clients`), any `Host` is the client's.
+            assert!(foreign_origin(&host(bad), false).is_none(), "{bad}");
+        }
     }
 }
