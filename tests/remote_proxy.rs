@@ -625,6 +625,67 @@ fn a_kept_connection_the_endpoint_closed_is_not_used_and_a_closed_port_is_unreac
     assert!(err.contains("cannot connect"), "{err}");
 }
 
+/// The kernel's view of the proxy's connections to `port` (Linux `/proc/net/tcp`): for each
+/// established one, its timer kind (`2`: keepalive) and the seconds until it fires.
+fn connections_to(port: u16) -> Vec<(u32, f64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let hz = 100.0; // USER_HZ, the unit of `tm->when`
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = u16::from_str_radix(f[2].rsplit_once(':')?.1, 16).ok()?;
+            if remote_port != port || f[3] != "01" {
+                return None;
+            }
+            let (kind, when) = f[5].split_once(':')?;
+            Some((
+                u32::from_str_radix(kind, 16).ok()?,
+                u64::from_str_radix(when, 16).ok()? as f64 / hz,
+            ))
+        })
+        .collect()
+}
+
+/// Scenario proxy-upstream-keepalive.
+#[test]
+fn connections_to_the_endpoint_are_probed_with_tcp_keepalive() {
+    // An endpoint that answers and then holds the connection open and silent: the proxy's end
+    // must carry a keepalive timer, so an endpoint that vanished is noticed on a long stream.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = l.accept() {
+            let mut buf = [0u8; 65536];
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let _ = s.read(&mut buf);
+            let body = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(body);
+            let _ = done_rx.recv_timeout(Duration::from_secs(30));
+        }
+    });
+    let (w, _proxy, local) = hostile(&format!("http://{addr}/mcp"), &[]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert_eq!(status, 200, "{msgs:?} {}", w.stderr());
+    let conns = connections_to(addr.port());
+    let _ = done_tx.send(());
+    assert_eq!(conns.len(), 1, "{conns:?}");
+    let (kind, seconds) = conns[0];
+    assert_eq!(
+        kind, 2,
+        "no keepalive timer on the proxy's connection: {conns:?}"
+    );
+    assert!(seconds <= 30.0, "{conns:?}");
+}
+
 /// Scenario proxy-upstream-floods.
 #[test]
 fn a_flooding_endpoint_is_cut_off() {

@@ -66,6 +66,10 @@ type Idle = Arc<Mutex<Vec<(SendRequest<RequestBody>, Instant)>>>;
 /// A kept connection idle longer is closed rather than used: one a NAT or the endpoint dropped
 /// without a word would take the request down with it.
 const MAX_IDLE_TIME: Duration = Duration::from_secs(60);
+/// TCP keepalive on the endpoint's connections: first probe after this much silence, then one
+/// every `KEEPALIVE_INTERVAL` (the system's count of probes before giving up).
+const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The pinned endpoint and the connections kept to it.
 pub(super) struct Upstream {
@@ -225,6 +229,13 @@ impl Upstream {
         let attempt = async {
             let tcp = self.tcp().await?;
             let _ = tcp.set_nodelay(true);
+            // An endpoint that vanished (host down, NAT state dropped) is noticed on a stream
+            // the client keeps open, not only when the idle limit runs out.
+            let _ = socket2::SockRef::from(&tcp).set_tcp_keepalive(
+                &socket2::TcpKeepalive::new()
+                    .with_time(KEEPALIVE_TIME)
+                    .with_interval(KEEPALIVE_INTERVAL),
+            );
             match &self.tls {
                 None => handshake(tcp).await,
                 Some((connector, name)) => {
