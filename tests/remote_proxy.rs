@@ -478,12 +478,10 @@ data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"le
     assert!(body.contains("notifications/message"), "{body:?}");
 }
 
-/// Scenario remote-capture-sse-lone-cr-lines.
-#[test]
-fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
-    // A server framing its events with CR alone (valid SSE): the capture reads the events a
-    // client reads. A capture splitting at LF only read one event hiding inside an `id` line
-    // and pinned what no client sees.
+/// A Streamable HTTP server answering `initialize` and `tools/list` (one tool,
+/// `seen_by_clients`), each answer an event stream whose body `frame` writes from the answer's
+/// JSON; the connection closes after each answer.
+fn sse_endpoint(frame: fn(&str) -> String) -> std::net::SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -534,7 +532,7 @@ fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
             } else {
                 json!({"jsonrpc": "2.0", "id": id, "result": result})
             };
-            let events = format!("id: 1\rdata: {answer}\r\r: the rest hides nothing\r\r");
+            let events = frame(&answer.to_string());
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nmcp-session-id: s1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 events.len()
@@ -543,6 +541,17 @@ fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
             let _ = s.write_all(events.as_bytes());
         }
     });
+    addr
+}
+
+/// Scenario remote-capture-sse-lone-cr-lines.
+#[test]
+fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
+    // A server framing its events with CR alone (valid SSE): the capture reads the events a
+    // client reads. A capture splitting at LF only read one event hiding inside an `id` line
+    // and pinned what no client sees.
+    let addr =
+        sse_endpoint(|answer| format!("id: 1\rdata: {answer}\r\r: the rest hides nothing\r\r"));
     let w = Workspace::new();
     let out = capture(&w, &format!("http://{addr}/mcp"), &[]);
     assert!(
@@ -552,6 +561,42 @@ fn a_capture_reads_event_streams_whose_lines_end_at_a_lone_carriage_return() {
     );
     let doc = std::fs::read_to_string(w.path().join("cap.json")).unwrap();
     assert!(doc.contains("seen_by_clients"), "{doc}");
+}
+
+/// Scenario remote-capture-sse-unended-event.
+#[test]
+fn a_capture_pins_no_event_the_stream_did_not_end() {
+    // The answer's event is not ended by a blank line before the stream closes: clients
+    // discard it (SSE), so the capture has no answer and pins nothing.
+    let addr = sse_endpoint(|answer| format!("data: {answer}\n"));
+    let w = Workspace::new();
+    let out = capture(&w, &format!("http://{addr}/mcp"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("ended without an answer"), "{err}");
+    let doc = std::fs::read_to_string(w.path().join("cap.json")).unwrap();
+    assert!(!doc.contains("seen_by_clients"), "{doc}");
+}
+
+/// Scenario proxy-sse-typed-events-dropped.
+#[test]
+fn events_of_another_type_than_message_do_not_reach_the_client() {
+    // Clients hand only `message` events to the session: one of another type (or not ended by a
+    // blank line) is dropped by the proxy too, neither judged nor passed on as a message.
+    let addr = sse_endpoint(|answer| {
+        let hidden = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hidden"}}"#;
+        format!("event: other\ndata: {hidden}\n\ndata: {answer}\n\ndata: {hidden}")
+    });
+    let url = format!("http://{addr}/mcp");
+    let w = Workspace::new();
+    let bundle = w.sign("typed", &url, &url, &[]);
+    let (_proxy, local) = w.proxy(&bundle, &[]);
+    let mut c = Client::new(&local);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    assert_eq!(status, 200, "{msgs:?} {}", w.stderr());
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert_eq!(msgs[0]["result"]["tools"][0]["name"], "seen_by_clients");
+    assert!(!format!("{msgs:?}").contains("hidden"), "{msgs:?}");
 }
 
 /// Scenario proxy-upstream-hangs.

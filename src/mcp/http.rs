@@ -3,7 +3,7 @@
 //! server's messages (its requests, notifications and finally the response).
 
 use std::collections::VecDeque;
-use std::io::{self, BufReader};
+use std::io::{self, BufRead as _, BufReader};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -11,7 +11,7 @@ use ureq::Agent;
 use ureq::http::Response;
 
 use super::error::{GarbageProblem, HttpProblem, LaunchProblem, McpError};
-use super::stdio::{LineRead, read_line_bounded};
+use super::sse::SseParser;
 use super::{ClientOptions, HttpLaunch, Received, Transport};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -26,6 +26,8 @@ pub(crate) struct HttpTransport {
     /// Messages received and not yet taken, with their share of the bytes read.
     queue: VecDeque<Received>,
     stream: Option<BufReader<ureq::BodyReader<'static>>>,
+    /// The event stream's parser, state kept between reads.
+    sse: SseParser,
     max_message_bytes: usize,
 }
 
@@ -61,6 +63,7 @@ impl HttpTransport {
             protocol_version: None,
             queue: VecDeque::new(),
             stream: None,
+            sse: SseParser::new(options.max_message_bytes),
             max_message_bytes: options.max_message_bytes,
         })
     }
@@ -135,6 +138,7 @@ impl HttpTransport {
         if content_type.starts_with("text/event-stream") {
             let reader = response.into_body().into_with_config().reader();
             self.stream = Some(BufReader::with_capacity(64 * 1024, reader));
+            self.sse = SseParser::new(self.max_message_bytes);
             Ok(())
         } else if content_type.starts_with("application/json") {
             let bytes = response
@@ -188,25 +192,17 @@ impl HttpTransport {
 
     /// Reads SSE events until one carries a message; false at the end of the stream.
     ///
-    /// Lines end at CRLF, LF or a lone CR, as the SSE specification says and clients read them:
-    /// a server must not show this capture other events than a client would see.
+    /// Read as clients read it (`mcp::sse`): a server must not show this capture other events
+    /// than a client would see.
     fn read_event(&mut self) -> Result<bool, McpError> {
         let limit = self.max_message_bytes;
-        let mut complete: Vec<Vec<u8>> = Vec::new();
-        let mut data: Vec<u8> = Vec::new();
-        let mut has_data = false;
-        let mut event_type = String::new();
-        let mut line = Vec::new();
-        let too_large = |server: &str| McpError::MessageTooLarge {
-            server: server.to_owned(),
-            limit,
-        };
-        let at_end = loop {
+        loop {
             let Some(stream) = self.stream.as_mut() else {
-                break true;
+                return Ok(false);
             };
-            match read_line_bounded(stream, &mut line, limit) {
-                Ok(LineRead::TooLarge) => return Err(too_large(&self.server)),
+            let chunk = match stream.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.stream = None;
                     if e.kind() == io::ErrorKind::TimedOut {
@@ -214,63 +210,32 @@ impl HttpTransport {
                     }
                     return Err(self.http_error(HttpProblem::ReadStream(e)));
                 }
-                Ok(LineRead::Eof) => {
-                    self.stream = None;
-                    break true;
-                }
-                Ok(LineRead::Line) => {}
+            };
+            if chunk.is_empty() {
+                // An event the stream did not end with a blank line is discarded, as clients
+                // discard it.
+                self.stream = None;
+                return Ok(false);
             }
-            // One line up to LF (its CR before the LF already gone) may hold several, ended by
-            // lone CRs.
-            for part in line.split(|b| *b == b'\r') {
-                if part.is_empty() {
-                    // Blank line: dispatch the event.
-                    if !data.is_empty() && (event_type.is_empty() || event_type == "message") {
-                        complete.push(std::mem::take(&mut data));
-                    }
-                    data.clear();
-                    has_data = false;
-                    event_type.clear();
-                    continue;
-                }
-                if part.starts_with(b":") {
-                    continue;
-                }
-                let (field, value) = match part.iter().position(|&b| b == b':') {
-                    Some(i) => {
-                        let v = &part[i + 1..];
-                        (&part[..i], v.strip_prefix(b" ").unwrap_or(v))
-                    }
-                    None => (part, &b""[..]),
-                };
-                match field {
-                    b"data" => {
-                        if data.len() + value.len() + 1 > limit {
-                            return Err(too_large(&self.server));
-                        }
-                        if has_data {
-                            data.push(b'\n');
-                        }
-                        data.extend_from_slice(value);
-                        has_data = true;
-                    }
-                    b"event" => event_type = String::from_utf8_lossy(value).into_owned(),
-                    _ => {}
-                }
+            let n = chunk.len();
+            let events = self.sse.push(chunk);
+            stream.consume(n);
+            let Ok(events) = events else {
+                self.stream = None;
+                return Err(McpError::MessageTooLarge {
+                    server: self.server.clone(),
+                    limit,
+                });
+            };
+            let mut any = false;
+            for event in events.into_iter().filter(|e| !e.data.is_empty()) {
+                self.enqueue(&event.data)?;
+                any = true;
             }
-            // At an event's boundary with something read: done for now.
-            if !complete.is_empty() && !has_data {
-                break false;
+            if any {
+                return Ok(true);
             }
-        };
-        if at_end && !data.is_empty() && (event_type.is_empty() || event_type == "message") {
-            complete.push(data);
         }
-        let any = !complete.is_empty();
-        for message in complete {
-            self.enqueue(&message)?;
-        }
-        Ok(any)
     }
 }
 

@@ -10,6 +10,7 @@ pub use crate::server_env as env;
 mod error;
 mod http;
 mod session;
+pub(crate) mod sse;
 pub(crate) mod stdio;
 
 use std::path::PathBuf;

@@ -31,6 +31,7 @@ use crate::guard::core::{Core, Outcome};
 use crate::guard::{GuardEvent, GuardLimits, Id};
 use crate::manifest::pins::ToolPins;
 use crate::manifest::remote::TlsIdentity;
+pub(super) use crate::mcp::sse::SseParser;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -862,10 +863,12 @@ impl State {
                 Ok(Ok(Some(c))) => c,
             };
             if stream {
-                for ev in sse
-                    .push(&chunk)
-                    .map_err(|p| (p, "an event too large".into()))?
-                {
+                for ev in sse.push(&chunk).map_err(|_| {
+                    (
+                        UpstreamProblem::UpstreamTooLarge,
+                        "an event too large".into(),
+                    )
+                })? {
                     // Read whole, so bounded as a whole too: a stream that never ends must not
                     // grow without limit (each event is bounded by the parser).
                     total += ev.data.len();
@@ -1118,9 +1121,9 @@ impl State {
         };
         let events = match pump.sse.push(&chunk) {
             Ok(e) => e,
-            Err(p) => {
+            Err(_) => {
                 self.upstream_refused(
-                    &p,
+                    &UpstreamProblem::UpstreamTooLarge,
                     &format!("an event over {max} bytes; the stream was cut"),
                 );
                 return None;
@@ -1279,196 +1282,9 @@ impl hyper::body::Body for ChannelBody {
     }
 }
 
-/// One event of a stream: its data lines joined, its id.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct SseEvent {
-    pub data: Vec<u8>,
-    pub id: Option<String>,
-}
-
-/// An incremental `text/event-stream` parser with a bound on one event's size. Lines end at
-/// CRLF, LF or a lone CR, as the SSE specification says and as clients' parsers read them: a
-/// CR the guard took for part of a line would let the endpoint start lines the client sees and
-/// the guard does not.
-pub(crate) struct SseParser {
-    buf: Vec<u8>,
-    data: Vec<u8>,
-    has_data: bool,
-    id: Option<String>,
-    max: usize,
-    /// Bytes of `buf` already searched for a line end.
-    scanned: usize,
-    /// The last line ended with a CR at the end of a chunk: a LF that starts the next one
-    /// belongs to it.
-    after_cr: bool,
-}
-
-impl SseParser {
-    pub(crate) fn new(max: usize) -> Self {
-        Self {
-            buf: Vec::new(),
-            data: Vec::new(),
-            has_data: false,
-            id: None,
-            max,
-            scanned: 0,
-            after_cr: false,
-        }
-    }
-
-    /// Feeds a chunk; returns the events it completed.
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, UpstreamProblem> {
-        let chunk = if self.after_cr && !chunk.is_empty() {
-            self.after_cr = false;
-            chunk.strip_prefix(b"\n").unwrap_or(chunk)
-        } else {
-            chunk
-        };
-        self.buf.extend_from_slice(chunk);
-        let mut events = Vec::new();
-        let mut start = 0;
-        // Only the new bytes are searched for a line end: a long line costs linear time.
-        let mut from = self.scanned;
-        while let Some(end) = self.buf[from..]
-            .iter()
-            .position(|b| *b == b'\n' || *b == b'\r')
-        {
-            let end = from + end;
-            let line = &self.buf[start..end];
-            let mut next = end + 1;
-            if self.buf[end] == b'\r' {
-                match self.buf.get(next) {
-                    Some(b'\n') => next += 1,
-                    Some(_) => {}
-                    None => self.after_cr = true,
-                }
-            }
-            start = next;
-            from = next;
-            if line.is_empty() {
-                if self.has_data {
-                    events.push(SseEvent {
-                        data: std::mem::take(&mut self.data),
-                        id: self.id.clone(),
-                    });
-                }
-                self.has_data = false;
-                continue;
-            }
-            if line[0] == b':' {
-                continue;
-            }
-            let (field, value) = match line.iter().position(|b| *b == b':') {
-                Some(i) => {
-                    let v = &line[i + 1..];
-                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
-                }
-                None => (line, &b""[..]),
-            };
-            match field {
-                b"data" => {
-                    if self.has_data {
-                        self.data.push(b'\n');
-                    }
-                    self.data.extend_from_slice(value);
-                    self.has_data = true;
-                }
-                // The id is written back to the client: one without control bytes only (the
-                // specification ignores one with NUL; we ignore any control byte).
-                b"id" if !value.iter().any(|b| b.is_ascii_control()) => {
-                    self.id = std::str::from_utf8(value).ok().map(str::to_owned);
-                }
-                _ => {}
-            }
-            if self.data.len() > self.max {
-                return Err(UpstreamProblem::UpstreamTooLarge);
-            }
-        }
-        self.buf.drain(..start);
-        self.scanned = self.buf.len();
-        if self.buf.len() > self.max + 1024 {
-            return Err(UpstreamProblem::UpstreamTooLarge);
-        }
-        Ok(events)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_are_parsed_across_chunks_and_bounded() {
-        let mut p = SseParser::new(100);
-        assert!(
-            p.push(b"id: 7\r\nevent: message\ndata: {\"a\"")
-                .unwrap()
-                .is_empty()
-        );
-        let ev = p
-            .push(b":1}\n\n: keep-alive\n\ndata: x\ndata: y\n\n")
-            .unwrap();
-        assert_eq!(
-            ev,
-            vec![
-                SseEvent {
-                    data: b"{\"a\":1}".to_vec(),
-                    id: Some("7".into())
-                },
-                SseEvent {
-                    data: b"x\ny".to_vec(),
-                    id: Some("7".into())
-                },
-            ]
-        );
-        let mut p = SseParser::new(10);
-        assert_eq!(
-            p.push(b"data: 0123456789abc\n"),
-            Err(UpstreamProblem::UpstreamTooLarge)
-        );
-        let mut p = SseParser::new(10);
-        assert_eq!(
-            p.push(&[b'x'; 2000]),
-            Err(UpstreamProblem::UpstreamTooLarge)
-        );
-    }
-
-    #[test]
-    fn lines_end_at_cr_lf_or_both_even_across_chunks() {
-        // A lone CR ends a line: the event after it is an event, not part of the id.
-        let mut p = SseParser::new(1000);
-        let ev = p.push(b"id: 7\rdata: a\r\rdata: b\r\n\r\n").unwrap();
-        assert_eq!(
-            ev,
-            vec![
-                SseEvent {
-                    data: b"a".to_vec(),
-                    id: Some("7".into())
-                },
-                SseEvent {
-                    data: b"b".to_vec(),
-                    id: Some("7".into())
-                },
-            ]
-        );
-        // CRLF split across chunks is one line end, not a line end and a blank line.
-        let mut p = SseParser::new(1000);
-        assert!(p.push(b"data: a\r").unwrap().is_empty());
-        assert!(p.push(b"\n").unwrap().is_empty());
-        assert!(p.push(b"data: b\r").unwrap().is_empty());
-        let ev = p.push(b"\n\n").unwrap();
-        assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].data, b"a\nb");
-        // A CR at a chunk's end, then a line that is not its LF.
-        let mut p = SseParser::new(1000);
-        assert!(p.push(b"data: a\r").unwrap().is_empty());
-        let ev = p.push(b"\r").unwrap();
-        assert_eq!(ev[0].data, b"a");
-        // An id with a control byte is ignored (it would be written back to the client).
-        let mut p = SseParser::new(1000);
-        let ev = p.push(b"id: 1\x1b[2J\ndata: x\n\n").unwrap();
-        assert_eq!(ev[0].id, None);
-    }
 
     #[test]
     fn error_statuses_may_carry_errors_only() {

@@ -1,0 +1,254 @@
+//! Reading `text/event-stream` (Server-Sent Events) as MCP clients read it: one incremental
+//! parser for every place that reads an endpoint's stream (the capture and drift transport in
+//! `mcp::http`, the guard proxy and stdio bridge in `remote`). What the guard or a capture reads
+//! must be exactly what a client reads, or an endpoint can show each a different stream.
+//!
+//! The rules, from the SSE specification (WHATWG HTML, "Server-sent events"), as the MCP SDKs'
+//! parsers apply them (eventsource-parser in TypeScript, httpx-sse in Python):
+//! - a line ends at CRLF, LF or a lone CR, a CRLF split across chunks included;
+//! - a line starting with `:` is a comment; `field: value` loses one space after the colon; a
+//!   line without a colon is a field with an empty value;
+//! - `data` lines of one event are joined with LF; a blank line dispatches the event, when it
+//!   had at least one `data` line;
+//! - an event whose `event` type is set to anything but `message` is not a message: the SDKs
+//!   hand only `message` events to the session, so it is dropped here too;
+//! - the last `id` (kept across events) is the event's id; an id holding any ASCII control byte
+//!   is ignored (the specification ignores one with NUL; the proxy writes ids back to clients);
+//! - an event not ended by a blank line when the stream ends is discarded.
+
+/// One message event: its data lines joined, and the last event id.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SseEvent {
+    pub data: Vec<u8>,
+    pub id: Option<String>,
+}
+
+/// One event (or one line) longer than the parser's bound.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SseTooLarge;
+
+/// An incremental parser with a bound on one event's data (and on an unfinished line).
+pub(crate) struct SseParser {
+    buf: Vec<u8>,
+    data: Vec<u8>,
+    has_data: bool,
+    /// The event's type was set to something other than `message`.
+    other_type: bool,
+    id: Option<String>,
+    max: usize,
+    /// Bytes of `buf` already searched for a line end.
+    scanned: usize,
+    /// The last line ended with a CR at the end of a chunk: a LF that starts the next one
+    /// belongs to it.
+    after_cr: bool,
+}
+
+impl SseParser {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            data: Vec::new(),
+            has_data: false,
+            other_type: false,
+            id: None,
+            max,
+            scanned: 0,
+            after_cr: false,
+        }
+    }
+
+    /// Whether an event has begun and not yet been dispatched (a `data` line read).
+    #[cfg(test)]
+    pub(crate) fn in_event(&self) -> bool {
+        self.has_data
+    }
+
+    /// Feeds a chunk; returns the message events it completed.
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseTooLarge> {
+        let chunk = if self.after_cr && !chunk.is_empty() {
+            self.after_cr = false;
+            chunk.strip_prefix(b"\n").unwrap_or(chunk)
+        } else {
+            chunk
+        };
+        self.buf.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        let mut start = 0;
+        // Only the new bytes are searched for a line end: a long line costs linear time.
+        let mut from = self.scanned;
+        while let Some(end) = self.buf[from..]
+            .iter()
+            .position(|b| *b == b'\n' || *b == b'\r')
+        {
+            let end = from + end;
+            let mut next = end + 1;
+            if self.buf[end] == b'\r' {
+                match self.buf.get(next) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    None => self.after_cr = true,
+                }
+            }
+            let (line_start, line_end) = (start, end);
+            start = next;
+            from = next;
+            if line_start == line_end {
+                self.dispatch(&mut events);
+                continue;
+            }
+            let line = &self.buf[line_start..line_end];
+            if line[0] == b':' {
+                continue;
+            }
+            let (field, value) = match line.iter().position(|b| *b == b':') {
+                Some(i) => {
+                    let v = &line[i + 1..];
+                    (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+                }
+                None => (line, &b""[..]),
+            };
+            match field {
+                b"data" => {
+                    if self.data.len() + usize::from(self.has_data) + value.len() > self.max {
+                        return Err(SseTooLarge);
+                    }
+                    if self.has_data {
+                        self.data.push(b'\n');
+                    }
+                    self.data.extend_from_slice(value);
+                    self.has_data = true;
+                }
+                b"event" => self.other_type = !(value.is_empty() || value == b"message"),
+                b"id" if !value.iter().any(|b| b.is_ascii_control()) => {
+                    self.id = std::str::from_utf8(value).ok().map(str::to_owned);
+                }
+                _ => {}
+            }
+        }
+        self.buf.drain(..start);
+        self.scanned = self.buf.len();
+        if self.buf.len() > self.max + 1024 {
+            return Err(SseTooLarge);
+        }
+        Ok(events)
+    }
+
+    /// A blank line: the event read so far, if it had data and is a message.
+    fn dispatch(&mut self, events: &mut Vec<SseEvent>) {
+        if self.has_data && !self.other_type {
+            events.push(SseEvent {
+                data: std::mem::take(&mut self.data),
+                id: self.id.clone(),
+            });
+        }
+        self.data.clear();
+        self.has_data = false;
+        self.other_type = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(data: &[u8], id: Option<&str>) -> SseEvent {
+        SseEvent {
+            data: data.to_vec(),
+            id: id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn events_are_parsed_across_chunks_and_bounded() {
+        let mut p = SseParser::new(100);
+        assert!(
+            p.push(b"id: 7\r\nevent: message\ndata: {\"a\"")
+                .unwrap()
+                .is_empty()
+        );
+        // The data line has not ended yet: no event has begun.
+        assert!(!p.in_event());
+        let ev = p
+            .push(b":1}\n\n: keep-alive\n\ndata: x\ndata: y\n\n")
+            .unwrap();
+        assert_eq!(
+            ev,
+            vec![event(b"{\"a\":1}", Some("7")), event(b"x\ny", Some("7"))]
+        );
+        assert!(!p.in_event());
+        let mut p = SseParser::new(10);
+        assert_eq!(p.push(b"data: 0123456789abc\n"), Err(SseTooLarge));
+        let mut p = SseParser::new(10);
+        assert_eq!(p.push(&[b'x'; 2000]), Err(SseTooLarge));
+        // Many data lines of one event are bounded together.
+        let mut p = SseParser::new(10);
+        assert_eq!(
+            p.push(b"data: 0123\ndata: 4567\ndata: 89\n"),
+            Err(SseTooLarge)
+        );
+        // Exactly the bound is not over it.
+        let mut p = SseParser::new(10);
+        assert_eq!(
+            p.push(b"data: 0123\ndata: 4\ndata: 67\n\n").unwrap()[0].data,
+            b"0123\n4\n67"
+        );
+    }
+
+    #[test]
+    fn lines_end_at_cr_lf_or_both_even_across_chunks() {
+        // A lone CR ends a line: the event after it is an event, not part of the id.
+        let mut p = SseParser::new(1000);
+        let ev = p.push(b"id: 7\rdata: a\r\rdata: b\r\n\r\n").unwrap();
+        assert_eq!(ev, vec![event(b"a", Some("7")), event(b"b", Some("7"))]);
+        // CRLF split across chunks is one line end, not a line end and a blank line.
+        let mut p = SseParser::new(1000);
+        assert!(p.push(b"data: a\r").unwrap().is_empty());
+        assert!(p.push(b"\n").unwrap().is_empty());
+        assert!(p.push(b"data: b\r").unwrap().is_empty());
+        assert_eq!(p.push(b"\n\n").unwrap(), vec![event(b"a\nb", None)]);
+        // A CR at a chunk's end, then a line that is not its LF.
+        let mut p = SseParser::new(1000);
+        assert!(p.push(b"data: a\r").unwrap().is_empty());
+        assert_eq!(p.push(b"\r").unwrap(), vec![event(b"a", None)]);
+        // An id with a control byte is ignored (it would be written back to the client).
+        let mut p = SseParser::new(1000);
+        let ev = p.push(b"id: 1\x1b[2J\ndata: x\n\n").unwrap();
+        assert_eq!(ev[0].id, None);
+    }
+
+    #[test]
+    fn only_message_events_with_data_are_dispatched() {
+        let mut p = SseParser::new(1000);
+        let ev = p
+            .push(
+                b"event: endpoint\ndata: /elsewhere\n\n\
+                  event:\ndata: a\n\n\
+                  event: message\ndata: b\n\n\
+                  event: ping\n\n\
+                  data: c\n\n\
+                  id: 3\n\n\
+                  data\n\n",
+            )
+            .unwrap();
+        assert_eq!(
+            ev,
+            vec![
+                event(b"a", None),
+                event(b"b", None),
+                event(b"c", None),
+                // `data` with no colon: one empty data line, dispatched empty, as clients do.
+                event(b"", Some("3")),
+            ]
+        );
+        // The type is the event's own: the next one is a message again.
+        let ev = p.push(b"event: x\ndata: no\n\ndata: yes\n\n").unwrap();
+        assert_eq!(ev, vec![event(b"yes", Some("3"))]);
+    }
+
+    #[test]
+    fn an_event_the_stream_did_not_end_is_not_dispatched() {
+        let mut p = SseParser::new(1000);
+        assert!(p.push(b"data: {}\n").unwrap().is_empty());
+        assert!(p.in_event());
+    }
+}
