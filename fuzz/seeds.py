@@ -182,6 +182,13 @@ def seed_framing(out):
     write(out, "mcp_framing", bytes([63, 255]) + b"\n".join(lines) + b"\n")
     write(out, "mcp_framing", bytes([3, 40]) + b"\r\n".join(lines) + b"\r\n\n  \n" + b"not json\n[1]")
     write(out, "mcp_framing", bytes([0, 2]) + lines[0] + b"\n" + b"x" * 100)
+    # sse_stream: bound, three cut points, then a stream: LF, CRLF and lone-CR line ends, ids,
+    # comments, typed events, multi-line data, an unended event.
+    events = b"".join(b"id: %d\r\ndata: " % i + l + b"\r\n\r\n" for i, l in enumerate(lines[:3]))
+    write(out, "sse_stream", bytes([255, 5, 9, 30]) + events)
+    write(out, "sse_stream", bytes([64, 1, 2, 3])
+          + b": hi\rid: 7\rdata: a\r\revent: x\ndata: b\n\ndata: c\ndata: d\n\nid: \x1b\ndata: e\r")
+
 
 
 def seed_tool_diff(out):

@@ -16,6 +16,9 @@
 //!   is ignored (the specification ignores one with NUL; the proxy writes ids back to clients);
 //! - an event not ended by a blank line when the stream ends is discarded.
 
+/// How much longer than one event's bound a line may be (its field name, one space).
+const LINE_SLACK: usize = 1024;
+
 /// One message event: its data lines joined, and the last event id.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct SseEvent {
@@ -92,6 +95,10 @@ impl SseParser {
             let (line_start, line_end) = (start, end);
             start = next;
             from = next;
+            // A line over the bound is refused whether it came in one chunk or many.
+            if line_end - line_start > self.max + LINE_SLACK {
+                return Err(SseTooLarge);
+            }
             if line_start == line_end {
                 self.dispatch(&mut events);
                 continue;
@@ -127,7 +134,7 @@ impl SseParser {
         }
         self.buf.drain(..start);
         self.scanned = self.buf.len();
-        if self.buf.len() > self.max + 1024 {
+        if self.buf.len() > self.max + LINE_SLACK {
             return Err(SseTooLarge);
         }
         Ok(events)
