@@ -178,14 +178,23 @@ pub fn package_archive(kind: u8, data: &[u8]) -> Result<Vec<String>, String> {
 /// One SSE event as `mcp::sse` reads it: its data and id.
 pub type SseEvent = (Vec<u8>, Option<String>);
 
-/// Reads an event stream with `mcp::sse` (one event at most `max` bytes), fed in chunks that end
-/// at each of `cuts` (offsets into `stream`, in any order; out-of-range ones are ignored).
-/// `None` when the parser refused the stream as too large.
-pub fn sse_events(stream: &[u8], max: usize, cuts: &[usize]) -> Option<Vec<SseEvent>> {
+/// Reads an event stream with `mcp::sse` (one event at most `max` bytes; `strict` as captures
+/// read), fed in chunks that end at each of `cuts` (offsets into `stream`, in any order;
+/// out-of-range ones are ignored). `None` when the parser refused the stream.
+pub fn sse_events(
+    stream: &[u8],
+    max: usize,
+    strict: bool,
+    cuts: &[usize],
+) -> Option<Vec<SseEvent>> {
     let mut cuts: Vec<usize> = cuts.iter().copied().filter(|c| *c < stream.len()).collect();
     cuts.sort_unstable();
     cuts.push(stream.len());
-    let mut parser = crate::mcp::sse::SseParser::new(max);
+    let mut parser = if strict {
+        crate::mcp::sse::SseParser::strict(max)
+    } else {
+        crate::mcp::sse::SseParser::new(max)
+    };
     let mut events = Vec::new();
     let mut at = 0;
     for cut in cuts {

@@ -222,9 +222,16 @@ pub enum GarbageProblem {
     /// Not JSON (or JSON that breaks the strict reader: duplicate keys, depth, size).
     Json(crate::json::JsonError),
     NotAnObject,
-    BatchMemberNotAnObject,
+    /// A JSON-RPC batch: TypeScript clients read one in a JSON body, Python clients and every
+    /// client in an event stream refuse it, so what it holds is not read.
+    Batch,
     /// An object that is neither a request, a notification nor a response.
     NotJsonRpc,
+    /// No `"jsonrpc": "2.0"` member: clients drop such a message, so it is not read either.
+    NoJsonRpcVersion,
+    /// A response whose id is not one of ours (an integer) but which a client could take for
+    /// ours (TypeScript clients match ids by `Number(id)`: `"2"` and `2.0` answer request 2).
+    ForeignId,
 }
 
 impl std::fmt::Display for GarbageProblem {
@@ -235,9 +242,17 @@ impl std::fmt::Display for GarbageProblem {
                 None => write!(f, "{e}"),
             },
             GarbageProblem::NotAnObject => f.write_str("not a JSON object"),
-            GarbageProblem::BatchMemberNotAnObject => {
-                f.write_str("a batch member is not a JSON object")
+            GarbageProblem::Batch => f.write_str(
+                "a JSON-RPC batch, which clients read differently (TypeScript reads one in a \
+                 JSON body, Python never)",
+            ),
+            GarbageProblem::NoJsonRpcVersion => {
+                f.write_str("a message without `\"jsonrpc\": \"2.0\"`, which clients drop")
             }
+            GarbageProblem::ForeignId => f.write_str(
+                "a response whose id is not an integer the client sent, though a client may \
+                 take it for its own (TypeScript matches `\"2\"` and `2.0` to request 2)",
+            ),
             GarbageProblem::NotJsonRpc => {
                 f.write_str("neither a request, a notification nor a response")
             }
@@ -307,6 +322,10 @@ pub enum HttpProblem {
     ReadBody(ureq::Error),
     ReadStream(std::io::Error),
     StreamTimeout,
+    /// An event stream clients read differently from each other (`mcp::sse`, strict reading).
+    AmbiguousStream {
+        why: &'static str,
+    },
     Encode(serde_json::Error),
     Timeout,
     Transport(ureq::Error),
@@ -326,6 +345,10 @@ impl std::fmt::Display for HttpProblem {
             HttpProblem::ReadBody(e) => write!(f, "reading the response body: {e}"),
             HttpProblem::ReadStream(e) => write!(f, "reading the event stream: {e}"),
             HttpProblem::StreamTimeout => f.write_str("timed out reading the event stream"),
+            HttpProblem::AmbiguousStream { why } => write!(
+                f,
+                "the event stream {why}, which clients read differently: nothing is taken from it"
+            ),
             HttpProblem::Encode(e) => write!(f, "encoding a request: {e}"),
             HttpProblem::Timeout => f.write_str("timed out"),
             HttpProblem::Transport(e) => write!(f, "{e}"),

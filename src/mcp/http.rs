@@ -11,7 +11,7 @@ use ureq::Agent;
 use ureq::http::Response;
 
 use super::error::{GarbageProblem, HttpProblem, LaunchProblem, McpError};
-use super::sse::SseParser;
+use super::sse::{SseParser, SseRefusal};
 use super::{ClientOptions, HttpLaunch, Received, Transport};
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -63,7 +63,7 @@ impl HttpTransport {
             protocol_version: None,
             queue: VecDeque::new(),
             stream: None,
-            sse: SseParser::new(options.max_message_bytes),
+            sse: SseParser::strict(options.max_message_bytes),
             max_message_bytes: options.max_message_bytes,
         })
     }
@@ -138,7 +138,7 @@ impl HttpTransport {
         if content_type.starts_with("text/event-stream") {
             let reader = response.into_body().into_with_config().reader();
             self.stream = Some(BufReader::with_capacity(64 * 1024, reader));
-            self.sse = SseParser::new(self.max_message_bytes);
+            self.sse = SseParser::strict(self.max_message_bytes);
             Ok(())
         } else if content_type.starts_with("application/json") {
             let bytes = response
@@ -155,8 +155,7 @@ impl HttpTransport {
         }
     }
 
-    /// Queues one JSON-RPC message, or each member of a batch (the first member
-    /// carries the body's size, so budgets count every byte once).
+    /// Queues one JSON-RPC message; a batch is refused (clients read one differently).
     fn enqueue(&mut self, bytes: &[u8]) -> Result<(), McpError> {
         let garbage = |problem: GarbageProblem| McpError::Garbage {
             server: self.server.clone(),
@@ -165,19 +164,7 @@ impl HttpTransport {
             stderr_tail: String::new(),
         };
         match crate::json::parse_value(bytes) {
-            Ok(Value::Array(batch)) => {
-                let mut size = bytes.len();
-                for message in batch {
-                    if !message.is_object() {
-                        return Err(garbage(GarbageProblem::BatchMemberNotAnObject));
-                    }
-                    self.queue.push_back(Received {
-                        message,
-                        bytes: std::mem::take(&mut size),
-                    });
-                }
-                Ok(())
-            }
+            Ok(Value::Array(_)) => Err(garbage(GarbageProblem::Batch)),
             Ok(message @ Value::Object(_)) => {
                 self.queue.push_back(Received {
                     message,
@@ -220,13 +207,26 @@ impl HttpTransport {
             let n = chunk.len();
             let events = self.sse.push(chunk);
             stream.consume(n);
-            let Ok(events) = events else {
-                self.stream = None;
-                return Err(McpError::MessageTooLarge {
-                    server: self.server.clone(),
-                    limit,
-                });
-            };
+            let events =
+                match events {
+                    Ok(events) => events,
+                    Err(refusal) => {
+                        self.stream = None;
+                        return Err(match refusal {
+                        SseRefusal::TooLarge => McpError::MessageTooLarge {
+                            server: self.server.clone(),
+                            limit,
+                        },
+                        SseRefusal::ByteOrderMark => self.http_error(HttpProblem::AmbiguousStream {
+                            why: "starts with a byte-order mark",
+                        }),
+                        SseRefusal::OtherLineEnd => self.http_error(HttpProblem::AmbiguousStream {
+                            why: "holds a line separator other than CR and LF (VT, FF, FS, GS, \
+                                  RS, U+0085, U+2028 or U+2029)",
+                        }),
+                    });
+                    }
+                };
             let mut any = false;
             for event in events.into_iter().filter(|e| !e.data.is_empty()) {
                 self.enqueue(&event.data)?;

@@ -203,6 +203,16 @@ impl Session {
                 }
             }
             let incoming = received.message;
+            let garbage = |problem| McpError::Garbage {
+                server: self.transport.server().to_owned(),
+                problem,
+                excerpt: incoming.to_string().chars().take(120).collect(),
+                stderr_tail: self.transport.stderr_tail(),
+            };
+            // Clients drop a message without the version, so it is not read here either.
+            if incoming.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+                return Err(garbage(GarbageProblem::NoJsonRpcVersion));
+            }
             match classify(&incoming) {
                 // A request from the server: answer it and keep waiting.
                 Kind::Request(req_id) => {
@@ -223,18 +233,13 @@ impl Session {
                 Kind::Response(resp_id) if resp_id.as_u64() == Some(id) => {
                     return self.take_result(method, incoming);
                 }
-                // An answer to something else (stale or unknown id): ignore it.
-                Kind::Response(_) => {}
+                // An answer to an earlier request of ours (stale): ignore it.
+                Kind::Response(resp_id) if resp_id.is_u64() => {}
+                // An id we never send, which a client could still take for its own.
+                Kind::Response(_) => return Err(garbage(GarbageProblem::ForeignId)),
                 // An error without id: the server could not take our request.
                 Kind::UnidentifiedError => return self.take_result(method, incoming),
-                Kind::Neither => {
-                    return Err(McpError::Garbage {
-                        server: self.transport.server().to_owned(),
-                        problem: GarbageProblem::NotJsonRpc,
-                        excerpt: incoming.to_string().chars().take(120).collect(),
-                        stderr_tail: self.transport.stderr_tail(),
-                    });
-                }
+                Kind::Neither => return Err(garbage(GarbageProblem::NotJsonRpc)),
             }
         }
     }

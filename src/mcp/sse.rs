@@ -12,9 +12,20 @@
 //!   had at least one `data` line;
 //! - an event whose `event` type is set to anything but `message` is not a message: the SDKs
 //!   hand only `message` events to the session, so it is dropped here too;
-//! - the last `id` (kept across events) is the event's id; an id holding any ASCII control byte
-//!   is ignored (the specification ignores one with NUL; the proxy writes ids back to clients);
-//! - an event not ended by a blank line when the stream ends is discarded.
+//! - the last `id` (kept across events) is the event's id. The proxy writes ids back to clients,
+//!   so only an id of printable ASCII (0x20-0x7E), at most 256 bytes, is taken; any other is
+//!   ignored (the specification ignores one with NUL). Python clients (httpx-sse 0.4) also end
+//!   lines at U+2028, U+2029 and U+0085: an id holding one would start lines the guard never
+//!   read;
+//! - an event not ended by a blank line when the stream ends is discarded;
+//! - an event whose data is empty is not dispatched: it can be no message, and a stream of them
+//!   must not cost memory.
+//!
+//! Strict reading (captures, whose reading decides what is pinned) also refuses a stream that
+//! clients read differently from each other: one starting with a byte-order mark (TypeScript
+//! clients strip it, Python clients keep it in the first field's name) and one holding a line
+//! separator only some clients end lines at (VT, FF, FS, GS, RS, U+0085, U+2028, U+2029, as
+//! Python's `str.splitlines` does).
 
 /// How much longer than one event's bound a line may be (its field name, one space).
 const LINE_SLACK: usize = 1024;
@@ -26,9 +37,19 @@ pub(crate) struct SseEvent {
     pub id: Option<String>,
 }
 
-/// One event (or one line) longer than the parser's bound.
+/// Why the parser refused a stream.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct SseTooLarge;
+pub(crate) enum SseRefusal {
+    /// One event (or one line) longer than the parser's bound.
+    TooLarge,
+    /// (Strict reading) a byte-order mark at the start.
+    ByteOrderMark,
+    /// (Strict reading) a line separator only some clients end lines at.
+    OtherLineEnd,
+}
+
+/// The longest id taken.
+const MAX_ID: usize = 256;
 
 /// An incremental parser with a bound on one event's data (and on an unfinished line).
 pub(crate) struct SseParser {
@@ -44,6 +65,10 @@ pub(crate) struct SseParser {
     /// The last line ended with a CR at the end of a chunk: a LF that starts the next one
     /// belongs to it.
     after_cr: bool,
+    /// Refuse what clients read differently (see the module's notes).
+    strict: bool,
+    /// Nothing read yet (for the byte-order mark).
+    at_start: bool,
 }
 
 impl SseParser {
@@ -57,6 +82,16 @@ impl SseParser {
             max,
             scanned: 0,
             after_cr: false,
+            strict: false,
+            at_start: true,
+        }
+    }
+
+    /// A parser that also refuses streams clients read differently (for captures).
+    pub(crate) fn strict(max: usize) -> Self {
+        Self {
+            strict: true,
+            ..Self::new(max)
         }
     }
 
@@ -67,7 +102,24 @@ impl SseParser {
     }
 
     /// Feeds a chunk; returns the message events it completed.
-    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseTooLarge> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseRefusal> {
+        const BOM: &[u8] = b"\xEF\xBB\xBF";
+        if self.at_start {
+            // The stream's first bytes, held until they are known not to be a byte-order mark
+            // (which the specification strips, and strict reading refuses).
+            self.buf.extend_from_slice(chunk);
+            if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
+                return Ok(Vec::new());
+            }
+            self.at_start = false;
+            let held = std::mem::take(&mut self.buf);
+            let rest = match held.strip_prefix(BOM) {
+                Some(_) if self.strict => return Err(SseRefusal::ByteOrderMark),
+                Some(rest) => rest,
+                None => &held[..],
+            };
+            return self.push(rest);
+        }
         let chunk = if self.after_cr && !chunk.is_empty() {
             self.after_cr = false;
             chunk.strip_prefix(b"\n").unwrap_or(chunk)
@@ -97,13 +149,16 @@ impl SseParser {
             from = next;
             // A line over the bound is refused whether it came in one chunk or many.
             if line_end - line_start > self.max + LINE_SLACK {
-                return Err(SseTooLarge);
+                return Err(SseRefusal::TooLarge);
             }
             if line_start == line_end {
                 self.dispatch(&mut events);
                 continue;
             }
             let line = &self.buf[line_start..line_end];
+            if self.strict && holds_other_line_end(line) {
+                return Err(SseRefusal::OtherLineEnd);
+            }
             if line[0] == b':' {
                 continue;
             }
@@ -117,7 +172,7 @@ impl SseParser {
             match field {
                 b"data" => {
                     if self.data.len() + usize::from(self.has_data) + value.len() > self.max {
-                        return Err(SseTooLarge);
+                        return Err(SseRefusal::TooLarge);
                     }
                     if self.has_data {
                         self.data.push(b'\n');
@@ -126,7 +181,9 @@ impl SseParser {
                     self.has_data = true;
                 }
                 b"event" => self.other_type = !(value.is_empty() || value == b"message"),
-                b"id" if !value.iter().any(|b| b.is_ascii_control()) => {
+                b"id"
+                    if value.len() <= MAX_ID && value.iter().all(|b| (0x20..0x7f).contains(b)) =>
+                {
                     self.id = std::str::from_utf8(value).ok().map(str::to_owned);
                 }
                 _ => {}
@@ -135,14 +192,14 @@ impl SseParser {
         self.buf.drain(..start);
         self.scanned = self.buf.len();
         if self.buf.len() > self.max + LINE_SLACK {
-            return Err(SseTooLarge);
+            return Err(SseRefusal::TooLarge);
         }
         Ok(events)
     }
 
     /// A blank line: the event read so far, if it had data and is a message.
     fn dispatch(&mut self, events: &mut Vec<SseEvent>) {
-        if self.has_data && !self.other_type {
+        if self.has_data && !self.other_type && !self.data.is_empty() {
             events.push(SseEvent {
                 data: std::mem::take(&mut self.data),
                 id: self.id.clone(),
@@ -152,6 +209,17 @@ impl SseParser {
         self.has_data = false;
         self.other_type = false;
     }
+}
+
+/// Whether a line holds a separator some clients end lines at and others do not.
+fn holds_other_line_end(line: &[u8]) -> bool {
+    line.iter().enumerate().any(|(i, &b)| match b {
+        0x0b | 0x0c | 0x1c..=0x1e => true,
+        // U+0085 is C2 85; U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
+        0x85 => i >= 1 && line[i - 1] == 0xc2,
+        0xa8 | 0xa9 => i >= 2 && line[i - 2] == 0xe2 && line[i - 1] == 0x80,
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -184,20 +252,23 @@ mod tests {
         );
         assert!(!p.in_event());
         let mut p = SseParser::new(10);
-        assert_eq!(p.push(b"data: 0123456789abc\n"), Err(SseTooLarge));
+        assert_eq!(p.push(b"data: 0123456789abc\n"), Err(SseRefusal::TooLarge));
         let mut p = SseParser::new(10);
-        assert_eq!(p.push(&[b'x'; 2000]), Err(SseTooLarge));
+        assert_eq!(p.push(&[b'x'; 2000]), Err(SseRefusal::TooLarge));
         // Many data lines of one event are bounded together.
         let mut p = SseParser::new(10);
         assert_eq!(
             p.push(b"data: 0123\ndata: 4567\ndata: 89\n"),
-            Err(SseTooLarge)
+            Err(SseRefusal::TooLarge)
         );
-        // Exactly the bound is not over it.
+        // Exactly the bound is not over it; one byte more is.
+        let mut p = SseParser::new(10);
+        let ev = p.push(b"data: 0123\ndata: 4\ndata: 678\n\n").unwrap();
+        assert_eq!(ev[0].data, b"0123\n4\n678");
         let mut p = SseParser::new(10);
         assert_eq!(
-            p.push(b"data: 0123\ndata: 4\ndata: 67\n\n").unwrap()[0].data,
-            b"0123\n4\n67"
+            p.push(b"data: 0123\ndata: 4\ndata: 6789\n\n"),
+            Err(SseRefusal::TooLarge)
         );
     }
 
@@ -243,13 +314,78 @@ mod tests {
                 event(b"a", None),
                 event(b"b", None),
                 event(b"c", None),
-                // `data` with no colon: one empty data line, dispatched empty, as clients do.
-                event(b"", Some("3")),
+                // `data` with no colon: one empty data line. Clients dispatch it empty; it can
+                // be no message, so it is not dispatched here.
             ]
         );
         // The type is the event's own: the next one is a message again.
-        let ev = p.push(b"event: x\ndata: no\n\ndata: yes\n\n").unwrap();
+        let ev = p
+            .push(b"id: 3\nevent: x\ndata: no\n\ndata: yes\n\n")
+            .unwrap();
         assert_eq!(ev, vec![event(b"yes", Some("3"))]);
+    }
+
+    #[test]
+    fn ids_are_printable_ascii_and_bounded() {
+        let mut p = SseParser::new(1000);
+        // U+2028 ends a line for Python clients; a long id would be copied into every event.
+        let long = format!("id: {}\ndata: b\n\n", "9".repeat(257));
+        let ev = p.push("id: 1\u{2028}x\ndata: a\n\n".as_bytes()).unwrap();
+        assert_eq!(ev, vec![event(b"a", None)]);
+        assert_eq!(p.push(long.as_bytes()).unwrap(), vec![event(b"b", None)]);
+        let ok = format!("id: {}\ndata: c\n\n", "~".repeat(256));
+        let ev = p.push(ok.as_bytes()).unwrap();
+        assert_eq!(ev[0].id.as_deref().map(str::len), Some(256));
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_stripped_or_refused_when_strict() {
+        let stream = b"\xEF\xBB\xBFdata: a\n\n";
+        // The specification strips it, even split over chunks.
+        let mut p = SseParser::new(1000);
+        assert!(p.push(&stream[..1]).unwrap().is_empty());
+        assert!(p.push(&stream[1..2]).unwrap().is_empty());
+        assert_eq!(p.push(&stream[2..]).unwrap(), vec![event(b"a", None)]);
+        // Only at the start.
+        let mut p = SseParser::new(1000);
+        let ev = p.push(b"data: a\n\n\xEF\xBB\xBFdata: b\n\n").unwrap();
+        assert_eq!(ev, vec![event(b"a", None)]);
+        // Clients disagree on it, so a capture refuses it.
+        let mut p = SseParser::strict(1000);
+        assert!(p.push(&stream[..2]).unwrap().is_empty());
+        assert_eq!(p.push(&stream[2..]), Err(SseRefusal::ByteOrderMark));
+        let mut p = SseParser::strict(1000);
+        assert_eq!(p.push(b"\xEF").unwrap(), vec![]);
+        // Not a mark: the first field is named `\xEFdata`, and ignored.
+        assert!(p.push(b"data: a\n\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn strict_reading_refuses_line_ends_only_some_clients_see() {
+        let seps: [&[u8]; 8] = [
+            b"\x0b",
+            b"\x0c",
+            b"\x1c",
+            b"\x1d",
+            b"\x1e",
+            "\u{85}".as_bytes(),
+            "\u{2028}".as_bytes(),
+            "\u{2029}".as_bytes(),
+        ];
+        for sep in seps {
+            let stream = [b": x", sep, b"data: hidden", sep, sep, b"\ndata: a\n\n"].concat();
+            let mut p = SseParser::strict(1000);
+            assert_eq!(p.push(&stream), Err(SseRefusal::OtherLineEnd), "{sep:?}");
+            // Read leniently (the proxy writes every event anew), it is one comment.
+            let mut p = SseParser::new(1000);
+            assert_eq!(p.push(&stream).unwrap(), vec![event(b"a", None)]);
+        }
+        // Other characters of those lead bytes pass.
+        let mut p = SseParser::strict(1000);
+        let ev = p
+            .push("data: \u{a9}\u{2027}\u{202a}\n\n".as_bytes())
+            .unwrap();
+        assert_eq!(ev.len(), 1);
     }
 
     #[test]

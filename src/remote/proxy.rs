@@ -352,6 +352,34 @@ fn forwardable(mut headers: HeaderMap) -> HeaderMap {
     headers
 }
 
+/// Appends a passed message's bytes, with U+0085, U+2028 and U+2029 written as JSON escapes:
+/// Python clients (httpx-sse 0.4) end lines at them too, so a raw one would let the endpoint
+/// start lines the guard never read. In a message the guard passed (valid JSON) they can only
+/// stand inside strings, where the escape is the same text.
+fn push_escaping_other_line_ends(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut rest = bytes;
+    while let Some(i) = rest.iter().position(|b| matches!(b, 0xc2 | 0xe2)) {
+        let escape: Option<&[u8]> = match &rest[i..] {
+            [0xc2, 0x85, ..] => Some(b"\\u0085"),
+            [0xe2, 0x80, 0xa8, ..] => Some(b"\\u2028"),
+            [0xe2, 0x80, 0xa9, ..] => Some(b"\\u2029"),
+            _ => None,
+        };
+        match escape {
+            Some(e) => {
+                out.extend_from_slice(&rest[..i]);
+                out.extend_from_slice(e);
+                rest = &rest[i + if e == b"\\u0085" { 2 } else { 3 }..];
+            }
+            None => {
+                out.extend_from_slice(&rest[..=i]);
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(rest);
+}
+
 /// An error answer of ours: JSON-RPC error for `id`, with our reason code.
 fn error_response(
     status: StatusCode,
@@ -404,8 +432,17 @@ fn foreign_origin(headers: &HeaderMap, check_host: bool) -> Option<&'static str>
             Err(_) => true,
         })
     };
+    // A browser says where a request comes from even where it sends no `Origin` (an `<img>`,
+    // a no-cors GET): anything but the proxy's own origin or the user's own navigation is
+    // another site's page, which must not open streams or send the browser's cookies on.
+    let cross_site = headers
+        .get_all("sec-fetch-site")
+        .iter()
+        .any(|v| !matches!(v.as_bytes(), b"none" | b"same-origin"));
     if bad(header::ORIGIN) {
         Some("an `Origin` of another site")
+    } else if cross_site {
+        Some("`Sec-Fetch-Site` naming another site")
     } else if check_host && bad(header::HOST) {
         Some("a `Host` that is not a loopback name")
     } else {
@@ -863,21 +900,22 @@ impl State {
                 Ok(Ok(Some(c))) => c,
             };
             if stream {
+                // Bounded as a whole, comments and blank lines included.
+                total += chunk.len();
+                if total > 2 * max {
+                    return Err((
+                        UpstreamProblem::UpstreamTooLarge,
+                        format!("an answer's event stream over {} bytes", 2 * max),
+                    ));
+                }
                 for ev in sse.push(&chunk).map_err(|_| {
                     (
                         UpstreamProblem::UpstreamTooLarge,
                         "an event too large".into(),
                     )
                 })? {
-                    // Read whole, so bounded as a whole too: a stream that never ends must not
-                    // grow without limit (each event is bounded by the parser).
-                    total += ev.data.len();
-                    if total > 2 * max {
-                        return Err((
-                            UpstreamProblem::UpstreamTooLarge,
-                            format!("an answer's events over {} bytes", 2 * max),
-                        ));
-                    }
+                    // Read whole, so bounded as a whole (above): a stream that never ends must
+                    // not grow without limit.
                     messages.push(ev.data);
                 }
             } else {
@@ -1149,7 +1187,7 @@ impl State {
                 // so that none reaches the client inside a line.
                 for part in line.split(|b| *b == b'\n' || *b == b'\r') {
                     out.extend_from_slice(b"data: ");
-                    out.extend_from_slice(part);
+                    push_escaping_other_line_ends(&mut out, part);
                     out.push(b'\n');
                 }
                 out.push(b'\n');
@@ -1305,6 +1343,22 @@ mod tests {
     }
 
     #[test]
+    fn line_ends_python_clients_see_are_escaped_in_passed_messages() {
+        let mut out = Vec::new();
+        let message = "{\"a\":\"x\u{2028}\u{2029}\u{85}\u{a9}\u{2027}é\u{2028}\"}";
+        push_escaping_other_line_ends(&mut out, message.as_bytes());
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#"{"a":"x\u2028\u2029\u0085\u{a9}\u{2027}é\u2028"}"#
+                .replace("\\u{a9}", "\u{a9}")
+                .replace("\\u{2027}", "\u{2027}")
+        );
+        let a: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let b: serde_json::Value = serde_json::from_str(message).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn only_loopback_origins_pass() {
         let h = |v: &str| {
             let mut m = HeaderMap::new();
@@ -1325,6 +1379,16 @@ mod tests {
             m.insert(header::HOST, HeaderValue::from_str(v).unwrap());
             m
         };
+        let fetch = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert("sec-fetch-site", HeaderValue::from_str(v).unwrap());
+            m
+        };
+        for site in ["cross-site", "same-site", "other"] {
+            assert!(foreign(&fetch(site)), "{site}");
+        }
+        assert!(!foreign(&fetch("none")));
+        assert!(!foreign(&fetch("same-origin")));
         for ok in [
             "localhost:8080",
             "LOCALHOST",
