@@ -134,7 +134,10 @@ impl Workspace {
 
     /// Starts the proxy for `bundle`; returns it with its local URL.
     fn proxy(&self, bundle: &str, extra: &[&str]) -> (Running, String) {
-        let mut args = vec!["proxy", bundle, "--key", "k.pub", "--listen", "127.0.0.1:0"];
+        self.proxy_on(bundle, "127.0.0.1:0", extra)
+    }
+    fn proxy_on(&self, bundle: &str, listen: &str, extra: &[&str]) -> (Running, String) {
+        let mut args = vec!["proxy", bundle, "--key", "k.pub", "--listen", listen];
         args.extend_from_slice(extra);
         let mut child = self
             .cmd("mcp-verify", &args)
@@ -147,7 +150,7 @@ impl Workspace {
         let mut line = String::new();
         BufReader::new(out).read_line(&mut line).unwrap();
         assert!(
-            line.starts_with("http://127.0.0.1:"),
+            line.starts_with(&format!("http://{}:", listen.rsplit_once(':').unwrap().0)),
             "proxy did not start: {line:?} {}",
             self.stderr()
         );
@@ -347,6 +350,41 @@ fn a_pinned_remote_server_works_through_the_proxy_and_unpinned_calls_are_refused
     }
 }
 
+/// Scenario proxy-foreign-origin.
+#[test]
+fn the_host_is_checked_on_loopback_connections_even_when_listening_beyond() {
+    // With --allow-remote-clients the proxy listens on every address, but a connection that
+    // arrives over loopback still comes from this machine's browser as much as from a client.
+    let (_server, url) = drift(&[]);
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &url, &[]);
+    let (_proxy, local) = w.proxy_on(&bundle, "0.0.0.0:0", &["--allow-remote-clients"]);
+    let port = local
+        .trim_start_matches("http://0.0.0.0:")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let get = |host: &str| {
+        let mut s =
+            std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(
+            format!("DELETE /mcp HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    let rebound = get("evil.example");
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    assert!(rebound.contains("`Host`"), "{rebound}");
+    let named = get("localhost");
+    assert!(!named.contains("foreign-origin"), "{named}");
+}
+
 /// With a drift server that changes `read_note` after its first call: the first call is answered,
 /// the next is held, re-checked and refused (`changed`), and the tool is hidden from then on.
 fn a_changed_tool_is_refused_then_hidden(c: &mut impl Mcp) {
@@ -406,6 +444,101 @@ fn hostile(url: &str, extra_proxy: &[&str]) -> (Workspace, Running, String) {
     let bundle = w.sign("remote", url, &clean_url, &[]);
     let (proxy, local) = w.proxy(&bundle, extra_proxy);
     (w, proxy, local)
+}
+
+/// Scenario proxy-recheck-stream-left-open.
+#[test]
+fn a_recheck_is_decided_when_its_answer_arrives_though_the_stream_stays_open() {
+    // The endpoint answers the guard's own `tools/list` in an event stream that it keeps open
+    // (silent) after the answer, as a server may. The held call must be decided when the
+    // answer arrives, not when the stream ends (here 30 s later) or the re-check times out.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(32) {
+            let Ok(mut s) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                let mut req = String::new();
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    req.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    if let Some((head, body)) = req.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                }
+                let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+                let msg: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+                let id = msg["id"].clone();
+                let json_answer = |result: Value| {
+                    let body = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                match msg["method"].as_str() {
+                    Some("initialize") => {
+                        let _ = s.write_all(
+                            json_answer(json!({"protocolVersion": "2025-06-18",
+                                "capabilities": {"tools": {"listChanged": true}},
+                                "serverInfo": {"name": "open", "version": "1"}}))
+                            .as_bytes(),
+                        );
+                    }
+                    Some("tools/list") => {
+                        let event = json!({"jsonrpc": "2.0", "id": id, "result": {"tools": []}});
+                        let _ = s.write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {event}\n\n"
+                            )
+                            .as_bytes(),
+                        );
+                        std::thread::sleep(Duration::from_secs(30));
+                    }
+                    _ if id.is_null() => {
+                        let _ = s.write_all(
+                            b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                    }
+                    _ => {
+                        let _ = s.write_all(json_answer(json!({"content": []})).as_bytes());
+                    }
+                }
+            });
+        }
+    });
+    let (w, _proxy, local) = hostile(&format!("http://{addr}/mcp"), &[]);
+    let mut c = Client::new(&local);
+    c.initialize();
+    // A call before any list: held while the guard lists the tools itself.
+    let started = std::time::Instant::now();
+    let answer = c.call(5, "read_note");
+    let waited = started.elapsed();
+    let reason = answer["error"]["data"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !reason.starts_with("recheck"),
+        "{answer} after {waited:?}: {}",
+        w.stderr()
+    );
+    // No longer listed: refused on the re-check's answer.
+    assert!(answer["error"].is_object(), "{answer}");
+    assert!(waited < Duration::from_secs(20), "{waited:?}");
 }
 
 /// Scenario proxy-redirect-off-origin.

@@ -131,10 +131,7 @@ impl SseParser {
         let mut start = 0;
         // Only the new bytes are searched for a line end: a long line costs linear time.
         let mut from = self.scanned;
-        while let Some(end) = self.buf[from..]
-            .iter()
-            .position(|b| *b == b'\n' || *b == b'\r')
-        {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', &self.buf[from..]) {
             let end = from + end;
             let mut next = end + 1;
             if self.buf[end] == b'\r' {

@@ -138,7 +138,7 @@ impl StdioBridge {
         }
         let headers = map;
         Ok(StdioBridge {
-            state: State::new(config, false)?,
+            state: State::new(config)?,
             headers,
         })
     }
@@ -519,7 +519,7 @@ impl Ctx {
         req: Request<Full<Bytes>>,
     ) -> Result<hyper::Response<hyper::body::Incoming>, String> {
         let (ours, theirs) = tokio::io::duplex(256 * 1024);
-        tokio::spawn(serve_connection(Arc::clone(&self.state), theirs));
+        tokio::spawn(serve_connection(Arc::clone(&self.state), theirs, false));
         let (mut sender, conn) =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(ours))
                 .await

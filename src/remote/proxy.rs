@@ -160,8 +160,6 @@ pub(super) struct State {
     sessions: Mutex<Sessions>,
     audit: Option<Mutex<crate::guard::AuditLogHandle>>,
     events: Mutex<Option<EventSink>>,
-    /// Whether a request's `Host` must be a loopback name (the proxy listens on loopback).
-    check_host: bool,
 }
 
 #[derive(Default)]
@@ -196,7 +194,7 @@ impl Proxy {
         if !listen.ip().is_loopback() && !allow_remote_clients {
             return Err(ProxyError::NotLoopback { addr: listen });
         }
-        let state = State::new(config, listen.ip().is_loopback())?;
+        let state = State::new(config)?;
         let listener =
             std::net::TcpListener::bind(listen).map_err(|source| ProxyError::Listen {
                 addr: listen,
@@ -236,7 +234,15 @@ impl Proxy {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(Arc::clone(&self.state), stream));
+                // A connection that reached us over loopback came from this machine, where a
+                // browser's page may have rebound its name: its `Host` must name loopback,
+                // even when the proxy also listens beyond (`--allow-remote-clients`).
+                let check_host = stream.local_addr().is_ok_and(|a| a.ip().is_loopback());
+                tokio::spawn(serve_connection(
+                    Arc::clone(&self.state),
+                    stream,
+                    check_host,
+                ));
             }
         })
     }
@@ -280,13 +286,14 @@ async fn chunk_if_ready(resp: &mut Answer) -> Option<Result<Option<Bytes>, hyper
 }
 
 /// Serves one client connection (a socket, or the stdio bridge's in-memory pipe).
-pub(super) async fn serve_connection<I>(state: Arc<State>, io: I)
+/// Serves one client connection; `check_host`: its requests' `Host` must name loopback.
+pub(super) async fn serve_connection<I>(state: Arc<State>, io: I, check_host: bool)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |req| {
         let state = Arc::clone(&state);
-        async move { Ok::<_, std::convert::Infallible>(state.handle(req).await) }
+        async move { Ok::<_, std::convert::Infallible>(state.handle(req, check_host).await) }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -343,6 +350,13 @@ pub(super) fn hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+/// Whether two header maps hold the same headers in the same order: a client sends the same
+/// headers in the same order request after request, and this costs no hashing (`==` looks each
+/// name up). A false "different" only costs a copy.
+fn same_headers(a: &HeaderMap, b: &HeaderMap) -> bool {
+    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x == y)
+}
+
 /// The hop-by-hop headers of `hop_by_hop`, removed in place.
 fn forwardable(mut headers: HeaderMap) -> HeaderMap {
     let hop: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
@@ -358,7 +372,7 @@ fn forwardable(mut headers: HeaderMap) -> HeaderMap {
 /// stand inside strings, where the escape is the same text.
 fn push_escaping_other_line_ends(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut rest = bytes;
-    while let Some(i) = rest.iter().position(|b| matches!(b, 0xc2 | 0xe2)) {
+    while let Some(i) = memchr::memchr2(0xc2, 0xe2, rest) {
         let escape: Option<&[u8]> = match &rest[i..] {
             [0xc2, 0x85, ..] => Some(b"\\u0085"),
             [0xe2, 0x80, 0xa8, ..] => Some(b"\\u2028"),
@@ -401,8 +415,8 @@ fn error_response(
 }
 
 /// Whether a request could come from a web page of another site (DNS rebinding): its `Origin`
-/// must be a loopback name when present, and so must its `Host` when `check_host` (the proxy
-/// listens on loopback). A page that rebinds its own name to 127.0.0.1 sends no `Origin` on a
+/// must be a loopback name when present, and so must its `Host` when `check_host` (the client
+/// reached the proxy over loopback). A page that rebinds its own name to 127.0.0.1 sends no `Origin` on a
 /// same-origin GET, but its `Host` is still its own name.
 fn foreign_origin(headers: &HeaderMap, check_host: bool) -> Option<&'static str> {
     let loopback_authority = |a: &str| {
@@ -456,8 +470,7 @@ enum SendError {
 
 impl State {
     /// Checks the endpoint and builds its client, with the pinned TLS identity.
-    /// `check_host`: the proxy listens on loopback, so a request's `Host` must name loopback too.
-    pub(super) fn new(config: ProxyConfig, check_host: bool) -> Result<Arc<State>, ProxyError> {
+    pub(super) fn new(config: ProxyConfig) -> Result<Arc<State>, ProxyError> {
         crate::manifest::remote::check_url(config.upstream.as_str())?;
         let (tls, verifier) = super::tls::client_config(config.tls.as_ref())?;
         let client = Upstream::new(&config.upstream, tls, config.limits.connect_timeout)
@@ -481,7 +494,6 @@ impl State {
             sessions: Mutex::new(Sessions::default()),
             audit,
             events: Mutex::new(None),
-            check_host,
         }))
     }
 
@@ -561,8 +573,8 @@ impl State {
         }
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
-        if let Some(what) = foreign_origin(req.headers(), self.check_host) {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, check_host: bool) -> Response<Body> {
+        if let Some(what) = foreign_origin(req.headers(), check_host) {
             return error_response(
                 StatusCode::FORBIDDEN,
                 None,
@@ -627,7 +639,7 @@ impl State {
         let session = self.session_for(session_id.as_deref(), initialize);
         {
             let mut kept = lock(&session.headers);
-            if *kept != headers {
+            if !same_headers(&kept, &headers) {
                 *kept = headers.clone();
             }
         }
@@ -784,7 +796,13 @@ impl State {
             {
                 Ok(resp) => {
                     let stream = content_type(&resp.headers) == Some(EVENT_STREAM);
-                    let messages = self.read_messages(resp, stream).await.unwrap_or_default();
+                    // Read until the answer (a stream may stay open after it), within the
+                    // re-check's own time.
+                    let deadline = Instant::now() + self.limits.guard.recheck_timeout;
+                    let messages = self
+                        .read_messages(resp, stream, Some((&id, deadline)))
+                        .await
+                        .unwrap_or_default();
                     for m in messages {
                         if response_id(&m).as_ref() == Some(&id) {
                             answered = true;
@@ -875,10 +893,13 @@ impl State {
     }
 
     /// Reads an answer's messages (one JSON body, or the events of a stream), each to `each`.
+    /// With `until`, a stream is read only up to the answer to that id, and no longer than the
+    /// deadline.
     async fn read_messages(
         &self,
         mut resp: Answer,
         stream: bool,
+        until: Option<(&Id, Instant)>,
     ) -> Result<Vec<Vec<u8>>, (UpstreamProblem, String)> {
         let mut messages = Vec::new();
         let max = self.limits.guard.max_message_bytes;
@@ -886,7 +907,14 @@ impl State {
         let mut body = Vec::new();
         let mut total = 0usize;
         loop {
-            let chunk = match tokio::time::timeout(self.limits.idle_timeout, resp.chunk()).await {
+            let wait = match until {
+                Some((_, deadline)) => self
+                    .limits
+                    .idle_timeout
+                    .min(deadline.saturating_duration_since(Instant::now())),
+                None => self.limits.idle_timeout,
+            };
+            let chunk = match tokio::time::timeout(wait, resp.chunk()).await {
                 Err(_) => {
                     return Err((
                         UpstreamProblem::UpstreamTimeout,
@@ -914,9 +942,14 @@ impl State {
                         "an event too large".into(),
                     )
                 })? {
-                    // Read whole, so bounded as a whole (above): a stream that never ends must
-                    // not grow without limit.
+                    // Bounded as a whole (above): a stream that never ends must not grow
+                    // without limit.
+                    let done =
+                        until.is_some_and(|(id, _)| response_id(&ev.data).as_ref() == Some(id));
                     messages.push(ev.data);
+                    if done {
+                        return Ok(messages);
+                    }
                 }
             } else {
                 if body.len() + chunk.len() > max {
@@ -1023,7 +1056,7 @@ impl State {
             return r;
         }
         let is_json = kind == Some(JSON);
-        let messages = match self.read_messages(resp, false).await {
+        let messages = match self.read_messages(resp, false, None).await {
             Ok(m) => m,
             Err((p, detail)) => {
                 self.upstream_refused(&p, &detail);
@@ -1185,10 +1218,16 @@ impl State {
                 out.extend_from_slice(b"event: message\n");
                 // A message's line breaks (JSON whitespace) as `data` lines: CR as well as LF,
                 // so that none reaches the client inside a line.
-                for part in line.split(|b| *b == b'\n' || *b == b'\r') {
+                let mut rest = &line[..];
+                loop {
+                    let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
                     out.extend_from_slice(b"data: ");
-                    push_escaping_other_line_ends(&mut out, part);
+                    push_escaping_other_line_ends(&mut out, &rest[..end]);
                     out.push(b'\n');
+                    if end == rest.len() {
+                        break;
+                    }
+                    rest = &rest[end + 1..];
                 }
                 out.push(b'\n');
             }
