@@ -104,6 +104,14 @@ impl SseParser {
     /// Feeds a chunk; returns the message events it completed.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, SseRefusal> {
         const BOM: &[u8] = b"\xEF\xBB\xBF";
+        if self.at_start
+            && self.buf.is_empty()
+            && !chunk.is_empty()
+            && !BOM.starts_with(&chunk[..chunk.len().min(BOM.len())])
+        {
+            // The usual start: no mark, nothing held.
+            self.at_start = false;
+        }
         if self.at_start {
             // The stream's first bytes, held until they are known not to be a byte-order mark
             // (which the specification strips, and strict reading refuses).
