@@ -458,30 +458,9 @@ fn a_recheck_is_decided_when_its_answer_arrives_though_the_stream_stays_open() {
         for conn in l.incoming().take(32) {
             let Ok(mut s) = conn else { continue };
             std::thread::spawn(move || {
-                let mut buf = vec![0u8; 65536];
-                let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-                let mut req = String::new();
-                while let Ok(n) = s.read(&mut buf) {
-                    if n == 0 {
-                        return;
-                    }
-                    req.push_str(&String::from_utf8_lossy(&buf[..n]));
-                    if let Some((head, body)) = req.split_once("\r\n\r\n") {
-                        let length = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= length {
-                            break;
-                        }
-                    }
-                }
-                let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-                let msg: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+                let Some(msg) = read_request(&mut s) else {
+                    return;
+                };
                 let id = msg["id"].clone();
                 let json_answer = |result: Value| {
                     let body = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
@@ -619,6 +598,35 @@ data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"le
     assert!(body.contains("notifications/message"), "{body:?}");
 }
 
+/// One HTTP request read from `s` (the head, then the body by its content-length: they may come
+/// in two writes), its body as JSON (`Null` when it is not); `None` when the client closed first.
+fn read_request(s: &mut std::net::TcpStream) -> Option<Value> {
+    let mut buf = vec![0u8; 65536];
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let mut req = String::new();
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            return None;
+        }
+        req.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some((head, body)) = req.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if body.len() >= length {
+                break;
+            }
+        }
+    }
+    let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some(serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 /// A Streamable HTTP server answering `initialize` and `tools/list` (one tool,
 /// `seen_by_clients`), each answer an event stream whose body `frame` writes from the method,
 /// the answer's JSON and whether the returned flag is set (the test sets it once it has
@@ -632,31 +640,7 @@ fn sse_endpoint(frame: Framing) -> (SocketAddr, Arc<std::sync::atomic::AtomicBoo
     std::thread::spawn(move || {
         for conn in l.incoming().take(16) {
             let Ok(mut s) = conn else { continue };
-            let mut buf = vec![0u8; 65536];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-            // The head, then the body by its content-length (they may come in two writes).
-            let mut req = String::new();
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                req.push_str(&String::from_utf8_lossy(&buf[..n]));
-                if let Some((head, body)) = req.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        break;
-                    }
-                }
-            }
-            let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-            let msg: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+            let msg = read_request(&mut s).unwrap_or(Value::Null);
             let id = msg["id"].clone();
             let result = match msg["method"].as_str() {
                 Some("initialize") => json!({"protocolVersion": "2025-06-18",
@@ -737,6 +721,9 @@ fn a_capture_pins_no_event_the_stream_did_not_end() {
     assert!(!doc.contains("seen_by_clients"), "{doc}");
 }
 
+/// An answer to request 2 listing a tool no capture may pin.
+const EVIL_LIST: &str = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"evil","inputSchema":{"type":"object"}}]}}"#;
+
 /// Scenario remote-capture-sse-ambiguous-stream.
 #[test]
 fn a_capture_refuses_streams_clients_read_differently() {
@@ -744,47 +731,39 @@ fn a_capture_refuses_streams_clients_read_differently() {
     // a leading byte-order mark that Python clients keep. A stream whose reading depends on the
     // client decides nothing: the capture refuses it and pins nothing.
     let framings: [Framing; 3] = [
-        |method, answer, _| {
-            let evil = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"evil","inputSchema":{"type":"object"}}]}}"#;
-            if method == "tools/list" {
-                format!(":\x0cdata: {evil}\x0c\x0c\ndata: {answer}\n\n")
-            } else {
-                format!("data: {answer}\n\n")
-            }
+        |method, answer, _| match method {
+            "tools/list" => format!(":\x0cdata: {EVIL_LIST}\x0c\x0c\ndata: {answer}\n\n"),
+            _ => format!("data: {answer}\n\n"),
         },
-        |method, answer, _| {
-            let evil = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"evil","inputSchema":{"type":"object"}}]}}"#;
-            if method == "tools/list" {
-                format!("id: 1\u{2028}data: {evil}\u{2028}\u{2028}\ndata: {answer}\n\n")
-            } else {
-                format!("data: {answer}\n\n")
+        |method, answer, _| match method {
+            "tools/list" => {
+                format!("id: 1\u{2028}data: {EVIL_LIST}\u{2028}\u{2028}\ndata: {answer}\n\n")
             }
+            _ => format!("data: {answer}\n\n"),
         },
-        |method, answer, _| {
-            let evil = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"evil","inputSchema":{"type":"object"}}]}}"#;
-            if method == "tools/list" {
-                format!("\u{feff}data: {evil}\n\ndata: {answer}\n\n")
-            } else {
-                format!("data: {answer}\n\n")
-            }
+        |method, answer, _| match method {
+            "tools/list" => format!("\u{feff}data: {EVIL_LIST}\n\ndata: {answer}\n\n"),
+            _ => format!("data: {answer}\n\n"),
         },
     ];
-    for (i, framing) in framings.into_iter().enumerate() {
-        let (addr, _) = sse_endpoint(framing);
-        let w = Workspace::new();
-        let out = capture(&w, &format!("http://{addr}/mcp"), &[]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "framing {i}: {err}");
-        assert!(
-            err.contains("clients read differently"),
-            "framing {i}: {err}"
-        );
-        let doc = std::fs::read_to_string(w.path().join("cap.json")).unwrap();
-        assert!(
-            !doc.contains("seen_by_clients") && !doc.contains("evil"),
-            "{doc}"
-        );
+    for framing in framings {
+        capture_is_refused(framing, "clients read differently");
     }
+}
+
+/// A capture from an `sse_endpoint` answering with `framing` fails with `why` and pins nothing.
+fn capture_is_refused(framing: Framing, why: &str) {
+    let (addr, _) = sse_endpoint(framing);
+    let w = Workspace::new();
+    let out = capture(&w, &format!("http://{addr}/mcp"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{why}: {err}");
+    assert!(err.contains(why), "{why}: {err}");
+    let doc = std::fs::read_to_string(w.path().join("cap.json")).unwrap();
+    assert!(
+        !doc.contains("seen_by_clients") && !doc.contains("evil"),
+        "{doc}"
+    );
 }
 
 /// Scenario remote-capture-answer-clients-drop.
@@ -839,17 +818,7 @@ fn a_capture_refuses_answers_clients_would_read_otherwise() {
         ),
     ];
     for (framing, why) in framings {
-        let (addr, _) = sse_endpoint(framing);
-        let w = Workspace::new();
-        let out = capture(&w, &format!("http://{addr}/mcp"), &[]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{why}: {err}");
-        assert!(err.contains(why), "{why}: {err}");
-        let doc = std::fs::read_to_string(w.path().join("cap.json")).unwrap();
-        assert!(
-            !doc.contains("seen_by_clients") && !doc.contains("evil"),
-            "{doc}"
-        );
+        capture_is_refused(framing, why);
     }
 }
 
@@ -860,14 +829,13 @@ fn no_line_separator_a_python_client_splits_at_reaches_it_through_the_proxy() {
     // ends lines there) and answers with U+2028 inside a string (the list's `_meta`): the client
     // gets the answer with the separator escaped, and no id, so it can split nothing.
     let (addr, hostile) = sse_endpoint(|method, answer, hostile| {
-        let evil = r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"evil","inputSchema":{"type":"object"}}]}}"#;
         if hostile && method == "tools/list" {
             let answer = answer.replacen(
                 r#"{"tools""#,
                 "{\"_meta\":{\"note\":\"a client\u{2028}\u{2028}reads\"},\"tools\"",
                 1,
             );
-            format!("id: 1\u{2028}data: {evil}\u{2028}\u{2028}\ndata: {answer}\n\n")
+            format!("id: 1\u{2028}data: {EVIL_LIST}\u{2028}\u{2028}\ndata: {answer}\n\n")
         } else {
             format!("data: {answer}\n\n")
         }
@@ -928,6 +896,20 @@ fn a_hanging_endpoint_times_out() {
     assert!(w.stderr().contains("[upstream-timeout]"));
 }
 
+/// Reads one request and answers `{"result":{}}` for id 1, keeping the connection.
+fn answer_ping_and_keep(s: &mut std::net::TcpStream) {
+    let mut buf = [0u8; 65536];
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    let _ = s.read(&mut buf);
+    let body = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+}
+
 /// Scenario proxy-upstream-closes-kept-connections.
 /// Scenario proxy-upstream-unreachable.
 #[test]
@@ -943,16 +925,7 @@ fn a_kept_connection_the_endpoint_closed_is_not_used_and_a_closed_port_is_unreac
         for conn in l.incoming().take(8) {
             let Ok(mut s) = conn else { continue };
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut buf = [0u8; 65536];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-            let _ = s.read(&mut buf);
-            let body = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(body);
+            answer_ping_and_keep(&mut s);
             std::thread::sleep(Duration::from_millis(100));
         }
     });
@@ -1019,16 +992,7 @@ fn connections_to_the_endpoint_are_probed_with_tcp_keepalive() {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
         if let Ok((mut s, _)) = l.accept() {
-            let mut buf = [0u8; 65536];
-            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
-            let _ = s.read(&mut buf);
-            let body = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(body);
+            answer_ping_and_keep(&mut s);
             let _ = done_rx.recv_timeout(Duration::from_secs(30));
         }
     });
