@@ -358,31 +358,36 @@ fn the_host_is_checked_on_loopback_connections_even_when_listening_beyond() {
     let (_server, url) = drift(&[]);
     let w = Workspace::new();
     let bundle = w.sign("remote", &url, &url, &[]);
-    let (_proxy, local) = w.proxy_on(&bundle, "0.0.0.0:0", &["--allow-remote-clients"]);
-    let port = local
-        .trim_start_matches("http://0.0.0.0:")
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let get = |host: &str| {
-        let mut s =
-            std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(
-            format!("DELETE /mcp HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .unwrap();
-        let mut answer = String::new();
-        let _ = s.read_to_string(&mut answer);
-        answer
-    };
-    let rebound = get("evil.example");
-    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
-    assert!(rebound.contains("`Host`"), "{rebound}");
-    let named = get("localhost");
-    assert!(!named.contains("foreign-origin"), "{named}");
+    // Every address, IPv4 alone and dual-stack (where 127.0.0.1 arrives as ::ffff:127.0.0.1).
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let (_proxy, local) = w.proxy_on(&bundle, listen, &["--allow-remote-clients"]);
+        let port = local
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let get = |host: &str| {
+            let mut s =
+                std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(
+                format!("DELETE /mcp HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            answer
+        };
+        let rebound = get("evil.example");
+        assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+        assert!(rebound.contains("`Host`"), "{rebound}");
+        let named = get("localhost");
+        assert!(!named.contains("foreign-origin"), "{named}");
+    }
 }
 
 /// With a drift server that changes `read_note` after its first call: the first call is answered,

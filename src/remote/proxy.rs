@@ -191,7 +191,7 @@ impl Proxy {
         listen: SocketAddr,
         allow_remote_clients: bool,
     ) -> Result<Proxy, ProxyError> {
-        if !listen.ip().is_loopback() && !allow_remote_clients {
+        if !reached_over_loopback(listen) && !allow_remote_clients {
             return Err(ProxyError::NotLoopback { addr: listen });
         }
         let state = State::new(config)?;
@@ -237,7 +237,7 @@ impl Proxy {
                 // A connection that reached us over loopback came from this machine, where a
                 // browser's page may have rebound its name: its `Host` must name loopback,
                 // even when the proxy also listens beyond (`--allow-remote-clients`).
-                let check_host = stream.local_addr().is_ok_and(|a| a.ip().is_loopback());
+                let check_host = stream.local_addr().is_ok_and(reached_over_loopback);
                 tokio::spawn(serve_connection(
                     Arc::clone(&self.state),
                     stream,
@@ -285,8 +285,14 @@ async fn chunk_if_ready(resp: &mut Answer) -> Option<Result<Option<Bytes>, hyper
     .await
 }
 
-/// Serves one client connection (a socket, or the stdio bridge's in-memory pipe).
-/// Serves one client connection; `check_host`: its requests' `Host` must name loopback.
+/// Whether a connection whose own end is `local` came over loopback. A dual-stack socket
+/// (`[::]`) sees IPv4 loopback as `::ffff:127.0.0.1`, which `Ipv6Addr::is_loopback` denies.
+fn reached_over_loopback(local: SocketAddr) -> bool {
+    local.ip().to_canonical().is_loopback()
+}
+
+/// Serves one client connection (a socket, or the stdio bridge's in-memory pipe);
+/// `check_host`: its requests' `Host` must name loopback.
 pub(super) async fn serve_connection<I>(state: Arc<State>, io: I, check_host: bool)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -1397,6 +1403,21 @@ mod tests {
         let a: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let b: serde_json::Value = serde_json::from_str(message).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn ipv4_loopback_on_a_dual_stack_socket_is_loopback() {
+        for local in [
+            "127.0.0.1:1",
+            "[::1]:1",
+            "[::ffff:127.0.0.1]:1",
+            "[::ffff:127.9.9.9]:1",
+        ] {
+            assert!(reached_over_loopback(local.parse().unwrap()), "{local}");
+        }
+        for local in ["10.0.0.1:1", "[::ffff:10.0.0.1]:1", "[::]:1", "0.0.0.0:1"] {
+            assert!(!reached_over_loopback(local.parse().unwrap()), "{local}");
+        }
     }
 
     #[test]
