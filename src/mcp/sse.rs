@@ -218,13 +218,25 @@ impl SseParser {
 
 /// Whether a line holds a separator some clients end lines at and others do not.
 fn holds_other_line_end(line: &[u8]) -> bool {
-    line.iter().enumerate().any(|(i, &b)| match b {
-        0x0b | 0x0c | 0x1c..=0x1e => true,
-        // U+0085 is C2 85; U+2028 and U+2029 are E2 80 A8 and E2 80 A9.
-        0x85 => i >= 1 && line[i - 1] == 0xc2,
-        0xa8 | 0xa9 => i >= 2 && line[i - 2] == 0xe2 && line[i - 1] == 0x80,
-        _ => false,
+    line.iter().enumerate().any(|(i, &b)| {
+        matches!(b, 0x0b | 0x0c | 0x1c..=0x1e) || unicode_line_end(&line[i..]).is_some()
     })
+}
+
+/// The Unicode line separators Python clients also end lines at, with their JSON escapes:
+/// U+0085 (C2 85), U+2028 (E2 80 A8), U+2029 (E2 80 A9).
+const UNICODE_LINE_ENDS: [(&[u8], &[u8]); 3] = [
+    (b"\xC2\x85", b"\\u0085"),
+    (b"\xE2\x80\xA8", b"\\u2028"),
+    (b"\xE2\x80\xA9", b"\\u2029"),
+];
+
+/// The Unicode line separator `bytes` starts with, if any: its length and its JSON escape.
+pub(crate) fn unicode_line_end(bytes: &[u8]) -> Option<(usize, &'static [u8])> {
+    UNICODE_LINE_ENDS
+        .iter()
+        .find(|(raw, _)| bytes.starts_with(raw))
+        .map(|(raw, escape)| (raw.len(), *escape))
 }
 
 #[cfg(test)]

@@ -378,24 +378,15 @@ fn forwardable(mut headers: HeaderMap) -> HeaderMap {
 /// stand inside strings, where the escape is the same text.
 fn push_escaping_other_line_ends(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut rest = bytes;
+    // Each separator starts with C2 or E2, which begin nothing else they could be part of.
     while let Some(i) = memchr::memchr2(0xc2, 0xe2, rest) {
-        let escape: Option<&[u8]> = match &rest[i..] {
-            [0xc2, 0x85, ..] => Some(b"\\u0085"),
-            [0xe2, 0x80, 0xa8, ..] => Some(b"\\u2028"),
-            [0xe2, 0x80, 0xa9, ..] => Some(b"\\u2029"),
-            _ => None,
+        let (len, escaped) = match crate::mcp::sse::unicode_line_end(&rest[i..]) {
+            Some((len, escape)) => (len, escape),
+            None => (1, &rest[i..=i]),
         };
-        match escape {
-            Some(e) => {
-                out.extend_from_slice(&rest[..i]);
-                out.extend_from_slice(e);
-                rest = &rest[i + if e == b"\\u0085" { 2 } else { 3 }..];
-            }
-            None => {
-                out.extend_from_slice(&rest[..=i]);
-                rest = &rest[i + 1..];
-            }
-        }
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(escaped);
+        rest = &rest[i + len..];
     }
     out.extend_from_slice(rest);
 }
