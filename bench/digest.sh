@@ -4,6 +4,7 @@
 #   sizes from 100 B to 1 MB. Warm page cache (each input is read once before timing).
 # Usage: bench/digest.sh [WORKDIR]   (default: target/bench-digest; needs ~1.6 GB free)
 #   MCP_SIGN=PATH        time that mcp-sign binary instead of building one (bench/speed.sh)
+#   PAIR_SPEED=PATH      that sha256_pair_speed example, likewise
 #   DIGEST_RESULTS=FILE  also write the timings there as `name seconds` lines
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +80,13 @@ t_us_tree=$(best "$sign" digest "$tree")
 echo "  openssl dgst (one stream)   $(rate "$tree_bytes" "$t_ssl_tree")"
 echo "  sha256sum (one stream)      $(rate "$tree_bytes" "$t_sum_tree")"
 echo "  mcp-sign digest (tree)      $(rate "$tree_bytes" "$t_us_tree")   = $(awk -v a="$t_ssl_tree" -v b="$t_us_tree" 'BEGIN { printf "%.2fx", a / b }') openssl on the tree, $(awk -v a="$t_ssl" -v b="$t_us_tree" -v x="$bytes" -v y="$tree_bytes" 'BEGIN { printf "%.2fx", (y / b) / (x / a) }') openssl single-stream rate"
+echo
+echo "(c) the hash alone, one core, in the cache (sha256x2/examples/sha256_pair_speed.rs)"
+if [ -z "${PAIR_SPEED:-}" ]; then
+  cargo build --release --locked --quiet -p mcpsig-sha256x2 --example sha256_pair_speed
+fi
+pair_speed=${PAIR_SPEED:-${CARGO_TARGET_DIR:-target}/release/examples/sha256_pair_speed}
+if [ -x "$pair_speed" ]; then echo "  $("$pair_speed" 256)"; fi
 if [ -n "${DIGEST_RESULTS:-}" ]; then
   printf '%s\n' "file_bytes $bytes" "file_openssl $t_ssl" "file_sha256sum $t_sum" "file_ours $t_us" \
     "tree_bytes $tree_bytes" "tree_files $tree_files" "tree_openssl $t_ssl_tree" \

@@ -46,7 +46,9 @@ locked bash -c '
   set -e
   cargo build --release --locked --quiet -p mcp-verify -p mcp-sign
   cargo build --release --locked --quiet -p mcpsig --example verify_loop
-  cp "$1/release/mcp-verify" "$1/release/mcp-sign" "$1/release/examples/verify_loop" "$3/"
+  cargo build --release --locked --quiet -p mcpsig-sha256x2 --example sha256_pair_speed
+  cp "$1/release/mcp-verify" "$1/release/mcp-sign" "$1/release/examples/verify_loop" \
+    "$1/release/examples/sha256_pair_speed" "$3/"
   CARGO_TARGET_DIR="$2" cargo build --release --locked --quiet \
     --manifest-path bench/sigstore-verify-adapter/Cargo.toml
   cp "$2/release/sigstore-verify-adapter" "$3/"
@@ -206,7 +208,7 @@ if [ -n "${SKIP_DIGEST:-}" ]; then
   echo "  skipped (SKIP_DIGEST)"
   row "hashing" "skipped" "-" "-"
 else
-  MCP_SIGN=$bin/mcp-sign DIGEST_RESULTS=$tmp/digest bash bench/digest.sh | sed 's/^/  /'
+  MCP_SIGN=$bin/mcp-sign PAIR_SPEED=$bin/sha256_pair_speed DIGEST_RESULTS=$tmp/digest bash bench/digest.sh | sed 's/^/  /'
   d() { awk -v k="$1" '$1 == k { print $2 }' "$tmp/digest"; }
   gbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.2f s (%.2f GB/s)", s, b / s / 1e9 }'; }
   for shape in file tree; do

@@ -4,6 +4,7 @@
 pub mod excluded;
 pub mod glob;
 pub mod links;
+mod pairs;
 pub mod stat_print;
 pub mod tree;
 mod tree_diff;

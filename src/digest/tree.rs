@@ -376,6 +376,8 @@ fn walk(
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
         count: AtomicUsize::new(0),
+        queue: (alg == Algorithm::Sha256 && matches!(sink, Sink::Hash { .. }))
+            .then(|| Mutex::new(Vec::new())),
     };
     let dest_root = match sink {
         Sink::Copy(fd) => Some(Arc::new(rustix::io::dup(fd).map_err(|e| {
@@ -449,6 +451,15 @@ struct Walk<'a> {
     error: Mutex<Option<TreeError>>,
     failed: AtomicBool,
     count: AtomicUsize,
+    /// Files listed and not yet taken by a hashing task, when files are hashed two at a time
+    /// (SHA-256 without a copy; see [`super::pairs`]).
+    queue: Option<Mutex<Vec<FileJob>>>,
+}
+
+/// A regular file to hash, named by its path and its directory's descriptor.
+struct FileJob {
+    rel: RelPath,
+    dir: Arc<OwnedFd>,
 }
 
 impl<'a> Walk<'a> {
@@ -610,6 +621,16 @@ impl<'a> Walk<'a> {
                     if let Some(pr) = self.progress {
                         pr.files_total.fetch_add(1, Ordering::Relaxed);
                     }
+                    if let Some(queue) = &self.queue {
+                        // One task per file, as below; a task hashes whichever files are
+                        // waiting, two at a time, so some find nothing left to do.
+                        lock(queue).push(FileJob {
+                            rel,
+                            dir: Arc::clone(&fd),
+                        });
+                        scope.spawn(move |_| self.hash_queued());
+                        continue;
+                    }
                     let dir_fd = Arc::clone(&fd);
                     let dest_dir = dest.clone();
                     scope.spawn(move |_| {
@@ -682,20 +703,7 @@ impl<'a> Walk<'a> {
         dir: &OwnedFd,
         dest: Option<&OwnedFd>,
     ) -> Result<Entry, TreeError> {
-        let changed = |why: &str| TreeError::Changed {
-            path: rel.to_string(),
-            why: why.into(),
-        };
-        let fd =
-            openat(dir, file_name(&rel), file_flags(), Mode::empty()).map_err(|e| match e {
-                Errno::LOOP => changed("replaced by a symlink"),
-                e => self.io(Some(&rel), e),
-            })?;
-        let st = fstat(&fd).map_err(|e| self.io(Some(&rel), e))?;
-        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
-            return Err(changed("no longer a regular file"));
-        }
-        self.push_stat(&rel, &st);
+        let (fd, st) = self.open_regular(&rel, dir)?;
         let size_hint = u64::try_from(st.st_size).ok();
         let executable = st.st_mode & 0o111 != 0;
         let mut copy = match dest {
@@ -723,18 +731,85 @@ impl<'a> Walk<'a> {
                 },
                 super::TeeError::Write(source) => self.write_err(&rel, source),
             })?;
+        Ok(self.file_entry(rel, digest, size, executable))
+    }
+
+    /// Opens `rel` through its directory's descriptor, never through a symlink, and checks that
+    /// it is still a regular file (fstat on the opened descriptor: those are the bytes hashed).
+    fn open_regular(
+        &self,
+        rel: &RelPath,
+        dir: &OwnedFd,
+    ) -> Result<(OwnedFd, rustix::fs::Stat), TreeError> {
+        let changed = |why: &str| TreeError::Changed {
+            path: rel.to_string(),
+            why: why.into(),
+        };
+        let fd = openat(dir, file_name(rel), file_flags(), Mode::empty()).map_err(|e| match e {
+            Errno::LOOP => changed("replaced by a symlink"),
+            e => self.io(Some(rel), e),
+        })?;
+        let st = fstat(&fd).map_err(|e| self.io(Some(rel), e))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            return Err(changed("no longer a regular file"));
+        }
+        self.push_stat(rel, &st);
+        Ok((fd, st))
+    }
+
+    /// The entry of a hashed file, counted as done.
+    fn file_entry(&self, rel: RelPath, digest: Digest, size: u64, executable: bool) -> Entry {
         if let Some(pr) = self.progress {
             pr.files_done.fetch_add(1, Ordering::Relaxed);
             pr.bytes_done.fetch_add(size, Ordering::Relaxed);
         }
-        Ok(Entry {
+        Entry {
             path: rel,
             kind: EntryKind::File {
                 digest,
                 size,
                 executable,
             },
-        })
+        }
+    }
+
+    /// Hashes the files waiting in the queue, two at a time, until none is left (or the walk
+    /// failed).
+    fn hash_queued(&self) {
+        let Some(queue) = &self.queue else { return };
+        super::pairs::hash_in_pairs(
+            || {
+                if self.failed.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let job = lock(queue).pop()?;
+                match self.open_regular(&job.rel, &job.dir) {
+                    Ok((fd, st)) => Some(super::pairs::PairFile {
+                        tag: (job.rel, st.st_mode & 0o111 != 0),
+                        file: std::fs::File::from(fd),
+                        size: u64::try_from(st.st_size).ok(),
+                    }),
+                    Err(e) => {
+                        self.fail(e);
+                        None
+                    }
+                }
+            },
+            |(rel, executable), result| match result {
+                Ok((digest, size)) => {
+                    self.push(self.file_entry(rel, digest, size, executable));
+                    true
+                }
+                Err(source) => {
+                    self.fail(TreeError::Io {
+                        path: self.shown(Some(&rel)),
+                        source,
+                    });
+                    false
+                }
+            },
+            || self.failed.load(Ordering::Relaxed),
+        );
     }
 }
 
@@ -1074,6 +1149,37 @@ mod tests {
             hash_tree(t.path(), &[], Algorithm::Sha256),
             Err(TreeError::SpecialFile { kind: "socket", .. })
         ));
+    }
+
+    #[test]
+    fn files_hashed_two_at_a_time_get_the_digests_of_one_at_a_time() {
+        // Sizes from empty to several read chunks, so files end at every point of each other's
+        // chunks and blocks; each entry must carry the digest of its own bytes, hashed alone.
+        let t = tempfile::tempdir().unwrap();
+        let mut expected = std::collections::BTreeMap::new();
+        for i in 0..120usize {
+            let size = (i * i * 997) % 700_000 + i % 3;
+            let data: Vec<u8> = (0..size)
+                .map(|j| (j * 131 + i * 17 + j / 4099) as u8)
+                .collect();
+            let rel = format!("p{}/f{i}", i % 5);
+            write(t.path(), &rel, &data);
+            let (digest, _) = super::super::hash_reader(Algorithm::Sha256, &data[..]).unwrap();
+            expected.insert(rel, (digest, size as u64));
+        }
+        let entries = hash_tree(t.path(), &[], Algorithm::Sha256).unwrap();
+        assert_eq!(entries.len(), expected.len());
+        for e in entries {
+            let EntryKind::File { digest, size, .. } = e.kind else {
+                panic!("{} is not a file", e.path.as_str());
+            };
+            assert_eq!(
+                (digest, size),
+                expected[e.path.as_str()],
+                "{}",
+                e.path.as_str()
+            );
+        }
     }
 
     #[test]
