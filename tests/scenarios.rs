@@ -50,7 +50,8 @@ fn every_scenario_has_its_expected_outcome() {
         // tests/client_config.rs; policy-* by tests/policy.rs; guard-* by tests/guard.rs; run-*
         // by tests/run_cli.rs; package-* by tests/packages.rs; server-json-* by
         // tests/server_json.rs; oci-* by tests/oci.rs; mcpb-sig-* by tests/mcpb_signature.rs;
-        // catalog-* by tests/catalog.rs; proxy-* and remote-* by tests/remote_proxy.rs).
+        // catalog-* by tests/catalog.rs; proxy-* and remote-* by tests/remote_proxy.rs; tree-*
+        // by the unit tests of src/digest/tree.rs, which name them).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -73,6 +74,7 @@ fn every_scenario_has_its_expected_outcome() {
             "catalog-",
             "proxy-",
             "remote-",
+            "tree-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

@@ -14,7 +14,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(512);
-    // 256 KiB buffers (the size mcpsig reads files in), hashed over and over.
+    // 256 KiB buffers, hashed over and over (mcpsig reads a tree's files 128 KiB at a time).
     let a: Vec<u8> = (0..256 * 1024)
         .map(|i: usize| (i * 7 + i / 251) as u8)
         .collect();

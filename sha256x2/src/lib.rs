@@ -456,18 +456,61 @@ mod tests {
 
     #[test]
     fn the_kernel_agrees_with_one_stream_at_a_time() {
-        // The pair kernel directly (when this CPU has it) against sha2's compression, over
-        // many blocks from states that are not the initial one.
-        let data_a = bytes(64 * 40, 3);
-        let data_b = bytes(64 * 40, 4);
-        let (blocks_a, _) = data_a.as_chunks::<64>();
-        let (blocks_b, _) = data_b.as_chunks::<64>();
-        let (mut a, mut b) = ([1u32, 2, 3, 4, 5, 6, 7, 8], [u32::MAX; 8]);
-        let (mut ra, mut rb) = (a, b);
-        compress_pair(&mut a, blocks_a, &mut b, blocks_b);
-        compress256(&mut ra, blocks_a);
-        compress256(&mut rb, blocks_b);
-        assert_eq!((a, b), (ra, rb));
-        eprintln!("pairs in hardware: {}", pairs_in_hardware());
+        // The kernel itself (not the dispatch, which falls back on CPUs without it) against
+        // sha2's compression: many blocks, from states that are not the initial one, the same
+        // block and state on both sides included.
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !x86::available() {
+                // Nothing to run here: the kernel cannot execute on this CPU, and the test
+                // below checks that this CPU really lacks the extensions.
+                return;
+            }
+            let data_a = bytes(64 * 40, 3);
+            let data_b = bytes(64 * 40, 4);
+            let (blocks_a, _) = data_a.as_chunks::<64>();
+            let (blocks_b, _) = data_b.as_chunks::<64>();
+            let starts = [([1u32, 2, 3, 4, 5, 6, 7, 8], [u32::MAX; 8]), (IV, IV)];
+            for (start_a, start_b) in starts {
+                for n in [1, 2, 7, 40] {
+                    let (mut a, mut b) = (start_a, start_b);
+                    let (mut ra, mut rb) = (start_a, start_b);
+                    #[allow(unsafe_code)]
+                    // SAFETY: `x86::available()` found every feature the kernel needs.
+                    unsafe {
+                        x86::compress_pair(&mut a, &blocks_a[..n], &mut b, &blocks_b[..n]);
+                    }
+                    compress256(&mut ra, &blocks_a[..n]);
+                    compress256(&mut rb, &blocks_b[..n]);
+                    assert_eq!((a, b), (ra, rb), "{n} blocks");
+                    // The same blocks on both sides.
+                    let (mut a, mut b) = (start_a, start_a);
+                    #[allow(unsafe_code)]
+                    // SAFETY: as above.
+                    unsafe {
+                        x86::compress_pair(&mut a, &blocks_a[..n], &mut b, &blocks_a[..n]);
+                    }
+                    assert_eq!(a, b);
+                    assert_eq!(a, ra);
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    fn the_kernel_is_used_wherever_the_cpu_has_the_extensions() {
+        // So that the kernel test above cannot pass by finding no kernel on a CPU that has one.
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+        let flags = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("flags"))
+            .unwrap_or_default();
+        let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+        assert_eq!(
+            pairs_in_hardware(),
+            has("sha_ni") && has("sse4_1") && has("ssse3") && has("sse2"),
+            "{flags}"
+        );
     }
 }

@@ -17,17 +17,18 @@ thread_local! {
     static BUFS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A file to hash: `tag` names it to the caller, `size` is what fstat reported (a short read
-/// that brings the total to exactly that is the end of the file; anything else reads on until
-/// read returns 0).
-pub(crate) struct PairFile<T> {
+/// A file to hash: `tag` names it to the caller; `size` is what fstat reported. A short read
+/// that brings the total to exactly that size is the end of the file; otherwise reading goes on
+/// until read returns 0, or until more than `size` bytes were read (a file growing while it is
+/// hashed ends there, so the walk is bounded; the caller sees a size that is not `size`).
+pub(crate) struct PairFile<T, R = std::fs::File> {
     pub tag: T,
-    pub file: std::fs::File,
+    pub file: R,
     pub size: Option<u64>,
 }
 
-struct Stream<T> {
-    file: PairFile<T>,
+struct Stream<T, R> {
+    file: PairFile<T, R>,
     hasher: Sha256,
     read: u64,
     ended: bool,
@@ -36,8 +37,8 @@ struct Stream<T> {
     end: usize,
 }
 
-impl<T> Stream<T> {
-    fn new(file: PairFile<T>) -> Stream<T> {
+impl<T, R: Read> Stream<T, R> {
+    fn new(file: PairFile<T, R>) -> Stream<T, R> {
         Stream {
             file,
             hasher: Sha256::new(),
@@ -58,8 +59,10 @@ impl<T> Stream<T> {
                 }
                 Ok(n) => {
                     self.read += n as u64;
-                    if n < buf.len() && self.file.size == Some(self.read) {
-                        self.ended = true;
+                    match self.file.size {
+                        Some(size) if n < buf.len() && self.read == size => self.ended = true,
+                        Some(size) if self.read > size => self.ended = true,
+                        _ => {}
                     }
                     (self.start, self.end) = (0, n);
                     return Ok(());
@@ -77,9 +80,11 @@ impl<T> Stream<T> {
 
 /// Hashes (SHA-256) the files `next` hands out, two at a time, until it has no more or `stop`
 /// says so. Each file's result goes to `done` as soon as it is known (read errors included);
-/// `done` returning false stops the work. Memory: two buffers per thread, two files open.
-pub(crate) fn hash_in_pairs<T>(
-    next: impl FnMut() -> Option<PairFile<T>>,
+/// `done` returning false stops the work. Stopping either way drops the (at most two) files
+/// taken and not yet done without a word: for callers that fail as a whole when they stop.
+/// Memory: two buffers per thread, two files open.
+pub(crate) fn hash_in_pairs<T, R: Read>(
+    next: impl FnMut() -> Option<PairFile<T, R>>,
     done: impl FnMut(T, std::io::Result<(Digest, u64)>) -> bool,
     stop: impl Fn() -> bool,
 ) {
@@ -95,15 +100,15 @@ pub(crate) fn hash_in_pairs<T>(
     })
 }
 
-fn run<T>(
-    mut next: impl FnMut() -> Option<PairFile<T>>,
+fn run<T, R: Read>(
+    mut next: impl FnMut() -> Option<PairFile<T, R>>,
     mut done: impl FnMut(T, std::io::Result<(Digest, u64)>) -> bool,
     stop: impl Fn() -> bool,
     buf: &mut [u8],
 ) {
     let (buf_a, buf_b) = buf.split_at_mut(CHUNK);
     let mut bufs = [buf_a, &mut buf_b[..CHUNK]];
-    let mut slots: [Option<Stream<T>>; 2] = [None, None];
+    let mut slots: [Option<Stream<T, R>>; 2] = [None, None];
     while !stop() {
         // Every free slot takes the next file; every stream whose bytes were all hashed reads
         // on; a stream at its end is finished (and its slot taken again).
@@ -237,6 +242,140 @@ mod tests {
                 data.len()
             );
         }
+    }
+
+    /// A reader that hands out its bytes in the given read sizes (cycled), with an interrupted
+    /// read before each, and optionally fails once its bytes are out.
+    struct Scripted {
+        data: Vec<u8>,
+        at: usize,
+        sizes: Vec<usize>,
+        reads: usize,
+        interrupt: bool,
+        fail_at_end: bool,
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            if self.at == self.data.len() && self.fail_at_end {
+                return Err(std::io::Error::other("device gone"));
+            }
+            let want = self.sizes[self.reads % self.sizes.len()];
+            self.reads += 1;
+            let n = want.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn short_reads_interruptions_and_wrong_sizes_are_read_as_they_come() {
+        // Files read in odd pieces (short reads in the middle, single bytes), with a size hint
+        // that is right, missing, too large (the file shrank) or too small (it grew): each is
+        // hashed from every byte read, in order; one that grew past its hint ends there.
+        let sizes: [&[usize]; 4] = [&[CHUNK], &[1], &[1000, 7, CHUNK], &[65, 64, 63]];
+        let mut files = Vec::new();
+        for i in 0..24usize {
+            let len = [0, 1, 64, 5000, CHUNK + 3, 2 * CHUNK][i % 6];
+            let data: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
+            let hint = match i % 4 {
+                0 => Some(len as u64),
+                1 => None,
+                2 => Some(len as u64 + 10),
+                _ => Some((len as u64).saturating_sub(100)),
+            };
+            files.push((data, hint, sizes[i % 4]));
+        }
+        let mut queue: Vec<usize> = (0..files.len()).collect();
+        let mut results = BTreeMap::new();
+        hash_in_pairs(
+            || {
+                let i = queue.pop()?;
+                let (data, hint, sizes) = &files[i];
+                Some(PairFile {
+                    tag: i,
+                    file: Scripted {
+                        data: data.clone(),
+                        at: 0,
+                        sizes: sizes.to_vec(),
+                        reads: 0,
+                        interrupt: false,
+                        fail_at_end: false,
+                    },
+                    size: *hint,
+                })
+            },
+            |i, r| {
+                assert!(results.insert(i, r.unwrap()).is_none(), "{i} twice");
+                true
+            },
+            || false,
+        );
+        assert_eq!(results.len(), files.len());
+        for (i, (data, hint, sizes)) in files.iter().enumerate() {
+            let (digest, size) = &results[&i];
+            // Where reading ends: at a short read reaching the hint, at the first read past
+            // the hint (the file grew), or at the end of its bytes.
+            let mut expect = data.len();
+            if let Some(h) = hint {
+                let (mut at, mut k) = (0usize, 0usize);
+                loop {
+                    let n = sizes[k % sizes.len()].min(CHUNK).min(data.len() - at);
+                    at += n;
+                    k += 1;
+                    if n == 0 || (n < CHUNK && at as u64 == *h) || at as u64 > *h {
+                        break;
+                    }
+                }
+                expect = at;
+            }
+            assert_eq!(*size, expect as u64, "file {i}");
+            assert_eq!(
+                *digest,
+                super::super::hash_reader(Algorithm::Sha256, &data[..expect])
+                    .unwrap()
+                    .0,
+                "file {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failing_read_mid_file_is_reported_once() {
+        let mut handed = false;
+        let mut seen = Vec::new();
+        hash_in_pairs(
+            || {
+                if handed {
+                    return None;
+                }
+                handed = true;
+                Some(PairFile {
+                    tag: "gone",
+                    file: Scripted {
+                        data: vec![1; 3 * CHUNK],
+                        at: 0,
+                        sizes: vec![CHUNK],
+                        reads: 0,
+                        interrupt: false,
+                        fail_at_end: true,
+                    },
+                    size: None,
+                })
+            },
+            |tag, r| {
+                seen.push((tag, r.map_err(|e| e.to_string())));
+                true
+            },
+            || false,
+        );
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].1, Err("device gone".to_string()));
     }
 
     #[test]

@@ -723,14 +723,19 @@ impl<'a> Walk<'a> {
             None => None,
         };
         let tee = copy.as_mut().map(|f| f as &mut dyn std::io::Write);
-        let (digest, size) = super::hash_tee(self.alg, std::fs::File::from(fd), size_hint, tee)
-            .map_err(|e| match e {
+        // One byte past the size it was opened with is enough to tell that it grew, and bounds
+        // the read of a file that keeps growing.
+        let limit = size_hint.unwrap_or(0).saturating_add(1);
+        let reader = std::io::Read::take(std::fs::File::from(fd), limit);
+        let (digest, size) =
+            super::hash_tee(self.alg, reader, size_hint, tee).map_err(|e| match e {
                 super::TeeError::Read(source) => TreeError::Io {
                     path: self.shown(Some(&rel)),
                     source,
                 },
                 super::TeeError::Write(source) => self.write_err(&rel, source),
             })?;
+        self.same_size(&rel, &st, size)?;
         Ok(self.file_entry(rel, digest, size, executable))
     }
 
@@ -755,6 +760,21 @@ impl<'a> Walk<'a> {
         }
         self.push_stat(rel, &st);
         Ok((fd, st))
+    }
+
+    /// A file must be hashed at the size it was opened with: one that grew or shrank while it
+    /// was read is being written to, and its digest would pin bytes that were never on disk
+    /// together.
+    fn same_size(&self, rel: &RelPath, st: &rustix::fs::Stat, read: u64) -> Result<(), TreeError> {
+        let opened = u64::try_from(st.st_size).unwrap_or(0);
+        if read == opened {
+            return Ok(());
+        }
+        let how = if read > opened { "grew" } else { "shrank" };
+        Err(TreeError::Changed {
+            path: rel.to_string(),
+            why: format!("it {how} as it was read ({opened} bytes when opened, {read} read)"),
+        })
     }
 
     /// The entry of a hashed file, counted as done.
@@ -785,7 +805,7 @@ impl<'a> Walk<'a> {
                 let job = lock(queue).pop()?;
                 match self.open_regular(&job.rel, &job.dir) {
                     Ok((fd, st)) => Some(super::pairs::PairFile {
-                        tag: (job.rel, st.st_mode & 0o111 != 0),
+                        tag: (job.rel, st),
                         file: std::fs::File::from(fd),
                         size: u64::try_from(st.st_size).ok(),
                     }),
@@ -795,17 +815,26 @@ impl<'a> Walk<'a> {
                     }
                 }
             },
-            |(rel, executable), result| match result {
-                Ok((digest, size)) => {
-                    self.push(self.file_entry(rel, digest, size, executable));
-                    true
-                }
-                Err(source) => {
-                    self.fail(TreeError::Io {
+            |(rel, st), result| {
+                let entry = result
+                    .map_err(|source| TreeError::Io {
                         path: self.shown(Some(&rel)),
                         source,
+                    })
+                    .and_then(|(digest, size)| {
+                        self.same_size(&rel, &st, size)?;
+                        let executable = st.st_mode & 0o111 != 0;
+                        Ok(self.file_entry(rel, digest, size, executable))
                     });
-                    false
+                match entry {
+                    Ok(entry) => {
+                        self.push(entry);
+                        true
+                    }
+                    Err(e) => {
+                        self.fail(e);
+                        false
+                    }
                 }
             },
             || self.failed.load(Ordering::Relaxed),
@@ -1180,6 +1209,65 @@ mod tests {
                 e.path.as_str()
             );
         }
+    }
+
+    /// Scenario tree-file-changed-while-hashed: a file rewritten while the tree is hashed (by a
+    /// build still writing, or someone racing the check) is refused as changed, whichever way
+    /// its files are hashed, rather than pinned as bytes that were never on disk together; and
+    /// one that keeps growing cannot keep the walk reading.
+    #[test]
+    fn a_file_that_grows_or_shrinks_while_hashed_is_refused() {
+        use std::io::Write;
+        use std::sync::atomic::AtomicBool;
+        let t = tempfile::tempdir().unwrap();
+        write(t.path(), "a.js", b"steady");
+        write(t.path(), "b.bin", b"");
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let stop = Arc::clone(&stop);
+            let path = t.path().join("b.bin");
+            std::thread::spawn(move || {
+                let chunk = vec![7u8; 64 * 1024];
+                while !stop.load(Ordering::Relaxed) {
+                    let mut f = std::fs::File::create(&path).unwrap();
+                    for _ in 0..64 {
+                        f.write_all(&chunk).unwrap();
+                    }
+                }
+            })
+        };
+        // Both ways of hashing: two files at a time (SHA-256), one at a time (SHA-512).
+        let mut refused = std::collections::BTreeSet::new();
+        for round in 0..400 {
+            let alg = if round % 2 == 0 {
+                Algorithm::Sha256
+            } else {
+                Algorithm::Sha512
+            };
+            match hash_tree(t.path(), &[], alg) {
+                Err(TreeError::Changed { path, why }) => {
+                    assert_eq!(path, "b.bin");
+                    assert!(why.contains("as it was read"), "{why}");
+                    refused.insert(alg.name());
+                }
+                // Read between two rewrites: its size is what it was opened with.
+                Ok(entries) => {
+                    for e in entries {
+                        let EntryKind::File { size, .. } = e.kind else {
+                            continue;
+                        };
+                        assert!(e.path.as_str() == "a.js" || size % (64 * 1024) == 0);
+                    }
+                }
+                Err(e) => panic!("{e}"),
+            }
+            if refused.len() == 2 {
+                break;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap();
+        assert_eq!(refused.len(), 2, "refused only with {refused:?}");
     }
 
     #[test]
