@@ -137,6 +137,7 @@ impl SseParser {
         self.buf.extend_from_slice(chunk);
         let mut events = Vec::new();
         let mut start = 0;
+        let mut held_cr = false;
         // Only the new bytes are searched for a line end: a long line costs linear time.
         let mut from = self.scanned;
         while let Some(end) = memchr::memchr2(b'\n', b'\r', &self.buf[from..]) {
@@ -157,6 +158,17 @@ impl SseParser {
                 return Err(SseRefusal::TooLarge);
             }
             if line_start == line_end {
+                if self.strict && self.after_cr {
+                    // A blank line ended by a CR that is the last byte so far. TypeScript
+                    // clients (eventsource-parser) hold such a CR back until the next byte
+                    // says whether a LF follows, and never dispatch the event if the stream
+                    // ends there; Python clients dispatch it at once. Strict reading waits for
+                    // the next byte too, so a stream that ends here pins nothing.
+                    self.after_cr = false;
+                    start = line_start;
+                    held_cr = true;
+                    break;
+                }
                 self.dispatch(&mut events);
                 continue;
             }
@@ -195,7 +207,8 @@ impl SseParser {
             }
         }
         self.buf.drain(..start);
-        self.scanned = self.buf.len();
+        // A held-back CR is searched again with the bytes after it.
+        self.scanned = if held_cr { 0 } else { self.buf.len() };
         if self.buf.len() > self.max + LINE_SLACK {
             return Err(SseRefusal::TooLarge);
         }
@@ -375,6 +388,32 @@ mod tests {
         assert_eq!(p.push(b"\xEF").unwrap(), vec![]);
         // Not a mark: the first field is named `\xEFdata`, and ignored.
         assert!(p.push(b"data: a\n\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn strict_reading_dispatches_on_a_final_cr_only_when_more_follows() {
+        // TypeScript clients never dispatch an event whose blank line is a CR at the very end
+        // of the stream; strict reading waits for the byte after it as they do.
+        let mut p = SseParser::strict(1000);
+        assert!(p.push(b"data: a\n\r").unwrap().is_empty());
+        assert!(p.push(b"").unwrap().is_empty());
+        // What follows decides: a LF (one CRLF line end), or anything else (a CR line end).
+        assert_eq!(p.push(b"\n").unwrap(), vec![event(b"a", None)]);
+        let mut p = SseParser::strict(1000);
+        assert!(p.push(b"data: a\r\r").unwrap().is_empty());
+        assert_eq!(
+            p.push(b"data: b\n\n").unwrap(),
+            vec![event(b"a", None), event(b"b", None)]
+        );
+        // In the middle of a chunk a CR is a line end as before.
+        let mut p = SseParser::strict(1000);
+        assert_eq!(
+            p.push(b"data: a\n\rdata: b\r\r\n").unwrap(),
+            vec![event(b"a", None), event(b"b", None)]
+        );
+        // Read leniently (the proxy writes every event anew with LF), it is dispatched at once.
+        let mut p = SseParser::new(1000);
+        assert_eq!(p.push(b"data: a\n\r").unwrap(), vec![event(b"a", None)]);
     }
 
     #[test]
