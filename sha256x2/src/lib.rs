@@ -321,18 +321,13 @@ mod x86 {
             load!(1, w1);
             load!(2, w2);
             load!(3, w3);
-            schedule!(4, w0, w1, w2, w3);
-            schedule!(5, w1, w2, w3, w0);
-            schedule!(6, w2, w3, w0, w1);
-            schedule!(7, w3, w0, w1, w2);
-            schedule!(8, w0, w1, w2, w3);
-            schedule!(9, w1, w2, w3, w0);
-            schedule!(10, w2, w3, w0, w1);
-            schedule!(11, w3, w0, w1, w2);
-            schedule!(12, w0, w1, w2, w3);
-            schedule!(13, w1, w2, w3, w0);
-            schedule!(14, w2, w3, w0, w1);
-            schedule!(15, w3, w0, w1, w2);
+            // Quarters 4-15, the ring turning once per quarter (the compiler unrolls it).
+            for q in [4, 8, 12] {
+                schedule!(q, w0, w1, w2, w3);
+                schedule!(q + 1, w1, w2, w3, w0);
+                schedule!(q + 2, w2, w3, w0, w1);
+                schedule!(q + 3, w3, w0, w1, w2);
+            }
             for l in 0..2 {
                 abef[l] = _mm_add_epi32(abef[l], abef0[l]);
                 cdgh[l] = _mm_add_epi32(cdgh[l], cdgh0[l]);
