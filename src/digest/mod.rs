@@ -306,22 +306,40 @@ fn hash_with_buffer(
     mut tee: Option<&mut dyn std::io::Write>,
 ) -> Result<(Digest, u64), TeeError> {
     loop {
-        let n = match reader.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(TeeError::Read(e)),
-        };
+        let (n, ended) =
+            read_chunk(&mut reader, buf, total, regular_size).map_err(TeeError::Read)?;
         hasher.update(&buf[..n]);
         if let Some(out) = tee.as_mut() {
             out.write_all(&buf[..n]).map_err(TeeError::Write)?;
         }
         total += n as u64;
-        if n < buf.len() && regular_size == Some(total) {
+        if ended {
             break;
         }
     }
     Ok((hasher.finish(), total))
+}
+
+/// One read of a streaming hash, retried when interrupted, after `before` bytes. Returns the
+/// bytes read and whether the stream ended: read returned 0, or a short read brought the total
+/// to exactly `regular_size` (see [`hash_with_buffer`]).
+fn read_chunk(
+    reader: &mut impl Read,
+    buf: &mut [u8],
+    before: u64,
+    regular_size: Option<u64>,
+) -> std::io::Result<(usize, bool)> {
+    loop {
+        match reader.read(buf) {
+            Ok(0) => return Ok((0, true)),
+            Ok(n) => {
+                let ended = n < buf.len() && regular_size == Some(before + n as u64);
+                return Ok((n, ended));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Why a path could not be digested by [`digest_path`].

@@ -29,8 +29,8 @@ pub(crate) struct PairFile<T, R = std::fs::File> {
 
 struct Stream<T, R> {
     file: PairFile<T, R>,
+    /// Everything read is hashed before the next read, so its length is the bytes read.
     hasher: Sha256,
-    read: u64,
     ended: bool,
     /// The bytes read and not yet hashed: `start..end` of this stream's buffer.
     start: usize,
@@ -42,7 +42,6 @@ impl<T, R: Read> Stream<T, R> {
         Stream {
             file,
             hasher: Sha256::new(),
-            read: 0,
             ended: false,
             start: 0,
             end: 0,
@@ -51,26 +50,13 @@ impl<T, R: Read> Stream<T, R> {
 
     /// Reads the next chunk into `buf` (everything before was hashed).
     fn refill(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
-        loop {
-            match self.file.file.read(buf) {
-                Ok(0) => {
-                    self.ended = true;
-                    return Ok(());
-                }
-                Ok(n) => {
-                    self.read += n as u64;
-                    match self.file.size {
-                        Some(size) if n < buf.len() && self.read == size => self.ended = true,
-                        Some(size) if self.read > size => self.ended = true,
-                        _ => {}
-                    }
-                    (self.start, self.end) = (0, n);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
+        let before = self.hasher.len();
+        let (n, ended) = super::read_chunk(&mut self.file.file, buf, before, self.file.size)?;
+        // A file growing while it is hashed ends at the first read past its size.
+        let grew = self.file.size.is_some_and(|size| before + n as u64 > size);
+        self.ended = ended || grew;
+        (self.start, self.end) = (0, n);
+        Ok(())
     }
 
     fn waiting(&self) -> usize {

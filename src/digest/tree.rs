@@ -799,9 +799,6 @@ impl<'a> Walk<'a> {
         let Some(queue) = &self.queue else { return };
         super::pairs::hash_in_pairs(
             || {
-                if self.failed.load(Ordering::Relaxed) {
-                    return None;
-                }
                 let job = lock(queue).pop()?;
                 match self.open_regular(&job.rel, &job.dir) {
                     Ok((fd, st)) => Some(super::pairs::PairFile {
@@ -1236,9 +1233,16 @@ mod tests {
                 }
             })
         };
+        // The writer at work first (the thread may start late on a busy machine); bounded.
+        for _ in 0..10_000 {
+            if std::fs::metadata(t.path().join("b.bin")).unwrap().len() > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         // Both ways of hashing: two files at a time (SHA-256), one at a time (SHA-512).
         let mut refused = std::collections::BTreeSet::new();
-        for round in 0..400 {
+        for round in 0..20_000 {
             let alg = if round % 2 == 0 {
                 Algorithm::Sha256
             } else {
