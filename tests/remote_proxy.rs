@@ -525,6 +525,104 @@ fn a_recheck_is_decided_when_its_answer_arrives_though_the_stream_stays_open() {
     assert!(waited < Duration::from_secs(20), "{waited:?}");
 }
 
+/// Scenario proxy-recheck-stream-notifies-after-its-answer.
+#[test]
+fn a_list_changed_sent_after_a_recheck_answer_on_its_stream_is_seen() {
+    // Once signed, the endpoint answers the guard's own `tools/list` in an event stream and,
+    // after the answer, says on the same stream that its tools changed, keeping the stream open.
+    // The guard must read on after the answer: the next call is held for a new re-check.
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let hostile = Arc::new(AtomicBool::new(false));
+    let lists = Arc::new(AtomicUsize::new(0));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let (flag, count) = (Arc::clone(&hostile), Arc::clone(&lists));
+    std::thread::spawn(move || {
+        for conn in l.incoming().take(64) {
+            let Ok(mut s) = conn else { continue };
+            let (flag, count) = (Arc::clone(&flag), Arc::clone(&count));
+            std::thread::spawn(move || {
+                let Some(msg) = read_request(&mut s) else {
+                    return;
+                };
+                let id = msg["id"].clone();
+                let json_answer = |result: Value| {
+                    let body = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                };
+                let tools = json!({"tools": [{"name": "read_note", "description": "Reads a note.",
+                    "inputSchema": {"type": "object"}}]});
+                match msg["method"].as_str() {
+                    Some("initialize") => {
+                        let _ = s.write_all(
+                            json_answer(json!({"protocolVersion": "2025-06-18",
+                                "capabilities": {"tools": {"listChanged": true}},
+                                "serverInfo": {"name": "late", "version": "1"}}))
+                            .as_bytes(),
+                        );
+                    }
+                    Some("tools/list") if flag.load(Ordering::SeqCst) => {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let answer = json!({"jsonrpc": "2.0", "id": id, "result": tools});
+                        let _ = s.write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: {answer}\n\n"
+                            )
+                            .as_bytes(),
+                        );
+                        std::thread::sleep(Duration::from_millis(200));
+                        let changed = json!({"jsonrpc": "2.0",
+                            "method": "notifications/tools/list_changed"});
+                        let _ = s.write_all(format!("data: {changed}\n\n").as_bytes());
+                        std::thread::sleep(Duration::from_secs(30));
+                    }
+                    Some("tools/list") => {
+                        let _ = s.write_all(json_answer(tools).as_bytes());
+                    }
+                    _ if id.is_null() => {
+                        let _ = s.write_all(
+                            b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                    }
+                    _ => {
+                        let _ = s.write_all(
+                            json_answer(json!({"content": [{"type": "text", "text": "a note"}]}))
+                                .as_bytes(),
+                        );
+                    }
+                }
+            });
+        }
+    });
+    let url = format!("http://{addr}/mcp");
+    let w = Workspace::new();
+    let bundle = w.sign("remote", &url, &url, &[]);
+    hostile.store(true, Ordering::SeqCst);
+    let (_proxy, local) = w.proxy(&bundle, &[]);
+    let mut c = Client::new(&local);
+    c.initialize();
+    // Held while the guard lists the tools itself; the pinned definition lets it through.
+    let answer = c.call(5, "read_note");
+    assert_eq!(answer["result"]["content"][0]["text"], "a note", "{answer}");
+    assert_eq!(lists.load(Ordering::SeqCst), 1);
+    let started = std::time::Instant::now();
+    while !w.stderr().contains("list changed") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the list_changed after the answer was not seen: {}",
+            w.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // What was known is forgotten: the next call is held for a new re-check.
+    let answer = c.call(6, "read_note");
+    assert_eq!(answer["result"]["content"][0]["text"], "a note", "{answer}");
+    assert_eq!(lists.load(Ordering::SeqCst), 2, "{}", w.stderr());
+}
+
 /// Scenario proxy-redirect-off-origin.
 #[test]
 fn a_redirect_to_another_host_is_refused() {

@@ -177,6 +177,17 @@ struct Session {
     headers: Mutex<HeaderMap>,
     /// Held calls waiting for the re-check that decides them.
     waiters: Mutex<HashMap<Id, oneshot::Sender<Vec<u8>>>>,
+    /// The task reading what the endpoint sends on the guard's latest re-check stream after its
+    /// answer: one per session, stopped with it.
+    drain: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(task) = lock(&self.drain).take() {
+            task.abort();
+        }
+    }
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -435,7 +446,7 @@ fn foreign_origin(headers: &HeaderMap, check_host: bool) -> Option<&'static str>
             || host.eq_ignore_ascii_case("localhost")
             || host
                 .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
     };
     // An opaque `Origin` ("null": a sandboxed frame, a data: or file: page) is refused too: any
     // site can make one.
@@ -534,6 +545,7 @@ impl State {
             core: Mutex::new(Core::new(&self.pins, self.limits.guard.clone())),
             headers: Mutex::new(HeaderMap::new()),
             waiters: Mutex::new(HashMap::new()),
+            drain: Mutex::new(None),
         })
     }
 
@@ -789,34 +801,51 @@ impl State {
                 headers.insert("mcp-method", m);
             }
             let mut answered = false;
-            match self
-                .send(Method::POST, headers, Some(Bytes::from(line)))
-                .await
-            {
-                Ok(resp) => {
-                    let stream = content_type(&resp.headers) == Some(EVENT_STREAM);
+            // The re-check's own time runs from its request, not from the answer's start.
+            let deadline = Instant::now() + self.limits.guard.recheck_timeout;
+            let sent = tokio::time::timeout_at(
+                deadline.into(),
+                self.send(Method::POST, headers, Some(Bytes::from(line))),
+            )
+            .await;
+            match sent {
+                Ok(Ok(mut resp)) => {
+                    let mut reading = Reading::new(
+                        content_type(&resp.headers) == Some(EVENT_STREAM),
+                        self.limits.guard.max_message_bytes,
+                    );
                     // Read until the answer (a stream may stay open after it), within the
                     // re-check's own time.
-                    let deadline = Instant::now() + self.limits.guard.recheck_timeout;
                     let messages = self
-                        .read_messages(resp, stream, Some((&id, deadline)))
+                        .read_messages(&mut resp, &mut reading, Some((&id, deadline)))
                         .await
                         .unwrap_or_default();
                     for m in messages {
                         if response_id(&m).as_ref() == Some(&id) {
                             answered = true;
                         }
-                        let out = lock(&session.core).server_line(&m, Instant::now());
-                        match out {
-                            Ok(out) => self.dispatch(&session, out, None),
-                            Err(problem) => {
-                                self.emit(&[GuardEvent::ServerCutOff { problem }]);
-                                return;
-                            }
+                        if !self.guard_reads(&session, &m) {
+                            return;
+                        }
+                    }
+                    if answered && !reading.ended {
+                        // What the endpoint sends on this stream after the answer (a
+                        // `list_changed`) still counts.
+                        let task = tokio::spawn(Arc::clone(&self).drain(
+                            Arc::downgrade(&session),
+                            resp,
+                            reading,
+                        ));
+                        if let Some(older) = lock(&session.drain).replace(task.abort_handle()) {
+                            older.abort();
                         }
                     }
                 }
-                Err(SendError::Problem(p, detail)) => self.upstream_refused(&p, &detail),
+                Ok(Err(SendError::Problem(p, detail))) => self.upstream_refused(&p, &detail),
+                Err(_) => self.upstream_refused(
+                    &UpstreamProblem::UpstreamTimeout,
+                    "no answer to the guard's own list request within the re-check timeout",
+                ),
             }
             if !answered {
                 // The re-check failed: an error answer of our own, so the held calls are refused
@@ -831,6 +860,51 @@ impl State {
                     lock(&session.core).server_line(&without_newline(err), Instant::now())
                 {
                     self.dispatch(&session, out, None);
+                }
+            }
+        }
+    }
+
+    /// One message of the endpoint's answer to the guard's own request, to the guard. `false`
+    /// when the endpoint broke the protocol (the session is cut off).
+    fn guard_reads(self: &Arc<Self>, session: &Arc<Session>, message: &[u8]) -> bool {
+        let out = lock(&session.core).server_line(message, Instant::now());
+        match out {
+            Ok(out) => {
+                self.dispatch(session, out, None);
+                true
+            }
+            Err(problem) => {
+                self.emit(&[GuardEvent::ServerCutOff { problem }]);
+                false
+            }
+        }
+    }
+
+    /// Reads the rest of a re-check's event stream after its answer, each message to the guard,
+    /// as long as the stream lasts within the bounds of any answer (size, silence) and the
+    /// session is held.
+    async fn drain(
+        self: Arc<Self>,
+        session: std::sync::Weak<Session>,
+        mut resp: Answer,
+        mut reading: Reading,
+    ) {
+        loop {
+            let messages = match self.next_messages(&mut resp, &mut reading, None).await {
+                Ok(Some(m)) => m,
+                Ok(None) | Err((UpstreamProblem::UpstreamTimeout, _)) => return,
+                Err((p, detail)) => {
+                    self.upstream_refused(&p, &detail);
+                    return;
+                }
+            };
+            let Some(session) = session.upgrade() else {
+                return;
+            };
+            for m in messages {
+                if !self.guard_reads(&session, &m) {
+                    return;
                 }
             }
         }
@@ -891,79 +965,96 @@ impl State {
         Ok(resp)
     }
 
-    /// Reads an answer's messages (one JSON body, or the events of a stream), each to `each`.
-    /// With `until`, a stream is read only up to the answer to that id, and no longer than the
-    /// deadline.
+    /// Reads an answer's messages (one JSON body, or the events of a stream). With `until`, a
+    /// stream is read only up to the answer to that id, and no longer than the deadline.
     async fn read_messages(
         &self,
-        mut resp: Answer,
-        stream: bool,
+        resp: &mut Answer,
+        reading: &mut Reading,
         until: Option<(&Id, Instant)>,
     ) -> Result<Vec<Vec<u8>>, (UpstreamProblem, String)> {
         let mut messages = Vec::new();
-        let max = self.limits.guard.max_message_bytes;
-        let mut sse = SseParser::new(max);
-        let mut body = Vec::new();
-        let mut total = 0usize;
-        loop {
-            let wait = match until {
-                Some((_, deadline)) => self
-                    .limits
-                    .idle_timeout
-                    .min(deadline.saturating_duration_since(Instant::now())),
-                None => self.limits.idle_timeout,
-            };
-            let chunk = match tokio::time::timeout(wait, resp.chunk()).await {
-                Err(_) => {
-                    return Err((
-                        UpstreamProblem::UpstreamTimeout,
-                        "the answer stalled".into(),
-                    ));
+        while let Some(more) = self
+            .next_messages(resp, reading, until.map(|(_, d)| d))
+            .await?
+        {
+            for m in more {
+                let done = until.is_some_and(|(id, _)| response_id(&m).as_ref() == Some(id));
+                messages.push(m);
+                if done {
+                    return Ok(messages);
                 }
-                Ok(Err(e)) => {
-                    return Err((UpstreamProblem::UpstreamProtocol, crate::error_chain(&e)));
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(c))) => c,
-            };
-            if stream {
-                // Bounded as a whole, comments and blank lines included.
-                total += chunk.len();
-                if total > 2 * max {
-                    return Err((
-                        UpstreamProblem::UpstreamTooLarge,
-                        format!("an answer's event stream over {} bytes", 2 * max),
-                    ));
-                }
-                for ev in sse.push(&chunk).map_err(|_| {
-                    (
-                        UpstreamProblem::UpstreamTooLarge,
-                        "an event too large".into(),
-                    )
-                })? {
-                    // Bounded as a whole (above): a stream that never ends must not grow
-                    // without limit.
-                    let done =
-                        until.is_some_and(|(id, _)| response_id(&ev.data).as_ref() == Some(id));
-                    messages.push(ev.data);
-                    if done {
-                        return Ok(messages);
-                    }
-                }
-            } else {
-                if body.len() + chunk.len() > max {
-                    return Err((
-                        UpstreamProblem::UpstreamTooLarge,
-                        format!("an answer over {max} bytes"),
-                    ));
-                }
-                body.extend_from_slice(&chunk);
             }
         }
-        if !stream && !body.is_empty() {
-            messages.push(body);
-        }
         Ok(messages)
+    }
+
+    /// The messages the answer's next chunk completes (a JSON body's one message comes at its
+    /// end); `None` once it has ended. No longer than the deadline, when one is given.
+    async fn next_messages(
+        &self,
+        resp: &mut Answer,
+        reading: &mut Reading,
+        deadline: Option<Instant>,
+    ) -> Result<Option<Vec<Vec<u8>>>, (UpstreamProblem, String)> {
+        if reading.ended {
+            return Ok(None);
+        }
+        let max = self.limits.guard.max_message_bytes;
+        let wait = match deadline {
+            Some(deadline) => self
+                .limits
+                .idle_timeout
+                .min(deadline.saturating_duration_since(Instant::now())),
+            None => self.limits.idle_timeout,
+        };
+        let chunk = match tokio::time::timeout(wait, resp.chunk()).await {
+            Err(_) => {
+                return Err((
+                    UpstreamProblem::UpstreamTimeout,
+                    "the answer stalled".into(),
+                ));
+            }
+            Ok(Err(e)) => {
+                return Err((UpstreamProblem::UpstreamProtocol, crate::error_chain(&e)));
+            }
+            Ok(Ok(None)) => {
+                reading.ended = true;
+                let body = std::mem::take(&mut reading.body);
+                return Ok(Some(if reading.stream || body.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![body]
+                }));
+            }
+            Ok(Ok(Some(c))) => c,
+        };
+        if !reading.stream {
+            if reading.body.len() + chunk.len() > max {
+                return Err((
+                    UpstreamProblem::UpstreamTooLarge,
+                    format!("an answer over {max} bytes"),
+                ));
+            }
+            reading.body.extend_from_slice(&chunk);
+            return Ok(Some(Vec::new()));
+        }
+        // Bounded as a whole, comments and blank lines included: a stream that never ends must
+        // not grow without limit.
+        reading.total += chunk.len();
+        if reading.total > 2 * max {
+            return Err((
+                UpstreamProblem::UpstreamTooLarge,
+                format!("an answer's event stream over {} bytes", 2 * max),
+            ));
+        }
+        let events = reading.sse.push(&chunk).map_err(|_| {
+            (
+                UpstreamProblem::UpstreamTooLarge,
+                "an event too large".to_owned(),
+            )
+        })?;
+        Ok(Some(events.into_iter().map(|ev| ev.data).collect()))
     }
 
     /// Forwards a client request and streams the endpoint's answer back through the guard.
@@ -1055,7 +1146,8 @@ impl State {
             return r;
         }
         let is_json = kind == Some(JSON);
-        let messages = match self.read_messages(resp, false, None).await {
+        let mut reading = Reading::new(false, self.limits.guard.max_message_bytes);
+        let messages = match self.read_messages(&mut resp, &mut reading, None).await {
             Ok(m) => m,
             Err((p, detail)) => {
                 self.upstream_refused(&p, &detail);
@@ -1321,6 +1413,27 @@ async fn read_limited(mut body: Incoming, max: usize) -> Result<Bytes, Limited> 
     Ok(Bytes::from(out))
 }
 
+/// How far an answer has been read: a JSON body so far, or an event stream's parser and size.
+struct Reading {
+    stream: bool,
+    sse: SseParser,
+    body: Vec<u8>,
+    total: usize,
+    ended: bool,
+}
+
+impl Reading {
+    fn new(stream: bool, max: usize) -> Reading {
+        Reading {
+            stream,
+            sse: SseParser::new(max),
+            body: Vec::new(),
+            total: 0,
+            ended: false,
+        }
+    }
+}
+
 /// Where an event stream is: its parser, and the next chunk when one was already read to see
 /// whether the stream ended.
 struct Pump {
@@ -1448,6 +1561,8 @@ mod tests {
             "127.0.0.1:1",
             "127.5.6.7",
             "[::1]:9",
+            // IPv4 loopback written as an IPv4-mapped IPv6 address.
+            "[::ffff:127.0.0.1]:9",
         ] {
             assert!(!foreign(&host(ok)), "{ok}");
         }
@@ -1458,6 +1573,7 @@ mod tests {
             "",
             "[::1]x",
             "10.0.0.1",
+            "[::ffff:10.0.0.1]",
         ] {
             assert!(foreign(&host(bad)), "{bad}");
             // Listening beyond loopback (`--allow-remote-clients`), any `Host` is the client's.
