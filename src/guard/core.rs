@@ -347,10 +347,56 @@ impl Core {
         line: &[u8],
         now: Instant,
     ) -> Result<Outcome, CutOffProblem> {
+        self.server_answer_line(line, None, now).map(|(out, _)| out)
+    }
+
+    /// `server_line` for a message that came on the answer to the client's request
+    /// `answering` (one HTTP exchange of a remote server): a response to any other request is
+    /// dropped there, deciding nothing, because clients take any response on a request's
+    /// answer for that request's own. Also says whether the message answered `answering`.
+    pub(crate) fn server_answer_line(
+        &mut self,
+        line: &[u8],
+        answering: Option<&Id>,
+        now: Instant,
+    ) -> Result<(Outcome, bool), CutOffProblem> {
         if wire::first_byte(line).is_none() {
-            return Ok(Outcome::default());
+            return Ok((Outcome::default(), false));
         }
         let envelope = wire::envelope(line).map_err(CutOffProblem::Line)?;
+        let mut answered = false;
+        if let (Shape::Response(id), Some(answering)) = (envelope.shape(), answering) {
+            if id != answering {
+                let event = GuardEvent::ForeignAnswer {
+                    id: id.clone(),
+                    answering: answering.clone(),
+                };
+                return Ok((
+                    Outcome {
+                        events: vec![event],
+                        ..Outcome::default()
+                    },
+                    false,
+                ));
+            }
+            answered = self.pending.contains_key(id);
+        }
+        self.server_envelope(line, envelope, now)
+            .map(|out| (out, answered))
+    }
+
+    /// A request whose answer will not come through the guard (its HTTP exchange ended without
+    /// one): no longer waited for, so it counts against no bound and its id is free again.
+    pub(crate) fn forget_request(&mut self, id: &Id) {
+        self.pending.remove(id);
+    }
+
+    fn server_envelope(
+        &mut self,
+        line: &[u8],
+        envelope: wire::Envelope<'_>,
+        now: Instant,
+    ) -> Result<Outcome, CutOffProblem> {
         Ok(match envelope.shape() {
             // Sampling, roots, elicitation, pings: the client's to answer.
             Shape::Request(..) => Outcome::forward(),
@@ -972,6 +1018,38 @@ mod tests {
         );
         assert_eq!(reason(&out), "recheck-failed");
         assert_eq!(c.in_flight(), 0);
+    }
+
+    #[test]
+    fn an_answer_to_another_request_is_dropped_and_a_forgotten_request_frees_its_id() {
+        let mut c = core();
+        let list = |id: i64| line(json!({"id": id, "result": {"tools": [tool("a", "A.")]}}));
+        client(&mut c, json!({"id": 2, "method": "tools/list"}));
+        let (_, answered) = c
+            .server_answer_line(&list(2), Some(&Id::Int(2)), Instant::now())
+            .unwrap();
+        assert!(answered);
+        // A call in flight (the tool is known to match), then another list.
+        assert!(client(&mut c, call(1, "a")).forward);
+        client(&mut c, json!({"id": 3, "method": "tools/list"}));
+        assert_eq!(c.in_flight(), 2);
+        // On the answer to request 3, a response to request 1 carrying a list: dropped, and
+        // request 1 still waits for its own answer.
+        let evil = line(json!({"id": 1, "result": {"tools": [tool("evil", "")]}}));
+        let (out, answered) = c
+            .server_answer_line(&evil, Some(&Id::Int(3)), Instant::now())
+            .unwrap();
+        assert!(!out.forward && out.to_client.is_empty() && !answered);
+        assert!(matches!(out.events[..], [GuardEvent::ForeignAnswer { .. }]));
+        assert_eq!(c.in_flight(), 2);
+        let (out, answered) = c
+            .server_answer_line(&list(3), Some(&Id::Int(3)), Instant::now())
+            .unwrap();
+        assert!(answered && out.forward, "{:?}", out.events);
+        // Request 1's exchange ended without its answer: forgotten, its id free again.
+        c.forget_request(&Id::Int(1));
+        assert_eq!(c.in_flight(), 0);
+        assert!(client(&mut c, json!({"id": 1, "method": "ping"})).forward);
     }
 
     #[test]

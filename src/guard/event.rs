@@ -190,6 +190,9 @@ pub enum GuardEvent {
     },
     /// A server response to no request in flight, dropped.
     ResponseDropped { id: Id },
+    /// A remote server's response to request `id` sent on the answer to request `answering`,
+    /// dropped (a client would take it for `answering`'s answer).
+    ForeignAnswer { id: Id, answering: Id },
     /// A request the server did not answer within the request timeout, answered with an error.
     RequestTimedOut { id: Id },
     /// The server broke the protocol and was stopped.
@@ -320,6 +323,12 @@ impl std::fmt::Display for GuardEvent {
                 ),
                 None => write!(f, "guard: refused a client message: {}", problem.as_str()),
             },
+            GuardEvent::ForeignAnswer { id, answering } => {
+                write!(
+                    f,
+                    "guard: dropped a server answer to request {id} sent on the answer to request {answering}"
+                )
+            }
             GuardEvent::ResponseDropped { id } => {
                 write!(
                     f,

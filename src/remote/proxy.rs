@@ -824,7 +824,7 @@ impl State {
                         if response_id(&m).as_ref() == Some(&id) {
                             answered = true;
                         }
-                        if !self.guard_reads(&session, &m) {
+                        if !self.guard_reads(&session, &id, &m) {
                             return;
                         }
                     }
@@ -833,6 +833,7 @@ impl State {
                         // `list_changed`) still counts.
                         let task = tokio::spawn(Arc::clone(&self).drain(
                             Arc::downgrade(&session),
+                            id.clone(),
                             resp,
                             reading,
                         ));
@@ -865,12 +866,13 @@ impl State {
         }
     }
 
-    /// One message of the endpoint's answer to the guard's own request, to the guard. `false`
-    /// when the endpoint broke the protocol (the session is cut off).
-    fn guard_reads(self: &Arc<Self>, session: &Arc<Session>, message: &[u8]) -> bool {
-        let out = lock(&session.core).server_line(message, Instant::now());
+    /// One message of the endpoint's answer to the guard's own request `own`, to the guard (a
+    /// response to any other request is dropped). `false` when the endpoint broke the protocol
+    /// (the session is cut off).
+    fn guard_reads(self: &Arc<Self>, session: &Arc<Session>, own: &Id, message: &[u8]) -> bool {
+        let out = lock(&session.core).server_answer_line(message, Some(own), Instant::now());
         match out {
-            Ok(out) => {
+            Ok((out, _)) => {
                 self.dispatch(session, out, None);
                 true
             }
@@ -887,6 +889,7 @@ impl State {
     async fn drain(
         self: Arc<Self>,
         session: std::sync::Weak<Session>,
+        own: Id,
         mut resp: Answer,
         mut reading: Reading,
     ) {
@@ -903,7 +906,7 @@ impl State {
                 return;
             };
             for m in messages {
-                if !self.guard_reads(&session, &m) {
+                if !self.guard_reads(&session, &own, &m) {
                     return;
                 }
             }
@@ -1067,22 +1070,12 @@ impl State {
         id: Option<Id>,
         initialize: bool,
     ) -> Response<Body> {
+        // Until the request's answer has passed the guard; dropped with this exchange.
+        let mut owed = Owed::new(&session, id.clone());
         let mut resp = match self.send(method, headers, body).await {
             Ok(r) => r,
             Err(SendError::Problem(p, detail)) => {
                 self.upstream_refused(&p, &detail);
-                if let Some(id) = &id {
-                    // The guard stops waiting for it.
-                    let _ = lock(&session.core).server_line(
-                        &without_newline(crate::guard::wire::error_line(
-                            Some(id),
-                            crate::guard::wire::INTERNAL_ERROR,
-                            "upstream failed",
-                            json!({}),
-                        )),
-                        Instant::now(),
-                    );
-                }
                 let status = match p {
                     UpstreamProblem::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
                     _ => StatusCode::BAD_GATEWAY,
@@ -1106,7 +1099,7 @@ impl State {
         let kind = content_type(&resp.headers);
         let mut out_headers = forwardable(std::mem::take(&mut resp.headers));
         if kind == Some(EVENT_STREAM) {
-            let mut pump = Pump::new(self.limits.guard.max_message_bytes);
+            let mut pump = Pump::new(self.limits.guard.max_message_bytes, owed);
             // The answer to a request starts with its first events, so that the status line and
             // they reach the client in one write; when the stream has ended with them (the
             // usual answer: the response, then the end), that is the whole body and no task is
@@ -1161,20 +1154,34 @@ impl State {
         };
         if !is_json || !status.is_success() {
             // 202 for notifications, and the endpoint's own errors (401 with its challenge,
-            // 404 for an expired session): passed on as they are, unless the body carries what
-            // only the guard may pass (a result, a request, a notification) under an error
-            // status or another content type, where a lenient client might still read it.
+            // 404 for an expired session): passed on as they are (the request, if any, is then
+            // answered without the guard, which stops waiting for it). Not when the body could
+            // carry what only the guard may pass: a request's successful answer must be JSON or
+            // an event stream (clients read `application/json-x` as JSON, for one), and an
+            // error's body must not read as messages to any client.
             let body = messages.into_iter().next().unwrap_or_default();
-            if carries_messages(&body) {
-                let detail = format!(
-                    "the endpoint answered HTTP {} ({}) with JSON-RPC messages in the body",
+            let refusal = if status.is_success() && !body.is_empty() && id.is_some() {
+                Some(format!(
+                    "the endpoint answered a request with HTTP {} and a body of type `{}`, \
+                     neither JSON nor an event stream",
+                    status.as_u16(),
+                    crate::text::one_line(declared_type(&out_headers), 100)
+                ))
+            } else if !status.is_success() && may_carry_messages(&body) {
+                Some(format!(
+                    "the endpoint answered HTTP {} ({}) with a body that reads as JSON-RPC \
+                     messages",
                     status.as_u16(),
                     if is_json {
                         "JSON"
                     } else {
                         "not declared as JSON"
                     }
-                );
+                ))
+            } else {
+                None
+            };
+            if let Some(detail) = refusal {
                 self.upstream_refused(&UpstreamProblem::UpstreamProtocol, &detail);
                 return error_response(
                     StatusCode::BAD_GATEWAY,
@@ -1183,6 +1190,13 @@ impl State {
                     &format!("mcp-verify proxy: {detail}"),
                 );
             }
+            let body = if status.is_success() {
+                // Nothing a client reads (the answer to a notification or a response).
+                out_headers.remove(header::CONTENT_TYPE);
+                Vec::new()
+            } else {
+                body
+            };
             let mut r = Response::new(full(body));
             *r.status_mut() = status;
             *r.headers_mut() = out_headers;
@@ -1190,7 +1204,7 @@ impl State {
         }
         let mut lines = Vec::new();
         for m in messages {
-            match self.through_guard(&session, m) {
+            match self.through_guard(&session, m, Some(&mut owed)) {
                 Ok(mut l) => lines.append(&mut l),
                 Err(()) => {
                     return error_response(
@@ -1201,6 +1215,17 @@ impl State {
                     );
                 }
             }
+        }
+        if lines.is_empty() && id.is_some() {
+            // The body was no answer to the request (a response to another one, dropped).
+            let detail = "the endpoint's answer to a request held no answer to it";
+            self.upstream_refused(&UpstreamProblem::UpstreamProtocol, detail);
+            return error_response(
+                StatusCode::BAD_GATEWAY,
+                id.as_ref(),
+                UpstreamProblem::UpstreamProtocol.as_str(),
+                &format!("mcp-verify proxy: {detail}"),
+            );
         }
         // One answer: the response (a JSON body carries exactly one message).
         let body = lines.into_iter().next().unwrap_or_default();
@@ -1213,14 +1238,21 @@ impl State {
 
     /// One message from the endpoint through the guard: the lines to pass on. `Err` when the
     /// endpoint broke the protocol (the session's guard is closed).
+    /// On the answer to a client's request (`owed`), a response to another request is dropped,
+    /// and the request's own answer settles what is owed.
     fn through_guard(
         self: &Arc<Self>,
         session: &Arc<Session>,
         message: Vec<u8>,
+        owed: Option<&mut Owed>,
     ) -> Result<Vec<Vec<u8>>, ()> {
-        let out = lock(&session.core).server_line(&message, Instant::now());
+        let answering = owed.as_ref().and_then(|o| o.id.as_ref());
+        let out = lock(&session.core).server_answer_line(&message, answering, Instant::now());
         match out {
-            Ok(mut out) => {
+            Ok((mut out, answered)) => {
+                if answered && let Some(owed) = owed {
+                    owed.answered = true;
+                }
                 let mut lines = Vec::new();
                 if out.forward {
                     lines.push(message);
@@ -1296,7 +1328,8 @@ impl State {
             let lines = if ev.data.is_empty() {
                 Vec::new()
             } else {
-                self.through_guard(session, ev.data).ok()?
+                self.through_guard(session, ev.data, Some(&mut pump.owed))
+                    .ok()?
             };
             for (i, line) in lines.into_iter().enumerate() {
                 if i == 0
@@ -1359,11 +1392,20 @@ impl State {
     }
 }
 
-/// Whether a body holds a JSON-RPC message other than an error response (or a batch holding
-/// one): what must never pass around the guard.
-fn carries_messages(body: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+/// Whether a body passed on as it is could be read by some client as JSON-RPC messages: one
+/// that starts as JSON does (after a byte order mark and whitespace) and is not strict JSON
+/// carrying no message. Lenient parsers read what strict parsing refuses (`NaN`, for one), so
+/// what does not parse strictly counts as carrying messages.
+fn may_carry_messages(body: &[u8]) -> bool {
+    let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    if !matches!(
+        text.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'{' | b'[')
+    ) {
         return false;
+    }
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return true;
     };
     let one = |m: &serde_json::Value| {
         m.get("result").is_some() || m.get("method").is_some() || m.get("params").is_some()
@@ -1372,6 +1414,13 @@ fn carries_messages(body: &[u8]) -> bool {
         serde_json::Value::Array(items) => items.iter().any(one),
         other => one(other),
     }
+}
+
+/// The `Content-Type` an answer declared, as it is (for messages).
+fn declared_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .map_or("none", |v| v.to_str().unwrap_or("not text"))
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
@@ -1439,13 +1488,46 @@ impl Reading {
 struct Pump {
     sse: SseParser,
     ready: Option<Bytes>,
+    owed: Owed,
 }
 
 impl Pump {
-    fn new(max: usize) -> Pump {
+    fn new(max: usize, owed: Owed) -> Pump {
         Pump {
             sse: SseParser::new(max),
             ready: None,
+            owed,
+        }
+    }
+}
+
+/// The client's request an exchange with the endpoint answers (none for a GET stream), until
+/// its answer has passed the guard. When the exchange ends without it (an HTTP error or a body
+/// passed on as it is, a failure, a stream that ended first, a client that went away), the
+/// guard stops waiting for it: its id is free again and it no longer counts against the bound
+/// of requests in flight.
+struct Owed {
+    session: Arc<Session>,
+    id: Option<Id>,
+    answered: bool,
+}
+
+impl Owed {
+    fn new(session: &Arc<Session>, id: Option<Id>) -> Owed {
+        Owed {
+            session: Arc::clone(session),
+            id,
+            answered: false,
+        }
+    }
+}
+
+impl Drop for Owed {
+    fn drop(&mut self) {
+        if !self.answered
+            && let Some(id) = &self.id
+        {
+            lock(&self.session.core).forget_request(id);
         }
     }
 }
@@ -1477,20 +1559,31 @@ mod tests {
 
     #[test]
     fn error_statuses_may_carry_errors_only() {
-        assert!(!carries_messages(br#"{"error": "unknown session"}"#));
-        assert!(!carries_messages(
+        assert!(!may_carry_messages(br#"{"error": "unknown session"}"#));
+        assert!(!may_carry_messages(
             br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"x"}}"#
         ));
-        assert!(!carries_messages(b"not json"));
-        assert!(carries_messages(
+        assert!(!may_carry_messages(b"not json"));
+        assert!(!may_carry_messages(b"<html>Bad Gateway {}</html>"));
+        assert!(!may_carry_messages(b""));
+        assert!(may_carry_messages(
             br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#
         ));
-        assert!(carries_messages(
+        assert!(may_carry_messages(
             br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#
         ));
-        assert!(carries_messages(
+        assert!(may_carry_messages(
             br#"[{"jsonrpc":"2.0","id":1,"error":{}},{"jsonrpc":"2.0","id":2,"result":{}}]"#
         ));
+        // What only lenient parsers read counts as messages: NaN, a byte order mark, leading
+        // whitespace, a trailing comma.
+        assert!(may_carry_messages(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"x":NaN}}"#
+        ));
+        assert!(may_carry_messages(
+            b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{}}"
+        ));
+        assert!(may_carry_messages(b" \r\n\t[1,]"));
     }
 
     #[test]
