@@ -32,7 +32,7 @@ impl Algorithm {
             Algorithm::Sha512 => "sha512",
         }
     }
-    fn len(self) -> usize {
+    pub(crate) fn len(self) -> usize {
         match self {
             Algorithm::Sha256 => 32,
             Algorithm::Sha512 => 64,

@@ -23,6 +23,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -235,6 +236,36 @@ pub fn hash_tree(
     hash_tree_with_progress(root, excludes, alg, None)
 }
 
+/// [`hash_tree`] to compare with `pinned` (the entries a manifest pins for `root`): a file that
+/// cannot match, its path not pinned as a file or its size another than the pinned one, is not
+/// read (a sparse file of a terabyte costs nothing to make and hours to hash). Its entry has the
+/// size found and a digest of zero bytes, never a real digest: these entries are for
+/// [`super::tree_diff::compare`] with `pinned` only, never to pin or to digest.
+pub fn hash_tree_against(
+    root: &Path,
+    excludes: &[Pattern],
+    alg: Algorithm,
+    pinned: &[Entry],
+) -> Result<Vec<Entry>, TreeError> {
+    let sizes: HashMap<&str, u64> = pinned
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { size, .. } => Some((e.path.as_str(), *size)),
+            EntryKind::Symlink { .. } => None,
+        })
+        .collect();
+    walk_with(
+        root,
+        excludes,
+        alg,
+        None,
+        MAX_ENTRIES,
+        Sink::Hash { stats: false },
+        Some(&sizes),
+    )
+    .map(|w| w.entries)
+}
+
 /// Counters a caller can watch while a tree is hashed (from another thread).
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -355,6 +386,19 @@ fn walk(
     max_entries: usize,
     sink: Sink<'_>,
 ) -> Result<Walked, TreeError> {
+    walk_with(root, excludes, alg, progress, max_entries, sink, None)
+}
+
+/// [`walk`]; with `sizes` (pinned path -> size), files that cannot match are not read.
+fn walk_with(
+    root: &Path,
+    excludes: &[Pattern],
+    alg: Algorithm,
+    progress: Option<&Progress>,
+    max_entries: usize,
+    sink: Sink<'_>,
+    sizes: Option<&HashMap<&str, u64>>,
+) -> Result<Walked, TreeError> {
     let root_fd = openat(CWD, root, dir_flags(), Mode::empty()).map_err(|e| match e {
         Errno::NOTDIR | Errno::LOOP => TreeError::NotADirectory {
             path: root.display().to_string(),
@@ -378,6 +422,7 @@ fn walk(
         count: AtomicUsize::new(0),
         queue: (alg == Algorithm::Sha256 && matches!(sink, Sink::Hash { .. }))
             .then(|| Mutex::new(Vec::new())),
+        sizes: sizes.filter(|_| matches!(sink, Sink::Hash { .. })),
     };
     let dest_root = match sink {
         Sink::Copy(fd) => Some(Arc::new(rustix::io::dup(fd).map_err(|e| {
@@ -454,6 +499,9 @@ struct Walk<'a> {
     /// Files listed and not yet taken by a hashing task, when files are hashed two at a time
     /// (SHA-256 without a copy; see [`super::pairs`]).
     queue: Option<Mutex<Vec<FileJob>>>,
+    /// Pinned file sizes by path, when the tree is hashed to be compared with them: a file
+    /// that cannot match is not read ([`hash_tree_against`]).
+    sizes: Option<&'a HashMap<&'a str, u64>>,
 }
 
 /// A regular file to hash, named by its path and its directory's descriptor.
@@ -704,6 +752,11 @@ impl<'a> Walk<'a> {
         dest: Option<&OwnedFd>,
     ) -> Result<Entry, TreeError> {
         let (fd, st) = self.open_regular(&rel, dir)?;
+        if dest.is_none()
+            && let Some(entry) = self.unread(&rel, &st)
+        {
+            return Ok(entry);
+        }
         let size_hint = u64::try_from(st.st_size).ok();
         let executable = st.st_mode & 0o111 != 0;
         let mut copy = match dest {
@@ -777,6 +830,18 @@ impl<'a> Walk<'a> {
         })
     }
 
+    /// The entry of a file that cannot match the pinned tree (see [`hash_tree_against`]),
+    /// without reading it; `None` when it has to be hashed.
+    fn unread(&self, rel: &RelPath, st: &rustix::fs::Stat) -> Option<Entry> {
+        let sizes = self.sizes?;
+        let size = u64::try_from(st.st_size).unwrap_or(0);
+        if sizes.get(rel.as_str()) == Some(&size) {
+            return None;
+        }
+        let zero = Digest::from_bytes(self.alg, &vec![0; self.alg.len()])?;
+        Some(self.file_entry(rel.clone(), zero, size, st.st_mode & 0o111 != 0))
+    }
+
     /// The entry of a hashed file, counted as done.
     fn file_entry(&self, rel: RelPath, digest: Digest, size: u64, executable: bool) -> Entry {
         if let Some(pr) = self.progress {
@@ -798,17 +863,22 @@ impl<'a> Walk<'a> {
     fn hash_queued(&self) {
         let Some(queue) = &self.queue else { return };
         super::pairs::hash_in_pairs(
-            || {
+            || loop {
                 let job = lock(queue).pop()?;
                 match self.open_regular(&job.rel, &job.dir) {
-                    Ok((fd, st)) => Some(super::pairs::PairFile {
-                        tag: (job.rel, st),
-                        file: std::fs::File::from(fd),
-                        size: u64::try_from(st.st_size).ok(),
-                    }),
+                    Ok((_, st)) if let Some(entry) = self.unread(&job.rel, &st) => {
+                        self.push(entry);
+                    }
+                    Ok((fd, st)) => {
+                        return Some(super::pairs::PairFile {
+                            tag: (job.rel, st),
+                            file: std::fs::File::from(fd),
+                            size: u64::try_from(st.st_size).ok(),
+                        });
+                    }
                     Err(e) => {
                         self.fail(e);
-                        None
+                        return None;
                     }
                 }
             },
@@ -979,7 +1049,8 @@ mod tests {
         let paths: Vec<&str> = pinned.iter().map(|e| e.path.as_str()).collect();
         assert_eq!(paths, ["bin/a.js", "bin/run.sh", "lib/a.js"]);
 
-        write(t.path(), "lib/a.js", b"evil");
+        // Same size, other bytes (a file of another size is `Resized`, below).
+        write(t.path(), "lib/a.js", b"e");
         write(t.path(), "lib/new.js", b"n");
         std::fs::set_permissions(
             t.path().join("bin/run.sh"),
@@ -1206,6 +1277,50 @@ mod tests {
                 e.path.as_str()
             );
         }
+    }
+
+    /// Scenario tree-unmatchable-file-not-read.
+    #[test]
+    fn files_that_cannot_match_the_pinned_tree_are_not_read() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("a.txt"), b"hello").unwrap();
+        std::fs::write(t.path().join("b.txt"), b"world").unwrap();
+        let pinned = hash_tree(t.path(), &[], Algorithm::Sha256).unwrap();
+        // A pinned file grown to a terabyte and a terabyte added, both sparse: read, they
+        // would take hours; their sizes alone say they do not match.
+        let tera = 1u64 << 40;
+        let grown = std::fs::OpenOptions::new()
+            .write(true)
+            .open(t.path().join("a.txt"))
+            .unwrap();
+        grown.set_len(tera).unwrap();
+        std::fs::File::create(t.path().join("big.bin"))
+            .unwrap()
+            .set_len(tera)
+            .unwrap();
+        std::fs::write(t.path().join("b.txt"), b"WORLD").unwrap();
+        let now = hash_tree_against(t.path(), &[], Algorithm::Sha256, &pinned).unwrap();
+        let zero = Digest::from_bytes(Algorithm::Sha256, &[0; 32]).unwrap();
+        let unread: Vec<&str> = now
+            .iter()
+            .filter(|e| matches!(&e.kind, EntryKind::File { digest, .. } if *digest == zero))
+            .map(|e| e.path.as_str())
+            .collect();
+        assert_eq!(unread, ["a.txt", "big.bin"]);
+        let changes: Vec<String> = compare(&pinned, &now)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert_eq!(
+            changes[0],
+            "`a.txt` modified: 1099511627776 bytes, the manifest pins 5"
+        );
+        assert!(
+            changes[1].starts_with("`b.txt` modified: expected"),
+            "{changes:?}"
+        );
+        assert_eq!(changes[2], "`big.bin` added (file), not in the manifest");
     }
 
     /// Scenario tree-file-changed-while-hashed: a file rewritten while the tree is hashed (by a

@@ -13,6 +13,12 @@ pub enum Change {
         expected: Digest,
         actual: Digest,
     },
+    /// A file of another size than the pinned one (its bytes need not be read to know).
+    Resized {
+        path: RelPath,
+        expected: u64,
+        actual: u64,
+    },
     Added {
         path: RelPath,
         kind: &'static str,
@@ -41,6 +47,7 @@ impl Change {
     pub fn path(&self) -> &RelPath {
         match self {
             Change::Modified { path, .. }
+            | Change::Resized { path, .. }
             | Change::Added { path, .. }
             | Change::Removed { path, .. }
             | Change::Retyped { path, .. }
@@ -62,6 +69,14 @@ impl std::fmt::Display for Change {
                 "`{path}` modified: expected {}, got {}",
                 expected.short(),
                 actual.short()
+            ),
+            Change::Resized {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "`{path}` modified: {actual} bytes, the manifest pins {expected}"
             ),
             Change::Added { path, kind } => {
                 write!(f, "`{path}` added ({kind}), not in the manifest")
@@ -112,15 +127,21 @@ pub fn compare(expected: &[Entry], actual: &[Entry]) -> Vec<Change> {
                     EntryKind::File {
                         digest: d1,
                         executable: x1,
-                        ..
+                        size: s1,
                     },
                     EntryKind::File {
                         digest: d2,
                         executable: x2,
-                        ..
+                        size: s2,
                     },
                 ) => {
-                    if d1 != d2 {
+                    if s1 != s2 {
+                        changes.push(Change::Resized {
+                            path: e.path.clone(),
+                            expected: *s1,
+                            actual: *s2,
+                        });
+                    } else if d1 != d2 {
                         changes.push(Change::Modified {
                             path: e.path.clone(),
                             expected: d1.clone(),

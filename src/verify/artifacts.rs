@@ -135,7 +135,7 @@ pub(super) fn check_dir(
         source,
     };
     let actual = match store {
-        None => match tree::hash_tree(path, exclude, alg) {
+        None => match tree::hash_tree_against(path, exclude, alg, entries) {
             Ok(a) => a,
             Err(e) => return tree_problem(e, problems).map_err(dir_err).map(|()| None),
         },
