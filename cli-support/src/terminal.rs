@@ -4,19 +4,31 @@
 use std::borrow::Cow;
 
 /// Whether a character must not reach a terminal raw: C0 and C1 controls (ESC starts every
-/// terminal escape sequence, CR rewrites a line), DEL, and the invisible format characters that
-/// reorder or hide text (bidi overrides and isolates, zero-width characters, line separators).
+/// terminal escape sequence, CR rewrites a line), DEL, line separators, and every character
+/// Unicode says a renderer may show as nothing (Default_Ignorable_Code_Point: bidi overrides
+/// and isolates, zero-width characters, the soft hyphen, fillers, variation selectors, tag
+/// characters), since each can make two different values print the same.
 fn is_unsafe_for_terminal(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
-            '\u{061C}'
-                | '\u{180E}'
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
                 | '\u{200B}'..='\u{200F}'
                 | '\u{2028}'..='\u{202E}'
                 | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
                 | '\u{FEFF}'
-                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{FFA0}'
+                | '\u{FFF0}'..='\u{FFFB}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
         )
 }
 
@@ -59,8 +71,11 @@ pub fn json_safe(s: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         if unsafe_char(c) {
-            // Every such character lies in the Basic Multilingual Plane: one escape each.
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            // One escape per UTF-16 unit: a character beyond the Basic Multilingual Plane (a
+            // tag character) is written as its surrogate pair, as JSON spells it.
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{:04x}", unit));
+            }
         } else {
             out.push(c);
         }
@@ -73,8 +88,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn invisible_characters_are_escaped() {
+        // Each would make `1.0.0` and `1.0.0` plus it print the same.
+        for c in [
+            '\u{AD}',
+            '\u{34F}',
+            '\u{115F}',
+            '\u{3164}',
+            '\u{FE0F}',
+            '\u{FFA0}',
+            '\u{1D173}',
+            '\u{E0001}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{E0100}',
+        ] {
+            let version = format!("1.0.0{c}");
+            assert_ne!(one_line(&version), "1.0.0", "{:x}", u32::from(c));
+            assert!(
+                one_line(&version).starts_with("1.0.0\\u{"),
+                "{:x}",
+                u32::from(c)
+            );
+        }
+        assert!(matches!(one_line("1.0.0 ü é ❤"), Cow::Borrowed(_)));
+    }
+
+    #[test]
     fn json_stays_the_same_json() {
-        let v = serde_json::json!({"a": "x\u{202E}y\u{9b}z\u{1b}", "b": ["ü"]});
+        let v = serde_json::json!({"a": "x\u{202E}y\u{9b}z\u{1b}\u{E0041}", "b": ["ü"]});
         let text = serde_json::to_string_pretty(&v).unwrap();
         let safe = json_safe(&text);
         assert!(

@@ -158,6 +158,11 @@ pub enum InitError {
     NothingToPin,
     #[error(transparent)]
     Exclude(#[from] PatternError),
+    #[error(
+        "the output `{path}` lies in the directory, and an exclude rule naming it would read its \
+         `*` or `?` as a wildcard and leave out other files"
+    )]
+    OutputNameIsAGlob { path: String },
     #[error(transparent)]
     Read(#[from] ReadError),
     #[error("previous manifest `{}`", path.display())]
@@ -200,6 +205,7 @@ impl InitError {
             | Self::EnvNamesWithoutLaunch
             | Self::NothingToPin
             | Self::Exclude(_)
+            | Self::OutputNameIsAGlob { .. }
             | Self::Previous { .. }
             | Self::ExpiryOutOfRange { .. }
             | Self::ExcludedCode(_)
@@ -211,6 +217,9 @@ impl InitError {
     /// What the user can do about it, when there is one thing to do.
     pub fn hint(&self) -> Option<String> {
         match self {
+            Self::OutputNameIsAGlob { .. } => Some(
+                "name the output without `*` or `?`, or write it outside the directory".to_owned(),
+            ),
             Self::ExcludedCode(_) => {
                 Some("narrow the --exclude rules so that no code is excluded".to_owned())
             }
@@ -351,6 +360,10 @@ fn excludes(req: &InitRequest) -> Result<Vec<Pattern>, InitError> {
         return Ok(patterns);
     };
     for own in own_outputs_inside(dir, &req.output) {
+        // Exclude rules have no escape: a name with a wildcard would exclude more than itself.
+        if own.contains(['*', '?']) {
+            return Err(InitError::OutputNameIsAGlob { path: own });
+        }
         if !patterns.iter().any(|p| p.as_str() == own) {
             patterns.push(Pattern::parse(&own)?);
         }
@@ -464,6 +477,27 @@ mod tests {
         assert_eq!((done.entries, done.bytes), (1, 14));
         assert!(done.warnings.is_empty());
         assert!(!t.path().join("m.json").exists(), "build writes nothing");
+    }
+
+    /// Scenario init-output-name-is-a-glob.
+    #[test]
+    fn an_output_in_the_directory_whose_name_is_a_glob_is_refused() {
+        let (_t, dir) = workspace();
+        std::fs::create_dir_all(dir.join("m")).unwrap();
+        std::fs::write(dir.join("m/x.py"), "code").unwrap();
+        for name in ["m*", "m?.json"] {
+            let req = request(&dir, dir.join(name));
+            let err = build(&req, None).unwrap_err();
+            assert!(
+                matches!(&err, InitError::OutputNameIsAGlob { path } if path == name),
+                "{err}"
+            );
+            assert!(err.is_refusal());
+            assert!(!dir.join(name).exists());
+        }
+        // Outside the directory, the name is no exclude rule: fine.
+        let outside = dir.parent().unwrap().join("m*.json");
+        build(&request(&dir, outside), None).unwrap();
     }
 
     #[test]
