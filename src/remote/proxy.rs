@@ -42,6 +42,8 @@ pub(super) const EVENT_STREAM: &str = "text/event-stream";
 const HELD_TICK: Duration = Duration::from_millis(100);
 /// Frames of an event stream waiting for the client, at most.
 const STREAM_FRAMES: usize = 4;
+/// Event ids remembered per session for streams a client may resume.
+const MAX_EVENT_IDS: usize = 1024;
 
 /// Bounds and timeouts of the proxy.
 #[derive(Debug, Clone)]
@@ -180,6 +182,9 @@ struct Session {
     /// The task reading what the endpoint sends on the guard's latest re-check stream after its
     /// answer: one per session, stopped with it.
     drain: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Event ids the endpoint gave on the answer to a client's request, newest last (at most
+    /// `MAX_EVENT_IDS`): a GET resuming after one answers that request.
+    events: Mutex<VecDeque<(String, Id)>>,
 }
 
 impl Drop for Session {
@@ -546,6 +551,7 @@ impl State {
             headers: Mutex::new(HeaderMap::new()),
             waiters: Mutex::new(HashMap::new()),
             drain: Mutex::new(None),
+            events: Mutex::new(VecDeque::new()),
         })
     }
 
@@ -675,25 +681,26 @@ impl State {
         if out.forward {
             return self
                 .forward(
-                    session,
                     Method::POST,
                     headers,
                     Some(body),
-                    request.map(|r| r.0),
+                    request.as_ref().map(|r| r.0.clone()),
                     initialize,
+                    Owed::post(&session, request.map(|r| r.0)),
                 )
                 .await;
         }
         if let Some((id, rx)) = held {
             return match self.wait_held(&session, &id, rx).await {
                 Some(line) if request_of(&line).is_some() => {
+                    let owed = Owed::post(&session, Some(id.clone()));
                     self.forward(
-                        session,
                         Method::POST,
                         headers,
                         Some(Bytes::from(line)),
                         Some(id),
                         false,
+                        owed,
                     )
                     .await
                 }
@@ -754,11 +761,7 @@ impl State {
         let mut own = Vec::new();
         for line in out.to_server {
             match request_of(&line) {
-                Some((id, _)) if !id.is_reserved() => {
-                    if let Some(tx) = lock(&session.waiters).remove(&id) {
-                        let _ = tx.send(line);
-                    }
-                }
+                Some((id, _)) if !id.is_reserved() => Self::release_to_waiter(session, &id, line),
                 _ => own.push(line),
             }
         }
@@ -780,6 +783,16 @@ impl State {
         }
     }
 
+    /// A held call the guard released, to the client request waiting to send it on. When that
+    /// request is gone (the client went away, or it gave up waiting), the call is never sent:
+    /// the guard stops waiting for its answer.
+    fn release_to_waiter(session: &Session, id: &Id, line: Vec<u8>) {
+        let waiter = lock(&session.waiters).remove(id);
+        if waiter.is_none_or(|tx| tx.send(line).is_err()) {
+            lock(&session.core).forget_request(id);
+        }
+    }
+
     /// Sends the guard's own requests (re-check pages) and feeds their answers back to it.
     async fn drive(self: Arc<Self>, session: Arc<Session>, lines: Vec<Vec<u8>>) {
         for line in lines {
@@ -788,9 +801,7 @@ impl State {
                 continue;
             };
             if !id.is_reserved() {
-                if let Some(tx) = lock(&session.waiters).remove(&id) {
-                    let _ = tx.send(line);
-                }
+                Self::release_to_waiter(session.as_ref(), &id, line);
                 continue;
             }
             let mut headers = lock(&session.headers).clone();
@@ -828,7 +839,7 @@ impl State {
                             return;
                         }
                     }
-                    if answered && !reading.ended {
+                    if answered && (!reading.ended || !reading.rest.is_empty()) {
                         // What the endpoint sends on this stream after the answer (a
                         // `list_changed`) still counts.
                         let task = tokio::spawn(Arc::clone(&self).drain(
@@ -981,10 +992,12 @@ impl State {
             .next_messages(resp, reading, until.map(|(_, d)| d))
             .await?
         {
-            for m in more {
+            let mut more = more.into_iter();
+            while let Some(m) = more.next() {
                 let done = until.is_some_and(|(id, _)| response_id(&m).as_ref() == Some(id));
                 messages.push(m);
                 if done {
+                    reading.rest.extend(more);
                     return Ok(messages);
                 }
             }
@@ -1000,6 +1013,9 @@ impl State {
         reading: &mut Reading,
         deadline: Option<Instant>,
     ) -> Result<Option<Vec<Vec<u8>>>, (UpstreamProblem, String)> {
+        if !reading.rest.is_empty() {
+            return Ok(Some(reading.rest.drain(..).collect()));
+        }
         if reading.ended {
             return Ok(None);
         }
@@ -1061,17 +1077,17 @@ impl State {
     }
 
     /// Forwards a client request and streams the endpoint's answer back through the guard.
+    /// The exchange's session is `owed`'s.
     async fn forward(
         self: Arc<Self>,
-        session: Arc<Session>,
         method: Method,
         headers: HeaderMap,
         body: Option<Bytes>,
         id: Option<Id>,
         initialize: bool,
+        mut owed: Owed,
     ) -> Response<Body> {
-        // Until the request's answer has passed the guard; dropped with this exchange.
-        let mut owed = Owed::new(&session, id.clone());
+        let session = Arc::clone(&owed.session);
         let mut resp = match self.send(method, headers, body).await {
             Ok(r) => r,
             Err(SendError::Problem(p, detail)) => {
@@ -1160,6 +1176,7 @@ impl State {
             // an event stream (clients read `application/json-x` as JSON, for one), and an
             // error's body must not read as messages to any client.
             let body = messages.into_iter().next().unwrap_or_default();
+            let reads = body_reads(&body);
             let refusal = if status.is_success() && !body.is_empty() && id.is_some() {
                 Some(format!(
                     "the endpoint answered a request with HTTP {} and a body of type `{}`, \
@@ -1167,7 +1184,7 @@ impl State {
                     status.as_u16(),
                     crate::text::one_line(declared_type(&out_headers), 100)
                 ))
-            } else if !status.is_success() && may_carry_messages(&body) {
+            } else if !status.is_success() && reads == BodyReads::Messages {
                 Some(format!(
                     "the endpoint answered HTTP {} ({}) with a body that reads as JSON-RPC \
                      messages",
@@ -1190,8 +1207,20 @@ impl State {
                     &format!("mcp-verify proxy: {detail}"),
                 );
             }
-            let body = if status.is_success() {
-                // Nothing a client reads (the answer to a notification or a response).
+            let body = if status.is_success() || reads == BodyReads::Unreadable {
+                // Nothing a client reads (the answer to a notification or a response); or an
+                // error whose body only a lenient parser reads, passed without it so that its
+                // status and headers (a 401's challenge) still reach the client.
+                if reads == BodyReads::Unreadable && !status.is_success() {
+                    self.upstream_refused(
+                        &UpstreamProblem::UpstreamProtocol,
+                        &format!(
+                            "the body of an HTTP {} answer was dropped: it starts as JSON does \
+                             but is not JSON",
+                            status.as_u16()
+                        ),
+                    );
+                }
                 out_headers.remove(header::CONTENT_TYPE);
                 Vec::new()
             } else {
@@ -1246,7 +1275,7 @@ impl State {
         message: Vec<u8>,
         owed: Option<&mut Owed>,
     ) -> Result<Vec<Vec<u8>>, ()> {
-        let answering = owed.as_ref().and_then(|o| o.id.as_ref());
+        let answering = owed.as_ref().and_then(|o| o.answering.as_ref());
         let out = lock(&session.core).server_answer_line(&message, answering, Instant::now());
         match out {
             Ok((mut out, answered)) => {
@@ -1325,6 +1354,25 @@ impl State {
         };
         let mut out = Vec::new();
         for ev in events {
+            if let Some(event) = &ev.id {
+                // The stream can be resumed after this event, on a GET that then answers the
+                // same request: it stays in flight when this stream ends without its answer.
+                if let Some(request) = &pump.owed.forget {
+                    pump.owed.resumable = true;
+                    let mut events = lock(&session.events);
+                    if events.len() == MAX_EVENT_IDS {
+                        events.pop_front();
+                    }
+                    events.push_back((event.clone(), request.clone()));
+                }
+                if ev.data.is_empty() {
+                    // An event that only sets the id to resume from (a priming event).
+                    out.extend_from_slice(b"id: ");
+                    out.extend_from_slice(event.as_bytes());
+                    out.extend_from_slice(b"\n\n");
+                    continue;
+                }
+            }
             let lines = if ev.data.is_empty() {
                 Vec::new()
             } else {
@@ -1370,8 +1418,17 @@ impl State {
 
     async fn get(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
         let session = self.session_for(Self::session_header(req.headers()).as_deref(), false);
+        // A stream resumed after its event (SEP-1699): the request whose stream it was.
+        let resumes = req.headers().get("last-event-id").map(|v| {
+            let v = v.as_bytes();
+            lock(&session.events)
+                .iter()
+                .find(|(event, _)| event.as_bytes() == v)
+                .map(|(_, request)| request.clone())
+        });
+        let owed = Owed::get(&session, resumes);
         let headers = forwardable(req.into_parts().0.headers);
-        self.forward(session, Method::GET, headers, None, None, false)
+        self.forward(Method::GET, headers, None, None, false, owed)
             .await
     }
 
@@ -1379,9 +1436,10 @@ impl State {
         let sid = Self::session_header(req.headers());
         let headers = forwardable(req.into_parts().0.headers);
         let session = self.session_for(sid.as_deref(), false);
+        let owed = Owed::post(&session, None);
         let r = self
             .clone()
-            .forward(session, Method::DELETE, headers, None, None, false)
+            .forward(Method::DELETE, headers, None, None, false, owed)
             .await;
         if let Some(sid) = sid {
             let mut s = lock(&self.sessions);
@@ -1392,27 +1450,40 @@ impl State {
     }
 }
 
-/// Whether a body passed on as it is could be read by some client as JSON-RPC messages: one
-/// that starts as JSON does (after a byte order mark and whitespace) and is not strict JSON
-/// carrying no message. Lenient parsers read what strict parsing refuses (`NaN`, for one), so
-/// what does not parse strictly counts as carrying messages.
-fn may_carry_messages(body: &[u8]) -> bool {
+/// What a body passed on as it is could be to a client.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyReads {
+    /// Nothing a client reads as JSON-RPC: empty, text, strict JSON without a message.
+    Plain,
+    /// Strict JSON holding a result, request or notification.
+    Messages,
+    /// Starts as JSON does (after a byte order mark and whitespace) but does not parse
+    /// strictly: lenient parsers may read messages in it (`NaN`, a trailing comma).
+    Unreadable,
+}
+
+fn body_reads(body: &[u8]) -> BodyReads {
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if !matches!(
         text.iter().find(|b| !b.is_ascii_whitespace()),
         Some(b'{' | b'[')
     ) {
-        return false;
+        return BodyReads::Plain;
     }
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return true;
+        return BodyReads::Unreadable;
     };
     let one = |m: &serde_json::Value| {
         m.get("result").is_some() || m.get("method").is_some() || m.get("params").is_some()
     };
-    match &v {
+    let carries = match &v {
         serde_json::Value::Array(items) => items.iter().any(one),
         other => one(other),
+    };
+    if carries {
+        BodyReads::Messages
+    } else {
+        BodyReads::Plain
     }
 }
 
@@ -1469,6 +1540,8 @@ struct Reading {
     body: Vec<u8>,
     total: usize,
     ended: bool,
+    /// Messages read after the one `read_messages` stopped at (the same chunk held them).
+    rest: VecDeque<Vec<u8>>,
 }
 
 impl Reading {
@@ -1479,6 +1552,7 @@ impl Reading {
             body: Vec::new(),
             total: 0,
             ended: false,
+            rest: VecDeque::new(),
         }
     }
 }
@@ -1501,31 +1575,60 @@ impl Pump {
     }
 }
 
-/// The client's request an exchange with the endpoint answers (none for a GET stream), until
-/// its answer has passed the guard. When the exchange ends without it (an HTTP error or a body
-/// passed on as it is, a failure, a stream that ended first, a client that went away), the
-/// guard stops waiting for it: its id is free again and it no longer counts against the bound
-/// of requests in flight.
+/// What one exchange with the endpoint may answer, and the client's request it owes an answer
+/// to until that answer has passed the guard. When the exchange ends without it (an HTTP error
+/// or a body passed on as it is, a failure, a stream that ended first, a client that went away),
+/// the guard stops waiting for it: its id is free again and it no longer counts against the
+/// bound of requests in flight. Unless the stream gave event ids: a client may then resume it
+/// (a GET with `Last-Event-ID`) and get the answer there.
 struct Owed {
     session: Arc<Session>,
-    id: Option<Id>,
+    /// The request whose answer the exchange may carry: a response to any other is dropped
+    /// (clients take any response on a request's answer, or on a stream resuming it, for that
+    /// request's own). `None` on a plain GET stream, where responses pass under their own ids.
+    answering: Option<Id>,
+    /// The client's request to forget if the exchange ends without its answer.
+    forget: Option<Id>,
     answered: bool,
+    resumable: bool,
 }
 
 impl Owed {
-    fn new(session: &Arc<Session>, id: Option<Id>) -> Owed {
+    /// The exchange of a POST: the answer to its request, or to nothing (a notification or a
+    /// response, whose answer carries no response a client may take).
+    fn post(session: &Arc<Session>, id: Option<Id>) -> Owed {
         Owed {
             session: Arc::clone(session),
-            id,
+            answering: Some(id.clone().unwrap_or_else(no_request)),
+            forget: id,
             answered: false,
+            resumable: false,
         }
     }
+
+    /// The exchange of a GET: a plain stream (`None`), or one resuming the stream of a request
+    /// (`Some(None)`: of one the proxy does not know, so that no response may pass on it).
+    fn get(session: &Arc<Session>, resumes: Option<Option<Id>>) -> Owed {
+        Owed {
+            session: Arc::clone(session),
+            answering: resumes.clone().map(|r| r.unwrap_or_else(no_request)),
+            forget: resumes.flatten(),
+            answered: false,
+            resumable: false,
+        }
+    }
+}
+
+/// An id no client request can have (the guard's own prefix): the exchange answers nothing.
+fn no_request() -> Id {
+    Id::Str(format!("{}no-request", crate::guard::wire::OWN_ID_PREFIX))
 }
 
 impl Drop for Owed {
     fn drop(&mut self) {
         if !self.answered
-            && let Some(id) = &self.id
+            && !self.resumable
+            && let Some(id) = &self.forget
         {
             lock(&self.session.core).forget_request(id);
         }
@@ -1559,31 +1662,42 @@ mod tests {
 
     #[test]
     fn error_statuses_may_carry_errors_only() {
-        assert!(!may_carry_messages(br#"{"error": "unknown session"}"#));
-        assert!(!may_carry_messages(
-            br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"x"}}"#
-        ));
-        assert!(!may_carry_messages(b"not json"));
-        assert!(!may_carry_messages(b"<html>Bad Gateway {}</html>"));
-        assert!(!may_carry_messages(b""));
-        assert!(may_carry_messages(
-            br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#
-        ));
-        assert!(may_carry_messages(
-            br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#
-        ));
-        assert!(may_carry_messages(
-            br#"[{"jsonrpc":"2.0","id":1,"error":{}},{"jsonrpc":"2.0","id":2,"result":{}}]"#
-        ));
-        // What only lenient parsers read counts as messages: NaN, a byte order mark, leading
-        // whitespace, a trailing comma.
-        assert!(may_carry_messages(
-            br#"{"jsonrpc":"2.0","id":1,"result":{"x":NaN}}"#
-        ));
-        assert!(may_carry_messages(
-            b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{}}"
-        ));
-        assert!(may_carry_messages(b" \r\n\t[1,]"));
+        use BodyReads::{Messages, Plain, Unreadable};
+        for (body, reads) in [
+            (&br#"{"error": "unknown session"}"#[..], Plain),
+            (
+                br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"x"}}"#,
+                Plain,
+            ),
+            (b"not json", Plain),
+            (b"<html>Bad Gateway {}</html>", Plain),
+            (b"", Plain),
+            (
+                br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#,
+                Messages,
+            ),
+            (
+                br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+                Messages,
+            ),
+            (
+                br#"[{"jsonrpc":"2.0","id":1,"error":{}},{"jsonrpc":"2.0","id":2,"result":{}}]"#,
+                Messages,
+            ),
+            // What only lenient parsers read: NaN, a byte order mark, a trailing comma.
+            (
+                br#"{"jsonrpc":"2.0","id":1,"result":{"x":NaN}}"#,
+                Unreadable,
+            ),
+            (
+                b"\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{}}",
+                Unreadable,
+            ),
+            (b" \r\n\t[1,]", Unreadable),
+            (b"[error] unauthorized", Unreadable),
+        ] {
+            assert_eq!(body_reads(body), reads, "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
