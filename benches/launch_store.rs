@@ -63,7 +63,7 @@ fn snapshot(store_dir: &Path, tree: &Path, digest: &Digest, want: How) -> Durati
     let start = Instant::now();
     let store = Store::open(store_dir).unwrap();
     let Outcome::Ready(s) = store
-        .snapshot(tree, &[], Algorithm::Sha256, digest)
+        .snapshot(tree, &[], Algorithm::Sha256, digest, None)
         .unwrap()
     else {
         panic!("the tree does not match its own digest");

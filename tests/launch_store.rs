@@ -56,6 +56,13 @@ impl Ws {
         }
     }
 
+    fn entries(&self) -> Vec<mcpsig::digest::tree::Entry> {
+        match &self.manifest.artifacts[0] {
+            Artifact::Directory { entries, .. } => entries.clone(),
+            other => panic!("not a directory artifact: {other:?}"),
+        }
+    }
+
     fn excludes(&self) -> Vec<Pattern> {
         match &self.manifest.artifacts[0] {
             Artifact::Directory { exclude, .. } => exclude.clone(),
@@ -88,6 +95,7 @@ impl Ws {
                 &self.excludes(),
                 Algorithm::Sha256,
                 &self.digest(),
+                Some(&self.entries()),
             )
             .unwrap()
     }
@@ -290,6 +298,59 @@ fn a_tree_changed_after_signing_is_refused_and_not_stored() {
     assert!(!ws.store.tree_path(&ws.digest()).exists());
 }
 
+/// Scenario store-unmatchable-file-not-copied.
+#[test]
+fn a_file_that_cannot_match_is_neither_read_nor_copied_into_the_store() {
+    // A pinned file grown to a gigabyte and a gigabyte added, both sparse (free to make): read
+    // and copied, they would fill the store's disk with zeros (a terabyte as easily as this).
+    // Their sizes alone say the tree does not match.
+    let ws = workspace("python3 drift-server.py");
+    let gig = 1u64 << 30;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(ws.srv().join("lib/helper.txt"))
+        .unwrap()
+        .set_len(gig)
+        .unwrap();
+    std::fs::File::create(ws.srv().join("lib/huge.bin"))
+        .unwrap()
+        .set_len(gig)
+        .unwrap();
+    let Outcome::Mismatch { entries, .. } = ws.snapshot() else {
+        panic!("a changed tree was snapshotted");
+    };
+    let unread: Vec<&str> = entries
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, mcpsig::digest::tree::EntryKind::File { digest, .. }
+            if digest.as_bytes().iter().all(|b| *b == 0))
+        })
+        .map(|e| e.path.as_str())
+        .collect();
+    assert_eq!(unread, ["lib/helper.txt", "lib/huge.bin"]);
+    assert!(!ws.store.tree_path(&ws.digest()).exists());
+    assert!(ws.leftovers().is_empty(), "{:?}", ws.leftovers());
+    // Through verification: both named, nothing stored.
+    let report = ws.verify();
+    assert!(!report.verified);
+    let named: Vec<&str> = report
+        .problems
+        .iter()
+        .filter_map(|p| p.path.as_deref())
+        .collect();
+    assert_eq!(
+        named,
+        ["lib/helper.txt", "lib/huge.bin"],
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[0].message.contains("1073741824 bytes"),
+        "{:?}",
+        report.problems
+    );
+}
+
 /// Scenario store-source-changed-after-verify.
 #[test]
 fn the_launched_bytes_are_the_hashed_bytes() {
@@ -411,7 +472,13 @@ fn a_snapshot_made_writable_is_not_trusted() {
     std::fs::set_permissions(&snap, PermissionsExt::from_mode(0o755)).unwrap();
     let err = ws
         .store
-        .snapshot(&ws.srv(), &ws.excludes(), Algorithm::Sha256, &ws.digest())
+        .snapshot(
+            &ws.srv(),
+            &ws.excludes(),
+            Algorithm::Sha256,
+            &ws.digest(),
+            Some(&ws.entries()),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
     assert!(err.hint().is_some());
@@ -495,7 +562,7 @@ fn a_file_rewritten_while_it_is_hashed_never_yields_other_bytes() {
         });
         for round in 0..20 {
             let store = Store::open(&dir.path().join(format!("store{round}"))).unwrap();
-            match store.snapshot(&srv, &[], Algorithm::Sha256, &pinned) {
+            match store.snapshot(&srv, &[], Algorithm::Sha256, &pinned, None) {
                 Ok(Outcome::Ready(snap)) => {
                     ready += 1;
                     assert_eq!(std::fs::read(snap.path.join("server.js")).unwrap(), good);

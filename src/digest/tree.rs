@@ -247,13 +247,7 @@ pub fn hash_tree_against(
     alg: Algorithm,
     pinned: &[Entry],
 ) -> Result<Vec<Entry>, TreeError> {
-    let sizes: HashMap<&str, u64> = pinned
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EntryKind::File { size, .. } => Some((e.path.as_str(), *size)),
-            EntryKind::Symlink { .. } => None,
-        })
-        .collect();
+    let sizes = pinned_sizes(pinned);
     walk_with(
         root,
         excludes,
@@ -264,6 +258,17 @@ pub fn hash_tree_against(
         Some(&sizes),
     )
     .map(|w| w.entries)
+}
+
+/// Pinned files' sizes by path.
+fn pinned_sizes(pinned: &[Entry]) -> HashMap<&str, u64> {
+    pinned
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { size, .. } => Some((e.path.as_str(), *size)),
+            EntryKind::Symlink { .. } => None,
+        })
+        .collect()
 }
 
 /// Counters a caller can watch while a tree is hashed (from another thread).
@@ -313,19 +318,23 @@ pub struct Walked {
 }
 
 /// [`hash_tree`], also fingerprinting every file and symlink (each stat taken before its content
-/// was read, so a later change shows in a later fingerprint).
+/// was read, so a later change shows in a later fingerprint). With `pinned`, files that cannot
+/// match it are not read, as in [`hash_tree_against`].
 pub fn hash_tree_stats(
     root: &Path,
     excludes: &[Pattern],
     alg: Algorithm,
+    pinned: Option<&[Entry]>,
 ) -> Result<Walked, TreeError> {
-    walk(
+    let sizes = pinned.map(pinned_sizes);
+    walk_with(
         root,
         excludes,
         alg,
         None,
         MAX_ENTRIES,
         Sink::Hash { stats: true },
+        sizes.as_ref(),
     )
 }
 
@@ -339,12 +348,22 @@ pub fn copy_tree(
     excludes: &[Pattern],
     alg: Algorithm,
     dest: &Path,
+    pinned: Option<&[Entry]>,
 ) -> Result<Walked, TreeError> {
     let dest_fd = openat(CWD, dest, dir_flags(), Mode::empty()).map_err(|e| TreeError::Write {
         path: dest.display().to_string(),
         source: e.into(),
     })?;
-    walk(root, excludes, alg, None, MAX_ENTRIES, Sink::Copy(&dest_fd))
+    let sizes = pinned.map(pinned_sizes);
+    walk_with(
+        root,
+        excludes,
+        alg,
+        None,
+        MAX_ENTRIES,
+        Sink::Copy(&dest_fd),
+        sizes.as_ref(),
+    )
 }
 
 /// Fingerprints every file and symlink of `root` without reading any: stat calls only.
@@ -422,7 +441,7 @@ fn walk_with(
         count: AtomicUsize::new(0),
         queue: (alg == Algorithm::Sha256 && matches!(sink, Sink::Hash { .. }))
             .then(|| Mutex::new(Vec::new())),
-        sizes: sizes.filter(|_| matches!(sink, Sink::Hash { .. })),
+        sizes: sizes.filter(|_| !matches!(sink, Sink::StatOnly)),
     };
     let dest_root = match sink {
         Sink::Copy(fd) => Some(Arc::new(rustix::io::dup(fd).map_err(|e| {
@@ -752,9 +771,8 @@ impl<'a> Walk<'a> {
         dest: Option<&OwnedFd>,
     ) -> Result<Entry, TreeError> {
         let (fd, st) = self.open_regular(&rel, dir)?;
-        if dest.is_none()
-            && let Some(entry) = self.unread(&rel, &st)
-        {
+        // Not read, and not copied: the tree will not match.
+        if let Some(entry) = self.unread(&rel, &st) {
             return Ok(entry);
         }
         let size_hint = u64::try_from(st.st_size).ok();
@@ -1403,7 +1421,7 @@ mod tests {
         let dest = t.path().join("dest");
         std::fs::create_dir(&dest).unwrap();
         let ex = [Pattern::parse(".git").unwrap()];
-        let copied = copy_tree(&src, &ex, Algorithm::Sha256, &dest).unwrap();
+        let copied = copy_tree(&src, &ex, Algorithm::Sha256, &dest, None).unwrap();
         assert_eq!(
             copied.entries,
             hash_tree(&src, &ex, Algorithm::Sha256).unwrap()
@@ -1431,7 +1449,7 @@ mod tests {
         assert_eq!(fingerprint_digest(&mut a), fingerprint_digest(&mut b));
         // A copy never writes over anything: the same copy again fails.
         assert!(matches!(
-            copy_tree(&src, &ex, Algorithm::Sha256, &dest),
+            copy_tree(&src, &ex, Algorithm::Sha256, &dest, None),
             Err(TreeError::Write { .. })
         ));
     }

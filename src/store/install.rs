@@ -111,7 +111,7 @@ impl Store {
             return ready(super::How::Reused);
         }
         let walk_start = now_ns();
-        let walked = match tree::hash_tree_stats(&target, &[], Algorithm::Sha256) {
+        let walked = match tree::hash_tree_stats(&target, &[], Algorithm::Sha256, None) {
             Ok(w) => w,
             Err(source) => {
                 return Err(StoreError::Tree {

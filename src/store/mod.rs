@@ -55,7 +55,9 @@ pub enum Outcome {
     /// The source's tree has the expected digest; its snapshot is ready.
     Ready(Snapshot),
     /// The source's tree is not the expected one: nothing was stored. `entries` is what was
-    /// found, for naming the changes.
+    /// found, for naming the changes (with `pinned` given, files that could not match were not
+    /// read: their digests are zero, see `tree::hash_tree_against`, and so `digest` is no
+    /// tree's digest).
     Mismatch { entries: Vec<Entry>, digest: Digest },
 }
 
@@ -151,13 +153,16 @@ impl Store {
     /// with `alg`) is `expected`. A source whose stat fingerprint is unchanged since it was last
     /// hashed reuses the snapshot unread; otherwise it is hashed, and copied from the same bytes
     /// into a temporary folder that is sealed and renamed into place only when complete and
-    /// matching. A source that does not match leaves nothing in the store.
+    /// matching. A source that does not match leaves nothing in the store. `pinned`, the
+    /// entries whose tree digest `expected` is: a file that cannot match them (its path or
+    /// size) is neither read nor copied.
     pub fn snapshot(
         &self,
         source: &Path,
         excludes: &[Pattern],
         alg: Algorithm,
         expected: &Digest,
+        pinned: Option<&[Entry]>,
     ) -> Result<Outcome, StoreError> {
         let tree_err = |source_err| StoreError::Tree {
             dir: source.to_path_buf(),
@@ -203,7 +208,7 @@ impl Store {
         let walk_start = now_ns();
         if let Some(id) = sealed {
             // The snapshot is there already: hash the source only, to know it is that tree.
-            let walked = tree::hash_tree_stats(source, excludes, alg).map_err(tree_err)?;
+            let walked = tree::hash_tree_stats(source, excludes, alg, pinned).map_err(tree_err)?;
             let digest = tree::tree_digest(&walked.entries);
             if &digest != expected {
                 return Ok(Outcome::Mismatch {
@@ -223,7 +228,7 @@ impl Store {
             .tempdir_in(self.root.join("trees"))
             .map_err(|e| self.io_err(&self.root.join("trees"), e))?
             .keep();
-        let built = self.build(source, excludes, alg, expected, &tmp, &target);
+        let built = self.build(source, excludes, alg, expected, &tmp, pinned);
         if !matches!(
             built,
             Ok(Built::Sealed {
@@ -261,12 +266,14 @@ impl Store {
         alg: Algorithm,
         expected: &Digest,
         tmp: &Path,
-        target: &Path,
+        pinned: Option<&[Entry]>,
     ) -> Result<Built, StoreError> {
-        let walked = tree::copy_tree(source, excludes, alg, tmp).map_err(|e| StoreError::Tree {
-            dir: source.to_path_buf(),
-            source: e,
-        })?;
+        let target = &self.tree_path(expected);
+        let walked =
+            tree::copy_tree(source, excludes, alg, tmp, pinned).map_err(|e| StoreError::Tree {
+                dir: source.to_path_buf(),
+                source: e,
+            })?;
         let digest = tree::tree_digest(&walked.entries);
         if &digest != expected {
             return Ok(Built::Mismatch(Outcome::Mismatch {

@@ -139,7 +139,7 @@ pub(super) fn check_dir(
             Ok(a) => a,
             Err(e) => return tree_problem(e, problems).map_err(dir_err).map(|()| None),
         },
-        Some(store) => match store.snapshot(path, exclude, alg, digest) {
+        Some(store) => match store.snapshot(path, exclude, alg, digest, Some(entries)) {
             Ok(Outcome::Ready(s)) => return Ok(Some(s.path)),
             Ok(Outcome::Mismatch { entries, .. }) => entries,
             Err(StoreError::Tree { source, .. }) => {
