@@ -538,6 +538,16 @@ fn http_answer(status: &str, content_type: &str, body: &str) -> String {
 const EVENTS_HEAD: &str =
     "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
 
+/// That `answer` is `note_endpoint`'s answer to a call.
+fn assert_note(answer: &Value, w: &Workspace) {
+    assert_eq!(
+        answer["result"]["content"][0]["text"],
+        "a note",
+        "{answer}: {}",
+        w.stderr()
+    );
+}
+
 /// The one tool of `note_endpoint`.
 fn note_tools() -> Value {
     json!({"tools": [{"name": "read_note", "description": "Reads a note.",
@@ -893,12 +903,7 @@ fn a_held_call_whose_client_left_is_not_left_in_flight() {
     // The re-check ends after 1.5 s; then the call is released to nobody.
     std::thread::sleep(Duration::from_millis(2500));
     let answer = c.call(40, "read_note");
-    assert_eq!(
-        answer["result"]["content"][0]["text"],
-        "a note",
-        "{answer}: {}",
-        w.stderr()
-    );
+    assert_note(&answer, &w);
 }
 
 /// Scenario proxy-unanswered-request-forgotten.
@@ -928,23 +933,13 @@ fn a_request_answered_around_the_guard_is_not_left_in_flight() {
         "params": {"name": "read_note", "arguments": {}}}));
     assert_eq!(status, 401);
     let answer = c.call(20, "read_note");
-    assert_eq!(
-        answer["result"]["content"][0]["text"],
-        "a note",
-        "{answer}: {}",
-        w.stderr()
-    );
+    assert_note(&answer, &w);
     let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 21, "method": "tools/call",
         "params": {"name": "read_note", "arguments": {}}}));
     assert_eq!(status, 200, "{msgs:?}");
     assert!(msgs.iter().all(|m| m.get("id").is_none()), "{msgs:?}");
     let answer = c.call(21, "read_note");
-    assert_eq!(
-        answer["result"]["content"][0]["text"],
-        "a note",
-        "{answer}: {}",
-        w.stderr()
-    );
+    assert_note(&answer, &w);
 }
 
 /// Scenario proxy-redirect-off-origin.

@@ -247,15 +247,14 @@ pub fn hash_tree_against(
     alg: Algorithm,
     pinned: &[Entry],
 ) -> Result<Vec<Entry>, TreeError> {
-    let sizes = pinned_sizes(pinned);
-    walk_with(
+    walk(
         root,
         excludes,
         alg,
         None,
         MAX_ENTRIES,
         Sink::Hash { stats: false },
-        Some(&sizes),
+        Some(pinned),
     )
     .map(|w| w.entries)
 }
@@ -326,15 +325,14 @@ pub fn hash_tree_stats(
     alg: Algorithm,
     pinned: Option<&[Entry]>,
 ) -> Result<Walked, TreeError> {
-    let sizes = pinned.map(pinned_sizes);
-    walk_with(
+    walk(
         root,
         excludes,
         alg,
         None,
         MAX_ENTRIES,
         Sink::Hash { stats: true },
-        sizes.as_ref(),
+        pinned,
     )
 }
 
@@ -354,15 +352,14 @@ pub fn copy_tree(
         path: dest.display().to_string(),
         source: e.into(),
     })?;
-    let sizes = pinned.map(pinned_sizes);
-    walk_with(
+    walk(
         root,
         excludes,
         alg,
         None,
         MAX_ENTRIES,
         Sink::Copy(&dest_fd),
-        sizes.as_ref(),
+        pinned,
     )
 }
 
@@ -375,6 +372,7 @@ pub fn stat_tree(root: &Path, excludes: &[Pattern]) -> Result<Vec<StatPrint>, Tr
         None,
         MAX_ENTRIES,
         Sink::StatOnly,
+        None,
     )
     .map(|w| w.stats)
 }
@@ -393,6 +391,7 @@ fn walk_tree(
         progress,
         max_entries,
         Sink::Hash { stats: false },
+        None,
     )
     .map(|w| w.entries)
 }
@@ -404,20 +403,12 @@ fn walk(
     progress: Option<&Progress>,
     max_entries: usize,
     sink: Sink<'_>,
+    pinned: Option<&[Entry]>,
 ) -> Result<Walked, TreeError> {
-    walk_with(root, excludes, alg, progress, max_entries, sink, None)
-}
-
-/// [`walk`]; with `sizes` (pinned path -> size), files that cannot match are not read.
-fn walk_with(
-    root: &Path,
-    excludes: &[Pattern],
-    alg: Algorithm,
-    progress: Option<&Progress>,
-    max_entries: usize,
-    sink: Sink<'_>,
-    sizes: Option<&HashMap<&str, u64>>,
-) -> Result<Walked, TreeError> {
+    // With the pinned entries, files that cannot match them are not read (`Walk::unread`).
+    let sizes = pinned
+        .filter(|_| !matches!(sink, Sink::StatOnly))
+        .map(pinned_sizes);
     let root_fd = openat(CWD, root, dir_flags(), Mode::empty()).map_err(|e| match e {
         Errno::NOTDIR | Errno::LOOP => TreeError::NotADirectory {
             path: root.display().to_string(),
@@ -441,7 +432,7 @@ fn walk_with(
         count: AtomicUsize::new(0),
         queue: (alg == Algorithm::Sha256 && matches!(sink, Sink::Hash { .. }))
             .then(|| Mutex::new(Vec::new())),
-        sizes: sizes.filter(|_| !matches!(sink, Sink::StatOnly)),
+        sizes: sizes.as_ref(),
     };
     let dest_root = match sink {
         Sink::Copy(fd) => Some(Arc::new(rustix::io::dup(fd).map_err(|e| {
