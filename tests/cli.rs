@@ -307,6 +307,33 @@ fn usage_and_io_errors_exit_2_with_json_errors() {
             .unwrap()
             .contains("nope.sigstore.json")
     );
+    // A file that cannot be read is `io` (spec/cli.md), not the catch-all `error`.
+    assert_eq!(doc["error"]["reason"], "io", "{doc}");
+    // A mistake in the command line itself: under --json, a JSON error on stdout too (clap's
+    // message on stderr), so a program reading the JSON is not left with nothing.
+    for (cmd, args, verdict) in [
+        ("mcp-verify", &["--frob", "b.json", "--json"][..], true),
+        ("mcp-verify", &["catalog", "--json", "--frob"][..], true),
+        ("mcp-sign", &["keygen", "--json", "--bogus"][..], false),
+    ] {
+        let out = run(cmd, args);
+        assert_eq!(out.status.code(), Some(2), "{cmd} {args:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{cmd} {args:?}: no JSON on stdout ({e})"));
+        assert_eq!(doc["error"]["reason"], "error", "{doc}");
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.contains("unexpected argument"), "{doc}");
+        assert_eq!(doc.get("verified").is_some(), verdict, "{doc}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("unexpected argument"),
+            "{cmd} {args:?}"
+        );
+    }
+    // Without --json, stdout stays empty; help is not a mistake.
+    assert!(run("mcp-verify", &["--frob"]).stdout.is_empty());
+    let help = run("mcp-verify", &["--help", "--json"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(serde_json::from_slice::<serde_json::Value>(&help.stdout).is_err());
     assert_eq!(run("mcp-verify", &[]).status.code(), Some(2));
     let bundle = root().join("testdata/scenarios/valid-bundle-accepted/bundle.sigstore.json");
     assert_eq!(

@@ -554,6 +554,11 @@ fn note_tools() -> Value {
         "inputSchema": {"type": "object"}}]})
 }
 
+/// The one prompt of `note_endpoint`.
+fn note_prompts() -> Value {
+    json!({"prompts": [{"name": "greet", "description": "Greets."}]})
+}
+
 /// A hostile endpoint's own answer to a request: given the message and how many requests of
 /// its method came before, it writes an answer and returns true, or returns false for the
 /// plain one.
@@ -599,9 +604,13 @@ fn note_endpoint(hostile: Hostile) -> (String, Arc<std::sync::atomic::AtomicBool
                 };
                 let reply = match method.as_str() {
                     "initialize" => answer(json!({"protocolVersion": "2025-06-18",
-                        "capabilities": {"tools": {"listChanged": true}},
+                        "capabilities": {"tools": {"listChanged": true},
+                            "prompts": {"listChanged": true}},
                         "serverInfo": {"name": "note", "version": "1"}})),
                     "tools/list" => answer(note_tools()),
+                    "prompts/list" => answer(note_prompts()),
+                    "prompts/get" => answer(json!({"messages": [{"role": "user",
+                        "content": {"type": "text", "text": "hello"}}]})),
                     _ if id.is_null() => http_answer("202 Accepted", "text/plain", ""),
                     _ => answer(json!({"content": [{"type": "text", "text": "a note"}]})),
                 };
@@ -677,6 +686,51 @@ fn a_list_changed_sent_after_a_recheck_answer_on_its_stream_is_seen() {
     let answer = c.call(7, "read_note");
     assert_eq!(answer["result"]["content"][0]["text"], "a note", "{answer}");
     assert_eq!(lists(), 3, "{}", w.stderr());
+}
+
+/// Scenario proxy-recheck-streams-read-per-list.
+#[test]
+fn a_recheck_of_one_list_does_not_stop_reading_another_lists_stream() {
+    // The guard's own `tools/list` and `prompts/list` are answered in event streams that stay
+    // open. The prompts re-check comes second; the tools stream says its list changed a second
+    // later. That must still count: each list's stream is read on its own.
+    let (url, flag, _) = note_endpoint(|msg, _, s| {
+        let (result, changed) = match msg["method"].as_str() {
+            Some("tools/list") => (note_tools(), true),
+            Some("prompts/list") => (note_prompts(), false),
+            _ => return false,
+        };
+        let answer = json!({"jsonrpc": "2.0", "id": msg["id"], "result": result});
+        let _ = s.write_all(format!("{EVENTS_HEAD}data: {answer}\n\n").as_bytes());
+        if changed {
+            std::thread::sleep(Duration::from_millis(1500));
+            let note = json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"});
+            let _ = s.write_all(format!("data: {note}\n\n").as_bytes());
+        }
+        std::thread::sleep(Duration::from_secs(30));
+        true
+    });
+    let (w, _proxy, mut c) = through_proxy(&url, &flag);
+    // Held while the guard lists the tools itself, then the prompts.
+    assert_note(&c.call(5, "read_note"), &w);
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 6, "method": "prompts/get",
+        "params": {"name": "greet"}}));
+    assert_eq!(status, 200, "{msgs:?}: {}", w.stderr());
+    assert_eq!(
+        msgs[0]["result"]["messages"][0]["content"]["text"],
+        "hello",
+        "{msgs:?}: {}",
+        w.stderr()
+    );
+    let started = std::time::Instant::now();
+    while !w.stderr().contains("its tool list changed") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the tools list_changed sent after the prompts re-check was not seen: {}",
+            w.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A tool list no client may see: `evil`, in a body only lenient JSON parsers read (`NaN`).

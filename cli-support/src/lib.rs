@@ -6,11 +6,13 @@ mod error;
 mod progress;
 mod prompt;
 mod terminal;
+mod usage;
 
 pub use error::{print_error, print_error_as, use_color};
 pub use progress::with_progress;
 pub use prompt::read_passphrase;
 pub use terminal::{json_safe, one_line, terminal_safe};
+pub use usage::parse_args;
 
 /// Exit codes (spec/cli.md).
 pub const EXIT_OK: u8 = 0;

@@ -199,7 +199,8 @@ pub(crate) fn emit(human: &str, json: serde_json::Value) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli: Cli = cli::parse_args(&args, false);
     if let Err(code) = cli::select_crypto_provider() {
         return code;
     }

@@ -161,7 +161,7 @@ enum Invocation {
 /// holds the two to the same result.
 fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
     fast_parse(args).unwrap_or_else(|| {
-        let cli = Cli::parse_from(args);
+        let cli: Cli = cli::parse_args(args, true);
         match cli.cmd {
             Some(cmd) => Invocation::Sub(cmd),
             None => Invocation::Verify(Box::new(cli.verify)),
@@ -403,7 +403,20 @@ fn reason_for(e: &anyhow::Error) -> &'static str {
             Some(mcpsig::verify::VerifyError::Registry { .. })
         )
     });
-    if registry { "network" } else { "error" }
+    if registry {
+        return "network";
+    }
+    // A local file that could not be read (the bundle, a key, a file of a pinned tree).
+    let local_io = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<mcpsig::fsutil::ReadError>(),
+            Some(mcpsig::fsutil::ReadError::Io { .. })
+        ) || matches!(
+            c.downcast_ref::<mcpsig::digest::tree::TreeError>(),
+            Some(mcpsig::digest::tree::TreeError::Io { .. })
+        )
+    });
+    if local_io { "io" } else { "error" }
 }
 
 /// The library's hint for the first error in the chain that has one.

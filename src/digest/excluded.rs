@@ -28,6 +28,22 @@ pub fn is_code(name: &str) -> bool {
     CODE_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
+/// Files named after what they are, which a runtime reads to find the code it loads (Node's
+/// `package.json` names a package's entry point and its `bin` scripts).
+pub const CODE_MANIFESTS: &[&str] = &["package.json"];
+
+/// Whether an excluded file whose name does not say it is code is code all the same: a
+/// package's manifest, or a file with an execute bit (a script with a `#!` line and no suffix,
+/// such as the `bin` scripts of a package).
+fn loads_code(item: &std::fs::DirEntry) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let name = item.file_name();
+    if CODE_MANIFESTS.iter().any(|m| name == *m) {
+        return Ok(true);
+    }
+    Ok(item.metadata()?.permissions().mode() & 0o111 != 0)
+}
+
 /// Walks `root` without following symlinks (at most `limit` entries) and lists the files that
 /// an exclude rule drops and that look like code.
 pub fn excluded_code(
@@ -56,8 +72,12 @@ pub fn excluded_code(
             let now_excluded = excluded || excludes.iter().any(|p| p.matches(&comps));
             let ft = item.file_type()?;
             if ft.is_dir() {
+                // Git's own folder holds executable hooks that no server loads.
+                if rel.is_empty() && name == ".git" {
+                    continue;
+                }
                 stack.push((item.path(), path, now_excluded));
-            } else if ft.is_file() && now_excluded && is_code(&name) {
+            } else if ft.is_file() && now_excluded && (is_code(&name) || loads_code(&item)?) {
                 found.count += 1;
                 if found.examples.len() < MAX_LISTED {
                     found.examples.push(path.join("/"));
@@ -95,5 +115,36 @@ mod tests {
         assert_eq!(found.count, 2);
         let none = excluded_code(p, &[ex("**/*.txt")], 1000).unwrap();
         assert_eq!(none.count, 0);
+    }
+
+    #[test]
+    fn finds_scripts_without_a_suffix_and_package_manifests() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path();
+        std::fs::create_dir_all(p.join("vendor/tool/bin")).unwrap();
+        std::fs::write(p.join("vendor/tool/bin/run"), b"#!/usr/bin/env node\n").unwrap();
+        std::fs::set_permissions(
+            p.join("vendor/tool/bin/run"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::fs::write(p.join("vendor/tool/package.json"), b"{}").unwrap();
+        std::fs::write(p.join("vendor/tool/README"), b"x").unwrap();
+        // Git's hooks are executable, and .git is excluded by default: not code a server loads.
+        std::fs::create_dir_all(p.join(".git/hooks")).unwrap();
+        std::fs::write(p.join(".git/hooks/pre-commit.sample"), b"#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            p.join(".git/hooks/pre-commit.sample"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let ex = |s: &str| Pattern::parse(s).unwrap();
+        let found = excluded_code(p, &[ex(".git"), ex("vendor")], 1000).unwrap();
+        assert_eq!(
+            found.examples,
+            ["vendor/tool/bin/run", "vendor/tool/package.json"]
+        );
+        assert_eq!(found.count, 2);
     }
 }

@@ -25,7 +25,7 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -185,7 +185,9 @@ pub enum TreeError {
     Changed { path: String, why: String },
     #[error("tree has more than {MAX_ENTRIES} entries (files, symlinks and directories together)")]
     TooManyEntries,
-    #[error("`{path}` is not a directory")]
+    #[error(
+        "`{path}` is not a directory itself (a symlink is not followed to one: name the directory it leads to)"
+    )]
     NotADirectory { path: String },
     #[error("cannot write the copy of `{path}`")]
     Write {
@@ -409,7 +411,7 @@ fn walk(
     let sizes = pinned
         .filter(|_| !matches!(sink, Sink::StatOnly))
         .map(pinned_sizes);
-    let root_fd = openat(CWD, root, dir_flags(), Mode::empty()).map_err(|e| match e {
+    let root_fd = openat(CWD, named(root), dir_flags(), Mode::empty()).map_err(|e| match e {
         Errno::NOTDIR | Errno::LOOP => TreeError::NotADirectory {
             path: root.display().to_string(),
         },
@@ -463,6 +465,14 @@ fn walk(
     }
     let stats = std::mem::take(&mut *lock(&walk.stats));
     Ok(Walked { entries, stats })
+}
+
+/// `path` as it names its last component: without trailing separators and `.` components,
+/// which would make the kernel resolve that component through a symlink (`link/` and `link/.`
+/// open the symlink's target even with `O_NOFOLLOW`), so that a root that is a symlink is
+/// refused however it is spelled.
+fn named(path: &Path) -> PathBuf {
+    path.components().collect()
 }
 
 /// Directories: opened only as directories, never through a symlink.
@@ -1160,12 +1170,21 @@ mod tests {
         write(t.path(), "real/f", b"f");
         write(t.path(), "file", b"f");
         symlink("real", t.path().join("link")).unwrap();
-        for name in ["link", "file"] {
-            assert!(matches!(
-                hash_tree(&t.path().join(name), &[], Algorithm::Sha256),
-                Err(TreeError::NotADirectory { .. })
-            ));
+        // However the symlink is spelled: a trailing separator or `.` component makes the
+        // kernel follow it despite O_NOFOLLOW.
+        for name in ["link", "file", "link/", "link/.", "link/./", "link//"] {
+            assert!(
+                matches!(
+                    hash_tree(&t.path().join(name), &[], Algorithm::Sha256),
+                    Err(TreeError::NotADirectory { .. })
+                ),
+                "{name}"
+            );
         }
+        assert_eq!(
+            hash_tree(&t.path().join("real/."), &[], Algorithm::Sha256).unwrap(),
+            hash_tree(&t.path().join("real"), &[], Algorithm::Sha256).unwrap()
+        );
         assert!(matches!(
             hash_tree(&t.path().join("missing"), &[], Algorithm::Sha256),
             Err(TreeError::Io { .. })

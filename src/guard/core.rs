@@ -477,14 +477,19 @@ impl Core {
                 continue;
             };
             let pinned = pins.get(name);
-            let live = definition_digest(map).ok();
-            let mut reason = match (pinned, &live) {
-                (None, _) => Some(HideReason::Unpinned),
-                (Some(_), _) if counts.get(name).copied().unwrap_or(0) > 1 => {
+            // Only a pinned definition is digested: an unpinned one is hidden whatever it
+            // says, and digesting it would let a server that floods its list with unpinned
+            // entries spend the proxy's one thread (every session's) on them.
+            let mut live = None;
+            let mut reason = match pinned {
+                None => Some(HideReason::Unpinned),
+                Some(_) if counts.get(name).copied().unwrap_or(0) > 1 => {
                     Some(HideReason::Duplicate)
                 }
-                (Some(p), Some(l)) if p == l => None,
-                (Some(_), _) => Some(HideReason::Changed),
+                Some(p) => {
+                    live = definition_digest(map).ok();
+                    (live.as_ref() != Some(p)).then_some(HideReason::Changed)
+                }
             };
             if pinned.is_some() {
                 // Within one list epoch a change sticks: a server cannot show the pinned

@@ -179,9 +179,11 @@ struct Session {
     headers: Mutex<HeaderMap>,
     /// Held calls waiting for the re-check that decides them.
     waiters: Mutex<HashMap<Id, oneshot::Sender<Vec<u8>>>>,
-    /// The task reading what the endpoint sends on the guard's latest re-check stream after its
-    /// answer: one per session, stopped with it.
-    drain: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The tasks reading what the endpoint sends on the guard's latest re-check streams after
+    /// their answers: one per list method (tools, prompts, resources: the only requests the
+    /// guard makes), so that a re-check of one list does not stop the reading of another's
+    /// stream; stopped with the session.
+    drains: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// Event ids the endpoint gave on the answer to a client's request, newest last (at most
     /// `MAX_EVENT_IDS`): a GET resuming after one answers that request.
     events: Mutex<VecDeque<(String, Id)>>,
@@ -189,7 +191,7 @@ struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Some(task) = lock(&self.drain).take() {
+        for (_, task) in lock(&self.drains).drain() {
             task.abort();
         }
     }
@@ -550,7 +552,7 @@ impl State {
             core: Mutex::new(Core::new(&self.pins, self.limits.guard.clone())),
             headers: Mutex::new(HeaderMap::new()),
             waiters: Mutex::new(HashMap::new()),
-            drain: Mutex::new(None),
+            drains: Mutex::new(HashMap::new()),
             events: Mutex::new(VecDeque::new()),
         })
     }
@@ -848,7 +850,8 @@ impl State {
                             resp,
                             reading,
                         ));
-                        if let Some(older) = lock(&session.drain).replace(task.abort_handle()) {
+                        let older = lock(&session.drains).insert(method, task.abort_handle());
+                        if let Some(older) = older {
                             older.abort();
                         }
                     }

@@ -1,0 +1,101 @@
+//! The command line itself: a mistake in it is exit 2 with clap's own message, and under
+//! `--json` a JSON error object on stdout as well, so that a program reading the JSON is never
+//! left with nothing to read.
+
+use std::ffi::OsString;
+
+use clap::error::ErrorKind;
+
+/// Parses `args` (the program's name first) as `P`, or exits: help and version as clap prints
+/// them (exit 0); a mistake with clap's message on stderr (exit 2), preceded on stdout by
+/// `{"error": {"reason": "error", "message": ..., "causes": [], "hint": ...}}` when `--json` is
+/// among the words before `--` (with `"verified": false` when `verdict`).
+pub fn parse_args<P: clap::Parser>(args: &[OsString], verdict: bool) -> P {
+    match P::try_parse_from(args) {
+        Ok(p) => p,
+        Err(e) => {
+            if is_mistake(e.kind()) && wants_json(args) {
+                println!("{}", json_error(&e.render().to_string(), verdict));
+            }
+            e.exit()
+        }
+    }
+}
+
+fn is_mistake(kind: ErrorKind) -> bool {
+    !matches!(
+        kind,
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    )
+}
+
+/// Whether `--json` is one of our own words (those after `--` belong to a server's command).
+fn wants_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// The JSON error for clap's rendered message: its first line (without `error: `) is the
+/// message; the usage line it shows becomes the hint.
+fn json_error(rendered: &str, verdict: bool) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("the command line is not valid");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let usage = rendered
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("Usage: "));
+    let hint = match usage {
+        Some(u) => format!("usage: {u} (see --help)"),
+        None => "see --help".to_owned(),
+    };
+    let mut doc = serde_json::json!({
+        "error": { "reason": "error", "message": message, "causes": [], "hint": hint },
+    });
+    if verdict {
+        doc["verified"] = serde_json::Value::Bool(false);
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_wanted_only_among_our_own_words() {
+        let args = |words: &[&str]| -> Vec<OsString> { words.iter().map(Into::into).collect() };
+        assert!(wants_json(&args(&["mcp-verify", "b.json", "--json"])));
+        assert!(!wants_json(&args(&[
+            "mcp-verify",
+            "run",
+            "b",
+            "--",
+            "srv",
+            "--json"
+        ])));
+        assert!(!wants_json(&args(&["--json"])));
+    }
+
+    #[test]
+    fn the_json_error_names_the_mistake_and_the_usage() {
+        let rendered = "error: unexpected argument '--frob' found\n\n  tip: ...\n\nUsage: mcp-verify [OPTIONS] [BUNDLE]\n\nFor more information, try '--help'.\n";
+        let doc: serde_json::Value = serde_json::from_str(&json_error(rendered, true)).unwrap();
+        assert_eq!(
+            doc["error"]["message"],
+            "unexpected argument '--frob' found"
+        );
+        assert_eq!(doc["error"]["reason"], "error");
+        assert_eq!(
+            doc["error"]["hint"],
+            "usage: mcp-verify [OPTIONS] [BUNDLE] (see --help)"
+        );
+        assert_eq!(doc["verified"], false);
+        let doc: serde_json::Value = serde_json::from_str(&json_error(rendered, false)).unwrap();
+        assert!(doc.get("verified").is_none());
+    }
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+set -eu
+ln -s server "$1/link"
