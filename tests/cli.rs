@@ -687,6 +687,24 @@ fn verify_errors_carry_the_librarys_hint() {
         err.contains("hint: name a pinned directory artifact: server (`--dir NAME=PATH`)"),
         "{err}"
     );
+    // A directory artifact named with --file: said to be a directory, and --dir suggested.
+    let out = run(
+        "mcp-verify",
+        &[
+            bundle.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--file",
+            "server=/tmp",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("(it pins: directory `server`)")
+            && err.contains("hint: this manifest pins no file artifact; a directory artifact is checked with `--dir NAME=PATH`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -26,29 +26,38 @@ pub(super) fn find_artifact<'m>(
             Artifact::Npm { .. } | Artifact::Pypi { .. } | Artifact::Oci { .. } => false,
         })
         .collect();
-    let pinned = || {
-        m.artifacts
-            .iter()
-            .map(Artifact::name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    // Every artifact with its kind (`directory srv`), so that a name of another kind is seen
+    // as such; and the names of this kind, the ones the option can take.
+    let pinned = m
+        .artifacts
+        .iter()
+        .map(|a| format!("{} `{}`", a.kind(), a.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let candidates = of_kind
+        .iter()
+        .map(|(_, a)| a.name())
+        .collect::<Vec<_>>()
+        .join(", ");
     let noun = if kind == "dir" { "directory" } else { "file" };
+    let missing = |name: String| VerifyError::NoSuchArtifact {
+        name,
+        kind: noun,
+        pinned: if pinned.is_empty() {
+            "no artifact".to_owned()
+        } else {
+            pinned.clone()
+        },
+        candidates: candidates.clone(),
+    };
     match name {
         Some(n) => of_kind
-            .into_iter()
+            .iter()
+            .copied()
             .find(|(_, a)| a.name() == n)
-            .ok_or_else(|| VerifyError::NoSuchArtifact {
-                name: n.to_owned(),
-                kind: noun,
-                pinned: pinned(),
-            }),
+            .ok_or_else(|| missing(n.to_owned())),
         None if of_kind.len() == 1 => Ok(of_kind[0]),
-        None if of_kind.is_empty() => Err(VerifyError::NoSuchArtifact {
-            name: format!("--{kind}"),
-            kind: noun,
-            pinned: pinned(),
-        }),
+        None if of_kind.is_empty() => Err(missing(format!("--{kind}"))),
         None => Err(VerifyError::AmbiguousArtifact {
             count: of_kind.len(),
             kind,

@@ -251,7 +251,10 @@ pub enum VerifyError {
     NoSuchArtifact {
         name: String,
         kind: &'static str,
+        /// Every artifact, with its kind.
         pinned: String,
+        /// The names of the artifacts of `kind` (empty when there are none).
+        candidates: String,
     },
     #[error("the manifest pins {count} {kind} artifacts; name one with `--{kind} NAME=PATH`")]
     AmbiguousArtifact { count: usize, kind: &'static str },
@@ -281,10 +284,24 @@ impl VerifyError {
     /// What the user can do about it, when there is one thing to say.
     pub fn hint(&self) -> Option<String> {
         match self {
-            VerifyError::NoSuchArtifact { kind, pinned, .. } => Some(format!(
-                "name a pinned {kind} artifact: {pinned} (`--{} NAME=PATH`)",
-                if *kind == "directory" { "dir" } else { "file" }
-            )),
+            VerifyError::NoSuchArtifact {
+                kind, candidates, ..
+            } => Some(if candidates.is_empty() {
+                // The other option checks the other kind of artifact on disk.
+                let (other, option) = if *kind == "directory" {
+                    ("file", "file")
+                } else {
+                    ("directory", "dir")
+                };
+                format!(
+                    "this manifest pins no {kind} artifact; a {other} artifact is checked with `--{option} NAME=PATH`"
+                )
+            } else {
+                format!(
+                    "name a pinned {kind} artifact: {candidates} (`--{} NAME=PATH`)",
+                    if *kind == "directory" { "dir" } else { "file" }
+                )
+            }),
             VerifyError::AmbiguousArtifact { kind, .. } => {
                 Some(format!("give one `--{kind} NAME=PATH` per {kind} artifact"))
             }
