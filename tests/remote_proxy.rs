@@ -733,6 +733,135 @@ fn a_recheck_of_one_list_does_not_stop_reading_another_lists_stream() {
     }
 }
 
+/// Set by `leaves_a_silent_stream`'s endpoint once the proxy has closed its connection.
+static SILENT_STREAM_CLOSED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Scenario proxy-client-gone-mid-stream-frees-request.
+#[test]
+fn a_client_that_leaves_a_silent_stream_frees_its_request_and_the_endpoints_connection() {
+    // The endpoint answers the first call with an event stream: one notification, then only
+    // comments, for as long as it may. The client reads the notification and leaves. The
+    // proxy must notice although it has nothing to send: the endpoint's connection is closed
+    // and the call's id is free again (the same id, sent again, is answered).
+    let (url, flag, _) = note_endpoint(|msg, before, s| {
+        if msg["method"] != "tools/call" || before > 0 {
+            return false;
+        }
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/message",
+            "params": {"level": "info", "data": "working"}});
+        let _ = s.write_all(format!("{EVENTS_HEAD}data: {note}\n\n").as_bytes());
+        for _ in 0..300 {
+            std::thread::sleep(Duration::from_millis(100));
+            if s.write_all(b": still here\n\n").is_err() {
+                SILENT_STREAM_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+                return true;
+            }
+        }
+        true
+    });
+    let (w, _proxy, mut c) = through_proxy(&url, &flag);
+    let addr = c
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = format!("/{}", c.url.splitn(4, '/').nth(3).unwrap_or_default());
+    {
+        let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+            "params": {"name": "read_note", "arguments": {}}})
+        .to_string();
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+             accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-06-18\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("working") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        // The client leaves here.
+    }
+    let started = std::time::Instant::now();
+    while !SILENT_STREAM_CLOSED.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the endpoint's stream is still read for a client that left: {}",
+            w.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_note(&c.call(5, "read_note"), &w);
+}
+
+/// Scenario proxy-json-answer-without-response.
+#[test]
+fn a_json_answer_that_holds_no_response_to_the_request_is_an_error() {
+    // A JSON answer carries one message: a notification (or a request of the endpoint's) in
+    // place of the response would leave the client waiting for ever.
+    let (url, flag, _) = note_endpoint(|msg, _, s| {
+        if msg["method"] != "tools/list" {
+            return false;
+        }
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/message",
+            "params": {"level": "info", "data": "hello"}});
+        let _ =
+            s.write_all(http_answer("200 OK", "application/json", &note.to_string()).as_bytes());
+        true
+    });
+    let (w, _proxy, mut c) = through_proxy(&url, &flag);
+    let (status, msgs) =
+        c.post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}));
+    assert_eq!(status, 502, "{msgs:?}: {}", w.stderr());
+    assert_eq!(msgs[0]["id"], 2, "{msgs:?}");
+    assert_eq!(
+        msgs[0]["error"]["data"]["reason"], "upstream-protocol",
+        "{msgs:?}"
+    );
+}
+
+/// Scenario proxy-cut-off-session-answers-at-once.
+#[test]
+fn a_call_in_a_session_the_endpoint_broke_is_refused_at_once() {
+    // A list answer with a duplicate `result` breaks the protocol: the session is cut off. A
+    // call after that is answered at once (it used to wait for a re-check that could not
+    // happen, 30 s).
+    let (url, flag, _) = note_endpoint(|msg, _, s| {
+        if msg["method"] != "tools/list" {
+            return false;
+        }
+        let body = format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"tools":[]}},"result":{}}}"#,
+            msg["id"],
+            note_tools()
+        );
+        let _ = s.write_all(http_answer("200 OK", "application/json", &body).as_bytes());
+        true
+    });
+    let (w, _proxy, mut c) = through_proxy(&url, &flag);
+    let (status, msgs) =
+        c.post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}));
+    assert_eq!(status, 502, "{msgs:?}: {}", w.stderr());
+    let started = std::time::Instant::now();
+    let answer = c.call(3, "read_note");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{answer}: {}",
+        w.stderr()
+    );
+    assert_eq!(answer["error"]["data"]["reason"], "server-gone", "{answer}");
+}
+
 /// A tool list no client may see: `evil`, in a body only lenient JSON parsers read (`NaN`).
 fn lenient_list(id: &Value) -> String {
     format!(

@@ -23,20 +23,23 @@ pub fn parse_args<P: clap::Parser>(args: &[OsString], verdict: bool) -> P {
 }
 
 fn is_mistake(kind: ErrorKind) -> bool {
-    !matches!(
-        kind,
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    )
+    // Help shown because a subcommand or argument is missing is a mistake (exit 2) too.
+    !matches!(kind, ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
 }
 
-/// Whether `--json` is one of our own words (those after `--` belong to a server's command).
+/// Whether `--json` (or `--json=VALUE`, itself a mistake) is one of our own words: those after
+/// `--` belong to a server's command. Never for `run` and `proxy`, whose standard output is a
+/// server's MCP stream and which print no JSON of their own.
 fn wants_json(args: &[OsString]) -> bool {
-    args.iter()
-        .skip(1)
-        .take_while(|a| *a != "--")
-        .any(|a| a == "--json")
+    let ours = || args.iter().skip(1).take_while(|a| *a != "--");
+    let streams = ours()
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|first| first == "run" || first == "proxy");
+    !streams
+        && ours().any(|a| {
+            let a = a.to_string_lossy();
+            a == "--json" || a.starts_with("--json=")
+        })
 }
 
 /// The JSON error for clap's rendered message: its first line (without `error: `) is the
@@ -79,6 +82,15 @@ mod tests {
             "--json"
         ])));
         assert!(!wants_json(&args(&["--json"])));
+        assert!(wants_json(&args(&["mcp-sign", "--json=true", "keygen"])));
+        assert!(!wants_json(&args(&[
+            "mcp-verify",
+            "run",
+            "b",
+            "--env",
+            "--json"
+        ])));
+        assert!(!wants_json(&args(&["mcp-verify", "proxy", "b", "--json"])));
     }
 
     #[test]

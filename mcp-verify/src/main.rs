@@ -406,16 +406,36 @@ fn reason_for(e: &anyhow::Error) -> &'static str {
     if registry {
         return "network";
     }
-    // A local file that could not be read (the bundle, a key, a file of a pinned tree).
-    let local_io = e.chain().any(|c| {
+    // A local file that could not be read (the bundle, a key, the trusted root, a catalog's
+    // input, a file of a pinned tree). Named by type: an I/O error under a package check may be
+    // a download's.
+    let io_under_trust_file = e.chain().any(|c| {
         matches!(
-            c.downcast_ref::<mcpsig::fsutil::ReadError>(),
-            Some(mcpsig::fsutil::ReadError::Io { .. })
-        ) || matches!(
-            c.downcast_ref::<mcpsig::digest::tree::TreeError>(),
-            Some(mcpsig::digest::tree::TreeError::Io { .. })
+            c.downcast_ref::<mcpsig::trust_request::TrustError>(),
+            Some(
+                mcpsig::trust_request::TrustError::TrustedRootFile { .. }
+                    | mcpsig::trust_request::TrustError::CachedRoot { .. }
+            )
         )
-    });
+    }) && e.chain().any(|c| c.is::<std::io::Error>());
+    let local_io = io_under_trust_file
+        || e.chain().any(|c| {
+            matches!(
+                c.downcast_ref::<mcpsig::fsutil::ReadError>(),
+                Some(mcpsig::fsutil::ReadError::Io { .. })
+            ) || matches!(
+                c.downcast_ref::<mcpsig::digest::tree::TreeError>(),
+                Some(mcpsig::digest::tree::TreeError::Io { .. })
+            ) || matches!(
+                c.downcast_ref::<mcpsig::keys::KeyError>().or_else(|| c
+                    .downcast_ref::<Box<mcpsig::keys::KeyError>>()
+                    .map(AsRef::as_ref)),
+                Some(mcpsig::keys::KeyError::Read { .. })
+            ) || matches!(
+                c.downcast_ref::<mcpsig::catalog::CatalogError>(),
+                Some(mcpsig::catalog::CatalogError::Input { .. })
+            )
+        });
     if local_io { "io" } else { "error" }
 }
 

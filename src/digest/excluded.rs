@@ -10,7 +10,8 @@ use std::path::Path;
 /// File name endings that Python, Node or the dynamic loader execute or import.
 pub const CODE_SUFFIXES: &[&str] = &[
     ".py", ".pyc", ".pyo", ".pyd", ".pth", ".so", ".dylib", ".dll", ".node", ".js", ".mjs", ".cjs",
-    ".ts", ".mts", ".cts", ".wasm", ".jar", ".class", ".sh", ".rb", ".pl",
+    ".ts", ".mts", ".cts", ".jsx", ".tsx", ".wasm", ".jar", ".class", ".sh", ".bash", ".rb", ".pl",
+    ".php", ".lua", ".pyw", ".pyz", ".egg", ".whl", ".bat", ".cmd", ".ps1",
 ];
 
 /// How many excluded code files are listed at most (the count goes on).
@@ -72,8 +73,12 @@ pub fn excluded_code(
             let now_excluded = excluded || excludes.iter().any(|p| p.matches(&comps));
             let ft = item.file_type()?;
             if ft.is_dir() {
-                // Git's own folder holds executable hooks that no server loads.
-                if rel.is_empty() && name == ".git" {
+                // Git's own folder holds executable hooks that no server loads. A tree deeper
+                // than a path can be long is refused when it is hashed: not looked into here,
+                // where each level copies its parent's path.
+                if (rel.is_empty() && name == ".git")
+                    || path.len() > super::tree::MAX_PATH_BYTES / 2
+                {
                     continue;
                 }
                 stack.push((item.path(), path, now_excluded));

@@ -33,6 +33,12 @@ use std::sync::{Arc, Mutex};
 /// can neither exhaust memory nor keep the walk busy forever.
 pub const MAX_ENTRIES: usize = 1_000_000;
 
+/// Upper bound on the length of a path in a tree (relative to its root), the system's own
+/// `PATH_MAX`: a deeper tree is refused. Each entry's path is built and checked from its
+/// parent's, so a chain of nested directories would otherwise cost the square of its depth
+/// (80,000 levels took 42 s).
+pub const MAX_PATH_BYTES: usize = 4096;
+
 /// One pinned entry of a tree.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "RawEntry")]
@@ -185,10 +191,14 @@ pub enum TreeError {
     Changed { path: String, why: String },
     #[error("tree has more than {MAX_ENTRIES} entries (files, symlinks and directories together)")]
     TooManyEntries,
-    #[error(
-        "`{path}` is not a directory itself (a symlink is not followed to one: name the directory it leads to)"
-    )]
-    NotADirectory { path: String },
+    #[error("{}", if *symlink {
+        format!("`{path}` is a symlink: a tree's root is not followed through one (name the directory it leads to)")
+    } else {
+        format!("`{path}` is not a directory")
+    })]
+    NotADirectory { path: String, symlink: bool },
+    #[error("a path in the tree is longer than {MAX_PATH_BYTES} bytes: `{shown}`")]
+    PathTooLong { shown: String },
     #[error("cannot write the copy of `{path}`")]
     Write {
         path: String,
@@ -411,9 +421,13 @@ fn walk(
     let sizes = pinned
         .filter(|_| !matches!(sink, Sink::StatOnly))
         .map(pinned_sizes);
-    let root_fd = openat(CWD, named(root), dir_flags(), Mode::empty()).map_err(|e| match e {
+    let named = named(root);
+    let root_fd = openat(CWD, &named, dir_flags(), Mode::empty()).map_err(|e| match e {
         Errno::NOTDIR | Errno::LOOP => TreeError::NotADirectory {
             path: root.display().to_string(),
+            // O_DIRECTORY with O_NOFOLLOW says ENOTDIR for a symlink, as for a file.
+            symlink: statat(CWD, &named, AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink),
         },
         e => TreeError::Io {
             path: root.display().to_string(),
@@ -653,6 +667,18 @@ impl<'a> Walk<'a> {
             let name = raw_name.to_str().map_err(|_| TreeError::NonUtf8Name {
                 path: format!("{}/{}", self.shown(rel_dir), raw_name.to_string_lossy()),
             })?;
+            if rel_dir.map_or(0, |d| d.as_str().len() + 1) + name.len() > MAX_PATH_BYTES {
+                let mut shown = match rel_dir {
+                    Some(d) => format!("{}/{name}", d.as_str()),
+                    None => name.to_owned(),
+                };
+                if shown.len() > 200 {
+                    let cut = (0..=200).rev().find(|&i| shown.is_char_boundary(i));
+                    shown.truncate(cut.unwrap_or(0));
+                    shown.push_str("...");
+                }
+                return Err(TreeError::PathTooLong { shown });
+            }
             let rel = match rel_dir {
                 None => RelPath::parse(name)?,
                 Some(d) => d.join(name)?,
@@ -1164,6 +1190,42 @@ mod tests {
         assert_eq!(entries[0].path.as_str(), format!("{deep}/f"));
     }
 
+    /// Scenario tree-path-longer-than-path-max.
+    #[test]
+    fn a_path_longer_than_path_max_is_refused() {
+        // Made level by level (a path this long cannot be given to mkdir at once).
+        let t = tempfile::tempdir().unwrap();
+        let name = "d".repeat(200);
+        let mut fd = openat(CWD, t.path(), dir_flags(), Mode::empty()).unwrap();
+        let mut depth = 0;
+        let mut deepen = |fd: &mut OwnedFd| {
+            rustix::fs::mkdirat(&*fd, name.as_str(), Mode::from_raw_mode(0o755)).unwrap();
+            *fd = openat(&*fd, name.as_str(), dir_flags(), Mode::empty()).unwrap();
+            drop(openat(&*fd, "f", create_flags(), Mode::from_raw_mode(0o644)).unwrap());
+            depth += 1;
+        };
+        // 20 levels: the deepest file's path is 4,021 bytes, within the bound.
+        for _ in 0..20 {
+            deepen(&mut fd);
+        }
+        let entries = hash_tree(t.path(), &[], Algorithm::Sha256).unwrap();
+        assert_eq!(entries.len(), 20);
+        assert!(entries.iter().any(|e| e.path.as_str().len() == 4021));
+        // One level more: 4,222 bytes, refused with the path cut short.
+        deepen(&mut fd);
+        match hash_tree(t.path(), &[], Algorithm::Sha256) {
+            Err(TreeError::PathTooLong { shown }) => {
+                assert!(
+                    shown.starts_with("ddd") && shown.ends_with("..."),
+                    "{shown}"
+                );
+                assert!(shown.len() <= 203, "{shown}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(depth, 21);
+    }
+
     #[test]
     fn the_root_must_be_a_directory_itself() {
         let t = tempfile::tempdir().unwrap();
@@ -1176,7 +1238,7 @@ mod tests {
             assert!(
                 matches!(
                     hash_tree(&t.path().join(name), &[], Algorithm::Sha256),
-                    Err(TreeError::NotADirectory { .. })
+                    Err(TreeError::NotADirectory { symlink, .. }) if symlink == name.starts_with("link")
                 ),
                 "{name}"
             );

@@ -207,8 +207,25 @@ impl Core {
         envelope: Result<wire::Envelope<'_>, wire::LineProblem>,
         now: Instant,
     ) -> Outcome {
-        if self.closed || wire::first_byte(line).is_none() {
+        if wire::first_byte(line).is_none() {
             return Outcome::default();
+        }
+        if self.closed {
+            // Nothing more goes to the server; a request is answered at once rather than left
+            // waiting (a call would otherwise wait for a re-check that cannot happen).
+            let mut out = Outcome::default();
+            if let Ok(e) = &envelope
+                && let Shape::Request(id, _) = e.shape()
+            {
+                out.to_client.push(wire::error_line(
+                    Some(id),
+                    INTERNAL_ERROR,
+                    "the guard has closed this session with the MCP server: it broke the \
+                     protocol or exited (mcpsig guard)",
+                    json!({"guard": "mcpsig", "reason": "server-gone"}),
+                ));
+            }
+            return out;
         }
         let envelope = match envelope {
             Ok(e) => e,
@@ -1090,10 +1107,16 @@ mod tests {
         ));
         let gone = c.server_gone();
         assert_eq!(gone.to_client.len(), 1);
-        assert!(
-            client(&mut c, call(5, "a")).to_client.is_empty(),
-            "nothing after the end"
+        // After the end, nothing reaches the server; a request is answered at once.
+        let after = client(&mut c, call(5, "a"));
+        assert!(!after.forward && after.to_server.is_empty());
+        assert_eq!(after.to_client.len(), 1);
+        assert!(String::from_utf8_lossy(&after.to_client[0]).contains("server-gone"));
+        let note = client(
+            &mut c,
+            json!({"method": "notifications/cancelled", "params": {"requestId": 5}}),
         );
+        assert!(!note.forward && note.to_client.is_empty());
     }
 
     #[test]

@@ -113,7 +113,9 @@ impl ServerName {
     }
 }
 
-/// A release version: printable, no whitespace, at most 128 characters.
+/// A release version: printable, no whitespace, at most 128 characters. Printable excludes the
+/// characters that render as nothing or reorder the text around them (bidi controls, zero-width
+/// and other invisible formatting characters): a version is shown to users who approve it.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(String);
 
@@ -123,7 +125,10 @@ pub struct VersionError(pub String);
 
 impl Version {
     pub fn parse(s: &str) -> Result<Version, VersionError> {
-        if s.is_empty() || s.len() > 128 || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let unprintable = |c: char| {
+            c.is_whitespace() || crate::text::is_invisible(c) || crate::text::is_bidi_control(c)
+        };
+        if s.is_empty() || s.len() > 128 || s.chars().any(unprintable) {
             return Err(VersionError(s.escape_debug().to_string()));
         }
         Ok(Version(s.to_owned()))
@@ -593,6 +598,33 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_printable() {
+        for ok in [
+            "1.0.0",
+            "2026.10.19",
+            "1.0.0-beta.1+build.5",
+            "v1",
+            "1.0-ünï",
+        ] {
+            assert!(Version::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1.0 .0",
+            "1.0.0\u{202E}1-ateb",
+            "1.0\u{200B}.0",
+            "1.0.0\u{AD}",
+            "1.0.0\u{FEFF}",
+            "1.0.0\u{E0041}",
+            "1.0.0\u{2066}",
+            "1.0.0\u{1B}[2J",
+            &"1".repeat(129),
+        ] {
+            assert!(Version::parse(bad).is_err(), "{}", bad.escape_debug());
+        }
+    }
 
     #[test]
     fn canonical_bytes_are_those_of_the_json_value() {

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::tls::PinnedVerifier;
 use super::upstream::{Answer, Failure, Upstream};
 use crate::guard::core::{Core, Outcome};
-use crate::guard::{GuardEvent, GuardLimits, Id};
+use crate::guard::{CutOffProblem, GuardEvent, GuardLimits, Id};
 use crate::manifest::pins::ToolPins;
 use crate::manifest::remote::TlsIdentity;
 pub(super) use crate::mcp::sse::SseParser;
@@ -891,7 +891,7 @@ impl State {
                 true
             }
             Err(problem) => {
-                self.emit(&[GuardEvent::ServerCutOff { problem }]);
+                self.cut_off(session, problem);
                 false
             }
         }
@@ -1248,8 +1248,10 @@ impl State {
                 }
             }
         }
-        if lines.is_empty() && id.is_some() {
-            // The body was no answer to the request (a response to another one, dropped).
+        if id.is_some() && (lines.is_empty() || !owed.answered) {
+            // The body was no answer to the request: a response to another one (dropped), or
+            // a notification or request of the endpoint's (a JSON answer carries one message, so
+            // the client would wait for the response for ever).
             let detail = "the endpoint's answer to a request held no answer to it";
             self.upstream_refused(&UpstreamProblem::UpstreamProtocol, detail);
             return error_response(
@@ -1297,10 +1299,19 @@ impl State {
                 Ok(lines)
             }
             Err(problem) => {
-                self.emit(&[GuardEvent::ServerCutOff { problem }]);
+                self.cut_off(session, problem);
                 Err(())
             }
         }
+    }
+
+    /// The endpoint broke the protocol: the session's guard is closed, as the stdio guard
+    /// stops the server. Held calls are refused at once, and so is every request after this
+    /// one (`server-gone`) until the client starts a new session.
+    fn cut_off(self: &Arc<Self>, session: &Arc<Session>, problem: CutOffProblem) {
+        self.emit(&[GuardEvent::ServerCutOff { problem }]);
+        let gone = lock(&session.core).server_gone();
+        self.dispatch(session, gone, None);
     }
 
     /// Passes the rest of an event stream through the guard, event by event.
@@ -1311,7 +1322,19 @@ impl State {
         mut pump: Pump,
         tx: mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>,
     ) {
-        while let Some((out, ended)) = self.pump_step(&session, &mut resp, &mut pump).await {
+        loop {
+            // A client that went away is noticed while the endpoint's stream is read, not only
+            // when there is something to send it: a stream of comments or other events sends
+            // nothing, and would otherwise hold the endpoint's connection, this task and the
+            // request (in flight, its id taken) for as long as the endpoint keeps it up.
+            let step = tokio::select! {
+                biased;
+                () = tx.closed() => return,
+                step = self.pump_step(&session, &mut resp, &mut pump) => step,
+            };
+            let Some((out, ended)) = step else {
+                return;
+            };
             if !out.is_empty() && tx.send(Ok(Frame::data(Bytes::from(out)))).await.is_err() {
                 return;
             }

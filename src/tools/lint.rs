@@ -220,20 +220,7 @@ fn check_text(
     }
 }
 
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Characters that render as nothing (or nearly) but change the text a model reads.
-pub fn is_invisible(c: char) -> bool {
-    (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        || matches!(c,
-            '\u{00AD}' | '\u{034F}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}'
-            | '\u{206A}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
-            | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}'
-            | '\u{E0100}'..='\u{E01EF}')
-}
+pub use crate::text::{is_bidi_control, is_invisible};
 
 /// A small confusable skeleton: look-alikes folded to one Latin letter,
 /// case folded, `-` folded to `_`, invisible characters dropped.

@@ -193,7 +193,9 @@ fn tree_problem(e: TreeError, problems: &mut Vec<Problem>) -> Result<(), TreeErr
         TreeError::SymlinkEscapes { .. } => Reason::UnsafeSymlink,
         TreeError::SpecialFile { .. } => Reason::SpecialFile,
         TreeError::TooManyEntries => Reason::TooManyEntries,
-        TreeError::NonUtf8Name { .. } | TreeError::UnsafePath(_) => Reason::UnsafePath,
+        TreeError::NonUtf8Name { .. }
+        | TreeError::UnsafePath(_)
+        | TreeError::PathTooLong { .. } => Reason::UnsafePath,
         e => return Err(e),
     };
     problems.push(Problem::new(reason, e.to_string()));
