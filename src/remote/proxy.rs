@@ -440,13 +440,21 @@ fn foreign_origin(headers: &HeaderMap, check_host: bool) -> Option<&'static str>
             .or_else(|| a.strip_prefix("https://"))
             .unwrap_or(a);
         let host = host.split('/').next().unwrap_or(host);
+        // A port, when there is one, is digits: `127.0.0.1:1@evil.example` or `localhost:evil`
+        // is not a loopback authority (no browser sends one, but no reading of it is one either).
+        let port_ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
         let host = if let Some(rest) = host.strip_prefix('[') {
             match rest.split_once(']') {
-                Some((h, after)) if after.is_empty() || after.starts_with(':') => h,
+                Some((h, "")) => h,
+                Some((h, after)) if after.strip_prefix(':').is_some_and(port_ok) => h,
                 _ => return false,
             }
         } else {
-            host.rsplit_once(':').map_or(host, |(h, _)| h)
+            match host.rsplit_once(':') {
+                None => host,
+                Some((h, p)) if port_ok(p) => h,
+                Some(_) => return false,
+            }
         };
         // The usual names first: parsing an address costs more than the request's other checks.
         host == "127.0.0.1"
@@ -1773,6 +1781,7 @@ mod tests {
         assert!(foreign(&h("https://evil.example")));
         assert!(foreign(&h("http://127.0.0.1.evil.example")));
         assert!(foreign(&h("http://[::1].evil.example")));
+        assert!(foreign(&h("http://127.0.0.1:1@evil.example")));
         let host = |v: &str| {
             let mut m = HeaderMap::new();
             m.insert(header::HOST, HeaderValue::from_str(v).unwrap());
@@ -1807,6 +1816,10 @@ mod tests {
             "[::1]x",
             "10.0.0.1",
             "[::ffff:10.0.0.1]",
+            // A port that is not digits: not an authority of the loopback host.
+            "127.0.0.1:1@evil.example",
+            "localhost:evil",
+            "[::1]:x",
         ] {
             assert!(foreign(&host(bad)), "{bad}");
             // Listening beyond loopback (`--allow-remote-clients`), any `Host` is the client's.
