@@ -302,6 +302,27 @@ fn sign_edited(manifest: &Manifest, edit: impl FnOnce(&mut serde_json::Value)) -
     sign_payload(&mcpsig::canonical::to_vec(&v).unwrap())
 }
 
+/// A validly signed manifest whose directory artifact has more exclude rules than a manifest
+/// may have: each rule is matched against every path of the tree.
+#[test]
+#[ignore = "writes testdata/scenarios; run by hand after a format change"]
+fn regenerate_too_many_exclude_rules() {
+    let m = base_manifest();
+    let bundle = sign_edited(&m, |v| {
+        let rules: Vec<serde_json::Value> = (0..257)
+            .map(|i| serde_json::Value::String(format!("**/z{i}*?/**")))
+            .collect();
+        v["predicate"]["artifacts"][0]["exclude"] = serde_json::Value::Array(rules);
+    });
+    write_scenario(
+        "too-many-exclude-rules-in-manifest",
+        &bundle,
+        "reject malformed-manifest",
+        true,
+        None,
+    );
+}
+
 /// A validly signed manifest whose strings try to rewrite the report on a terminal.
 #[test]
 #[ignore = "writes testdata/scenarios; run by hand after a format change"]

@@ -258,6 +258,7 @@ fn schema_agrees_with_the_code() {
             "unknown-artifact-kind",
             "path-traversal-in-manifest",
             "absolute-path-in-manifest",
+            "too-many-exclude-rules-in-manifest",
         ];
         if expected.trim() == "accept" || !expected.contains("malformed") {
             if let Some(v) = try_predicate_of(&dir.join("bundle.sigstore.json"))

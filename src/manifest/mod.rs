@@ -68,6 +68,13 @@ pub enum ManifestError {
     },
     /// A symlink that leaves the tree, loops or passes through a file, or an entry beneath a
     /// file or symlink (spec/manifest-v1.md, "Symlink resolution").
+    /// More exclude rules than [`MAX_EXCLUDES`], or one longer than a path can be: each rule is
+    /// matched against every path of the tree, so their number bounds the cost of a check.
+    #[error(
+        "directory artifact `{name}` has {count} exclude rules (at most {MAX_EXCLUDES}, each at most {} bytes)",
+        tree::MAX_PATH_BYTES
+    )]
+    TooManyExcludes { name: String, count: usize },
     #[error("directory artifact `{name}` pins an unsafe tree")]
     UnsafeTree {
         name: String,
@@ -75,6 +82,11 @@ pub enum ManifestError {
         source: tree::TreeError,
     },
 }
+
+/// Exclude rules of one directory artifact, at most. Every rule is matched against every path
+/// of the tree (and every symlink's target), so a signed list of a million rules took 30 s to
+/// check against 2,000 files; a real manifest has a handful (`.git`, caches).
+pub const MAX_EXCLUDES: usize = 256;
 
 /// A server name in the MCP registry's reverse-DNS form: `io.github.owner/server-name`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -524,6 +536,16 @@ impl Manifest {
                 entries,
             } = a
             {
+                if exclude.len() > MAX_EXCLUDES
+                    || exclude
+                        .iter()
+                        .any(|p| p.as_str().len() > tree::MAX_PATH_BYTES)
+                {
+                    return Err(ManifestError::TooManyExcludes {
+                        name: name.clone(),
+                        count: exclude.len(),
+                    });
+                }
                 for pair in entries.windows(2) {
                     if pair[0].path.as_str().as_bytes() >= pair[1].path.as_str().as_bytes() {
                         return Err(ManifestError::UnsortedEntries {
