@@ -177,7 +177,7 @@ impl Producer {
         let Some(seq) = self.next_seq() else {
             return false;
         };
-        let path = shown.to_string_lossy().into_owned();
+        let path = shown_path(shown);
         self.pending.push(Job { seq, path, open });
         self.pending.len() < BATCH || self.flush()
     }
@@ -186,7 +186,7 @@ impl Producer {
         let Some(seq) = self.next_seq() else {
             return false;
         };
-        let path = shown.to_string_lossy().into_owned();
+        let path = shown_path(shown);
         self.direct
             .send(vec![(seq, Entry { path, outcome })])
             .is_ok()
@@ -437,9 +437,42 @@ fn list_error(dir: &Path, e: Errno) -> ReadError {
     }
 }
 
+/// A path as the report names it: as it is when it is UTF-8, else with each byte that is not
+/// part of a UTF-8 character written `\xHH`, so that two names that differ print differently
+/// and the name can still be found (`$'\xff'` in a shell); a lossy form would print both as
+/// U+FFFD.
+fn shown_path(path: &Path) -> String {
+    use std::fmt::Write as _;
+    use std::os::unix::ffi::OsStrExt as _;
+    let bytes = path.as_os_str().as_bytes();
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_are_not_utf8_are_shown_byte_by_byte() {
+        use std::os::unix::ffi::OsStrExt as _;
+        let p = |b: &[u8]| shown_path(Path::new(std::ffi::OsStr::from_bytes(b)));
+        assert_eq!(p(b"a/b.sigstore.json"), "a/b.sigstore.json");
+        assert_eq!(p("é/ü.json".as_bytes()), "é/ü.json");
+        assert_eq!(p(b"\xff\xfe.sigstore.json"), "\\xFF\\xFE.sigstore.json");
+        assert_ne!(p(b"\xff.json"), p(b"\xfe.json"));
+        // A character cut short: its byte, then what follows as it is.
+        assert_eq!(p(b"\xc3x\xc3\xa9"), "\\xC3xé");
+    }
 
     #[test]
     fn list_lines_are_strings_or_bundle_objects() {
