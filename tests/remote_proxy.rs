@@ -860,6 +860,11 @@ fn a_call_in_a_session_the_endpoint_broke_is_refused_at_once() {
         w.stderr()
     );
     assert_eq!(answer["error"]["data"]["reason"], "server-gone", "{answer}");
+    // This endpoint hands out no session id, so no request can start a new session: the
+    // next request starts from nothing instead of being refused for ever (a ping passes).
+    let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 4, "method": "ping"}));
+    assert_eq!(status, 200, "{msgs:?}: {}", w.stderr());
+    assert!(msgs[0].get("error").is_none(), "{msgs:?}");
 }
 
 /// A tool list no client may see: `evil`, in a body only lenient JSON parsers read (`NaN`).

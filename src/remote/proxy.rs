@@ -572,7 +572,17 @@ impl State {
         }
         let mut s = lock(&self.sessions);
         match id {
-            None => s.none.get_or_insert_with(|| self.new_session()).clone(),
+            None => {
+                // Without session ids (an endpoint that hands out none, or the stateless
+                // revision, where no request starts a new session) a guard closed because the
+                // endpoint broke the protocol is replaced on the next request, which starts
+                // from nothing (its lists re-checked before any call passes): otherwise every
+                // later request of every client would be refused until the proxy restarts.
+                if s.none.as_ref().is_some_and(|n| lock(&n.core).closed) {
+                    s.none = None;
+                }
+                s.none.get_or_insert_with(|| self.new_session()).clone()
+            }
             Some(id) => {
                 if let Some(found) = s.by_id.get(id) {
                     return found.clone();
