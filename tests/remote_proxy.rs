@@ -804,6 +804,39 @@ fn a_client_that_leaves_a_silent_stream_frees_its_request_and_the_endpoints_conn
     assert_note(&c.call(5, "read_note"), &w);
 }
 
+/// Scenario proxy-host-port-not-digits.
+#[test]
+fn a_host_whose_port_is_not_digits_is_not_loopback() {
+    // Read as "the text before the last `:`", these named the loopback host.
+    let (url, flag, _) = note_endpoint(|_, _, _| false);
+    let (w, _proxy, c) = through_proxy(&url, &flag);
+    let addr = c
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = format!("/{}", c.url.splitn(4, '/').nth(3).unwrap_or_default());
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string();
+    for host in ["127.0.0.1:1@evil.example", "localhost:evil", &addr] {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n\
+             accept: application/json, text/event-stream\r\nconnection: close\r\n\
+             content-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        let refused = answer.starts_with("HTTP/1.1 403") && answer.contains("foreign-origin");
+        assert_eq!(refused, host != addr, "{host}: {answer}: {}", w.stderr());
+    }
+}
+
 /// Scenario proxy-json-answer-without-response.
 #[test]
 fn a_json_answer_that_holds_no_response_to_the_request_is_an_error() {

@@ -668,16 +668,13 @@ impl<'a> Walk<'a> {
                 path: format!("{}/{}", self.shown(rel_dir), raw_name.to_string_lossy()),
             })?;
             if rel_dir.map_or(0, |d| d.as_str().len() + 1) + name.len() > MAX_PATH_BYTES {
-                let mut shown = match rel_dir {
+                let path = match rel_dir {
                     Some(d) => format!("{}/{name}", d.as_str()),
                     None => name.to_owned(),
                 };
-                if shown.len() > 200 {
-                    let cut = (0..=200).rev().find(|&i| shown.is_char_boundary(i));
-                    shown.truncate(cut.unwrap_or(0));
-                    shown.push_str("...");
-                }
-                return Err(TreeError::PathTooLong { shown });
+                return Err(TreeError::PathTooLong {
+                    shown: crate::text::one_line(&path, 200),
+                });
             }
             let rel = match rel_dir {
                 None => RelPath::parse(name)?,

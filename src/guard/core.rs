@@ -217,12 +217,10 @@ impl Core {
             if let Ok(e) = &envelope
                 && let Shape::Request(id, _) = e.shape()
             {
-                out.to_client.push(wire::error_line(
-                    Some(id),
-                    INTERNAL_ERROR,
+                out.to_client.push(gone_line(
+                    id,
                     "the guard has closed this session with the MCP server: it broke the \
                      protocol or exited (mcpsig guard)",
-                    json!({"guard": "mcpsig", "reason": "server-gone"}),
                 ));
             }
             return out;
@@ -749,11 +747,9 @@ impl Core {
             .map(|(id, _)| id)
             .chain(std::mem::take(&mut self.held).into_iter().map(|h| h.id));
         for id in ids {
-            out.to_client.push(wire::error_line(
-                Some(&id),
-                INTERNAL_ERROR,
+            out.to_client.push(gone_line(
+                &id,
                 "the MCP server exited before answering (mcpsig guard)",
-                json!({"guard": "mcpsig", "reason": "server-gone"}),
             ));
         }
         self.rechecks = Default::default();
@@ -771,6 +767,16 @@ impl Core {
     fn in_flight(&self) -> usize {
         self.pending.len() + self.held.len()
     }
+}
+
+/// The error a request gets when the server is gone (or the guard closed the session).
+fn gone_line(id: &Id, message: &str) -> Vec<u8> {
+    wire::error_line(
+        Some(id),
+        INTERNAL_ERROR,
+        message,
+        json!({"guard": "mcpsig", "reason": "server-gone"}),
+    )
 }
 
 fn merge(into: &mut Outcome, from: Outcome) {
