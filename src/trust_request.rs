@@ -184,7 +184,7 @@ pub enum TrustError {
         field: &'static str,
         pattern: String,
         #[source]
-        source: regex::Error,
+        source: regex_lite::Error,
     },
     #[error("--certificate-extension takes NAME=VALUE or NAME~=REGEX, got `{spec}`")]
     ExtensionSpec { spec: String },

@@ -556,6 +556,17 @@ fn a_bad_regex_is_refused_at_its_line() {
     assert!(mcpsig::error_chain(&e).contains("identity-regexp"), "{e}");
 }
 
+/// Scenario policy-regex-unicode-class-refused.
+#[test]
+fn a_unicode_class_in_an_identity_regex_is_refused() {
+    let e = scenario("policy-regex-unicode-class-refused").unwrap_err();
+    let chain = mcpsig::error_chain(&e);
+    assert!(
+        chain.contains("identity-regexp") && chain.contains("Unicode"),
+        "{chain}"
+    );
+}
+
 /// Scenario policy-file-unreadable-key.
 #[test]
 fn an_unreadable_key_file_is_refused_at_its_line() {

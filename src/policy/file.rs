@@ -76,7 +76,7 @@ pub enum RuleProblem {
         field: &'static str,
         pattern: String,
         #[source]
-        source: regex::Error,
+        source: regex_lite::Error,
     },
     #[error("cannot load public key `{}`", path.display())]
     KeyFile {

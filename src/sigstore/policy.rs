@@ -9,7 +9,7 @@ use super::error::SigstoreError;
 #[derive(Debug, Clone)]
 pub enum Matcher {
     Exact(String),
-    Regex(regex::Regex),
+    Regex(regex_lite::Regex),
 }
 
 /// Why two options (an exact value and a regular expression for the same field) or a `~`
@@ -20,14 +20,14 @@ pub enum MatcherChoiceError {
     Both,
     Regex {
         pattern: String,
-        source: regex::Error,
+        source: regex_lite::Error,
     },
 }
 
 impl Matcher {
     /// A regular expression anchored at both ends, so `foo` never matches `xfoox`.
-    pub fn regex(pattern: &str) -> Result<Self, regex::Error> {
-        regex::Regex::new(&format!("^(?:{pattern})$")).map(Self::Regex)
+    pub fn regex(pattern: &str) -> Result<Self, regex_lite::Error> {
+        regex_lite::Regex::new(&format!("^(?:{pattern})$")).map(Self::Regex)
     }
 
     /// `exact` as it is, or `pattern` as an anchored regular expression; neither is `None`.
@@ -218,12 +218,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn regex_is_anchored() -> Result<(), regex::Error> {
+    fn regex_is_anchored() -> Result<(), regex_lite::Error> {
         let m = Matcher::regex("https://github.com/org/.*")?;
         assert!(m.matches("https://github.com/org/repo"));
         assert!(!m.matches("evil https://github.com/org/repo"));
         let m = Matcher::regex("a|b")?;
         assert!(!m.matches("ab"));
+        Ok(())
+    }
+
+    /// The dialect is cosign's (Go's RE2) where it matters for a match: `\d`, `\w`, `\s` and
+    /// `\b` are ASCII, so a look-alike digit or letter from another script never satisfies
+    /// them. Unicode classes (`\p{..}`) are refused with an error rather than matched.
+    #[test]
+    fn classes_are_ascii_and_unicode_classes_are_refused() -> Result<(), regex_lite::Error> {
+        let m = Matcher::regex(r"https://github\.com/\w+/repo@v\d+")?;
+        assert!(m.matches("https://github.com/acme/repo@v12"));
+        // U+0430 CYRILLIC SMALL LETTER A and U+0663 ARABIC-INDIC DIGIT THREE.
+        assert!(!m.matches("https://github.com/\u{430}cme/repo@v12"));
+        assert!(!m.matches("https://github.com/acme/repo@v\u{663}"));
+        let m = Matcher::regex("(?i)ACME")?;
+        assert!(m.matches("acme"));
+        let e = Matcher::regex(r"\p{Greek}+").err().map(|e| e.to_string());
+        assert!(
+            e.is_some_and(|e| e.contains("Unicode")),
+            "a Unicode class is refused"
+        );
         Ok(())
     }
 
