@@ -91,7 +91,7 @@ impl<'a> Search<'a> {
         if issuer.cert.tbs_certificate().subject() != child.cert.tbs_certificate().issuer() {
             return false;
         }
-        let subject = issuer.cert.tbs_certificate().subject();
+        let subject = crate::sigstore::name::rfc4514(issuer.cert.tbs_certificate().subject());
         if let Some(why) = cannot_issue(issuer, below) {
             self.refused = Some(format!("`{subject}`: {why}"));
             return false;

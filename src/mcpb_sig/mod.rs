@@ -82,8 +82,8 @@ impl CertSummary {
     fn of(c: &ParsedCert) -> Self {
         let tbs = c.cert.tbs_certificate();
         CertSummary {
-            subject: tbs.subject().to_string(),
-            issuer: tbs.issuer().to_string(),
+            subject: crate::sigstore::name::rfc4514(tbs.subject()),
+            issuer: crate::sigstore::name::rfc4514(tbs.issuer()),
             serial: tbs.serial_number().to_string(),
             sha256: hex::encode(sha2::Sha256::digest(&c.der)),
             not_before: rfc3339(c.not_before),
@@ -378,7 +378,7 @@ fn decide(
             let detail = detail.unwrap_or_else(|| {
                 format!(
                     "nothing in the block leads from its issuer `{}` to an anchor",
-                    parsed.signer.cert.tbs_certificate().issuer()
+                    crate::sigstore::name::rfc4514(parsed.signer.cert.tbs_certificate().issuer())
                 )
             });
             return Ok(report.reject(Rejection::NoPath {
@@ -415,7 +415,7 @@ fn decide(
 
 fn expired(c: &ParsedCert, when: &'static str, at: i64) -> Rejection {
     Rejection::CertificateExpired {
-        subject: c.cert.tbs_certificate().subject().to_string(),
+        subject: crate::sigstore::name::rfc4514(c.cert.tbs_certificate().subject()),
         when,
         at: rfc3339(at),
         not_before: rfc3339(c.not_before),

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use const_oid::ObjectIdentifier;
 use x509_cert::name::Name;
 
+use super::name::rfc4514;
+
 use super::verify::TimeSource;
 
 /// Why a bundle, key, trusted root or verification was rejected.
@@ -302,20 +304,20 @@ pub enum EntryMismatch {
 pub enum ChainProblem {
     /// No authority of the trusted root verified the leaf; the last authority's problem is
     /// reported instead when there was one.
-    #[error("no trusted certificate authority issued the certificate (issuer `{issuer}`)")]
+    #[error("no trusted certificate authority issued the certificate (issuer `{}`)", rfc4514(.issuer))]
     NoAuthority { issuer: Name },
     #[error("bundle certificate chain contains a self-signed (root) certificate")]
     SelfSignedInBundle,
     #[error("unsupported certificate signature algorithm {oid}")]
     UnsupportedSignatureAlgorithm { oid: ObjectIdentifier },
-    #[error("certificate issuer `{issuer}` is not `{expected}`")]
+    #[error("certificate issuer `{}` is not `{}`", rfc4514(.issuer), rfc4514(.expected))]
     IssuerMismatch { issuer: Name, expected: Name },
     #[error("certificate signature has unused bits")]
     SignatureUnusedBits,
-    #[error("signature on certificate for `{subject}` does not verify with the key of `{issuer}`")]
+    #[error("signature on certificate for `{}` does not verify with the key of `{}`", rfc4514(.subject), rfc4514(.issuer))]
     SignatureDoesNotVerify { subject: Name, issuer: Name },
     #[error(
-        "RSA signature on certificate for `{subject}` does not verify with the key of `{issuer}`"
+        "RSA signature on certificate for `{}` does not verify with the key of `{}`", rfc4514(.subject), rfc4514(.issuer)
     )]
     RsaSignatureDoesNotVerify { subject: Name, issuer: Name },
     #[error("{0}")]
@@ -325,9 +327,9 @@ pub enum ChainProblem {
     /// The leaf's notBefore (Unix seconds) is outside the authority's validFor.
     #[error("certificate issued at {issued_at} outside the validity of authority {authority}")]
     OutsideAuthorityValidity { issued_at: i64, authority: String },
-    #[error("trusted chain certificate `{subject}` is not a CA")]
+    #[error("trusted chain certificate `{}` is not a CA", rfc4514(.subject))]
     ChainCertificateNotCa { subject: Name },
-    #[error("chain certificate `{subject}` was not valid when the leaf was issued")]
+    #[error("chain certificate `{}` was not valid when the leaf was issued", rfc4514(.subject))]
     ChainCertificateNotValid { subject: Name, issued_at: i64 },
 }
 
@@ -427,7 +429,7 @@ pub enum TimestampProblem {
     /// `time` (genTime, Unix seconds) is outside the authority's validFor.
     #[error("timestamp time {time} outside the validity of authority {authority}")]
     OutsideAuthorityValidity { time: i64, authority: String },
-    #[error("authority certificate `{subject}` was not valid at the timestamp time {time}")]
+    #[error("authority certificate `{}` was not valid at the timestamp time {time}", rfc4514(.subject))]
     AuthorityCertificateNotValid { subject: Name, time: i64 },
     #[error(
         "certificate of timestamp authority {authority} {problem} (RFC 3161 requires one critical extendedKeyUsage of only timeStamping)"

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fulcio;
 pub mod keys;
 pub mod merkle;
+pub mod name;
 pub(crate) mod oid;
 pub mod policy;
 pub mod rekor;
