@@ -863,6 +863,39 @@ fn a_json_answer_that_holds_no_response_to_the_request_is_an_error() {
     );
 }
 
+/// Scenario proxy-empty-answer-to-request.
+#[test]
+fn an_empty_answer_to_a_request_is_an_error() {
+    // No body is no answer: the client would wait for the response for ever. Whatever the
+    // status (200, 202) and declared type; an empty JSON body was already refused.
+    let empty_200: Hostile = |msg, _, s| {
+        if msg["method"] != "tools/list" {
+            return false;
+        }
+        let _ = s.write_all(http_answer("200 OK", "text/plain", "").as_bytes());
+        true
+    };
+    let empty_202: Hostile = |msg, _, s| {
+        if msg["method"] != "tools/list" {
+            return false;
+        }
+        let _ = s.write_all(http_answer("202 Accepted", "text/plain", "").as_bytes());
+        true
+    };
+    for (status, hostile) in [("200", empty_200), ("202", empty_202)] {
+        let (url, flag, _) = note_endpoint(hostile);
+        let (w, _proxy, mut c) = through_proxy(&url, &flag);
+        let (code, msgs) =
+            c.post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}));
+        assert_eq!(code, 502, "{status}: {msgs:?}: {}", w.stderr());
+        assert_eq!(msgs[0]["id"], 2, "{status}: {msgs:?}");
+        assert_eq!(
+            msgs[0]["error"]["data"]["reason"], "upstream-protocol",
+            "{status}: {msgs:?}"
+        );
+    }
+}
+
 /// Scenario proxy-cut-off-session-answers-at-once.
 #[test]
 fn a_call_in_a_session_the_endpoint_broke_is_refused_at_once() {

@@ -1198,7 +1198,14 @@ impl State {
             // error's body must not read as messages to any client.
             let body = messages.into_iter().next().unwrap_or_default();
             let reads = body_reads(&body);
-            let refusal = if status.is_success() && !body.is_empty() && id.is_some() {
+            let refusal = if status.is_success() && id.is_some() && body.is_empty() {
+                // No answer at all: the client would wait for the response for ever (an empty
+                // JSON body is refused below, as a JSON answer without the response).
+                Some(format!(
+                    "the endpoint answered a request with HTTP {} and no body",
+                    status.as_u16()
+                ))
+            } else if status.is_success() && id.is_some() {
                 Some(format!(
                     "the endpoint answered a request with HTTP {} and a body of type `{}`, \
                      neither JSON nor an event stream",

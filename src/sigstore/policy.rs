@@ -239,6 +239,29 @@ mod tests {
         assert!(!m.matches("https://github.com/acme/repo@v\u{663}"));
         let m = Matcher::regex("(?i)ACME")?;
         assert!(m.matches("acme"));
+        // Patterns as projects publish them for cosign compile and match as they do there.
+        for (pattern, value) in [
+            (
+                r"https://github\.com/sigstore/sigstore-js/\.github/workflows/release\.yml@refs/tags/v.*",
+                "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/tags/v3.0.0",
+            ),
+            (
+                r"^https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main$",
+                "https://github.com/chainguard-images/images/.github/workflows/release.yaml@refs/heads/main",
+            ),
+            (r".*@chainguard\.dev", "bot@chainguard.dev"),
+            (r"[\w.+-]+@example\.com", "first.last+mcp@example.com"),
+            (
+                r"https://github\.com/[[:alnum:]_-]+/.+",
+                "https://github.com/acme-org/repo",
+            ),
+            (
+                r"\Ahttps://accounts\.google\.com\z",
+                "https://accounts.google.com",
+            ),
+        ] {
+            assert!(Matcher::regex(pattern)?.matches(value), "{pattern}");
+        }
         let e = Matcher::regex(r"\p{Greek}+").err().map(|e| e.to_string());
         assert!(
             e.is_some_and(|e| e.contains("Unicode")),
