@@ -380,6 +380,50 @@ fn usage_and_io_errors_exit_2_with_json_errors() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid server name"));
 }
 
+/// Scenario cli-output-reader-gone-exits-2. A reader that closed its end before the verdict
+/// (`mcp-verify ... | head -n 0`) used to meet a panic (`failed printing to stdout`, exit 101);
+/// the process now ends with exit 2 and no message, never 0 with the verdict lost.
+#[test]
+fn a_closed_standard_output_is_exit_2_not_a_panic() {
+    let t = tempfile::tempdir().unwrap();
+    let key = root().join("testdata/scenarios/_keys/scenario.pub");
+    let missing = t.path().join("nope.sigstore.json");
+    let dir = t.path().join("catalog");
+    std::fs::create_dir(&dir).unwrap();
+    for (cmd, args) in [
+        ("mcp-verify", vec![s(&missing), "--key", s(&key), "--json"]),
+        ("mcp-verify", vec![s(&missing), "--key", s(&key)]),
+        (
+            "mcp-verify",
+            vec!["catalog", s(&dir), "--key", s(&key), "--json"],
+        ),
+        ("mcp-sign", vec!["keygen", "--json", "--bogus"]),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(bin(cmd))
+            .args(&args)
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{cmd} {args:?}: {stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(expected_exit("cli-output-reader-gone-exits-2")),
+            "{cmd} {args:?}: {stderr}"
+        );
+    }
+    // `--json` before a subcommand is that subcommand's (it used to be a clap conflict).
+    let out = run(
+        "mcp-verify",
+        &["--json", "catalog", s(&dir), "--key", s(&key)],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["bundles"], 0, "{doc}");
+}
+
 #[test]
 fn init_refuses_trees_with_escaping_symlinks() {
     let t = tempfile::tempdir().unwrap();

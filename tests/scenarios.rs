@@ -51,7 +51,7 @@ fn every_scenario_has_its_expected_outcome() {
         // by tests/run_cli.rs; package-* by tests/packages.rs; server-json-* by
         // tests/server_json.rs; oci-* by tests/oci.rs; mcpb-sig-* by tests/mcpb_signature.rs;
         // catalog-* by tests/catalog.rs; proxy-* and remote-* by tests/remote_proxy.rs; tree-*
-        // by the unit tests of src/digest/tree.rs, which name them).
+        // by the unit tests of src/digest/tree.rs, which name them; cli-* by tests/cli.rs).
         let foreign = [
             "sigstore-",
             "keyless-",
@@ -75,6 +75,7 @@ fn every_scenario_has_its_expected_outcome() {
             "proxy-",
             "remote-",
             "tree-",
+            "cli-",
         ]
         .iter()
         .any(|p| name.starts_with(p));

@@ -36,7 +36,7 @@ pub fn print_error_as(
         if verdict {
             doc["verified"] = serde_json::Value::Bool(false);
         }
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        crate::rawln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return;
     }
     let (red, bold, reset) = if use_color() {

@@ -19,12 +19,41 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_REJECTED: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
-/// `println!` for human output: the formatted text goes through [`terminal_safe`].
+/// `println!` for human output: the formatted text goes through [`terminal_safe`], and out
+/// through [`write_out`].
 #[macro_export]
 macro_rules! outln {
     ($($arg:tt)*) => {
-        println!("{}", $crate::terminal_safe(&format!($($arg)*)))
+        $crate::write_out(&$crate::terminal_safe(&format!($($arg)*)))
     };
+}
+
+/// `println!` for machine output (JSON, whose strings are escaped already), out through
+/// [`write_out`].
+#[macro_export]
+macro_rules! rawln {
+    ($($arg:tt)*) => {
+        $crate::write_out(&format!($($arg)*))
+    };
+}
+
+/// Writes `line` and a line end to standard output. Where `println!` panics when the reader has
+/// gone away (`mcp-verify ... | head -n 1`), this ends the process with [`EXIT_ERROR`]: quietly
+/// for a closed pipe, with a message on stderr for any other failure. Never exit 0 with output
+/// lost.
+pub fn write_out(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {e}");
+        }
+        std::process::exit(i32::from(EXIT_ERROR));
+    }
 }
 
 /// `eprintln!` for human output: the formatted text goes through [`terminal_safe`].

@@ -15,7 +15,7 @@ pub fn parse_args<P: clap::Parser>(args: &[OsString], verdict: bool) -> P {
         Ok(p) => p,
         Err(e) => {
             if is_mistake(e.kind()) && wants_json(args) {
-                println!("{}", json_error(&e.render().to_string(), verdict));
+                crate::rawln!("{}", json_error(&e.render().to_string(), verdict));
             }
             e.exit()
         }

@@ -189,7 +189,7 @@ static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 /// Prints a command's result: `human` as a line on stdout, or `json` as a document with `--json`.
 pub(crate) fn emit(human: &str, json: serde_json::Value) {
     if JSON.load(std::sync::atomic::Ordering::Relaxed) {
-        println!(
+        cli::rawln!(
             "{}",
             serde_json::to_string_pretty(&json).unwrap_or_default()
         );

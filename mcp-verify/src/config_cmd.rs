@@ -91,7 +91,7 @@ fn run_inner(args: &ConfigArgs) -> Result<u8, ConfigError> {
             now,
         })?;
         if args.json {
-            println!(
+            cli::rawln!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
@@ -123,7 +123,7 @@ fn run_inner(args: &ConfigArgs) -> Result<u8, ConfigError> {
         now,
     })?;
     if args.json {
-        println!(
+        cli::rawln!(
             "{}",
             serde_json::to_string_pretty(&outcome).unwrap_or_default()
         );

@@ -160,6 +160,7 @@ enum Invocation {
 /// the full parser, which says exactly what it always says. The test `fast_and_full_parsers_agree`
 /// holds the two to the same result.
 fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
+    let args = &json_after_subcommand(args);
     fast_parse(args).unwrap_or_else(|| {
         let cli: Cli = cli::parse_args(args, true);
         match cli.cmd {
@@ -167,6 +168,18 @@ fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
             None => Invocation::Verify(Box::new(cli.verify)),
         }
     })
+}
+
+/// `mcp-verify --json SUBCOMMAND ...` as `mcp-verify SUBCOMMAND --json ...`: `--json` belongs
+/// to each subcommand, and before one clap takes it for the default verification's and refuses
+/// the pair with a message that names neither. A subcommand without `--json` then says so.
+fn json_after_subcommand(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+    use clap::Subcommand as _;
+    let mut args = args.to_vec();
+    if args.len() > 2 && args[1] == "--json" && args[2].to_str().is_some_and(Cmd::has_subcommand) {
+        args.swap(1, 2);
+    }
+    args
 }
 
 fn fast_parse(args: &[std::ffi::OsString]) -> Option<Invocation> {
@@ -316,7 +329,7 @@ fn finish_report(
     rule: Option<&str>,
 ) -> anyhow::Result<u8> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        cli::rawln!("{}", serde_json::to_string_pretty(report)?);
     } else {
         print_human(report, bundle_path);
         if let Some(rule) = rule {
@@ -480,6 +493,22 @@ mod tests {
     fn fast(words: &[&str]) -> Option<Invocation> {
         let args: Vec<std::ffi::OsString> = words.iter().map(Into::into).collect();
         fast_parse(&args)
+    }
+
+    #[test]
+    fn json_before_a_subcommand_is_the_subcommands() {
+        let args: Vec<std::ffi::OsString> = ["mcp-verify", "--json", "catalog", "d", "--key", "k"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let inv = parse_invocation(&args);
+        assert!(matches!(inv, Invocation::Sub(Cmd::Catalog(ref a)) if a.json()));
+        // Not when the word after it is a bundle: the default verification keeps its --json.
+        let args: Vec<std::ffi::OsString> = ["mcp-verify", "--json", "b.json", "--key", "k"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        assert!(matches!(parse_invocation(&args), Invocation::Verify(ref v) if v.json));
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn run(args: McpbArgs) -> u8 {
     match verify(&args) {
         Ok(report) => {
             if args.json {
-                println!(
+                cli::rawln!(
                     "{}",
                     serde_json::to_string_pretty(&report).unwrap_or_default()
                 );

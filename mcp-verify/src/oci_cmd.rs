@@ -65,7 +65,7 @@ pub fn run(args: &VerifyArgs, reference: &str) -> anyhow::Result<u8> {
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        cli::rawln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(&report, &rules, args.policy.is_some());
     }

@@ -123,7 +123,7 @@ fn execute(cmd: PinsCmd) -> Result<(), PinStoreError> {
 }
 
 fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    cli::rawln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 /// One line of `pins list --json`.

@@ -97,7 +97,7 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
         Some(m) => m,
         None => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                cli::rawln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 let who = who(&report, &args.bundle);
                 outln!("REJECTED: {who} (the server was not started)");
@@ -124,7 +124,7 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             Some(reason) => {
                 if args.json {
                     let doc = serde_json::json!({"verified": false, "server": report.server, "reason": reason, "message": e.to_string()});
-                    println!("{}", serde_json::to_string_pretty(&doc)?);
+                    cli::rawln!("{}", serde_json::to_string_pretty(&doc)?);
                 } else {
                     outln!("REJECTED: {}", args.bundle.display());
                     outln!("  [{reason}] {e}");
@@ -146,7 +146,7 @@ pub fn run(args: ToolsArgs) -> anyhow::Result<u8> {
             "differences": check.drift,
             "lints": check.lints,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        cli::rawln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         let who = who(&report, &args.bundle);
         match reason {

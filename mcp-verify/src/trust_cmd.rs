@@ -46,7 +46,7 @@ pub fn run(cmd: TrustCmd) -> u8 {
     match refresh(&args) {
         Ok(report) => {
             if args.json {
-                println!(
+                cli::rawln!(
                     "{}",
                     serde_json::to_string_pretty(&report).unwrap_or_default()
                 );
