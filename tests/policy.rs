@@ -556,6 +556,14 @@ fn a_bad_regex_is_refused_at_its_line() {
     assert!(mcpsig::error_chain(&e).contains("identity-regexp"), "{e}");
 }
 
+/// Scenario policy-regex-closing-group-refused.
+#[test]
+fn a_pattern_that_closes_the_anchoring_group_is_refused() {
+    let e = scenario("policy-regex-closing-group-refused").unwrap_err();
+    let chain = mcpsig::error_chain(&e);
+    assert!(chain.contains("identity-regexp"), "{chain}");
+}
+
 /// Scenario policy-regex-unicode-class-refused.
 #[test]
 fn a_unicode_class_in_an_identity_regex_is_refused() {

@@ -263,8 +263,7 @@ impl KeylessSigner {
         };
         // Any identity and issuer: Fulcio decides those (a federated issuer may differ from the
         // token's `iss`); this check is about the cryptographic evidence.
-        let any =
-            || Matcher::Regex(regex_lite::Regex::new(".*").unwrap_or_else(|_| unreachable!()));
+        let any = || Matcher::regex(".*").unwrap_or_else(|_| unreachable!());
         let opts = VerifyOptions {
             trusted_root: Some(root),
             signer: SignerPolicy::Identity(IdentityPolicy {

@@ -25,8 +25,11 @@ pub enum MatcherChoiceError {
 }
 
 impl Matcher {
-    /// A regular expression anchored at both ends, so `foo` never matches `xfoox`.
+    /// A regular expression anchored at both ends, so `foo` never matches `xfoox`. The pattern
+    /// must compile on its own first: wrapped unchecked, `x)|(.*` would close the anchoring
+    /// group and match any value (`^(?:x)|(.*)$`).
     pub fn regex(pattern: &str) -> Result<Self, regex_lite::Error> {
+        regex_lite::Regex::new(pattern)?;
         regex_lite::Regex::new(&format!("^(?:{pattern})$")).map(Self::Regex)
     }
 
@@ -68,7 +71,14 @@ impl Matcher {
     fn describe(&self) -> String {
         match self {
             Self::Exact(s) => format!("`{s}`"),
-            Self::Regex(r) => format!("/{}/", r.as_str()),
+            Self::Regex(r) => {
+                let wrapped = r.as_str();
+                let pattern = wrapped
+                    .strip_prefix("^(?:")
+                    .and_then(|p| p.strip_suffix(")$"))
+                    .unwrap_or(wrapped);
+                format!("/{pattern}/ (whole value)")
+            }
         }
     }
 }
@@ -262,6 +272,14 @@ mod tests {
         ] {
             assert!(Matcher::regex(pattern)?.matches(value), "{pattern}");
         }
+        // A pattern that is not whole on its own cannot reach around the anchors.
+        for escape in [r"x)|(.*", r"x)|(?:.*", r"a)|(b", r"x)|.*|(y"] {
+            assert!(Matcher::regex(escape).is_err(), "{escape} accepted");
+        }
+        // An `(?x)` comment that runs to the end swallows the anchoring: refused, not unanchored.
+        assert!(Matcher::regex("(?x)nomatch#").is_err());
+        let m = Matcher::regex("(?x)nomatch#\n")?;
+        assert!(m.matches("nomatch") && !m.matches("nomatchx"));
         let e = Matcher::regex(r"\p{Greek}+").err().map(|e| e.to_string());
         assert!(
             e.is_some_and(|e| e.contains("Unicode")),
