@@ -39,6 +39,33 @@ fn init_demo(dir: &Path, manifest: &Path) {
     assert_ok(&out);
 }
 
+/// Scenario cli-force-replaces-files-only.
+#[test]
+fn force_replaces_files_only_never_a_device_link() {
+    let t = tempfile::tempdir().unwrap();
+    let link = t.path().join("out");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    let dir = t.path().join("dir");
+    std::fs::create_dir(&dir).unwrap();
+    for target in [&link, &dir] {
+        let out = run("mcp-sign", &["keygen", "--out", s(target), "--force"]);
+        assert_eq!(
+            out.status.code(),
+            Some(expected_exit("cli-force-replaces-files-only")),
+            "{}",
+            target.display()
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(dir.is_dir());
+}
+
 #[test]
 fn keygen_writes_0600_key_and_refuses_to_overwrite() {
     let t = tempfile::tempdir().unwrap();

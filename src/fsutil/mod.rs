@@ -39,6 +39,13 @@ pub fn data_dir() -> Option<PathBuf> {
 pub enum WriteError {
     #[error("refusing to overwrite `{}` (use --force to replace it)", path.display())]
     Exists { path: PathBuf },
+    /// `--force` replaces files: not a device, a pipe or a directory, nor a link to one
+    /// (`-o /dev/stdout` replaced the system's link to the terminal with a file).
+    #[error(
+        "refusing to replace `{}`: it is not a regular file (a device, a pipe or a directory, or a link to one); --force replaces files only",
+        path.display()
+    )]
+    NotAFile { path: PathBuf },
     #[error("cannot write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -50,13 +57,22 @@ pub enum WriteError {
 /// The overwrite policy of every output: without `overwrite`, anything already at `path` (a
 /// file, a directory, a symlink, even a dangling one) is refused. Commands call it before any
 /// costly or logged work (hashing a tree, asking a signing service), and [`write_atomic`] again.
+/// With `overwrite`, what is there must be a file (or a link to one, or a dangling link).
 pub fn refuse_existing(path: &Path, overwrite: bool) -> Result<(), WriteError> {
-    if !overwrite && std::fs::symlink_metadata(path).is_ok() {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    if !overwrite {
         return Err(WriteError::Exists {
             path: path.to_path_buf(),
         });
     }
-    Ok(())
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(WriteError::NotAFile {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Writes `data` to `path` atomically with permission bits `mode`. Without `overwrite`, an
@@ -157,6 +173,42 @@ pub enum ReadError {
 mod tests {
     use super::*;
 
+    /// Scenario cli-force-replaces-files-only, with tests/cli.rs (`-o /dev/stdout --force`
+    /// as root replaced the system's `/dev/stdout` link with a file).
+    #[test]
+    fn force_replaces_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let to_device = dir.path().join("stdout");
+        std::os::unix::fs::symlink("/dev/null", &to_device).unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        for p in [&to_device, &sub, &PathBuf::from("/dev/null")] {
+            let err = write_atomic(p, b"x", 0o644, true).unwrap_err();
+            assert!(
+                matches!(err, WriteError::NotAFile { .. }),
+                "{}: {err}",
+                p.display()
+            );
+        }
+        assert!(
+            std::fs::symlink_metadata(&to_device)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // A file, a link to one and a dangling link are still replaced.
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"old").unwrap();
+        let to_file = dir.path().join("to-file");
+        std::os::unix::fs::symlink(&file, &to_file).unwrap();
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("none"), &dangling).unwrap();
+        for p in [&file, &to_file, &dangling] {
+            write_atomic(p, b"new", 0o644, true).unwrap();
+            assert_eq!(std::fs::read(p).unwrap(), b"new");
+        }
+    }
+
     #[test]
     fn refuses_to_overwrite_and_sets_mode() {
         let dir = tempfile::tempdir().unwrap();
@@ -189,7 +241,12 @@ mod tests {
                 refuse_existing(taken, false),
                 Err(WriteError::Exists { .. })
             ));
-            refuse_existing(taken, true).unwrap();
         }
+        // With overwrite, a dangling link may be replaced; a directory never.
+        refuse_existing(&dangling, true).unwrap();
+        assert!(matches!(
+            refuse_existing(dir.path(), true),
+            Err(WriteError::NotAFile { .. })
+        ));
     }
 }

@@ -210,6 +210,9 @@ impl Store {
             crate::fsutil::WriteError::Exists { path } => {
                 self.io_err(&path, std::io::ErrorKind::AlreadyExists.into())
             }
+            crate::fsutil::WriteError::NotAFile { path } => {
+                self.io_err(&path, std::io::ErrorKind::InvalidInput.into())
+            }
         })
     }
 
