@@ -170,15 +170,30 @@ fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
     })
 }
 
-/// `mcp-verify --json SUBCOMMAND ...` as `mcp-verify SUBCOMMAND --json ...`: `--json` belongs
-/// to each subcommand, and before one clap takes it for the default verification's and refuses
-/// the pair with a message that names neither. A subcommand without `--json` then says so.
+/// `mcp-verify --json SUBCOMMAND... ARGS` as `mcp-verify SUBCOMMAND... --json ARGS`: `--json`
+/// belongs to each (innermost) subcommand, and before one clap takes it for the default
+/// verification's and refuses the pair with a message that names neither. A subcommand without
+/// `--json` then says so.
 fn json_after_subcommand(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
-    use clap::Subcommand as _;
+    use clap::{CommandFactory as _, Subcommand as _};
     let mut args = args.to_vec();
-    if args.len() > 2 && args[1] == "--json" && args[2].to_str().is_some_and(Cmd::has_subcommand) {
-        args.swap(1, 2);
+    if args.len() < 3 || args[1] != "--json" || !args[2].to_str().is_some_and(Cmd::has_subcommand) {
+        return args;
     }
+    // Only here is the whole command tree built: to find where the subcommands end.
+    let top = Cli::command();
+    let mut cmd = &top;
+    let mut end = 2;
+    while let Some(sub) = args
+        .get(end)
+        .and_then(|w| w.to_str())
+        .and_then(|w| cmd.find_subcommand(w))
+    {
+        cmd = sub;
+        end += 1;
+    }
+    let json = args.remove(1);
+    args.insert(end - 1, json);
     args
 }
 
@@ -503,6 +518,13 @@ mod tests {
             .collect();
         let inv = parse_invocation(&args);
         assert!(matches!(inv, Invocation::Sub(Cmd::Catalog(ref a)) if a.json()));
+        // After the innermost subcommand: `pins list` takes it, `pins` does not.
+        let args: Vec<std::ffi::OsString> = ["mcp-verify", "--json", "pins", "list"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let moved = json_after_subcommand(&args);
+        assert_eq!(moved, ["mcp-verify", "pins", "list", "--json"]);
         // Not when the word after it is a bundle: the default verification keeps its --json.
         let args: Vec<std::ffi::OsString> = ["mcp-verify", "--json", "b.json", "--key", "k"]
             .iter()
