@@ -417,6 +417,10 @@ fn a_closed_standard_output_is_exit_2_not_a_panic() {
     let missing = t.path().join("nope.sigstore.json");
     let dir = t.path().join("catalog");
     std::fs::create_dir(&dir).unwrap();
+    // A catalog of one (malformed) bundle, whose line goes to standard output (the summary to
+    // stderr); also a document for `canonicalize`.
+    let listed = t.path().join("listed.json");
+    std::fs::write(&listed, b"{\"a\": 1}").unwrap();
     for (cmd, args) in [
         ("mcp-verify", vec![s(&missing), "--key", s(&key), "--json"]),
         ("mcp-verify", vec![s(&missing), "--key", s(&key)]),
@@ -425,6 +429,8 @@ fn a_closed_standard_output_is_exit_2_not_a_panic() {
             vec!["catalog", s(&dir), "--key", s(&key), "--json"],
         ),
         ("mcp-sign", vec!["keygen", "--json", "--bogus"]),
+        ("mcp-verify", vec!["catalog", s(&listed), "--key", s(&key)]),
+        ("mcp-sign", vec!["canonicalize", s(&listed)]),
     ] {
         let (reader, writer) = std::io::pipe().unwrap();
         drop(reader);
@@ -436,6 +442,7 @@ fn a_closed_standard_output_is_exit_2_not_a_panic() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{cmd} {args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{cmd} {args:?}: {stderr}");
         assert_eq!(
             out.status.code(),
             Some(expected_exit("cli-output-reader-gone-exits-2")),

@@ -37,6 +37,15 @@ macro_rules! rawln {
     };
 }
 
+/// For writes to standard output that report their errors: a reader that went away ends the
+/// process as [`write_out`] does (exit 2, no message); any other error is returned.
+pub fn closed_stdout(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(EXIT_ERROR));
+    }
+    e
+}
+
 /// Writes `line` and a line end to standard output. Where `println!` panics when the reader has
 /// gone away (`mcp-verify ... | head -n 1`), this ends the process with [`EXIT_ERROR`]: quietly
 /// for a closed pipe, with a message on stderr for any other failure. Never exit 0 with output

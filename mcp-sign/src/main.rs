@@ -627,8 +627,9 @@ fn canonicalize(file: Option<&Path>) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .map_err(cli::closed_stdout)
         .context("cannot write to standard output")?;
-    stdout.flush().context("cannot write to standard output")?;
     Ok(())
 }
 

@@ -87,6 +87,7 @@ pub fn run(a: ServerJsonArgs) -> Result<(), Failure> {
             stdout
                 .write_all(cli::json_safe(&String::from_utf8_lossy(&text)).as_bytes())
                 .and_then(|()| stdout.flush())
+                .map_err(cli::closed_stdout)
                 .context("cannot write to standard output")?;
         }
         return Ok(());

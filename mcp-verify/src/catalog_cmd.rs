@@ -93,21 +93,24 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
     let flush_each = stdout.is_terminal();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let summary = mcpsig::catalog::run(&req, |entry| {
-        if args.json {
-            writeln!(out, "{}", json_line(entry))?;
+        let line = if args.json {
+            json_line(entry).to_string()
         } else {
-            writeln!(out, "{}", text_line(entry))?;
-        }
+            text_line(entry)
+        };
+        writeln!(out, "{line}").map_err(cli::closed_stdout)?;
         if flush_each {
-            out.flush()?;
+            out.flush().map_err(cli::closed_stdout)?;
         }
         Ok(())
     })?;
     let none = summary.bundles == 0;
     if args.json {
-        writeln!(out, "{}", json_summary(&summary, none))?;
+        writeln!(out, "{}", json_summary(&summary, none)).map_err(cli::closed_stdout)?;
     }
-    out.flush().context("cannot write the results")?;
+    out.flush()
+        .map_err(cli::closed_stdout)
+        .context("cannot write the results")?;
     if !args.json {
         cli::errln!("{}", text_summary(&summary));
         if none {
