@@ -103,6 +103,9 @@ enum Answers {
 struct Pending {
     answers: Answers,
     since: Instant,
+    /// Which request under this id (ids are reused once answered): see
+    /// [`Core::forget_request_from`].
+    serial: u64,
 }
 
 /// A call held until a re-check says whether its name may pass.
@@ -149,6 +152,8 @@ pub(crate) struct Core {
     held: Vec<Held>,
     rechecks: [Option<Recheck>; 3],
     next_own: u64,
+    /// The serial of the next request taken into `pending`.
+    next_serial: u64,
     limits: GuardLimits,
     /// Set once the server is gone: nothing more is decided.
     pub(crate) closed: bool,
@@ -174,6 +179,7 @@ impl Core {
             held: Vec::new(),
             rechecks: Default::default(),
             next_own: 1,
+            next_serial: 1,
             limits,
             closed: false,
         }
@@ -247,13 +253,7 @@ impl Core {
                     "initialize" | "server/discover" => Answers::Handshake,
                     m => Section::of_list(m).map_or(Answers::Other, Answers::List),
                 };
-                self.pending.insert(
-                    id.clone(),
-                    Pending {
-                        answers,
-                        since: now,
-                    },
-                );
+                self.track(id.clone(), answers, now);
                 Outcome::forward()
             }
             // A call without an id would run without an answer; it is never forwarded.
@@ -293,13 +293,7 @@ impl Core {
         }
         match self.live[section.index()].seen.get(name) {
             Some(Verdict::Matches) => {
-                self.pending.insert(
-                    id.clone(),
-                    Pending {
-                        answers: Answers::Other,
-                        since: now,
-                    },
-                );
+                self.track(id.clone(), Answers::Other, now);
                 Outcome::forward()
             }
             Some(Verdict::Changed) => refusal(section, id, name, RefuseReason::Changed),
@@ -404,6 +398,34 @@ impl Core {
     /// one): no longer waited for, so it counts against no bound and its id is free again.
     pub(crate) fn forget_request(&mut self, id: &Id) {
         self.pending.remove(id);
+    }
+
+    /// Which request is waited for under `id` now, for [`Core::forget_request_from`].
+    pub(crate) fn pending_serial(&self, id: &Id) -> Option<u64> {
+        self.pending.get(id).map(|p| p.serial)
+    }
+
+    /// [`Core::forget_request`] for the exchange of request `serial` only. Its answer may have
+    /// come another way (a stream the client keeps open) and freed the id, which the client
+    /// may already have used again: an exchange that ends later must not forget that newer
+    /// request, whose answer would then be dropped.
+    pub(crate) fn forget_request_from(&mut self, id: &Id, serial: u64) {
+        if self.pending_serial(id) == Some(serial) {
+            self.pending.remove(id);
+        }
+    }
+
+    fn track(&mut self, id: Id, answers: Answers, now: Instant) {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.pending.insert(
+            id,
+            Pending {
+                answers,
+                since: now,
+                serial,
+            },
+        );
     }
 
     fn server_envelope(
@@ -682,13 +704,7 @@ impl Core {
             };
             match reason {
                 None => {
-                    self.pending.insert(
-                        h.id,
-                        Pending {
-                            answers: Answers::Other,
-                            since: now,
-                        },
-                    );
+                    self.track(h.id, Answers::Other, now);
                     out.to_server.push(h.line);
                 }
                 Some(reason) => {
@@ -1078,6 +1094,32 @@ mod tests {
         c.forget_request(&Id::Int(1));
         assert_eq!(c.in_flight(), 0);
         assert!(client(&mut c, json!({"id": 1, "method": "ping"})).forward);
+    }
+
+    /// An exchange that ends after its request was answered another way forgets only its own
+    /// request, not a newer one under the same id (whose answer would then be dropped).
+    #[test]
+    fn a_stale_exchange_does_not_forget_a_newer_request_with_its_id() {
+        let mut c = core();
+        assert!(client(&mut c, json!({"id": 7, "method": "ping"})).forward);
+        let first = c.pending_serial(&Id::Int(7)).unwrap();
+        // Its answer comes on another stream: the id is free, and the client uses it again.
+        let answer = br#"{"jsonrpc":"2.0","id":7,"result":{}}"#;
+        let (out, answered) = c.server_answer_line(answer, None, Instant::now()).unwrap();
+        assert!(out.forward && !answered);
+        assert!(client(&mut c, json!({"id": 7, "method": "ping"})).forward);
+        let second = c.pending_serial(&Id::Int(7)).unwrap();
+        assert_ne!(first, second);
+        // The first exchange ends now: the newer request stays waited for.
+        c.forget_request_from(&Id::Int(7), first);
+        assert_eq!(c.pending_serial(&Id::Int(7)), Some(second));
+        let (out, _) = c.server_answer_line(answer, None, Instant::now()).unwrap();
+        assert!(out.forward, "{:?}", out.events);
+        // Its own exchange would forget it.
+        assert!(client(&mut c, json!({"id": 8, "method": "ping"})).forward);
+        let third = c.pending_serial(&Id::Int(8)).unwrap();
+        c.forget_request_from(&Id::Int(8), third);
+        assert_eq!(c.in_flight(), 0);
     }
 
     #[test]

@@ -1414,7 +1414,7 @@ impl State {
                     if events.len() == MAX_EVENT_IDS {
                         events.pop_front();
                     }
-                    events.push_back((event.clone(), request.clone()));
+                    events.push_back((event.clone(), request.0.clone()));
                 }
                 if ev.data.is_empty() {
                     // An event that only sets the id to resume from (a priming event).
@@ -1638,8 +1638,9 @@ struct Owed {
     /// (clients take any response on a request's answer, or on a stream resuming it, for that
     /// request's own). `None` on a plain GET stream, where responses pass under their own ids.
     answering: Option<Id>,
-    /// The client's request to forget if the exchange ends without its answer.
-    forget: Option<Id>,
+    /// The client's request to forget if the exchange ends without its answer, with its serial
+    /// in the guard (the id may be another request's by then).
+    forget: Option<(Id, u64)>,
     answered: bool,
     resumable: bool,
 }
@@ -1651,10 +1652,18 @@ impl Owed {
         Owed {
             session: Arc::clone(session),
             answering: Some(id.clone().unwrap_or_else(no_request)),
-            forget: id,
+            forget: Self::serial_of(session, id),
             answered: false,
             resumable: false,
         }
+    }
+
+    /// `id` with the serial of the request the guard waits for under it (none: nothing to
+    /// forget).
+    fn serial_of(session: &Session, id: Option<Id>) -> Option<(Id, u64)> {
+        let id = id?;
+        let serial = lock(&session.core).pending_serial(&id)?;
+        Some((id, serial))
     }
 
     /// The exchange of a GET: a plain stream (`None`), or one resuming the stream of a request
@@ -1663,7 +1672,7 @@ impl Owed {
         Owed {
             session: Arc::clone(session),
             answering: resumes.clone().map(|r| r.unwrap_or_else(no_request)),
-            forget: resumes.flatten(),
+            forget: Self::serial_of(session, resumes.flatten()),
             answered: false,
             resumable: false,
         }
@@ -1679,9 +1688,9 @@ impl Drop for Owed {
     fn drop(&mut self) {
         if !self.answered
             && !self.resumable
-            && let Some(id) = &self.forget
+            && let Some((id, serial)) = &self.forget
         {
-            lock(&self.session.core).forget_request(id);
+            lock(&self.session.core).forget_request_from(id, *serial);
         }
     }
 }
