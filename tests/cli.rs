@@ -39,6 +39,29 @@ fn init_demo(dir: &Path, manifest: &Path) {
     assert_ok(&out);
 }
 
+/// Scenario cli-output-dash-refused.
+#[test]
+fn a_dash_output_is_refused_not_a_file_named_dash() {
+    let t = tempfile::tempdir().unwrap();
+    for args in [
+        &["keygen", "--out", "-"][..],
+        &["keygen", "--out", "-", "--force"][..],
+    ] {
+        let out = Command::new(bin("mcp-sign"))
+            .args(args)
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(expected_exit("cli-output-dash-refused")),
+            "{args:?}"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not an output here"));
+        assert!(!t.path().join("-").exists(), "{args:?}");
+    }
+}
+
 /// Scenario cli-force-replaces-files-only.
 #[test]
 fn force_replaces_files_only_never_a_device_link() {

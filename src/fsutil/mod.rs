@@ -46,6 +46,11 @@ pub enum WriteError {
         path.display()
     )]
     NotAFile { path: PathBuf },
+    /// `-o -`: read as standard output by most tools, here it would name a file `-`.
+    #[error(
+        "`-` is not an output here: give a file name (a file named `-` is `./-`); standard output is not written"
+    )]
+    Dash,
     #[error("cannot write `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -59,6 +64,9 @@ pub enum WriteError {
 /// costly or logged work (hashing a tree, asking a signing service), and [`write_atomic`] again.
 /// With `overwrite`, what is there must be a file (or a link to one, or a dangling link).
 pub fn refuse_existing(path: &Path, overwrite: bool) -> Result<(), WriteError> {
+    if path.as_os_str() == "-" {
+        return Err(WriteError::Dash);
+    }
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
@@ -196,6 +204,10 @@ mod tests {
                 .file_type()
                 .is_symlink()
         );
+        // `-` is not taken for a file name (most tools read it as standard output).
+        let err = write_atomic(Path::new("-"), b"x", 0o644, true).unwrap_err();
+        assert!(matches!(err, WriteError::Dash), "{err}");
+        assert!(refuse_existing(Path::new("-"), false).is_err());
         // A file, a link to one and a dangling link are still replaced.
         let file = dir.path().join("file");
         std::fs::write(&file, b"old").unwrap();

@@ -213,6 +213,9 @@ impl Store {
             crate::fsutil::WriteError::NotAFile { path } => {
                 self.io_err(&path, std::io::ErrorKind::InvalidInput.into())
             }
+            crate::fsutil::WriteError::Dash => {
+                self.io_err(Path::new("-"), std::io::ErrorKind::InvalidInput.into())
+            }
         })
     }
 
