@@ -57,10 +57,8 @@ pub fn write_out(line: &str) {
         .write_all(line.as_bytes())
         .and_then(|()| out.write_all(b"\n"))
         .and_then(|()| out.flush());
-    if let Err(e) = written {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write to standard output: {e}");
-        }
+    if let Err(e) = written.map_err(closed_stdout) {
+        eprintln!("error: cannot write to standard output: {e}");
         std::process::exit(i32::from(EXIT_ERROR));
     }
 }

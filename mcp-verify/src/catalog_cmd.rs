@@ -93,12 +93,12 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<u8> {
     let flush_each = stdout.is_terminal();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let summary = mcpsig::catalog::run(&req, |entry| {
-        let line = if args.json {
-            json_line(entry).to_string()
+        if args.json {
+            writeln!(out, "{}", json_line(entry))
         } else {
-            text_line(entry)
-        };
-        writeln!(out, "{line}").map_err(cli::closed_stdout)?;
+            writeln!(out, "{}", text_line(entry))
+        }
+        .map_err(cli::closed_stdout)?;
         if flush_each {
             out.flush().map_err(cli::closed_stdout)?;
         }

@@ -18,6 +18,8 @@ use cli::one_line;
 use cli::outln;
 use cli::{EXIT_ERROR, EXIT_OK, EXIT_REJECTED, print_error};
 use mcpsig::verify::{Checks, LocalArtifact, Report, Request, SignerSummary};
+use std::borrow::Cow;
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use trust_args::TrustArgs;
@@ -160,7 +162,7 @@ enum Invocation {
 /// the full parser, which says exactly what it always says. The test `fast_and_full_parsers_agree`
 /// holds the two to the same result.
 fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
-    let args = &json_after_subcommand(args);
+    let args = &*json_after_subcommand(args);
     fast_parse(args).unwrap_or_else(|| {
         let cli: Cli = cli::parse_args(args, true);
         match cli.cmd {
@@ -174,12 +176,13 @@ fn parse_invocation(args: &[std::ffi::OsString]) -> Invocation {
 /// belongs to each (innermost) subcommand, and before one clap takes it for the default
 /// verification's and refuses the pair with a message that names neither. A subcommand without
 /// `--json` then says so.
-fn json_after_subcommand(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString> {
+fn json_after_subcommand(args: &[OsString]) -> Cow<'_, [OsString]> {
     use clap::{CommandFactory as _, Subcommand as _};
-    let mut args = args.to_vec();
     if args.len() < 3 || args[1] != "--json" || !args[2].to_str().is_some_and(Cmd::has_subcommand) {
-        return args;
+        // The usual case: the command line as it is, not copied.
+        return Cow::Borrowed(args);
     }
+    let mut args = args.to_vec();
     // Only here is the whole command tree built: to find where the subcommands end.
     let top = Cli::command();
     let mut cmd = &top;
@@ -194,7 +197,7 @@ fn json_after_subcommand(args: &[std::ffi::OsString]) -> Vec<std::ffi::OsString>
     }
     let json = args.remove(1);
     args.insert(end - 1, json);
-    args
+    Cow::Owned(args)
 }
 
 fn fast_parse(args: &[std::ffi::OsString]) -> Option<Invocation> {
@@ -524,7 +527,7 @@ mod tests {
             .map(Into::into)
             .collect();
         let moved = json_after_subcommand(&args);
-        assert_eq!(moved, ["mcp-verify", "pins", "list", "--json"]);
+        assert_eq!(*moved, ["mcp-verify", "pins", "list", "--json"]);
         // Not when the word after it is a bundle: the default verification keeps its --json.
         let args: Vec<std::ffi::OsString> = ["mcp-verify", "--json", "b.json", "--key", "k"]
             .iter()
