@@ -182,6 +182,11 @@ def seed_framing(out):
     write(out, "mcp_framing", bytes([63, 255]) + b"\n".join(lines) + b"\n")
     write(out, "mcp_framing", bytes([3, 40]) + b"\r\n".join(lines) + b"\r\n\n  \n" + b"not json\n[1]")
     write(out, "mcp_framing", bytes([0, 2]) + lines[0] + b"\n" + b"x" * 100)
+    # http_answer: three cut points, then an endpoint's answer: a length, chunks with an
+    # extension and trailers, an interim answer first, an event stream until close.
+    write(out, "http_answer", bytes([5, 9, 30]) + b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+    write(out, "http_answer", bytes([1, 2, 3]) + b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2;x=1\r\n{}\r\n0\r\nx-t: 1\r\n\r\n")
+    write(out, "http_answer", bytes([40, 3, 8]) + b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\nevent: message\ndata: {}\n\n")
     # sse_stream: bound, three cut points, then a stream: LF, CRLF and lone-CR line ends, ids,
     # comments, typed events, multi-line data, an unended event.
     events = b"".join(b"id: %d\r\ndata: " % i + l + b"\r\n\r\n" for i, l in enumerate(lines[:3]))

@@ -205,3 +205,11 @@ pub fn sse_events(
     }
     Some(events)
 }
+
+/// An answer of the guard proxy's endpoint read as `remote::upstream` reads it, from a
+/// connection whose reads end at each of `cuts` (offsets into `wire`, in any order) and which
+/// the endpoint closes after `wire`: its status, body and whether the connection could carry
+/// another request, or why it was refused.
+pub fn http_answer(wire: &[u8], cuts: &[usize]) -> Result<(u16, Vec<u8>, bool), String> {
+    crate::remote::upstream::answer_from(wire, cuts)
+}

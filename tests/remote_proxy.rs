@@ -1213,6 +1213,42 @@ fn a_redirect_to_another_host_is_refused() {
     assert!(w.stderr().contains("[redirect-refused]"), "{}", w.stderr());
 }
 
+/// Scenario proxy-upstream-ambiguous-framing.
+#[test]
+fn an_answer_whose_body_is_framed_ambiguously_or_wrongly_is_refused() {
+    // Each of these reads as different bodies to different HTTP parsers (or as none): the proxy
+    // refuses them rather than pick one reading the client may not share.
+    let cases: [&'static [u8]; 5] = [
+        // A length beside a transfer coding (request smuggling's classic shape).
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n",
+        // Two different lengths.
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2, 3\r\n\r\n{}",
+        // A coding the proxy does not read.
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        // A chunk size that is not hex.
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n+2\r\n{}\r\n0\r\n\r\n",
+        // A chunk whose data runs past its size.
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n1\r\n{}\r\n0\r\n\r\n",
+    ];
+    for answer in cases {
+        let url = raw_endpoint(Some(answer));
+        let (w, _proxy, local) = hostile(&url, &[]);
+        let mut c = Client::new(&local);
+        let (status, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+        let shown = String::from_utf8_lossy(answer);
+        assert_eq!(status, 502, "{shown}: {msgs:?}");
+        assert_eq!(
+            msgs[0]["error"]["data"]["reason"], "upstream-protocol",
+            "{shown}: {msgs:?}"
+        );
+        assert!(
+            w.stderr().contains("[upstream-protocol]"),
+            "{shown}: {}",
+            w.stderr()
+        );
+    }
+}
+
 /// Scenario proxy-result-under-error-status.
 #[test]
 fn a_result_under_an_error_status_does_not_pass_around_the_guard() {

@@ -5,7 +5,7 @@
 pub mod bridge;
 pub mod proxy;
 pub mod tls;
-mod upstream;
+pub(crate) mod upstream;
 
 pub use bridge::StdioBridge;
 pub use proxy::{Proxy, ProxyConfig, ProxyError, ProxyLimits, UpstreamProblem};

@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::tls::PinnedVerifier;
-use super::upstream::{Answer, Failure, Upstream};
+use super::upstream::{Answer, BodyError, Failure, Upstream};
 use crate::guard::core::{Core, Outcome};
 use crate::guard::{CutOffProblem, GuardEvent, GuardLimits, Id};
 use crate::manifest::pins::ToolPins;
@@ -282,23 +282,15 @@ pub(super) fn keep_a_timer_armed() {
     });
 }
 
-/// The body's next chunk if it is there without waiting: polled once, and once more after every
-/// other ready task has run (the connection's task decodes the end of a chunked body that came
-/// in the same read as the last data). Neither a timer nor `yield_now` is used: a zero timeout
-/// would register a timer, and `yield_now` makes the runtime poll the I/O driver (a syscall)
-/// before it runs the task again; waking itself puts the task behind the ready ones only.
-async fn chunk_if_ready(resp: &mut Answer) -> Option<Result<Option<Bytes>, hyper::Error>> {
+/// The body's next chunk if it is there without waiting: polled once (what the last read brought
+/// is decoded at once, the end of a chunked body that came with the last data included). No
+/// timer is used: a zero timeout would register one.
+async fn chunk_if_ready(resp: &mut Answer) -> Option<Result<Option<Bytes>, BodyError>> {
     use std::task::Poll;
     let mut next = std::pin::pin!(resp.chunk());
-    let mut polled = false;
     std::future::poll_fn(move |cx| match next.as_mut().poll(cx) {
         Poll::Ready(r) => Poll::Ready(Some(r)),
-        Poll::Pending if polled => Poll::Ready(None),
-        Poll::Pending => {
-            polled = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
+        Poll::Pending => Poll::Ready(None),
     })
     .await
 }
@@ -975,9 +967,10 @@ impl State {
                         UpstreamProblem::TlsIdentity
                     }
                     Failure::ConnectTimeout => UpstreamProblem::UpstreamTimeout,
-                    Failure::Connect(_) | Failure::TlsBroken(_) | Failure::Http(_) => {
+                    Failure::Connect(_) | Failure::TlsBroken(_) | Failure::Broken(_) => {
                         UpstreamProblem::UpstreamUnreachable
                     }
+                    Failure::Protocol(_) => UpstreamProblem::UpstreamProtocol,
                 };
                 return Err(SendError::Problem(problem, failure.to_string()));
             }
