@@ -181,8 +181,9 @@ impl Client {
             agent,
         }
     }
-    /// Posts one message; returns the status and every message of the answer.
-    fn post(&mut self, msg: Value) -> (u16, Vec<Value>) {
+    /// Posts one message; returns the status, whether the answer is an event stream, and its
+    /// body as it came.
+    fn post_raw(&mut self, msg: Value) -> (u16, bool, Vec<u8>) {
         let method = msg["method"].as_str().unwrap_or_default().to_owned();
         let mut req = self
             .agent
@@ -204,7 +205,13 @@ impl Client {
             .headers()
             .get("content-type")
             .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"));
-        let body = resp.body_mut().read_to_string().unwrap();
+        let body = resp.body_mut().read_to_vec().unwrap();
+        (status, sse, body)
+    }
+    /// Posts one message; returns the status and every message of the answer.
+    fn post(&mut self, msg: Value) -> (u16, Vec<Value>) {
+        let (status, sse, body) = self.post_raw(msg);
+        let body = String::from_utf8(body).unwrap();
         let messages = if sse {
             body.split("\n\n")
                 .filter_map(|ev| {
@@ -964,6 +971,28 @@ fn an_answer_no_strict_reader_takes_for_messages_does_not_pass_around_the_guard(
                     "error": {"code": -32601, "message": "no resources"}})
                 .to_string(),
             ),
+            Some("prompts/list") => {
+                // The list in UTF-16 (little-endian after a byte order mark, then big-endian
+                // without one), which Python's `json.loads` reads from bytes.
+                let list = lenient_list(&msg["id"]).replace("NaN", "0");
+                let le = [0xFF, 0xFE]
+                    .into_iter()
+                    .chain(list.encode_utf16().flat_map(u16::to_le_bytes));
+                let body: Vec<u8> = if msg["id"] == 5 {
+                    le.collect()
+                } else {
+                    list.encode_utf16().flat_map(u16::to_be_bytes).collect()
+                };
+                let mut reply = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                reply.extend_from_slice(&body);
+                let _ = s.write_all(&reply);
+                return true;
+            }
             _ => return false,
         };
         let _ = s.write_all(reply.as_bytes());
@@ -988,6 +1017,13 @@ fn an_answer_no_strict_reader_takes_for_messages_does_not_pass_around_the_guard(
         c.post(json!({"jsonrpc": "2.0", "id": 4, "method": "resources/list", "params": {}}));
     assert_eq!(status, 400, "{msgs:?}");
     assert_eq!(msgs[0]["error"]["message"], "no resources", "{msgs:?}");
+    // JSON in UTF-16 under an error status: the status passes, the body does not.
+    for id in [5, 6] {
+        let (status, _, raw) =
+            c.post_raw(json!({"jsonrpc": "2.0", "id": id, "method": "prompts/list", "params": {}}));
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&raw));
+        assert!(raw.is_empty(), "{}", String::from_utf8_lossy(&raw));
+    }
     assert!(
         w.stderr().contains("neither JSON nor an event stream"),
         "{}",
@@ -1246,6 +1282,47 @@ fn an_answer_whose_body_is_framed_ambiguously_or_wrongly_is_refused() {
             "{shown}: {}",
             w.stderr()
         );
+    }
+}
+
+/// Scenario proxy-answer-type-one-value.
+#[test]
+fn an_answer_reaches_the_client_with_the_one_type_the_guard_read() {
+    // A second type, or a parameter that names the other type: a client that looks for
+    // `text/event-stream` anywhere in the header would read the JSON body as a stream.
+    let cases: [&'static [u8]; 2] = [
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-type: text/event-stream\r\ncontent-length: 36\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json; x=\"text/event-stream\"\r\ncontent-length: 36\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+    ];
+    for answer in cases {
+        let url = raw_endpoint(Some(answer));
+        let (_w, _proxy, local) = hostile(&url, &[]);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let mut resp = agent
+            .post(&local)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .send(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let types: Vec<String> = resp
+            .headers()
+            .get_all("content-type")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            types,
+            ["application/json"],
+            "{}",
+            String::from_utf8_lossy(answer)
+        );
+        let body = resp.body_mut().read_to_string().unwrap();
+        assert_eq!(body, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
     }
 }
 

@@ -1128,6 +1128,12 @@ impl State {
         }
         let kind = content_type(&resp.headers);
         let mut out_headers = forwardable(std::mem::take(&mut resp.headers));
+        if let Some(kind) = kind {
+            // The one type the guard read the body as, and nothing else: a second value, or a
+            // parameter naming the other type, could make a client read it as that one.
+            out_headers.remove(header::CONTENT_TYPE);
+            out_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+        }
         if kind == Some(EVENT_STREAM) {
             let mut pump = Pump::new(self.limits.guard.max_message_bytes, owed);
             // The answer to a request starts with its first events, so that the status line and
@@ -1237,7 +1243,7 @@ impl State {
                         &UpstreamProblem::UpstreamProtocol,
                         &format!(
                             "the body of an HTTP {} answer was dropped: it starts as JSON does \
-                             but is not JSON",
+                             but is not strict JSON (or is JSON in UTF-16 or UTF-32)",
                             status.as_u16()
                         ),
                     );
@@ -1502,11 +1508,17 @@ enum BodyReads {
     /// Strict JSON holding a result, request or notification.
     Messages,
     /// Starts as JSON does (after a byte order mark and whitespace) but does not parse
-    /// strictly: lenient parsers may read messages in it (`NaN`, a trailing comma).
+    /// strictly: lenient parsers may read messages in it (`NaN`, a trailing comma); or is
+    /// UTF-16 or UTF-32 (a byte order mark, NUL bytes), which some parsers read as JSON.
     Unreadable,
 }
 
 fn body_reads(body: &[u8]) -> BodyReads {
+    // JSON in UTF-16 or UTF-32, which Python's `json.loads` reads from bytes (it tells them by
+    // a byte order mark or by NUL bytes): never strict JSON here, and no text a client needs.
+    if body.starts_with(b"\xFF\xFE") || body.starts_with(b"\xFE\xFF") || body.contains(&0) {
+        return BodyReads::Unreadable;
+    }
     let text = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if !matches!(
         text.iter().find(|b| !b.is_ascii_whitespace()),
