@@ -24,6 +24,9 @@ pub enum MatcherChoiceError {
     },
 }
 
+/// How many characters of a value or pattern a message quotes.
+const QUOTED_CHARS: usize = 512;
+
 impl Matcher {
     /// A regular expression anchored at both ends, so `foo` never matches `xfoox`. The pattern
     /// must compile on its own first: wrapped unchecked, `x)|(.*` would close the anchoring
@@ -56,7 +59,8 @@ impl Matcher {
 
     fn checked_regex(pattern: &str) -> Result<Self, MatcherChoiceError> {
         Self::regex(pattern).map_err(|source| MatcherChoiceError::Regex {
-            pattern: pattern.to_owned(),
+            // Quoted in messages only: on one line, and not the whole of a huge one.
+            pattern: crate::text::one_line(pattern, QUOTED_CHARS),
             source,
         })
     }
@@ -68,16 +72,21 @@ impl Matcher {
         }
     }
 
+    /// For messages: on one line (a policy's value could otherwise start a line of its own on
+    /// the screen), at most `QUOTED_CHARS` characters.
     fn describe(&self) -> String {
         match self {
-            Self::Exact(s) => format!("`{s}`"),
+            Self::Exact(s) => format!("`{}`", crate::text::one_line(s, QUOTED_CHARS)),
             Self::Regex(r) => {
                 let wrapped = r.as_str();
                 let pattern = wrapped
                     .strip_prefix("^(?:")
                     .and_then(|p| p.strip_suffix(")$"))
                     .unwrap_or(wrapped);
-                format!("/{pattern}/ (whole value)")
+                format!(
+                    "/{}/ (whole value)",
+                    crate::text::one_line(pattern, QUOTED_CHARS)
+                )
             }
         }
     }
@@ -226,6 +235,27 @@ impl IdentityPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A value or pattern is quoted on one line and cut: a policy's `(?x)` pattern with a line
+    /// break could otherwise put a line of its own making on the screen under a rejection, and
+    /// an invalid pattern of a megabyte would be printed whole.
+    #[test]
+    fn values_and_patterns_are_quoted_on_one_line_and_cut() {
+        let forged = "(?x)acme\nOK: verified, signed by trusted-publisher";
+        let m = Matcher::tilde(&format!("~{forged}")).unwrap();
+        let shown = m.describe();
+        assert!(!shown.contains('\n'), "{shown}");
+        assert!(shown.contains("acme\\nOK"), "{shown}");
+        let m = Matcher::tilde("bot\u{1b}[2J@example.com").unwrap();
+        assert!(!m.describe().contains('\u{1b}'), "{}", m.describe());
+        let huge = format!("({}", "a".repeat(100_000));
+        let Err(MatcherChoiceError::Regex { pattern, .. }) = Matcher::tilde(&format!("~{huge}"))
+        else {
+            panic!("an unclosed group compiled");
+        };
+        assert_eq!(pattern.chars().count(), QUOTED_CHARS + 3, "{pattern}");
+        assert!(pattern.ends_with("..."));
+    }
 
     #[test]
     fn regex_is_anchored() -> Result<(), regex_lite::Error> {
