@@ -15,7 +15,7 @@
 # Ratio = peer time / our time: above 1 we are faster.
 #
 # Usage: bench/speed.sh
-#   RUNS=30 PY_RUNS=5 ITER=500 ROUNDS=3   process runs; sigstore-python runs; in-process
+#   RUNS=300 PY_RUNS=5 ITER=500 ROUNDS=3  process runs (each of ours next to one of the peer); sigstore-python runs; in-process
 #                                          iterations per round, rounds (median of round medians)
 #   SKIP_DIGEST=1                          skip (4), which writes ~1.6 GB under target/bench-digest
 #   CARGO_TARGET_DIR, PEER_TARGET_DIR      where ours and the adapter build (the adapter defaults
@@ -26,7 +26,7 @@
 set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
-runs=${RUNS:-30}
+runs=${RUNS:-300}
 py_runs=${PY_RUNS:-5}
 iter=${ITER:-500}
 rounds=${ROUNDS:-3}
