@@ -76,7 +76,13 @@ for path in sys.argv[2:]:
             seen.add(m.group(1))
             print(m.group(1))
 PY
-mv "$tmp/order" "$out"
+# The first line names the Cargo.lock the list was made with: mangled names change with any
+# dependency's version or features, and mcp-verify/build.rs warns when Cargo.lock has changed
+# since (lld skips lines that start with `#`).
+{
+  echo "# Cargo.lock sha256 $(sha256sum Cargo.lock | cut -d' ' -f1) (bench/link-order.sh)"
+  cat "$tmp/order"
+} > "$out"
 echo "$out: $(wc -l < "$out") functions"
 cargo build --release --locked -p mcp-verify
 echo "page faults of one verification with the new list: $(faults)"
