@@ -2245,6 +2245,28 @@ fn server_everything_behind_tls_with_a_pinned_key_works_through_the_proxy() {
         json!({"name": "echo", "arguments": {"message": "hi"}}),
     );
     assert_eq!(echo["result"]["content"][0]["text"], "Echo: hi", "{echo}");
+    // One TLS connection carries the requests: a kept connection is reused, not taken for
+    // closed (rows of /proc/net/tcp in any state, closed ones included, to the terminator).
+    for id in 4..10 {
+        let (status, _) = c.post(json!({"jsonrpc": "2.0", "id": id, "method": "ping"}));
+        assert_eq!(status, 200);
+    }
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let to_front = table
+        .lines()
+        .skip(1)
+        .filter(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .and_then(|remote| remote.rsplit_once(':'))
+                .is_some_and(|(_, port)| u16::from_str_radix(port, 16) == Ok(front.port()))
+        })
+        .count();
+    // (A second one only if a re-check of the guard's ran beside a call.)
+    assert!(
+        to_front <= 2,
+        "{to_front} connections for 9 requests: {table}"
+    );
 }
 
 /// The conformance suite's verdict per scenario (`✓ name: ...` / `✗ name: ...`).

@@ -158,15 +158,30 @@ impl Conn {
     }
 
     /// Whether a kept connection can take a request: the endpoint has not closed it, and sent
-    /// nothing unasked (both would be in the socket by now; neither waits).
+    /// nothing unasked (both would be in the socket by now; neither waits). Asked of the socket
+    /// itself (a peek), not of the runtime's readiness, which may not have seen the close yet.
+    /// Over TLS any record waiting (a close_notify, or a late session ticket) counts as
+    /// something sent: the connection is not used, which costs a new one and nothing else.
     fn still_open(&mut self) -> bool {
-        let waker = std::task::Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let mut probe = [0u8; 1];
-        let mut probe = ReadBuf::new(&mut probe);
+        let tcp = match &mut self.io {
+            Stream::Tcp(s) => &*s,
+            Stream::Tls(s) => {
+                let (tcp, tls) = s.get_mut();
+                // Plaintext rustls already holds (read with the last answer) is not in the socket.
+                let mut one = [0u8; 1];
+                if !matches!(
+                    std::io::Read::read(&mut tls.reader(), &mut one),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                ) {
+                    return false;
+                }
+                &*tcp
+            }
+        };
+        let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
         matches!(
-            Pin::new(&mut self.io).poll_read(&mut cx, &mut probe),
-            Poll::Pending
+            socket2::SockRef::from(tcp).peek(&mut probe),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
         )
     }
 
@@ -204,6 +219,9 @@ fn take_head(
             }
             return Ok(None);
         };
+        if used > MAX_HEAD {
+            return Err(Failure::Protocol(format!("a head over {MAX_HEAD} bytes")));
+        }
         buf.advance(used);
         if !status.is_informational() {
             return Ok(Some((status, headers, minor)));
@@ -332,11 +350,12 @@ enum Step {
 /// How the body of an answer with `status` and `headers` is framed, and whether the connection
 /// may carry another request after it (`minor`: the answer's HTTP minor version).
 fn framing(status: StatusCode, headers: &HeaderMap, minor: u8) -> Result<(Framing, bool), Failure> {
+    // An unreadable value may say `close` among its tokens: taken as saying it.
     let close = minor == 0
         || headers
             .get_all(header::CONNECTION)
             .iter()
-            .any(|v| tokens(v).any(|t| t.eq_ignore_ascii_case("close")));
+            .any(|v| v.to_str().is_err() || tokens(v).any(|t| t.eq_ignore_ascii_case("close")));
     if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok((Framing::Ended, !close));
     }
@@ -346,6 +365,10 @@ fn framing(status: StatusCode, headers: &HeaderMap, minor: u8) -> Result<(Framin
             return Err(Failure::Protocol(
                 "both a transfer-encoding and a content-length".into(),
             ));
+        }
+        if minor == 0 {
+            // RFC 9112 section 6.1: faulty framing in HTTP/1.0.
+            return Err(Failure::Protocol("a transfer-encoding in HTTP/1.0".into()));
         }
         let codings: Vec<&str> = headers
             .get_all(header::TRANSFER_ENCODING)
@@ -497,7 +520,9 @@ fn take_line(
 fn chunk_size(line: &[u8]) -> Result<u64, BodyError> {
     let line = &line[..line.len() - 2];
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 15 {
+    let zeros = line[..digits].iter().take_while(|b| **b == b'0').count();
+    // Leading zeros are allowed (the line itself is bounded); the value is at most 15 digits.
+    if digits == 0 || digits - zeros > 15 {
         return Err(BodyError::Framing(
             "a chunk's size is not 1 to 15 hex digits",
         ));
@@ -514,7 +539,7 @@ fn chunk_size(line: &[u8]) -> Result<u64, BodyError> {
             "a chunk's size line has more than a size",
         ));
     }
-    let text = std::str::from_utf8(&line[..digits]).unwrap_or("");
+    let text = std::str::from_utf8(&line[zeros.min(digits - 1)..digits]).unwrap_or("");
     u64::from_str_radix(text, 16)
         .map_err(|_| BodyError::Framing("a chunk's size is not 1 to 15 hex digits"))
 }
@@ -703,16 +728,22 @@ impl Upstream {
                 Some(c) => (c, true),
                 None => (self.connect().await?, false),
             };
-            let written = async {
-                conn.io.write_all(&request).await?;
+            let mut written = 0;
+            let sent = async {
+                while written < request.len() {
+                    match conn.io.write(&request[written..]).await? {
+                        0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                        n => written += n,
+                    }
+                }
                 conn.io.flush().await
             }
             .await;
-            if let Err(e) = written {
-                // A kept connection the endpoint closed as the request went out: the request
-                // did not reach it whole, so on another one. Each turn takes a kept connection
-                // away, so this ends.
-                if kept {
+            if let Err(e) = sent {
+                // A kept connection the endpoint closed before any of the request went out: on
+                // another one. Each turn takes a kept connection away, so this ends. Once a byte
+                // has gone, never again: the endpoint may act on what it got.
+                if kept && written == 0 {
                     continue;
                 }
                 return Err(Failure::Broken(e.to_string()));
@@ -731,14 +762,18 @@ impl Upstream {
     }
 
     /// A kept connection ready for a request, if there is one.
+    /// Connections idle too long are closed here too, not only when their turn comes: the pool
+    /// hands out its newest first, and after a burst the older ones could wait for ever (each
+    /// holding a socket the endpoint may have closed long ago).
     fn kept(&self) -> Option<Conn> {
-        loop {
-            let (mut conn, since) = lock(&self.idle).pop()?;
-            if since.elapsed() > MAX_IDLE_TIME || !conn.still_open() {
-                continue;
+        let mut idle = lock(&self.idle);
+        idle.retain(|(_, since)| since.elapsed() <= MAX_IDLE_TIME);
+        while let Some((mut conn, _)) = idle.pop() {
+            if conn.still_open() {
+                return Some(conn);
             }
-            return Some(conn);
         }
+        None
     }
 
     /// A new connection (TCP, then TLS for https), within the connect timeout.
@@ -852,6 +887,11 @@ mod tests {
             b"0123456789"
         );
         assert_eq!(chunked(b"0\r\n\r\n").unwrap(), b"");
+        // Leading zeros are not digits of the value.
+        assert_eq!(
+            chunked(b"00000000000000000003\r\nabc\r\n0000\r\n\r\n").unwrap(),
+            b"abc"
+        );
     }
 
     #[test]
@@ -887,6 +927,26 @@ mod tests {
         );
         // A body cut off before its last chunk is not a body.
         assert!(chunked(b"3\r\nabc\r\n").is_err());
+    }
+
+    /// A head over the limit is refused however the reads are cut: also when it ends in the
+    /// read that crosses the limit.
+    #[test]
+    fn a_head_over_the_limit_is_refused_whole_or_cut() {
+        let wire = format!(
+            "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 0\r\n\r\n",
+            "a".repeat(MAX_HEAD)
+        );
+        for cuts in [&[][..], &[MAX_HEAD][..], &[100, 5000][..]] {
+            let err = answer_from(wire.as_bytes(), cuts).unwrap_err();
+            assert!(err.contains("a head over 65536 bytes"), "{cuts:?}: {err}");
+        }
+        // Just under it: read.
+        let wire = format!(
+            "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 0\r\n\r\n",
+            "a".repeat(MAX_HEAD - 100)
+        );
+        assert_eq!(answer_from(wire.as_bytes(), &[]).unwrap().0, 200);
     }
 
     #[test]
@@ -989,6 +1049,19 @@ mod tests {
             let err = head(text).unwrap_err();
             assert!(err.contains(why), "{text:?}: {err}");
         }
+        // HTTP/1.0 with a transfer coding is faulty framing (RFC 9112 section 6.1).
+        assert!(
+            head("HTTP/1.0 200 OK\r\ntransfer-encoding: chunked")
+                .unwrap_err()
+                .contains("HTTP/1.0")
+        );
+        // A `Connection` value that is not text may say `close`: taken as saying it.
+        let wire = b"HTTP/1.1 200 OK\r\nconnection: close, \x80\r\ncontent-length: 1\r\n\r\n";
+        let (_, status, headers, minor) = parse_head(wire).unwrap().unwrap();
+        assert_eq!(
+            framing(status, &headers, minor).unwrap(),
+            (Framing::Length(1), false)
+        );
         let many: String = (0..=MAX_HEADERS).map(|i| format!("\r\nx-{i}: 1")).collect();
         assert!(
             head(&format!("HTTP/1.1 200 OK{many}"))
