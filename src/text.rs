@@ -1,4 +1,4 @@
-//! Error excerpts, error chains and character classes: text helpers every layer may use. A leaf: it depends on
+//! Error excerpts, error chains, character classes and redirect targets: text helpers every layer may use. A leaf: it depends on
 //! nothing else in the crate.
 
 /// How many bytes of a response body an error message quotes.
@@ -67,9 +67,40 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{E0100}'..='\u{E01EF}')
 }
 
+/// Where a refused redirect pointed, for a message or a log: its origin only. The rest of a
+/// `Location` may carry what no log should (an authorization code, a token in the query).
+pub fn redirect_target(location: &[u8]) -> String {
+    let Ok(text) = std::str::from_utf8(location) else {
+        return "an unreadable location".to_owned();
+    };
+    match url::Url::parse(text) {
+        Ok(u) if u.host().is_some() => format!(
+            "`{}` (path and query not shown)",
+            one_line(&u.origin().ascii_serialization(), 200)
+        ),
+        // A path on the same origin (or nothing readable as a URL).
+        _ => "another path of the endpoint (not shown)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redirect_target_is_its_origin_alone() {
+        let shown = redirect_target(b"https://user:pass@evil.example:8443/cb?code=SECRET#frag");
+        assert_eq!(
+            shown,
+            "`https://evil.example:8443` (path and query not shown)"
+        );
+        assert_eq!(
+            redirect_target(b"/login?token=SECRET"),
+            "another path of the endpoint (not shown)"
+        );
+        assert_eq!(redirect_target(b"\xff\xfe"), "an unreadable location");
+        assert!(!redirect_target(b"https://evil.example/\x1b[2J").contains('\u{1b}'));
+    }
 
     #[test]
     fn excerpts_are_trimmed_and_cut_on_a_character_boundary() {

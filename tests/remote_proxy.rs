@@ -1236,7 +1236,7 @@ fn a_request_answered_around_the_guard_is_not_left_in_flight() {
 #[test]
 fn a_redirect_to_another_host_is_refused() {
     let url = raw_endpoint(Some(
-        b"HTTP/1.1 307 Temporary Redirect\r\nlocation: https://evil.example/steal\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 307 Temporary Redirect\r\nlocation: https://evil.example/steal?code=SECRET-CODE\r\ncontent-length: 0\r\n\r\n",
     ));
     let (w, _proxy, local) = hostile(&url, &[]);
     let mut c = Client::new(&local);
@@ -1246,7 +1246,14 @@ fn a_redirect_to_another_host_is_refused() {
         msgs[0]["error"]["data"]["reason"], "redirect-refused",
         "{msgs:?}"
     );
-    assert!(w.stderr().contains("[redirect-refused]"), "{}", w.stderr());
+    let log = w.stderr();
+    assert!(log.contains("[redirect-refused]"), "{log}");
+    // Where it pointed, by origin only: a location's path and query may carry a code or token.
+    assert!(log.contains("`https://evil.example`"), "{log}");
+    assert!(
+        !log.contains("SECRET-CODE") && !log.contains("steal"),
+        "{log}"
+    );
 }
 
 /// Scenario proxy-upstream-ambiguous-framing.
@@ -2026,12 +2033,15 @@ fn tools_are_captured_over_the_pinned_ca_and_never_from_elsewhere() {
     assert!(err.contains("pins its key"), "{err}");
     // A redirect is never followed: the pins would be another server's.
     let redirecting = raw_endpoint(Some(
-        b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:9/mcp\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:9/mcp?token=SECRET-TOKEN\r\ncontent-length: 0\r\n\r\n",
     ));
     let out = capture(&w, &redirecting, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("redirects are never followed"), "{err}");
+    // Named by its origin only: the query may carry a token.
+    assert!(err.contains("`http://127.0.0.1:9`"), "{err}");
+    assert!(!err.contains("SECRET-TOKEN"), "{err}");
 }
 
 /// Scenario proxy-no-tool-pins.

@@ -337,7 +337,7 @@ impl std::fmt::Display for HttpProblem {
             HttpProblem::Status { status, body } => write!(f, "status {status}: {body}"),
             HttpProblem::Redirect { status, location } => write!(
                 f,
-                "status {status}: redirected to `{location}`; redirects are never followed"
+                "status {status}: redirected to {location}; redirects are never followed"
             ),
             HttpProblem::ContentType { content_type } => {
                 write!(f, "unexpected content type `{content_type}`")

@@ -96,14 +96,10 @@ impl HttpTransport {
             .to_ascii_lowercase();
         let limit = self.max_message_bytes as u64;
         if (300..400).contains(&status) {
-            let location = response
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .chars()
-                .take(300)
-                .collect();
+            let location = response.headers().get("location").map_or_else(
+                || "nowhere".to_owned(),
+                |v| crate::text::redirect_target(v.as_bytes()),
+            );
             return Err(self.http_error(HttpProblem::Redirect { status, location }));
         }
         if !(200..300).contains(&status) {

@@ -977,17 +977,13 @@ impl State {
             Ok(Ok(r)) => r,
         };
         if resp.status.is_redirection() {
-            let to = resp
-                .headers
-                .get(header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or("");
+            let to = resp.headers.get(header::LOCATION).map_or_else(
+                || "nowhere".to_owned(),
+                |l| crate::text::redirect_target(l.as_bytes()),
+            );
             return Err(SendError::Problem(
                 UpstreamProblem::RedirectRefused,
-                format!(
-                    "the endpoint redirected to `{}`; redirects are never followed",
-                    crate::text::one_line(to, 200)
-                ),
+                format!("the endpoint redirected to {to}; redirects are never followed"),
             ));
         }
         Ok(resp)
