@@ -81,10 +81,7 @@ fn glibc_reads_packed_relocations() -> bool {
     let Some(version) = text.trim().strip_prefix("glibc ") else {
         return false;
     };
-    let mut parts = version.split('.');
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    major > 2 || (major == 2 && minor >= 36)
+    major_minor(version) >= (2, 36)
 }
 
 /// Whether the compiler is Rust 1.90 or later (it links with rust-lld on this target).
@@ -94,12 +91,12 @@ fn rust_lld_by_default() -> bool {
         return false;
     };
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .split('.');
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    major > 1 || (major == 1 && minor >= 90)
+    major_minor(text.split_whitespace().nth(1).unwrap_or_default()) >= (1, 90)
+}
+
+/// The first two numbers of a version (`1.95.0` is (1, 95)); what does not read is 0.
+fn major_minor(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.');
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next())
 }

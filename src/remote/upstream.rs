@@ -432,26 +432,22 @@ impl Framing {
                     return Ok(Step::Data(buf.split().freeze()));
                 }
                 Framing::Length(left) => {
-                    if buf.is_empty() {
+                    let Some(data) = take_counted(buf, left) else {
                         return Ok(Step::More);
-                    }
-                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
-                    *left -= n as u64;
+                    };
                     if *left == 0 {
                         *self = Framing::Ended;
                     }
-                    return Ok(Step::Data(buf.split_to(n).freeze()));
+                    return Ok(Step::Data(data));
                 }
                 Framing::Chunked(Chunk::Data(left)) => {
-                    if buf.is_empty() {
+                    let Some(data) = take_counted(buf, left) else {
                         return Ok(Step::More);
-                    }
-                    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
-                    *left -= n as u64;
+                    };
                     if *left == 0 {
                         *self = Framing::Chunked(Chunk::DataEnd);
                     }
-                    return Ok(Step::Data(buf.split_to(n).freeze()));
+                    return Ok(Step::Data(data));
                 }
                 Framing::Chunked(Chunk::DataEnd) => {
                     if buf.len() < 2 {
@@ -464,7 +460,13 @@ impl Framing {
                     *self = Framing::Chunked(Chunk::Size);
                 }
                 Framing::Chunked(Chunk::Size) => {
-                    let Some(line) = take_line(buf, MAX_CHUNK_LINE, "a chunk's size line")? else {
+                    let Some(line) = take_line(
+                        buf,
+                        MAX_CHUNK_LINE,
+                        "a chunk's size line is too long",
+                        "a chunk's size line does not end with CRLF",
+                    )?
+                    else {
                         return Ok(Step::More);
                     };
                     let size = chunk_size(&line)?;
@@ -476,7 +478,13 @@ impl Framing {
                 }
                 Framing::Chunked(Chunk::Trailers(read)) => {
                     let room = MAX_TRAILERS.saturating_sub(*read);
-                    let Some(line) = take_line(buf, room, "the trailers")? else {
+                    let Some(line) = take_line(
+                        buf,
+                        room,
+                        "the trailers are too long",
+                        "a trailer line does not end with CRLF",
+                    )?
+                    else {
                         return Ok(Step::More);
                     };
                     if line.len() == 2 {
@@ -490,27 +498,33 @@ impl Framing {
     }
 }
 
+/// Up to `left` bytes from the start of `buf` (none there: `None`), taken from it and counted
+/// off `left`.
+fn take_counted(buf: &mut BytesMut, left: &mut u64) -> Option<Bytes> {
+    if buf.is_empty() {
+        return None;
+    }
+    let n = usize::try_from(*left).unwrap_or(usize::MAX).min(buf.len());
+    *left -= n as u64;
+    Some(buf.split_to(n).freeze())
+}
+
 /// The line (its CRLF included) at the start of `buf`, taken from it, if it is all there and no
-/// longer than `max`.
+/// longer than `max`; refused with `too_long` or `bad_end`.
 fn take_line(
     buf: &mut BytesMut,
     max: usize,
-    what: &'static str,
+    too_long: &'static str,
+    bad_end: &'static str,
 ) -> Result<Option<BytesMut>, BodyError> {
     let Some(lf) = memchr::memchr(b'\n', &buf[..buf.len().min(max)]) else {
         if buf.len() >= max {
-            return Err(BodyError::Framing(match what {
-                "the trailers" => "the trailers are too long",
-                _ => "a chunk's size line is too long",
-            }));
+            return Err(BodyError::Framing(too_long));
         }
         return Ok(None);
     };
     if lf == 0 || buf[lf - 1] != b'\r' {
-        return Err(BodyError::Framing(match what {
-            "the trailers" => "a trailer line does not end with CRLF",
-            _ => "a chunk's size line does not end with CRLF",
-        }));
+        return Err(BodyError::Framing(bad_end));
     }
     Ok(Some(buf.split_to(lf + 1)))
 }
@@ -692,11 +706,9 @@ impl Upstream {
         out.extend_from_slice(self.authority.as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in headers {
-            // The caller's map never holds these; the request frames itself.
-            if matches!(
-                name.as_str(),
-                "host" | "content-length" | "transfer-encoding" | "connection"
-            ) {
+            // The caller's map never holds these (it is `forwardable`); the request frames
+            // itself.
+            if super::proxy::hop_by_hop(name) {
                 continue;
             }
             out.extend_from_slice(name.as_str().as_bytes());
