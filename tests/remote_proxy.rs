@@ -1261,7 +1261,23 @@ fn a_redirect_to_another_host_is_refused() {
 fn an_answer_whose_body_is_framed_ambiguously_or_wrongly_is_refused() {
     // Each of these reads as different bodies to different HTTP parsers (or as none): the proxy
     // refuses them rather than pick one reading the client may not share.
-    let cases: [&'static [u8]; 5] = [
+    let big_head: &'static [u8] = format!(
+        "HTTP/1.1 200 OK\r\nx-big: {}\r\ncontent-length: 0\r\n\r\n",
+        "a".repeat(70_000)
+    )
+    .into_bytes()
+    .leak();
+    let interim_flood: &'static [u8] = "HTTP/1.1 100 Continue\r\n\r\n"
+        .repeat(9)
+        .into_bytes()
+        .leak();
+    let cases: [&'static [u8]; 9] = [
+        // A transfer coding in HTTP/1.0 (faulty framing there).
+        b"HTTP/1.0 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        // A switch of protocols nobody asked for.
+        b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n",
+        big_head,
+        interim_flood,
         // A length beside a transfer coding (request smuggling's classic shape).
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n",
         // Two different lengths.
