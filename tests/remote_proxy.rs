@@ -1308,6 +1308,23 @@ fn an_answer_whose_body_is_framed_ambiguously_or_wrongly_is_refused() {
     }
 }
 
+/// Scenario proxy-upstream-stream-cut.
+#[test]
+fn an_event_stream_framed_wrongly_is_cut_and_said_so() {
+    // A chunked event stream whose next chunk size is not hex: the stream ends there for the
+    // client, without the event after it, and the cut is logged.
+    let url = raw_endpoint(Some(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\nzz\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n\r\n0\r\n\r\n",
+    ));
+    let (w, _proxy, local) = hostile(&url, &[]);
+    let mut c = Client::new(&local);
+    let (_, msgs) = c.post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}));
+    assert!(msgs.is_empty(), "{msgs:?}");
+    let log = w.stderr();
+    assert!(log.contains("[upstream-protocol]"), "{log}");
+    assert!(log.contains("an event stream was cut"), "{log}");
+}
+
 /// Scenario proxy-answer-type-one-value.
 #[test]
 fn an_answer_reaches_the_client_with_the_one_type_the_guard_read() {

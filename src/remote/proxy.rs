@@ -1334,6 +1334,15 @@ impl State {
         self.dispatch(session, gone, None);
     }
 
+    /// An event stream that broke off or was framed wrongly: said so (the client's stream ends
+    /// there, and a request it answers is answered around the guard).
+    fn stream_cut(&self, e: &BodyError) {
+        self.upstream_refused(
+            &UpstreamProblem::UpstreamProtocol,
+            &format!("an event stream was cut: {e}"),
+        );
+    }
+
     /// Passes the rest of an event stream through the guard, event by event.
     async fn pump_stream(
         self: Arc<Self>,
@@ -1384,7 +1393,11 @@ impl State {
                     );
                     return None;
                 }
-                Ok(Err(_)) | Ok(Ok(None)) => return None,
+                Ok(Err(e)) => {
+                    self.stream_cut(&e);
+                    return None;
+                }
+                Ok(Ok(None)) => return None,
                 Ok(Ok(Some(c))) => c,
             },
         };
@@ -1456,7 +1469,11 @@ impl State {
                 pump.ready = Some(next);
                 false
             }
-            Some(Ok(None)) | Some(Err(_)) => true,
+            Some(Ok(None)) => true,
+            Some(Err(e)) => {
+                self.stream_cut(&e);
+                true
+            }
             None => false,
         };
         Some((out, ended))
