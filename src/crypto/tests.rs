@@ -222,3 +222,63 @@ fn install_default_is_fixed_once_used() {
     assert_eq!(provider().name(), current.name());
     assert!(by_name("openssl").is_none());
 }
+
+/// The verification paths' SHA-256 (aws-lc's in this build, `sha2`'s without the feature) gives
+/// the FIPS 180-2 digests, fed whole or in pieces, and agrees with the `sha2` crate on every
+/// length around the block boundaries; `HashAlg::digest` likewise for all three functions.
+#[test]
+fn sha256_and_hash_alg_digests_are_the_standard_ones() {
+    use sha2::Digest as _;
+    let vectors: [(&[u8], &str); 3] = [
+        (
+            b"",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
+        (
+            b"abc",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+        ),
+    ];
+    for (msg, want) in vectors {
+        assert_eq!(hex::encode(Sha256::digest(msg)), want);
+        let mut h = Sha256::new();
+        for piece in msg.chunks(5) {
+            h.update(piece);
+        }
+        assert_eq!(hex::encode(h.finalize()), want);
+        assert_eq!(hex::encode(HashAlg::Sha256.digest(msg)), want);
+    }
+    let data: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+    for len in 0..data.len() {
+        let m = &data[..len];
+        assert_eq!(
+            Sha256::digest(m),
+            <[u8; 32]>::from(sha2::Sha256::digest(m)),
+            "{len}"
+        );
+        assert_eq!(
+            HashAlg::Sha384.digest(m),
+            sha2::Sha384::digest(m).to_vec(),
+            "{len}"
+        );
+        assert_eq!(
+            HashAlg::Sha512.digest(m),
+            sha2::Sha512::digest(m).to_vec(),
+            "{len}"
+        );
+    }
+    assert_eq!(
+        hex::encode(HashAlg::Sha384.digest(b"abc")),
+        "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed\
+         8086072ba1e7cc2358baeca134c825a7"
+    );
+    assert_eq!(
+        hex::encode(HashAlg::Sha512.digest(b"abc")),
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+         2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"
+    );
+}

@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::crypto::Sha256;
 use const_oid::ObjectIdentifier;
 use der::asn1::{OctetString, Utf8StringRef};
 use der::{Any, Decode as _, Encode as _, Tag, TagNumber, Tagged as _};
-use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::name::GeneralName;
@@ -442,7 +442,7 @@ pub fn verify_embedded_scts(
     let tbs = precert_tbs(leaf)?;
     let tbs_len = u32::try_from(tbs.len()).ok().filter(|n| *n < (1 << 24));
     let tbs_len = tbs_len.ok_or_else(|| sct_err(SctProblem::TbsTooLarge { len: tbs.len() }))?;
-    let issuer_key_hash: [u8; 32] = Sha256::digest(issuer.spki_der()?).into();
+    let issuer_key_hash: [u8; 32] = Sha256::digest(issuer.spki_der()?);
     let mut verified = Vec::new();
     for sct in &scts {
         let mut signed = Vec::with_capacity(tbs.len() + 64);

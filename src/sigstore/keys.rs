@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use crate::crypto::Sha256;
 use const_oid::ObjectIdentifier;
 use der::Decode as _;
 use der::Encode as _;
-use sha2::{Digest as _, Sha256};
 use spki::SubjectPublicKeyInfoRef;
 
 use crate::crypto::{self, VerifyingKey};
@@ -167,7 +167,7 @@ impl PublicKey {
 
     /// SHA-256 of the SPKI DER: the key id used by mcpsig and by Rekor v1 log ids.
     pub fn key_id(&self) -> [u8; 32] {
-        Sha256::digest(self.to_spki_der()).into()
+        Sha256::digest(self.to_spki_der())
     }
 
     /// The hash Sigstore pairs with this key: SHA-256 for P-256, SHA-384 for P-384.
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(again, pk);
         assert_eq!(
             again.key_id(),
-            <[u8; 32]>::from(Sha256::digest(pk.to_spki_der()))
+            Sha256::digest(pk.to_spki_der())
         );
         let sig = sk.sign(b"msg");
         pk.verify(b"msg", &sig.to_bytes())?;

@@ -1,24 +1,24 @@
 //! RFC 6962 / RFC 9162 Merkle tree hashing and inclusion proof verification.
 
-use sha2::{Digest as _, Sha256};
+use crate::crypto::Sha256;
 
 use super::error::{InclusionProofProblem, SigstoreError};
 
 /// Hash of a leaf: SHA-256(0x00 || data).
 pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update([0u8]);
+    h.update(&[0]);
     h.update(data);
-    h.finalize().into()
+    h.finalize()
 }
 
 /// Hash of an interior node: SHA-256(0x01 || left || right).
 pub fn node_hash(left: &[u8], right: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update([1u8]);
+    h.update(&[1]);
     h.update(left);
     h.update(right);
-    h.finalize().into()
+    h.finalize()
 }
 
 fn bad(problem: InclusionProofProblem) -> SigstoreError {

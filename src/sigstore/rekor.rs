@@ -2,8 +2,8 @@
 //! inclusion proof with its checkpoint (v1 and v2), and whether the logged body describes the
 //! bundle's own signature, signer and content.
 
+use crate::crypto::Sha256;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 use super::bundle::{BundleVersion, TransparencyLogEntry};
 use super::checkpoint::Checkpoint;

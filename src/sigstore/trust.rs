@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use crate::crypto::Sha256;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use super::cert::{ParsedCert, verify_signed_by};
 use super::error::{AuthorityChainProblem, SigstoreError, TrustEntry, TrustedRootProblem};
@@ -148,7 +148,7 @@ fn link_digest(child_der: &[u8], issuer_der: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(child_der);
     h.update(issuer_der);
-    h.finalize().into()
+    h.finalize()
 }
 
 fn is_known_link(child_der: &[u8], issuer_der: &[u8]) -> bool {

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::crypto::Sha256;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 use super::bundle::{Bundle, Content, SignerMaterial};
 use super::cert::{self, ParsedCert};
@@ -29,7 +29,7 @@ pub enum ArtifactRef<'a> {
 impl ArtifactRef<'_> {
     fn sha256(&self) -> [u8; 32] {
         match self {
-            Self::Bytes(b) => Sha256::digest(b).into(),
+            Self::Bytes(b) => Sha256::digest(b),
             Self::Sha256(d) => *d,
         }
     }
