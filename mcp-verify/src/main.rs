@@ -212,6 +212,12 @@ fn fast_parse(args: &[std::ffi::OsString]) -> Option<Invocation> {
     {
         return None;
     }
+    if let ["sigstore", "verify-bundle", rest @ ..] = words.as_slice() {
+        // The conformance contract, run once per bundle: read without building clap's parser.
+        if let Some(a) = sigstore_cmd::VerifyBundleArgs::from_plain_words(rest) {
+            return Some(Invocation::Sub(Cmd::Sigstore(SigstoreCmd::VerifyBundle(a))));
+        }
+    }
     let top = Command::new("mcp-verify");
     let sub = match *words.first()? {
         "sigstore" => SigstoreCmd::augment_subcommands(Command::new("sigstore"))
@@ -675,5 +681,128 @@ mod tests {
         for words in left {
             assert!(fast(words).is_none(), "fast path taken for {words:?}");
         }
+    }
+
+    /// `sigstore verify-bundle` is read without clap (`VerifyBundleArgs::from_plain_words`):
+    /// over every word sequence of up to five words from a pool of options, values and traps
+    /// (and a sample of longer ones), whatever that reader takes, clap takes the same way; what
+    /// clap refuses, it leaves to clap. The plain form of the contract is taken.
+    #[test]
+    fn plain_verify_bundle_reader_agrees_with_clap() {
+        let pool = [
+            "--bundle",
+            "--certificate-identity",
+            "--certificate-oidc-issuer",
+            "--key",
+            "--trusted-root",
+            "--staging",
+            "b.json",
+            "sha256:00",
+            "",
+            "-",
+            "--",
+            "-x",
+            "--bundle=b",
+            "--json",
+            "-h",
+        ];
+        let mut checked = 0usize;
+        let mut taken = 0usize;
+        let mut check = |rest: &[&str]| {
+            let mut words = vec!["mcp-verify", "sigstore", "verify-bundle"];
+            words.extend_from_slice(rest);
+            checked += 1;
+            if let Some(f) = fast(&words) {
+                taken += 1;
+                let g = full(&words).unwrap_or_else(|| panic!("clap refuses {words:?}"));
+                assert_eq!(describe(&f), describe(&g), "{words:?}");
+            }
+        };
+        // Every sequence of up to 4 words (15^4 = 50,625 at length 4).
+        let mut idx = Vec::new();
+        for len in 0..=4usize {
+            idx.clear();
+            idx.resize(len, 0usize);
+            loop {
+                let rest: Vec<&str> = idx.iter().map(|&i| pool[i]).collect();
+                check(&rest);
+                // Next index vector (odometer).
+                let mut k = 0;
+                while k < len {
+                    idx[k] += 1;
+                    if idx[k] < pool.len() {
+                        break;
+                    }
+                    idx[k] = 0;
+                    k += 1;
+                }
+                if k == len {
+                    break;
+                }
+            }
+        }
+        // Longer ones: every subset of the options, in two orders, with and without an
+        // artifact; then each of those with one word replaced by, or one word inserted from, the
+        // pool, and with one of its options given twice.
+        let options: [&[&str]; 6] = [
+            &["--bundle", "b.json"],
+            &["--certificate-identity", "me"],
+            &["--certificate-oidc-issuer", "https://i"],
+            &["--key", "k.pub"],
+            &["--trusted-root", "r.json"],
+            &["--staging"],
+        ];
+        for subset in 0..64usize {
+            for reversed in [false, true] {
+                for artifact in [true, false] {
+                    let mut chosen: Vec<&[&str]> = (0..6)
+                        .filter(|i| subset & (1 << i) != 0)
+                        .map(|i| options[i])
+                        .collect();
+                    if reversed {
+                        chosen.reverse();
+                    }
+                    let mut words: Vec<&str> =
+                        chosen.iter().flat_map(|o| o.iter().copied()).collect();
+                    if artifact {
+                        words.insert(words.len() / 2 / 2 * 2, "a.txt");
+                    }
+                    check(&words);
+                    for o in &chosen {
+                        let mut v = words.clone();
+                        v.extend_from_slice(o);
+                        check(&v);
+                    }
+                    for at in 0..=words.len() {
+                        for w in pool {
+                            let mut v = words.clone();
+                            v.insert(at, w);
+                            check(&v);
+                            if at < words.len() {
+                                v.remove(at + 1);
+                                check(&v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 50_000, "{checked}");
+        assert!(
+            taken > 1000,
+            "the plain reader took only {taken} of {checked}"
+        );
+        let contract = [
+            "mcp-verify",
+            "sigstore",
+            "verify-bundle",
+            "--bundle",
+            "b.json",
+            "--key",
+            "k.pub",
+            "a.txt",
+        ];
+        let a = fast(&contract).expect("the plain form is taken");
+        assert!(describe(&a).contains("staging: false"), "{}", describe(&a));
     }
 }

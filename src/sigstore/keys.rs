@@ -311,10 +311,7 @@ mod tests {
         let pem = pk.to_pem();
         let again = PublicKey::from_pem(&pem)?;
         assert_eq!(again, pk);
-        assert_eq!(
-            again.key_id(),
-            Sha256::digest(pk.to_spki_der())
-        );
+        assert_eq!(again.key_id(), Sha256::digest(pk.to_spki_der()));
         let sig = sk.sign(b"msg");
         pk.verify(b"msg", &sig.to_bytes())?;
         assert!(pk.verify(b"msh", &sig.to_bytes()).is_err());
