@@ -111,7 +111,8 @@ impl VerifyBundleArgs {
             }
             *slot = Some(value.to_owned());
         }
-        if (identity.is_some() && (issuer.is_none() || key.is_some())) || (staging && root.is_some())
+        if (identity.is_some() && (issuer.is_none() || key.is_some()))
+            || (staging && root.is_some())
         {
             return None;
         }
