@@ -684,9 +684,10 @@ mod tests {
     }
 
     /// `sigstore verify-bundle` is read without clap (`VerifyBundleArgs::from_plain_words`):
-    /// over every word sequence of up to five words from a pool of options, values and traps
-    /// (and a sample of longer ones), whatever that reader takes, clap takes the same way; what
-    /// clap refuses, it leaves to clap. The plain form of the contract is taken.
+    /// over every sequence of up to four words from a pool of options, values and traps, and
+    /// every subset of the options with one word replaced, inserted or repeated, whatever that
+    /// reader takes, clap takes the same way; what clap refuses, it leaves to clap. (That the contract's plain forms are taken is checked in
+    /// `fast_and_full_parsers_agree`.)
     #[test]
     fn plain_verify_bundle_reader_agrees_with_clap() {
         let pool = [
@@ -792,17 +793,5 @@ mod tests {
             taken > 1000,
             "the plain reader took only {taken} of {checked}"
         );
-        let contract = [
-            "mcp-verify",
-            "sigstore",
-            "verify-bundle",
-            "--bundle",
-            "b.json",
-            "--key",
-            "k.pub",
-            "a.txt",
-        ];
-        let a = fast(&contract).expect("the plain form is taken");
-        assert!(describe(&a).contains("staging: false"), "{}", describe(&a));
     }
 }
