@@ -927,3 +927,58 @@ fn every_subcommand_help_opens_with_its_listed_summary() {
         assert!(checked >= 8, "{bin_name}: only {checked} subcommands found");
     }
 }
+
+/// Help and version are output like any other: exit 0 only once written. To a full disk they
+/// fail with a message and exit 2; to a pipe whose reader has gone, exit 2 without one (as every
+/// other output does, `cli_support::write_out`). Before, clap dropped the write error and said 0.
+#[test]
+fn help_and_version_that_cannot_be_written_exit_2() {
+    let cases: &[(&str, &[&str])] = &[
+        ("mcp-verify", &["--help"]),
+        ("mcp-verify", &["--version"]),
+        ("mcp-verify", &["help", "run"]),
+        ("mcp-verify", &["sigstore", "verify-bundle", "--help"]),
+        ("mcp-sign", &["--help"]),
+        ("mcp-sign", &["-V"]),
+    ];
+    for (prog, args) in cases {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let out = Command::new(bin(prog))
+            .args(*args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{prog} {args:?} to /dev/full: {err}"
+        );
+        assert!(
+            err.contains("cannot write to standard output"),
+            "{prog} {args:?}: {err}"
+        );
+
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(bin(prog))
+            .args(*args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{prog} {args:?} to a closed pipe"
+        );
+        assert!(out.stderr.is_empty(), "{prog} {args:?}: {:?}", out.stderr);
+
+        // And written, it is 0.
+        let out = Command::new(bin(prog)).args(*args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{prog} {args:?}");
+        assert!(!out.stdout.is_empty());
+    }
+}

@@ -7,14 +7,26 @@ use std::ffi::OsString;
 use clap::error::ErrorKind;
 
 /// Parses `args` (the program's name first) as `P`, or exits: help and version as clap prints
-/// them (exit 0); a mistake with clap's message on stderr (exit 2), preceded on stdout by
+/// them (exit 0 once they are written; exit 2 when standard output refuses them, quietly for a
+/// reader that went away, as [`crate::write_out`]); a mistake with clap's message on stderr (exit 2), preceded on stdout by
 /// `{"error": {"reason": "error", "message": ..., "causes": [], "hint": ...}}` when `--json` is
 /// among the words before `--` (with `"verified": false` when `verdict`).
 pub fn parse_args<P: clap::Parser>(args: &[OsString], verdict: bool) -> P {
     match P::try_parse_from(args) {
         Ok(p) => p,
         Err(e) => {
-            if is_mistake(e.kind()) && wants_json(args) {
+            if !is_mistake(e.kind()) {
+                // clap's own `exit` drops a write error, so help sent to a full disk or a
+                // closed pipe would still say 0.
+                use std::io::Write as _;
+                let written = e.print().and_then(|()| std::io::stdout().flush());
+                if let Err(err) = written.map_err(crate::closed_stdout) {
+                    eprintln!("error: cannot write to standard output: {err}");
+                    std::process::exit(i32::from(crate::EXIT_ERROR));
+                }
+                std::process::exit(e.exit_code());
+            }
+            if wants_json(args) {
                 crate::rawln!("{}", json_error(&e.render().to_string(), verdict));
             }
             e.exit()
