@@ -67,9 +67,13 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{E0100}'..='\u{E01EF}')
 }
 
-/// Where a refused redirect pointed, for a message or a log: its origin only. The rest of a
-/// `Location` may carry what no log should (an authorization code, a token in the query).
-pub fn redirect_target(location: &[u8]) -> String {
+/// Where a refused redirect pointed (its `Location` value, if it had one), for a message or a
+/// log: its origin only. The rest of a `Location` may carry what no log should (an
+/// authorization code, a token in the query).
+pub fn redirect_target(location: Option<&[u8]>) -> String {
+    let Some(location) = location else {
+        return "nowhere".to_owned();
+    };
     let Ok(text) = std::str::from_utf8(location) else {
         return "an unreadable location".to_owned();
     };
@@ -89,17 +93,19 @@ mod tests {
 
     #[test]
     fn a_redirect_target_is_its_origin_alone() {
-        let shown = redirect_target(b"https://user:pass@evil.example:8443/cb?code=SECRET#frag");
+        let at = |location: &[u8]| redirect_target(Some(location));
+        let shown = at(b"https://user:pass@evil.example:8443/cb?code=SECRET#frag");
         assert_eq!(
             shown,
             "`https://evil.example:8443` (path and query not shown)"
         );
         assert_eq!(
-            redirect_target(b"/login?token=SECRET"),
+            at(b"/login?token=SECRET"),
             "another path of the endpoint (not shown)"
         );
-        assert_eq!(redirect_target(b"\xff\xfe"), "an unreadable location");
-        assert!(!redirect_target(b"https://evil.example/\x1b[2J").contains('\u{1b}'));
+        assert_eq!(at(b"\xff\xfe"), "an unreadable location");
+        assert!(!at(b"https://evil.example/\x1b[2J").contains('\u{1b}'));
+        assert_eq!(redirect_target(None), "nowhere");
     }
 
     #[test]

@@ -96,10 +96,8 @@ impl HttpTransport {
             .to_ascii_lowercase();
         let limit = self.max_message_bytes as u64;
         if (300..400).contains(&status) {
-            let location = response.headers().get("location").map_or_else(
-                || "nowhere".to_owned(),
-                |v| crate::text::redirect_target(v.as_bytes()),
-            );
+            let location = response.headers().get("location");
+            let location = crate::text::redirect_target(location.map(|v| v.as_bytes()));
             return Err(self.http_error(HttpProblem::Redirect { status, location }));
         }
         if !(200..300).contains(&status) {

@@ -977,10 +977,8 @@ impl State {
             Ok(Ok(r)) => r,
         };
         if resp.status.is_redirection() {
-            let to = resp.headers.get(header::LOCATION).map_or_else(
-                || "nowhere".to_owned(),
-                |l| crate::text::redirect_target(l.as_bytes()),
-            );
+            let location = resp.headers.get(header::LOCATION);
+            let to = crate::text::redirect_target(location.map(|l| l.as_bytes()));
             return Err(SendError::Problem(
                 UpstreamProblem::RedirectRefused,
                 format!("the endpoint redirected to {to}; redirects are never followed"),
